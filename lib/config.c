@@ -1,0 +1,386 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum setting_type { T_STRING, T_LONG, T_ENUM };
+
+struct setting {
+    const char *name;
+    enum setting_type type;
+    const char *def; /* NULL: required */
+    size_t offset;
+    size_t size;          /* T_STRING: buffer size */
+    long min, max;        /* T_LONG bounds; T_STRING byte-length bounds */
+    const char *choices;  /* T_ENUM: "a|b|c", stored as the index */
+    bool (*check)(const char *value, char *why, size_t whylen); /* T_STRING extra check */
+    bool secret;          /* never echo the value */
+    const char *help;
+};
+
+static bool check_db_name(const char *v, char *why, size_t n);
+static bool check_mongo_uri(const char *v, char *why, size_t n);
+static bool check_ipv4(const char *v, char *why, size_t n);
+static bool check_cors(const char *v, char *why, size_t n);
+static bool check_printable(const char *v, char *why, size_t n);
+
+#define OFF(f) offsetof(struct config, f)
+#define SZ(f) sizeof(((struct config *)0)->f)
+
+static const struct setting settings[] = {
+    {"MONGO_URI", T_STRING, "mongodb://127.0.0.1:27017/", OFF(mongo_uri), SZ(mongo_uri), 10, 1023,
+     NULL, check_mongo_uri, true, "MongoDB connection string (credentials are never logged)"},
+    {"MASTER_DB", T_STRING, "master_db", OFF(master_db), SZ(master_db), 1, 63, NULL,
+     check_db_name, false, "database holding organizations, admins and tenant collections"},
+    {"JWT_SECRET", T_STRING, NULL, OFF(jwt_secret), SZ(jwt_secret), 32, CONFIG_SECRET_MAX, NULL,
+     NULL, true, "HMAC key for tokens, at least 32 bytes (required)"},
+    {"JWT_ALGORITHM", T_ENUM, "HS256", OFF(jwt_algorithm), 0, 0, 0, "HS256|HS384|HS512", NULL,
+     false, "token signature algorithm; a token's alg must equal it"},
+    {"JWT_EXPIRES_SECONDS", T_LONG, "3600", OFF(jwt_expires_seconds), 0, 60, 604800, NULL, NULL,
+     false, "access token lifetime"},
+    {"JWT_ISSUER", T_STRING, "orgd", OFF(jwt_issuer), SZ(jwt_issuer), 1, 127, NULL,
+     check_printable, false, "the iss claim issued and required"},
+    {"HOST", T_STRING, "127.0.0.1", OFF(host), SZ(host), 7, 15, NULL, check_ipv4, false,
+     "IPv4 address to listen on (0.0.0.0 for all)"},
+    {"PORT", T_LONG, "8000", OFF(port), 0, 1, 65535, NULL, NULL, false, "HTTP port"},
+    {"THREADS", T_LONG, "16", OFF(threads), 0, 2, 1024, NULL, NULL, false,
+     "worker threads (each serves one connection at a time)"},
+    {"MAX_BODY_BYTES", T_LONG, "65536", OFF(max_body_bytes), 0, 256, 16777216, NULL, NULL, false,
+     "largest request body; larger gets 413 before it is read"},
+    {"REQUEST_TIMEOUT_MS", T_LONG, "10000", OFF(request_timeout_ms), 0, 100, 600000, NULL, NULL,
+     false, "how long a client may take to send a request"},
+    {"ARGON2_MEMORY_KIB", T_LONG, "19456", OFF(argon2_memory_kib), 0, 8, 4194304, NULL, NULL,
+     false, "argon2id memory cost m (KiB)"},
+    {"ARGON2_ITERATIONS", T_LONG, "2", OFF(argon2_iterations), 0, 1, 64, NULL, NULL, false,
+     "argon2id time cost t"},
+    {"ARGON2_PARALLELISM", T_LONG, "1", OFF(argon2_parallelism), 0, 1, 16, NULL, NULL, false,
+     "argon2id lanes p"},
+    {"HASH_CONCURRENCY", T_LONG, "0", OFF(hash_concurrency), 0, 0, 256, NULL, NULL, false,
+     "password hashes at once; 0 = number of cores"},
+    {"HASH_WAIT_MS", T_LONG, "5000", OFF(hash_wait_ms), 0, 0, 60000, NULL, NULL, false,
+     "how long a request waits for a hashing slot before 503"},
+    {"MONGO_TIMEOUT_MS", T_LONG, "2000", OFF(mongo_timeout_ms), 0, 100, 60000, NULL, NULL, false,
+     "server selection and connect timeout; a dead database is a 503 this fast"},
+    {"CORS_ORIGINS", T_STRING, "", OFF(cors_origins), SZ(cors_origins), 0, 1023, NULL,
+     check_cors, false, "comma-separated allowed origins, * for any; empty = no CORS"},
+    {"LOG_LEVEL", T_ENUM, "info", OFF(log_level), 0, 0, 0, "debug|info|warn|error", NULL, false,
+     "least severe level written"},
+    {"SHUTDOWN_TIMEOUT_SECONDS", T_LONG, "20", OFF(shutdown_timeout_seconds), 0, 1, 3600, NULL,
+     NULL, false, "on SIGTERM, how long in-flight requests may take to finish"},
+    {"RECOVERY_INTERVAL_SECONDS", T_LONG, "30", OFF(recovery_interval_seconds), 0, 1, 86400,
+     NULL, NULL, false, "how often interrupted operations are looked for"},
+    {"RECOVERY_AGE_SECONDS", T_LONG, "60", OFF(recovery_age_seconds), 0, 0, 86400, NULL, NULL,
+     false, "an operation older than this is taken as interrupted and finished or undone"},
+    {"FAULT_POINT", T_STRING, "", OFF(fault_point), SZ(fault_point), 0, 63, NULL,
+     check_printable, false, "test builds only: abort at this named step"},
+};
+
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+bool config_setting_at(size_t i, const char **name, const char **def, const char **help)
+{
+    if (i >= NSETTINGS)
+        return false;
+    *name = settings[i].name;
+    *def = settings[i].def ? settings[i].def : "";
+    *help = settings[i].help;
+    return true;
+}
+
+const char *config_jwt_alg_name(int alg)
+{
+    switch (alg) {
+    case JWT_HS384:
+        return "HS384";
+    case JWT_HS512:
+        return "HS512";
+    default:
+        return "HS256";
+    }
+}
+
+/* ---- value checks ---- */
+
+static bool check_db_name(const char *v, char *why, size_t n)
+{
+    for (const char *p = v; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-') {
+            snprintf(why, n, "may hold only letters, digits, '_' and '-'");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_mongo_uri(const char *v, char *why, size_t n)
+{
+    if (strncmp(v, "mongodb://", 10) != 0 && strncmp(v, "mongodb+srv://", 14) != 0) {
+        snprintf(why, n, "must start with mongodb:// or mongodb+srv://");
+        return false;
+    }
+    return check_printable(v, why, n);
+}
+
+static bool check_ipv4(const char *v, char *why, size_t n)
+{
+    unsigned a, b, c, d;
+    char tail;
+    if (sscanf(v, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 ||
+        c > 255 || d > 255) {
+        snprintf(why, n, "must be an IPv4 address such as 127.0.0.1 or 0.0.0.0");
+        return false;
+    }
+    return true;
+}
+
+static bool check_printable(const char *v, char *why, size_t n)
+{
+    for (const char *p = v; *p; p++) {
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
+            snprintf(why, n, "may hold only printable ASCII without spaces");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_cors(const char *v, char *why, size_t n)
+{
+    if (!check_printable(v, why, n))
+        return false;
+    if (strcmp(v, "*") == 0 || v[0] == '\0')
+        return true;
+    const char *p = v;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (!((len > 7 && strncmp(p, "http://", 7) == 0) ||
+              (len > 8 && strncmp(p, "https://", 8) == 0))) {
+            snprintf(why, n, "must be * or a comma-separated list of http(s):// origins");
+            return false;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}
+
+/* ---- sources ---- */
+
+/* A .env file read into memory: at most this many settings, each line at
+ * most this long. Bigger files are refused with a clear message. */
+#define DOTENV_MAX_LINES 256
+#define DOTENV_LINE_MAX 2048
+
+struct dotenv {
+    size_t n;
+    char *keys[DOTENV_MAX_LINES];
+    char *values[DOTENV_MAX_LINES];
+};
+
+static void dotenv_free(struct dotenv *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->keys[i]);
+        free(d->values[i]);
+    }
+    d->n = 0;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+                       s[len - 1] == '\n'))
+        s[--len] = '\0';
+    return s;
+}
+
+static bool dotenv_read(struct dotenv *d, const char *path, char *msg, size_t msglen)
+{
+    d->n = 0;
+    if (path == NULL)
+        return true;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return true; /* optional */
+    char line[DOTENV_LINE_MAX];
+    int lineno = 0;
+    bool ok = true;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(msg, msglen, "%s:%d: line longer than %d bytes", path, lineno,
+                     DOTENV_LINE_MAX - 2);
+            ok = false;
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (strncmp(s, "export ", 7) == 0)
+            s = trim(s + 7);
+        char *eq = strchr(s, '=');
+        if (eq == NULL || eq == s) {
+            snprintf(msg, msglen, "%s:%d: expected NAME=value", path, lineno);
+            ok = false;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') && value[vlen - 1] == value[0]) {
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        if (d->n == DOTENV_MAX_LINES) {
+            snprintf(msg, msglen, "%s: more than %d settings", path, DOTENV_MAX_LINES);
+            ok = false;
+            break;
+        }
+        d->keys[d->n] = strdup(key);
+        d->values[d->n] = strdup(value);
+        if (d->keys[d->n] == NULL || d->values[d->n] == NULL) {
+            free(d->keys[d->n]);
+            free(d->values[d->n]);
+            snprintf(msg, msglen, "%s: out of memory", path);
+            ok = false;
+            break;
+        }
+        d->n++;
+    }
+    fclose(f);
+    if (!ok)
+        dotenv_free(d);
+    return ok;
+}
+
+static const char *env_lookup(char *const *envp, const char *name)
+{
+    size_t len = strlen(name);
+    for (; envp != NULL && *envp != NULL; envp++) {
+        if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+            return *envp + len + 1;
+    }
+    return NULL;
+}
+
+static const char *dotenv_lookup(const struct dotenv *d, const char *name)
+{
+    /* the last assignment wins, as in a shell */
+    for (size_t i = d->n; i > 0; i--) {
+        if (strcmp(d->keys[i - 1], name) == 0)
+            return d->values[i - 1];
+    }
+    return NULL;
+}
+
+static bool set_one(struct config *c, const struct setting *s, const char *value, char *msg,
+                    size_t msglen)
+{
+    char why[160];
+    char *field = (char *)c + s->offset;
+    /* quote the value in messages unless it is a secret */
+    char shown[96];
+    if (s->secret)
+        snprintf(shown, sizeof shown, "(value not shown)");
+    else
+        snprintf(shown, sizeof shown, "(got \"%.60s\")", value);
+
+    switch (s->type) {
+    case T_STRING: {
+        size_t len = strlen(value);
+        if ((long)len < s->min || (long)len > s->max) {
+            if (s->min > 0 && (long)len < s->min)
+                snprintf(msg, msglen, "%s: must be at least %ld bytes (got %zu)", s->name, s->min,
+                         len);
+            else
+                snprintf(msg, msglen, "%s: must be at most %ld bytes (got %zu)", s->name, s->max,
+                         len);
+            return false;
+        }
+        if (s->check != NULL && !s->check(value, why, sizeof why)) {
+            snprintf(msg, msglen, "%s: %s %s", s->name, why, shown);
+            return false;
+        }
+        memcpy(field, value, len + 1);
+        return true;
+    }
+    case T_LONG: {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (!(isdigit((unsigned char)value[0]) || (value[0] == '-' && isdigit((unsigned char)value[1]))) ||
+            errno != 0 || end == NULL || *end != '\0' || v < s->min ||
+            v > s->max) {
+            snprintf(msg, msglen, "%s: must be an integer from %ld to %ld %s", s->name, s->min,
+                     s->max, shown);
+            return false;
+        }
+        memcpy(field, &v, sizeof v);
+        return true;
+    }
+    case T_ENUM: {
+        int idx = 0;
+        const char *p = s->choices;
+        while (*p) {
+            const char *bar = strchr(p, '|');
+            size_t len = bar ? (size_t)(bar - p) : strlen(p);
+            if (strlen(value) == len && strncasecmp(value, p, len) == 0) {
+                memcpy(field, &idx, sizeof idx);
+                return true;
+            }
+            idx++;
+            p += len;
+            if (*p == '|')
+                p++;
+        }
+        snprintf(msg, msglen, "%s: must be one of %s %s", s->name, s->choices, shown);
+        return false;
+    }
+    }
+    return false;
+}
+
+bool config_load(struct config *out, char *const *envp, const char *dotenv_path, char *msg,
+                 size_t msglen)
+{
+    struct dotenv d;
+    memset(out, 0, sizeof *out);
+    if (!dotenv_read(&d, dotenv_path, msg, msglen))
+        return false;
+    bool ok = true;
+    for (size_t i = 0; i < NSETTINGS && ok; i++) {
+        const struct setting *s = &settings[i];
+        const char *value = env_lookup(envp, s->name);
+        if (value == NULL)
+            value = dotenv_lookup(&d, s->name);
+        if (value == NULL)
+            value = s->def;
+        if (value == NULL) {
+            snprintf(msg, msglen, "%s: is required and not set (put it in the environment or .env)",
+                     s->name);
+            ok = false;
+            break;
+        }
+        ok = set_one(out, s, value, msg, msglen);
+    }
+    dotenv_free(&d);
+    if (ok)
+        out->jwt_secret_len = strlen(out->jwt_secret);
+    if (ok && out->argon2_memory_kib < 8 * out->argon2_parallelism) {
+        snprintf(msg, msglen, "ARGON2_MEMORY_KIB: must be at least 8 x ARGON2_PARALLELISM (%ld)",
+                 8 * out->argon2_parallelism);
+        ok = false;
+    }
+    if (!ok)
+        memset(out->jwt_secret, 0, sizeof out->jwt_secret);
+    return ok;
+}

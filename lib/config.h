@@ -1,0 +1,62 @@
+/* config.h — every setting, with its default, from the environment and
+ * optionally a .env file (the real environment wins).
+ *
+ * One table in config.c names each setting, its default and its bounds;
+ * .env.example and the README list the same table. An invalid value stops
+ * the start with one line naming the setting (the value of a secret is
+ * never echoed).
+ */
+#ifndef ORGD_CONFIG_H
+#define ORGD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum jwt_alg { JWT_HS256, JWT_HS384, JWT_HS512 };
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+#define CONFIG_SECRET_MAX 512
+
+struct config {
+    char mongo_uri[1024];
+    char master_db[64];
+    char jwt_secret[CONFIG_SECRET_MAX + 1];
+    size_t jwt_secret_len;
+    int jwt_algorithm; /* enum jwt_alg */
+    long jwt_expires_seconds;
+    char jwt_issuer[128];
+    char host[64];
+    long port;
+    long threads;
+    long max_body_bytes;
+    long request_timeout_ms;
+    long argon2_memory_kib;
+    long argon2_iterations;
+    long argon2_parallelism;
+    long hash_concurrency; /* 0 = number of cores */
+    long hash_wait_ms;
+    long mongo_timeout_ms;
+    char cors_origins[1024]; /* comma-separated; empty = CORS off; "*" = any */
+    int log_level;           /* enum log_level */
+    long shutdown_timeout_seconds;
+    long recovery_interval_seconds;
+    long recovery_age_seconds;
+    char fault_point[64]; /* honoured only by test builds (ORGD_FAULTS) */
+};
+
+/* Fills `out` from `envp` (NULL-terminated "NAME=value" strings, as environ)
+ * and then, for settings the environment lacks, from the file at
+ * `dotenv_path` (NULL or a missing file: skipped). Defaults fill the rest.
+ * On failure returns false and writes one line into msg, e.g.
+ * "PORT: must be an integer from 1 to 65535 (got \"abc\")". */
+bool config_load(struct config *out, char *const *envp, const char *dotenv_path, char *msg,
+                 size_t msglen);
+
+/* Iterates the settings table: name, default as text, one-line description.
+ * Returns false past the end. Used for `orgd --settings` and tests. */
+bool config_setting_at(size_t i, const char **name, const char **def, const char **help);
+
+const char *config_jwt_alg_name(int alg);
+
+#endif

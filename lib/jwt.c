@@ -1,0 +1,235 @@
+#include "jwt.h"
+
+#include <cjose/cjose.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+struct jwt {
+    int alg;
+    const char *alg_name;
+    size_t sig_b64_len; /* base64url length of the MAC, without padding */
+    cjose_jwk_t *jwk;
+    char issuer[128];
+    long ttl;
+};
+
+jwt_t *jwt_new(int alg, const void *secret, size_t secret_len, const char *issuer,
+               long ttl_seconds, struct error *e)
+{
+    jwt_t *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        error_set(e, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    j->alg = alg;
+    j->alg_name = config_jwt_alg_name(alg);
+    size_t mac_len = alg == JWT_HS512 ? 64 : alg == JWT_HS384 ? 48 : 32;
+    j->sig_b64_len = (mac_len * 4 + 2) / 3;
+    snprintf(j->issuer, sizeof j->issuer, "%s", issuer);
+    j->ttl = ttl_seconds;
+    cjose_err err;
+    j->jwk = cjose_jwk_create_oct_spec(secret, secret_len, &err);
+    if (j->jwk == NULL) {
+        error_set(e, ERR_INTERNAL, "cannot create the JWT key: %s", err.message);
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void jwt_destroy(jwt_t *j)
+{
+    if (j == NULL)
+        return;
+    cjose_jwk_release(j->jwk);
+    free(j);
+}
+
+bool jwt_issue(const jwt_t *j, struct jwt_claims *c, int64_t now, char **out, struct error *e)
+{
+    *out = NULL;
+    unsigned char id[16];
+    if (!random_bytes(id, sizeof id))
+        return error_set(e, ERR_INTERNAL, "no randomness available");
+    hex_encode(id, sizeof id, c->jti);
+    c->iat = now;
+    c->nbf = now;
+    c->exp = now + j->ttl;
+
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", j->issuer,
+                                "sub", c->sub, "org", c->org, "role", c->role, "iat",
+                                (json_int_t)c->iat, "nbf", (json_int_t)c->nbf, "exp",
+                                (json_int_t)c->exp, "jti", c->jti);
+    char *text = payload ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(payload);
+    if (text == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+
+    bool ok = false;
+    cjose_err err;
+    cjose_header_t *hdr = cjose_header_new(&err);
+    cjose_jws_t *jws = NULL;
+    const char *compact = NULL;
+    if (hdr != NULL && cjose_header_set(hdr, CJOSE_HDR_ALG, j->alg_name, &err) &&
+        cjose_header_set(hdr, "typ", "JWT", &err) &&
+        (jws = cjose_jws_sign(j->jwk, hdr, (const uint8_t *)text, strlen(text), &err)) != NULL &&
+        cjose_jws_export(jws, &compact, &err)) {
+        *out = strdup(compact);
+        ok = *out != NULL;
+    }
+    if (!ok) {
+        log_text(LOG_ERROR, "jwt sign failed", "%s", err.message);
+        error_set(e, ERR_INTERNAL, "cannot issue a token");
+    }
+    cjose_jws_release(jws);
+    cjose_header_release(hdr);
+    free(text);
+    return ok;
+}
+
+static bool b64url_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+static bool reject(struct error *e, const char *why)
+{
+    return error_set(e, ERR_UNAUTHORIZED, "%s", why);
+}
+
+/* Decodes a base64url segment and parses it as a JSON object (duplicate
+ * keys refused). Returns NULL when it is not one. */
+static json_t *segment_json(const char *seg, size_t len)
+{
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    cjose_err err;
+    if (!cjose_base64url_decode(seg, len, &raw, &raw_len, &err))
+        return NULL;
+    json_t *obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
+    cjose_get_dealloc()(raw);
+    if (obj != NULL && !json_is_object(obj)) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static bool is_hex_id(const char *s)
+{
+    if (strlen(s) != JWT_ID_BUF - 1)
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static bool copy_claim_string(json_t *claims, const char *name, char *out, size_t outlen)
+{
+    json_t *v = json_object_get(claims, name);
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= outlen)
+        return false;
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return true;
+}
+
+static bool claim_int(json_t *claims, const char *name, int64_t *out)
+{
+    json_t *v = json_object_get(claims, name);
+    if (!json_is_integer(v))
+        return false;
+    *out = (int64_t)json_integer_value(v);
+    return true;
+}
+
+bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
+                struct jwt_claims *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (len == 0)
+        return reject(e, "a bearer token is required");
+    if (len > JWT_MAX_LEN)
+        return reject(e, "token is too long");
+
+    /* shape: three base64url segments, the last one exactly as long as our MAC */
+    const char *dot1 = NULL, *dot2 = NULL;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)token[i];
+        if (c == '.') {
+            if (dot1 == NULL)
+                dot1 = token + i;
+            else if (dot2 == NULL)
+                dot2 = token + i;
+            else
+                return reject(e, "token is malformed");
+        } else if (!b64url_char(c)) {
+            return reject(e, "token is malformed");
+        }
+    }
+    if (dot1 == NULL || dot2 == NULL || dot1 == token || dot2 == dot1 + 1)
+        return reject(e, "token is malformed");
+    size_t sig_len = len - (size_t)(dot2 + 1 - token);
+    if (sig_len != j->sig_b64_len)
+        return reject(e, "token signature is invalid");
+
+    /* header: alg must be exactly ours; no critical extensions */
+    json_t *hdr = segment_json(token, (size_t)(dot1 - token));
+    if (hdr == NULL)
+        return reject(e, "token is malformed");
+    json_t *alg = json_object_get(hdr, "alg");
+    json_t *typ = json_object_get(hdr, "typ");
+    bool hdr_ok = json_is_string(alg) && strcmp(json_string_value(alg), j->alg_name) == 0 &&
+                  json_object_get(hdr, "crit") == NULL &&
+                  (typ == NULL || (json_is_string(typ) && strcmp(json_string_value(typ), "JWT") == 0));
+    json_decref(hdr);
+    if (!hdr_ok)
+        return reject(e, "token algorithm is not accepted");
+
+    /* signature, through cjose; the payload is not looked at before this */
+    cjose_err err;
+    cjose_jws_t *jws = cjose_jws_import(token, len, &err);
+    if (jws == NULL)
+        return reject(e, "token is malformed");
+    if (!cjose_jws_verify(jws, j->jwk, &err)) {
+        cjose_jws_release(jws);
+        return reject(e, "token signature is invalid");
+    }
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    json_t *claims = NULL;
+    if (cjose_jws_get_plaintext(jws, &plain, &plain_len, &err))
+        claims = json_loadb((const char *)plain, plain_len, JSON_REJECT_DUPLICATES, NULL);
+    cjose_jws_release(jws);
+    if (!json_is_object(claims)) {
+        json_decref(claims);
+        return reject(e, "token is malformed");
+    }
+
+    char iss[128];
+    bool ok = copy_claim_string(claims, "iss", iss, sizeof iss) &&
+              copy_claim_string(claims, "sub", out->sub, sizeof out->sub) &&
+              copy_claim_string(claims, "org", out->org, sizeof out->org) &&
+              copy_claim_string(claims, "role", out->role, sizeof out->role) &&
+              copy_claim_string(claims, "jti", out->jti, sizeof out->jti) &&
+              claim_int(claims, "iat", &out->iat) && claim_int(claims, "nbf", &out->nbf) &&
+              claim_int(claims, "exp", &out->exp);
+    json_decref(claims);
+    if (!ok || !is_hex_id(out->sub) || !is_hex_id(out->org))
+        return reject(e, "token claims are invalid");
+    if (strcmp(iss, j->issuer) != 0)
+        return reject(e, "token issuer is not accepted");
+    if (now >= out->exp + JWT_LEEWAY_SECONDS)
+        return reject(e, "token has expired");
+    if (out->nbf > now + JWT_LEEWAY_SECONDS || out->iat > now + JWT_LEEWAY_SECONDS)
+        return reject(e, "token is not valid yet");
+    return true;
+}

@@ -1,0 +1,52 @@
+/* jwt.h — access tokens: compact JWS with HMAC (HS256 by default) via cjose.
+ *
+ * Verification refuses before it trusts: the token's length and shape, the
+ * signature segment's length and the header's `alg` (which must equal the
+ * configured one exactly; `none` and every other value are refused) are
+ * checked before cjose_jws_verify, and the claims are read only after the
+ * signature verified. Claims: iss, sub (admin id), org (org id), role, iat,
+ * nbf, exp, jti; times are checked with a 30 s leeway.
+ */
+#ifndef ORGD_JWT_H
+#define ORGD_JWT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define JWT_MAX_LEN 4096
+#define JWT_LEEWAY_SECONDS 30
+#define JWT_ID_BUF 25   /* 24 hex digits of an ObjectId */
+#define JWT_JTI_BUF 33  /* 32 hex digits */
+#define JWT_ROLE_BUF 16
+
+struct jwt_claims {
+    char sub[JWT_ID_BUF];
+    char org[JWT_ID_BUF];
+    char role[JWT_ROLE_BUF];
+    char jti[JWT_JTI_BUF];
+    int64_t iat, nbf, exp;
+};
+
+typedef struct jwt jwt_t;
+
+/* Builds the signer/verifier. `alg` is an enum jwt_alg from config.h; the
+ * secret is copied. The key is created once here and only read afterwards,
+ * so one jwt_t serves every thread. NULL with e set on failure. */
+jwt_t *jwt_new(int alg, const void *secret, size_t secret_len, const char *issuer,
+               long ttl_seconds, struct error *e);
+void jwt_destroy(jwt_t *j);
+
+/* Issues a token for sub/org/role at `now` (seconds). Fills the remaining
+ * claims in *claims (iat, nbf, exp, jti). *out is malloc'd; caller frees. */
+bool jwt_issue(const jwt_t *j, struct jwt_claims *claims, int64_t now, char **out,
+               struct error *e);
+
+/* Verifies `token` (len bytes) at `now`. On failure: ERR_UNAUTHORIZED with a
+ * short reason in e->message ("token has expired", ...). */
+bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
+                struct jwt_claims *out, struct error *e);
+
+#endif

@@ -1,0 +1,30 @@
+/* log.h — structured logs: one JSON object per line on stderr.
+ *
+ * Every line has "time" (RFC 3339), "level" and "msg"; callers add fields as
+ * a jansson object. Lines are written whole under a lock, so concurrent
+ * requests never interleave. Nothing secret is ever passed here: callers log
+ * ids, names and kinds, never passwords, tokens, hashes or the JWT secret.
+ */
+#ifndef ORGD_LOG_H
+#define ORGD_LOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h" /* enum log_level */
+
+/* Sets the least severe level written (default LOG_INFO). Call before threads start. */
+void log_set_level(int level);
+
+bool log_enabled(int level);
+
+/* Writes one line. Takes ownership of `fields` (an object, or NULL). */
+void log_emit(int level, const char *msg, json_t *fields);
+
+/* Shorthand for a line with one "detail" text field. */
+void log_text(int level, const char *msg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+const char *log_level_name(int level);
+
+#endif

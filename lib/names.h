@@ -1,0 +1,44 @@
+/* names.h — organization names and e-mail addresses: validation and the
+ * keys they are stored and compared under.
+ *
+ * An organization name is 3 to 63 characters of [A-Za-z0-9_-], starting with
+ * a letter or digit, and not one of the words the routes use after /org/
+ * (create, get, list, update, delete) in any case. Names are unique without
+ * regard to case: the key is the ASCII lower-case name, and the tenant
+ * collection is "org_" + key.
+ */
+#ifndef ORGD_NAMES_H
+#define ORGD_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define NAME_MIN 3
+#define NAME_MAX_LEN 63
+#define NAME_BUF (NAME_MAX_LEN + 1)
+#define COLLECTION_BUF (NAME_BUF + 4)
+#define EMAIL_MAX_LEN 254
+#define EMAIL_BUF (EMAIL_MAX_LEN + 1)
+
+/* True if `name` (len bytes, need not be NUL-terminated) is a valid org
+ * name. Otherwise adds a field error for `field` to e (kind ERR_INVALID). */
+bool names_org_valid(const char *name, size_t len, const char *field, struct error *e);
+
+/* Lower-cases a valid name into key (NAME_BUF bytes). */
+void names_org_key(const char *name, char key[NAME_BUF]);
+
+/* "org_" + key into out (COLLECTION_BUF bytes). */
+void names_collection(const char *key, char out[COLLECTION_BUF]);
+
+/* True if `email` looks like an address we accept: 3..254 bytes, one '@',
+ * a non-empty local part of at most 64 bytes, a domain with a dot and no
+ * empty labels, and no spaces, control characters, quotes or brackets.
+ * Otherwise adds a field error. */
+bool names_email_valid(const char *email, size_t len, const char *field, struct error *e);
+
+/* ASCII lower-case copy of a valid address into out (EMAIL_BUF bytes). */
+void names_email_key(const char *email, char out[EMAIL_BUF]);
+
+#endif

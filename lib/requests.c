@@ -1,0 +1,278 @@
+#include "requests.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* One string field we accept. `out`/`cap` receive the value (cap includes
+ * the NUL); `len` (optional) its length; `seen` whether it was present. */
+struct field {
+    const char *name;
+    char *out;
+    size_t cap;
+    size_t *len;
+    bool *seen;
+};
+
+static bool malformed(struct error *e, const char *what)
+{
+    return error_set(e, ERR_MALFORMED, "%s", what);
+}
+
+/* Parses body as one flat JSON object whose keys are all in fields[] and
+ * whose values are all strings. Values longer than cap-1 bytes are a 422 on
+ * that field. An empty body is an empty object. */
+static bool parse_fields(const char *body, size_t len, struct field *fields, size_t n,
+                         struct error *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        *fields[i].seen = false;
+        fields[i].out[0] = '\0';
+        if (fields[i].len)
+            *fields[i].len = 0;
+    }
+    if (len == 0)
+        return true;
+
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        switch (json_error_code(&jerr)) {
+        case json_error_duplicate_key:
+            return malformed(e, "request body has a duplicate key");
+        case json_error_invalid_utf8:
+            return malformed(e, "request body is not valid UTF-8");
+        case json_error_null_character:
+        case json_error_null_byte_in_key:
+            return malformed(e, "request body contains a NUL character");
+        default:
+            return error_set(e, ERR_MALFORMED,
+                             "request body is not valid JSON (line %d, column %d)", jerr.line,
+                             jerr.column);
+        }
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return malformed(e, "request body must be a JSON object");
+    }
+
+    enum err_kind kind = ERR_OK;
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value)
+    {
+        struct field *f = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(fields[i].name, key) == 0)
+                f = &fields[i];
+        }
+        if (f == NULL) {
+            /* never echo a key that could be anything: name it only if it is short and plain */
+            char shown[48];
+            size_t klen = strlen(key);
+            bool plain = klen < sizeof shown;
+            for (size_t i = 0; plain && i < klen; i++)
+                plain = (unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x7f;
+            snprintf(shown, sizeof shown, "%s", plain ? key : "(unprintable)");
+            error_field(e, shown, key[0] == '$' ? "operators are not allowed"
+                                                : "is not a known field");
+            if (kind == ERR_OK)
+                kind = ERR_INVALID;
+            continue;
+        }
+        if (!json_is_string(value)) {
+            error_field(e, f->name, "must be a string");
+            kind = ERR_MALFORMED;
+            continue;
+        }
+        size_t vlen = json_string_length(value);
+        *f->seen = true;
+        if (vlen >= f->cap) {
+            error_field(e, f->name, "is too long (at most %zu bytes)", f->cap - 1);
+            if (kind == ERR_OK)
+                kind = ERR_INVALID;
+            continue;
+        }
+        memcpy(f->out, json_string_value(value), vlen + 1);
+        if (f->len)
+            *f->len = vlen;
+    }
+    json_decref(root);
+    if (kind == ERR_MALFORMED)
+        return error_set(e, kind, "request body has fields of the wrong type");
+    if (kind != ERR_OK)
+        return error_set(e, kind, "request body has fields that are not accepted");
+    return true;
+}
+
+static bool require(struct error *e, bool seen, const char *name)
+{
+    if (!seen)
+        error_field(e, name, "is required");
+    return seen;
+}
+
+static bool finish(struct error *e)
+{
+    if (e->nfields > 0)
+        return error_set(e, ERR_INVALID, "request validation failed");
+    return true;
+}
+
+bool request_create_parse(const char *body, size_t len, struct create_request *out,
+                          struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    size_t name_len = 0, email_len = 0;
+    bool has_name, has_email, has_pw;
+    struct field fields[] = {
+        {"organization_name", out->organization_name, sizeof out->organization_name + 1,
+         &name_len, &has_name},
+        {"email", out->email, sizeof out->email, &email_len, &has_email},
+        {"password", out->password.text, sizeof out->password.text, &out->password.len, &has_pw},
+    };
+    /* organization_name gets one spare byte so a 64-byte name is reported
+     * by the name rule, not as "too long" for the buffer */
+    char name_buf[NAME_BUF + 1];
+    fields[0].out = name_buf;
+    if (!parse_fields(body, len, fields, 3, e))
+        return false;
+    if (require(e, has_name, "organization_name"))
+        names_org_valid(name_buf, name_len, "organization_name", e);
+    if (require(e, has_email, "email"))
+        names_email_valid(out->email, email_len, "email", e);
+    if (require(e, has_pw, "password"))
+        password_length_ok(out->password.len, "password", e);
+    if (!finish(e))
+        return false;
+    memcpy(out->organization_name, name_buf, name_len + 1);
+    return true;
+}
+
+bool request_login_parse(const char *body, size_t len, struct login_request *out,
+                         struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    size_t email_len = 0;
+    bool has_email, has_pw;
+    struct field fields[] = {
+        {"email", out->email, sizeof out->email, &email_len, &has_email},
+        {"password", out->password.text, sizeof out->password.text, &out->password.len, &has_pw},
+    };
+    if (!parse_fields(body, len, fields, 2, e))
+        return false;
+    /* no format rules here: a wrong e-mail and a wrong password must look
+     * the same, so only presence is checked */
+    if (require(e, has_email, "email") && email_len == 0)
+        error_field(e, "email", "must not be empty");
+    if (require(e, has_pw, "password") && out->password.len == 0)
+        error_field(e, "password", "must not be empty");
+    return finish(e);
+}
+
+static bool same_name(const char *a, const char *b)
+{
+    return strcasecmp(a, b) == 0;
+}
+
+bool request_update_parse(const char *body, size_t len, const char *path_name,
+                          struct update_request *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    char org[NAME_BUF + 1], old[NAME_BUF + 1], nw[NAME_BUF + 1];
+    size_t org_len = 0, old_len = 0, new_len = 0, email_len = 0;
+    bool has_org, has_old, has_new;
+    struct field fields[] = {
+        {"organization_name", org, sizeof org, &org_len, &has_org},
+        {"old_organization_name", old, sizeof old, &old_len, &has_old},
+        {"new_organization_name", nw, sizeof nw, &new_len, &has_new},
+        {"email", out->email, sizeof out->email, &email_len, &out->has_email},
+        {"password", out->password.text, sizeof out->password.text, &out->password.len,
+         &out->has_password},
+    };
+    if (path_name != NULL && !names_org_valid(path_name, strlen(path_name), "organization_name", e))
+        return finish(e);
+    if (!parse_fields(body, len, fields, 5, e))
+        return false;
+
+    const char *old_src = NULL, *old_field = NULL, *new_src = NULL, *new_field = NULL;
+    size_t old_src_len = 0, new_src_len = 0;
+    if (has_new) {
+        new_src = nw, new_field = "new_organization_name";
+        new_src_len = new_len;
+        if (has_old && has_org) {
+            error_field(e, "old_organization_name",
+                        "give either old_organization_name or organization_name, not both");
+        } else if (has_old) {
+            old_src = old, old_src_len = old_len, old_field = "old_organization_name";
+        } else if (has_org) {
+            old_src = org, old_src_len = org_len, old_field = "organization_name";
+        }
+    } else {
+        if (has_old)
+            error_field(e, "new_organization_name", "is required with old_organization_name");
+        if (has_org)
+            new_src = org, new_src_len = org_len, new_field = "organization_name";
+    }
+
+    if (old_src != NULL && names_org_valid(old_src, old_src_len, old_field, e)) {
+        if (path_name != NULL && !same_name(path_name, old_src))
+            error_field(e, old_field, "does not match the organization in the path");
+        else
+            memcpy(out->old_name, old_src, old_src_len + 1);
+    }
+    if (new_src != NULL && names_org_valid(new_src, new_src_len, new_field, e))
+        memcpy(out->new_name, new_src, new_src_len + 1);
+    if (out->has_email)
+        names_email_valid(out->email, email_len, "email", e);
+    if (out->has_password)
+        password_length_ok(out->password.len, "password", e);
+    if (new_src == NULL && !out->has_email && !out->has_password && e->nfields == 0)
+        error_field(e, "new_organization_name",
+                    "is required (or give email or password to change)");
+    if (out->old_name[0] == '\0' && path_name != NULL)
+        snprintf(out->old_name, sizeof out->old_name, "%s", path_name);
+    return finish(e);
+}
+
+bool request_delete_parse(const char *body, size_t len, const char *path_name,
+                          const char *query_name, struct delete_request *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    char body_name[NAME_BUF + 1];
+    size_t body_len = 0;
+    bool has_body_name;
+    struct field fields[] = {
+        {"organization_name", body_name, sizeof body_name, &body_len, &has_body_name},
+    };
+    if (!parse_fields(body, len, fields, 1, e))
+        return false;
+
+    const char *chosen = NULL;
+    const char *sources[3] = {path_name, query_name, has_body_name ? body_name : NULL};
+    for (int i = 0; i < 3; i++) {
+        if (sources[i] == NULL)
+            continue;
+        if (chosen == NULL) {
+            chosen = sources[i];
+            if (!names_org_valid(chosen, strlen(chosen), "organization_name", e))
+                return finish(e);
+        } else if (!same_name(chosen, sources[i])) {
+            error_field(e, "organization_name", "the path, query and body name different organizations");
+            return finish(e);
+        }
+    }
+    if (chosen == NULL) {
+        error_field(e, "organization_name", "is required (in the path, the query or the body)");
+        return finish(e);
+    }
+    memcpy(out->name, chosen, strlen(chosen) + 1);
+    return true;
+}
+
+void secret_text_wipe(struct secret_text *s)
+{
+    explicit_bzero(s->text, sizeof s->text);
+    s->len = 0;
+}

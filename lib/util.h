@@ -1,0 +1,30 @@
+/* util.h — clock, randomness and small text helpers shared by the core. */
+#ifndef ORGD_UTIL_H
+#define ORGD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall-clock time in milliseconds since the epoch. */
+int64_t clock_now_ms(void);
+
+/* Monotonic milliseconds, for durations and deadlines. */
+int64_t clock_mono_ms(void);
+
+#define CLOCK_TEXT_BUF 64
+
+/* `ms` since the epoch as RFC 3339 UTC with milliseconds
+ * ("2026-11-22T07:38:40.123Z"). */
+void clock_rfc3339(int64_t ms, char out[CLOCK_TEXT_BUF]);
+
+/* Fills buf with n bytes from getrandom(2). False only if the kernel fails. */
+bool random_bytes(void *buf, size_t n);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void hex_encode(const void *buf, size_t n, char *out);
+
+/* Number of online cores, at least 1. */
+int cpu_count(void);
+
+#endif
