@@ -1,0 +1,364 @@
+#include "check.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "ops.h"
+#include "recovery.h"
+#include "util.h"
+
+/* A growable array of fixed-size records. */
+struct vec {
+    void *items;
+    size_t n, cap, size;
+    bool oom;
+};
+
+static void *vec_push(struct vec *v)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        void *p = realloc(v->items, cap * v->size);
+        if (p == NULL) {
+            v->oom = true;
+            return NULL;
+        }
+        v->items = p;
+        v->cap = cap;
+    }
+    return (char *)v->items + v->n++ * v->size;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static bool vec_has(const struct vec *v, const char *s)
+{
+    return v->n > 0 && bsearch(s, v->items, v->n, v->size, cmp_str) != NULL;
+}
+
+static void vec_sort(struct vec *v)
+{
+    if (v->n > 1)
+        qsort(v->items, v->n, v->size, cmp_str);
+}
+
+struct snapshot {
+    struct vec orgs;        /* struct org */
+    struct vec org_ids;     /* char[ID_BUF], sorted */
+    struct vec admin_ids;   /* char[ID_BUF], sorted */
+    struct vec collections; /* char[COLLECTION_BUF], sorted */
+    struct vec members;     /* struct membership */
+    struct vec member_admins; /* char[ID_BUF], sorted: admins with a membership */
+    struct vec extras;      /* struct extra */
+};
+
+struct extra {
+    char collection[16];
+    char org_id[ID_BUF];
+};
+
+static bool push_org(const struct org *o, void *ud)
+{
+    struct snapshot *s = ud;
+    struct org *slot = vec_push(&s->orgs);
+    char *id = vec_push(&s->org_ids);
+    if (slot == NULL || id == NULL)
+        return false;
+    *slot = *o;
+    memcpy(id, o->id, ID_BUF);
+    return true;
+}
+
+static bool push_admin(const struct admin *a, void *ud)
+{
+    char *id = vec_push(&((struct snapshot *)ud)->admin_ids);
+    if (id == NULL)
+        return false;
+    memcpy(id, a->id, ID_BUF);
+    return true;
+}
+
+static bool push_collection(const char *name, void *ud)
+{
+    char *slot = vec_push(&((struct snapshot *)ud)->collections);
+    if (slot == NULL)
+        return false;
+    snprintf(slot, COLLECTION_BUF, "%s", name);
+    return true;
+}
+
+static bool push_member(const struct membership *m, void *ud)
+{
+    struct snapshot *s = ud;
+    struct membership *slot = vec_push(&s->members);
+    char *id = vec_push(&s->member_admins);
+    if (slot == NULL || id == NULL)
+        return false;
+    *slot = *m;
+    memcpy(id, m->admin_id, ID_BUF);
+    return true;
+}
+
+static bool push_extra(const char *collection, const char *org_id, void *ud)
+{
+    struct extra *slot = vec_push(&((struct snapshot *)ud)->extras);
+    if (slot == NULL)
+        return false;
+    snprintf(slot->collection, sizeof slot->collection, "%s", collection);
+    snprintf(slot->org_id, sizeof slot->org_id, "%s", org_id);
+    return true;
+}
+
+static void snapshot_free(struct snapshot *s)
+{
+    free(s->orgs.items);
+    free(s->org_ids.items);
+    free(s->admin_ids.items);
+    free(s->collections.items);
+    free(s->members.items);
+    free(s->member_admins.items);
+    free(s->extras.items);
+}
+
+static bool snapshot_load(struct core *c, struct snapshot *s, struct error *e)
+{
+    memset(s, 0, sizeof *s);
+    s->orgs.size = sizeof(struct org);
+    s->org_ids.size = s->admin_ids.size = s->member_admins.size = ID_BUF;
+    s->collections.size = COLLECTION_BUF;
+    s->members.size = sizeof(struct membership);
+    s->extras.size = sizeof(struct extra);
+    bool ok = store_org_each(c->store, push_org, s, e) &&
+              store_admin_each(c->store, push_admin, s, e) &&
+              store_collection_each_tenant(c->store, push_collection, s, e) &&
+              store_membership_each(c->store, NULL, push_member, s, e) &&
+              store_extras_each_org_id(c->store, push_extra, s, e);
+    if (ok && (s->orgs.oom || s->org_ids.oom || s->admin_ids.oom || s->collections.oom ||
+               s->members.oom || s->member_admins.oom || s->extras.oom))
+        ok = error_set(e, ERR_INTERNAL, "out of memory");
+    vec_sort(&s->org_ids);
+    vec_sort(&s->admin_ids);
+    vec_sort(&s->collections);
+    vec_sort(&s->member_admins);
+    return ok;
+}
+
+struct run {
+    struct core *c;
+    bool repair;
+    check_report_fn report;
+    void *ud;
+    int problems;
+};
+
+static void found(struct run *r, const char *kind, bool repaired, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void found(struct run *r, const char *kind, bool repaired, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    r->problems++;
+    if (r->report != NULL)
+        r->report(kind, detail, repaired, r->ud);
+    log_emit(repaired ? LOG_INFO : LOG_WARN, "check",
+             json_pack("{s:s, s:s, s:b}", "problem", kind, "detail", detail, "repaired", repaired));
+}
+
+static const struct org *org_by_id(const struct snapshot *s, const char *id)
+{
+    const struct org *orgs = s->orgs.items;
+    for (size_t i = 0; i < s->orgs.n; i++) {
+        if (strcmp(orgs[i].id, id) == 0)
+            return &orgs[i];
+    }
+    return NULL;
+}
+
+/* How many orgs claim `name` (as collection, or either end of an operation). */
+static int claims(const struct snapshot *s, const char *name, const char **by)
+{
+    const struct org *orgs = s->orgs.items;
+    int n = 0;
+    for (size_t i = 0; i < s->orgs.n; i++) {
+        const struct org *o = &orgs[i];
+        if (strcmp(o->collection, name) == 0 ||
+            (o->has_op && o->state != ORG_ACTIVE &&
+             (strcmp(o->op.from_collection, name) == 0 || strcmp(o->op.to_collection, name) == 0))) {
+            if (by != NULL && n == 0)
+                *by = o->id;
+            n++;
+        }
+    }
+    return n;
+}
+
+static bool in_progress(const struct org *o, int64_t cutoff)
+{
+    return o->state != ORG_ACTIVE && o->op.touched_at >= cutoff;
+}
+
+static void check_orgs(struct run *r, const struct snapshot *s, int64_t cutoff)
+{
+    const struct org *orgs = s->orgs.items;
+    for (size_t i = 0; i < s->orgs.n; i++) {
+        const struct org *o = &orgs[i];
+        struct error e;
+        error_clear(&e);
+        if (o->state != ORG_ACTIVE) {
+            if (o->op.touched_at >= cutoff)
+                continue; /* in progress */
+            bool done = false, fixed = false;
+            enum recovery_action action;
+            if (r->repair)
+                fixed = recovery_one(r->c, o, &done, &action, &e) && done;
+            char when[CLOCK_TEXT_BUF];
+            clock_rfc3339(o->op.touched_at, when);
+            found(r, "stuck_operation", fixed, "org %s (%s) stuck in state %s since %s", o->id,
+                  o->name, org_state_name(o->state), when);
+            continue;
+        }
+        char expected[COLLECTION_BUF];
+        names_collection(o->name_key, expected);
+        bool has_expected = vec_has(&s->collections, expected);
+        if (strcmp(o->collection, expected) != 0) {
+            bool fixed = false;
+            if (r->repair) {
+                /* move the recorded collection if it is only ours, else point at our own */
+                const char *by = NULL;
+                bool move = !has_expected && vec_has(&s->collections, o->collection) &&
+                            claims(s, o->collection, &by) == 1;
+                struct org next = *o;
+                snprintf(next.collection, sizeof next.collection, "%s", expected);
+                bool applied = false;
+                fixed = (move ? store_collection_rename(r->c->store, o->collection, expected, &e)
+                              : true) &&
+                        store_org_swap(r->c->store, o, &next, &applied, &e) && applied;
+                if (fixed && !move && !has_expected)
+                    fixed = store_collection_create(r->c->store, expected, &e);
+                has_expected = fixed || has_expected;
+            }
+            found(r, "wrong_collection", fixed, "org %s (%s) records collection %s instead of %s",
+                  o->id, o->name, o->collection, expected);
+            continue;
+        }
+        if (!has_expected) {
+            bool fixed = r->repair && store_collection_create(r->c->store, expected, &e);
+            found(r, "missing_collection", fixed, "org %s (%s) has no collection %s", o->id,
+                  o->name, expected);
+        }
+        const char *by = NULL;
+        if (claims(s, o->collection, &by) > 1 && strcmp(by, o->id) == 0) {
+            /* reported once, by the first claimant; the others show up as
+             * wrong_collection unless their key matches, which the unique
+             * index rules out */
+            found(r, "shared_collection", false, "collection %s is claimed by more than one org",
+                  o->collection);
+        }
+    }
+}
+
+static void check_collections(struct run *r, const struct snapshot *s)
+{
+    const char(*names)[COLLECTION_BUF] = s->collections.items;
+    for (size_t i = 0; i < s->collections.n; i++) {
+        if (claims(s, names[i], NULL) > 0)
+            continue;
+        bool fixed = false;
+        char moved[128];
+        snprintf(moved, sizeof moved, "orphaned_%" PRId64 "_%s", clock_now_ms() / 1000,
+                 names[i] + 4);
+        if (r->repair) {
+            struct error e;
+            error_clear(&e);
+            fixed = store_collection_rename(r->c->store, names[i], moved, &e);
+        }
+        found(r, "orphan_collection", fixed, "collection %s belongs to no org%s%s", names[i],
+              fixed ? "; renamed to " : "", fixed ? moved : "");
+    }
+}
+
+static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
+{
+    const struct membership *ms = s->members.items;
+    for (size_t i = 0; i < s->members.n; i++) {
+        const struct membership *m = &ms[i];
+        const struct org *o = org_by_id(s, m->org_id);
+        if (o != NULL && in_progress(o, cutoff))
+            continue;
+        bool no_org = o == NULL, no_admin = !vec_has(&s->admin_ids, m->admin_id);
+        if (!no_org && !no_admin)
+            continue;
+        struct error e;
+        error_clear(&e);
+        bool fixed = r->repair && store_membership_delete(r->c->store, m->admin_id, m->org_id, &e);
+        if (no_org)
+            found(r, "membership_without_org", fixed, "membership of admin %s points at missing org %s",
+                  m->admin_id, m->org_id);
+        else
+            found(r, "membership_without_admin", fixed,
+                  "membership in org %s points at missing admin %s", m->org_id, m->admin_id);
+    }
+
+    const struct extra *xs = s->extras.items;
+    for (size_t i = 0; i < s->extras.n; i++) {
+        if (vec_has(&s->org_ids, xs[i].org_id))
+            continue;
+        struct error e;
+        error_clear(&e);
+        bool fixed = r->repair && store_org_extras_delete(r->c->store, xs[i].org_id, &e);
+        found(r, strcmp(xs[i].collection, "tokens") == 0 ? "token_without_org"
+                                                        : "invitation_without_org",
+              fixed, "a document in %s points at missing org %s", xs[i].collection,
+              xs[i].org_id[0] ? xs[i].org_id : "(none)");
+    }
+
+    const char(*admins)[ID_BUF] = s->admin_ids.items;
+    const struct org *orgs = s->orgs.items;
+    for (size_t i = 0; i < s->admin_ids.n; i++) {
+        if (vec_has(&s->member_admins, admins[i]))
+            continue;
+        bool owner_in_progress = false;
+        for (size_t j = 0; j < s->orgs.n && !owner_in_progress; j++)
+            owner_in_progress =
+                strcmp(orgs[j].owner_id, admins[i]) == 0 && orgs[j].state != ORG_ACTIVE;
+        if (owner_in_progress)
+            continue; /* a create or delete in progress (or stuck: reported above) */
+        struct error e;
+        error_clear(&e);
+        bool deleted = false;
+        bool fixed = r->repair &&
+                     store_admin_delete_if_unattached(r->c->store, admins[i], NULL, &deleted, &e) &&
+                     deleted;
+        found(r, "admin_without_membership", fixed, "admin %s belongs to no org", admins[i]);
+    }
+}
+
+bool check_run(struct core *c, bool repair, int64_t age_ms, check_report_fn report, void *ud,
+               int *problems, struct error *e)
+{
+    *problems = 0;
+    struct snapshot s;
+    if (!snapshot_load(c, &s, e)) {
+        snapshot_free(&s);
+        return false;
+    }
+    struct run r = {c, repair, report, ud, 0};
+    int64_t cutoff = clock_now_ms() - age_ms;
+    check_orgs(&r, &s, cutoff);
+    check_collections(&r, &s);
+    check_links(&r, &s, cutoff);
+    snapshot_free(&s);
+    *problems = r.problems;
+    return true;
+}

@@ -1,0 +1,43 @@
+#include "core.h"
+
+#include <string.h>
+
+#include "util.h"
+
+bool core_init(struct core *c, const struct config *cfg, struct error *e)
+{
+    memset(c, 0, sizeof *c);
+    c->cfg = cfg;
+    unsigned char id[16];
+    if (!random_bytes(id, sizeof id))
+        return error_set(e, ERR_INTERNAL, "no randomness available");
+    hex_encode(id, sizeof id, c->instance_id);
+    c->store = store_new(cfg->mongo_uri, cfg->master_db, (int)cfg->mongo_timeout_ms, e);
+    if (c->store == NULL)
+        return false;
+    struct password_params pp = {(uint32_t)cfg->argon2_memory_kib,
+                                 (uint32_t)cfg->argon2_iterations,
+                                 (uint32_t)cfg->argon2_parallelism};
+    c->hasher = hasher_new(pp, (int)cfg->hash_concurrency, (int)cfg->hash_wait_ms, e);
+    if (c->hasher == NULL) {
+        core_cleanup(c);
+        return false;
+    }
+    c->jwt = jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, cfg->jwt_secret_len, cfg->jwt_issuer,
+                     cfg->jwt_expires_seconds, e);
+    if (c->jwt == NULL) {
+        core_cleanup(c);
+        return false;
+    }
+    return true;
+}
+
+void core_cleanup(struct core *c)
+{
+    jwt_destroy(c->jwt);
+    hasher_destroy(c->hasher);
+    store_destroy(c->store);
+    c->jwt = NULL;
+    c->hasher = NULL;
+    c->store = NULL;
+}

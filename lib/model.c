@@ -1,0 +1,39 @@
+#include "model.h"
+
+#include <string.h>
+
+static const char *const state_names[ORG_STATE_COUNT] = {"creating", "active", "renaming",
+                                                         "deleting"};
+static const char *const role_names[ROLE_COUNT] = {"owner", "admin", "member"};
+
+const char *org_state_name(enum org_state s)
+{
+    return (unsigned)s < ORG_STATE_COUNT ? state_names[s] : "unknown";
+}
+
+bool org_state_parse(const char *s, enum org_state *out)
+{
+    for (int i = 0; i < ORG_STATE_COUNT; i++) {
+        if (strcmp(s, state_names[i]) == 0) {
+            *out = (enum org_state)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *role_name(enum role r)
+{
+    return (unsigned)r < ROLE_COUNT ? role_names[r] : "unknown";
+}
+
+bool role_parse(const char *s, enum role *out)
+{
+    for (int i = 0; i < ROLE_COUNT; i++) {
+        if (strcmp(s, role_names[i]) == 0) {
+            *out = (enum role)i;
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,64 @@
+/* model.h — the records the core works with. Plain structs, no BSON:
+ * store.c converts them to and from documents. Ids are 24 lower-case hex
+ * digits (a MongoDB ObjectId); times are milliseconds since the epoch. */
+#ifndef ORGD_MODEL_H
+#define ORGD_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "names.h"
+#include "password.h"
+
+#define ID_BUF 25
+
+enum org_state { ORG_CREATING, ORG_ACTIVE, ORG_RENAMING, ORG_DELETING, ORG_STATE_COUNT };
+
+enum role { ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER, ROLE_COUNT };
+
+/* What an operation in progress needs to be finished or undone by anyone. */
+struct org_op {
+    int64_t started_at;
+    int64_t touched_at;  /* started_at, or when recovery last claimed it */
+    char claimed_by[33]; /* recovery instance that took it over, or "" */
+    /* rename: where it comes from and where its collection goes */
+    char from_name[NAME_BUF];
+    char from_key[NAME_BUF];
+    char from_collection[COLLECTION_BUF];
+    char to_collection[COLLECTION_BUF];
+};
+
+struct org {
+    char id[ID_BUF];
+    char name[NAME_BUF];
+    char name_key[NAME_BUF];
+    char collection[COLLECTION_BUF];
+    char owner_id[ID_BUF];
+    enum org_state state;
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t version;
+    bool has_op; /* true in every state but active */
+    struct org_op op;
+};
+
+struct admin {
+    char id[ID_BUF];
+    char email[EMAIL_BUF];
+    char password_hash[PASSWORD_HASH_BUF];
+    int64_t created_at;
+};
+
+struct membership {
+    char admin_id[ID_BUF];
+    char org_id[ID_BUF];
+    enum role role;
+    int64_t member_at;
+};
+
+const char *org_state_name(enum org_state s);
+bool org_state_parse(const char *s, enum org_state *out);
+const char *role_name(enum role r);
+bool role_parse(const char *s, enum role *out);
+
+#endif

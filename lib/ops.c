@@ -1,0 +1,190 @@
+#include "ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faults.h"
+#include "log.h"
+#include "util.h"
+
+struct claim_ctx {
+    const char *collection;
+    const char *except_id;
+    bool claimed;
+};
+
+static bool claim_check(const struct org *o, void *ud)
+{
+    struct claim_ctx *ctx = ud;
+    if (strcmp(o->id, ctx->except_id) == 0)
+        return true;
+    if (strcmp(o->collection, ctx->collection) == 0 ||
+        (o->has_op && (strcmp(o->op.from_collection, ctx->collection) == 0 ||
+                       strcmp(o->op.to_collection, ctx->collection) == 0))) {
+        ctx->claimed = true;
+        return false;
+    }
+    return true;
+}
+
+bool ops_collection_claimed(struct core *c, const char *collection, const char *except_id,
+                            bool *claimed, struct error *e)
+{
+    struct claim_ctx ctx = {collection, except_id, false};
+    bool ok = store_org_each(c->store, claim_check, &ctx, e);
+    *claimed = ctx.claimed;
+    return ok;
+}
+
+bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e)
+{
+    if (drop_collection) {
+        bool claimed = true;
+        if (!ops_collection_claimed(c, o->collection, o->id, &claimed, e))
+            return false;
+        if (!claimed && !store_collection_drop(c->store, o->collection, e))
+            return false;
+    }
+    bool deleted = false;
+    if (!store_membership_delete(c->store, o->owner_id, o->id, e) ||
+        !store_admin_delete_if_unattached(c->store, o->owner_id, o->id, &deleted, e))
+        return false;
+    bool applied = false;
+    if (!store_org_delete(c->store, o->id, o->version, &applied, e))
+        return false;
+    if (!applied)
+        return error_set(e, ERR_BUSY, "the organization changed while it was being undone");
+    return true;
+}
+
+/* Puts a renaming org back to its old name and collection. */
+static bool rename_undo(struct core *c, struct org *o, struct error *e)
+{
+    struct org back = *o;
+    snprintf(back.name, sizeof back.name, "%s", o->op.from_name);
+    snprintf(back.name_key, sizeof back.name_key, "%s", o->op.from_key);
+    snprintf(back.collection, sizeof back.collection, "%s", o->op.from_collection);
+    back.state = ORG_ACTIVE;
+    back.has_op = false;
+    memset(&back.op, 0, sizeof back.op);
+    back.updated_at = clock_now_ms();
+    bool applied = false;
+    if (!store_org_swap(c->store, o, &back, &applied, e))
+        return false;
+    if (!applied)
+        return error_set(e, ERR_BUSY, "the organization changed while it was being renamed");
+    *o = back;
+    return true;
+}
+
+bool ops_rename_finish(struct core *c, struct org *o, struct error *e)
+{
+    const char *from = o->op.from_collection, *to = o->op.to_collection;
+    struct error step;
+    error_clear(&step);
+    if (strcmp(from, to) != 0 && !store_collection_rename(c->store, from, to, &step)) {
+        bool from_exists = false, to_exists = false;
+        if (step.kind != ERR_NOT_FOUND && step.kind != ERR_CONFLICT) {
+            *e = step;
+            return false;
+        }
+        if (!store_collection_exists(c->store, from, &from_exists, e) ||
+            !store_collection_exists(c->store, to, &to_exists, e))
+            return false;
+        if (from_exists && to_exists) {
+            /* the target is someone else's: give the old name back if we can */
+            log_emit(LOG_ERROR, "rename blocked by an existing collection",
+                     json_pack("{s:s, s:s, s:s}", "org_id", o->id, "from", from, "to", to));
+            if (!rename_undo(c, o, e))
+                return false;
+            return error_set(e, ERR_CONFLICT,
+                             "a collection named %s already exists and belongs to no "
+                             "organization; an operator should run `orgd check`",
+                             to);
+        }
+        if (!from_exists && !to_exists) {
+            /* nothing to move: the data was lost outside orgd; keep the
+             * invariant (an active org has its collection) and say so */
+            log_emit(LOG_ERROR, "tenant collection missing during rename",
+                     json_pack("{s:s, s:s}", "org_id", o->id, "collection", from));
+            if (!store_collection_create(c->store, to, &step) && step.kind != ERR_CONFLICT) {
+                *e = step;
+                return false;
+            }
+        }
+        /* !from_exists && to_exists: moved already (an earlier attempt) */
+    }
+    FAULT("rename.after_collection");
+
+    struct org done = *o;
+    snprintf(done.collection, sizeof done.collection, "%s", to);
+    done.state = ORG_ACTIVE;
+    done.has_op = false;
+    memset(&done.op, 0, sizeof done.op);
+    done.updated_at = clock_now_ms();
+    bool applied = false;
+    if (!store_org_swap(c->store, o, &done, &applied, e))
+        return false;
+    if (!applied)
+        return error_set(e, ERR_BUSY, "the organization changed while it was being renamed");
+    *o = done;
+    return true;
+}
+
+struct id_list {
+    char (*ids)[ID_BUF];
+    size_t n, cap;
+    bool oom;
+};
+
+static bool collect_admin(const struct membership *m, void *ud)
+{
+    struct id_list *l = ud;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *p = realloc(l->ids, cap * sizeof *l->ids);
+        if (p == NULL) {
+            l->oom = true;
+            return false;
+        }
+        l->ids = p;
+        l->cap = cap;
+    }
+    memcpy(l->ids[l->n++], m->admin_id, ID_BUF);
+    return true;
+}
+
+bool ops_delete_finish(struct core *c, const struct org *o, struct error *e)
+{
+    if (!store_collection_drop(c->store, o->collection, e))
+        return false;
+    FAULT("delete.after_drop");
+    if (!store_org_extras_delete(c->store, o->id, e))
+        return false;
+
+    /* admins whose only org this is go with it; their memberships last, so
+     * that a retry after a crash still finds them */
+    struct id_list admins = {0};
+    bool ok = store_membership_each(c->store, o->id, collect_admin, &admins, e);
+    if (ok && admins.oom)
+        ok = error_set(e, ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; ok && i <= admins.n; i++) {
+        const char *id = i < admins.n ? admins.ids[i] : o->owner_id;
+        bool deleted = false;
+        ok = store_admin_delete_if_unattached(c->store, id, o->id, &deleted, e);
+    }
+    free(admins.ids);
+    if (!ok)
+        return false;
+    FAULT("delete.after_admins");
+    if (!store_memberships_delete_org(c->store, o->id, e))
+        return false;
+    FAULT("delete.after_memberships");
+    bool applied = false;
+    if (!store_org_delete(c->store, o->id, o->version, &applied, e))
+        return false;
+    if (!applied)
+        return error_set(e, ERR_BUSY, "the organization changed while it was being deleted");
+    return true;
+}

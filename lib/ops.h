@@ -1,0 +1,44 @@
+/* ops.h — the multi-document operations as small state machines on the
+ * organization document (creating, renaming, deleting -> active or gone).
+ *
+ * MongoDB without a replica set has no multi-document transactions, so each
+ * operation first records what it is about to do in the org document
+ * (state + op), then takes idempotent steps, then clears the state. The
+ * same functions finish or undo an operation for the request that started
+ * it and for recovery after a crash:
+ *   creating -> undone   (the client never got its 201)
+ *   renaming -> finished (the new name was reserved first, the old released)
+ *   deleting -> finished (the collection may already be gone)
+ * The unique name_key index is the lock on a name.
+ */
+#ifndef ORGD_OPS_H
+#define ORGD_OPS_H
+
+#include <stdbool.h>
+
+#include "core.h"
+#include "model.h"
+
+/* Undoes a create: drops its collection (when drop_collection and no other
+ * org claims it), its membership, its owner (if unattached) and the org
+ * document. Idempotent. */
+bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e);
+
+/* Finishes a rename recorded in o (state renaming): moves the collection
+ * from op.from_collection to op.to_collection unless already moved, then
+ * makes the org active. On return *o is the org as stored. If the move is
+ * impossible (the target exists and is not ours), the rename is undone
+ * when the old name is still free, and ERR_CONFLICT is returned. */
+bool ops_rename_finish(struct core *c, struct org *o, struct error *e);
+
+/* Finishes a delete recorded in o (state deleting): drops the collection,
+ * invitations and tokens, owners and admins left without an org, the
+ * memberships, then the org document. Idempotent. */
+bool ops_delete_finish(struct core *c, const struct org *o, struct error *e);
+
+/* True (in *claimed) when an org other than except_id records `collection`
+ * as its collection or as either end of a rename. */
+bool ops_collection_claimed(struct core *c, const char *collection, const char *except_id,
+                            bool *claimed, struct error *e);
+
+#endif

@@ -1,0 +1,99 @@
+#include "recovery.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "ops.h"
+#include "util.h"
+
+#define BATCH 64
+
+void (*recovery_observer)(enum recovery_action a) = NULL;
+
+const char *recovery_action_name(enum recovery_action a)
+{
+    switch (a) {
+    case RECOVERY_UNDO_CREATE:
+        return "undo_create";
+    case RECOVERY_FINISH_RENAME:
+        return "finish_rename";
+    case RECOVERY_FINISH_DELETE:
+        return "finish_delete";
+    default:
+        return "failed";
+    }
+}
+
+bool recovery_one(struct core *c, const struct org *o, bool *done, enum recovery_action *action,
+                  struct error *e)
+{
+    *done = false;
+    *action = RECOVERY_FAILED;
+    if (o->state == ORG_ACTIVE)
+        return true;
+    struct org claimed = *o;
+    claimed.op.touched_at = clock_now_ms();
+    snprintf(claimed.op.claimed_by, sizeof claimed.op.claimed_by, "%s", c->instance_id);
+    bool applied = false;
+    if (!store_org_swap(c->store, o, &claimed, &applied, e))
+        return false;
+    if (!applied)
+        return true; /* someone else has it */
+    *done = true;
+
+    bool ok = false;
+    switch (claimed.state) {
+    case ORG_CREATING:
+        *action = RECOVERY_UNDO_CREATE;
+        ok = ops_create_undo(c, &claimed, true, e);
+        break;
+    case ORG_RENAMING:
+        *action = RECOVERY_FINISH_RENAME;
+        ok = ops_rename_finish(c, &claimed, e);
+        break;
+    case ORG_DELETING:
+        *action = RECOVERY_FINISH_DELETE;
+        ok = ops_delete_finish(c, &claimed, e);
+        break;
+    default:
+        break;
+    }
+    log_emit(ok ? LOG_INFO : LOG_ERROR, "recovery",
+             json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "action",
+                       recovery_action_name(*action), "org_id", o->id, "organization_name",
+                       o->name, "state", org_state_name(o->state), "instance", c->instance_id,
+                       "ok", ok, "error", ok ? "" : e->message));
+    if (!ok)
+        *action = RECOVERY_FAILED;
+    if (recovery_observer != NULL)
+        recovery_observer(*action);
+    return ok;
+}
+
+bool recovery_run(struct core *c, int64_t age_ms, struct recovery_stats *stats, struct error *e)
+{
+    memset(stats, 0, sizeof *stats);
+    struct org stuck[BATCH];
+    /* each claimed org is touched now, so it is not listed again in this run:
+     * a few batches always end */
+    for (int round = 0; round < 16; round++) {
+        size_t n = 0;
+        if (!store_org_stuck(c->store, clock_now_ms() - age_ms, stuck, BATCH, &n, e))
+            return false;
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            bool done = false;
+            enum recovery_action action;
+            struct error oe;
+            error_clear(&oe);
+            recovery_one(c, &stuck[i], &done, &action, &oe);
+            if (done)
+                stats->actions[action]++;
+        }
+        if (n < BATCH)
+            break;
+    }
+    return true;
+}

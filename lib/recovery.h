@@ -1,0 +1,43 @@
+/* recovery.h — finishing or undoing operations that a crash or a lost
+ * database interrupted.
+ *
+ * An org is stuck when it is not active and its operation was last touched
+ * longer ago than `age_ms`. Recovery claims it with a compare-and-swap on its
+ * version (setting op.touched_at and op.claimed_by), so when several orgd
+ * instances run recovery at once each stuck org is handled by exactly one of
+ * them; then it undoes a create, or finishes a rename or a delete (see ops.h).
+ */
+#ifndef ORGD_RECOVERY_H
+#define ORGD_RECOVERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core.h"
+
+enum recovery_action {
+    RECOVERY_UNDO_CREATE,
+    RECOVERY_FINISH_RENAME,
+    RECOVERY_FINISH_DELETE,
+    RECOVERY_FAILED,
+    RECOVERY_ACTION_COUNT
+};
+
+struct recovery_stats {
+    long actions[RECOVERY_ACTION_COUNT];
+};
+
+const char *recovery_action_name(enum recovery_action a);
+
+/* One pass. Returns false only if the list of stuck orgs could not be read. */
+bool recovery_run(struct core *c, int64_t age_ms, struct recovery_stats *stats, struct error *e);
+
+/* Claims and repairs one org (as read). *done tells whether this caller did
+ * it (false: another instance had claimed it, or it changed). */
+bool recovery_one(struct core *c, const struct org *o, bool *done, enum recovery_action *action,
+                  struct error *e);
+
+/* Called after every action (for metrics); may be NULL. */
+extern void (*recovery_observer)(enum recovery_action a);
+
+#endif

@@ -1,0 +1,121 @@
+/* store.h — the only code that talks to MongoDB.
+ *
+ * Returns typed records and typed errors: ERR_NOT_FOUND, ERR_CONFLICT
+ * (duplicate key, namespace exists), ERR_UNAVAILABLE (no server, network,
+ * timeouts, shutdown), ERR_INTERNAL (anything else; the driver's message is
+ * logged, never returned). Every call pops a client from the pool and
+ * pushes it back before returning, so a store_t is safe to share between
+ * threads. Tenant collections live in the master database, named by the
+ * caller ("org_<key>").
+ */
+#ifndef ORGD_STORE_H
+#define ORGD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+typedef struct store store_t;
+
+/* Once per process, before any other store call / after the last one:
+ * initializes libmongoc and routes its own log messages into ours. */
+void store_global_init(void);
+void store_global_cleanup(void);
+
+/* Connects lazily: this fails only on a bad URI. Adds short timeouts
+ * (serverSelectionTimeoutMS, connectTimeoutMS = timeout_ms;
+ * socketTimeoutMS = 5 x timeout_ms) unless the URI sets them.
+ * Caller frees with store_destroy. */
+store_t *store_new(const char *uri, const char *db, int timeout_ms, struct error *e);
+void store_destroy(store_t *s);
+
+/* A fresh ObjectId as hex. */
+void store_new_id(char out[ID_BUF]);
+
+bool store_ping(store_t *s, struct error *e);
+
+/* Creates the unique indexes (organizations.name_key, admins.email,
+ * memberships{admin_id,org_id}) and the lookup ones; idempotent. */
+bool store_ensure_indexes(store_t *s, struct error *e);
+
+/* ---- organizations ---- */
+bool store_org_insert(store_t *s, const struct org *o, struct error *e);
+bool store_org_by_key(store_t *s, const char *name_key, struct org *out, struct error *e);
+bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *e);
+
+/* Compare-and-swap: if the document still has cur->version, replaces its
+ * name, name_key, collection, state, updated_at and op with next's, and
+ * sets version to cur->version + 1 (also written back into next->version).
+ * *applied tells whether it matched. A unique-key clash is ERR_CONFLICT. */
+bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
+                    struct error *e);
+
+/* Deletes the org document if it still has `version`. */
+bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied,
+                      struct error *e);
+
+/* Calls fn for every org document (any state). fn returns false to stop. */
+bool store_org_each(store_t *s, bool (*fn)(const struct org *o, void *ud), void *ud,
+                    struct error *e);
+
+/* Orgs not active whose op was last touched before `before_ms`, at most max. */
+bool store_org_stuck(store_t *s, int64_t before_ms, struct org *out, size_t max, size_t *n,
+                     struct error *e);
+
+/* ---- admins ---- */
+bool store_admin_insert(store_t *s, const struct admin *a, struct error *e);
+bool store_admin_by_email(store_t *s, const char *email_key, struct admin *out, struct error *e);
+bool store_admin_by_id(store_t *s, const char *id, struct admin *out, struct error *e);
+/* Sets email and/or password_hash (NULL: unchanged). ERR_CONFLICT if the
+ * e-mail belongs to someone else; ERR_NOT_FOUND if the admin is gone. */
+bool store_admin_update(store_t *s, const char *id, const char *email_key,
+                        const char *password_hash, struct error *e);
+/* Deletes the admin if it has no membership in any org but except_org_id
+ * (NULL: none excepted); *deleted says whether it did. */
+bool store_admin_delete_if_unattached(store_t *s, const char *id, const char *except_org_id,
+                                      bool *deleted, struct error *e);
+bool store_admin_each(store_t *s, bool (*fn)(const struct admin *a, void *ud), void *ud,
+                      struct error *e);
+
+/* ---- memberships ---- */
+bool store_membership_insert(store_t *s, const struct membership *m, struct error *e);
+bool store_membership_get(store_t *s, const char *admin_id, const char *org_id,
+                          struct membership *out, struct error *e);
+/* An admin's memberships, oldest first, at most max. */
+bool store_memberships_of_admin(store_t *s, const char *admin_id, struct membership *out,
+                                size_t max, size_t *n, struct error *e);
+/* Calls fn for every membership of org_id (org_id NULL: every membership). */
+bool store_membership_each(store_t *s, const char *org_id,
+                           bool (*fn)(const struct membership *m, void *ud), void *ud,
+                           struct error *e);
+bool store_memberships_delete_org(store_t *s, const char *org_id, struct error *e);
+bool store_membership_delete(store_t *s, const char *admin_id, const char *org_id,
+                             struct error *e);
+
+/* Invitations and tokens that belong to an org (collections "invitations"
+ * and "tokens"): delete them all / count the ones whose org is not in
+ * live_ids (for the checker). */
+bool store_org_extras_delete(store_t *s, const char *org_id, struct error *e);
+bool store_extras_each_org_id(store_t *s, bool (*fn)(const char *collection, const char *org_id,
+                                                     void *ud),
+                              void *ud, struct error *e);
+
+/* ---- tenant collections ---- */
+/* ERR_CONFLICT if it exists already. */
+bool store_collection_create(store_t *s, const char *name, struct error *e);
+/* ERR_NOT_FOUND if `from` is missing; ERR_CONFLICT if `to` exists. Never drops a target. */
+bool store_collection_rename(store_t *s, const char *from, const char *to, struct error *e);
+/* A missing collection is not an error. */
+bool store_collection_drop(store_t *s, const char *name, struct error *e);
+bool store_collection_exists(store_t *s, const char *name, bool *exists, struct error *e);
+/* Calls fn for every collection whose name starts with "org_". */
+bool store_collection_each_tenant(store_t *s, bool (*fn)(const char *name, void *ud), void *ud,
+                                  struct error *e);
+
+/* Counts orgs by state (for metrics). */
+bool store_org_count_by_state(store_t *s, long counts[ORG_STATE_COUNT], struct error *e);
+
+#endif
