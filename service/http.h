@@ -1,0 +1,76 @@
+/* http.h — one request as the handlers see it, and the only functions that
+ * write responses. Every response carries Content-Length (keep-alive needs
+ * it), X-Request-Id, and Cache-Control: no-store; errors are problem+json.
+ */
+#ifndef ORGD_HTTP_H
+#define ORGD_HTTP_H
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "error.h"
+#include "model.h"
+#include "routes.h"
+
+#define HTTP_MAX_EXTRA_HEADERS 8
+
+struct request {
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    struct core *core;
+    const struct route *route; /* NULL when unmatched */
+    const char *method;
+    bool head;
+    const char *query;          /* raw, or NULL */
+    char param[ROUTE_PARAM_MAX]; /* the decoded {name}, when the route has one */
+    bool has_param;
+    char *body; /* NUL-terminated copy, body_len bytes (owned by the dispatcher) */
+    size_t body_len;
+    char request_id[65];
+    int64_t started_ms;
+    char org_id[ID_BUF]; /* for the log line, when known */
+    int status;          /* what was sent */
+    bool close;          /* ask civetweb to close the connection after this response */
+    int nextra;
+    struct {
+        char name[32];
+        char value[256];
+    } extra[HTTP_MAX_EXTRA_HEADERS];
+};
+
+/* Adds a header to the response about to be sent. */
+void http_add_header(struct request *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sends `body` (stolen; NULL sends no body) as application/json. */
+void http_send_json(struct request *r, int status, json_t *body);
+
+/* Sends a problem+json for e, with Retry-After / WWW-Authenticate as the
+ * kind calls for. */
+void http_send_problem(struct request *r, const struct error *e);
+
+/* Shorthand: a problem of `kind` with a message. */
+void http_fail(struct request *r, enum err_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sends raw bytes with a content type (status 200). */
+void http_send_bytes(struct request *r, const char *content_type, const void *data, size_t len);
+
+/* Sends a response without a body (204, or a HEAD). */
+void http_send_empty(struct request *r, int status);
+
+/* Percent-decodes len bytes of `in` into out (cap bytes with the NUL).
+ * '+' stays '+' unless plus_is_space. Bad escapes, %00 and overflow fail
+ * with ERR_MALFORMED naming `field`. */
+bool http_decode(const char *in, size_t len, bool plus_is_space, char *out, size_t cap,
+                 const char *field, struct error *e);
+
+/* Finds `name` in a raw query string and decodes its value into out.
+ * *present tells whether it was there; a name given twice is ERR_MALFORMED. */
+bool http_query_param(const char *query, const char *name, char *out, size_t cap, bool *present,
+                      struct error *e);
+
+#endif

@@ -1,0 +1,238 @@
+/* orgd — multi-tenant organization management service.
+ *
+ *   orgd [serve]            run the HTTP service
+ *   orgd check [--repair]   verify (and repair) the database's consistency
+ *   orgd settings           list every setting with its default
+ *   orgd --version
+ */
+#include <civetweb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "config.h"
+#include "core.h"
+#include "faults.h"
+#include "log.h"
+#include "recovery.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+#ifndef ORGD_VERSION
+#define ORGD_VERSION "0.0.0"
+#endif
+
+extern char **environ;
+
+static int usage(FILE *out, int code)
+{
+    fprintf(out, "usage: orgd [serve]            run the HTTP service\n"
+                 "       orgd check [--repair]   verify (and repair) the database\n"
+                 "       orgd settings           list the settings and their defaults\n"
+                 "       orgd --version\n"
+                 "Settings come from the environment, then from the file named by ENV_FILE\n"
+                 "(default ./.env).\n");
+    return code;
+}
+
+static bool load_config(struct config *cfg)
+{
+    const char *env_file = getenv("ENV_FILE");
+    char msg[512];
+    if (!config_load(cfg, environ, env_file ? env_file : ".env", msg, sizeof msg)) {
+        char setting[64] = "";
+        sscanf(msg, "%63[A-Z0-9_]", setting);
+        log_emit(LOG_ERROR, "invalid configuration",
+                 json_pack("{s:s, s:s}", "setting", setting, "detail", msg));
+        return false;
+    }
+    log_set_level(cfg->log_level);
+    return true;
+}
+
+/* ---- background maintenance: indexes until they exist, then recovery ---- */
+
+struct maintenance {
+    struct core *core;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+};
+
+static void *maintenance_main(void *arg)
+{
+    struct maintenance *m = arg;
+    const struct config *cfg = m->core->cfg;
+    bool indexed = false;
+    int64_t next_recovery = 0;
+    for (;;) {
+        struct error e;
+        error_clear(&e);
+        if (!indexed) {
+            indexed = store_ensure_indexes(m->core->store, &e);
+            if (indexed)
+                log_text(LOG_INFO, "indexes ready", "%s", cfg->master_db);
+        }
+        if (indexed && clock_mono_ms() >= next_recovery) {
+            struct recovery_stats st;
+            error_clear(&e);
+            if (recovery_run(m->core, cfg->recovery_age_seconds * 1000, &st, &e))
+                next_recovery = clock_mono_ms() + cfg->recovery_interval_seconds * 1000;
+        }
+        pthread_mutex_lock(&m->lock);
+        if (!m->stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&m->wake, &m->lock, &until);
+        }
+        bool stop = m->stop;
+        pthread_mutex_unlock(&m->lock);
+        if (stop)
+            return NULL;
+    }
+}
+
+static int serve(struct config *cfg)
+{
+    if (cfg->fault_point[0] != '\0' && !faults_arm(cfg->fault_point))
+        log_text(LOG_WARN, "FAULT_POINT ignored", "this build has no fault points (%s)",
+                 cfg->fault_point);
+
+    /* signals go to sigtimedwait below, never to a worker thread */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    store_global_init();
+    mg_init_library(0);
+    struct core core;
+    struct error e;
+    error_clear(&e);
+    if (!core_init(&core, cfg, &e)) {
+        log_text(LOG_ERROR, "cannot start", "%s", e.message);
+        store_global_cleanup();
+        return 1;
+    }
+    server_t *srv = server_start(&core, &e);
+    if (srv == NULL) {
+        log_text(LOG_ERROR, "cannot start", "%s", e.message);
+        core_cleanup(&core);
+        store_global_cleanup();
+        return 1;
+    }
+    struct maintenance m = {.core = &core};
+    pthread_mutex_init(&m.lock, NULL);
+    pthread_cond_init(&m.wake, NULL);
+    pthread_create(&m.thread, NULL, maintenance_main, &m);
+
+    log_emit(LOG_INFO, "started",
+             json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "version", ORGD_VERSION, "host",
+                       cfg->host, "port", (json_int_t)cfg->port, "threads",
+                       (json_int_t)cfg->threads, "database", cfg->master_db, "instance",
+                       core.instance_id));
+
+    int sig;
+    while ((sig = sigwaitinfo(&stop_signals, NULL)) < 0)
+        ;
+    log_emit(LOG_INFO, "stopping",
+             json_pack("{s:s, s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                       "timeout_seconds", (json_int_t)cfg->shutdown_timeout_seconds));
+
+    server_stop(srv, (int)cfg->shutdown_timeout_seconds);
+    pthread_mutex_lock(&m.lock);
+    m.stop = true;
+    pthread_cond_signal(&m.wake);
+    pthread_mutex_unlock(&m.lock);
+    pthread_join(m.thread, NULL);
+    pthread_cond_destroy(&m.wake);
+    pthread_mutex_destroy(&m.lock);
+    core_cleanup(&core);
+    mg_exit_library();
+    store_global_cleanup();
+    log_text(LOG_INFO, "stopped", "%s", "clean shutdown");
+    return 0;
+}
+
+static void print_problem(const char *kind, const char *detail, bool repaired, void *ud)
+{
+    (void)ud;
+    printf("%-26s %s%s\n", kind, detail, repaired ? "  [repaired]" : "");
+}
+
+static int check(struct config *cfg, bool repair)
+{
+    store_global_init();
+    struct core core;
+    struct error e;
+    error_clear(&e);
+    int rc = 2;
+    if (!core_init(&core, cfg, &e)) {
+        fprintf(stderr, "orgd check: %s\n", e.message);
+        store_global_cleanup();
+        return 2;
+    }
+    int problems = 0, left = 0;
+    int64_t age = cfg->recovery_age_seconds * 1000;
+    if (!check_run(&core, repair, age, print_problem, NULL, &problems, &e)) {
+        fprintf(stderr, "orgd check: %s\n", e.message);
+    } else if (repair && problems > 0 && !check_run(&core, false, age, NULL, NULL, &left, &e)) {
+        fprintf(stderr, "orgd check: %s\n", e.message);
+    } else {
+        if (!repair)
+            left = problems;
+        if (problems == 0)
+            printf("consistent\n");
+        else if (repair)
+            printf("%d problem(s) found, %d left after repair\n", problems, left);
+        else
+            printf("%d problem(s) found; run `orgd check --repair` to fix them\n", problems);
+        rc = left == 0 ? 0 : 1;
+    }
+    core_cleanup(&core);
+    store_global_cleanup();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (strcmp(cmd, "--version") == 0) {
+        printf("orgd %s\n", ORGD_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        return usage(stdout, 0);
+    if (strcmp(cmd, "settings") == 0) {
+        const char *name, *def, *help;
+        for (size_t i = 0; config_setting_at(i, &name, &def, &help); i++)
+            printf("%-26s %-28s %s\n", name, def[0] ? def : "\"\"", help);
+        return 0;
+    }
+    bool repair = false;
+    if (strcmp(cmd, "check") == 0) {
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--repair") == 0)
+                repair = true;
+            else
+                return usage(stderr, 2);
+        }
+    } else if (strcmp(cmd, "serve") != 0 || argc > 2) {
+        return usage(stderr, 2);
+    }
+
+    static struct config cfg;
+    if (!load_config(&cfg))
+        return 2;
+    return strcmp(cmd, "check") == 0 ? check(&cfg, repair) : serve(&cfg);
+}

@@ -1,0 +1,24 @@
+/* problem.h — RFC 9457 problem details: the one place an error kind
+ * becomes an HTTP status, and the one renderer every error response uses.
+ *
+ * Body: {"type","title","status","detail"} plus "errors":[{"field","message"}]
+ * when the error names fields. `detail` is always present, so clients
+ * written for FastAPI's {"detail": ...} keep working. Pure: no I/O.
+ */
+#ifndef ORGD_PROBLEM_H
+#define ORGD_PROBLEM_H
+
+#include <jansson.h>
+
+#include "error.h"
+
+/* HTTP status for an error kind (ERR_INTERNAL and unknown kinds: 500). */
+int problem_status(enum err_kind kind);
+
+/* Standard reason phrase for a status ("Not Found"); "Error" if unknown. */
+const char *problem_title(int status);
+
+/* The problem object for e. Caller owns the result (json_decref). */
+json_t *problem_body(const struct error *e);
+
+#endif

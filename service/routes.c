@@ -1,0 +1,89 @@
+#include "routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const struct route routes[] = {
+    {R_HEALTHZ, "GET", "/healthz", false},
+    {R_READYZ, "GET", "/readyz", false},
+    {R_ORG_CREATE, "POST", "/org/create", true},
+    {R_LOGIN, "POST", "/admin/login", true},
+    {R_AUTH_CHECK, "GET", "/auth/check", false},
+    {R_ORG_GET_QUERY, "GET", "/org/get", false},
+    {R_ORG_GET, "GET", "/org/{name}", false},
+    {R_ORG_UPDATE, "PUT", "/org/update", true},
+    {R_ORG_UPDATE_NAME, "PUT", "/org/update/{name}", true},
+    {R_ORG_DELETE, "DELETE", "/org/delete", true},
+    {R_ORG_DELETE_NAME, "DELETE", "/org/delete/{name}", true},
+};
+const size_t routes_count = sizeof routes / sizeof routes[0];
+
+/* Matches one pattern; returns the number of literal segments, or -1.
+ * Captures the {param} segment into m. */
+static int match_pattern(const char *pattern, const char *path, struct route_match *m)
+{
+    int literals = 0;
+    const char *p = pattern, *s = path;
+    m->has_param = false;
+    while (*p != '\0' || *s != '\0') {
+        if (*p != '/' || *s != '/')
+            return -1;
+        p++;
+        s++;
+        const char *pend = strchr(p, '/');
+        const char *send = strchr(s, '/');
+        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+        size_t slen = send ? (size_t)(send - s) : strlen(s);
+        if (plen > 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || slen >= sizeof m->param)
+                return -1;
+            memcpy(m->param, s, slen);
+            m->param[slen] = '\0';
+            m->has_param = true;
+        } else {
+            if (plen != slen || memcmp(p, s, plen) != 0)
+                return -1;
+            literals++;
+        }
+        p += plen;
+        s += slen;
+    }
+    return literals;
+}
+
+enum match_result routes_match(const char *method, const char *path, struct route_match *m)
+{
+    memset(m, 0, sizeof *m);
+    int best = -1;
+    struct route_match tmp;
+    for (size_t i = 0; i < routes_count; i++) {
+        int lit = match_pattern(routes[i].pattern, path, &tmp);
+        if (lit > best)
+            best = lit;
+    }
+    if (best < 0)
+        return MATCH_NOT_FOUND;
+
+    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    size_t used = 0;
+    bool get = false;
+    for (size_t i = 0; i < routes_count; i++) {
+        if (match_pattern(routes[i].pattern, path, &tmp) != best)
+            continue;
+        if (strcmp(routes[i].method, want) == 0) {
+            *m = tmp;
+            m->route = &routes[i];
+            return MATCH_OK;
+        }
+        get = get || strcmp(routes[i].method, "GET") == 0;
+        used += (size_t)snprintf(m->allow + used, sizeof m->allow - used, "%s%s",
+                                 used ? ", " : "", routes[i].method);
+        if (used >= sizeof m->allow)
+            used = sizeof m->allow - 1;
+    }
+    if (get)
+        used += (size_t)snprintf(m->allow + used, sizeof m->allow - used, ", HEAD");
+    if (used < sizeof m->allow)
+        snprintf(m->allow + used, sizeof m->allow - used, "%sOPTIONS", used ? ", " : "");
+    return MATCH_METHOD;
+}

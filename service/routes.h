@@ -1,0 +1,56 @@
+/* routes.h — the one route table, and matching a method and raw path
+ * against it. Pure: no I/O, so it is unit-tested and compared with the
+ * OpenAPI file.
+ *
+ * Patterns are '/'-separated; a segment "{name}" matches any non-empty
+ * segment. When several patterns match a path, the one with the most
+ * literal segments wins (so /org/get beats /org/{name}); a path that matches
+ * but not with this method is a 405 listing the methods that would.
+ */
+#ifndef ORGD_ROUTES_H
+#define ORGD_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum route_id {
+    R_HEALTHZ,
+    R_READYZ,
+    R_ORG_CREATE,
+    R_LOGIN,
+    R_AUTH_CHECK,
+    R_ORG_GET_QUERY,
+    R_ORG_GET,
+    R_ORG_UPDATE,
+    R_ORG_UPDATE_NAME,
+    R_ORG_DELETE,
+    R_ORG_DELETE_NAME,
+    R_COUNT
+};
+
+struct route {
+    enum route_id id;
+    const char *method;  /* GET, POST, PUT, DELETE */
+    const char *pattern; /* the route template, as logs and metrics show it */
+    bool reads_body;
+};
+
+extern const struct route routes[];
+extern const size_t routes_count;
+
+enum match_result { MATCH_OK, MATCH_NOT_FOUND, MATCH_METHOD };
+
+#define ROUTE_PARAM_MAX 256
+
+struct route_match {
+    const struct route *route;
+    char param[ROUTE_PARAM_MAX]; /* the raw {name} segment (still percent-encoded) */
+    bool has_param;
+    char allow[96];              /* for 405 and OPTIONS: "GET, HEAD, OPTIONS" */
+};
+
+/* Matches `path` (no query string) for `method`. HEAD matches GET routes.
+ * OPTIONS reports MATCH_METHOD with `allow` filled (the caller answers it). */
+enum match_result routes_match(const char *method, const char *path, struct route_match *m);
+
+#endif

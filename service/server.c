@@ -1,0 +1,289 @@
+#include "server.h"
+
+#include <civetweb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "handlers.h"
+#include "http.h"
+#include "log.h"
+#include "routes.h"
+#include "util.h"
+
+struct server {
+    struct mg_context *ctx;
+    struct core *core;
+    atomic_int in_flight;
+};
+
+static bool request_id_ok(const char *id)
+{
+    size_t len = strlen(id);
+    if (len == 0 || len > 64)
+        return false;
+    for (const char *p = id; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (ct == NULL)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    size_t len = strcspn(ct, "; ");
+    if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    /* application/<anything>+json */
+    return len > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+/* Reads the body into r->body, bounded by MAX_BODY_BYTES; sends the 4xx and
+ * returns false when it cannot. */
+static bool read_body(struct request *r)
+{
+    long max = r->core->cfg->max_body_bytes;
+    const char *te = mg_get_header(r->conn, "Transfer-Encoding");
+    bool chunked = te != NULL && strcasecmp(te, "chunked") == 0;
+    long long cl = r->ri->content_length;
+    if (cl < 0 && !chunked)
+        cl = 0;
+    if (cl > max) {
+        r->close = true;
+        http_fail(r, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
+        return false;
+    }
+    if (cl == 0 && !chunked) {
+        r->body = calloc(1, 1);
+        r->body_len = 0;
+        return r->body != NULL;
+    }
+    if (!is_json_type(mg_get_header(r->conn, "Content-Type"))) {
+        r->close = true;
+        http_fail(r, ERR_MEDIA_TYPE, "the request body must be application/json");
+        return false;
+    }
+    size_t want = chunked ? (size_t)max + 1 : (size_t)cl;
+    r->body = malloc(want + 1);
+    if (r->body == NULL) {
+        r->close = true;
+        http_fail(r, ERR_UNAVAILABLE, "out of memory");
+        return false;
+    }
+    size_t got = 0;
+    while (got < want) {
+        int n = mg_read(r->conn, r->body + got, want - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (chunked && got > (size_t)max) {
+        r->close = true;
+        http_fail(r, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
+        return false;
+    }
+    if (!chunked && got < want) {
+        r->close = true;
+        http_fail(r, ERR_MALFORMED, "the request body ended early");
+        return false;
+    }
+    r->body[got] = '\0';
+    r->body_len = got;
+    return true;
+}
+
+/* CORS, only as configured: echo an allowed Origin. Returns whether allowed. */
+static bool cors(struct request *r)
+{
+    const char *allowed = r->core->cfg->cors_origins;
+    const char *origin = mg_get_header(r->conn, "Origin");
+    if (allowed[0] == '\0' || origin == NULL)
+        return false;
+    bool ok = strcmp(allowed, "*") == 0;
+    size_t olen = strlen(origin);
+    for (const char *p = allowed; !ok && *p;) {
+        size_t len = strcspn(p, ",");
+        ok = len == olen && strncmp(p, origin, len) == 0;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (!ok)
+        return false;
+    http_add_header(r, "Access-Control-Allow-Origin", "%s",
+                    strcmp(allowed, "*") == 0 ? "*" : origin);
+    http_add_header(r, "Vary", "Origin");
+    http_add_header(r, "Access-Control-Expose-Headers",
+                    "X-Request-Id, Retry-After, WWW-Authenticate, Location");
+    return true;
+}
+
+static void log_request(const struct request *r, const char *route)
+{
+    int level = r->status >= 500 ? LOG_ERROR : LOG_INFO;
+    if (!log_enabled(level))
+        return;
+    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "request_id", r->request_id, "method",
+                          r->method, "route", route, "status", r->status, "latency_ms",
+                          (json_int_t)(clock_mono_ms() - r->started_ms), "client",
+                          r->ri->remote_addr);
+    if (f != NULL && r->org_id[0] != '\0')
+        json_object_set_new(f, "org_id", json_string(r->org_id));
+    log_emit(level, "request", f);
+}
+
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+    struct server *s = cbdata;
+    atomic_fetch_add(&s->in_flight, 1);
+    struct request r;
+    memset(&r, 0, sizeof r);
+    r.conn = conn;
+    r.ri = mg_get_request_info(conn);
+    r.core = s->core;
+    r.method = r.ri->request_method;
+    r.head = strcmp(r.method, "HEAD") == 0;
+    r.query = r.ri->query_string;
+    r.started_ms = clock_mono_ms();
+    const char *rid = mg_get_header(conn, "X-Request-Id");
+    if (rid != NULL && request_id_ok(rid)) {
+        snprintf(r.request_id, sizeof r.request_id, "%s", rid);
+    } else {
+        unsigned char raw[16];
+        random_bytes(raw, sizeof raw);
+        hex_encode(raw, sizeof raw, r.request_id);
+    }
+    const char *path = r.ri->local_uri_raw ? r.ri->local_uri_raw : r.ri->local_uri;
+    const char *route = "unmatched";
+    bool has_body = r.ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != NULL;
+
+    struct route_match m;
+    enum match_result res = path ? routes_match(r.method, path, &m) : MATCH_NOT_FOUND;
+    bool allowed_origin = cors(&r);
+    if (atomic_load(&handlers_draining)) {
+        r.close = true;
+        struct error e;
+        error_clear(&e);
+        e.retry_after = 1;
+        error_set(&e, ERR_UNAVAILABLE, "the server is shutting down");
+        http_send_problem(&r, &e);
+    } else if (res == MATCH_NOT_FOUND) {
+        r.close = has_body;
+        http_fail(&r, ERR_NOT_FOUND, "no such route");
+    } else if (res == MATCH_METHOD && strcmp(r.method, "OPTIONS") == 0) {
+        http_add_header(&r, "Allow", "%s", m.allow);
+        if (allowed_origin && mg_get_header(conn, "Access-Control-Request-Method") != NULL) {
+            http_add_header(&r, "Access-Control-Allow-Methods", "%s", m.allow);
+            http_add_header(&r, "Access-Control-Allow-Headers",
+                            "Authorization, Content-Type, X-Request-Id");
+            http_add_header(&r, "Access-Control-Max-Age", "600");
+        }
+        http_send_empty(&r, 204);
+    } else if (res == MATCH_METHOD) {
+        r.close = has_body;
+        http_add_header(&r, "Allow", "%s", m.allow);
+        http_fail(&r, ERR_METHOD, "%s is not allowed here; allowed: %s", r.method, m.allow);
+    } else {
+        struct error e;
+        error_clear(&e);
+        r.route = m.route;
+        route = m.route->pattern;
+        r.has_param = m.has_param;
+        if (m.has_param &&
+            !http_decode(m.param, strlen(m.param), false, r.param, sizeof r.param,
+                         "organization_name", &e)) {
+            http_send_problem(&r, &e);
+        } else if (!m.route->reads_body || read_body(&r)) {
+            handlers_run(&r);
+        }
+    }
+    if (r.status == 0) /* a handler that sent nothing is a bug; never leave the client hanging */
+        http_fail(&r, ERR_INTERNAL, "no response");
+    log_request(&r, route);
+    free(r.body);
+    atomic_fetch_sub(&s->in_flight, 1);
+    return r.status;
+}
+
+static int log_civetweb(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_text(LOG_WARN, "http server", "%s", message);
+    return 1;
+}
+
+server_t *server_start(struct core *core, struct error *e)
+{
+    const struct config *cfg = core->cfg;
+    struct server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        error_set(e, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    s->core = core;
+    char ports[96], threads[16], timeout[16];
+    snprintf(ports, sizeof ports, "%s:%ld", cfg->host, cfg->port);
+    snprintf(threads, sizeof threads, "%ld", cfg->threads);
+    snprintf(timeout, sizeof timeout, "%ld", cfg->request_timeout_ms);
+    const char *options[] = {
+        "listening_ports", ports,
+        "num_threads", threads,
+        "request_timeout_ms", timeout,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "5000",
+        "tcp_nodelay", "1",
+        "decode_url", "no",
+        "enable_directory_listing", "no",
+        /* CORS is ours, and only as configured: civetweb's '*' defaults off */
+        "access_control_allow_origin", "",
+        "access_control_allow_methods", "",
+        "access_control_allow_headers", "",
+        NULL,
+    };
+    struct mg_callbacks callbacks;
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.log_message = log_civetweb;
+    struct mg_init_data init = {.callbacks = &callbacks, .user_data = s,
+                                .configuration_options = options};
+    char err_text[256] = "";
+    unsigned err_code = 0;
+    struct mg_error_data err = {.code = &err_code, .text = err_text,
+                                .text_buffer_size = sizeof err_text};
+    s->ctx = mg_start2(&init, &err);
+    if (s->ctx == NULL) {
+        error_set(e, ERR_UNAVAILABLE, "cannot listen on %s: %s", ports,
+                  err_text[0] ? err_text : "unknown error");
+        free(s);
+        return NULL;
+    }
+    mg_set_request_handler(s->ctx, "/", dispatch, s);
+    return s;
+}
+
+void server_stop(server_t *s, int timeout_s)
+{
+    if (s == NULL)
+        return;
+    atomic_store(&handlers_draining, true);
+    int64_t deadline = clock_mono_ms() + (int64_t)timeout_s * 1000;
+    while (atomic_load(&s->in_flight) > 0 && clock_mono_ms() < deadline) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    int left = atomic_load(&s->in_flight);
+    if (left > 0)
+        log_emit(LOG_WARN, "shutdown timeout: requests cut short",
+                 json_pack("{s:i}", "in_flight", left));
+    mg_stop(s->ctx);
+    free(s);
+}
