@@ -1,0 +1,144 @@
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "password.h"
+
+static const struct password_params fast = {1024, 1, 1};
+
+static void hash_and_verify(void **state)
+{
+    (void)state;
+    struct error e;
+    error_clear(&e);
+    hasher_t *h = hasher_new(fast, 2, 1000, &e);
+    assert_non_null(h);
+    char a[PASSWORD_HASH_BUF], b[PASSWORD_HASH_BUF];
+    assert_true(password_hash(h, "correct horse", 13, a, &e));
+    assert_true(password_hash(h, "correct horse", 13, b, &e));
+    assert_string_not_equal(a, b); /* a fresh salt each time */
+    assert_int_equal(strncmp(a, "$argon2id$v=19$m=1024,t=1,p=1$", 30), 0);
+    bool match, rehash;
+    assert_true(password_verify(h, a, "correct horse", 13, &match, &rehash, &e));
+    assert_true(match);
+    assert_false(rehash);
+    assert_true(password_verify(h, a, "correct horsE", 13, &match, &rehash, &e));
+    assert_false(match);
+    hasher_destroy(h);
+}
+
+static void unknown_account_never_matches(void **state)
+{
+    (void)state;
+    struct error e;
+    error_clear(&e);
+    hasher_t *h = hasher_new(fast, 1, 1000, &e);
+    bool match = true, rehash = true;
+    assert_true(password_verify(h, NULL, "anything at all", 15, &match, &rehash, &e));
+    assert_false(match);
+    assert_false(rehash);
+    hasher_destroy(h);
+}
+
+static void changed_parameters_ask_for_a_rehash(void **state)
+{
+    (void)state;
+    struct error e;
+    error_clear(&e);
+    hasher_t *old = hasher_new(fast, 1, 1000, &e);
+    struct password_params stronger = {2048, 2, 1};
+    hasher_t *now = hasher_new(stronger, 1, 1000, &e);
+    char stored[PASSWORD_HASH_BUF];
+    assert_true(password_hash(old, "password1", 9, stored, &e));
+    bool match, rehash;
+    assert_true(password_verify(now, stored, "password1", 9, &match, &rehash, &e));
+    assert_true(match);
+    assert_true(rehash);
+    hasher_destroy(old);
+    hasher_destroy(now);
+}
+
+static void garbage_hash_is_a_mismatch(void **state)
+{
+    (void)state;
+    struct error e;
+    error_clear(&e);
+    hasher_t *h = hasher_new(fast, 1, 1000, &e);
+    bool match = true, rehash = true;
+    assert_true(password_verify(h, "not a hash", "password1", 9, &match, &rehash, &e));
+    assert_false(match);
+    hasher_destroy(h);
+}
+
+static void lengths(void **state)
+{
+    (void)state;
+    struct error e;
+    error_clear(&e);
+    assert_false(password_length_ok(7, "password", &e));
+    assert_true(password_length_ok(8, "password", &e));
+    assert_true(password_length_ok(128, "password", &e));
+    assert_false(password_length_ok(129, "password", &e));
+}
+
+struct slot_args {
+    hasher_t *h;
+    bool ok;
+    enum err_kind kind;
+};
+
+static void *hash_in_thread(void *arg)
+{
+    struct slot_args *a = arg;
+    struct error e;
+    error_clear(&e);
+    char out[PASSWORD_HASH_BUF];
+    a->ok = password_hash(a->h, "password1", 9, out, &e);
+    a->kind = e.kind;
+    return NULL;
+}
+
+static void saturated_hasher_gives_unavailable(void **state)
+{
+    (void)state;
+    /* one slot, no waiting, an expensive hash: the second caller is refused */
+    struct error e;
+    error_clear(&e);
+    struct password_params slow = {65536, 3, 1};
+    hasher_t *h = hasher_new(slow, 1, 0, &e);
+    assert_non_null(h);
+    struct slot_args a[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct slot_args){h, false, ERR_OK};
+        pthread_create(&t[i], NULL, hash_in_thread, &a[i]);
+    }
+    int refused = 0, done = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        done += a[i].ok;
+        refused += !a[i].ok && a[i].kind == ERR_UNAVAILABLE;
+    }
+    assert_true(done >= 1);
+    assert_true(refused >= 1);
+    assert_int_equal(done + refused, 4);
+    assert_int_equal(hasher_in_flight(h), 0);
+    hasher_destroy(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hash_and_verify),
+        cmocka_unit_test(unknown_account_never_matches),
+        cmocka_unit_test(changed_parameters_ask_for_a_rehash),
+        cmocka_unit_test(garbage_hash_is_a_mismatch),
+        cmocka_unit_test(lengths),
+        cmocka_unit_test(saturated_hasher_gives_unavailable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
