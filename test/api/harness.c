@@ -473,10 +473,24 @@ long login(const struct orgd *o, const char *email, const char *password, char *
 
 /* ---- the database ---- */
 
+/* the driver warns about endSessions on FerretDB: expected, and noise */
+static void quiet_log(mongoc_log_level_t level, const char *domain, const char *message, void *ud)
+{
+    (void)ud;
+    if (level <= MONGOC_LOG_LEVEL_WARNING && strstr(message, "endSessions") == NULL)
+        fprintf(stderr, "mongoc %s: %s\n", domain, message);
+}
+
+static void mongo_init_once(void)
+{
+    mongoc_init();
+    mongoc_log_set_handler(quiet_log, NULL);
+}
+
 mongoc_client_t *db_client(const struct orgd *o)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, mongoc_init);
+    pthread_once(&once, mongo_init_once);
     mongoc_client_t *c = mongoc_client_new(o->uri);
     mongoc_client_set_error_api(c, 2);
     return c;
