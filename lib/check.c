@@ -348,6 +348,9 @@ bool check_run(struct core *c, bool repair, int64_t age_ms, check_report_fn repo
                int *problems, struct error *e)
 {
     *problems = 0;
+    int64_t expired = 0;
+    if (repair && !store_org_locks_expire(c->store, clock_now_ms() - age_ms, &expired, e))
+        return false;
     struct snapshot s;
     if (!snapshot_load(c, &s, e)) {
         snapshot_free(&s);
@@ -356,6 +359,17 @@ bool check_run(struct core *c, bool repair, int64_t age_ms, check_report_fn repo
     struct run r = {c, repair, report, ud, 0};
     int64_t cutoff = clock_now_ms() - age_ms;
     check_orgs(&r, &s, cutoff);
+    if (repair && r.problems > 0) {
+        /* the org repairs moved collections and links: judge the rest on
+         * what is there now, or an org's own collection, which its
+         * document pointed away from before the repair, would look orphaned */
+        snapshot_free(&s);
+        if (!snapshot_load(c, &s, e)) {
+            snapshot_free(&s);
+            *problems = r.problems;
+            return false;
+        }
+    }
     check_collections(&r, &s);
     check_links(&r, &s, cutoff);
     snapshot_free(&s);

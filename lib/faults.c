@@ -18,7 +18,14 @@ bool faults_arm(const char *name)
 
 void faults_hit(const char *name)
 {
-    if (armed[0] != '\0' && strcmp(armed, name) == 0) {
+    if (armed[0] == '\0')
+        return;
+    if (strncmp(armed, "pause:", 6) == 0 && strcmp(armed + 6, name) == 0) {
+        log_text(LOG_WARN, "fault point reached: pausing", "%s", name);
+        sleep(FAULT_PAUSE_SECONDS);
+        return;
+    }
+    if (strcmp(armed, name) == 0) {
         log_text(LOG_ERROR, "fault point reached: killing the process", "%s", name);
         raise(SIGKILL);
         _exit(137);

@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#define FAULT_PAUSE_SECONDS 3
+
 /* Sets the armed point ("" disarms). Returns false in a build without faults. */
 bool faults_arm(const char *name);
 

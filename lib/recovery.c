@@ -74,6 +74,12 @@ bool recovery_one(struct core *c, const struct org *o, bool *done, enum recovery
 bool recovery_run(struct core *c, int64_t age_ms, struct recovery_stats *stats, struct error *e)
 {
     memset(stats, 0, sizeof *stats);
+    int64_t expired = 0;
+    if (!store_org_locks_expire(c->store, clock_now_ms() - age_ms, &expired, e))
+        return false;
+    if (expired > 0)
+        log_emit(LOG_WARN, "expired org locks left by a process that died mid-write",
+                 json_pack("{s:I}", "locks", (json_int_t)expired));
     struct org stuck[BATCH];
     /* each claimed org is touched now, so it is not listed again in this run:
      * a few batches always end */

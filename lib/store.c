@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 struct store {
     mongoc_client_pool_t *pool;
@@ -16,6 +17,7 @@ static const char *const C_ADMINS = "admins";
 static const char *const C_MEMBERS = "memberships";
 static const char *const C_INVITATIONS = "invitations";
 static const char *const C_TOKENS = "tokens";
+static const char *const C_LOCKS = "locks";
 
 /* ---- errors ---- */
 
@@ -229,7 +231,8 @@ bool store_ensure_indexes(store_t *s, struct error *e)
            create_index(s, C_MEMBERS, "admin_org_unique", true, "admin_id", "org_id", e) &&
            create_index(s, C_MEMBERS, "org", false, "org_id", NULL, e) &&
            create_index(s, C_INVITATIONS, "org", false, "org_id", NULL, e) &&
-           create_index(s, C_TOKENS, "org", false, "org_id", NULL, e);
+           create_index(s, C_TOKENS, "org", false, "org_id", NULL, e) &&
+           create_index(s, C_LOCKS, "key_unique", true, "key", NULL, e);
 }
 
 /* ---- documents <-> records ---- */
@@ -524,6 +527,60 @@ bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *
     return ok;
 }
 
+/* ---- the compare-and-swap on org documents ----
+ *
+ * FerretDB applies an update or delete as a read followed by a write by
+ * _id, so a filter on `version` alone is no compare-and-swap there: two
+ * writers that read the same version both write. An insert into a unique
+ * index is atomic on FerretDB and MongoDB alike, so a writer first inserts
+ * the lock (org id, version), then writes filtered on that version, then
+ * removes its lock. A writer that read an older version gets its lock but
+ * matches nothing: the version filter stops it. A lock left behind by a
+ * process that died between the two writes freezes only that org, until
+ * store_org_locks_expire removes it (recovery does, after the recovery age). */
+
+static bool lock_take(store_t *s, const char *org_id, int64_t version, bson_oid_t *lock,
+                      bool *taken, struct error *e)
+{
+    *taken = false;
+    char key[64];
+    snprintf(key, sizeof key, "%s:%lld", org_id, (long long)version);
+    bson_oid_init(lock, NULL);
+    bson_t *doc = BCON_NEW("_id", BCON_OID(lock), "key", BCON_UTF8(key), "at",
+                           BCON_DATE_TIME(clock_now_ms()));
+    struct error le;
+    error_clear(&le);
+    bool ok = insert(s, C_LOCKS, doc, "org lock", &le);
+    bson_destroy(doc);
+    if (ok) {
+        *taken = true;
+        return true;
+    }
+    if (le.kind == ERR_CONFLICT)
+        return true; /* another writer has this version */
+    *e = le;
+    return false;
+}
+
+static void lock_release(store_t *s, const bson_oid_t *lock)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_OID(lock));
+    struct error e;
+    error_clear(&e);
+    if (!write_op(s, C_LOCKS, W_DELETE_ONE, filter, NULL, NULL, "org unlock", &e))
+        log_text(LOG_WARN, "org lock left for recovery to expire", "%s", e.message);
+    bson_destroy(filter);
+}
+
+bool store_org_locks_expire(store_t *s, int64_t before_ms, int64_t *removed, struct error *e)
+{
+    bson_t *filter = BCON_NEW("at", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
+    *removed = 0;
+    bool ok = write_op(s, C_LOCKS, W_DELETE_MANY, filter, NULL, removed, "org locks expire", e);
+    bson_destroy(filter);
+    return ok;
+}
+
 bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
                     struct error *e)
 {
@@ -547,7 +604,13 @@ bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *a
         bson_append_document_end(&update, &unset);
     }
     int64_t matched = 0;
-    bool ok = write_op(s, C_ORGS, W_UPDATE_ONE, filter, &update, &matched, "org swap", e);
+    bson_oid_t lock;
+    bool taken = false;
+    bool ok = lock_take(s, cur->id, cur->version, &lock, &taken, e);
+    if (ok && taken) {
+        ok = write_op(s, C_ORGS, W_UPDATE_ONE, filter, &update, &matched, "org swap", e);
+        lock_release(s, &lock);
+    }
     *applied = ok && matched == 1;
     bson_destroy(filter);
     bson_destroy(&update);
@@ -563,7 +626,13 @@ bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied
         return error_set(e, ERR_NOT_FOUND, "not found");
     bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "version", BCON_INT64(version));
     int64_t n = 0;
-    bool ok = write_op(s, C_ORGS, W_DELETE_ONE, filter, NULL, &n, "org delete", e);
+    bson_oid_t lock;
+    bool taken = false;
+    bool ok = lock_take(s, id, version, &lock, &taken, e);
+    if (ok && taken) {
+        ok = write_op(s, C_ORGS, W_DELETE_ONE, filter, NULL, &n, "org delete", e);
+        lock_release(s, &lock);
+    }
     *applied = ok && n == 1;
     bson_destroy(filter);
     return ok;

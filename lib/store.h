@@ -49,13 +49,18 @@ bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *
 /* Compare-and-swap: if the document still has cur->version, replaces its
  * name, name_key, collection, state, updated_at and op with next's, and
  * sets version to cur->version + 1 (also written back into next->version).
- * *applied tells whether it matched. A unique-key clash is ERR_CONFLICT. */
+ * *applied tells whether it matched. A unique-key clash is ERR_CONFLICT.
+ * Atomic on FerretDB too: see the lock in store.c. */
 bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
                     struct error *e);
 
 /* Deletes the org document if it still has `version`. */
 bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied,
                       struct error *e);
+
+/* Removes the org locks taken before `before_ms`: left by a process that
+ * died between taking one and writing (*removed: how many). */
+bool store_org_locks_expire(store_t *s, int64_t before_ms, int64_t *removed, struct error *e);
 
 /* Calls fn for every org document (any state). fn returns false to stop. */
 bool store_org_each(store_t *s, bool (*fn)(const struct org *o, void *ud), void *ud,

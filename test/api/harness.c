@@ -18,6 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include "config.h"
 
 extern char **environ;
@@ -159,24 +164,32 @@ static void free_env(char **env)
     free(env);
 }
 
-static pid_t spawn(struct orgd *o, const char *const *extra, const char *arg)
+/* Runs o->binary with args (NULL-terminated, may be NULL), output to path. */
+static pid_t spawn_to(struct orgd *o, const char *const *extra, const char *const *args,
+                      const char *path)
 {
     char **env = child_env(o, extra);
+    char *argv[16] = {(char *)o->binary};
+    for (size_t i = 0; args && args[i] && i < 14; i++)
+        argv[i + 1] = (char *)args[i];
     pid_t pid = fork();
     if (pid == 0) {
-        int fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null = open("/dev/null", O_RDONLY);
         dup2(null, 0);
         dup2(fd, 1);
         dup2(fd, 2);
-        char *argv[] = {(char *)o->binary, (char *)arg, NULL};
-        if (arg == NULL)
-            argv[1] = NULL;
         execve(o->binary, argv, env);
         _exit(127);
     }
     free_env(env);
     return pid;
+}
+
+static pid_t spawn(struct orgd *o, const char *const *extra, const char *arg)
+{
+    const char *args[] = {arg, NULL};
+    return spawn_to(o, extra, arg ? args : NULL, o->log_path);
 }
 
 static void print_log_tail(const struct orgd *o)
@@ -261,6 +274,90 @@ int orgd_run_to_exit(struct orgd *o, const char *const *extra_env, int timeout_m
     return code;
 }
 
+int orgd_command(struct orgd *o, const char *const *args, const char *const *extra_env,
+                 char *out, size_t cap)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s.cmd", o->log_path);
+    unlink(path);
+    struct orgd run = *o;
+    run.pid = spawn_to(&run, extra_env, args, path);
+    int code = orgd_wait(&run, 60000);
+    if (code == -1) {
+        kill(run.pid, SIGKILL);
+        orgd_wait(&run, 5000);
+    }
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        size_t n = fread(out, 1, cap - 1, f);
+        out[n] = '\0';
+        fclose(f);
+    }
+    return code;
+}
+
+int orgd_check(struct orgd *o, bool repair, char *out, size_t cap)
+{
+    const char *plain[] = {"check", NULL}, *fix[] = {"check", "--repair", NULL};
+    return orgd_command(o, repair ? fix : plain, NULL, out, cap);
+}
+
+void expect_check_clean(struct orgd *o)
+{
+    char out[8192];
+    int code = orgd_check(o, false, out, sizeof out);
+    if (code != 0 || strstr(out, "consistent") == NULL)
+        fail_msg("orgd check exited %d:\n%s", code, out);
+}
+
+/* ---- what must never reach a log: every password the tests sent, every
+ * token orgd issued, the JWT secret and any argon2 hash ---- */
+
+#define SECRETS_MAX 512
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *secrets[SECRETS_MAX];
+static size_t nsecrets;
+
+static void secret_remember(const char *s)
+{
+    if (s == NULL || strlen(s) < 8) /* shorter ones are hostile inputs, not secrets */
+        return;
+    pthread_mutex_lock(&secrets_lock);
+    bool known = false;
+    for (size_t i = 0; i < nsecrets && !known; i++)
+        known = strcmp(secrets[i], s) == 0;
+    if (!known) {
+        size_t slot;
+        if (nsecrets < SECRETS_MAX) {
+            slot = nsecrets++;
+        } else { /* full: forget one at random, keep checking the rest */
+            slot = (size_t)rand() % SECRETS_MAX;
+            free(secrets[slot]);
+        }
+        secrets[slot] = strdup(s);
+    }
+    pthread_mutex_unlock(&secrets_lock);
+}
+
+/* The first secret found in o's log, copied into out; false if none. */
+static bool log_leaks_secret(const struct orgd *o, char *out, size_t cap)
+{
+    if (orgd_log_contains(o, o->secret) || orgd_log_contains(o, "$argon2")) {
+        snprintf(out, cap, "the JWT secret or a password hash");
+        return true;
+    }
+    pthread_mutex_lock(&secrets_lock);
+    bool leak = false;
+    for (size_t i = 0; i < nsecrets && !leak; i++) {
+        leak = orgd_log_contains(o, secrets[i]);
+        if (leak)
+            snprintf(out, cap, "%.24s...", secrets[i]);
+    }
+    pthread_mutex_unlock(&secrets_lock);
+    return leak;
+}
+
 int orgd_stop(struct orgd *o)
 {
     if (o->pid <= 0)
@@ -274,6 +371,11 @@ int orgd_stop(struct orgd *o)
     if (code != 0) {
         fprintf(stderr, "orgd exited with %d\n", code);
         print_log_tail(o);
+    }
+    char leaked[64];
+    if (code == 0 && log_leaks_secret(o, leaked, sizeof leaked)) {
+        fprintf(stderr, "orgd's log %s holds a secret: %s\n", o->log_path, leaked);
+        return HARNESS_LOG_LEAK;
     }
     return code;
 }
@@ -328,6 +430,55 @@ static CURL *curl_for_thread(void)
     if (thread_curl == NULL)
         thread_curl = curl_easy_init();
     return thread_curl;
+}
+
+/* Every exchange, as one JSON line per request into
+ * $ORGD_TEST_EXCHANGES_DIR/<pid>.jsonl, for the contract check that
+ * validates them against service/openapi.yaml after the suite. */
+static pthread_mutex_t exchanges_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void exchange_record(const struct orgd *o, const char *method, const char *path,
+                            const struct resp *r)
+{
+    const char *dir = getenv("ORGD_TEST_EXCHANGES_DIR");
+    if (dir == NULL || dir[0] == '\0')
+        return;
+    char file[1024], ctype[256] = "";
+    snprintf(file, sizeof file, "%s/%ld.jsonl", dir, (long)getpid());
+    resp_header(r, "Content-Type", ctype, sizeof ctype);
+    json_t *line = json_pack("{s:s, s:s, s:i, s:s, s:b, s:s, s:i}", "method", method, "path",
+                             path, "status", (int)r->status, "content_type", ctype, "has_body",
+                             r->len > 0, "url_base", o->base, "orgd_port", o->port);
+    if (line == NULL)
+        return;
+    if (r->json != NULL)
+        json_object_set(line, "body", r->json);
+    else if (r->len > 0 && r->len < 4096)
+        json_object_set_new(line, "text", json_stringn(r->body, r->len));
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    if (text == NULL)
+        return;
+    pthread_mutex_lock(&exchanges_lock);
+    FILE *f = fopen(file, "a");
+    if (f != NULL) {
+        fprintf(f, "%s\n", text);
+        fclose(f);
+    }
+    pthread_mutex_unlock(&exchanges_lock);
+    free(text);
+}
+
+static void secrets_of_exchange(const char *body, size_t len, const struct resp *r)
+{
+    if (body != NULL) {
+        json_t *req = json_loadb(body, len, 0, NULL);
+        if (json_is_object(req))
+            secret_remember(json_string_value(json_object_get(req, "password")));
+        json_decref(req);
+    }
+    if (json_is_object(r->json))
+        secret_remember(json_string_value(json_object_get(r->json, "access_token")));
 }
 
 bool http(const struct orgd *o, const char *method, const char *path, const char *token,
@@ -386,6 +537,8 @@ bool http(const struct orgd *o, const char *method, const char *path, const char
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
     if (r->len > 0)
         r->json = json_loadb(r->body, r->len, 0, NULL);
+    secrets_of_exchange(body, len, r);
+    exchange_record(o, method, path, r);
     return true;
 }
 
@@ -471,6 +624,80 @@ long login(const struct orgd *o, const char *email, const char *password, char *
     return status;
 }
 
+void tenant_new(const struct orgd *o, struct tenant *t, const char *prefix)
+{
+    static const char *const pw = "correct horse battery";
+    memset(t, 0, sizeof *t);
+    harness_unique(prefix, t->name, sizeof t->name);
+    snprintf(t->email, sizeof t->email, "%s@example.com", t->name);
+    for (char *p = t->email; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    if (create_org(o, t->name, t->email, pw) != 201 || login(o, t->email, pw, &t->token) != 200) {
+        fprintf(stderr, "tenant %s: create or login failed\n", t->name);
+        abort();
+    }
+    struct resp r;
+    if (!http_json(o, "GET", "/auth/check", t->token, NULL, &r) || r.status != 200)
+        abort();
+    snprintf(t->id, sizeof t->id, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "organization"), "id")));
+    snprintf(t->admin_id, sizeof t->admin_id, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "admin"), "id")));
+    resp_free(&r);
+}
+
+void tenant_free(struct tenant *t)
+{
+    free(t->token);
+    t->token = NULL;
+}
+
+static void *call_main(void *arg)
+{
+    struct call *c = arg;
+    struct resp r;
+    c->retry_after[0] = '\0';
+    if (c->delay_ms > 0)
+        sleep_ms(c->delay_ms);
+    if (http_json(c->o, c->method, c->path, c->token, c->body[0] ? c->body : NULL, &r)) {
+        c->status = r.status;
+        resp_header(&r, "Retry-After", c->retry_after, sizeof c->retry_after);
+    } else {
+        c->status = -1;
+    }
+    resp_free(&r);
+    return NULL;
+}
+
+void call_start(struct call *c)
+{
+    if (pthread_create(&c->thread, NULL, call_main, c) != 0)
+        abort();
+}
+
+void call_join(struct call *c)
+{
+    pthread_join(c->thread, NULL);
+}
+
+void collection_of(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "org_%s", name);
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+}
+
+long status_of(const struct orgd *o, const char *method, const char *path, const char *token,
+               const char *body)
+{
+    struct resp r;
+    long s = http_json(o, method, path, token, body, &r) ? r.status : -1;
+    resp_free(&r);
+    return s;
+}
+
 /* ---- the database ---- */
 
 /* the driver warns about endSessions on FerretDB: expected, and noise */
@@ -520,6 +747,56 @@ int64_t db_count(const struct orgd *o, const char *collection, const bson_t *fil
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(c);
     return n;
+}
+
+int64_t db_count_str(const struct orgd *o, const char *collection, const char *field,
+                     const char *value)
+{
+    bson_t *f = BCON_NEW(field, BCON_UTF8(value));
+    int64_t n = db_count(o, collection, f);
+    bson_destroy(f);
+    return n;
+}
+
+int64_t db_count_oid(const struct orgd *o, const char *collection, const char *field,
+                     const char *hex)
+{
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, hex);
+    bson_t *f = BCON_NEW(field, BCON_OID(&oid));
+    int64_t n = db_count(o, collection, f);
+    bson_destroy(f);
+    return n;
+}
+
+void db_make_stuck(const struct orgd *o, const char *id, const char *state)
+{
+    mongoc_client_t *c = db_client(o);
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, o->db, "organizations");
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, id);
+    int64_t then = (int64_t)time(NULL) * 1000 - 60000;
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
+    bson_t *update = BCON_NEW("$set", "{", "state", BCON_UTF8(state), "op", "{", "started_at",
+                              BCON_DATE_TIME(then), "touched_at", BCON_DATE_TIME(then),
+                              "claimed_by", BCON_UTF8(""), "from_name", BCON_UTF8(""), "from_key",
+                              BCON_UTF8(""), "from_collection", BCON_UTF8(""), "to_collection",
+                              BCON_UTF8(""), "}", "}", "$inc", "{", "version", BCON_INT64(1),
+                              "}");
+    bson_error_t e;
+    bson_t reply;
+    bool ok = mongoc_collection_update_one(coll, filter, update, NULL, &reply, &e);
+    bson_iter_t it;
+    bool modified = false;
+    if (ok && bson_iter_init_find(&it, &reply, "modifiedCount"))
+        modified = bson_iter_as_int64(&it) > 0;
+    bson_destroy(&reply);
+    bson_destroy(filter);
+    bson_destroy(update);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+    if (!ok || !modified)
+        fail_msg("could not make org %s stuck: %s", id, ok ? "no match" : e.message);
 }
 
 bool db_insert_docs(const struct orgd *o, const char *collection, int n, const char *tag)
@@ -618,6 +895,25 @@ bool private_db_start(struct private_db *d)
 bool private_db_stop(struct private_db *d)
 {
     return db_script(d, "stop", NULL, 0);
+}
+
+bool private_db_kill(struct private_db *d)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/pid", d->dir);
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
+        if (f)
+            fclose(f);
+        return false;
+    }
+    fclose(f);
+    if (kill((pid_t)pid, SIGKILL) != 0)
+        return false;
+    for (int i = 0; i < 500 && kill((pid_t)pid, 0) == 0; i++)
+        sleep_ms(10);
+    return true;
 }
 
 void private_db_destroy(struct private_db *d)

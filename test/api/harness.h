@@ -9,6 +9,7 @@
 #define ORGD_TEST_HARNESS_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,9 +51,18 @@ bool orgd_start(struct orgd *o, const char *const *extra_env);
  * (or -1 on timeout) and leaves its output in o->log_path. */
 int orgd_run_to_exit(struct orgd *o, const char *const *extra_env, int timeout_ms);
 
+/* Runs `binary args...` (e.g. {"check", "--repair", NULL}) with o's
+ * settings, waits for it (60 s at most) and returns its exit code; its
+ * stdout and stderr go into out (cap bytes). */
+int orgd_command(struct orgd *o, const char *const *args, const char *const *extra_env,
+                 char *out, size_t cap);
+
 /* SIGTERM, then waits (at most 30 s). Returns the exit code, 128+signal if
  * killed by one, -1 if it had to be SIGKILLed. Prints the log tail unless
- * the code is 0. */
+ * the code is 0. Returns HARNESS_LOG_LEAK instead of 0 when the log holds
+ * a password a test sent, a token orgd issued, the JWT secret or an argon2
+ * hash. */
+#define HARNESS_LOG_LEAK 250
 int orgd_stop(struct orgd *o);
 
 /* Waits for an orgd that should die by itself (e.g. at a fault point).
@@ -98,12 +108,65 @@ long create_org(const struct orgd *o, const char *name, const char *email, const
 /* POST /admin/login; on 200 copies the token into out (malloc'd, caller frees). */
 long login(const struct orgd *o, const char *email, const char *password, char **token);
 
+/* A fresh org with its owner logged in. */
+struct tenant {
+    char name[64];
+    char email[96];
+    char *token;
+    char id[32];       /* the org's */
+    char admin_id[32]; /* the owner's */
+};
+
+/* Creates prefix_XXXXXXXX with owner prefix_XXXXXXXX@example.com, logs in;
+ * fails the test if any step does. */
+void tenant_new(const struct orgd *o, struct tenant *t, const char *prefix);
+void tenant_free(struct tenant *t);
+
+/* "org_" + the lower-case name. */
+void collection_of(const char *name, char *out, size_t cap);
+
+/* The status of one request with an optional JSON body (-1: no answer). */
+long status_of(const struct orgd *o, const char *method, const char *path, const char *token,
+               const char *body);
+
+/* Runs `orgd check` (with --repair when repair) with o's settings; returns
+ * its exit code, its output in out. */
+int orgd_check(struct orgd *o, bool repair, char *out, size_t cap);
+/* Fails the test unless `orgd check` exits 0 saying "consistent". */
+void expect_check_clean(struct orgd *o);
+
+/* ---- requests on their own threads, for races ---- */
+
+struct call {
+    const struct orgd *o;
+    const char *method;
+    char path[256];
+    char body[512]; /* "" sends none */
+    const char *token;
+    int delay_ms; /* waits this long on its thread before sending */
+    long status;  /* -1: no answer */
+    char retry_after[16];
+    pthread_t thread;
+};
+
+/* Sends c's request on a new thread; call_join waits and fills status. */
+void call_start(struct call *c);
+void call_join(struct call *c);
+
 /* ---- the database, straight through libmongoc ---- */
 
 mongoc_client_t *db_client(const struct orgd *o); /* caller: mongoc_client_destroy */
 bool db_collection_exists(const struct orgd *o, const char *name);
 int64_t db_count(const struct orgd *o, const char *collection, const bson_t *filter);
 /* Inserts n documents {i: k, tag: tag} into the collection. */
+/* Documents of `collection` whose `field` is the string / ObjectId (hex). */
+int64_t db_count_str(const struct orgd *o, const char *collection, const char *field,
+                     const char *value);
+int64_t db_count_oid(const struct orgd *o, const char *collection, const char *field,
+                     const char *hex);
+/* Puts org `id` into `state` (creating, renaming, deleting) with an
+ * operation last touched a minute ago, as if an orgd had died in it. */
+void db_make_stuck(const struct orgd *o, const char *id, const char *state);
 bool db_insert_docs(const struct orgd *o, const char *collection, int n, const char *tag);
 /* A stable digest of the master database's collections and documents, for
  * "nothing changed" checks: every collection's name and document count,
@@ -118,6 +181,8 @@ struct private_db {
 };
 bool private_db_start(struct private_db *d); /* first call creates it */
 bool private_db_stop(struct private_db *d);
+/* SIGKILLs the database by its recorded pid: a crash, not a shutdown. */
+bool private_db_kill(struct private_db *d);
 void private_db_destroy(struct private_db *d); /* stop and remove */
 
 #endif

@@ -28,54 +28,6 @@ static int teardown(void **state)
     return orgd_stop(&o) == 0 ? 0 : -1;
 }
 
-/* A fresh org with its owner logged in. */
-struct tenant {
-    char name[64];
-    char email[96];
-    char *token;
-    char id[32];
-    char admin_id[32];
-};
-
-static void tenant_new(struct tenant *t, const char *prefix)
-{
-    memset(t, 0, sizeof *t);
-    harness_unique(prefix, t->name, sizeof t->name);
-    snprintf(t->email, sizeof t->email, "%s@example.com", t->name);
-    assert_int_equal(create_org(&o, t->name, t->email, PW), 201);
-    assert_int_equal(login(&o, t->email, PW, &t->token), 200);
-    struct resp r;
-    assert_true(http_json(&o, "GET", "/auth/check", t->token, NULL, &r));
-    assert_int_equal(r.status, 200);
-    snprintf(t->id, sizeof t->id, "%s",
-             json_string_value(json_object_get(json_object_get(r.json, "organization"), "id")));
-    snprintf(t->admin_id, sizeof t->admin_id, "%s",
-             json_string_value(json_object_get(json_object_get(r.json, "admin"), "id")));
-    resp_free(&r);
-}
-
-static void tenant_free(struct tenant *t)
-{
-    free(t->token);
-    t->token = NULL;
-}
-
-static void collection_of(const char *name, char *out, size_t cap)
-{
-    snprintf(out, cap, "org_%s", name);
-    for (char *p = out; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-}
-
-static long status_of(const char *method, const char *path, const char *token, const char *body)
-{
-    struct resp r;
-    long s = http_json(&o, method, path, token, body, &r) ? r.status : -1;
-    resp_free(&r);
-    return s;
-}
-
 static void expect_org(const struct resp *r, const char *name, const char *email)
 {
     assert_true(json_is_object(r->json));
@@ -197,9 +149,9 @@ static void whole_flow(void **state)
         assert_int_equal(db_count(&o, new_coll, NULL), before);
         /* old name 404, new name 200 */
         snprintf(path, sizeof path, "/org/%s", names[i]);
-        assert_int_equal(status_of("GET", path, token, NULL), 404);
+        assert_int_equal(status_of(&o, "GET", path, token, NULL), 404);
         snprintf(path, sizeof path, "/org/%s", names[i + 1]);
-        assert_int_equal(status_of("GET", path, token, NULL), 200);
+        assert_int_equal(status_of(&o, "GET", path, token, NULL), 200);
     }
     collection_of(names[5], coll, sizeof coll);
     assert_int_equal(db_count(&o, coll, NULL), 35); /* 5 x 7 documents, none lost */
@@ -212,9 +164,9 @@ static void whole_flow(void **state)
     resp_free(&r);
     assert_false(db_collection_exists(&o, coll));
     snprintf(path, sizeof path, "/org/%s", names[5]);
-    assert_int_equal(status_of("GET", path, token, NULL), 401); /* the token's org is gone */
+    assert_int_equal(status_of(&o, "GET", path, token, NULL), 401); /* the token's org is gone */
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", lower_email, PW);
-    assert_int_equal(status_of("POST", "/admin/login", NULL, body), 401);
+    assert_int_equal(status_of(&o, "POST", "/admin/login", NULL, body), 401);
     bson_t *f = BCON_NEW("email", BCON_UTF8(lower_email));
     assert_int_equal(db_count(&o, "admins", f), 0);
     bson_destroy(f);
@@ -226,7 +178,7 @@ static void every_delete_form_works(void **state)
     (void)state;
     for (int form = 0; form < 3; form++) {
         struct tenant t;
-        tenant_new(&t, "Del");
+        tenant_new(&o, &t, "Del");
         char path[256], body[256], coll[96];
         const char *b = NULL;
         if (form == 0) {
@@ -240,7 +192,7 @@ static void every_delete_form_works(void **state)
         }
         collection_of(t.name, coll, sizeof coll);
         assert_true(db_insert_docs(&o, coll, 3, "x"));
-        assert_int_equal(status_of("DELETE", path, t.token, b), 204);
+        assert_int_equal(status_of(&o, "DELETE", path, t.token, b), 204);
         assert_false(db_collection_exists(&o, coll));
         bson_oid_t oid;
         bson_oid_init_from_string(&oid, t.id);
@@ -255,7 +207,7 @@ static void every_delete_form_works(void **state)
         assert_int_equal(db_count(&o, "admins", admin), 0);
         bson_destroy(admin);
         snprintf(path, sizeof path, "/org/%s", t.name);
-        assert_int_equal(status_of("GET", path, t.token, NULL), 401);
+        assert_int_equal(status_of(&o, "GET", path, t.token, NULL), 401);
         tenant_free(&t);
     }
 }
@@ -266,8 +218,8 @@ static void duplicates_are_409_and_change_nothing(void **state)
 {
     (void)state;
     struct tenant a, b;
-    tenant_new(&a, "Dup");
-    tenant_new(&b, "Dup");
+    tenant_new(&o, &a, "Dup");
+    tenant_new(&o, &b, "Dup");
     char upper[64], email[96];
     snprintf(upper, sizeof upper, "%s", a.name);
     upper[0] = (char)(upper[0] == 'D' ? 'd' : 'D');
@@ -309,7 +261,7 @@ static void case_only_rename_works(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&t, "acme");
+    tenant_new(&o, &t, "acme");
     char coll[96], body[256], upper[64];
     collection_of(t.name, coll, sizeof coll);
     assert_true(db_insert_docs(&o, coll, 5, "case"));
@@ -333,8 +285,8 @@ static void another_orgs_admin_gets_403_and_changes_nothing(void **state)
 {
     (void)state;
     struct tenant a, b;
-    tenant_new(&a, "OrgA");
-    tenant_new(&b, "OrgB");
+    tenant_new(&o, &a, "OrgA");
+    tenant_new(&o, &b, "OrgB");
     char *before = db_snapshot(&o);
     char path[256], body[256];
     snprintf(path, sizeof path, "/org/%s", b.name);
@@ -343,26 +295,26 @@ static void another_orgs_admin_gets_403_and_changes_nothing(void **state)
     assert_true(is_problem(&r, 403));
     resp_free(&r);
     snprintf(path, sizeof path, "/org/get?organization_name=%s", b.name);
-    assert_int_equal(status_of("GET", path, a.token, NULL), 403);
+    assert_int_equal(status_of(&o, "GET", path, a.token, NULL), 403);
     snprintf(path, sizeof path, "/org/update/%s", b.name);
-    assert_int_equal(status_of("PUT", path, a.token, "{\"new_organization_name\":\"stolen1\"}"),
+    assert_int_equal(status_of(&o, "PUT", path, a.token, "{\"new_organization_name\":\"stolen1\"}"),
                      403);
     snprintf(body, sizeof body,
              "{\"old_organization_name\":\"%s\",\"new_organization_name\":\"stolen2\"}", b.name);
-    assert_int_equal(status_of("PUT", "/org/update", a.token, body), 403);
+    assert_int_equal(status_of(&o, "PUT", "/org/update", a.token, body), 403);
     snprintf(path, sizeof path, "/org/delete/%s", b.name);
-    assert_int_equal(status_of("DELETE", path, a.token, NULL), 403);
+    assert_int_equal(status_of(&o, "DELETE", path, a.token, NULL), 403);
     snprintf(body, sizeof body, "{\"organization_name\":\"%s\"}", b.name);
-    assert_int_equal(status_of("DELETE", "/org/delete", a.token, body), 403);
+    assert_int_equal(status_of(&o, "DELETE", "/org/delete", a.token, body), 403);
     snprintf(path, sizeof path, "/org/delete?organization_name=%s", b.name);
-    assert_int_equal(status_of("DELETE", path, a.token, NULL), 403);
+    assert_int_equal(status_of(&o, "DELETE", path, a.token, NULL), 403);
     char *after = db_snapshot(&o);
     assert_string_equal(before, after);
     free(before);
     free(after);
     /* and B still works for B */
     snprintf(path, sizeof path, "/org/%s", b.name);
-    assert_int_equal(status_of("GET", path, b.token, NULL), 200);
+    assert_int_equal(status_of(&o, "GET", path, b.token, NULL), 200);
     tenant_free(&a);
     tenant_free(&b);
 }
@@ -371,7 +323,7 @@ static void unknown_email_and_wrong_password_look_the_same(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&t, "Creds");
+    tenant_new(&o, &t, "Creds");
     char body[256];
     struct resp wrong, unknown;
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"not the password\"}", t.email);
@@ -395,12 +347,12 @@ static void password_and_email_change(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&t, "Pw");
+    tenant_new(&o, &t, "Pw");
     char body[512], new_email[96], *token = NULL;
     snprintf(new_email, sizeof new_email, "new-%s", t.email);
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"a brand new password\"}",
              new_email);
-    assert_int_equal(status_of("PUT", "/org/update", t.token, body), 200);
+    assert_int_equal(status_of(&o, "PUT", "/org/update", t.token, body), 200);
     assert_int_equal(login(&o, t.email, PW, &token), 401);
     assert_int_equal(login(&o, new_email, PW, &token), 401);
     assert_int_equal(login(&o, new_email, "a brand new password", &token), 200);
@@ -414,7 +366,7 @@ static void bad_tokens_are_401_with_www_authenticate(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&t, "Jwt");
+    tenant_new(&o, &t, "Jwt");
     long now = (long)time(NULL);
     char good[512], expired[512], future[512], iss[512];
     const char *fmt = "{\"iss\":\"%s\",\"sub\":\"%s\",\"org\":\"%s\",\"role\":\"owner\","
@@ -429,7 +381,7 @@ static void bad_tokens_are_401_with_www_authenticate(void **state)
 
     /* the forger is right: a well-made token with the right key is accepted */
     char *ok = forge_jwt(hs256, good, FORGE_HS256, o.secret, klen);
-    assert_int_equal(status_of("GET", "/auth/check", ok, NULL), 200);
+    assert_int_equal(status_of(&o, "GET", "/auth/check", ok, NULL), 200);
 
     char *truncated = strdup(ok);
     truncated[strlen(truncated) - 3] = '\0';
@@ -505,7 +457,7 @@ static void bad_input_never_harms(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&t, "Bad");
+    tenant_new(&o, &t, "Bad");
     const char *nul_name = "{\"organization_name\":\"ab\\u0000cd\",\"email\":\"n@b.co\","
                            "\"password\":\"12345678\"}";
     const struct bad cases[] = {
@@ -630,7 +582,7 @@ static void bad_input_never_harms(void **state)
     free(before);
     free(after);
     free(big);
-    assert_int_equal(status_of("GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(status_of(&o, "GET", "/healthz", NULL, NULL), 200);
     tenant_free(&t);
 }
 
@@ -678,7 +630,7 @@ static void random_requests_never_500(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&t, "Rand");
+    tenant_new(&o, &t, "Rand");
     const char *methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
     const char *paths[] = {"/org/create", "/admin/login", "/auth/check", "/org/get",
                            "/org/update", "/org/delete", "/org/", "/org/update/",
@@ -716,7 +668,7 @@ static void random_requests_never_500(void **state)
                      r.body);
         resp_free(&r);
     }
-    assert_int_equal(status_of("GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(status_of(&o, "GET", "/healthz", NULL, NULL), 200);
     tenant_free(&t);
 }
 

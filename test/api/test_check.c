@@ -1,0 +1,258 @@
+/* `orgd check`: each kind of inconsistency, made by hand in the database,
+ * is reported (exit 1, its kind named), `--repair` fixes it (exit 0), and a
+ * plain check is clean again. Every scenario gets its own database. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* A started orgd with two orgs (a has 5 documents, b 2), ready to be broken. */
+struct scene {
+    struct orgd o;
+    struct tenant a, b;
+    char a_coll[96], b_coll[96];
+};
+
+static void scene_start(struct scene *s)
+{
+    orgd_init(&s->o, NULL);
+    assert_true(orgd_start(&s->o, NULL));
+    tenant_new(&s->o, &s->a, "ChkA");
+    tenant_new(&s->o, &s->b, "ChkB");
+    collection_of(s->a.name, s->a_coll, sizeof s->a_coll);
+    collection_of(s->b.name, s->b_coll, sizeof s->b_coll);
+    assert_true(db_insert_docs(&s->o, s->a_coll, 5, "a"));
+    assert_true(db_insert_docs(&s->o, s->b_coll, 2, "b"));
+    expect_check_clean(&s->o);
+}
+
+static void scene_stop(struct scene *s)
+{
+    assert_int_equal(orgd_stop(&s->o), 0);
+    tenant_free(&s->a);
+    tenant_free(&s->b);
+}
+
+/* check reports `kind` (and `detail`, when given) and exits 1; --repair
+ * reports it repaired and exits 0; check is then clean. */
+static void expect_found_and_repaired(struct scene *s, const char *kind, const char *detail)
+{
+    char out[8192];
+    int code = orgd_check(&s->o, false, out, sizeof out);
+    if (code != 1 || strstr(out, kind) == NULL || (detail && strstr(out, detail) == NULL))
+        fail_msg("check: expected exit 1 naming %s%s%s, got %d:\n%s", kind, detail ? " and " : "",
+                 detail ? detail : "", code, out);
+    code = orgd_check(&s->o, true, out, sizeof out);
+    if (code != 0 || strstr(out, kind) == NULL || strstr(out, "[repaired]") == NULL)
+        fail_msg("check --repair: expected exit 0 repairing %s, got %d:\n%s", kind, code, out);
+    expect_check_clean(&s->o);
+}
+
+static mongoc_collection_t *coll_of(const struct orgd *o, mongoc_client_t *c, const char *name)
+{
+    return mongoc_client_get_collection(c, o->db, name);
+}
+
+static void db_exec(const struct orgd *o, const char *coll_name, const bson_t *doc,
+                    const bson_t *filter, const bson_t *update, bool drop)
+{
+    mongoc_client_t *c = db_client(o);
+    mongoc_collection_t *coll = coll_of(o, c, coll_name);
+    bson_error_t e;
+    bool ok = drop     ? mongoc_collection_drop(coll, &e)
+              : doc    ? mongoc_collection_insert_one(coll, doc, NULL, NULL, &e)
+                       : mongoc_collection_update_one(coll, filter, update, NULL, NULL, &e);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+    if (!ok)
+        fail_msg("%s: %s", coll_name, e.message);
+}
+
+static void missing_collection(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_start(&s);
+    db_exec(&s.o, s.a_coll, NULL, NULL, NULL, true);
+    assert_false(db_collection_exists(&s.o, s.a_coll));
+    expect_found_and_repaired(&s, "missing_collection", s.a_coll);
+    assert_true(db_collection_exists(&s.o, s.a_coll));
+    char path[128];
+    snprintf(path, sizeof path, "/org/%s", s.a.name);
+    assert_int_equal(status_of(&s.o, "GET", path, s.a.token, NULL), 200);
+    scene_stop(&s);
+}
+
+static void orphan_collection_is_kept_out_of_the_way(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_start(&s);
+    char stray[64], stray_coll[96];
+    harness_unique("stray", stray, sizeof stray);
+    collection_of(stray, stray_coll, sizeof stray_coll);
+    assert_true(db_insert_docs(&s.o, stray_coll, 4, "stray"));
+    expect_found_and_repaired(&s, "orphan_collection", stray_coll);
+    assert_false(db_collection_exists(&s.o, stray_coll));
+    /* renamed, never dropped: the documents are still there */
+    char **names = NULL;
+    mongoc_client_t *c = db_client(&s.o);
+    mongoc_database_t *db = mongoc_client_get_database(c, s.o.db);
+    names = mongoc_database_get_collection_names_with_opts(db, NULL, NULL);
+    char kept[128] = "";
+    for (size_t i = 0; names && names[i]; i++)
+        if (strncmp(names[i], "orphaned_", 9) == 0 && strstr(names[i], stray_coll + 4))
+            snprintf(kept, sizeof kept, "%s", names[i]);
+    bson_strfreev(names);
+    mongoc_database_destroy(db);
+    mongoc_client_destroy(c);
+    assert_true(kept[0] != '\0');
+    assert_int_equal(db_count(&s.o, kept, NULL), 4);
+    /* the tenants' own collections were not touched */
+    assert_int_equal(db_count(&s.o, s.a_coll, NULL), 5);
+    assert_int_equal(db_count(&s.o, s.b_coll, NULL), 2);
+    scene_stop(&s);
+}
+
+static void two_orgs_claiming_one_collection(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_start(&s);
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, s.b.id);
+    bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
+    bson_t *u = BCON_NEW("$set", "{", "collection", BCON_UTF8(s.a_coll), "}");
+    db_exec(&s.o, "organizations", NULL, f, u, false);
+    bson_destroy(f);
+    bson_destroy(u);
+    expect_found_and_repaired(&s, "collection", s.a_coll);
+    /* b points at its own collection again, and nobody's documents moved */
+    assert_int_equal(db_count_str(&s.o, "organizations", "collection", s.a_coll), 1);
+    assert_int_equal(db_count_str(&s.o, "organizations", "collection", s.b_coll), 1);
+    assert_int_equal(db_count(&s.o, s.a_coll, NULL), 5);
+    assert_int_equal(db_count(&s.o, s.b_coll, NULL), 2);
+    scene_stop(&s);
+}
+
+static void dangling_links(const char *collection, const char *kind)
+{
+    struct scene s;
+    scene_start(&s);
+    bson_oid_t gone, admin;
+    bson_oid_init(&gone, NULL);
+    bson_oid_init_from_string(&admin, s.a.admin_id);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    bson_t *doc;
+    if (strcmp(collection, "memberships") == 0)
+        doc = BCON_NEW("admin_id", BCON_OID(&admin), "org_id", BCON_OID(&gone), "role",
+                       BCON_UTF8("admin"), "member_at", BCON_DATE_TIME(now));
+    else
+        doc = BCON_NEW("org_id", BCON_OID(&gone), "admin_id", BCON_OID(&admin), "status",
+                       BCON_UTF8("active"), "expires_at", BCON_DATE_TIME(now + 3600000));
+    db_exec(&s.o, collection, doc, NULL, NULL, false);
+    bson_destroy(doc);
+    char gone_hex[25];
+    bson_oid_to_string(&gone, gone_hex);
+    expect_found_and_repaired(&s, kind, gone_hex);
+    assert_int_equal(db_count_oid(&s.o, collection, "org_id", gone_hex), 0);
+    /* the real memberships are still there, and the owners still work */
+    assert_int_equal(db_count_oid(&s.o, "memberships", "org_id", s.a.id), 1);
+    assert_int_equal(status_of(&s.o, "GET", "/auth/check", s.a.token, NULL), 200);
+    scene_stop(&s);
+}
+
+static void membership_without_org(void **state)
+{
+    (void)state;
+    dangling_links("memberships", "membership_without_org");
+}
+
+static void token_without_org(void **state)
+{
+    (void)state;
+    dangling_links("tokens", "token_without_org");
+}
+
+static void invitation_without_org(void **state)
+{
+    (void)state;
+    dangling_links("invitations", "invitation_without_org");
+}
+
+static void admin_without_membership(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_start(&s);
+    bson_oid_t id;
+    bson_oid_init(&id, NULL);
+    char hex[25];
+    bson_oid_to_string(&id, hex);
+    bson_t *doc = BCON_NEW("_id", BCON_OID(&id), "email", BCON_UTF8("lonely@example.com"),
+                           "password_hash", BCON_UTF8("x"), "created_at",
+                           BCON_DATE_TIME((int64_t)time(NULL) * 1000));
+    db_exec(&s.o, "admins", doc, NULL, NULL, false);
+    bson_destroy(doc);
+    expect_found_and_repaired(&s, "admin_without_membership", hex);
+    assert_int_equal(db_count_oid(&s.o, "admins", "_id", hex), 0);
+    assert_int_equal(db_count_oid(&s.o, "admins", "_id", s.a.admin_id), 1);
+    scene_stop(&s);
+}
+
+static void stuck_operation_is_finished(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_start(&s);
+    /* recovery would get there by itself in a minute; check must not wait */
+    db_make_stuck(&s.o, s.b.id, "deleting");
+    expect_found_and_repaired(&s, "stuck_operation", s.b.id);
+    assert_int_equal(db_count_oid(&s.o, "organizations", "_id", s.b.id), 0);
+    assert_false(db_collection_exists(&s.o, s.b_coll));
+    assert_int_equal(db_count(&s.o, s.a_coll, NULL), 5);
+    scene_stop(&s);
+}
+
+static void several_problems_at_once(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_start(&s);
+    db_exec(&s.o, s.b_coll, NULL, NULL, NULL, true);
+    char stray_coll[96];
+    harness_unique("org_many", stray_coll, sizeof stray_coll);
+    assert_true(db_insert_docs(&s.o, stray_coll, 1, "x"));
+    char out[8192];
+    assert_int_equal(orgd_check(&s.o, false, out, sizeof out), 1);
+    assert_non_null(strstr(out, "missing_collection"));
+    assert_non_null(strstr(out, "orphan_collection"));
+    assert_non_null(strstr(out, "2 problem(s) found"));
+    assert_int_equal(orgd_check(&s.o, true, out, sizeof out), 0);
+    expect_check_clean(&s.o);
+    scene_stop(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(missing_collection),
+        cmocka_unit_test(orphan_collection_is_kept_out_of_the_way),
+        cmocka_unit_test(two_orgs_claiming_one_collection),
+        cmocka_unit_test(membership_without_org),
+        cmocka_unit_test(token_without_org),
+        cmocka_unit_test(invitation_without_org),
+        cmocka_unit_test(admin_without_membership),
+        cmocka_unit_test(stuck_operation_is_finished),
+        cmocka_unit_test(several_problems_at_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
