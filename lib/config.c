@@ -74,6 +74,10 @@ static const struct setting settings[] = {
      NULL, NULL, false, "how often interrupted operations are looked for"},
     {"RECOVERY_AGE_SECONDS", T_LONG, "60", OFF(recovery_age_seconds), 0, 0, 86400, NULL, NULL,
      false, "an operation older than this is taken as interrupted and finished or undone"},
+    {"DOCS_DIR", T_STRING, "", OFF(docs_dir), SZ(docs_dir), 0, 1023, NULL, NULL, false,
+     "directory of the Swagger UI assets served at /docs; empty = the one chosen at build time"},
+    {"METRICS_PORT", T_LONG, "0", OFF(metrics_port), 0, 0, 65535, NULL, NULL, false,
+     "0 = /metrics on PORT; else /metrics only on this port (same HOST)"},
     {"FAULT_POINT", T_STRING, "", OFF(fault_point), SZ(fault_point), 0, 63, NULL,
      check_printable, false, "test builds only: abort at this named step"},
 };

@@ -42,6 +42,8 @@ struct config {
     long shutdown_timeout_seconds;
     long recovery_interval_seconds;
     long recovery_age_seconds;
+    char docs_dir[1024];  /* Swagger UI assets; "" = the directory chosen at build time */
+    long metrics_port;    /* 0 = /metrics on PORT; else on HOST:METRICS_PORT only */
     char fault_point[64]; /* honoured only by test builds (ORGD_FAULTS) */
 };
 

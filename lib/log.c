@@ -35,25 +35,86 @@ const char *log_level_name(int level)
     }
 }
 
+static size_t b64url_run(const char *s)
+{
+    size_t n = 0;
+    while ((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+           (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_')
+        n++;
+    return n;
+}
+
+bool log_looks_secret(const char *s)
+{
+    if (s == NULL)
+        return false;
+    if (strstr(s, "$argon2") != NULL)
+        return true;
+    /* a JWS header is base64url JSON, so it starts with "eyJ" ('{"') */
+    for (const char *p = strstr(s, "eyJ"); p != NULL; p = strstr(p + 1, "eyJ")) {
+        size_t header = b64url_run(p);
+        if (header < 8 || p[header] != '.')
+            continue;
+        size_t payload = b64url_run(p + header + 1);
+        if (payload > 0 && p[header + 1 + payload] == '.')
+            return true;
+    }
+    return false;
+}
+
+/* Replaces every string value that looks secret, in objects and arrays
+ * (to a small depth: our lines are flat). */
+static void redact(json_t *v, int depth)
+{
+    if (depth > 4)
+        return;
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *child;
+        json_object_foreach(v, key, child) {
+            if (json_is_string(child) && log_looks_secret(json_string_value(child)))
+                json_string_set(child, "[redacted]");
+            else
+                redact(child, depth + 1);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *child;
+        json_array_foreach(v, i, child) {
+            if (json_is_string(child) && log_looks_secret(json_string_value(child)))
+                json_string_set(child, "[redacted]");
+            else
+                redact(child, depth + 1);
+        }
+    }
+}
+
+char *log_format(int level, const char *msg, json_t *fields, int64_t ms)
+{
+    char when[CLOCK_TEXT_BUF];
+    clock_rfc3339(ms, when);
+    json_t *line = json_pack("{s:s, s:s, s:s}", "time", when, "level", log_level_name(level),
+                             "msg", log_looks_secret(msg) ? "[redacted]" : msg);
+    if (line == NULL) {
+        json_decref(fields);
+        return NULL;
+    }
+    if (fields != NULL && json_is_object(fields))
+        json_object_update_missing(line, fields);
+    json_decref(fields);
+    redact(line, 0);
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(line);
+    return text;
+}
+
 void log_emit(int level, const char *msg, json_t *fields)
 {
     if (!log_enabled(level)) {
         json_decref(fields);
         return;
     }
-    char when[CLOCK_TEXT_BUF];
-    clock_rfc3339(clock_now_ms(), when);
-    json_t *line = json_pack("{s:s, s:s, s:s}", "time", when, "level", log_level_name(level),
-                             "msg", msg);
-    if (line == NULL) {
-        json_decref(fields);
-        return;
-    }
-    if (fields != NULL && json_is_object(fields))
-        json_object_update(line, fields);
-    json_decref(fields);
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-    json_decref(line);
+    char *text = log_format(level, msg, fields, clock_now_ms());
     if (text == NULL)
         return;
     pthread_mutex_lock(&out_lock);

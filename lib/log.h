@@ -1,15 +1,19 @@
 /* log.h — structured logs: one JSON object per line on stderr.
  *
- * Every line has "time" (RFC 3339), "level" and "msg"; callers add fields as
- * a jansson object. Lines are written whole under a lock, so concurrent
- * requests never interleave. Nothing secret is ever passed here: callers log
- * ids, names and kinds, never passwords, tokens, hashes or the JWT secret.
+ * Every line has "time" (RFC 3339, UTC, milliseconds), "level" and "msg";
+ * callers add fields as a jansson object (a field named time, level or msg
+ * never overwrites those). Lines are written whole under a lock, so
+ * concurrent requests never interleave. Nothing secret is ever passed here:
+ * callers log ids, names and kinds, never passwords, tokens, hashes or the
+ * JWT secret. As a second line of defence, any string value that looks like
+ * an argon2 hash or a JWT is written as "[redacted]".
  */
 #ifndef ORGD_LOG_H
 #define ORGD_LOG_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h" /* enum log_level */
 
@@ -26,5 +30,14 @@ void log_text(int level, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 const char *log_level_name(int level);
+
+/* The line log_emit would write at time `ms` (Unix milliseconds), without
+ * the newline, whatever the level. Takes ownership of `fields`. NULL if out
+ * of memory; caller frees with free(). */
+char *log_format(int level, const char *msg, json_t *fields, int64_t ms);
+
+/* True if s holds something that must never be logged: an argon2 PHC
+ * string ("$argon2") or a compact JWS ("eyJ<b64url>.<b64url>."). */
+bool log_looks_secret(const char *s);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define SALT_LEN 16
@@ -38,6 +39,7 @@ static bool slot_take(hasher_t *h, struct error *e)
         if (errno == EINTR)
             continue;
         e->retry_after = 1;
+        metrics_hash_rejected();
         return error_set(e, ERR_UNAVAILABLE, "the service is busy; retry shortly");
     }
     atomic_fetch_add(&h->in_flight, 1);

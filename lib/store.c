@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 struct store {
@@ -60,6 +61,7 @@ static bool fail(struct error *e, const bson_error_t *be, const char *what)
     } else if (is_unavailable_code(be->code) || strstr(be->message, "database is locked") != NULL) {
         kind = ERR_UNAVAILABLE;
     }
+    metrics_mongo_error(kind);
     if (kind == ERR_UNAVAILABLE || kind == ERR_INTERNAL) {
         log_emit(kind == ERR_INTERNAL ? LOG_ERROR : LOG_WARN, "mongodb error",
                  json_pack("{s:s, s:i, s:i, s:s, s:s}", "op", what, "domain", (int)be->domain,

@@ -275,6 +275,10 @@ static void (*const table[R_COUNT])(struct request *r) = {
     [R_ORG_UPDATE_NAME] = h_update_name,
     [R_ORG_DELETE] = h_delete,
     [R_ORG_DELETE_NAME] = h_delete_name,
+    [R_METRICS] = handlers_metrics,
+    [R_OPENAPI] = handlers_openapi,
+    [R_DOCS] = handlers_docs,
+    [R_DOCS_ASSET] = handlers_docs_asset,
 };
 
 void handlers_run(struct request *r)

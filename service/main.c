@@ -19,6 +19,7 @@
 #include "core.h"
 #include "faults.h"
 #include "log.h"
+#include "metrics.h"
 #include "recovery.h"
 #include "server.h"
 #include "store.h"
@@ -124,6 +125,8 @@ static int serve(struct config *cfg)
         store_global_cleanup();
         return 1;
     }
+    metrics_start();
+    recovery_observer = metrics_recovery_action; /* before the maintenance thread */
     server_t *srv = server_start(&core, &e);
     if (srv == NULL) {
         log_text(LOG_ERROR, "cannot start", "%s", e.message);

@@ -15,6 +15,10 @@ const struct route routes[] = {
     {R_ORG_UPDATE_NAME, "PUT", "/org/update/{name}", true},
     {R_ORG_DELETE, "DELETE", "/org/delete", true},
     {R_ORG_DELETE_NAME, "DELETE", "/org/delete/{name}", true},
+    {R_METRICS, "GET", "/metrics", false},
+    {R_OPENAPI, "GET", "/openapi.yaml", false},
+    {R_DOCS, "GET", "/docs", false},
+    {R_DOCS_ASSET, "GET", "/docs/{asset}", false},
 };
 const size_t routes_count = sizeof routes / sizeof routes[0];
 

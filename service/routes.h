@@ -25,6 +25,10 @@ enum route_id {
     R_ORG_UPDATE_NAME,
     R_ORG_DELETE,
     R_ORG_DELETE_NAME,
+    R_METRICS,
+    R_OPENAPI,
+    R_DOCS,
+    R_DOCS_ASSET,
     R_COUNT
 };
 

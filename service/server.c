@@ -11,6 +11,7 @@
 #include "handlers.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "util.h"
 
@@ -155,6 +156,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     r.head = strcmp(r.method, "HEAD") == 0;
     r.query = r.ri->query_string;
     r.started_ms = clock_mono_ms();
+    int64_t started_us = metrics_clock_us();
     const char *rid = mg_get_header(conn, "X-Request-Id");
     if (rid != NULL && request_id_ok(rid)) {
         snprintf(r.request_id, sizeof r.request_id, "%s", rid);
@@ -169,6 +171,10 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 
     struct route_match m;
     enum match_result res = path ? routes_match(r.method, path, &m) : MATCH_NOT_FOUND;
+    long metrics_port = r.core->cfg->metrics_port; /* set: /metrics there, and only there */
+    if (metrics_port != 0 && res != MATCH_NOT_FOUND &&
+        (r.ri->server_port == metrics_port) != (strcmp(path, "/metrics") == 0))
+        res = MATCH_NOT_FOUND;
     bool allowed_origin = cors(&r);
     if (atomic_load(&handlers_draining)) {
         r.close = true;
@@ -201,7 +207,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         r.has_param = m.has_param;
         if (m.has_param &&
             !http_decode(m.param, strlen(m.param), false, r.param, sizeof r.param,
-                         "organization_name", &e)) {
+                         m.route->id == R_DOCS_ASSET ? "asset" : "organization_name", &e)) {
             http_send_problem(&r, &e);
         } else if (!m.route->reads_body || read_body(&r)) {
             handlers_run(&r);
@@ -210,6 +216,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     if (r.status == 0) /* a handler that sent nothing is a bug; never leave the client hanging */
         http_fail(&r, ERR_INTERNAL, "no response");
     log_request(&r, route);
+    metrics_request(r.route ? (int)r.route->id : METRICS_ROUTE_UNMATCHED, route, r.method,
+                    r.status, metrics_clock_us() - started_us);
     free(r.body);
     atomic_fetch_sub(&s->in_flight, 1);
     return r.status;
@@ -231,8 +239,11 @@ server_t *server_start(struct core *core, struct error *e)
         return NULL;
     }
     s->core = core;
-    char ports[96], threads[16], timeout[16];
+    char ports[160], threads[16], timeout[16]; /* two HOST:PORT when METRICS_PORT is set */
     snprintf(ports, sizeof ports, "%s:%ld", cfg->host, cfg->port);
+    if (cfg->metrics_port != 0) /* a second listener for /metrics alone */
+        snprintf(ports, sizeof ports, "%s:%ld,%s:%ld", cfg->host, cfg->port, cfg->host,
+                 cfg->metrics_port);
     snprintf(threads, sizeof threads, "%ld", cfg->threads);
     snprintf(timeout, sizeof timeout, "%ld", cfg->request_timeout_ms);
     const char *options[] = {

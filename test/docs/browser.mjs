@@ -1,0 +1,302 @@
+// browser.mjs ORGD_BINARY SCREENSHOT_PNG — the /docs page in a real browser.
+//
+// Starts orgd on a free 127.0.0.1 port against ORGD_TEST_MONGO_URI (its own
+// MASTER_DB and a random JWT_SECRET), opens /docs in Debian's headless
+// Chromium (driven by playwright-core), and does what a person would: "Try
+// it out" -> Execute on POST /org/create and POST /admin/login (with unique
+// names), Authorize with the token, then GET /org/{name}; asserts the codes
+// and bodies Swagger UI shows (201, 200, 200), and saves a screenshot.
+// Fails on any request that leaves the server (the page must work offline),
+// any script error or Content-Security-Policy violation, and on the
+// allow-list of /docs/{asset} letting anything else through. Every response
+// is also recorded for the contract check (test/docs/contract.mjs) when
+// ORGD_TEST_EXCHANGES_DIR is set. orgd is stopped by its pid (SIGTERM).
+//
+// Exit 77 (CTest: skipped) only when Chromium is not installed.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = process.env.ORGD_TEST_CHROMIUM || '/usr/bin/chromium';
+const [orgdBinary, screenshotPath] = process.argv.slice(2);
+if (!orgdBinary || !screenshotPath) {
+  console.error('usage: node browser.mjs ORGD_BINARY SCREENSHOT_PNG');
+  process.exit(2);
+}
+if (!existsSync(CHROMIUM)) {
+  console.log(`SKIPPED: ${CHROMIUM} is not installed (scripts/bootstrap installs Debian's chromium)`);
+  process.exit(77);
+}
+const mongoUri = process.env.ORGD_TEST_MONGO_URI;
+if (!mongoUri) {
+  console.error('FAILED: ORGD_TEST_MONGO_URI is not set (scripts/test sets it; or: export ORGD_TEST_MONGO_URI=$(scripts/db start))');
+  process.exit(1);
+}
+
+const suffix = randomBytes(4).toString('hex');
+const failures = [];
+const fail = (msg) => {
+  failures.push(msg);
+  console.error(`FAIL: ${msg}`);
+};
+const step = (msg) => console.log(`- ${msg}`);
+
+// ---- recording exchanges in the harness's format
+const exchangesDir = process.env.ORGD_TEST_EXCHANGES_DIR;
+const exchangesFile = exchangesDir ? join(exchangesDir, `browser-${process.pid}.jsonl`) : null;
+function record(method, path, status, contentType, body) {
+  if (!exchangesFile) return;
+  const line = { method, path, status, content_type: contentType ?? '', has_body: body.length > 0 };
+  if (body.length > 0) {
+    try {
+      line.body = JSON.parse(body.toString('utf8'));
+    } catch {
+      if (body.length < 4096 && /^text\/|json|yaml/.test(contentType ?? '')) line.text = body.toString('utf8');
+    }
+  }
+  appendFileSync(exchangesFile, JSON.stringify(line) + '\n');
+}
+
+// ---- orgd
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const logDir = process.env.ORGD_TEST_LOG_DIR || tmpdir();
+const logPath = join(logDir, `orgd-docs-browser-${suffix}.log`);
+const env = {
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  MONGO_URI: mongoUri,
+  MASTER_DB: `docs_${suffix}`,
+  JWT_SECRET: randomBytes(32).toString('hex'),
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  ENV_FILE: '/nonexistent/orgd-test.env',
+};
+for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'DOCS_DIR']) {
+  if (process.env[k] !== undefined) env[k] = process.env[k];
+}
+const logFd = openSync(logPath, 'a');
+const orgd = spawn(orgdBinary, [], { env, stdio: ['ignore', logFd, logFd] });
+let orgdExit = null;
+orgd.on('exit', (code, signal) => {
+  orgdExit = { code, signal };
+});
+
+async function stopOrgd() {
+  if (orgdExit === null) {
+    process.kill(orgd.pid, 'SIGTERM');
+    for (let i = 0; i < 300 && orgdExit === null; i++) await sleep(100);
+    if (orgdExit === null) {
+      process.kill(orgd.pid, 'SIGKILL');
+      fail('orgd did not stop within 30 s of SIGTERM');
+    }
+  }
+  if (orgdExit && orgdExit.code !== 0) fail(`orgd exited with ${orgdExit.code ?? orgdExit.signal}`);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitHealthy() {
+  for (let i = 0; i < 100; i++) {
+    if (orgdExit !== null) break;
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.status === 200) return true;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(100);
+  }
+  return false;
+}
+
+// plain HTTP with the path sent as it is (no URL normalization), recorded
+function http(method, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const type = res.headers['content-type'] ?? '';
+        record(method, path, res.statusCode, type, body);
+        resolve({ status: res.statusCode, type, body });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let browser = null;
+const profile = mkdtempSync(join(tmpdir(), 'orgd-docs-chromium-'));
+try {
+  if (!(await waitHealthy())) {
+    fail(`orgd did not become healthy on ${base}`);
+    throw new Error('no orgd');
+  }
+  step(`orgd on ${base}, MASTER_DB=${env.MASTER_DB}`);
+
+  // ---- what the page is built from, without a browser
+  const spec = await http('GET', '/openapi.yaml');
+  if (spec.status !== 200 || !/^(application|text)\/yaml/.test(spec.type)) fail(`/openapi.yaml: ${spec.status} ${spec.type}`);
+  if (!spec.body.toString('utf8').startsWith('openapi: 3.')) fail('/openapi.yaml does not start with "openapi: 3."');
+  const page0 = await http('GET', '/docs');
+  if (page0.status !== 200 || !page0.type.startsWith('text/html')) fail(`/docs: ${page0.status} ${page0.type}`);
+  const head = await http('HEAD', '/docs');
+  if (head.status !== 200 || head.body.length !== 0) fail(`HEAD /docs: ${head.status}, ${head.body.length} bytes`);
+  for (const p of ['/docs/index.html', '/docs/swagger-ui.js', '/docs/swagger-ui.css.map', '/docs/..%2fopenapi.yaml',
+    '/docs/..%2F..%2F..%2Fetc%2Fpasswd', '/docs/%2e%2e', '/docs/package.json', '/docs/SWAGGER-UI.CSS']) {
+    const r = await http('GET', p);
+    if (r.status !== 404 || !r.type.startsWith('application/problem+json')) fail(`${p}: expected a 404 problem, got ${r.status} ${r.type}`);
+  }
+  for (const p of ['/docs/%zz', '/docs/swagger-ui.css%00']) {
+    const r = await http('GET', p);
+    if (r.status !== 400 || !r.type.startsWith('application/problem+json')) fail(`${p}: expected a 400 problem, got ${r.status} ${r.type}`);
+  }
+  step('/openapi.yaml, /docs and the /docs/{asset} allow-list answer as documented');
+
+  // ---- the page, in Chromium
+  // a fresh profile (--user-data-dir) each run
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+    timeout: 30000,
+  });
+  const context = browser;
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(base + '/') || url.startsWith('data:')) return route.continue();
+    fail(`the page requested ${url}: it must need nothing but this server`);
+    return route.abort();
+  });
+  page.on('pageerror', (e) => fail(`script error on the page: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 404.*favicon\.ico/.test(m.text()))
+      fail(`console error: ${m.text()}`);
+  });
+  page.on('requestfailed', (r) => {
+    if (r.url().startsWith(base)) fail(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on('response', async (r) => {
+    const url = new URL(r.url());
+    if (url.origin !== base) return;
+    let body = Buffer.alloc(0);
+    try {
+      if (r.request().method() !== 'HEAD' && r.status() !== 204) body = await r.body();
+    } catch {
+      /* page navigated away */
+    }
+    record(r.request().method(), url.pathname + url.search, r.status(), r.headers()['content-type'], body);
+  });
+
+  await page.goto(`${base}/docs`, { waitUntil: 'load' });
+  await page.locator('.swagger-ui .info .title').waitFor();
+  const title = await page.locator('.swagger-ui .info .title').innerText();
+  if (!title.includes('orgd')) fail(`the page's title is ${JSON.stringify(title)}`);
+  step(`/docs rendered "${title.split('\n')[0]}"`);
+
+  const org = `Docs-${suffix}`;
+  const email = `docs-${suffix}@example.com`;
+  const password = `correct horse ${suffix}`;
+
+  // Expands an operation, presses "Try it out", lets fill() edit the inputs,
+  // presses Execute, and returns {status, body} as the page shows them.
+  async function tryItOut(opId, fill) {
+    const op = page.locator(`#${opId}`);
+    await op.locator('.opblock-summary').first().click();
+    await op.locator('button.try-out__btn').click();
+    await fill(op);
+    await op.locator('button.execute').click();
+    const row = op.locator('.live-responses-table tbody tr.response');
+    await row.waitFor();
+    const status = (await row.locator('td.response-col_status').innerText()).trim();
+    const bodyText = await row.locator('td.response-col_description pre').first().innerText();
+    let body = null;
+    try {
+      body = JSON.parse(bodyText);
+    } catch {
+      /* asserted by the caller */
+    }
+    return { status, body, bodyText };
+  }
+
+  const created = await tryItOut('operations-organizations-createOrganization', async (op) => {
+    await op.locator('textarea.body-param__text').fill(
+      JSON.stringify({ organization_name: org, email, password }, null, 2));
+  });
+  if (created.status !== '201') fail(`create: the page shows ${created.status}: ${created.bodyText}`);
+  if (created.body?.organization_name !== org || created.body?.collection_name !== `org_${org.toLowerCase()}`)
+    fail(`create: unexpected body ${created.bodyText}`);
+  step(`Try it out: POST /org/create -> ${created.status}`);
+
+  const login = await tryItOut('operations-auth-login', async (op) => {
+    await op.locator('textarea.body-param__text').fill(JSON.stringify({ email, password }, null, 2));
+  });
+  const token = login.body?.access_token;
+  if (login.status !== '200' || typeof token !== 'string' || login.body?.token_type !== 'bearer')
+    fail(`login: the page shows ${login.status}: ${login.bodyText}`);
+  step(`Try it out: POST /admin/login -> ${login.status}`);
+
+  // Authorize: the bearer scheme's dialog
+  await page.locator('.auth-wrapper button.authorize').click();
+  const dialog = page.locator('.dialog-ux .modal-ux');
+  await dialog.waitFor();
+  await dialog.locator('input[type="text"], input[type="password"]').first().fill(token ?? '');
+  await dialog.locator('button.authorize').click();
+  await dialog.locator('button.btn-done').click();
+  await dialog.waitFor({ state: 'detached' });
+  step('Authorize: token entered');
+
+  const got = await tryItOut('operations-organizations-getOrganization', async (op) => {
+    await op.locator('tr[data-param-name="name"] input').fill(org);
+  });
+  if (got.status !== '200') fail(`get: the page shows ${got.status}: ${got.bodyText}`);
+  if (got.body?.organization_name !== org || got.body?.admin?.email !== email) fail(`get: unexpected body ${got.bodyText}`);
+  const curl = await page.locator('#operations-organizations-getOrganization .curl-command').innerText();
+  if (!curl.includes('Authorization: Bearer ')) fail('get: the request Swagger UI shows carries no bearer token');
+  step(`Try it out: GET /org/{name} -> ${got.status} (with the bearer token)`);
+
+  // the GET operation from its summary line down to the live response
+  await page.setViewportSize({ width: 1280, height: 1200 });
+  await page.locator('#operations-organizations-getOrganization').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+  await page.screenshot({ path: screenshotPath });
+  step(`screenshot: ${screenshotPath}`);
+
+  // tidy up through the API
+  const del = await http('DELETE', `/org/delete/${org}`, { Authorization: `Bearer ${token}` });
+  if (del.status !== 204) fail(`delete: ${del.status}`);
+} catch (e) {
+  fail(e.stack ?? String(e));
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+  await stopOrgd();
+}
+
+if (failures.length) {
+  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n') : '';
+  console.error(`FAILED: ${failures.length} problem(s); orgd's log (${logPath}) ends:\n${log}`);
+  process.exit(1);
+}
+console.log('PASSED: /docs works in Chromium: create 201, login 200, get 200');

@@ -1,0 +1,76 @@
+# test/docs — the OpenAPI file, the contract check and the /docs page.
+# Included by test/CMakeLists.txt (after the api.* tests are registered).
+#
+#   docs.openapi_lint       Redocly CLI lints service/openapi.yaml (redocly.yaml)
+#   docs.routes_match_spec  the route table and the spec list the same method+path pairs
+#   unit.test_docs          the /docs/{asset} allow-list; every file it reads is installed
+#   docs.browser            Swagger UI in headless Chromium: create, login, authorize, get
+#   docs.exchanges_reset    (fixture) empties the exchanges dir before the tests that record
+#   docs.contract           every exchange the api.* tests and docs.browser recorded
+#                           matches the spec; runs after them all
+#
+# The node tools come from package-lock.json (scripts/node-deps, run by CMake
+# at configure time).
+
+find_program(NODE_EXECUTABLE node)
+if(NOT NODE_EXECUTABLE)
+  set(NODE_EXECUTABLE node) # the tests fail with "not found", saying what is missing
+endif()
+set(DOCS_DIR ${CMAKE_CURRENT_SOURCE_DIR}/docs)
+set(DOCS_SPEC ${PROJECT_SOURCE_DIR}/service/openapi.yaml)
+
+add_test(NAME docs.openapi_lint
+         COMMAND ${NODE_EXECUTABLE} ${PROJECT_SOURCE_DIR}/node_modules/@redocly/cli/bin/cli.js
+                 lint --config ${PROJECT_SOURCE_DIR}/redocly.yaml ${DOCS_SPEC}
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(docs.openapi_lint PROPERTIES TIMEOUT 60
+  ENVIRONMENT "REDOCLY_TELEMETRY=off;REDOCLY_SUPPRESS_UPDATE_NOTICE=true;NO_COLOR=1")
+
+add_executable(print_routes ${DOCS_DIR}/print_routes.c ${PROJECT_SOURCE_DIR}/service/routes.c)
+target_include_directories(print_routes PRIVATE ${PROJECT_SOURCE_DIR}/service)
+target_compile_options(print_routes PRIVATE ${ORGD_WARNINGS})
+add_test(NAME docs.routes_match_spec
+         COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/routes.mjs $<TARGET_FILE:print_routes> ${DOCS_SPEC})
+set_tests_properties(docs.routes_match_spec PROPERTIES TIMEOUT 30)
+
+# the allow-list of service/docs.c (the test includes docs.c to reach its static table)
+add_executable(test_docs ${DOCS_DIR}/test_docs.c ${PROJECT_SOURCE_DIR}/service/http.c
+               ${PROJECT_SOURCE_DIR}/service/problem.c ${CMAKE_BINARY_DIR}/openapi_yaml.c)
+target_include_directories(test_docs PRIVATE ${PROJECT_SOURCE_DIR}/service ${CIVETWEB_INCLUDE})
+target_compile_options(test_docs PRIVATE ${ORGD_WARNINGS})
+target_compile_definitions(test_docs PRIVATE ORGD_DOCS_DIR="${ORGD_DOCS_DIR}")
+target_link_libraries(test_docs PRIVATE orgd_core PkgConfig::CMOCKA ${CIVETWEB_LIB})
+add_test(NAME unit.test_docs COMMAND test_docs)
+
+# ---- the browser test of /docs; skipped (77) only when Chromium is not installed.
+# It records its exchanges too, so the contract check covers /docs and /openapi.yaml.
+add_test(NAME docs.browser
+         COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/browser.mjs $<TARGET_FILE:orgd>
+                 ${CMAKE_BINARY_DIR}/docs-screenshot.png)
+# PROCESSORS 2: Chromium takes both cores; the API tests' timing checks should not share them
+set_tests_properties(docs.browser PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 90 PROCESSORS 2
+  ENVIRONMENT "ORGD_TEST_LOG_DIR=${TEST_LOG_DIR};ORGD_TEST_EXCHANGES_DIR=${TEST_EXCHANGES_DIR}")
+
+# ---- the contract check: reset the recordings, let every test that records
+# run, then check them all. A recording test is any api.* test and any test
+# whose environment names ORGD_TEST_EXCHANGES_DIR.
+add_test(NAME docs.exchanges_reset
+         COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/contract.mjs --reset ${TEST_EXCHANGES_DIR})
+set_tests_properties(docs.exchanges_reset PROPERTIES FIXTURES_SETUP orgd_exchanges TIMEOUT 30)
+
+get_property(_docs_all_tests DIRECTORY PROPERTY TESTS)
+set(_docs_recorders)
+foreach(_t IN LISTS _docs_all_tests)
+  get_test_property(${_t} ENVIRONMENT _env)
+  if(_t MATCHES "^api\\." OR "${_env}" MATCHES "ORGD_TEST_EXCHANGES_DIR")
+    list(APPEND _docs_recorders ${_t})
+  endif()
+endforeach()
+if(_docs_recorders)
+  set_property(TEST ${_docs_recorders} APPEND PROPERTY FIXTURES_REQUIRED orgd_exchanges)
+endif()
+
+add_test(NAME docs.contract
+         COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/contract.mjs ${DOCS_SPEC} ${TEST_EXCHANGES_DIR})
+set_tests_properties(docs.contract PROPERTIES DEPENDS "${_docs_recorders}" TIMEOUT 60)
+

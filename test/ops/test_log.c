@@ -1,0 +1,163 @@
+/* lib/log.c: the shape of a line, levels, and the last-resort redaction of
+ * anything that looks like a hash or a token. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+
+/* 2026-01-02T03:04:05.678Z */
+static const int64_t WHEN = 1767323045678;
+
+static json_t *line_of(int level, const char *msg, json_t *fields)
+{
+    char *text = log_format(level, msg, fields, WHEN);
+    assert_non_null(text);
+    assert_null(strchr(text, '\n')); /* one line */
+    json_error_t err;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    if (j == NULL)
+        fail_msg("not JSON: %s (%s)", text, err.text);
+    free(text);
+    assert_true(json_is_object(j));
+    return j;
+}
+
+static const char *str(json_t *j, const char *key)
+{
+    const char *v = json_string_value(json_object_get(j, key));
+    if (v == NULL)
+        fail_msg("no string \"%s\"", key);
+    return v;
+}
+
+static void a_line_has_time_level_msg_and_the_fields(void **state)
+{
+    (void)state;
+    json_t *j = line_of(LOG_WARN, "request",
+                        json_pack("{s:s, s:i, s:s}", "request_id", "abc-123", "status", 404,
+                                  "route", "/org/{name}"));
+    assert_string_equal(str(j, "time"), "2026-01-02T03:04:05.678Z");
+    assert_string_equal(str(j, "level"), "warn");
+    assert_string_equal(str(j, "msg"), "request");
+    assert_string_equal(str(j, "request_id"), "abc-123");
+    assert_string_equal(str(j, "route"), "/org/{name}");
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), 404);
+    json_decref(j);
+
+    j = line_of(LOG_INFO, "started", NULL);
+    assert_string_equal(str(j, "level"), "info");
+    assert_int_equal(json_object_size(j), 3);
+    json_decref(j);
+}
+
+static void fields_cannot_overwrite_the_envelope(void **state)
+{
+    (void)state;
+    json_t *j = line_of(LOG_ERROR, "real",
+                        json_pack("{s:s, s:s, s:s, s:s}", "time", "1999", "level", "debug", "msg",
+                                  "forged", "detail", "kept"));
+    assert_string_equal(str(j, "time"), "2026-01-02T03:04:05.678Z");
+    assert_string_equal(str(j, "level"), "error");
+    assert_string_equal(str(j, "msg"), "real");
+    assert_string_equal(str(j, "detail"), "kept");
+    json_decref(j);
+}
+
+static void control_characters_stay_on_one_line(void **state)
+{
+    (void)state;
+    json_t *j = line_of(LOG_INFO, "http server",
+                        json_pack("{s:s}", "detail", "line one\nline two\r\n\"quoted\" \xc3\xa9"));
+    assert_string_equal(str(j, "detail"), "line one\nline two\r\n\"quoted\" \xc3\xa9");
+    json_decref(j);
+}
+
+static void levels(void **state)
+{
+    (void)state;
+    assert_string_equal(log_level_name(LOG_DEBUG), "debug");
+    assert_string_equal(log_level_name(LOG_INFO), "info");
+    assert_string_equal(log_level_name(LOG_WARN), "warn");
+    assert_string_equal(log_level_name(LOG_ERROR), "error");
+    log_set_level(LOG_WARN);
+    assert_false(log_enabled(LOG_DEBUG));
+    assert_false(log_enabled(LOG_INFO));
+    assert_true(log_enabled(LOG_WARN));
+    assert_true(log_enabled(LOG_ERROR));
+    log_emit(LOG_INFO, "dropped", json_pack("{s:s}", "k", "v")); /* frees its fields */
+    log_set_level(LOG_DEBUG);
+    assert_true(log_enabled(LOG_DEBUG));
+    log_set_level(LOG_INFO);
+}
+
+static const char *const JWT =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2NWYwIiwib3JnIjoiNjVmMSJ9."
+    "c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmU";
+static const char *const HASH =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo";
+
+static void secrets_are_recognised(void **state)
+{
+    (void)state;
+    assert_true(log_looks_secret(JWT));
+    assert_true(log_looks_secret(HASH));
+    char wrapped[512];
+    snprintf(wrapped, sizeof wrapped, "Authorization: Bearer %s rejected", JWT);
+    assert_true(log_looks_secret(wrapped));
+    /* without a signature segment yet: header.payload. is enough */
+    assert_true(log_looks_secret("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0."));
+
+    const char *fine[] = {"", "abc-123", "6b03fbd340a63ed1360350a1", "/org/{name}",
+                          "eyJ", "eyJhbGciOiJIUzI1NiJ9", "eyJhbGciOiJIUzI1NiJ9.",
+                          "the database is unavailable; retry shortly", "argon2 failed",
+                          "org_acme.eyJ.x"};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+        if (log_looks_secret(fine[i]))
+            fail_msg("'%s' is not a secret", fine[i]);
+    assert_false(log_looks_secret(NULL));
+}
+
+static void secrets_never_reach_a_line(void **state)
+{
+    (void)state;
+    char detail[512];
+    snprintf(detail, sizeof detail, "token %s", JWT);
+    json_t *j = line_of(LOG_WARN, "mongodb error",
+                        json_pack("{s:s, s:s, s:s, s:{s:s}, s:[s, s]}", "detail", detail,
+                                  "hash", HASH, "admin_id", "65f0", "nested", "deep", HASH,
+                                  "list", "ok", JWT));
+    char *text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "eyJhbGci"));
+    assert_null(strstr(text, "$argon2"));
+    free(text);
+    assert_string_equal(str(j, "detail"), "[redacted]");
+    assert_string_equal(str(j, "hash"), "[redacted]");
+    assert_string_equal(str(j, "admin_id"), "65f0");
+    assert_string_equal(str(json_object_get(j, "nested"), "deep"), "[redacted]");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "list"), 0)), "ok");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "list"), 1)),
+                        "[redacted]");
+    json_decref(j);
+    /* the message itself too */
+    j = line_of(LOG_INFO, HASH, NULL);
+    assert_string_equal(str(j, "msg"), "[redacted]");
+    json_decref(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_line_has_time_level_msg_and_the_fields),
+        cmocka_unit_test(fields_cannot_overwrite_the_envelope),
+        cmocka_unit_test(control_characters_stay_on_one_line),
+        cmocka_unit_test(levels),
+        cmocka_unit_test(secrets_are_recognised),
+        cmocka_unit_test(secrets_never_reach_a_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
