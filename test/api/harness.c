@@ -262,6 +262,21 @@ bool orgd_start(struct orgd *o, const char *const *extra_env)
     return false;
 }
 
+struct orgd shared_orgd;
+
+int shared_orgd_setup(void **state)
+{
+    (void)state;
+    orgd_init(&shared_orgd, NULL);
+    return orgd_start(&shared_orgd, NULL) ? 0 : -1;
+}
+
+int shared_orgd_teardown(void **state)
+{
+    (void)state;
+    return orgd_stop(&shared_orgd) == 0 ? 0 : -1;
+}
+
 int orgd_run_to_exit(struct orgd *o, const char *const *extra_env, int timeout_ms)
 {
     o->port = free_port();
@@ -416,19 +431,31 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     return add;
 }
 
+/* One curl handle per thread (connections are reused); the key's
+ * destructor frees it when a request thread of a race ends. */
 static __thread CURL *thread_curl;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_key_t curl_key;
+
+static void curl_thread_done(void *handle)
+{
+    curl_easy_cleanup(handle);
+    thread_curl = NULL;
+}
 
 static void curl_global(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&curl_key, curl_thread_done);
 }
 
 static CURL *curl_for_thread(void)
 {
     pthread_once(&curl_once, curl_global);
-    if (thread_curl == NULL)
+    if (thread_curl == NULL) {
         thread_curl = curl_easy_init();
+        pthread_setspecific(curl_key, thread_curl);
+    }
     return thread_curl;
 }
 
@@ -890,6 +917,24 @@ bool private_db_start(struct private_db *d)
             return false;
     }
     return db_script(d, "start", d->uri, sizeof d->uri);
+}
+
+bool orgd_start_on(struct orgd *o, struct private_db *d, const char *const *extra_env)
+{
+    if (!private_db_start(d))
+        return false;
+    snprintf(o->uri, sizeof o->uri, "%s", d->uri);
+    return orgd_start(o, extra_env);
+}
+
+bool orgd_wait_ready(const struct orgd *o, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        if (status_of(o, "GET", "/readyz", NULL, NULL) == 200)
+            return true;
+        sleep_ms(100);
+    }
+    return false;
 }
 
 bool private_db_stop(struct private_db *d)

@@ -42,6 +42,13 @@ void harness_unique(const char *prefix, char *out, size_t cap);
  * (harness_orgd_bin() when NULL). Call before orgd_start. */
 void orgd_init(struct orgd *o, const char *binary);
 
+/* One orgd shared by a test group: cmocka_run_group_tests(tests,
+ * shared_orgd_setup, shared_orgd_teardown) starts it before the group and
+ * stops it after (the teardown fails if it did not exit 0). */
+extern struct orgd shared_orgd;
+int shared_orgd_setup(void **state);
+int shared_orgd_teardown(void **state);
+
 /* Starts orgd with its settings plus `extra_env` ("NAME=value" strings,
  * NULL-terminated; they override). Waits until /healthz answers 200.
  * False if it did not come up (its log is printed). */
@@ -180,6 +187,10 @@ struct private_db {
     char uri[256];
 };
 bool private_db_start(struct private_db *d); /* first call creates it */
+/* Starts d, then o (orgd_init'ed already) against it with extra_env. */
+bool orgd_start_on(struct orgd *o, struct private_db *d, const char *const *extra_env);
+/* Polls /readyz until it answers 200; false after timeout_ms. */
+bool orgd_wait_ready(const struct orgd *o, int timeout_ms);
 bool private_db_stop(struct private_db *d);
 /* SIGKILLs the database by its recorded pid: a crash, not a shutdown. */
 bool private_db_kill(struct private_db *d);

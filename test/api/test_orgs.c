@@ -12,21 +12,7 @@
 #include "forge.h"
 #include "harness.h"
 
-static struct orgd o;
 static const char *const PW = "correct horse battery";
-
-static int setup(void **state)
-{
-    (void)state;
-    orgd_init(&o, NULL);
-    return orgd_start(&o, NULL) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return orgd_stop(&o) == 0 ? 0 : -1;
-}
 
 static void expect_org(const struct resp *r, const char *name, const char *email)
 {
@@ -60,7 +46,7 @@ static void whole_flow(void **state)
     char *text = json_dumps(req, 0);
     json_decref(req);
     struct resp r;
-    assert_true(http_json(&o, "POST", "/org/create", NULL, text, &r));
+    assert_true(http_json(&shared_orgd, "POST", "/org/create", NULL, text, &r));
     free(text);
     assert_int_equal(r.status, 201);
     char lower_email[96];
@@ -75,11 +61,11 @@ static void whole_flow(void **state)
     assert_string_equal(loc, want_loc);
     resp_free(&r);
     collection_of(name, coll, sizeof coll);
-    assert_true(db_collection_exists(&o, coll));
+    assert_true(db_collection_exists(&shared_orgd, coll));
 
     /* login (the e-mail in any case) */
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", lower_email, PW);
-    assert_true(http_json(&o, "POST", "/admin/login", NULL, body, &r));
+    assert_true(http_json(&shared_orgd, "POST", "/admin/login", NULL, body, &r));
     assert_int_equal(r.status, 200);
     char *token = strdup(json_string_value(json_object_get(r.json, "access_token")));
     assert_string_equal(json_string_value(json_object_get(r.json, "token_type")), "bearer");
@@ -88,7 +74,7 @@ static void whole_flow(void **state)
     assert_string_equal(json_string_value(json_object_get(r.json, "role")), "owner");
     resp_free(&r);
 
-    assert_true(http_json(&o, "GET", "/auth/check", token, NULL, &r));
+    assert_true(http_json(&shared_orgd, "GET", "/auth/check", token, NULL, &r));
     assert_int_equal(r.status, 200);
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(r.json, "admin"), "email")), lower_email);
@@ -101,7 +87,7 @@ static void whole_flow(void **state)
 
     /* get, both forms, name in any case */
     snprintf(path, sizeof path, "/org/%s", name);
-    assert_true(http_json(&o, "GET", path, token, NULL, &r));
+    assert_true(http_json(&shared_orgd, "GET", path, token, NULL, &r));
     assert_int_equal(r.status, 200);
     expect_org(&r, name, lower_email);
     resp_free(&r);
@@ -111,7 +97,7 @@ static void whole_flow(void **state)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     snprintf(path, sizeof path, "/org/get?organization_name=%s", upper);
-    assert_true(http_json(&o, "GET", path, token, NULL, &r));
+    assert_true(http_json(&shared_orgd, "GET", path, token, NULL, &r));
     assert_int_equal(r.status, 200);
     expect_org(&r, name, lower_email);
     resp_free(&r);
@@ -130,45 +116,45 @@ static void whole_flow(void **state)
     };
     for (int i = 0; i < 5; i++) {
         collection_of(names[i], coll, sizeof coll);
-        assert_true(db_insert_docs(&o, coll, 7, names[i]));
-        int64_t before = db_count(&o, coll, NULL);
+        assert_true(db_insert_docs(&shared_orgd, coll, 7, names[i]));
+        int64_t before = db_count(&shared_orgd, coll, NULL);
         snprintf(body, sizeof body, forms[i], names[i], names[i + 1]);
         if (i == 4)
             snprintf(path, sizeof path, "/org/update/%s", names[i]);
         else
             snprintf(path, sizeof path, "/org/update");
-        assert_true(http_json(&o, "PUT", path, token, body, &r));
+        assert_true(http_json(&shared_orgd, "PUT", path, token, body, &r));
         if (r.status != 200)
             fail_msg("form %d: %ld %s", i, r.status, r.body);
         expect_org(&r, names[i + 1], lower_email);
         resp_free(&r);
         char new_coll[96];
         collection_of(names[i + 1], new_coll, sizeof new_coll);
-        assert_false(db_collection_exists(&o, coll));
-        assert_true(db_collection_exists(&o, new_coll));
-        assert_int_equal(db_count(&o, new_coll, NULL), before);
+        assert_false(db_collection_exists(&shared_orgd, coll));
+        assert_true(db_collection_exists(&shared_orgd, new_coll));
+        assert_int_equal(db_count(&shared_orgd, new_coll, NULL), before);
         /* old name 404, new name 200 */
         snprintf(path, sizeof path, "/org/%s", names[i]);
-        assert_int_equal(status_of(&o, "GET", path, token, NULL), 404);
+        assert_int_equal(status_of(&shared_orgd, "GET", path, token, NULL), 404);
         snprintf(path, sizeof path, "/org/%s", names[i + 1]);
-        assert_int_equal(status_of(&o, "GET", path, token, NULL), 200);
+        assert_int_equal(status_of(&shared_orgd, "GET", path, token, NULL), 200);
     }
     collection_of(names[5], coll, sizeof coll);
-    assert_int_equal(db_count(&o, coll, NULL), 35); /* 5 x 7 documents, none lost */
+    assert_int_equal(db_count(&shared_orgd, coll, NULL), 35); /* 5 x 7 documents, none lost */
 
     /* delete, then it is gone everywhere */
     snprintf(path, sizeof path, "/org/delete/%s", names[5]);
-    assert_true(http_json(&o, "DELETE", path, token, NULL, &r));
+    assert_true(http_json(&shared_orgd, "DELETE", path, token, NULL, &r));
     assert_int_equal(r.status, 204);
     assert_int_equal(r.len, 0);
     resp_free(&r);
-    assert_false(db_collection_exists(&o, coll));
+    assert_false(db_collection_exists(&shared_orgd, coll));
     snprintf(path, sizeof path, "/org/%s", names[5]);
-    assert_int_equal(status_of(&o, "GET", path, token, NULL), 401); /* the token's org is gone */
+    assert_int_equal(status_of(&shared_orgd, "GET", path, token, NULL), 401); /* the token's org is gone */
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", lower_email, PW);
-    assert_int_equal(status_of(&o, "POST", "/admin/login", NULL, body), 401);
+    assert_int_equal(status_of(&shared_orgd, "POST", "/admin/login", NULL, body), 401);
     bson_t *f = BCON_NEW("email", BCON_UTF8(lower_email));
-    assert_int_equal(db_count(&o, "admins", f), 0);
+    assert_int_equal(db_count(&shared_orgd, "admins", f), 0);
     bson_destroy(f);
     free(token);
 }
@@ -178,7 +164,7 @@ static void every_delete_form_works(void **state)
     (void)state;
     for (int form = 0; form < 3; form++) {
         struct tenant t;
-        tenant_new(&o, &t, "Del");
+        tenant_new(&shared_orgd, &t, "Del");
         char path[256], body[256], coll[96];
         const char *b = NULL;
         if (form == 0) {
@@ -191,23 +177,23 @@ static void every_delete_form_works(void **state)
             snprintf(path, sizeof path, "/org/delete?organization_name=%s", t.name);
         }
         collection_of(t.name, coll, sizeof coll);
-        assert_true(db_insert_docs(&o, coll, 3, "x"));
-        assert_int_equal(status_of(&o, "DELETE", path, t.token, b), 204);
-        assert_false(db_collection_exists(&o, coll));
+        assert_true(db_insert_docs(&shared_orgd, coll, 3, "x"));
+        assert_int_equal(status_of(&shared_orgd, "DELETE", path, t.token, b), 204);
+        assert_false(db_collection_exists(&shared_orgd, coll));
         bson_oid_t oid;
         bson_oid_init_from_string(&oid, t.id);
         bson_t *by_org = BCON_NEW("org_id", BCON_OID(&oid));
-        assert_int_equal(db_count(&o, "memberships", by_org), 0);
+        assert_int_equal(db_count(&shared_orgd, "memberships", by_org), 0);
         bson_destroy(by_org);
         bson_t *by_id = BCON_NEW("_id", BCON_OID(&oid));
-        assert_int_equal(db_count(&o, "organizations", by_id), 0);
+        assert_int_equal(db_count(&shared_orgd, "organizations", by_id), 0);
         bson_destroy(by_id);
         bson_oid_init_from_string(&oid, t.admin_id);
         bson_t *admin = BCON_NEW("_id", BCON_OID(&oid));
-        assert_int_equal(db_count(&o, "admins", admin), 0);
+        assert_int_equal(db_count(&shared_orgd, "admins", admin), 0);
         bson_destroy(admin);
         snprintf(path, sizeof path, "/org/%s", t.name);
-        assert_int_equal(status_of(&o, "GET", path, t.token, NULL), 401);
+        assert_int_equal(status_of(&shared_orgd, "GET", path, t.token, NULL), 401);
         tenant_free(&t);
     }
 }
@@ -218,38 +204,38 @@ static void duplicates_are_409_and_change_nothing(void **state)
 {
     (void)state;
     struct tenant a, b;
-    tenant_new(&o, &a, "Dup");
-    tenant_new(&o, &b, "Dup");
+    tenant_new(&shared_orgd, &a, "Dup");
+    tenant_new(&shared_orgd, &b, "Dup");
     char upper[64], email[96];
     snprintf(upper, sizeof upper, "%s", a.name);
     upper[0] = (char)(upper[0] == 'D' ? 'd' : 'D');
-    char *before = db_snapshot(&o);
+    char *before = db_snapshot(&shared_orgd);
     harness_unique("fresh", email, sizeof email);
     strncat(email, "@example.com", sizeof email - strlen(email) - 1);
-    assert_int_equal(create_org(&o, a.name, email, PW), 409);
-    assert_int_equal(create_org(&o, upper, email, PW), 409);
+    assert_int_equal(create_org(&shared_orgd, a.name, email, PW), 409);
+    assert_int_equal(create_org(&shared_orgd, upper, email, PW), 409);
     char other[64];
     harness_unique("other", other, sizeof other);
-    assert_int_equal(create_org(&o, other, a.email, PW), 409);
+    assert_int_equal(create_org(&shared_orgd, other, a.email, PW), 409);
     char shouting[96];
     snprintf(shouting, sizeof shouting, "%s", a.email);
     for (char *p = shouting; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
-    assert_int_equal(create_org(&o, other, shouting, PW), 409);
+    assert_int_equal(create_org(&shared_orgd, other, shouting, PW), 409);
     /* rename onto a taken name, in any case */
     char body[256];
     snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", upper);
     struct resp r;
-    assert_true(http_json(&o, "PUT", "/org/update", b.token, body, &r));
+    assert_true(http_json(&shared_orgd, "PUT", "/org/update", b.token, body, &r));
     assert_true(is_problem(&r, 409));
     resp_free(&r);
     /* change e-mail to a taken one */
     snprintf(body, sizeof body, "{\"email\":\"%s\"}", a.email);
-    assert_true(http_json(&o, "PUT", "/org/update", b.token, body, &r));
+    assert_true(http_json(&shared_orgd, "PUT", "/org/update", b.token, body, &r));
     assert_true(is_problem(&r, 409));
     resp_free(&r);
-    char *after = db_snapshot(&o);
+    char *after = db_snapshot(&shared_orgd);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -261,21 +247,21 @@ static void case_only_rename_works(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&o, &t, "acme");
+    tenant_new(&shared_orgd, &t, "acme");
     char coll[96], body[256], upper[64];
     collection_of(t.name, coll, sizeof coll);
-    assert_true(db_insert_docs(&o, coll, 5, "case"));
+    assert_true(db_insert_docs(&shared_orgd, coll, 5, "case"));
     snprintf(upper, sizeof upper, "%s", t.name);
     upper[0] = 'A';
     upper[1] = 'C';
     snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", upper);
     struct resp r;
-    assert_true(http_json(&o, "PUT", "/org/update", t.token, body, &r));
+    assert_true(http_json(&shared_orgd, "PUT", "/org/update", t.token, body, &r));
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "organization_name")), upper);
     assert_string_equal(json_string_value(json_object_get(r.json, "collection_name")), coll);
     resp_free(&r);
-    assert_int_equal(db_count(&o, coll, NULL), 5);
+    assert_int_equal(db_count(&shared_orgd, coll, NULL), 5);
     tenant_free(&t);
 }
 
@@ -285,36 +271,36 @@ static void another_orgs_admin_gets_403_and_changes_nothing(void **state)
 {
     (void)state;
     struct tenant a, b;
-    tenant_new(&o, &a, "OrgA");
-    tenant_new(&o, &b, "OrgB");
-    char *before = db_snapshot(&o);
+    tenant_new(&shared_orgd, &a, "OrgA");
+    tenant_new(&shared_orgd, &b, "OrgB");
+    char *before = db_snapshot(&shared_orgd);
     char path[256], body[256];
     snprintf(path, sizeof path, "/org/%s", b.name);
     struct resp r;
-    assert_true(http_json(&o, "GET", path, a.token, NULL, &r));
+    assert_true(http_json(&shared_orgd, "GET", path, a.token, NULL, &r));
     assert_true(is_problem(&r, 403));
     resp_free(&r);
     snprintf(path, sizeof path, "/org/get?organization_name=%s", b.name);
-    assert_int_equal(status_of(&o, "GET", path, a.token, NULL), 403);
+    assert_int_equal(status_of(&shared_orgd, "GET", path, a.token, NULL), 403);
     snprintf(path, sizeof path, "/org/update/%s", b.name);
-    assert_int_equal(status_of(&o, "PUT", path, a.token, "{\"new_organization_name\":\"stolen1\"}"),
+    assert_int_equal(status_of(&shared_orgd, "PUT", path, a.token, "{\"new_organization_name\":\"stolen1\"}"),
                      403);
     snprintf(body, sizeof body,
              "{\"old_organization_name\":\"%s\",\"new_organization_name\":\"stolen2\"}", b.name);
-    assert_int_equal(status_of(&o, "PUT", "/org/update", a.token, body), 403);
+    assert_int_equal(status_of(&shared_orgd, "PUT", "/org/update", a.token, body), 403);
     snprintf(path, sizeof path, "/org/delete/%s", b.name);
-    assert_int_equal(status_of(&o, "DELETE", path, a.token, NULL), 403);
+    assert_int_equal(status_of(&shared_orgd, "DELETE", path, a.token, NULL), 403);
     snprintf(body, sizeof body, "{\"organization_name\":\"%s\"}", b.name);
-    assert_int_equal(status_of(&o, "DELETE", "/org/delete", a.token, body), 403);
+    assert_int_equal(status_of(&shared_orgd, "DELETE", "/org/delete", a.token, body), 403);
     snprintf(path, sizeof path, "/org/delete?organization_name=%s", b.name);
-    assert_int_equal(status_of(&o, "DELETE", path, a.token, NULL), 403);
-    char *after = db_snapshot(&o);
+    assert_int_equal(status_of(&shared_orgd, "DELETE", path, a.token, NULL), 403);
+    char *after = db_snapshot(&shared_orgd);
     assert_string_equal(before, after);
     free(before);
     free(after);
     /* and B still works for B */
     snprintf(path, sizeof path, "/org/%s", b.name);
-    assert_int_equal(status_of(&o, "GET", path, b.token, NULL), 200);
+    assert_int_equal(status_of(&shared_orgd, "GET", path, b.token, NULL), 200);
     tenant_free(&a);
     tenant_free(&b);
 }
@@ -323,14 +309,14 @@ static void unknown_email_and_wrong_password_look_the_same(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&o, &t, "Creds");
+    tenant_new(&shared_orgd, &t, "Creds");
     char body[256];
     struct resp wrong, unknown;
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"not the password\"}", t.email);
-    assert_true(http_json(&o, "POST", "/admin/login", NULL, body, &wrong));
+    assert_true(http_json(&shared_orgd, "POST", "/admin/login", NULL, body, &wrong));
     snprintf(body, sizeof body, "{\"email\":\"nobody-%s\",\"password\":\"not the password\"}",
              t.email);
-    assert_true(http_json(&o, "POST", "/admin/login", NULL, body, &unknown));
+    assert_true(http_json(&shared_orgd, "POST", "/admin/login", NULL, body, &unknown));
     assert_true(is_problem(&wrong, 401));
     assert_true(is_problem(&unknown, 401));
     assert_string_equal(wrong.body, unknown.body);
@@ -347,15 +333,15 @@ static void password_and_email_change(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&o, &t, "Pw");
+    tenant_new(&shared_orgd, &t, "Pw");
     char body[512], new_email[96], *token = NULL;
     snprintf(new_email, sizeof new_email, "new-%s", t.email);
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"a brand new password\"}",
              new_email);
-    assert_int_equal(status_of(&o, "PUT", "/org/update", t.token, body), 200);
-    assert_int_equal(login(&o, t.email, PW, &token), 401);
-    assert_int_equal(login(&o, new_email, PW, &token), 401);
-    assert_int_equal(login(&o, new_email, "a brand new password", &token), 200);
+    assert_int_equal(status_of(&shared_orgd, "PUT", "/org/update", t.token, body), 200);
+    assert_int_equal(login(&shared_orgd, t.email, PW, &token), 401);
+    assert_int_equal(login(&shared_orgd, new_email, PW, &token), 401);
+    assert_int_equal(login(&shared_orgd, new_email, "a brand new password", &token), 200);
     free(token);
     tenant_free(&t);
 }
@@ -366,7 +352,7 @@ static void bad_tokens_are_401_with_www_authenticate(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&o, &t, "Jwt");
+    tenant_new(&shared_orgd, &t, "Jwt");
     long now = (long)time(NULL);
     char good[512], expired[512], future[512], iss[512];
     const char *fmt = "{\"iss\":\"%s\",\"sub\":\"%s\",\"org\":\"%s\",\"role\":\"owner\","
@@ -377,29 +363,29 @@ static void bad_tokens_are_401_with_www_authenticate(void **state)
     snprintf(future, sizeof future, fmt, "orgd", t.admin_id, t.id, now, now + 600, now + 1200);
     snprintf(iss, sizeof iss, fmt, "evil", t.admin_id, t.id, now, now, now + 600);
     const char *hs256 = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    size_t klen = strlen(o.secret);
+    size_t klen = strlen(shared_orgd.secret);
 
     /* the forger is right: a well-made token with the right key is accepted */
-    char *ok = forge_jwt(hs256, good, FORGE_HS256, o.secret, klen);
-    assert_int_equal(status_of(&o, "GET", "/auth/check", ok, NULL), 200);
+    char *ok = forge_jwt(hs256, good, FORGE_HS256, shared_orgd.secret, klen);
+    assert_int_equal(status_of(&shared_orgd, "GET", "/auth/check", ok, NULL), 200);
 
     char *truncated = strdup(ok);
     truncated[strlen(truncated) - 3] = '\0';
     char *tokens[] = {
         forge_jwt("{\"alg\":\"none\",\"typ\":\"JWT\"}", good, FORGE_NONE, NULL, 0),
-        forge_jwt("{\"alg\":\"HS384\",\"typ\":\"JWT\"}", good, FORGE_HS384, o.secret, klen),
-        forge_jwt("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", good, FORGE_HS512, o.secret, klen),
+        forge_jwt("{\"alg\":\"HS384\",\"typ\":\"JWT\"}", good, FORGE_HS384, shared_orgd.secret, klen),
+        forge_jwt("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", good, FORGE_HS512, shared_orgd.secret, klen),
         forge_jwt(hs256, good, FORGE_HS256, "the wrong key, 32 bytes long....", 32),
-        forge_jwt(hs256, expired, FORGE_HS256, o.secret, klen),
-        forge_jwt(hs256, future, FORGE_HS256, o.secret, klen),
-        forge_jwt(hs256, iss, FORGE_HS256, o.secret, klen),
+        forge_jwt(hs256, expired, FORGE_HS256, shared_orgd.secret, klen),
+        forge_jwt(hs256, future, FORGE_HS256, shared_orgd.secret, klen),
+        forge_jwt(hs256, iss, FORGE_HS256, shared_orgd.secret, klen),
         truncated,
         strdup("garbage"),
         strdup("a.b.c"),
     };
     for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
         struct resp r;
-        assert_true(http_json(&o, "GET", "/auth/check", tokens[i], NULL, &r));
+        assert_true(http_json(&shared_orgd, "GET", "/auth/check", tokens[i], NULL, &r));
         if (!is_problem(&r, 401))
             fail_msg("token %zu accepted", i);
         char www[256];
@@ -416,7 +402,7 @@ static void bad_tokens_are_401_with_www_authenticate(void **state)
                                       {"Authorization: Bearertoken", NULL}};
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         struct resp r;
-        assert_true(http(&o, "GET", "/auth/check", NULL, NULL, NULL, 0,
+        assert_true(http(&shared_orgd, "GET", "/auth/check", NULL, NULL, NULL, 0,
                          headers[i][0] ? headers[i] : NULL, &r));
         assert_true(is_problem(&r, 401));
         char www[256];
@@ -457,7 +443,7 @@ static void bad_input_never_harms(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&o, &t, "Bad");
+    tenant_new(&shared_orgd, &t, "Bad");
     const char *nul_name = "{\"organization_name\":\"ab\\u0000cd\",\"email\":\"n@b.co\","
                            "\"password\":\"12345678\"}";
     const struct bad cases[] = {
@@ -548,7 +534,7 @@ static void bad_input_never_harms(void **state)
     memset(big, 'x', 1024 * 1024);
     big[0] = '{';
     big[1024 * 1024] = '\0';
-    char *before = db_snapshot(&o);
+    char *before = db_snapshot(&shared_orgd);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct bad *c = &cases[i];
         char path[512], body[1024];
@@ -571,18 +557,18 @@ static void bad_input_never_harms(void **state)
                                 ? NULL
                                 : t.token;
         struct resp r;
-        if (!http(&o, c->method, path, token, c->content_type, b, blen, NULL, &r))
+        if (!http(&shared_orgd, c->method, path, token, c->content_type, b, blen, NULL, &r))
             fail_msg("case %zu (%s %s): no response", i, c->method, path);
         if (!is_problem(&r, c->status))
             fail_msg("case %zu: %s %s with %.60s", i, c->method, path, b ? b : "(no body)");
         resp_free(&r);
     }
-    char *after = db_snapshot(&o);
+    char *after = db_snapshot(&shared_orgd);
     assert_string_equal(before, after);
     free(before);
     free(after);
     free(big);
-    assert_int_equal(status_of(&o, "GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(status_of(&shared_orgd, "GET", "/healthz", NULL, NULL), 200);
     tenant_free(&t);
 }
 
@@ -630,7 +616,7 @@ static void random_requests_never_500(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&o, &t, "Rand");
+    tenant_new(&shared_orgd, &t, "Rand");
     const char *methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
     const char *paths[] = {"/org/create", "/admin/login", "/auth/check", "/org/get",
                            "/org/update", "/org/delete", "/org/", "/org/update/",
@@ -661,14 +647,14 @@ static void random_requests_never_500(void **state)
         }
         struct resp r;
         const char *token = (seed & 1) ? t.token : NULL;
-        if (!http(&o, m, path, token, NULL, bl ? body : NULL, bl, NULL, &r))
+        if (!http(&shared_orgd, m, path, token, NULL, bl ? body : NULL, bl, NULL, &r))
             fail_msg("request %d (%s %s) got no response", i, m, path);
         if (r.status >= 500)
             fail_msg("request %d: %s %s %.*s -> %ld %s", i, m, path, (int)bl, body, r.status,
                      r.body);
         resp_free(&r);
     }
-    assert_int_equal(status_of(&o, "GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(status_of(&shared_orgd, "GET", "/healthz", NULL, NULL), 200);
     tenant_free(&t);
 }
 
@@ -687,5 +673,5 @@ int main(void)
         cmocka_unit_test(login_rehashes_when_parameters_change),
         cmocka_unit_test(random_requests_never_500),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, shared_orgd_setup, shared_orgd_teardown);
 }

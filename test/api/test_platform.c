@@ -17,20 +17,6 @@
 
 #include "harness.h"
 
-static struct orgd shared;
-
-static int setup(void **state)
-{
-    (void)state;
-    orgd_init(&shared, NULL);
-    return orgd_start(&shared, NULL) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return orgd_stop(&shared) == 0 ? 0 : -1;
-}
 
 static void sleep_ms(int ms)
 {
@@ -42,18 +28,18 @@ static void healthz_and_readyz_answer(void **state)
 {
     (void)state;
     struct resp r;
-    assert_true(http(&shared, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
     char ct[64];
     assert_true(resp_header(&r, "Content-Type", ct, sizeof ct));
     assert_string_equal(ct, "application/json");
     resp_free(&r);
-    assert_true(http(&shared, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(http(&shared_orgd, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
     resp_free(&r);
     /* HEAD works on GET routes, without a body */
-    assert_true(http(&shared, "HEAD", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(http(&shared_orgd, "HEAD", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
     resp_free(&r);
@@ -66,7 +52,7 @@ static void unknown_path_is_404_problem(void **state)
                            "/org/a/../b", "//healthz", "/ORG/create"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         struct resp r;
-        assert_true(http(&shared, "GET", paths[i], NULL, NULL, NULL, 0, NULL, &r));
+        assert_true(http(&shared_orgd, "GET", paths[i], NULL, NULL, NULL, 0, NULL, &r));
         if (!is_problem(&r, 404))
             fail_msg("path %s", paths[i]);
         resp_free(&r);
@@ -89,7 +75,7 @@ static void wrong_method_is_405_with_allow(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct resp r;
-        assert_true(http(&shared, cases[i].method, cases[i].path, NULL, NULL, NULL, 0, NULL, &r));
+        assert_true(http(&shared_orgd, cases[i].method, cases[i].path, NULL, NULL, NULL, 0, NULL, &r));
         assert_true(is_problem(&r, 405));
         char allow[128];
         assert_true(resp_header(&r, "Allow", allow, sizeof allow));
@@ -104,14 +90,14 @@ static void options_lists_methods_and_cors_is_off_by_default(void **state)
     struct resp r;
     const char *origin[] = {"Origin: https://evil.example", "Access-Control-Request-Method: POST",
                             NULL};
-    assert_true(http(&shared, "OPTIONS", "/org/create", NULL, NULL, NULL, 0, origin, &r));
+    assert_true(http(&shared_orgd, "OPTIONS", "/org/create", NULL, NULL, NULL, 0, origin, &r));
     assert_int_equal(r.status, 204);
     char v[128];
     assert_true(resp_header(&r, "Allow", v, sizeof v));
     assert_string_equal(v, "POST, OPTIONS");
     assert_false(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
     resp_free(&r);
-    assert_true(http(&shared, "GET", "/healthz", NULL, NULL, NULL, 0, origin, &r));
+    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, origin, &r));
     assert_false(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
     resp_free(&r);
 }
@@ -148,12 +134,12 @@ static void request_id_is_echoed_or_generated(void **state)
     struct resp r;
     const char *mine[] = {"X-Request-Id: trace-42.abc", NULL};
     char v[128];
-    assert_true(http(&shared, "GET", "/healthz", NULL, NULL, NULL, 0, mine, &r));
+    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, mine, &r));
     assert_true(resp_header(&r, "X-Request-Id", v, sizeof v));
     assert_string_equal(v, "trace-42.abc");
     resp_free(&r);
     const char *hostile[] = {"X-Request-Id: a\"b<script>", NULL};
-    assert_true(http(&shared, "GET", "/healthz", NULL, NULL, NULL, 0, hostile, &r));
+    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, hostile, &r));
     assert_true(resp_header(&r, "X-Request-Id", v, sizeof v));
     assert_int_equal(strlen(v), 32);
     assert_null(strchr(v, '<'));
@@ -164,10 +150,10 @@ static void keep_alive_reuses_the_connection(void **state)
 {
     (void)state;
     struct resp r;
-    assert_true(http(&shared, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
     resp_free(&r);
     for (int i = 0; i < 5; i++) {
-        assert_true(http(&shared, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+        assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
         assert_int_equal(r.status, 200);
         assert_int_equal(r.connects, 0); /* no new connection */
         resp_free(&r);
@@ -208,7 +194,7 @@ static size_t recv_all(int fd, char *buf, size_t cap)
 static void body_too_large_is_413_before_reading(void **state)
 {
     (void)state;
-    int fd = connect_to(shared.port);
+    int fd = connect_to(shared_orgd.port);
     const char *req = "POST /org/create HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                       "Content-Length: 104857600\r\n\r\n";
     send_all(fd, req, strlen(req));
@@ -334,11 +320,9 @@ static void readyz_follows_the_database(void **state)
 {
     (void)state;
     struct private_db db = {0};
-    assert_true(private_db_start(&db));
     struct orgd o;
     orgd_init(&o, NULL);
-    snprintf(o.uri, sizeof o.uri, "%s", db.uri);
-    assert_true(orgd_start(&o, NULL));
+    assert_true(orgd_start_on(&o, &db, NULL));
     struct resp r;
     assert_true(http(&o, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
@@ -362,15 +346,7 @@ static void readyz_follows_the_database(void **state)
     resp_free(&r);
 
     assert_true(private_db_start(&db));
-    bool ready = false;
-    for (int i = 0; i < 100 && !ready; i++) {
-        assert_true(http(&o, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
-        ready = r.status == 200;
-        resp_free(&r);
-        if (!ready)
-            sleep_ms(100);
-    }
-    assert_true(ready);
+    assert_true(orgd_wait_ready(&o, 10000));
     assert_int_equal(orgd_stop(&o), 0);
     private_db_destroy(&db);
 }
@@ -392,5 +368,5 @@ int main(void)
         cmocka_unit_test(dotenv_file_is_read_and_the_environment_wins),
         cmocka_unit_test(readyz_follows_the_database),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, shared_orgd_setup, shared_orgd_teardown);
 }

@@ -198,11 +198,9 @@ static void database_down_means_fast_503s(void **state)
 {
     (void)state;
     struct private_db db = {0};
-    assert_true(private_db_start(&db));
     struct orgd o;
     orgd_init(&o, NULL);
-    snprintf(o.uri, sizeof o.uri, "%s", db.uri);
-    assert_true(orgd_start(&o, NULL));
+    assert_true(orgd_start_on(&o, &db, NULL));
     struct tenant t;
     tenant_new(&o, &t, "Down");
     assert_true(private_db_stop(&db));
@@ -244,13 +242,7 @@ static void database_down_means_fast_503s(void **state)
     assert_int_equal(status_of(&o, "GET", "/healthz", NULL, NULL), 200);
 
     assert_true(private_db_start(&db));
-    bool back = false;
-    for (int i = 0; i < 100 && !back; i++) {
-        back = status_of(&o, "GET", "/readyz", NULL, NULL) == 200;
-        if (!back)
-            sleep_ms(100);
-    }
-    assert_true(back);
+    assert_true(orgd_wait_ready(&o, 10000));
     snprintf(path, sizeof path, "/org/%s", t.name);
     assert_int_equal(status_of(&o, "GET", path, t.token, NULL), 200);
     expect_check_clean(&o);
@@ -265,14 +257,12 @@ static void database_down_means_fast_503s(void **state)
 static void database_crash_mid_operation(enum op op, const char *point)
 {
     struct private_db db = {0};
-    assert_true(private_db_start(&db));
     struct orgd o;
     orgd_init(&o, harness_orgd_faults_bin());
-    snprintf(o.uri, sizeof o.uri, "%s", db.uri);
     char arm[96];
     snprintf(arm, sizeof arm, "FAULT_POINT=pause:%s", point);
     const char *env[] = {arm, "RECOVERY_AGE_SECONDS=1", "RECOVERY_INTERVAL_SECONDS=1", NULL};
-    assert_true(orgd_start(&o, env));
+    assert_true(orgd_start_on(&o, &db, env));
     struct tenant t = {0};
     char coll[96] = "", new_name[64], new_coll[96];
     harness_unique("Mid", new_name, sizeof new_name);

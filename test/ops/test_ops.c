@@ -19,7 +19,6 @@
 #include "harness.h"
 
 static const char *const PW = "correct horse battery";
-static struct orgd shared;
 
 static void sleep_ms(int ms)
 {
@@ -88,7 +87,7 @@ static void assert_moved(const char *before, const char *after, const char *seri
 static void counters_move(void **state)
 {
     (void)state;
-    char *before = scrape(&shared);
+    char *before = scrape(&shared_orgd);
     for (const char *f = "# HELP orgd_http_requests_total\0"
                          "# TYPE orgd_http_requests_total counter\0"
                          "# TYPE orgd_http_request_duration_seconds histogram\0"
@@ -107,13 +106,13 @@ static void counters_move(void **state)
     for (char *p = email; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    assert_int_equal(create_org(&shared, name, email, PW), 201);
+    assert_int_equal(create_org(&shared_orgd, name, email, PW), 201);
     char *token = NULL;
-    assert_int_equal(login(&shared, email, PW, &token), 200);
-    assert_int_equal(status_of(&shared, "GET", "/no/such/route", NULL, NULL), 404);
-    assert_int_equal(status_of(&shared, "GET", "/auth/check", NULL, NULL), 401);
-    assert_int_equal(status_of(&shared, "GET", "/auth/check", NULL, NULL), 401);
-    char *after = scrape(&shared);
+    assert_int_equal(login(&shared_orgd, email, PW, &token), 200);
+    assert_int_equal(status_of(&shared_orgd, "GET", "/no/such/route", NULL, NULL), 404);
+    assert_int_equal(status_of(&shared_orgd, "GET", "/auth/check", NULL, NULL), 401);
+    assert_int_equal(status_of(&shared_orgd, "GET", "/auth/check", NULL, NULL), 401);
+    char *after = scrape(&shared_orgd);
 
     assert_moved(before, after, REQ("/org/create", "POST", "201"), 1);
     assert_moved(before, after, REQ("/admin/login", "POST", "200"), 1);
@@ -156,14 +155,14 @@ static void counters_move(void **state)
     assert_true(started > (double)time(NULL) - 600 && started <= (double)time(NULL) + 1);
 
     /* an org name already taken: a conflict the store translated */
-    assert_int_equal(create_org(&shared, name, "other@example.com", PW), 409);
-    char *third = scrape(&shared);
+    assert_int_equal(create_org(&shared_orgd, name, "other@example.com", PW), 409);
+    char *third = scrape(&shared_orgd);
     assert_moved(after, third, REQ("/org/create", "POST", "409"), 1);
     assert_moved(after, third, "orgd_mongo_errors_total{kind=\"conflict\"}", 1);
 
     /* HEAD of /metrics: same headers, no body */
     struct resp r;
-    assert_true(http(&shared, "HEAD", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(http(&shared_orgd, "HEAD", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
     resp_free(&r);
@@ -263,19 +262,19 @@ static void request_id_and_the_request_line(void **state)
 {
     (void)state;
     struct tenant t;
-    tenant_new(&shared, &t, "Logs");
+    tenant_new(&shared_orgd, &t, "Logs");
     char path[128];
     snprintf(path, sizeof path, "/org/%s", t.name);
 
     /* a good id is echoed and logged, with the route template and the org */
     const char *mine[] = {"X-Request-Id: abc-123", NULL};
     struct resp r;
-    assert_true(http(&shared, "GET", path, t.token, NULL, NULL, 0, mine, &r));
+    assert_true(http(&shared_orgd, "GET", path, t.token, NULL, NULL, 0, mine, &r));
     assert_int_equal(r.status, 200);
     char id[128];
     assert_true(resp_header(&r, "X-Request-Id", id, sizeof id));
     assert_string_equal(id, "abc-123");
-    json_t *j = request_logged(&shared, &r, "GET", "/org/{name}");
+    json_t *j = request_logged(&shared_orgd, &r, "GET", "/org/{name}");
     assert_string_equal(field(j, "org_id"), t.id);
     assert_string_equal(field(j, "msg"), "request");
     assert_null(json_object_get(j, "param")); /* the template, never the name */
@@ -295,40 +294,40 @@ static void request_id_and_the_request_line(void **state)
                          "X-Request-Id: quote\"d"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *h[] = {bad[i], NULL};
-        assert_true(http(&shared, "GET", "/healthz", NULL, NULL, NULL, 0, h, &r));
+        assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, h, &r));
         assert_int_equal(r.status, 200);
         assert_true(resp_header(&r, "X-Request-Id", id, sizeof id));
         if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)
             fail_msg("%s: got X-Request-Id %s", bad[i], id);
-        j = request_logged(&shared, &r, "GET", "/healthz");
+        j = request_logged(&shared_orgd, &r, "GET", "/healthz");
         assert_null(json_object_get(j, "org_id")); /* not known: not there */
         json_decref(j);
         resp_free(&r);
     }
     /* none sent: one is generated */
-    assert_true(http(&shared, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
     assert_true(resp_header(&r, "X-Request-Id", id, sizeof id));
     assert_int_equal(strlen(id), 32);
-    json_decref(request_logged(&shared, &r, "GET", "/healthz"));
+    json_decref(request_logged(&shared_orgd, &r, "GET", "/healthz"));
     resp_free(&r);
 
     /* failures are logged the same way: no route, no token, someone else's org */
     const char *ids[] = {"X-Request-Id: log-404", NULL};
-    assert_true(http(&shared, "GET", "/org/xyz/extra", NULL, NULL, NULL, 0, ids, &r));
+    assert_true(http(&shared_orgd, "GET", "/org/xyz/extra", NULL, NULL, NULL, 0, ids, &r));
     assert_int_equal(r.status, 404);
-    json_decref(request_logged(&shared, &r, "GET", "unmatched"));
+    json_decref(request_logged(&shared_orgd, &r, "GET", "unmatched"));
     resp_free(&r);
-    assert_true(http(&shared, "GET", "/org/xyz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(http(&shared_orgd, "GET", "/org/xyz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 401);
-    j = request_logged(&shared, &r, "GET", "/org/{name}");
+    j = request_logged(&shared_orgd, &r, "GET", "/org/{name}");
     assert_null(json_object_get(j, "org_id"));
     json_decref(j);
     resp_free(&r);
-    assert_true(http_json(&shared, "POST", "/admin/login", NULL,
+    assert_true(http_json(&shared_orgd, "POST", "/admin/login", NULL,
                           "{\"email\":\"nobody@example.com\",\"password\":\"wrong password!\"}",
                           &r));
     assert_int_equal(r.status, 401);
-    json_decref(request_logged(&shared, &r, "POST", "/admin/login"));
+    json_decref(request_logged(&shared_orgd, &r, "POST", "/admin/login"));
     resp_free(&r);
     tenant_free(&t);
 }
@@ -503,19 +502,6 @@ static void recovery_is_counted_and_logged(void **state)
     assert_true(logged);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    orgd_init(&shared, NULL);
-    return orgd_start(&shared, NULL) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return orgd_stop(&shared) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,5 +511,5 @@ int main(void)
         cmocka_unit_test(warn_level_and_a_dead_database),
         cmocka_unit_test(recovery_is_counted_and_logged),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, shared_orgd_setup, shared_orgd_teardown);
 }

@@ -11,17 +11,7 @@ function(orgd_ops_unit_test name)
   set_tests_properties(unit.${name} PROPERTIES TIMEOUT 60)
 endfunction()
 
-function(orgd_ops_api_test name)
-  add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.c)
-  target_compile_options(${name} PRIVATE ${ORGD_WARNINGS} -Wno-format-truncation)
-  target_link_libraries(${name} PRIVATE orgd_harness)
-  add_dependencies(${name} orgd orgd-faults)
-  add_test(NAME api.${name} COMMAND ${name})
-  set_tests_properties(api.${name} PROPERTIES
-    ENVIRONMENT "ORGD_TEST_LOG_DIR=${TEST_LOG_DIR};ORGD_TEST_EXCHANGES_DIR=${TEST_EXCHANGES_DIR}"
-    TIMEOUT 400)
-endfunction()
 
 orgd_ops_unit_test(test_metrics)
 orgd_ops_unit_test(test_log)
-orgd_ops_api_test(test_ops)
+orgd_api_test(test_ops ops)
