@@ -33,7 +33,11 @@ static void send_response(struct request *r, int status, const char *content_typ
         mg_response_header_add(r->conn, "Content-Type", content_type, -1);
     mg_response_header_add(r->conn, "Content-Length", length, -1);
     mg_response_header_add(r->conn, "X-Request-Id", r->request_id, -1);
-    mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
+    bool cache_set = false; /* a handler may allow caching; everything else: no-store */
+    for (int i = 0; i < r->nextra; i++)
+        cache_set = cache_set || strcasecmp(r->extra[i].name, "Cache-Control") == 0;
+    if (!cache_set)
+        mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
     mg_response_header_add(r->conn, "X-Content-Type-Options", "nosniff", -1);
     for (int i = 0; i < r->nextra; i++)
         mg_response_header_add(r->conn, r->extra[i].name, r->extra[i].value, -1);

@@ -135,7 +135,7 @@ function http(method, path, headers = {}) {
         const body = Buffer.concat(chunks);
         const type = res.headers['content-type'] ?? '';
         record(method, path, res.statusCode, type, body);
-        resolve({ status: res.statusCode, type, body });
+        resolve({ status: res.statusCode, type, body, cache: res.headers['cache-control'] ?? '' });
       });
     });
     req.on('error', reject);
@@ -158,6 +158,9 @@ try {
   if (!spec.body.toString('utf8').startsWith('openapi: 3.')) fail('/openapi.yaml does not start with "openapi: 3."');
   const page0 = await http('GET', '/docs');
   if (page0.status !== 200 || !page0.type.startsWith('text/html')) fail(`/docs: ${page0.status} ${page0.type}`);
+  if (page0.cache !== 'no-store') fail(`/docs: Cache-Control "${page0.cache}", expected no-store`);
+  const bundle = await http('GET', '/docs/swagger-ui-bundle.js');
+  if (bundle.status !== 200 || !/max-age=\d+/.test(bundle.cache)) fail(`/docs/swagger-ui-bundle.js: ${bundle.status}, Cache-Control "${bundle.cache}": the bundle should be cacheable`);
   const head = await http('HEAD', '/docs');
   if (head.status !== 200 || head.body.length !== 0) fail(`HEAD /docs: ${head.status}, ${head.body.length} bytes`);
   for (const p of ['/docs/index.html', '/docs/swagger-ui.js', '/docs/swagger-ui.css.map', '/docs/..%2fopenapi.yaml',
