@@ -673,5 +673,5 @@ int main(void)
         cmocka_unit_test(login_rehashes_when_parameters_change),
         cmocka_unit_test(random_requests_never_500),
     };
-    return cmocka_run_group_tests(tests, shared_orgd_setup, shared_orgd_teardown);
+    return run_with_shared_orgd(tests);
 }

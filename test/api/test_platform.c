@@ -368,5 +368,5 @@ int main(void)
         cmocka_unit_test(dotenv_file_is_read_and_the_environment_wins),
         cmocka_unit_test(readyz_follows_the_database),
     };
-    return cmocka_run_group_tests(tests, shared_orgd_setup, shared_orgd_teardown);
+    return run_with_shared_orgd(tests);
 }

@@ -511,5 +511,5 @@ int main(void)
         cmocka_unit_test(warn_level_and_a_dead_database),
         cmocka_unit_test(recovery_is_counted_and_logged),
     };
-    return cmocka_run_group_tests(tests, shared_orgd_setup, shared_orgd_teardown);
+    return run_with_shared_orgd(tests);
 }
