@@ -279,8 +279,13 @@ static void check_collections(struct run *r, const struct snapshot *s)
         snprintf(moved, sizeof moved, "orphaned_%" PRId64 "_%s", clock_now_ms() / 1000,
                  names[i] + 4);
         if (r->repair) {
+            /* a create that began after the snapshot read the orgs may own it
+             * by now: ask again right before moving anything */
             struct error e;
             error_clear(&e);
+            bool claimed = true;
+            if (!ops_collection_claimed(r->c, names[i], "", &claimed, &e) || claimed)
+                continue;
             fixed = store_collection_rename(r->c->store, names[i], moved, &e);
         }
         found(r, "orphan_collection", fixed, "collection %s belongs to no org%s%s", names[i],
@@ -348,16 +353,23 @@ bool check_run(struct core *c, bool repair, int64_t age_ms, check_report_fn repo
                int *problems, struct error *e)
 {
     *problems = 0;
-    int64_t expired = 0;
-    if (repair && !store_org_locks_expire(c->store, clock_now_ms() - age_ms, &expired, e))
+    struct run r = {c, repair, report, ud, 0};
+    int64_t cutoff = clock_now_ms() - age_ms;
+    /* first, so that the stuck operations they hold can be recovered below */
+    int64_t stale = 0;
+    if (!store_org_locks_stale(c->store, cutoff, repair, &stale, e))
         return false;
+    if (stale > 0)
+        found(&r, "stale_lock", repair,
+              "%" PRId64 " org lock(s) left by a process that died mid-write; each freezes "
+              "its org (409) until removed",
+              stale);
     struct snapshot s;
     if (!snapshot_load(c, &s, e)) {
         snapshot_free(&s);
+        *problems = r.problems;
         return false;
     }
-    struct run r = {c, repair, report, ud, 0};
-    int64_t cutoff = clock_now_ms() - age_ms;
     check_orgs(&r, &s, cutoff);
     if (repair && r.problems > 0) {
         /* the org repairs moved collections and links: judge the rest on

@@ -79,7 +79,7 @@ static const struct setting settings[] = {
     {"METRICS_PORT", T_LONG, "0", OFF(metrics_port), 0, 0, 65535, NULL, NULL, false,
      "0 = /metrics on PORT; else /metrics only on this port (same HOST)"},
     {"FAULT_POINT", T_STRING, "", OFF(fault_point), SZ(fault_point), 0, 63, NULL,
-     check_printable, false, "test builds only: abort at this named step"},
+     check_printable, false, "test builds only: kill the process at this step (pause:<step>: wait 3 s there)"},
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -382,6 +382,11 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
     if (ok && out->argon2_memory_kib < 8 * out->argon2_parallelism) {
         snprintf(msg, msglen, "ARGON2_MEMORY_KIB: must be at least 8 x ARGON2_PARALLELISM (%ld)",
                  8 * out->argon2_parallelism);
+        ok = false;
+    }
+    if (ok && out->metrics_port == out->port) {
+        snprintf(msg, msglen, "METRICS_PORT: must differ from PORT (%ld), or be 0 to serve "
+                              "/metrics on PORT", out->port);
         ok = false;
     }
     if (!ok)

@@ -35,7 +35,6 @@
 
 #include "error.h"
 #include "model.h"
-#include "recovery.h"
 
 #define METRICS_ROUTES_MAX 48
 #define METRICS_ROUTE_UNMATCHED (-1)

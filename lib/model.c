@@ -37,3 +37,17 @@ bool role_parse(const char *s, enum role *out)
     }
     return false;
 }
+
+const char *recovery_action_name(enum recovery_action a)
+{
+    switch (a) {
+    case RECOVERY_UNDO_CREATE:
+        return "undo_create";
+    case RECOVERY_FINISH_RENAME:
+        return "finish_rename";
+    case RECOVERY_FINISH_DELETE:
+        return "finish_delete";
+    default:
+        return "failed";
+    }
+}

@@ -61,4 +61,14 @@ bool org_state_parse(const char *s, enum org_state *out);
 const char *role_name(enum role r);
 bool role_parse(const char *s, enum role *out);
 
+/* What recovery did with one interrupted operation. */
+enum recovery_action {
+    RECOVERY_UNDO_CREATE,
+    RECOVERY_FINISH_RENAME,
+    RECOVERY_FINISH_DELETE,
+    RECOVERY_FAILED,
+    RECOVERY_ACTION_COUNT
+};
+const char *recovery_action_name(enum recovery_action a); /* static text */
+
 #endif

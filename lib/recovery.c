@@ -11,20 +11,6 @@
 
 void (*recovery_observer)(enum recovery_action a) = NULL;
 
-const char *recovery_action_name(enum recovery_action a)
-{
-    switch (a) {
-    case RECOVERY_UNDO_CREATE:
-        return "undo_create";
-    case RECOVERY_FINISH_RENAME:
-        return "finish_rename";
-    case RECOVERY_FINISH_DELETE:
-        return "finish_delete";
-    default:
-        return "failed";
-    }
-}
-
 bool recovery_one(struct core *c, const struct org *o, bool *done, enum recovery_action *action,
                   struct error *e)
 {
@@ -75,7 +61,7 @@ bool recovery_run(struct core *c, int64_t age_ms, struct recovery_stats *stats, 
 {
     memset(stats, 0, sizeof *stats);
     int64_t expired = 0;
-    if (!store_org_locks_expire(c->store, clock_now_ms() - age_ms, &expired, e))
+    if (!store_org_locks_stale(c->store, clock_now_ms() - age_ms, true, &expired, e))
         return false;
     if (expired > 0)
         log_emit(LOG_WARN, "expired org locks left by a process that died mid-write",

@@ -15,19 +15,11 @@
 
 #include "core.h"
 
-enum recovery_action {
-    RECOVERY_UNDO_CREATE,
-    RECOVERY_FINISH_RENAME,
-    RECOVERY_FINISH_DELETE,
-    RECOVERY_FAILED,
-    RECOVERY_ACTION_COUNT
-};
+/* enum recovery_action and recovery_action_name are in model.h (metrics counts them) */
 
 struct recovery_stats {
     long actions[RECOVERY_ACTION_COUNT];
 };
-
-const char *recovery_action_name(enum recovery_action a);
 
 /* One pass. Returns false only if the list of stuck orgs could not be read. */
 bool recovery_run(struct core *c, int64_t age_ms, struct recovery_stats *stats, struct error *e);

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <mongoc/mongoc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@
 struct store {
     mongoc_client_pool_t *pool;
     char db[64];
+    atomic_bool indexed;  /* the unique indexes exist: names, e-mails, locks */
+    int64_t lock_ttl_ms;  /* an org lock younger than this may still be in use */
 };
 
 static const char *const C_ORGS = "organizations";
@@ -43,9 +46,8 @@ static bool is_unavailable_code(uint32_t code)
     }
 }
 
-/* The one translation from a driver error to ours. `what` names the
- * operation for the log. */
-static bool fail(struct error *e, const bson_error_t *be, const char *what)
+/* What a driver error means to us. */
+static enum err_kind classify(const bson_error_t *be)
 {
     enum err_kind kind = ERR_INTERNAL;
     if (be->domain == MONGOC_ERROR_SERVER_SELECTION || be->domain == MONGOC_ERROR_STREAM ||
@@ -61,7 +63,17 @@ static bool fail(struct error *e, const bson_error_t *be, const char *what)
     } else if (is_unavailable_code(be->code) || strstr(be->message, "database is locked") != NULL) {
         kind = ERR_UNAVAILABLE;
     }
-    metrics_mongo_error(kind);
+    return kind;
+}
+
+/* The one translation from a driver error to ours. `what` names the
+ * operation for the log. A missing namespace is no database error (a drop
+ * of what is gone succeeds), so the metric leaves it out. */
+static bool fail(struct error *e, const bson_error_t *be, const char *what)
+{
+    enum err_kind kind = classify(be);
+    if (kind != ERR_NOT_FOUND)
+        metrics_mongo_error(kind);
     if (kind == ERR_UNAVAILABLE || kind == ERR_INTERNAL) {
         log_emit(kind == ERR_INTERNAL ? LOG_ERROR : LOG_WARN, "mongodb error",
                  json_pack("{s:s, s:i, s:i, s:s, s:s}", "op", what, "domain", (int)be->domain,
@@ -127,6 +139,11 @@ store_t *store_new(const char *uri_text, const char *db, int timeout_ms, struct 
 
     store_t *s = bson_malloc0(sizeof *s);
     snprintf(s->db, sizeof s->db, "%s", db);
+    /* a write may be in flight for a socket timeout (FerretDB's SQLite busy
+     * timeout is 10 s): a lock is stale only well after that */
+    int32_t socket_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 0);
+    s->lock_ttl_ms = 2 * (int64_t)(socket_ms > 10000 ? socket_ms : 10000) + 5000;
+    atomic_init(&s->indexed, false);
     s->pool = mongoc_client_pool_new(uri);
     mongoc_uri_destroy(uri);
     if (s->pool == NULL) {
@@ -227,14 +244,25 @@ static bool create_index(store_t *s, const char *coll, const char *name, bool un
 
 bool store_ensure_indexes(store_t *s, struct error *e)
 {
-    return create_index(s, C_ORGS, "name_key_unique", true, "name_key", NULL, e) &&
+    bool ok = create_index(s, C_LOCKS, "key_unique", true, "key", NULL, e) &&
+           create_index(s, C_ORGS, "name_key_unique", true, "name_key", NULL, e) &&
            create_index(s, C_ORGS, "state_touched", false, "state", "op.touched_at", e) &&
            create_index(s, C_ADMINS, "email_unique", true, "email", NULL, e) &&
            create_index(s, C_MEMBERS, "admin_org_unique", true, "admin_id", "org_id", e) &&
            create_index(s, C_MEMBERS, "org", false, "org_id", NULL, e) &&
            create_index(s, C_INVITATIONS, "org", false, "org_id", NULL, e) &&
-           create_index(s, C_TOKENS, "org", false, "org_id", NULL, e) &&
-           create_index(s, C_LOCKS, "key_unique", true, "key", NULL, e);
+           create_index(s, C_TOKENS, "org", false, "org_id", NULL, e);
+    if (ok)
+        atomic_store(&s->indexed, true);
+    return ok;
+}
+
+/* Writes whose correctness rests on a unique index (names, e-mails,
+ * memberships, org locks) wait for the indexes: until they exist, a
+ * duplicate would go through. Creating them is idempotent and cheap. */
+static bool indexes_ready(store_t *s, struct error *e)
+{
+    return atomic_load(&s->indexed) || store_ensure_indexes(s, e);
 }
 
 /* ---- documents <-> records ---- */
@@ -492,6 +520,8 @@ static void org_fields_append(bson_t *b, const struct org *o)
 
 bool store_org_insert(store_t *s, const struct org *o, struct error *e)
 {
+    if (!indexes_ready(s, e))
+        return false;
     bson_t doc = BSON_INITIALIZER;
     append_oid(&doc, "_id", o->id);
     org_fields_append(&doc, o);
@@ -539,29 +569,35 @@ bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *
  * removes its lock. A writer that read an older version gets its lock but
  * matches nothing: the version filter stops it. A lock left behind by a
  * process that died between the two writes freezes only that org, until
- * store_org_locks_expire removes it (recovery does, after the recovery age). */
+ * store_org_locks_stale removes it (recovery does, once it is older than
+ * both the recovery age and twice the socket timeout, so that no write
+ * can still be in flight under it); `orgd check` reports such locks. */
 
 static bool lock_take(store_t *s, const char *org_id, int64_t version, bson_oid_t *lock,
                       bool *taken, struct error *e)
 {
     *taken = false;
+    if (!indexes_ready(s, e))
+        return false;
     char key[64];
     snprintf(key, sizeof key, "%s:%lld", org_id, (long long)version);
     bson_oid_init(lock, NULL);
     bson_t *doc = BCON_NEW("_id", BCON_OID(lock), "key", BCON_UTF8(key), "at",
                            BCON_DATE_TIME(clock_now_ms()));
-    struct error le;
-    error_clear(&le);
-    bool ok = insert(s, C_LOCKS, doc, "org lock", &le);
+    struct conn c = conn_open(s, C_LOCKS);
+    bson_error_t be;
+    bson_t reply;
+    bool ok = mongoc_collection_insert_one(c.coll, doc, NULL, &reply, &be);
+    bson_destroy(&reply);
+    conn_close(&c);
     bson_destroy(doc);
     if (ok) {
         *taken = true;
         return true;
     }
-    if (le.kind == ERR_CONFLICT)
-        return true; /* another writer has this version */
-    *e = le;
-    return false;
+    if (classify(&be) == ERR_CONFLICT)
+        return true; /* another writer has this version: contention, not an error */
+    return fail(e, &be, "org lock");
 }
 
 static void lock_release(store_t *s, const bson_oid_t *lock)
@@ -574,11 +610,15 @@ static void lock_release(store_t *s, const bson_oid_t *lock)
     bson_destroy(filter);
 }
 
-bool store_org_locks_expire(store_t *s, int64_t before_ms, int64_t *removed, struct error *e)
+bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n,
+                           struct error *e)
 {
-    bson_t *filter = BCON_NEW("at", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
-    *removed = 0;
-    bool ok = write_op(s, C_LOCKS, W_DELETE_MANY, filter, NULL, removed, "org locks expire", e);
+    int64_t ttl_cutoff = clock_now_ms() - s->lock_ttl_ms;
+    bson_t *filter = BCON_NEW("at", "{", "$lt",
+                              BCON_DATE_TIME(before_ms < ttl_cutoff ? before_ms : ttl_cutoff), "}");
+    *n = 0;
+    bool ok = remove ? write_op(s, C_LOCKS, W_DELETE_MANY, filter, NULL, n, "org locks expire", e)
+                     : count(s, C_LOCKS, filter, n, "org locks count", e);
     bson_destroy(filter);
     return ok;
 }
@@ -611,7 +651,8 @@ bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *a
     bool ok = lock_take(s, cur->id, cur->version, &lock, &taken, e);
     if (ok && taken) {
         ok = write_op(s, C_ORGS, W_UPDATE_ONE, filter, &update, &matched, "org swap", e);
-        lock_release(s, &lock);
+        if (ok || e->kind == ERR_CONFLICT) /* else the write may still land: let the lock expire */
+            lock_release(s, &lock);
     }
     *applied = ok && matched == 1;
     bson_destroy(filter);
@@ -633,7 +674,8 @@ bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied
     bool ok = lock_take(s, id, version, &lock, &taken, e);
     if (ok && taken) {
         ok = write_op(s, C_ORGS, W_DELETE_ONE, filter, NULL, &n, "org delete", e);
-        lock_release(s, &lock);
+        if (ok) /* else the delete may still land: let the lock expire */
+            lock_release(s, &lock);
     }
     *applied = ok && n == 1;
     bson_destroy(filter);
@@ -709,6 +751,8 @@ bool store_org_count_by_state(store_t *s, long counts[ORG_STATE_COUNT], struct e
 
 bool store_admin_insert(store_t *s, const struct admin *a, struct error *e)
 {
+    if (!indexes_ready(s, e))
+        return false;
     bson_t doc = BSON_INITIALIZER;
     append_oid(&doc, "_id", a->id);
     BSON_APPEND_UTF8(&doc, "email", a->email);
@@ -822,6 +866,8 @@ bool store_admin_each(store_t *s, bool (*fn)(const struct admin *a, void *ud), v
 
 bool store_membership_insert(store_t *s, const struct membership *m, struct error *e)
 {
+    if (!indexes_ready(s, e))
+        return false;
     bson_t doc = BSON_INITIALIZER;
     append_oid(&doc, "admin_id", m->admin_id);
     append_oid(&doc, "org_id", m->org_id);

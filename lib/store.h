@@ -58,9 +58,12 @@ bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *a
 bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied,
                       struct error *e);
 
-/* Removes the org locks taken before `before_ms`: left by a process that
- * died between taking one and writing (*removed: how many). */
-bool store_org_locks_expire(store_t *s, int64_t before_ms, int64_t *removed, struct error *e);
+/* Org locks left by a process that died between taking one and writing:
+ * those taken before `before_ms` and before the lock lifetime (twice the
+ * socket timeout, plus margin). Counts them into *n, or removes them (and
+ * counts those removed) when `remove`. */
+bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n,
+                           struct error *e);
 
 /* Calls fn for every org document (any state). fn returns false to stop. */
 bool store_org_each(store_t *s, bool (*fn)(const struct org *o, void *ud), void *ud,

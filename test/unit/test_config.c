@@ -59,6 +59,8 @@ static void each_bad_value_names_its_setting(void **state)
         {"CORS_ORIGINS=example.com", "CORS_ORIGINS"},
         {"ARGON2_PARALLELISM=0", "ARGON2_PARALLELISM"},
         {"JWT_SECRET=short", "JWT_SECRET"},
+        {"METRICS_PORT=8000", "METRICS_PORT"}, /* the same as PORT's default */
+        {"METRICS_PORT=70000", "METRICS_PORT"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *env[] = {(char *)cases[i][0], SECRET, NULL};
