@@ -459,16 +459,22 @@ static bool find_each(store_t *s, const char *coll, const bson_t *filter, const 
     return ok;
 }
 
+/* One insert; the driver's error, untranslated, in *be. */
+static bool insert_raw(store_t *s, const char *coll, const bson_t *doc, bson_error_t *be)
+{
+    struct conn c = conn_open(s, coll);
+    bson_t reply;
+    bool ok = mongoc_collection_insert_one(c.coll, doc, NULL, &reply, be);
+    bson_destroy(&reply);
+    conn_close(&c);
+    return ok;
+}
+
 static bool insert(store_t *s, const char *coll, const bson_t *doc, const char *what,
                    struct error *e)
 {
-    struct conn c = conn_open(s, coll);
     bson_error_t be;
-    bson_t reply;
-    bool ok = mongoc_collection_insert_one(c.coll, doc, NULL, &reply, &be);
-    bson_destroy(&reply);
-    conn_close(&c);
-    return ok || fail(e, &be, what);
+    return insert_raw(s, coll, doc, &be) || fail(e, &be, what);
 }
 
 /* update_one or delete_one/many; *matched gets the matched/deleted count. */
@@ -584,12 +590,8 @@ static bool lock_take(store_t *s, const char *org_id, int64_t version, bson_oid_
     bson_oid_init(lock, NULL);
     bson_t *doc = BCON_NEW("_id", BCON_OID(lock), "key", BCON_UTF8(key), "at",
                            BCON_DATE_TIME(clock_now_ms()));
-    struct conn c = conn_open(s, C_LOCKS);
     bson_error_t be;
-    bson_t reply;
-    bool ok = mongoc_collection_insert_one(c.coll, doc, NULL, &reply, &be);
-    bson_destroy(&reply);
-    conn_close(&c);
+    bool ok = insert_raw(s, C_LOCKS, doc, &be);
     bson_destroy(doc);
     if (ok) {
         *taken = true;
