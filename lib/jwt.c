@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "jsonin.h"
 #include "log.h"
 #include "util.h"
 
@@ -104,21 +105,39 @@ static bool reject(struct error *e, const char *why)
     return error_set(e, ERR_UNAUTHORIZED, "%s", why);
 }
 
-/* Decodes a base64url segment and parses it as a JSON object (duplicate
- * keys refused). Returns NULL when it is not one. */
-static json_t *segment_json(const char *seg, size_t len)
+/* Parses a decoded segment as one JSON object (duplicate keys refused,
+ * nesting bounded before jansson sees it). NULL with e set when it is not
+ * one: ERR_MALFORMED (400) when it is nested too deep, else ERR_UNAUTHORIZED. */
+static json_t *claims_json(const uint8_t *raw, size_t raw_len, const char *what, struct error *e)
+{
+    if (jsonin_depth((const char *)raw, raw_len, JSONIN_MAX_DEPTH) > JSONIN_MAX_DEPTH) {
+        /* refused as bodies are (400), before any parser recurses */
+        error_set(e, ERR_MALFORMED, "the %s is nested deeper than %d levels", what,
+                  JSONIN_MAX_DEPTH);
+        return NULL;
+    }
+    json_t *obj = jsonin_load((const char *)raw, raw_len, what, e);
+    if (obj == NULL || !json_is_object(obj)) {
+        json_decref(obj);
+        error_clear(e);
+        reject(e, "token is malformed");
+        return NULL;
+    }
+    return obj;
+}
+
+/* Decodes a base64url segment, then as claims_json. */
+static json_t *segment_json(const char *seg, size_t len, const char *what, struct error *e)
 {
     uint8_t *raw = NULL;
     size_t raw_len = 0;
     cjose_err err;
-    if (!cjose_base64url_decode(seg, len, &raw, &raw_len, &err))
-        return NULL;
-    json_t *obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
-    cjose_get_dealloc()(raw);
-    if (obj != NULL && !json_is_object(obj)) {
-        json_decref(obj);
+    if (!cjose_base64url_decode(seg, len, &raw, &raw_len, &err)) {
+        reject(e, "token is malformed");
         return NULL;
     }
+    json_t *obj = claims_json(raw, raw_len, what, e);
+    cjose_get_dealloc()(raw);
     return obj;
 }
 
@@ -157,8 +176,8 @@ bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
     memset(out, 0, sizeof *out);
     if (len == 0)
         return reject(e, "a bearer token is required");
-    if (len > JWT_MAX_LEN)
-        return reject(e, "token is too long");
+    if (len > JWT_MAX_LEN) /* a request no token of ours can be: 400, as an oversized body */
+        return error_set(e, ERR_MALFORMED, "the token is longer than %d bytes", JWT_MAX_LEN);
 
     /* shape: three base64url segments, the last one exactly as long as our MAC */
     const char *dot1 = NULL, *dot2 = NULL;
@@ -182,9 +201,9 @@ bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
         return reject(e, "token signature is invalid");
 
     /* header: alg must be exactly ours; no critical extensions */
-    json_t *hdr = segment_json(token, (size_t)(dot1 - token));
+    json_t *hdr = segment_json(token, (size_t)(dot1 - token), "token header", e);
     if (hdr == NULL)
-        return reject(e, "token is malformed");
+        return false;
     json_t *alg = json_object_get(hdr, "alg");
     json_t *typ = json_object_get(hdr, "typ");
     bool hdr_ok = json_is_string(alg) && strcmp(json_string_value(alg), j->alg_name) == 0 &&
@@ -207,12 +226,12 @@ bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
     size_t plain_len = 0;
     json_t *claims = NULL;
     if (cjose_jws_get_plaintext(jws, &plain, &plain_len, &err))
-        claims = json_loadb((const char *)plain, plain_len, JSON_REJECT_DUPLICATES, NULL);
+        claims = claims_json(plain, plain_len, "token payload", e);
+    else
+        reject(e, "token is malformed");
     cjose_jws_release(jws);
-    if (!json_is_object(claims)) {
-        json_decref(claims);
-        return reject(e, "token is malformed");
-    }
+    if (claims == NULL)
+        return false;
 
     char iss[128];
     bool ok = copy_claim_string(claims, "iss", iss, sizeof iss) &&

@@ -45,7 +45,10 @@ bool jwt_issue(const jwt_t *j, struct jwt_claims *claims, int64_t now, char **ou
                struct error *e);
 
 /* Verifies `token` (len bytes) at `now`. On failure: ERR_UNAUTHORIZED with a
- * short reason in e->message ("token has expired", ...). */
+ * short reason in e->message ("token has expired", ...), or ERR_MALFORMED
+ * for a token no verifier should parse: longer than JWT_MAX_LEN, or whose
+ * header or payload JSON nests deeper than JSONIN_MAX_DEPTH (refused before
+ * any parser recurses into it). */
 bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
                 struct jwt_claims *out, struct error *e);
 

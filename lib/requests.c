@@ -1,5 +1,7 @@
 #include "requests.h"
 
+#include "jsonin.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,23 +37,9 @@ static bool parse_fields(const char *body, size_t len, struct field *fields, siz
     if (len == 0)
         return true;
 
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        switch (json_error_code(&jerr)) {
-        case json_error_duplicate_key:
-            return malformed(e, "request body has a duplicate key");
-        case json_error_invalid_utf8:
-            return malformed(e, "request body is not valid UTF-8");
-        case json_error_null_character:
-        case json_error_null_byte_in_key:
-            return malformed(e, "request body contains a NUL character");
-        default:
-            return error_set(e, ERR_MALFORMED,
-                             "request body is not valid JSON (line %d, column %d)", jerr.line,
-                             jerr.column);
-        }
-    }
+    json_t *root = jsonin_load(body, len, "request body", e);
+    if (root == NULL)
+        return false;
     if (!json_is_object(root)) {
         json_decref(root);
         return malformed(e, "request body must be a JSON object");

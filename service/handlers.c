@@ -53,10 +53,10 @@ static bool authenticate(struct request *r, struct caller *who)
         return false;
     }
     if (!orgs_authenticate(r->core, token, len, who, &e)) {
-        if (e.kind == ERR_UNAUTHORIZED)
+        if (e.kind == ERR_UNAUTHORIZED || e.kind == ERR_MALFORMED)
             http_add_header(r, "WWW-Authenticate",
-                            "Bearer realm=\"orgd\", error=\"invalid_token\", "
-                            "error_description=\"%s\"",
+                            "Bearer realm=\"orgd\", error=\"%s\", error_description=\"%s\"",
+                            e.kind == ERR_MALFORMED ? "invalid_request" : "invalid_token",
                             e.message);
         fail_with(r, &e);
         return false;

@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,12 +130,16 @@ static void refuses_every_bad_token(void **state)
     *last = *last == 'A' ? 'B' : 'A';
     assert_false(verifies(j, token, why, sizeof why));
     free(token);
-    /* over the length bound */
+    /* over the length bound: a malformed request (400), not a token to judge */
     char *huge = malloc(JWT_MAX_LEN + 2);
     memset(huge, 'a', JWT_MAX_LEN + 1);
     huge[JWT_MAX_LEN + 1] = '\0';
-    assert_false(verifies(j, huge, why, sizeof why));
-    assert_string_equal(why, "token is too long");
+    struct error e;
+    error_clear(&e);
+    struct jwt_claims c;
+    assert_false(jwt_verify(j, huge, JWT_MAX_LEN + 1, NOW, &c, &e));
+    assert_int_equal(e.kind, ERR_MALFORMED);
+    assert_string_equal(e.message, "the token is longer than 4096 bytes");
     free(huge);
     free(good);
     free(expired);
@@ -184,6 +189,57 @@ static void configured_algorithm_is_the_only_one(void **state)
     jwt_destroy(j);
 }
 
+/* A header or a signed payload nested past the limit is refused as
+ * malformed (400) before any parser recurses, on a worker-sized stack;
+ * so is a token longer than the cap. */
+static void *verify_deep_tokens(void *arg)
+{
+    jwt_t *j = arg;
+    const int depths[] = {33, 1000};
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        int n = depths[i];
+        char *deep = malloc((size_t)n * 2 + 64);
+        int o = snprintf(deep, 64, "{\"alg\":\"HS256\",\"x\":");
+        for (int k = 0; k < n - 1; k++)
+            deep[o++] = '[';
+        for (int k = 0; k < n - 1; k++)
+            deep[o++] = ']';
+        deep[o++] = '}';
+        deep[o] = '\0';
+        char *p = payload(NOW, NOW, NOW + 60, "orgd");
+        char *tokens[2] = {forge_jwt(deep, p, FORGE_HS256, key, 32),
+                           forge_jwt("{\"alg\":\"HS256\"}", deep, FORGE_HS256, key, 32)};
+        for (int t = 0; t < 2; t++) {
+            struct error e;
+            error_clear(&e);
+            struct jwt_claims c;
+            bool ok = jwt_verify(j, tokens[t], strlen(tokens[t]), NOW, &c, &e);
+            assert_false(ok);
+            if (strlen(tokens[t]) <= JWT_MAX_LEN)
+                assert_non_null(strstr(e.message, "nested deeper than 32"));
+            assert_int_equal(e.kind, ERR_MALFORMED);
+            free(tokens[t]);
+        }
+        free(p);
+        free(deep);
+    }
+    return NULL;
+}
+
+static void deep_tokens_are_refused_on_a_worker_stack(void **state)
+{
+    (void)state;
+    jwt_t *j = make();
+    pthread_attr_t attr;
+    pthread_t t;
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, 102400), 0); /* civetweb's workers */
+    assert_int_equal(pthread_create(&t, &attr, verify_deep_tokens, j), 0);
+    pthread_attr_destroy(&attr);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    jwt_destroy(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +247,7 @@ int main(void)
         cmocka_unit_test(refuses_every_bad_token),
         cmocka_unit_test(leeway_is_30_seconds),
         cmocka_unit_test(configured_algorithm_is_the_only_one),
+        cmocka_unit_test(deep_tokens_are_refused_on_a_worker_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
