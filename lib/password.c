@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "log.h"
@@ -52,19 +53,198 @@ static void slot_give(hasher_t *h)
     sem_post(&h->slots);
 }
 
+/* argon2's working memory (m KiB, 19 MiB by default) comes straight from
+ * the kernel and goes straight back: through malloc, glibc would keep each
+ * worker thread's freed block in that thread's arena (the mmap threshold
+ * grows after the first free), and RSS would grow by m per worker. */
+static int memory_map(uint8_t **memory, size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        *memory = NULL;
+        return ARGON2_MEMORY_ALLOCATION_ERROR;
+    }
+    *memory = p;
+    return ARGON2_OK;
+}
+
+static void memory_unmap(uint8_t *memory, size_t bytes)
+{
+    if (memory != NULL)
+        munmap(memory, bytes);
+}
+
+/* The raw argon2id hash of pw with these parameters and salt, into out. */
+static int argon2id_raw(const struct password_params *pp, uint32_t version, const char *pw,
+                        size_t len, const uint8_t *salt, size_t salt_len, uint8_t *out,
+                        size_t out_len)
+{
+    argon2_context ctx = {
+        .out = out,
+        .outlen = (uint32_t)out_len,
+        .pwd = (uint8_t *)(uintptr_t)pw, /* read only: no ARGON2_FLAG_CLEAR_PASSWORD */
+        .pwdlen = (uint32_t)len,
+        .salt = (uint8_t *)(uintptr_t)salt,
+        .saltlen = (uint32_t)salt_len,
+        .t_cost = pp->t,
+        .m_cost = pp->m_kib,
+        .lanes = pp->p,
+        .threads = pp->p,
+        .version = version,
+        .allocate_cbk = memory_map,
+        .free_cbk = memory_unmap,
+        .flags = ARGON2_DEFAULT_FLAGS,
+    };
+    return argon2_ctx(&ctx, Argon2_id);
+}
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Standard base64 without padding (the PHC string format), NUL-terminated.
+ * Returns the length written, or 0 if cap is too small. */
+static size_t b64_encode(const uint8_t *in, size_t n, char *out, size_t cap)
+{
+    size_t need = (n * 4 + 2) / 3;
+    if (need + 1 > cap)
+        return 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        out[o++] = B64[(v >> 18) & 63];
+        out[o++] = B64[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = B64[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = B64[v & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Decodes n characters of unpadded base64 into out (cap bytes); returns the
+ * number of bytes, or 0 when the text is not canonical base64 or too long. */
+static size_t b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+    if (n % 4 == 1 || (n * 3) / 4 > cap)
+        return 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = in[i] != '\0' ? strchr(B64, in[i]) : NULL;
+        if (p == NULL)
+            return 0;
+        acc = (acc << 6) | (uint32_t)(p - B64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if ((acc & ((1u << bits) - 1)) != 0) /* leftover bits must be zero */
+        return 0;
+    return o;
+}
+
+/* A PHC string taken apart: "$argon2id$v=19$m=...,t=...,p=...$salt$hash". */
+struct phc {
+    uint32_t version;
+    struct password_params params;
+    uint8_t salt[64];
+    size_t salt_len;
+    uint8_t hash[64];
+    size_t hash_len;
+};
+
+static bool parse_u32(const char **p, const char *prefix, uint32_t *out)
+{
+    size_t plen = strlen(prefix);
+    if (strncmp(*p, prefix, plen) != 0)
+        return false;
+    const char *s = *p + plen;
+    if (*s < '0' || *s > '9')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    *p = end;
+    return true;
+}
+
+static bool phc_parse(const char *text, struct phc *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = text;
+    if (strncmp(p, "$argon2id$", 10) != 0)
+        return false;
+    p += 9;
+    out->version = ARGON2_VERSION_10; /* strings without v= predate version 19 */
+    if (strncmp(p, "$v=", 3) == 0 && (!parse_u32(&p, "$v=", &out->version)))
+        return false;
+    if (!parse_u32(&p, "$m=", &out->params.m_kib) || !parse_u32(&p, ",t=", &out->params.t) ||
+        !parse_u32(&p, ",p=", &out->params.p) || *p != '$')
+        return false;
+    const char *salt = p + 1;
+    const char *dollar = strchr(salt, '$');
+    if (dollar == NULL)
+        return false;
+    out->salt_len = b64_decode(salt, (size_t)(dollar - salt), out->salt, sizeof out->salt);
+    out->hash_len = b64_decode(dollar + 1, strlen(dollar + 1), out->hash, sizeof out->hash);
+    return out->salt_len >= ARGON2_MIN_SALT_LENGTH && out->hash_len >= ARGON2_MIN_OUTLEN;
+}
+
+static bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    volatile uint8_t diff = 0; /* constant time: no early exit */
+    for (size_t i = 0; i < n; i++)
+        diff |= a[i] ^ b[i];
+    return diff == 0;
+}
+
 static bool hash_raw(const struct password_params *pp, const char *pw, size_t len, char *out,
                      struct error *e)
 {
-    unsigned char salt[SALT_LEN];
+    uint8_t salt[SALT_LEN], hash[HASH_LEN];
     if (!random_bytes(salt, sizeof salt))
         return error_set(e, ERR_INTERNAL, "no randomness available");
-    int rc = argon2id_hash_encoded(pp->t, pp->m_kib, pp->p, pw, len, salt, sizeof salt, HASH_LEN,
-                                   out, PASSWORD_HASH_BUF);
+    int rc = argon2id_raw(pp, ARGON2_VERSION_NUMBER, pw, len, salt, sizeof salt, hash,
+                          sizeof hash);
     if (rc != ARGON2_OK) {
         log_text(LOG_ERROR, "argon2 failed", "%s", argon2_error_message(rc));
         return error_set(e, ERR_INTERNAL, "password hashing failed");
     }
+    char salt64[32], hash64[48];
+    int n = snprintf(out, PASSWORD_HASH_BUF, "$argon2id$v=%d$m=%u,t=%u,p=%u$%s$%s",
+                     ARGON2_VERSION_NUMBER, pp->m_kib, pp->t, pp->p,
+                     b64_encode(salt, sizeof salt, salt64, sizeof salt64) ? salt64 : "",
+                     b64_encode(hash, sizeof hash, hash64, sizeof hash64) ? hash64 : "");
+    explicit_bzero(hash, sizeof hash);
+    if (n < 0 || n >= PASSWORD_HASH_BUF)
+        return error_set(e, ERR_INTERNAL, "password hashing failed");
     return true;
+}
+
+/* ARGON2_OK, ARGON2_VERIFY_MISMATCH, or another argon2 code when the stored
+ * string cannot be read or hashed with. */
+static int verify_raw(const char *encoded, const char *pw, size_t len)
+{
+    struct phc phc;
+    if (!phc_parse(encoded, &phc))
+        return ARGON2_DECODING_FAIL;
+    uint8_t computed[sizeof phc.hash];
+    int rc = argon2id_raw(&phc.params, phc.version, pw, len, phc.salt, phc.salt_len, computed,
+                          phc.hash_len);
+    if (rc == ARGON2_OK && !same_bytes(computed, phc.hash, phc.hash_len))
+        rc = ARGON2_VERIFY_MISMATCH;
+    explicit_bzero(computed, sizeof computed);
+    return rc;
 }
 
 hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms,
@@ -135,7 +315,7 @@ bool password_verify(hasher_t *h, const char *encoded, const char *pw, size_t le
         encoded = h->dummy;
     if (!slot_take(h, e))
         return false;
-    int rc = argon2id_verify(encoded, pw, len);
+    int rc = verify_raw(encoded, pw, len);
     slot_give(h);
     if (rc == ARGON2_OK) {
         *match = known;

@@ -2,9 +2,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <argon2.h>
 
 #include "password.h"
 
@@ -130,6 +133,67 @@ static void saturated_hasher_gives_unavailable(void **state)
     hasher_destroy(h);
 }
 
+/* Our PHC strings (hashed through argon2_ctx with our own memory) are the
+ * reference library's: each side verifies what the other wrote. */
+static void phc_strings_match_the_reference_library(void **state)
+{
+    (void)state;
+    struct error e;
+    error_clear(&e);
+    hasher_t *h = hasher_new(fast, 1, 1000, &e);
+    assert_non_null(h);
+    for (int i = 0; i < 8; i++) {
+        char pw[32];
+        snprintf(pw, sizeof pw, "password-%d%s", i, i % 2 ? "\xc3\xa9" : "");
+        char ours[PASSWORD_HASH_BUF], ref[PASSWORD_HASH_BUF];
+        assert_true(password_hash(h, pw, strlen(pw), ours, &e));
+        assert_int_equal(argon2id_verify(ours, pw, strlen(pw)), ARGON2_OK);
+        assert_int_equal(argon2id_verify(ours, "not it!!", 8), ARGON2_VERIFY_MISMATCH);
+        const unsigned char salt[16] = {(unsigned char)i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+        assert_int_equal(argon2id_hash_encoded(1, 1024, 1, pw, strlen(pw), salt, sizeof salt, 32,
+                                               ref, sizeof ref),
+                         ARGON2_OK);
+        bool match = false, rehash = true;
+        assert_true(password_verify(h, ref, pw, strlen(pw), &match, &rehash, &e));
+        assert_true(match);
+        assert_false(rehash);
+        assert_true(password_verify(h, ref, "not it!!", 8, &match, &rehash, &e));
+        assert_false(match);
+    }
+    hasher_destroy(h);
+}
+
+/* Stored strings that are almost right are mismatches, never crashes. */
+static void damaged_phc_strings_never_match(void **state)
+{
+    (void)state;
+    struct error e;
+    error_clear(&e);
+    hasher_t *h = hasher_new(fast, 1, 1000, &e);
+    char good[PASSWORD_HASH_BUF];
+    assert_true(password_hash(h, "password1", 9, good, &e));
+    const char *bad[] = {
+        "$argon2i$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0",
+        "$argon2id$v=19$m=,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=99999999999,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=1024,t=1,p=1$c2Fs!HNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$a",
+        "$argon2id$v=19$m=1024,t=1,p=1$$",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bool match = true, rehash = true;
+        assert_true(password_verify(h, bad[i], "password1", 9, &match, &rehash, &e));
+        assert_false(match);
+    }
+    good[strlen(good) - 2] = good[strlen(good) - 2] == 'A' ? 'B' : 'A'; /* one hash bit off */
+    bool match = true, rehash = true;
+    assert_true(password_verify(h, good, "password1", 9, &match, &rehash, &e));
+    assert_false(match);
+    hasher_destroy(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +203,8 @@ int main(void)
         cmocka_unit_test(garbage_hash_is_a_mismatch),
         cmocka_unit_test(lengths),
         cmocka_unit_test(saturated_hasher_gives_unavailable),
+        cmocka_unit_test(phc_strings_match_the_reference_library),
+        cmocka_unit_test(damaged_phc_strings_never_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
