@@ -37,15 +37,24 @@ bool ops_collection_claimed(struct core *c, const char *collection, const char *
     return ok;
 }
 
+bool ops_collection_drop_unclaimed(struct core *c, const struct org *o, struct error *e)
+{
+    bool claimed = true;
+    if (!ops_collection_claimed(c, o->collection, o->id, &claimed, e))
+        return false;
+    if (claimed) {
+        /* another org's data, whatever o says: never ours to drop */
+        log_emit(LOG_ERROR, "collection kept: another organization claims it",
+                 json_pack("{s:s, s:s}", "org_id", o->id, "collection", o->collection));
+        return true;
+    }
+    return store_collection_drop(c->store, o->collection, e);
+}
+
 bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e)
 {
-    if (drop_collection) {
-        bool claimed = true;
-        if (!ops_collection_claimed(c, o->collection, o->id, &claimed, e))
-            return false;
-        if (!claimed && !store_collection_drop(c->store, o->collection, e))
-            return false;
-    }
+    if (drop_collection && !ops_collection_drop_unclaimed(c, o, e))
+        return false;
     bool deleted = false;
     if (!store_membership_delete(c->store, o->owner_id, o->id, e) ||
         !store_admin_delete_if_unattached(c->store, o->owner_id, o->id, &deleted, e))
@@ -157,7 +166,7 @@ static bool collect_admin(const struct membership *m, void *ud)
 
 bool ops_delete_finish(struct core *c, const struct org *o, struct error *e)
 {
-    if (!store_collection_drop(c->store, o->collection, e))
+    if (!ops_collection_drop_unclaimed(c, o, e))
         return false;
     FAULT("delete.after_drop");
     if (!store_org_extras_delete(c->store, o->id, e))

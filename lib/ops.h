@@ -31,9 +31,15 @@ bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, 
  * when the old name is still free, and ERR_CONFLICT is returned. */
 bool ops_rename_finish(struct core *c, struct org *o, struct error *e);
 
+/* Drops o's collection unless another org claims it (see
+ * ops_collection_claimed): a collection some other organization document
+ * names is that organization's data, and is kept (and logged). */
+bool ops_collection_drop_unclaimed(struct core *c, const struct org *o, struct error *e);
+
 /* Finishes a delete recorded in o (state deleting): drops the collection,
  * invitations and tokens, owners and admins left without an org, the
- * memberships, then the org document. Idempotent. */
+ * memberships, then the org document. Idempotent. The collection is
+ * dropped only if no other org claims it. */
 bool ops_delete_finish(struct core *c, const struct org *o, struct error *e);
 
 /* True (in *claimed) when an org other than except_id records `collection`

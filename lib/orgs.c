@@ -444,7 +444,7 @@ bool orgs_delete(struct core *c, const struct caller *who, const char *name, str
         return busy(e, "changed");
     FAULT("delete.after_mark");
 
-    if (!store_collection_drop(c->store, next.collection, e)) {
+    if (!ops_collection_drop_unclaimed(c, &next, e)) {
         /* undo only if the collection is provably still there */
         struct error ue;
         error_clear(&ue);

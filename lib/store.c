@@ -1032,14 +1032,6 @@ bool store_extras_each_org_id(store_t *s, bool (*fn)(const char *collection, con
 
 /* ---- tenant collections ---- */
 
-bool store_collection_create(store_t *s, const char *name, struct error *e)
-{
-    bson_t *cmd = BCON_NEW("create", BCON_UTF8(name));
-    bool ok = run_command(s, s->db, cmd, "collection create", e);
-    bson_destroy(cmd);
-    return ok;
-}
-
 bool store_collection_rename(store_t *s, const char *from, const char *to, struct error *e)
 {
     char src[256], dst[256];
@@ -1121,5 +1113,22 @@ bool store_collection_each_tenant(store_t *s, bool (*fn)(const char *name, void 
     bson_t *filter = BCON_NEW("name", "{", "$regex", BCON_UTF8("^org_"), "}");
     bool ok = list_collections(s, filter, fn, ud, e);
     bson_destroy(filter);
+    return ok;
+}
+
+bool store_collection_create(store_t *s, const char *name, struct error *e)
+{
+    /* MongoDB 7 answers `create` of an existing collection (same options)
+     * with success, FerretDB and older servers with NamespaceExists: ask
+     * first, so that on every server an existing collection is a conflict
+     * and never silently adopted */
+    bool exists = true;
+    if (!store_collection_exists(s, name, &exists, e))
+        return false;
+    if (exists)
+        return error_set(e, ERR_CONFLICT, "the collection %s exists already", name);
+    bson_t *cmd = BCON_NEW("create", BCON_UTF8(name));
+    bool ok = run_command(s, s->db, cmd, "collection create", e);
+    bson_destroy(cmd);
     return ok;
 }

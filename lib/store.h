@@ -112,7 +112,8 @@ bool store_extras_each_org_id(store_t *s, bool (*fn)(const char *collection, con
                               void *ud, struct error *e);
 
 /* ---- tenant collections ---- */
-/* ERR_CONFLICT if it exists already. */
+/* ERR_CONFLICT if it exists already, on every server (MongoDB 7's `create`
+ * of an existing collection succeeds: existence is asked first). */
 bool store_collection_create(store_t *s, const char *name, struct error *e);
 /* ERR_NOT_FOUND if `from` is missing; ERR_CONFLICT if `to` exists. Never drops a target. */
 bool store_collection_rename(store_t *s, const char *from, const char *to, struct error *e);
