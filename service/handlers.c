@@ -265,6 +265,7 @@ static void h_delete_name(struct request *r)
 
 static void (*const table[R_COUNT])(struct request *r) = {
     [R_HEALTHZ] = h_healthz,
+    [R_HEALTH] = h_healthz,
     [R_READYZ] = h_readyz,
     [R_ORG_CREATE] = h_create,
     [R_LOGIN] = h_login,

@@ -29,6 +29,7 @@ enum route_id {
     R_OPENAPI,
     R_DOCS,
     R_DOCS_ASSET,
+    R_HEALTH, /* /health: the alias the original service's clients probe */
     R_COUNT
 };
 
