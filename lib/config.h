@@ -31,6 +31,7 @@ struct config {
     long threads;
     long max_body_bytes;
     long request_timeout_ms;
+    long receiving_per_client; /* 0 = threads / 2 */
     long argon2_memory_kib;
     long argon2_iterations;
     long argon2_parallelism;

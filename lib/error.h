@@ -19,6 +19,7 @@
     X(ERR_FORBIDDEN, "forbidden")       /* authenticated, not allowed */                           \
     X(ERR_NOT_FOUND, "not_found")                                                                  \
     X(ERR_METHOD, "method_not_allowed")                                                            \
+    X(ERR_TIMEOUT, "timeout")           /* the request did not arrive in time */                   \
     X(ERR_CONFLICT, "conflict")         /* name or email taken */                                  \
     X(ERR_BUSY, "busy")                 /* the org is mid-operation; retry shortly */              \
     X(ERR_TOO_LARGE, "too_large")                                                                  \

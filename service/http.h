@@ -16,6 +16,10 @@
 #include "routes.h"
 
 #define HTTP_MAX_EXTRA_HEADERS 8
+/* The request line and headers together (civetweb's max_request_size):
+ * larger is refused with 400 before any handler runs. */
+#define HTTP_MAX_HEADER_BYTES_TEXT "16384"
+#define HTTP_MAX_HEADER_TEXT "16 KiB"
 
 struct request {
     struct mg_connection *conn;

@@ -12,6 +12,7 @@ static const struct {
     {ERR_FORBIDDEN, 403, "forbidden"},
     {ERR_NOT_FOUND, 404, "not-found"},
     {ERR_METHOD, 405, "method-not-allowed"},
+    {ERR_TIMEOUT, 408, "request-timeout"},
     {ERR_CONFLICT, 409, "conflict"},
     {ERR_BUSY, 409, "operation-in-progress"},
     {ERR_TOO_LARGE, 413, "body-too-large"},
@@ -49,6 +50,8 @@ const char *problem_title(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 409:
         return "Conflict";
     case 413:

@@ -2,6 +2,7 @@
 
 #include <civetweb.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +11,17 @@
 
 #include "handlers.h"
 #include "http.h"
+#include "intake.h"
 #include "log.h"
 #include "metrics.h"
+#include "problem.h"
 #include "routes.h"
 #include "util.h"
 
 struct server {
     struct mg_context *ctx;
     struct core *core;
+    intake_t *intake;
     atomic_int in_flight;
 };
 
@@ -49,9 +53,38 @@ static bool is_json_type(const char *ct)
            strncasecmp(ct + len - 5, "+json", 5) == 0;
 }
 
-/* Reads the body into r->body, bounded by MAX_BODY_BYTES; sends the 4xx and
- * returns false when it cannot. */
-static bool read_body(struct request *r)
+/* Whether a request arriving past its deadline still gets an answer. */
+static bool timed_out(struct request *r, int64_t deadline)
+{
+    if (clock_mono_ms() < deadline)
+        return false;
+    r->close = true;
+    http_fail(r, ERR_TIMEOUT, "the request did not arrive within %ld ms",
+              r->core->cfg->request_timeout_ms);
+    return true;
+}
+
+/* Reads up to `want` body bytes into r->body until `deadline`; returns how
+ * many arrived. A trickling client is cut off at the deadline (or when its
+ * address has too many slow ones) by intake's watchdog, whose signal makes
+ * the blocked mg_read return. */
+static size_t read_until(struct request *r, intake_t *intake, size_t want, int64_t deadline)
+{
+    size_t got = 0;
+    while (got < want && clock_mono_ms() < deadline && !intake_body_cut(intake)) {
+        int n = mg_read(r->conn, r->body + got, want - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+/* Reads the body into r->body, bounded by MAX_BODY_BYTES and the request's
+ * deadline, and counted against its client's share of workers; sends the
+ * 4xx/503 and returns false when it cannot. Whatever is not read closes the
+ * connection (r->close) rather than being drained. */
+static bool read_body(struct request *r, intake_t *intake, int64_t deadline)
 {
     long max = r->core->cfg->max_body_bytes;
     const char *te = mg_get_header(r->conn, "Transfer-Encoding");
@@ -59,47 +92,46 @@ static bool read_body(struct request *r)
     long long cl = r->ri->content_length;
     if (cl < 0 && !chunked)
         cl = 0;
-    if (cl > max) {
-        r->close = true;
-        http_fail(r, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
-        return false;
-    }
     if (cl == 0 && !chunked) {
         r->body = calloc(1, 1);
         r->body_len = 0;
         return r->body != NULL;
     }
+    r->close = true; /* until the whole body has been read */
+    if (cl > max) {
+        http_fail(r, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
+        return false;
+    }
     if (!is_json_type(mg_get_header(r->conn, "Content-Type"))) {
-        r->close = true;
         http_fail(r, ERR_MEDIA_TYPE, "the request body must be application/json");
         return false;
     }
     size_t want = chunked ? (size_t)max + 1 : (size_t)cl;
     r->body = malloc(want + 1);
     if (r->body == NULL) {
-        r->close = true;
         http_fail(r, ERR_UNAVAILABLE, "out of memory");
         return false;
     }
-    size_t got = 0;
-    while (got < want) {
-        int n = mg_read(r->conn, r->body + got, want - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
+    intake_body_begin(intake, r->ri->remote_addr, deadline);
+    size_t got = read_until(r, intake, want, deadline);
+    struct error e;
+    error_clear(&e);
+    if (!intake_body_end(intake, &e)) {
+        http_send_problem(r, &e);
+        return false;
     }
     if (chunked && got > (size_t)max) {
-        r->close = true;
         http_fail(r, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
         return false;
     }
     if (!chunked && got < want) {
-        r->close = true;
-        http_fail(r, ERR_MALFORMED, "the request body ended early");
+        if (!timed_out(r, deadline))
+            http_fail(r, ERR_MALFORMED, "the request body ended early");
         return false;
     }
     r->body[got] = '\0';
     r->body_len = got;
+    r->close = false;
     return true;
 }
 
@@ -147,6 +179,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 {
     struct server *s = cbdata;
     atomic_fetch_add(&s->in_flight, 1);
+    int64_t deadline = intake_headers_done(s->intake);
     struct request r;
     memset(&r, 0, sizeof r);
     r.conn = conn;
@@ -177,7 +210,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         res = MATCH_NOT_FOUND;
     bool allowed_origin = cors(&r);
     if (atomic_load(&handlers_draining)) {
-        r.close = true;
+        r.close = true; /* and whatever body there is stays unread */
         struct error e;
         error_clear(&e);
         e.retry_after = 1;
@@ -209,7 +242,10 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
             !http_decode(m.param, strlen(m.param), false, r.param, sizeof r.param,
                          m.route->id == R_DOCS_ASSET ? "asset" : "organization_name", &e)) {
             http_send_problem(&r, &e);
-        } else if (!m.route->reads_body || read_body(&r)) {
+        } else if (!m.route->reads_body) {
+            r.close = has_body; /* never read, so never drained: the connection goes */
+            handlers_run(&r);
+        } else if (read_body(&r, s->intake, deadline)) {
             handlers_run(&r);
         }
     }
@@ -230,6 +266,55 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+static struct server *server_of(const struct mg_connection *conn)
+{
+    return mg_get_user_data(mg_get_context(conn));
+}
+
+/* Runs in mg_start2 before any worker or the accepting thread exists: the
+ * routes are installed before the first connection can be served. */
+static void install_routes(const struct mg_context *ctx)
+{
+    struct mg_context *mutable_ctx = (struct mg_context *)(uintptr_t)ctx;
+    mg_set_request_handler(mutable_ctx, "/", dispatch, mg_get_user_data(ctx));
+}
+
+/* A worker took a new connection: its first request's clock starts. */
+static int connection_begin(const struct mg_connection *conn, void **conn_data)
+{
+    *conn_data = NULL;
+    intake_connection_begin(server_of(conn)->intake);
+    return 0;
+}
+
+static void connection_end(const struct mg_connection *conn)
+{
+    intake_end(server_of(conn)->intake);
+}
+
+/* civetweb's own refusals (a request it cannot parse, headers over
+ * max_request_size, a bad Content-Length...) as problem+json, like ours.
+ * The request line may be unparsed here, so the response is written raw. */
+static int civetweb_error(struct mg_connection *conn, int status, const char *msg)
+{
+    log_text(LOG_WARN, "request refused by the HTTP layer", "%d %s", status, msg ? msg : "");
+    const char *detail = status == 400 ? "the request could not be read: it is malformed, or "
+                                         "its headers exceed " HTTP_MAX_HEADER_TEXT
+                                       : "the request could not be read";
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "{\"type\":\"urn:orgd:problem:%s\",\"title\":\"%s\",\"status\":%d,"
+                     "\"detail\":\"%s\"}",
+                     status == 400 ? "malformed-request" : "http-error", problem_title(status),
+                     status, detail);
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
+              "Content-Length: %d\r\nCache-Control: no-store\r\n"
+              "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
+              status, problem_title(status), n, body);
+    return 0;
+}
+
 server_t *server_start(struct core *core, struct error *e)
 {
     const struct config *cfg = core->cfg;
@@ -246,6 +331,12 @@ server_t *server_start(struct core *core, struct error *e)
                  cfg->metrics_port);
     snprintf(threads, sizeof threads, "%ld", cfg->threads);
     snprintf(timeout, sizeof timeout, "%ld", cfg->request_timeout_ms);
+    long share = cfg->receiving_per_client > 0 ? cfg->receiving_per_client : cfg->threads / 2;
+    s->intake = intake_new((int)cfg->threads, (int)share, cfg->request_timeout_ms, e);
+    if (s->intake == NULL) {
+        free(s);
+        return NULL;
+    }
     const char *options[] = {
         "listening_ports", ports,
         "num_threads", threads,
@@ -253,6 +344,7 @@ server_t *server_start(struct core *core, struct error *e)
         "enable_keep_alive", "yes",
         "keep_alive_timeout_ms", "5000",
         "tcp_nodelay", "1",
+        "max_request_size", HTTP_MAX_HEADER_BYTES_TEXT,
         "decode_url", "no",
         "enable_directory_listing", "no",
         /* CORS is ours, and only as configured: civetweb's '*' defaults off */
@@ -264,6 +356,10 @@ server_t *server_start(struct core *core, struct error *e)
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.log_message = log_civetweb;
+    callbacks.init_context = install_routes;
+    callbacks.init_connection = connection_begin;
+    callbacks.connection_close = connection_end;
+    callbacks.http_error = civetweb_error;
     struct mg_init_data init = {.callbacks = &callbacks, .user_data = s,
                                 .configuration_options = options};
     char err_text[256] = "";
@@ -274,10 +370,10 @@ server_t *server_start(struct core *core, struct error *e)
     if (s->ctx == NULL) {
         error_set(e, ERR_UNAVAILABLE, "cannot listen on %s: %s", ports,
                   err_text[0] ? err_text : "unknown error");
+        intake_destroy(s->intake);
         free(s);
         return NULL;
     }
-    mg_set_request_handler(s->ctx, "/", dispatch, s);
     return s;
 }
 
@@ -296,5 +392,6 @@ void server_stop(server_t *s, int timeout_s)
         log_emit(LOG_WARN, "shutdown timeout: requests cut short",
                  json_pack("{s:i}", "in_flight", left));
     mg_stop(s->ctx);
+    intake_destroy(s->intake); /* after the workers: each left its slot idle */
     free(s);
 }
