@@ -242,12 +242,17 @@ int orgd_wait(struct orgd *o, int timeout_ms)
     }
 }
 
+void orgd_spawn(struct orgd *o, const char *const *extra_env)
+{
+    o->port = free_port();
+    snprintf(o->base, sizeof o->base, "http://127.0.0.1:%d", o->port);
+    o->pid = spawn(o, extra_env, NULL);
+}
+
 bool orgd_start(struct orgd *o, const char *const *extra_env)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
-        o->port = free_port();
-        snprintf(o->base, sizeof o->base, "http://127.0.0.1:%d", o->port);
-        o->pid = spawn(o, extra_env, NULL);
+        orgd_spawn(o, extra_env);
         long until = now_ms() + 20000;
         while (now_ms() < until) {
             struct resp r;

@@ -57,6 +57,10 @@ int harness_run_group(const struct CMUnitTest *tests, size_t n);
  * False if it did not come up (its log is printed). */
 bool orgd_start(struct orgd *o, const char *const *extra_env);
 
+/* Starts orgd on a free port and returns at once, without waiting for it
+ * to listen (orgd_start is this plus the wait). */
+void orgd_spawn(struct orgd *o, const char *const *extra_env);
+
 /* Starts orgd expecting it to exit by itself; returns its exit status
  * (or -1 on timeout) and leaves its output in o->log_path. */
 int orgd_run_to_exit(struct orgd *o, const char *const *extra_env, int timeout_ms);
