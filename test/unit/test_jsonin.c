@@ -12,8 +12,8 @@
 #include "jsonin.h"
 #include "jwt.h"
 #include "requests.h"
+#include "worker_stack.h"
 
-#define WORKER_STACK_BYTES 102400 /* civetweb 1.15 as Debian builds it */
 
 /* `open` repeated n times, then `close` n times, wrapped as {"k": ...}. */
 static char *nested(const char *open, const char *close, int n)
@@ -112,13 +112,7 @@ static void *parse_deep_inputs(void *arg)
 static void deep_bodies_on_a_worker_stack(void **state)
 {
     (void)state;
-    pthread_attr_t attr;
-    pthread_t t;
-    assert_int_equal(pthread_attr_init(&attr), 0);
-    assert_int_equal(pthread_attr_setstacksize(&attr, WORKER_STACK_BYTES), 0);
-    assert_int_equal(pthread_create(&t, &attr, parse_deep_inputs, NULL), 0);
-    pthread_attr_destroy(&attr);
-    assert_int_equal(pthread_join(t, NULL), 0);
+    run_on_worker_stack(parse_deep_inputs, NULL);
 }
 
 int main(void)

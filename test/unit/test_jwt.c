@@ -11,6 +11,7 @@
 #include "config.h"
 #include "forge.h"
 #include "jwt.h"
+#include "worker_stack.h"
 
 static const char key[] = "0123456789abcdef0123456789abcdef";
 #define SUB "0123456789abcdef01234567"
@@ -230,13 +231,7 @@ static void deep_tokens_are_refused_on_a_worker_stack(void **state)
 {
     (void)state;
     jwt_t *j = make();
-    pthread_attr_t attr;
-    pthread_t t;
-    assert_int_equal(pthread_attr_init(&attr), 0);
-    assert_int_equal(pthread_attr_setstacksize(&attr, 102400), 0); /* civetweb's workers */
-    assert_int_equal(pthread_create(&t, &attr, verify_deep_tokens, j), 0);
-    pthread_attr_destroy(&attr);
-    assert_int_equal(pthread_join(t, NULL), 0);
+    run_on_worker_stack(verify_deep_tokens, j);
     jwt_destroy(j);
 }
 
