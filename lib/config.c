@@ -46,7 +46,7 @@ static const struct setting settings[] = {
     {"HOST", T_STRING, "127.0.0.1", OFF(host), SZ(host), 7, 15, NULL, check_ipv4, false,
      "IPv4 address to listen on (0.0.0.0 for all)"},
     {"PORT", T_LONG, "8000", OFF(port), 0, 1, 65535, NULL, NULL, false, "HTTP port"},
-    {"THREADS", T_LONG, "16", OFF(threads), 0, 2, 1024, NULL, NULL, false,
+    {"THREADS", T_LONG, "64", OFF(threads), 0, 2, 1024, NULL, NULL, false,
      "worker threads (each serves one connection at a time)"},
     {"MAX_BODY_BYTES", T_LONG, "65536", OFF(max_body_bytes), 0, 256, 16777216, NULL, NULL, false,
      "largest request body; larger gets 413 before it is read"},
