@@ -54,6 +54,8 @@ const char *problem_title(int status)
         return "Request Timeout";
     case 409:
         return "Conflict";
+    case 411:
+        return "Length Required";
     case 413:
         return "Content Too Large";
     case 415:
@@ -66,6 +68,8 @@ const char *problem_title(int status)
         return "Internal Server Error";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Error";
     }

@@ -68,13 +68,17 @@ static bool timed_out(struct request *r, int64_t deadline)
  * many arrived. A trickling client is cut off at the deadline (or when its
  * address has too many slow ones) by intake's watchdog, whose signal makes
  * the blocked mg_read return. */
-static size_t read_until(struct request *r, intake_t *intake, size_t want, int64_t deadline)
+static size_t read_until(struct request *r, intake_t *intake, size_t want, int64_t deadline,
+                         bool *broken)
 {
     size_t got = 0;
+    *broken = false;
     while (got < want && clock_mono_ms() < deadline && !intake_body_cut(intake)) {
         int n = mg_read(r->conn, r->body + got, want - got);
-        if (n <= 0)
+        if (n <= 0) {
+            *broken = n < 0; /* not the end of the body: a reset, or bad chunking */
             break;
+        }
         got += (size_t)n;
     }
     return got;
@@ -113,7 +117,8 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline)
         return false;
     }
     intake_body_begin(intake, r->ri->remote_addr, deadline);
-    size_t got = read_until(r, intake, want, deadline);
+    bool broken = false;
+    size_t got = read_until(r, intake, want, deadline, &broken);
     struct error e;
     error_clear(&e);
     if (!intake_body_end(intake, &e)) {
@@ -124,15 +129,29 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline)
         http_fail(r, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
         return false;
     }
-    if (!chunked && got < want) {
+    if ((!chunked && got < want) || (chunked && broken)) {
         if (!timed_out(r, deadline))
-            http_fail(r, ERR_MALFORMED, "the request body ended early");
+            http_fail(r, ERR_MALFORMED, chunked ? "the chunked request body is malformed"
+                                                : "the request body ended early");
         return false;
     }
     r->body[got] = '\0';
     r->body_len = got;
     r->close = false;
     return true;
+}
+
+/* Two Content-Length headers, or one with Transfer-Encoding: a request
+ * whose end a proxy in front might see elsewhere than civetweb does (the
+ * stuff of request smuggling). Refused, never guessed. */
+static bool framing_ambiguous(const struct mg_request_info *ri)
+{
+    int lengths = 0, encodings = 0;
+    for (int i = 0; i < ri->num_headers; i++) {
+        lengths += strcasecmp(ri->http_headers[i].name, "Content-Length") == 0;
+        encodings += strcasecmp(ri->http_headers[i].name, "Transfer-Encoding") == 0;
+    }
+    return lengths > 1 || encodings > 1 || (lengths > 0 && encodings > 0);
 }
 
 /* CORS, only as configured: echo an allowed Origin. Returns whether allowed. */
@@ -216,6 +235,11 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         e.retry_after = 1;
         error_set(&e, ERR_UNAVAILABLE, "the server is shutting down");
         http_send_problem(&r, &e);
+    } else if (framing_ambiguous(r.ri)) {
+        r.close = true;
+        http_fail(&r, ERR_MALFORMED,
+                  "the request gives its length twice (Content-Length and Transfer-Encoding, "
+                  "or two of either)");
     } else if (res == MATCH_NOT_FOUND) {
         r.close = has_body;
         http_fail(&r, ERR_NOT_FOUND, "no such route");
@@ -292,21 +316,39 @@ static void connection_end(const struct mg_connection *conn)
     intake_end(server_of(conn)->intake);
 }
 
+static const char *civetweb_error_slug(int status)
+{
+    switch (status) {
+    case 400:
+        return "malformed-request";
+    case 411:
+        return "length-required";
+    case 413:
+        return "body-too-large";
+    case 505:
+        return "http-version-not-supported";
+    default:
+        return "http-error";
+    }
+}
+
 /* civetweb's own refusals (a request it cannot parse, headers over
- * max_request_size, a bad Content-Length...) as problem+json, like ours.
- * The request line may be unparsed here, so the response is written raw. */
+ * max_request_size, a bad Content-Length, an HTTP version other than 1.0
+ * and 1.1) as problem+json, like ours. The request line may be unparsed
+ * here, so the response is written raw. */
 static int civetweb_error(struct mg_connection *conn, int status, const char *msg)
 {
     log_text(LOG_WARN, "request refused by the HTTP layer", "%d %s", status, msg ? msg : "");
     const char *detail = status == 400 ? "the request could not be read: it is malformed, or "
                                          "its headers exceed " HTTP_MAX_HEADER_TEXT
-                                       : "the request could not be read";
+                         : status == 411 ? "the Content-Length header is not a valid length"
+                         : status == 505 ? "only HTTP/1.0 and HTTP/1.1 are served"
+                                         : "the request could not be read";
     char body[512];
     int n = snprintf(body, sizeof body,
                      "{\"type\":\"urn:orgd:problem:%s\",\"title\":\"%s\",\"status\":%d,"
                      "\"detail\":\"%s\"}",
-                     status == 400 ? "malformed-request" : "http-error", problem_title(status),
-                     status, detail);
+                     civetweb_error_slug(status), problem_title(status), status, detail);
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
               "Content-Length: %d\r\nCache-Control: no-store\r\n"

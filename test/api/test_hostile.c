@@ -369,6 +369,83 @@ static void unread_bodies_are_not_drained(void **state)
     }
 }
 
+/* Raw request text; returns what orgd answered before it closed (or 3 s). */
+static void raw_exchange(int port, const char *req, size_t len, char *out, size_t cap)
+{
+    int fd = connect_from("127.0.0.1", port);
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    size_t got = 0;
+    int64_t until = mono_ms() + 3000;
+    out[0] = '\0';
+    while (got + 1 < cap && mono_ms() < until) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t k = recv(fd, out + got, cap - 1 - got, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+        out[got] = '\0';
+    }
+    close(fd);
+}
+
+/* What the HTTP layer refuses, and requests whose framing is ambiguous, are
+ * problem+json answers that close the connection, never a silent close or
+ * civetweb's text/plain. */
+static void malformed_http_gets_a_problem(void **state)
+{
+    (void)state;
+    struct orgd *o = &shared_orgd;
+    const struct {
+        const char *req, *status, *type;
+    } cases[] = {
+        {"POST /org/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Content-Length: 2\r\nContent-Length: 7\r\n\r\n{}",
+         "400", "malformed-request"},
+        {"POST /org/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+         "400", "malformed-request"},
+        {"POST /org/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+         "400", "malformed-request"},
+        {"POST /org/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Content-Length: -5\r\n\r\n",
+         "411", "length-required"},
+        {"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", "505", "http-version-not-supported"},
+        {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "400", "malformed-request"},
+        {"FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "400", "malformed-request"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[2048], want[64];
+        raw_exchange(o->port, cases[i].req, strlen(cases[i].req), out, sizeof out);
+        snprintf(want, sizeof want, "HTTP/1.1 %s ", cases[i].status);
+        if (strncmp(out, want, strlen(want)) != 0 ||
+            strstr(out, "Content-Type: application/problem+json") == NULL ||
+            strstr(out, cases[i].type) == NULL || strstr(out, "Connection: close") == NULL)
+            fail_msg("case %zu: expected a %s %s problem, got: %.200s", i, cases[i].status,
+                     cases[i].type, out);
+    }
+    /* the token of a whole header line over 16 KiB: refused by the HTTP layer */
+    size_t len = 20000;
+    char *big = malloc(len + 128);
+    int o1 = snprintf(big, 128, "GET /auth/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ");
+    memset(big + o1, 'a', len);
+    memcpy(big + o1 + len, "\r\n\r\n", 5);
+    char out[2048];
+    raw_exchange(o->port, big, (size_t)o1 + len + 4, out, sizeof out);
+    free(big);
+    if (strncmp(out, "HTTP/1.1 400 ", 13) != 0 || strstr(out, "application/problem+json") == NULL)
+        fail_msg("headers over 16 KiB: %.200s", out);
+    expect_alive(o);
+}
+
 /* ---- memory ---- */
 
 static long rss_kib(pid_t pid)
@@ -524,6 +601,7 @@ int main(void)
     const struct CMUnitTest shared[] = {
         cmocka_unit_test(deep_json_is_refused_everywhere),
         cmocka_unit_test(unread_bodies_are_not_drained),
+        cmocka_unit_test(malformed_http_gets_a_problem),
         cmocka_unit_test(premade_collection_is_not_adopted),
     };
     const struct CMUnitTest alone[] = {
