@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,21 @@ static const struct setting settings[] = {
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
+/* A refused setting: ERR_INVALID whose one field error names the setting
+ * and whose message is "NAME: why", the line the service logs. */
+static bool setting_error(struct error *e, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool setting_error(struct error *e, const char *name, const char *fmt, ...)
+{
+    char why[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    error_field(e, name, "%s", why);
+    return error_set(e, ERR_INVALID, "%s: %s", name, why);
+}
+
 bool config_setting_at(size_t i, const char **name, const char **def, const char **help)
 {
     if (i >= NSETTINGS)
@@ -94,18 +110,6 @@ bool config_setting_at(size_t i, const char **name, const char **def, const char
     *def = settings[i].def ? settings[i].def : "";
     *help = settings[i].help;
     return true;
-}
-
-const char *config_jwt_alg_name(int alg)
-{
-    switch (alg) {
-    case JWT_HS384:
-        return "HS384";
-    case JWT_HS512:
-        return "HS512";
-    default:
-        return "HS256";
-    }
 }
 
 /* ---- value checks ---- */
@@ -208,7 +212,7 @@ static char *trim(char *s)
     return s;
 }
 
-static bool dotenv_read(struct dotenv *d, const char *path, char *msg, size_t msglen)
+static bool dotenv_read(struct dotenv *d, const char *path, struct error *e)
 {
     d->n = 0;
     if (path == NULL)
@@ -222,8 +226,7 @@ static bool dotenv_read(struct dotenv *d, const char *path, char *msg, size_t ms
     while (fgets(line, sizeof line, f) != NULL) {
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
-            snprintf(msg, msglen, "%s:%d: line longer than %d bytes", path, lineno,
-                     DOTENV_LINE_MAX - 2);
+            setting_error(e, "ENV_FILE", "%s:%d: line longer than %d bytes", path, lineno, DOTENV_LINE_MAX - 2);
             ok = false;
             break;
         }
@@ -234,7 +237,7 @@ static bool dotenv_read(struct dotenv *d, const char *path, char *msg, size_t ms
             s = trim(s + 7);
         char *eq = strchr(s, '=');
         if (eq == NULL || eq == s) {
-            snprintf(msg, msglen, "%s:%d: expected NAME=value", path, lineno);
+            setting_error(e, "ENV_FILE", "%s:%d: expected NAME=value", path, lineno);
             ok = false;
             break;
         }
@@ -247,7 +250,7 @@ static bool dotenv_read(struct dotenv *d, const char *path, char *msg, size_t ms
             value++;
         }
         if (d->n == DOTENV_MAX_LINES) {
-            snprintf(msg, msglen, "%s: more than %d settings", path, DOTENV_MAX_LINES);
+            setting_error(e, "ENV_FILE", "%s: more than %d settings", path, DOTENV_MAX_LINES);
             ok = false;
             break;
         }
@@ -256,7 +259,7 @@ static bool dotenv_read(struct dotenv *d, const char *path, char *msg, size_t ms
         if (d->keys[d->n] == NULL || d->values[d->n] == NULL) {
             free(d->keys[d->n]);
             free(d->values[d->n]);
-            snprintf(msg, msglen, "%s: out of memory", path);
+            setting_error(e, "ENV_FILE", "%s: out of memory", path);
             ok = false;
             break;
         }
@@ -288,8 +291,8 @@ static const char *dotenv_lookup(const struct dotenv *d, const char *name)
     return NULL;
 }
 
-static bool set_one(struct config *c, const struct setting *s, const char *value, char *msg,
-                    size_t msglen)
+static bool set_one(struct config *c, const struct setting *s, const char *value,
+                    struct error *e)
 {
     char why[160];
     char *field = (char *)c + s->offset;
@@ -305,15 +308,13 @@ static bool set_one(struct config *c, const struct setting *s, const char *value
         size_t len = strlen(value);
         if ((long)len < s->min || (long)len > s->max) {
             if (s->min > 0 && (long)len < s->min)
-                snprintf(msg, msglen, "%s: must be at least %ld bytes (got %zu)", s->name, s->min,
-                         len);
+                setting_error(e, s->name, "must be at least %ld bytes (got %zu)", s->min, len);
             else
-                snprintf(msg, msglen, "%s: must be at most %ld bytes (got %zu)", s->name, s->max,
-                         len);
+                setting_error(e, s->name, "must be at most %ld bytes (got %zu)", s->max, len);
             return false;
         }
         if (s->check != NULL && !s->check(value, why, sizeof why)) {
-            snprintf(msg, msglen, "%s: %s %s", s->name, why, shown);
+            setting_error(e, s->name, "%s %s", why, shown);
             return false;
         }
         memcpy(field, value, len + 1);
@@ -326,8 +327,8 @@ static bool set_one(struct config *c, const struct setting *s, const char *value
         if (!(isdigit((unsigned char)value[0]) || (value[0] == '-' && isdigit((unsigned char)value[1]))) ||
             errno != 0 || end == NULL || *end != '\0' || v < s->min ||
             v > s->max) {
-            snprintf(msg, msglen, "%s: must be an integer from %ld to %ld %s", s->name, s->min,
-                     s->max, shown);
+            setting_error(e, s->name, "must be an integer from %ld to %ld %s", s->min, s->max,
+                          shown);
             return false;
         }
         memcpy(field, &v, sizeof v);
@@ -348,19 +349,19 @@ static bool set_one(struct config *c, const struct setting *s, const char *value
             if (*p == '|')
                 p++;
         }
-        snprintf(msg, msglen, "%s: must be one of %s %s", s->name, s->choices, shown);
+        setting_error(e, s->name, "must be one of %s %s", s->choices, shown);
         return false;
     }
     }
     return false;
 }
 
-bool config_load(struct config *out, char *const *envp, const char *dotenv_path, char *msg,
-                 size_t msglen)
+bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
+                 struct error *e)
 {
     struct dotenv d;
     memset(out, 0, sizeof *out);
-    if (!dotenv_read(&d, dotenv_path, msg, msglen))
+    if (!dotenv_read(&d, dotenv_path, e))
         return false;
     bool ok = true;
     for (size_t i = 0; i < NSETTINGS && ok; i++) {
@@ -371,24 +372,23 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
         if (value == NULL)
             value = s->def;
         if (value == NULL) {
-            snprintf(msg, msglen, "%s: is required and not set (put it in the environment or .env)",
-                     s->name);
+            setting_error(e, s->name, "is required and not set (put it in the environment or .env)");
             ok = false;
             break;
         }
-        ok = set_one(out, s, value, msg, msglen);
+        ok = set_one(out, s, value, e);
     }
     dotenv_free(&d);
     if (ok)
         out->jwt_secret_len = strlen(out->jwt_secret);
     if (ok && out->argon2_memory_kib < 8 * out->argon2_parallelism) {
-        snprintf(msg, msglen, "ARGON2_MEMORY_KIB: must be at least 8 x ARGON2_PARALLELISM (%ld)",
-                 8 * out->argon2_parallelism);
+        setting_error(e, "ARGON2_MEMORY_KIB", "must be at least 8 x ARGON2_PARALLELISM (%ld)",
+                      8 * out->argon2_parallelism);
         ok = false;
     }
     if (ok && out->metrics_port == out->port) {
-        snprintf(msg, msglen, "METRICS_PORT: must differ from PORT (%ld), or be 0 to serve "
-                              "/metrics on PORT", out->port);
+        setting_error(e, "METRICS_PORT", "must differ from PORT (%ld), or be 0 to serve /metrics on PORT",
+                      out->port);
         ok = false;
     }
     if (!ok)

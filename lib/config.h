@@ -13,8 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum jwt_alg { JWT_HS256, JWT_HS384, JWT_HS512 };
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+#include "error.h"
+#include "jwt.h"
+#include "log.h"
+
 
 #define CONFIG_SECRET_MAX 512
 
@@ -23,7 +25,7 @@ struct config {
     char master_db[64];
     char jwt_secret[CONFIG_SECRET_MAX + 1];
     size_t jwt_secret_len;
-    int jwt_algorithm; /* enum jwt_alg */
+    enum jwt_alg jwt_algorithm;
     long jwt_expires_seconds;
     char jwt_issuer[128];
     char host[64];
@@ -39,7 +41,7 @@ struct config {
     long hash_wait_ms;
     long mongo_timeout_ms;
     char cors_origins[1024]; /* comma-separated; empty = CORS off; "*" = any */
-    int log_level;           /* enum log_level */
+    enum log_level log_level;
     long shutdown_timeout_seconds;
     long recovery_interval_seconds;
     long recovery_age_seconds;
@@ -51,15 +53,15 @@ struct config {
 /* Fills `out` from `envp` (NULL-terminated "NAME=value" strings, as environ)
  * and then, for settings the environment lacks, from the file at
  * `dotenv_path` (NULL or a missing file: skipped). Defaults fill the rest.
- * On failure returns false and writes one line into msg, e.g.
+ * On failure returns false with ERR_INVALID in e: one field error naming the
+ * setting (ENV_FILE for a malformed file) and the message as one line, e.g.
  * "PORT: must be an integer from 1 to 65535 (got \"abc\")". */
-bool config_load(struct config *out, char *const *envp, const char *dotenv_path, char *msg,
-                 size_t msglen);
+bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
+                 struct error *e);
 
 /* Iterates the settings table: name, default as text, one-line description.
  * Returns false past the end. Used for `orgd --settings` and tests. */
 bool config_setting_at(size_t i, const char **name, const char **def, const char **help);
 
-const char *config_jwt_alg_name(int alg);
 
 #endif

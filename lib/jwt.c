@@ -12,7 +12,7 @@
 #include "util.h"
 
 struct jwt {
-    int alg;
+    enum jwt_alg alg;
     const char *alg_name;
     size_t sig_b64_len; /* base64url length of the MAC, without padding */
     cjose_jwk_t *jwk;
@@ -20,7 +20,19 @@ struct jwt {
     long ttl;
 };
 
-jwt_t *jwt_new(int alg, const void *secret, size_t secret_len, const char *issuer,
+const char *jwt_alg_name(enum jwt_alg alg)
+{
+    switch (alg) {
+    case JWT_HS384:
+        return "HS384";
+    case JWT_HS512:
+        return "HS512";
+    default:
+        return "HS256";
+    }
+}
+
+jwt_t *jwt_new(enum jwt_alg alg, const void *secret, size_t secret_len, const char *issuer,
                long ttl_seconds, struct error *e)
 {
     jwt_t *j = calloc(1, sizeof *j);
@@ -29,7 +41,7 @@ jwt_t *jwt_new(int alg, const void *secret, size_t secret_len, const char *issue
         return NULL;
     }
     j->alg = alg;
-    j->alg_name = config_jwt_alg_name(alg);
+    j->alg_name = jwt_alg_name(alg);
     size_t mac_len = alg == JWT_HS512 ? 64 : alg == JWT_HS384 ? 48 : 32;
     j->sig_b64_len = (mac_len * 4 + 2) / 3;
     snprintf(j->issuer, sizeof j->issuer, "%s", issuer);

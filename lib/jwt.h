@@ -16,6 +16,9 @@
 
 #include "error.h"
 
+/* The HMAC algorithms JWT_ALGORITHM may name; a token's alg must equal it. */
+enum jwt_alg { JWT_HS256, JWT_HS384, JWT_HS512 };
+
 #define JWT_MAX_LEN 4096
 #define JWT_LEEWAY_SECONDS 30
 #define JWT_ID_BUF 25   /* 24 hex digits of an ObjectId */
@@ -32,10 +35,12 @@ struct jwt_claims {
 
 typedef struct jwt jwt_t;
 
-/* Builds the signer/verifier. `alg` is an enum jwt_alg from config.h; the
- * secret is copied. The key is created once here and only read afterwards,
+/* "HS256", "HS384" or "HS512". */
+const char *jwt_alg_name(enum jwt_alg alg);
+
+/* Builds the signer/verifier for `alg`; the secret is copied. The key is created once here and only read afterwards,
  * so one jwt_t serves every thread. NULL with e set on failure. */
-jwt_t *jwt_new(int alg, const void *secret, size_t secret_len, const char *issuer,
+jwt_t *jwt_new(enum jwt_alg alg, const void *secret, size_t secret_len, const char *issuer,
                long ttl_seconds, struct error *e);
 void jwt_destroy(jwt_t *j);
 

@@ -8,20 +8,20 @@
 
 #include "util.h"
 
-static int min_level = LOG_INFO;
+static enum log_level min_level = LOG_INFO;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void log_set_level(int level)
+void log_set_level(enum log_level level)
 {
     min_level = level;
 }
 
-bool log_enabled(int level)
+bool log_enabled(enum log_level level)
 {
     return level >= min_level;
 }
 
-const char *log_level_name(int level)
+const char *log_level_name(enum log_level level)
 {
     switch (level) {
     case LOG_DEBUG:
@@ -89,7 +89,7 @@ static void redact(json_t *v, int depth)
     }
 }
 
-char *log_format(int level, const char *msg, json_t *fields, int64_t ms)
+char *log_format(enum log_level level, const char *msg, json_t *fields, int64_t ms)
 {
     char when[CLOCK_TEXT_BUF];
     clock_rfc3339(ms, when);
@@ -108,7 +108,7 @@ char *log_format(int level, const char *msg, json_t *fields, int64_t ms)
     return text;
 }
 
-void log_emit(int level, const char *msg, json_t *fields)
+void log_emit(enum log_level level, const char *msg, json_t *fields)
 {
     if (!log_enabled(level)) {
         json_decref(fields);
@@ -125,7 +125,7 @@ void log_emit(int level, const char *msg, json_t *fields)
     free(text);
 }
 
-void log_text(int level, const char *msg, const char *fmt, ...)
+void log_text(enum log_level level, const char *msg, const char *fmt, ...)
 {
     if (!log_enabled(level))
         return;

@@ -15,26 +15,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h" /* enum log_level */
+/* Severities, least severe first; LOG_LEVEL names them in lower case. */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Sets the least severe level written (default LOG_INFO). Call before threads start. */
-void log_set_level(int level);
+void log_set_level(enum log_level level);
 
-bool log_enabled(int level);
+bool log_enabled(enum log_level level);
 
 /* Writes one line. Takes ownership of `fields` (an object, or NULL). */
-void log_emit(int level, const char *msg, json_t *fields);
+void log_emit(enum log_level level, const char *msg, json_t *fields);
 
 /* Shorthand for a line with one "detail" text field. */
-void log_text(int level, const char *msg, const char *fmt, ...)
+void log_text(enum log_level level, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-const char *log_level_name(int level);
+const char *log_level_name(enum log_level level);
 
 /* The line log_emit would write at time `ms` (Unix milliseconds), without
  * the newline, whatever the level. Takes ownership of `fields`. NULL if out
  * of memory; caller frees with free(). */
-char *log_format(int level, const char *msg, json_t *fields, int64_t ms);
+char *log_format(enum log_level level, const char *msg, json_t *fields, int64_t ms);
 
 /* True if s holds something that must never be logged: an argon2 PHC
  * string ("$argon2") or a compact JWS ("eyJ<b64url>.<b64url>."). */

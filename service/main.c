@@ -45,12 +45,11 @@ static int usage(FILE *out, int code)
 static bool load_config(struct config *cfg)
 {
     const char *env_file = getenv("ENV_FILE");
-    char msg[512];
-    if (!config_load(cfg, environ, env_file ? env_file : ".env", msg, sizeof msg)) {
-        char setting[64] = "";
-        sscanf(msg, "%63[A-Z0-9_]", setting);
+    struct error e = ERROR_INIT;
+    if (!config_load(cfg, environ, env_file ? env_file : ".env", &e)) {
         log_emit(LOG_ERROR, "invalid configuration",
-                 json_pack("{s:s, s:s}", "setting", setting, "detail", msg));
+                 json_pack("{s:s, s:s}", "setting", e.nfields > 0 ? e.fields[0].field : "",
+                           "detail", e.message));
         return false;
     }
     log_set_level(cfg->log_level);

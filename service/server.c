@@ -182,7 +182,7 @@ static bool cors(struct request *r)
 
 static void log_request(const struct request *r, const char *route)
 {
-    int level = r->status >= 500 ? LOG_ERROR : LOG_INFO;
+    enum log_level level = r->status >= 500 ? LOG_ERROR : LOG_INFO;
     if (!log_enabled(level))
         return;
     json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "request_id", r->request_id, "method",

@@ -14,7 +14,16 @@
 
 static bool load(char *const *env, const char *dotenv, struct config *c, char *msg)
 {
-    return config_load(c, env, dotenv, msg, 512);
+    struct error e = ERROR_INIT;
+    bool ok = config_load(c, env, dotenv, &e);
+    snprintf(msg, 512, "%s", e.message);
+    if (!ok) { /* one field error, naming the setting the message starts with */
+        assert_int_equal(e.kind, ERR_INVALID);
+        assert_int_equal(e.nfields, 1);
+        assert_int_equal(strncmp(e.message, e.fields[0].field, strlen(e.fields[0].field)), 0);
+        assert_int_equal(e.message[strlen(e.fields[0].field)], ':');
+    }
+    return ok;
 }
 
 static void defaults_apply(void **state)
