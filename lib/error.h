@@ -18,12 +18,8 @@
     X(ERR_UNAUTHORIZED, "unauthorized") /* missing/invalid token, bad credentials */               \
     X(ERR_FORBIDDEN, "forbidden")       /* authenticated, not allowed */                           \
     X(ERR_NOT_FOUND, "not_found")                                                                  \
-    X(ERR_METHOD, "method_not_allowed")                                                            \
-    X(ERR_TIMEOUT, "timeout")           /* the request did not arrive in time */                   \
     X(ERR_CONFLICT, "conflict")         /* name or email taken */                                  \
     X(ERR_BUSY, "busy")                 /* the org is mid-operation; retry shortly */              \
-    X(ERR_TOO_LARGE, "too_large")                                                                  \
-    X(ERR_MEDIA_TYPE, "unsupported_media_type")                                                    \
     X(ERR_RATE_LIMITED, "rate_limited")                                                            \
     X(ERR_UNAVAILABLE, "unavailable")   /* database unreachable, hash pool saturated */            \
     X(ERR_INTERNAL, "internal")
@@ -32,7 +28,7 @@ enum err_kind {
 #define X(k, s) k,
     ERROR_KINDS(X)
 #undef X
-        ERR_KIND_COUNT
+        ERR_KIND_COUNT /* kinds from here on are the HTTP layer's own (service/problem.h) */
 };
 
 #define ERROR_MAX_FIELDS 8

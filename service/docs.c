@@ -105,14 +105,14 @@ static const char *docs__dir(const struct request *r)
     return dir[0] != '\0' ? dir : ORGD_DOCS_DIR;
 }
 
-/* Reads the asset's file whole. On failure sends the problem and returns
- * NULL; on success the caller frees the buffer. */
-static char *docs__read(struct request *r, const struct asset *a, size_t *len)
+/* Reads the asset's file whole. NULL with e set on failure; on success the
+ * caller frees the buffer. */
+static char *docs__read(struct request *r, const struct asset *a, size_t *len, struct error *e)
 {
     char path[1280];
     int n = snprintf(path, sizeof path, "%s/%s", docs__dir(r), a->name);
     if (n < 0 || (size_t)n >= sizeof path) {
-        http_fail(r, ERR_NOT_FOUND, "%s is not installed", a->name);
+        error_set(e, ERR_NOT_FOUND, "%s is not installed", a->name);
         return NULL;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -123,7 +123,7 @@ static char *docs__read(struct request *r, const struct asset *a, size_t *len)
                            fd < 0 ? strerror(errno) : "not a regular file of a sane size"));
         if (fd >= 0)
             close(fd);
-        http_fail(r, ERR_NOT_FOUND, "%s is not installed (see DOCS_DIR)", a->name);
+        error_set(e, ERR_NOT_FOUND, "%s is not installed (see DOCS_DIR)", a->name);
         return NULL;
     }
     size_t want = (size_t)st.st_size, got = 0;
@@ -139,43 +139,46 @@ static char *docs__read(struct request *r, const struct asset *a, size_t *len)
     close(fd);
     if (data == NULL || got != want) {
         free(data);
-        http_fail(r, ERR_UNAVAILABLE, "%s could not be read", a->name);
+        error_set(e, ERR_UNAVAILABLE, "%s could not be read", a->name);
         return NULL;
     }
     *len = want;
     return data;
 }
 
-void handlers_openapi(struct request *r)
+bool handlers_openapi(struct request *r, struct error *e)
 {
+    (void)e;
     http_send_bytes(r, "application/yaml; charset=utf-8", orgd_openapi_yaml, orgd_openapi_yaml_len);
+    return true;
 }
 
-void handlers_docs(struct request *r)
+bool handlers_docs(struct request *r, struct error *e)
 {
+    (void)e;
     http_add_header(r, "Content-Security-Policy", "%s", csp);
     http_add_header(r, "Referrer-Policy", "no-referrer");
     http_send_bytes(r, "text/html; charset=utf-8", page, sizeof page - 1);
+    return true;
 }
 
-void handlers_docs_asset(struct request *r)
+bool handlers_docs_asset(struct request *r, struct error *e)
 {
     const struct asset *a = docs__asset_find(r->param);
-    if (a == NULL) {
-        http_fail(r, ERR_NOT_FOUND, "no such file");
-        return;
-    }
+    if (a == NULL)
+        return error_set(e, ERR_NOT_FOUND, "no such file");
     if (a->builtin != NULL) {
         http_send_bytes(r, a->content_type, a->builtin, strlen(a->builtin));
-        return;
+        return true;
     }
     size_t len = 0;
-    char *data = docs__read(r, a, &len);
+    char *data = docs__read(r, a, &len, e);
     if (data == NULL)
-        return;
+        return false;
     /* the Swagger UI files change only with a new build: spare browsers the
      * 1.5 MB bundle on every visit (the page and the spec stay no-store) */
     http_add_header(r, "Cache-Control", "public, max-age=3600");
     http_send_bytes(r, a->content_type, data, len);
     free(data);
+    return true;
 }

@@ -11,11 +11,6 @@
 
 atomic_bool handlers_draining = false;
 
-static void fail_with(struct request *r, struct error *e)
-{
-    http_send_problem(r, e);
-}
-
 static json_t *time_json(int64_t ms)
 {
     char text[CLOCK_TEXT_BUF];
@@ -32,106 +27,81 @@ static json_t *org_json(const struct org_view *v)
                      time_json(v->org.updated_at));
 }
 
-/* Bearer authentication; on failure the 401 is sent and false returned. */
-static bool authenticate(struct request *r, struct caller *who)
+/* Bearer authentication. On failure e says why, and r->token_refused
+ * marks it as the token's fault (for WWW-Authenticate). */
+static bool authenticate(struct request *r, struct caller *who, struct error *e)
 {
-    struct error e;
-    error_clear(&e);
     const char *h = mg_get_header(r->conn, "Authorization");
-    if (h == NULL || strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\0')) {
-        http_fail(r, ERR_UNAUTHORIZED, "a bearer token is required");
-        return false;
-    }
+    if (h == NULL || strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\0'))
+        return error_set(e, ERR_UNAUTHORIZED, "a bearer token is required");
     const char *token = h + 6;
     while (*token == ' ')
         token++;
     size_t len = strlen(token);
     while (len > 0 && token[len - 1] == ' ')
         len--;
-    if (len == 0) {
-        http_fail(r, ERR_UNAUTHORIZED, "a bearer token is required");
-        return false;
-    }
-    if (!orgs_authenticate(r->core, token, len, who, &e)) {
-        if (e.kind == ERR_UNAUTHORIZED || e.kind == ERR_MALFORMED)
-            http_add_header(r, "WWW-Authenticate",
-                            "Bearer realm=\"orgd\", error=\"%s\", error_description=\"%s\"",
-                            e.kind == ERR_MALFORMED ? "invalid_request" : "invalid_token",
-                            e.message);
-        fail_with(r, &e);
+    if (len == 0)
+        return error_set(e, ERR_UNAUTHORIZED, "a bearer token is required");
+    if (!orgs_authenticate(r->core, token, len, who, e)) {
+        r->token_refused = true;
         return false;
     }
     snprintf(r->org_id, sizeof r->org_id, "%s", who->org.id);
     return true;
 }
 
-/* The {name} of the path, validated; NULL (and a 422 sent) if invalid. */
-static const char *path_name(struct request *r)
+/* The {name} of the path, validated (422 otherwise). */
+static bool path_name(struct request *r, struct error *e)
 {
-    struct error e;
-    error_clear(&e);
-    if (!names_org_valid(r->param, strlen(r->param), "organization_name", &e)) {
-        error_set(&e, ERR_INVALID, "request validation failed");
-        fail_with(r, &e);
-        return NULL;
-    }
-    return r->param;
+    if (names_org_valid(r->param, strlen(r->param), "organization_name", e))
+        return true;
+    return error_set(e, ERR_INVALID, "request validation failed");
 }
 
-static void h_healthz(struct request *r)
+static bool h_healthz(struct request *r, struct error *e)
 {
+    (void)e;
     http_send_json(r, 200, json_pack("{s:s}", "status", "ok"));
+    return true;
 }
 
-static void h_readyz(struct request *r)
+static bool h_readyz(struct request *r, struct error *e)
 {
-    struct error e;
-    error_clear(&e);
     if (atomic_load(&handlers_draining)) {
-        e.retry_after = 1;
-        error_set(&e, ERR_UNAVAILABLE, "shutting down");
-        fail_with(r, &e);
-        return;
+        e->retry_after = 1;
+        return error_set(e, ERR_UNAVAILABLE, "shutting down");
     }
-    if (!store_ping(r->core->store, &e)) {
-        fail_with(r, &e);
-        return;
-    }
+    if (!store_ping(r->core->store, e))
+        return false;
     http_send_json(r, 200, json_pack("{s:s}", "status", "ready"));
+    return true;
 }
 
-static void h_create(struct request *r)
+static bool h_create(struct request *r, struct error *e)
 {
-    struct error e;
-    error_clear(&e);
     struct create_request req;
     struct org_view v;
-    bool ok = request_create_parse(r->body, r->body_len, &req, &e) &&
-              orgs_create(r->core, &req, &v, &e);
+    bool ok = request_create_parse(r->body, r->body_len, &req, e) &&
+              orgs_create(r->core, &req, &v, e);
     secret_text_wipe(&req.password);
-    if (!ok) {
-        fail_with(r, &e);
-        return;
-    }
+    if (!ok)
+        return false;
     snprintf(r->org_id, sizeof r->org_id, "%s", v.org.id);
     http_add_header(r, "Location", "/org/%s", v.org.name);
     http_send_json(r, 201, org_json(&v));
+    return true;
 }
 
-static void h_login(struct request *r)
+static bool h_login(struct request *r, struct error *e)
 {
-    struct error e;
-    error_clear(&e);
     struct login_request req;
     struct login_result res;
     memset(&res, 0, sizeof res);
-    bool ok = request_login_parse(r->body, r->body_len, &req, &e) &&
-              orgs_login(r->core, &req, &res, &e);
+    bool ok = request_login_parse(r->body, r->body_len, &req, e) &&
+              orgs_login(r->core, &req, &res, e);
     secret_text_wipe(&req.password);
-    if (!ok) {
-        fail_with(r, &e);
-        return;
-    }
+    if (!ok)
+        return false;
     snprintf(r->org_id, sizeof r->org_id, "%s", res.org.id);
     http_send_json(r, 200,
                    json_pack("{s:s, s:s, s:I, s:s, s:s}", "access_token", res.access_token,
@@ -139,13 +109,14 @@ static void h_login(struct request *r)
                              "organization_name", res.org.name, "role", role_name(res.role)));
     explicit_bzero(res.access_token, strlen(res.access_token));
     free(res.access_token);
+    return true;
 }
 
-static void h_auth_check(struct request *r)
+static bool h_auth_check(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who))
-        return;
+    if (!authenticate(r, &who, e))
+        return false;
     int64_t now = clock_now_ms() / 1000;
     http_send_json(
         r, 200,
@@ -155,115 +126,94 @@ static void h_auth_check(struct request *r)
                   "role", role_name(who.membership.role), "issued_at",
                   time_json(who.claims.iat * 1000), "expires_at", time_json(who.claims.exp * 1000),
                   "expires_in", (json_int_t)(who.claims.exp > now ? who.claims.exp - now : 0)));
+    return true;
 }
 
-static void get_org(struct request *r, const char *name)
+static bool get_org(struct request *r, const char *name, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who))
-        return;
-    struct error e;
-    error_clear(&e);
     struct org_view v;
-    if (!orgs_get(r->core, &who, name, &v, &e)) {
-        fail_with(r, &e);
-        return;
-    }
+    if (!authenticate(r, &who, e) || !orgs_get(r->core, &who, name, &v, e))
+        return false;
     http_send_json(r, 200, org_json(&v));
+    return true;
 }
 
-static void h_org_get(struct request *r)
+static bool h_org_get(struct request *r, struct error *e)
 {
-    const char *name = path_name(r);
-    if (name != NULL)
-        get_org(r, name);
+    return path_name(r, e) && get_org(r, r->param, e);
 }
 
-static void h_org_get_query(struct request *r)
+static bool h_org_get_query(struct request *r, struct error *e)
 {
-    struct error e;
-    error_clear(&e);
     char name[NAME_BUF + 1];
     bool present = false;
-    if (!http_query_param(r->query, "organization_name", name, sizeof name, &present, &e)) {
-        fail_with(r, &e);
-        return;
-    }
-    if (!present) {
-        error_field(&e, "organization_name", "is required");
-        error_set(&e, ERR_INVALID, "request validation failed");
-        fail_with(r, &e);
-        return;
-    }
-    if (!names_org_valid(name, strlen(name), "organization_name", &e)) {
-        error_set(&e, ERR_INVALID, "request validation failed");
-        fail_with(r, &e);
-        return;
-    }
-    get_org(r, name);
+    if (!http_query_param(r->query, "organization_name", name, sizeof name, &present, e))
+        return false;
+    if (!present)
+        error_field(e, "organization_name", "is required");
+    else
+        names_org_valid(name, strlen(name), "organization_name", e);
+    if (e->nfields > 0)
+        return error_set(e, ERR_INVALID, "request validation failed");
+    return get_org(r, name, e);
 }
 
-static void update_org(struct request *r, const char *name)
+static bool update_org(struct request *r, const char *name, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who))
-        return;
-    struct error e;
-    error_clear(&e);
+    if (!authenticate(r, &who, e))
+        return false;
     struct update_request req;
     struct org_view v;
-    bool ok = request_update_parse(r->body, r->body_len, name, &req, &e) &&
-              orgs_update(r->core, &who, &req, &v, &e);
+    bool ok = request_update_parse(r->body, r->body_len, name, &req, e) &&
+              orgs_update(r->core, &who, &req, &v, e);
     secret_text_wipe(&req.password);
-    if (!ok) {
-        fail_with(r, &e);
-        return;
-    }
+    if (!ok)
+        return false;
     http_send_json(r, 200, org_json(&v));
+    return true;
 }
 
-static void h_update(struct request *r)
+static bool h_update(struct request *r, struct error *e)
 {
-    update_org(r, NULL);
+    return update_org(r, NULL, e);
 }
 
-static void h_update_name(struct request *r)
+static bool h_update_name(struct request *r, struct error *e)
 {
     /* the name is validated by the parser, with the body */
-    update_org(r, r->param);
+    return update_org(r, r->param, e);
 }
 
-static void delete_org(struct request *r, const char *name)
+static bool delete_org(struct request *r, const char *name, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who))
-        return;
-    struct error e;
-    error_clear(&e);
+    if (!authenticate(r, &who, e))
+        return false;
     char query_name[NAME_BUF + 1];
     bool present = false;
     struct delete_request req;
     if (!http_query_param(r->query, "organization_name", query_name, sizeof query_name, &present,
-                          &e) ||
-        !request_delete_parse(r->body, r->body_len, name, present ? query_name : NULL, &req, &e) ||
-        !orgs_delete(r->core, &who, req.name, &e)) {
-        fail_with(r, &e);
-        return;
-    }
+                          e) ||
+        !request_delete_parse(r->body, r->body_len, name, present ? query_name : NULL, &req, e) ||
+        !orgs_delete(r->core, &who, req.name, e))
+        return false;
     http_send_empty(r, 204);
+    return true;
 }
 
-static void h_delete(struct request *r)
+static bool h_delete(struct request *r, struct error *e)
 {
-    delete_org(r, NULL);
+    return delete_org(r, NULL, e);
 }
 
-static void h_delete_name(struct request *r)
+static bool h_delete_name(struct request *r, struct error *e)
 {
-    delete_org(r, r->param);
+    return delete_org(r, r->param, e);
 }
 
-static void (*const table[R_COUNT])(struct request *r) = {
+static bool (*const table[R_COUNT])(struct request *r, struct error *e) = {
     [R_HEALTHZ] = h_healthz,
     [R_HEALTH] = h_healthz,
     [R_READYZ] = h_readyz,
@@ -284,9 +234,10 @@ static void (*const table[R_COUNT])(struct request *r) = {
 
 void handlers_run(struct request *r)
 {
-    void (*fn)(struct request *) = table[r->route->id];
+    struct error e = ERROR_INIT;
+    bool (*fn)(struct request *, struct error *) = table[r->route->id];
     if (fn == NULL)
-        http_fail(r, ERR_NOT_FOUND, "no such route");
-    else
-        fn(r);
+        error_set(&e, ERR_NOT_FOUND, "no such route");
+    if (fn == NULL || !fn(r, &e))
+        http_send_problem(r, &e);
 }

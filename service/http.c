@@ -66,13 +66,12 @@ void http_send_json(struct request *r, int status, json_t *body)
 void http_send_problem(struct request *r, const struct error *e)
 {
     int status = problem_status(e->kind);
-    if (status == 401) {
-        bool has = false;
-        for (int i = 0; i < r->nextra; i++)
-            has = has || strcasecmp(r->extra[i].name, "WWW-Authenticate") == 0;
-        if (!has)
-            http_add_header(r, "WWW-Authenticate", "Bearer realm=\"orgd\"");
-    }
+    if (r->token_refused && (status == 401 || status == 400))
+        http_add_header(r, "WWW-Authenticate",
+                        "Bearer realm=\"orgd\", error=\"%s\", error_description=\"%s\"",
+                        status == 400 ? "invalid_request" : "invalid_token", e->message);
+    else if (status == 401)
+        http_add_header(r, "WWW-Authenticate", "Bearer realm=\"orgd\"");
     if (status == 503 || status == 429 || e->kind == ERR_BUSY)
         http_add_header(r, "Retry-After", "%d", e->retry_after > 0 ? e->retry_after : 1);
     send_json_as(r, status, "application/problem+json", problem_body(e));

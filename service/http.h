@@ -26,6 +26,8 @@ struct request {
     const struct mg_request_info *ri;
     struct core *core;
     const struct route *route; /* NULL when unmatched */
+    const char *route_name;    /* its template, or "unmatched" (for logs and metrics) */
+    bool has_body;             /* the client sent (or announced) a body */
     const char *method;
     bool head;
     const char *query;          /* raw, or NULL */
@@ -38,6 +40,7 @@ struct request {
     char org_id[ID_BUF]; /* for the log line, when known */
     int status;          /* what was sent */
     bool close;          /* ask civetweb to close the connection after this response */
+    bool token_refused;  /* the bearer token presented was refused (WWW-Authenticate says why) */
     int nextra;
     struct {
         char name[32];
@@ -53,7 +56,8 @@ void http_add_header(struct request *r, const char *name, const char *fmt, ...)
 void http_send_json(struct request *r, int status, json_t *body);
 
 /* Sends a problem+json for e, with Retry-After / WWW-Authenticate as the
- * kind calls for. */
+ * kind calls for (with error="invalid_token" or "invalid_request" and the
+ * reason when r->token_refused). */
 void http_send_problem(struct request *r, const struct error *e);
 
 /* Shorthand: a problem of `kind` with a message. */

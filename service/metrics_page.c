@@ -16,19 +16,17 @@ _Static_assert(R_COUNT <= METRICS_ROUTES_MAX, "lib/metrics.h: raise METRICS_ROUT
 /* Far above any real page (every series of every route is a few hundred KiB). */
 #define METRICS_PAGE_MAX (4u << 20)
 
-void handlers_metrics(struct request *r)
+bool handlers_metrics(struct request *r, struct error *e)
 {
     struct metrics_scrape x = {.hashes_in_flight = hasher_in_flight(r->core->hasher),
                                .db_known = true};
-    struct error e;
-    error_clear(&e);
-    x.db_up = store_org_count_by_state(r->core->store, x.orgs, &e);
+    struct error db = ERROR_INIT; /* a database that does not answer is a gauge, not an error */
+    x.db_up = store_org_count_by_state(r->core->store, x.orgs, &db);
     size_t len = 0;
     char *text = metrics_render(&x, METRICS_PAGE_MAX, &len);
-    if (text == NULL) {
-        http_fail(r, ERR_UNAVAILABLE, "the metrics page could not be rendered");
-        return;
-    }
+    if (text == NULL)
+        return error_set(e, ERR_UNAVAILABLE, "the metrics page could not be rendered");
     http_send_bytes(r, METRICS_CONTENT_TYPE, text, len);
     free(text);
+    return true;
 }

@@ -53,17 +53,6 @@ static bool is_json_type(const char *ct)
            strncasecmp(ct + len - 5, "+json", 5) == 0;
 }
 
-/* Whether a request arriving past its deadline still gets an answer. */
-static bool timed_out(struct request *r, int64_t deadline)
-{
-    if (clock_mono_ms() < deadline)
-        return false;
-    r->close = true;
-    http_fail(r, ERR_TIMEOUT, "the request did not arrive within %ld ms",
-              r->core->cfg->request_timeout_ms);
-    return true;
-}
-
 /* Reads up to `want` body bytes into r->body until `deadline`; returns how
  * many arrived. A trickling client is cut off at the deadline (or when its
  * address has too many slow ones) by intake's watchdog, whose signal makes
@@ -85,10 +74,10 @@ static size_t read_until(struct request *r, intake_t *intake, size_t want, int64
 }
 
 /* Reads the body into r->body, bounded by MAX_BODY_BYTES and the request's
- * deadline, and counted against its client's share of workers; sends the
- * 4xx/503 and returns false when it cannot. Whatever is not read closes the
- * connection (r->close) rather than being drained. */
-static bool read_body(struct request *r, intake_t *intake, int64_t deadline)
+ * deadline, and counted against its client's share of workers. False with
+ * e set when it cannot; whatever is not read closes the connection
+ * (r->close) rather than being drained. */
+static bool read_body(struct request *r, intake_t *intake, int64_t deadline, struct error *e)
 {
     long max = r->core->cfg->max_body_bytes;
     const char *te = mg_get_header(r->conn, "Transfer-Encoding");
@@ -99,41 +88,30 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline)
     if (cl == 0 && !chunked) {
         r->body = calloc(1, 1);
         r->body_len = 0;
-        return r->body != NULL;
+        return r->body != NULL || error_set(e, ERR_UNAVAILABLE, "out of memory");
     }
     r->close = true; /* until the whole body has been read */
-    if (cl > max) {
-        http_fail(r, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
-        return false;
-    }
-    if (!is_json_type(mg_get_header(r->conn, "Content-Type"))) {
-        http_fail(r, ERR_MEDIA_TYPE, "the request body must be application/json");
-        return false;
-    }
+    if (cl > max)
+        return error_set(e, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
+    if (!is_json_type(mg_get_header(r->conn, "Content-Type")))
+        return error_set(e, ERR_MEDIA_TYPE, "the request body must be application/json");
     size_t want = chunked ? (size_t)max + 1 : (size_t)cl;
     r->body = malloc(want + 1);
-    if (r->body == NULL) {
-        http_fail(r, ERR_UNAVAILABLE, "out of memory");
-        return false;
-    }
+    if (r->body == NULL)
+        return error_set(e, ERR_UNAVAILABLE, "out of memory");
     intake_body_begin(intake, r->ri->remote_addr, deadline);
     bool broken = false;
     size_t got = read_until(r, intake, want, deadline, &broken);
-    struct error e;
-    error_clear(&e);
-    if (!intake_body_end(intake, &e)) {
-        http_send_problem(r, &e);
+    if (!intake_body_end(intake, e))
         return false;
-    }
-    if (chunked && got > (size_t)max) {
-        http_fail(r, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
-        return false;
-    }
+    if (chunked && got > (size_t)max)
+        return error_set(e, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
     if ((!chunked && got < want) || (chunked && broken)) {
-        if (!timed_out(r, deadline))
-            http_fail(r, ERR_MALFORMED, chunked ? "the chunked request body is malformed"
-                                                : "the request body ended early");
-        return false;
+        if (clock_mono_ms() >= deadline)
+            return error_set(e, ERR_TIMEOUT, "the request did not arrive within %ld ms",
+                             r->core->cfg->request_timeout_ms);
+        return error_set(e, ERR_MALFORMED, chunked ? "the chunked request body is malformed"
+                                                   : "the request body ended early");
     }
     r->body[got] = '\0';
     r->body_len = got;
@@ -194,89 +172,116 @@ static void log_request(const struct request *r, const char *route)
     log_emit(level, "request", f);
 }
 
+static void request_init(struct request *r, struct mg_connection *conn, struct core *core)
+{
+    memset(r, 0, sizeof *r);
+    r->conn = conn;
+    r->ri = mg_get_request_info(conn);
+    r->core = core;
+    r->method = r->ri->request_method;
+    r->head = strcmp(r->method, "HEAD") == 0;
+    r->query = r->ri->query_string;
+    r->started_ms = clock_mono_ms();
+    r->route_name = "unmatched";
+    r->has_body =
+        r->ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != NULL;
+    const char *rid = mg_get_header(conn, "X-Request-Id");
+    if (rid != NULL && request_id_ok(rid)) {
+        snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+    } else {
+        unsigned char raw[16];
+        random_bytes(raw, sizeof raw);
+        hex_encode(raw, sizeof raw, r->request_id);
+    }
+}
+
+/* Requests no route may take: while shutting down, or framed ambiguously. */
+static bool admit(struct request *r, struct error *e)
+{
+    if (atomic_load(&handlers_draining)) {
+        r->close = true; /* and whatever body there is stays unread */
+        e->retry_after = 1;
+        return error_set(e, ERR_UNAVAILABLE, "the server is shutting down");
+    }
+    if (framing_ambiguous(r->ri)) {
+        r->close = true;
+        return error_set(e, ERR_MALFORMED,
+                         "the request gives its length twice (Content-Length and "
+                         "Transfer-Encoding, or two of either)");
+    }
+    return true;
+}
+
+/* Finds r's route into r->route and *m. OPTIONS is answered here (204 with
+ * Allow, and CORS when configured); no route is 404, another method 405. */
+static bool route_request(struct request *r, struct route_match *m, struct error *e)
+{
+    const char *path = r->ri->local_uri_raw ? r->ri->local_uri_raw : r->ri->local_uri;
+    enum match_result res = path ? routes_match(r->method, path, m) : MATCH_NOT_FOUND;
+    long metrics_port = r->core->cfg->metrics_port; /* set: /metrics there, and only there */
+    if (metrics_port != 0 && res != MATCH_NOT_FOUND &&
+        (r->ri->server_port == metrics_port) != (strcmp(path, "/metrics") == 0))
+        res = MATCH_NOT_FOUND;
+    bool allowed_origin = cors(r);
+    if (res == MATCH_OK) {
+        r->route = m->route;
+        r->route_name = m->route->pattern;
+        return true;
+    }
+    r->close = r->has_body;
+    if (res == MATCH_NOT_FOUND)
+        return error_set(e, ERR_NOT_FOUND, "no such route");
+    http_add_header(r, "Allow", "%s", m->allow);
+    if (strcmp(r->method, "OPTIONS") != 0)
+        return error_set(e, ERR_METHOD, "%s is not allowed here; allowed: %s", r->method,
+                         m->allow);
+    if (allowed_origin && mg_get_header(r->conn, "Access-Control-Request-Method") != NULL) {
+        http_add_header(r, "Access-Control-Allow-Methods", "%s", m->allow);
+        http_add_header(r, "Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, X-Request-Id");
+        http_add_header(r, "Access-Control-Max-Age", "600");
+    }
+    http_send_empty(r, 204);
+    return true;
+}
+
+/* The route's inputs: its decoded {param}, and its body if it reads one. */
+static bool take_input(struct request *r, const struct route_match *m, intake_t *intake,
+                       int64_t deadline, struct error *e)
+{
+    r->has_param = m->has_param;
+    if (m->has_param &&
+        !http_decode(m->param, strlen(m->param), false, r->param, sizeof r->param,
+                     m->route->id == R_DOCS_ASSET ? "asset" : "organization_name", e))
+        return false;
+    if (m->route->reads_body)
+        return read_body(r, intake, deadline, e);
+    r->close = r->has_body; /* never read, so never drained: the connection goes */
+    return true;
+}
+
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
     struct server *s = cbdata;
     atomic_fetch_add(&s->in_flight, 1);
     int64_t deadline = intake_headers_done(s->intake);
-    struct request r;
-    memset(&r, 0, sizeof r);
-    r.conn = conn;
-    r.ri = mg_get_request_info(conn);
-    r.core = s->core;
-    r.method = r.ri->request_method;
-    r.head = strcmp(r.method, "HEAD") == 0;
-    r.query = r.ri->query_string;
-    r.started_ms = clock_mono_ms();
     int64_t started_us = metrics_clock_us();
-    const char *rid = mg_get_header(conn, "X-Request-Id");
-    if (rid != NULL && request_id_ok(rid)) {
-        snprintf(r.request_id, sizeof r.request_id, "%s", rid);
-    } else {
-        unsigned char raw[16];
-        random_bytes(raw, sizeof raw);
-        hex_encode(raw, sizeof raw, r.request_id);
-    }
-    const char *path = r.ri->local_uri_raw ? r.ri->local_uri_raw : r.ri->local_uri;
-    const char *route = "unmatched";
-    bool has_body = r.ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != NULL;
-
+    struct request r;
+    request_init(&r, conn, s->core);
+    struct error e = ERROR_INIT;
     struct route_match m;
-    enum match_result res = path ? routes_match(r.method, path, &m) : MATCH_NOT_FOUND;
-    long metrics_port = r.core->cfg->metrics_port; /* set: /metrics there, and only there */
-    if (metrics_port != 0 && res != MATCH_NOT_FOUND &&
-        (r.ri->server_port == metrics_port) != (strcmp(path, "/metrics") == 0))
-        res = MATCH_NOT_FOUND;
-    bool allowed_origin = cors(&r);
-    if (atomic_load(&handlers_draining)) {
-        r.close = true; /* and whatever body there is stays unread */
-        struct error e;
-        error_clear(&e);
-        e.retry_after = 1;
-        error_set(&e, ERR_UNAVAILABLE, "the server is shutting down");
+    if (!admit(&r, &e) || !route_request(&r, &m, &e))
         http_send_problem(&r, &e);
-    } else if (framing_ambiguous(r.ri)) {
-        r.close = true;
-        http_fail(&r, ERR_MALFORMED,
-                  "the request gives its length twice (Content-Length and Transfer-Encoding, "
-                  "or two of either)");
-    } else if (res == MATCH_NOT_FOUND) {
-        r.close = has_body;
-        http_fail(&r, ERR_NOT_FOUND, "no such route");
-    } else if (res == MATCH_METHOD && strcmp(r.method, "OPTIONS") == 0) {
-        http_add_header(&r, "Allow", "%s", m.allow);
-        if (allowed_origin && mg_get_header(conn, "Access-Control-Request-Method") != NULL) {
-            http_add_header(&r, "Access-Control-Allow-Methods", "%s", m.allow);
-            http_add_header(&r, "Access-Control-Allow-Headers",
-                            "Authorization, Content-Type, X-Request-Id");
-            http_add_header(&r, "Access-Control-Max-Age", "600");
-        }
-        http_send_empty(&r, 204);
-    } else if (res == MATCH_METHOD) {
-        r.close = has_body;
-        http_add_header(&r, "Allow", "%s", m.allow);
-        http_fail(&r, ERR_METHOD, "%s is not allowed here; allowed: %s", r.method, m.allow);
-    } else {
-        struct error e;
-        error_clear(&e);
-        r.route = m.route;
-        route = m.route->pattern;
-        r.has_param = m.has_param;
-        if (m.has_param &&
-            !http_decode(m.param, strlen(m.param), false, r.param, sizeof r.param,
-                         m.route->id == R_DOCS_ASSET ? "asset" : "organization_name", &e)) {
-            http_send_problem(&r, &e);
-        } else if (!m.route->reads_body) {
-            r.close = has_body; /* never read, so never drained: the connection goes */
-            handlers_run(&r);
-        } else if (read_body(&r, s->intake, deadline)) {
-            handlers_run(&r);
-        }
+    else if (r.status == 0 && !take_input(&r, &m, s->intake, deadline, &e))
+        http_send_problem(&r, &e);
+    else if (r.status == 0)
+        handlers_run(&r);
+    if (r.status == 0) { /* a handler that sent nothing is a bug; never leave the client hanging */
+        error_set(&e, ERR_INTERNAL, "no response");
+        http_send_problem(&r, &e);
     }
-    if (r.status == 0) /* a handler that sent nothing is a bug; never leave the client hanging */
-        http_fail(&r, ERR_INTERNAL, "no response");
-    log_request(&r, route);
-    metrics_request(r.route ? (int)r.route->id : METRICS_ROUTE_UNMATCHED, route, r.method,
+    log_request(&r, r.route_name);
+    metrics_request(r.route ? (int)r.route->id : METRICS_ROUTE_UNMATCHED, r.route_name, r.method,
                     r.status, metrics_clock_us() - started_us);
     free(r.body);
     atomic_fetch_sub(&s->in_flight, 1);
