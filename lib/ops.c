@@ -67,24 +67,29 @@ bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, 
     return true;
 }
 
-/* Puts a renaming org back to its old name and collection. */
-static bool rename_undo(struct core *c, struct org *o, struct error *e)
+bool ops_settle(struct core *c, struct org *o, struct org next, const char *doing,
+                struct error *e)
+{
+    next.state = ORG_ACTIVE;
+    next.has_op = false;
+    memset(&next.op, 0, sizeof next.op);
+    bool applied = false;
+    if (!store_org_swap(c->store, o, &next, &applied, e))
+        return false;
+    if (!applied)
+        return error_set(e, ERR_BUSY, "the organization changed while it was being %s", doing);
+    *o = next;
+    return true;
+}
+
+bool ops_rename_undo(struct core *c, struct org *o, struct error *e)
 {
     struct org back = *o;
     snprintf(back.name, sizeof back.name, "%s", o->op.from_name);
     snprintf(back.name_key, sizeof back.name_key, "%s", o->op.from_key);
     snprintf(back.collection, sizeof back.collection, "%s", o->op.from_collection);
-    back.state = ORG_ACTIVE;
-    back.has_op = false;
-    memset(&back.op, 0, sizeof back.op);
     back.updated_at = clock_now_ms();
-    bool applied = false;
-    if (!store_org_swap(c->store, o, &back, &applied, e))
-        return false;
-    if (!applied)
-        return error_set(e, ERR_BUSY, "the organization changed while it was being renamed");
-    *o = back;
-    return true;
+    return ops_settle(c, o, back, "renamed", e);
 }
 
 bool ops_rename_finish(struct core *c, struct org *o, struct error *e)
@@ -105,7 +110,7 @@ bool ops_rename_finish(struct core *c, struct org *o, struct error *e)
             /* the target is someone else's: give the old name back if we can */
             log_emit(LOG_ERROR, "rename blocked by an existing collection",
                      json_pack("{s:s, s:s, s:s}", "org_id", o->id, "from", from, "to", to));
-            if (!rename_undo(c, o, e))
+            if (!ops_rename_undo(c, o, e))
                 return false;
             return error_set(e, ERR_CONFLICT,
                              "a collection named %s already exists and belongs to no "
@@ -128,17 +133,8 @@ bool ops_rename_finish(struct core *c, struct org *o, struct error *e)
 
     struct org done = *o;
     snprintf(done.collection, sizeof done.collection, "%s", to);
-    done.state = ORG_ACTIVE;
-    done.has_op = false;
-    memset(&done.op, 0, sizeof done.op);
     done.updated_at = clock_now_ms();
-    bool applied = false;
-    if (!store_org_swap(c->store, o, &done, &applied, e))
-        return false;
-    if (!applied)
-        return error_set(e, ERR_BUSY, "the organization changed while it was being renamed");
-    *o = done;
-    return true;
+    return ops_settle(c, o, done, "renamed", e);
 }
 
 struct id_list {

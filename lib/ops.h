@@ -24,6 +24,16 @@
  * document. Idempotent. */
 bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e);
 
+/* Makes the org active again as `next` describes (state, op cleared; every
+ * other field as given), by a conditional swap from *o. ERR_BUSY ("...while
+ * it was being <doing>") when o changed meanwhile. On success *o is the org
+ * as stored. The one way an operation ends with the org active. */
+bool ops_settle(struct core *c, struct org *o, struct org next, const char *doing,
+                struct error *e);
+
+/* Puts a renaming org back to its old name and collection (ops_settle). */
+bool ops_rename_undo(struct core *c, struct org *o, struct error *e);
+
 /* Finishes a rename recorded in o (state renaming): moves the collection
  * from op.from_collection to op.to_collection unless already moved, then
  * makes the org active. On return *o is the org as stored. If the move is

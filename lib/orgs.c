@@ -48,6 +48,65 @@ static bool load_owner(struct core *c, const struct org *o, struct org_view *out
     return true;
 }
 
+/* The e-mail is free (a fast answer for the common conflict; the unique
+ * index decides races). */
+static bool email_free(struct core *c, const char *email_key, struct error *e)
+{
+    struct error le = ERROR_INIT;
+    struct admin existing;
+    if (store_admin_by_email(c->store, email_key, &existing, &le)) {
+        error_field(e, "email", "is already registered");
+        return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
+    }
+    return error_absent(e, &le);
+}
+
+/* The org document (state creating) and its owner, not yet stored. */
+static void create_records(const struct create_request *req, struct org *o, struct admin *a)
+{
+    int64_t now = clock_now_ms();
+    store_new_id(o->id);
+    store_new_id(a->id);
+    snprintf(o->name, sizeof o->name, "%s", req->organization_name);
+    names_collection(o->name_key, o->collection);
+    memcpy(o->owner_id, a->id, ID_BUF);
+    o->state = ORG_CREATING;
+    o->created_at = o->updated_at = now;
+    o->version = 1;
+    o->has_op = true;
+    o->op.started_at = o->op.touched_at = now;
+    a->created_at = now;
+}
+
+/* The collection step: on a conflict, says whether the name is still
+ * being released by a rename (409 busy) or an orphan collection holds it. */
+static bool create_collection(struct core *c, struct org *o, struct error *e)
+{
+    if (store_collection_create(c->store, o->collection, e))
+        return true;
+    bool ours = e->kind != ERR_CONFLICT;
+    undo_or_log(c, o, ours, "collection create failed");
+    if (ours)
+        return false;
+    bool claimed = false;
+    struct error ce = ERROR_INIT;
+    error_clear(e);
+    if (ops_collection_claimed(c, o->collection, o->id, &claimed, &ce) && claimed) {
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY, "this name is still being released by a rename; retry shortly");
+    }
+    log_emit(LOG_ERROR, "create blocked by an existing collection",
+             json_pack("{s:s}", "collection", o->collection));
+    error_field(e, "organization_name", "cannot be used now");
+    return error_set(e, ERR_CONFLICT,
+                     "a collection named %s already exists and belongs to no organization; an "
+                     "operator should run `orgd check`",
+                     o->collection);
+}
+
+/* Each step records what it is about to do before doing it; a failed step
+ * undoes the earlier ones (ops_create_undo), and recovery does the same
+ * for a process that died midway. */
 bool orgs_create(struct core *c, const struct create_request *req, struct org_view *out,
                  struct error *e)
 {
@@ -55,34 +114,10 @@ bool orgs_create(struct core *c, const struct create_request *req, struct org_vi
     struct admin a = {0};
     names_email_key(req->email, a.email);
     names_org_key(req->organization_name, o.name_key);
-
-    /* fast answers for the common conflicts; the unique indexes decide races */
-    struct error le;
-    error_clear(&le);
-    struct admin existing;
-    if (store_admin_by_email(c->store, a.email, &existing, &le)) {
-        error_field(e, "email", "is already registered");
-        return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
-    }
-    if (le.kind != ERR_NOT_FOUND) {
-        *e = le;
+    if (!email_free(c, a.email, e) ||
+        !password_hash(c->hasher, req->password.text, req->password.len, a.password_hash, e))
         return false;
-    }
-    if (!password_hash(c->hasher, req->password.text, req->password.len, a.password_hash, e))
-        return false;
-
-    int64_t now = clock_now_ms();
-    store_new_id(o.id);
-    store_new_id(a.id);
-    snprintf(o.name, sizeof o.name, "%s", req->organization_name);
-    names_collection(o.name_key, o.collection);
-    memcpy(o.owner_id, a.id, ID_BUF);
-    o.state = ORG_CREATING;
-    o.created_at = o.updated_at = now;
-    o.version = 1;
-    o.has_op = true;
-    o.op.started_at = o.op.touched_at = now;
-    a.created_at = now;
+    create_records(req, &o, &a);
 
     if (!store_org_insert(c->store, &o, e)) {
         if (e->kind == ERR_CONFLICT) {
@@ -92,7 +127,6 @@ bool orgs_create(struct core *c, const struct create_request *req, struct org_vi
         return false;
     }
     FAULT("create.after_metadata");
-
     if (!store_admin_insert(c->store, &a, e)) {
         undo_or_log(c, &o, false, "admin insert failed");
         if (e->kind == ERR_CONFLICT) {
@@ -102,8 +136,7 @@ bool orgs_create(struct core *c, const struct create_request *req, struct org_vi
         return false;
     }
     FAULT("create.after_admin");
-
-    struct membership m = {.role = ROLE_OWNER, .member_at = now};
+    struct membership m = {.role = ROLE_OWNER, .member_at = o.created_at};
     memcpy(m.admin_id, a.id, ID_BUF);
     memcpy(m.org_id, o.id, ID_BUF);
     if (!store_membership_insert(c->store, &m, e)) {
@@ -111,45 +144,17 @@ bool orgs_create(struct core *c, const struct create_request *req, struct org_vi
         return false;
     }
     FAULT("create.after_membership");
-
-    if (!store_collection_create(c->store, o.collection, e)) {
-        bool ours = e->kind != ERR_CONFLICT;
-        undo_or_log(c, &o, ours, "collection create failed");
-        if (!ours) {
-            bool claimed = false;
-            struct error ce;
-            error_clear(&ce);
-            error_clear(e);
-            if (ops_collection_claimed(c, o.collection, o.id, &claimed, &ce) && claimed) {
-                e->retry_after = 1;
-                return error_set(e, ERR_BUSY,
-                                 "this name is still being released by a rename; retry shortly");
-            }
-            log_emit(LOG_ERROR, "create blocked by an existing collection",
-                     json_pack("{s:s}", "collection", o.collection));
-            error_field(e, "organization_name", "cannot be used now");
-            return error_set(e, ERR_CONFLICT,
-                             "a collection named %s already exists and belongs to no "
-                             "organization; an operator should run `orgd check`",
-                             o.collection);
-        }
+    if (!create_collection(c, &o, e))
         return false;
-    }
     FAULT("create.after_collection");
 
-    struct org active = o;
-    active.state = ORG_ACTIVE;
-    active.has_op = false;
-    memset(&active.op, 0, sizeof active.op);
-    bool applied = false;
-    if (!store_org_swap(c->store, &o, &active, &applied, e)) {
-        undo_or_log(c, &o, true, "activate failed");
+    struct org created = o;
+    if (!ops_settle(c, &o, o, "created", e)) {
+        if (e->kind != ERR_BUSY) /* busy: recovery has it already */
+            undo_or_log(c, &created, true, "activate failed");
         return false;
     }
-    if (!applied)
-        return busy(e, "recovered");
-
-    out->org = active;
+    out->org = o;
     out->owner = a;
     memset(out->owner.password_hash, 0, sizeof out->owner.password_hash);
     log_emit(LOG_INFO, "organization created",
@@ -158,75 +163,85 @@ bool orgs_create(struct core *c, const struct create_request *req, struct org_vi
     return true;
 }
 
+/* The account whose e-mail and password these are. An unknown e-mail
+ * costs the same as a wrong password and gets the same answer. */
+static bool check_credentials(struct core *c, const struct login_request *req, struct admin *a,
+                              bool *rehash, struct error *e)
+{
+    char email_key[EMAIL_BUF];
+    names_email_key(req->email, email_key);
+    struct error le = ERROR_INIT;
+    bool known = store_admin_by_email(c->store, email_key, a, &le);
+    if (!known && !error_absent(e, &le))
+        return false;
+    bool match = false;
+    if (!password_verify(c->hasher, known ? a->password_hash : NULL, req->password.text,
+                         req->password.len, &match, rehash, e))
+        return false;
+    return match || error_set(e, ERR_UNAUTHORIZED, "%s", BAD_CREDENTIALS);
+}
+
+/* The first of the account's memberships whose org is active, into *out
+ * and out_org. An org being renamed is a 409 to retry; none is 401. */
+static bool choose_membership(struct core *c, const char *admin_id, struct membership *out,
+                              struct org *out_org, struct error *e)
+{
+    struct membership ms[MAX_MEMBERSHIPS_AT_LOGIN];
+    size_t n = 0;
+    if (!store_memberships_of_admin(c->store, admin_id, ms, MAX_MEMBERSHIPS_AT_LOGIN, &n, e))
+        return false;
+    bool mid_operation = false;
+    for (size_t i = 0; i < n; i++) {
+        struct error le = ERROR_INIT;
+        if (!store_org_by_id(c->store, ms[i].org_id, out_org, &le)) {
+            if (!error_absent(e, &le))
+                return false;
+        } else if (out_org->state == ORG_ACTIVE) {
+            *out = ms[i];
+            return true;
+        } else if (out_org->state == ORG_RENAMING) {
+            mid_operation = true;
+        }
+    }
+    if (mid_operation)
+        return busy(e, "renamed");
+    return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_CREDENTIALS);
+}
+
+/* Stores a hash with the current parameters; a failure only costs the
+ * upgrade, never the login. */
+static void upgrade_hash(struct core *c, const struct admin *a, const struct login_request *req)
+{
+    char fresh[PASSWORD_HASH_BUF];
+    struct error le = ERROR_INIT;
+    if (password_hash(c->hasher, req->password.text, req->password.len, fresh, &le) &&
+        store_admin_update(c->store, a->id, NULL, fresh, &le))
+        log_emit(LOG_INFO, "password rehashed", json_pack("{s:s}", "admin_id", a->id));
+    else
+        log_emit(LOG_WARN, "password rehash skipped",
+                 json_pack("{s:s, s:s}", "admin_id", a->id, "error", le.message));
+}
+
 bool orgs_login(struct core *c, const struct login_request *req, struct login_result *out,
                 struct error *e)
 {
     memset(out, 0, sizeof *out);
-    char email_key[EMAIL_BUF];
-    names_email_key(req->email, email_key);
     struct admin a;
-    struct error le;
-    error_clear(&le);
-    bool known = store_admin_by_email(c->store, email_key, &a, &le);
-    if (!known && le.kind != ERR_NOT_FOUND) {
-        *e = le;
+    struct membership m = {0};
+    bool rehash = false;
+    if (!check_credentials(c, req, &a, &rehash, e) ||
+        !choose_membership(c, a.id, &m, &out->org, e))
         return false;
-    }
-    bool match = false, rehash = false;
-    if (!password_verify(c->hasher, known ? a.password_hash : NULL, req->password.text,
-                         req->password.len, &match, &rehash, e))
-        return false;
-    if (!match)
-        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_CREDENTIALS);
-
-    struct membership ms[MAX_MEMBERSHIPS_AT_LOGIN];
-    size_t n = 0;
-    if (!store_memberships_of_admin(c->store, a.id, ms, MAX_MEMBERSHIPS_AT_LOGIN, &n, e))
-        return false;
-    bool mid_operation = false;
-    const struct membership *chosen = NULL;
-    for (size_t i = 0; i < n && chosen == NULL; i++) {
-        struct org o;
-        error_clear(&le);
-        if (!store_org_by_id(c->store, ms[i].org_id, &o, &le)) {
-            if (le.kind != ERR_NOT_FOUND) {
-                *e = le;
-                return false;
-            }
-            continue;
-        }
-        if (o.state == ORG_ACTIVE) {
-            chosen = &ms[i];
-            out->org = o;
-        } else if (o.state == ORG_RENAMING) {
-            mid_operation = true;
-        }
-    }
-    if (chosen == NULL) {
-        if (mid_operation)
-            return busy(e, "renamed");
-        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_CREDENTIALS);
-    }
-
-    if (rehash) {
-        char fresh[PASSWORD_HASH_BUF];
-        error_clear(&le);
-        if (password_hash(c->hasher, req->password.text, req->password.len, fresh, &le) &&
-            store_admin_update(c->store, a.id, NULL, fresh, &le))
-            log_emit(LOG_INFO, "password rehashed", json_pack("{s:s}", "admin_id", a.id));
-        else
-            log_emit(LOG_WARN, "password rehash skipped",
-                     json_pack("{s:s, s:s}", "admin_id", a.id, "error", le.message));
-    }
-
+    if (rehash)
+        upgrade_hash(c, &a, req);
     struct jwt_claims claims = {0};
     memcpy(claims.sub, a.id, ID_BUF);
-    memcpy(claims.org, chosen->org_id, ID_BUF);
-    snprintf(claims.role, sizeof claims.role, "%s", role_name(chosen->role));
+    memcpy(claims.org, m.org_id, ID_BUF);
+    snprintf(claims.role, sizeof claims.role, "%s", role_name(m.role));
     if (!jwt_issue(c->jwt, &claims, clock_now_ms() / 1000, &out->access_token, e))
         return false;
     out->expires_in = c->cfg->jwt_expires_seconds;
-    out->role = chosen->role;
+    out->role = m.role;
     return true;
 }
 
@@ -303,21 +318,12 @@ bool orgs_get(struct core *c, const struct caller *who, const char *name, struct
  * collection provably did not move; otherwise recovery finishes it. */
 static void rename_undo_if_unmoved(struct core *c, struct org *o)
 {
-    struct error ue;
-    error_clear(&ue);
+    struct error ue = ERROR_INIT;
     bool from = false, to = true;
     if (store_collection_exists(c->store, o->op.from_collection, &from, &ue) &&
-        store_collection_exists(c->store, o->op.to_collection, &to, &ue) && from && !to) {
-        struct org back = *o;
-        snprintf(back.name, sizeof back.name, "%s", o->op.from_name);
-        snprintf(back.name_key, sizeof back.name_key, "%s", o->op.from_key);
-        back.state = ORG_ACTIVE;
-        back.has_op = false;
-        memset(&back.op, 0, sizeof back.op);
-        bool applied = false;
-        if (store_org_swap(c->store, o, &back, &applied, &ue) && applied)
-            return;
-    }
+        store_collection_exists(c->store, o->op.to_collection, &to, &ue) && from && !to &&
+        ops_rename_undo(c, o, &ue))
+        return;
     log_emit(LOG_WARN, "rename left to recovery",
              json_pack("{s:s, s:s}", "org_id", o->id, "error", ue.message));
 }
@@ -446,12 +452,10 @@ bool orgs_delete(struct core *c, const struct caller *who, const char *name, str
 
     if (!ops_collection_drop_unclaimed(c, &next, e)) {
         /* undo only if the collection is provably still there */
-        struct error ue;
-        error_clear(&ue);
+        struct error ue = ERROR_INIT;
         bool exists = false;
-        struct org back = o;
         if (store_collection_exists(c->store, next.collection, &exists, &ue) && exists &&
-            store_org_swap(c->store, &next, &back, &applied, &ue) && applied)
+            ops_settle(c, &next, o, "deleted", &ue))
             return false;
         log_emit(LOG_WARN, "delete left to recovery",
                  json_pack("{s:s, s:s}", "org_id", o.id, "error", ue.message));

@@ -100,25 +100,59 @@ static void *maintenance_main(void *arg)
     }
 }
 
+/* Blocks SIGTERM and SIGINT in this thread and every thread it starts:
+ * they go to wait_for_stop's sigwaitinfo, never to a worker. */
+static void block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void maintenance_start(struct maintenance *m, struct core *core)
+{
+    memset(m, 0, sizeof *m);
+    m->core = core;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->wake, NULL);
+    pthread_create(&m->thread, NULL, maintenance_main, m);
+}
+
+static void maintenance_stop(struct maintenance *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->stop = true;
+    pthread_cond_signal(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    pthread_join(m->thread, NULL);
+    pthread_cond_destroy(&m->wake);
+    pthread_mutex_destroy(&m->lock);
+}
+
+static void wait_for_stop(const sigset_t *set, const struct config *cfg)
+{
+    int sig;
+    while ((sig = sigwaitinfo(set, NULL)) < 0)
+        ;
+    log_emit(LOG_INFO, "stopping",
+             json_pack("{s:s, s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                       "timeout_seconds", (json_int_t)cfg->shutdown_timeout_seconds));
+}
+
 static int serve(struct config *cfg)
 {
     if (cfg->fault_point[0] != '\0' && !faults_arm(cfg->fault_point))
         log_text(LOG_WARN, "FAULT_POINT ignored", "this build has no fault points (%s)",
                  cfg->fault_point);
-
-    /* signals go to sigtimedwait below, never to a worker thread */
     sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    block_stop_signals(&stop_signals);
     store_global_init();
     mg_init_library(0);
     struct core core;
-    struct error e;
-    error_clear(&e);
+    struct error e = ERROR_INIT;
+    server_t *srv = NULL;
     if (!core_init(&core, cfg, &e)) {
         log_text(LOG_ERROR, "cannot start", "%s", e.message);
         store_global_cleanup();
@@ -126,39 +160,22 @@ static int serve(struct config *cfg)
     }
     metrics_start();
     recovery_observer = metrics_recovery_action; /* before the maintenance thread */
-    server_t *srv = server_start(&core, &e);
-    if (srv == NULL) {
+    if ((srv = server_start(&core, &e)) == NULL) {
         log_text(LOG_ERROR, "cannot start", "%s", e.message);
         core_cleanup(&core);
         store_global_cleanup();
         return 1;
     }
-    struct maintenance m = {.core = &core};
-    pthread_mutex_init(&m.lock, NULL);
-    pthread_cond_init(&m.wake, NULL);
-    pthread_create(&m.thread, NULL, maintenance_main, &m);
-
+    struct maintenance m;
+    maintenance_start(&m, &core);
     log_emit(LOG_INFO, "started",
              json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "version", ORGD_VERSION, "host",
                        cfg->host, "port", (json_int_t)cfg->port, "threads",
                        (json_int_t)cfg->threads, "database", cfg->master_db, "instance",
                        core.instance_id));
-
-    int sig;
-    while ((sig = sigwaitinfo(&stop_signals, NULL)) < 0)
-        ;
-    log_emit(LOG_INFO, "stopping",
-             json_pack("{s:s, s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                       "timeout_seconds", (json_int_t)cfg->shutdown_timeout_seconds));
-
+    wait_for_stop(&stop_signals, cfg);
     server_stop(srv, (int)cfg->shutdown_timeout_seconds);
-    pthread_mutex_lock(&m.lock);
-    m.stop = true;
-    pthread_cond_signal(&m.wake);
-    pthread_mutex_unlock(&m.lock);
-    pthread_join(m.thread, NULL);
-    pthread_cond_destroy(&m.wake);
-    pthread_mutex_destroy(&m.lock);
+    maintenance_stop(&m);
     core_cleanup(&core);
     mg_exit_library();
     store_global_cleanup();
