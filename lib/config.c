@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -136,10 +138,8 @@ static bool check_mongo_uri(const char *v, char *why, size_t n)
 
 static bool check_ipv4(const char *v, char *why, size_t n)
 {
-    unsigned a, b, c, d;
-    char tail;
-    if (sscanf(v, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 ||
-        c > 255 || d > 255) {
+    struct in_addr addr; /* dotted quad only: inet_pton takes no octal, hex or short forms */
+    if (inet_pton(AF_INET, v, &addr) != 1) {
         snprintf(why, n, "must be an IPv4 address such as 127.0.0.1 or 0.0.0.0");
         return false;
     }

@@ -206,12 +206,12 @@ static void duplicates_are_409_and_change_nothing(void **state)
     struct tenant a, b;
     tenant_new(&shared_orgd, &a, "Dup");
     tenant_new(&shared_orgd, &b, "Dup");
-    char upper[64], email[96];
+    char upper[64], fresh[64], email[96];
     snprintf(upper, sizeof upper, "%s", a.name);
     upper[0] = (char)(upper[0] == 'D' ? 'd' : 'D');
     char *before = db_snapshot(&shared_orgd);
-    harness_unique("fresh", email, sizeof email);
-    strncat(email, "@example.com", sizeof email - strlen(email) - 1);
+    harness_unique("fresh", fresh, sizeof fresh);
+    snprintf(email, sizeof email, "%s@example.com", fresh);
     assert_int_equal(create_org(&shared_orgd, a.name, email, PW), 409);
     assert_int_equal(create_org(&shared_orgd, upper, email, PW), 409);
     char other[64];

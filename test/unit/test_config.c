@@ -65,6 +65,8 @@ static void each_bad_value_names_its_setting(void **state)
         {"MASTER_DB=", "MASTER_DB"},
         {"HOST=256.1.1.1", "HOST"},
         {"HOST=::1", "HOST"},
+        {"HOST=010.0.0.1", "HOST"}, /* a leading zero reads as octal to some parsers */
+        {"HOST=1.2.3", "HOST"},
         {"CORS_ORIGINS=example.com", "CORS_ORIGINS"},
         {"ARGON2_PARALLELISM=0", "ARGON2_PARALLELISM"},
         {"JWT_SECRET=short", "JWT_SECRET"},
