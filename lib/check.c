@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "ops.h"
+#include "lifecycle.h"
 #include "recovery.h"
 #include "util.h"
 
@@ -284,7 +284,7 @@ static void check_collections(struct run *r, const struct snapshot *s)
             struct error e;
             error_clear(&e);
             bool claimed = true;
-            if (!ops_collection_claimed(r->c, names[i], "", &claimed, &e) || claimed)
+            if (!lifecycle_collection_claimed(r->c, names[i], "", &claimed, &e) || claimed)
                 continue;
             fixed = store_collection_rename(r->c->store, names[i], moved, &e);
         }

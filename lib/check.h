@@ -1,6 +1,6 @@
 /* check.h — the consistency checker behind `orgd check [--repair]`.
  *
- * Verifies the invariants of DESIGN.md: every active org has exactly its
+ * Verifies the invariants of docs/ARCHITECTURE.md: every active org has exactly its
  * collection (org_<name_key>, present); no org_* collection without an org;
  * no two orgs claiming one collection; no membership, invitation or token
  * pointing at a missing org (or a membership at a missing admin); no admin

@@ -6,7 +6,7 @@
 
 #include "faults.h"
 #include "log.h"
-#include "ops.h"
+#include "lifecycle.h"
 #include "util.h"
 
 #define MAX_MEMBERSHIPS_AT_LOGIN 32
@@ -18,7 +18,7 @@ static void undo_or_log(struct core *c, const struct org *o, bool drop, const ch
 {
     struct error ue;
     error_clear(&ue);
-    if (!ops_create_undo(c, o, drop, &ue))
+    if (!lifecycle_create_undo(c, o, drop, &ue))
         log_emit(LOG_WARN, "undo deferred to recovery",
                  json_pack("{s:s, s:s, s:s, s:s}", "op", "create", "org_id", o->id, "reason", why,
                            "error", ue.message));
@@ -91,7 +91,7 @@ static bool create_collection(struct core *c, struct org *o, struct error *e)
     bool claimed = false;
     struct error ce = ERROR_INIT;
     error_clear(e);
-    if (ops_collection_claimed(c, o->collection, o->id, &claimed, &ce) && claimed) {
+    if (lifecycle_collection_claimed(c, o->collection, o->id, &claimed, &ce) && claimed) {
         e->retry_after = 1;
         return error_set(e, ERR_BUSY, "this name is still being released by a rename; retry shortly");
     }
@@ -105,7 +105,7 @@ static bool create_collection(struct core *c, struct org *o, struct error *e)
 }
 
 /* Each step records what it is about to do before doing it; a failed step
- * undoes the earlier ones (ops_create_undo), and recovery does the same
+ * undoes the earlier ones (lifecycle_create_undo), and recovery does the same
  * for a process that died midway. */
 bool orgs_create(struct core *c, const struct create_request *req, struct org_view *out,
                  struct error *e)
@@ -149,7 +149,7 @@ bool orgs_create(struct core *c, const struct create_request *req, struct org_vi
     FAULT("create.after_collection");
 
     struct org created = o;
-    if (!ops_settle(c, &o, o, "created", e)) {
+    if (!lifecycle_settle(c, &o, o, "created", e)) {
         if (e->kind != ERR_BUSY) /* busy: recovery has it already */
             undo_or_log(c, &created, true, "activate failed");
         return false;
@@ -322,7 +322,7 @@ static void rename_undo_if_unmoved(struct core *c, struct org *o)
     bool from = false, to = true;
     if (store_collection_exists(c->store, o->op.from_collection, &from, &ue) &&
         store_collection_exists(c->store, o->op.to_collection, &to, &ue) && from && !to &&
-        ops_rename_undo(c, o, &ue))
+        lifecycle_rename_undo(c, o, &ue))
         return;
     log_emit(LOG_WARN, "rename left to recovery",
              json_pack("{s:s, s:s}", "org_id", o->id, "error", ue.message));
@@ -370,7 +370,7 @@ static bool rename_org(struct core *c, struct org *o, const char *new_name, stru
     FAULT("rename.after_reserve");
 
     /* step 2 and 3: move the collection, then activate */
-    if (!ops_rename_finish(c, &next, e)) {
+    if (!lifecycle_rename_finish(c, &next, e)) {
         if (e->kind == ERR_UNAVAILABLE || e->kind == ERR_INTERNAL)
             rename_undo_if_unmoved(c, &next);
         return false;
@@ -450,18 +450,18 @@ bool orgs_delete(struct core *c, const struct caller *who, const char *name, str
         return busy(e, "changed");
     FAULT("delete.after_mark");
 
-    if (!ops_collection_drop_unclaimed(c, &next, e)) {
+    if (!lifecycle_collection_drop_unclaimed(c, &next, e)) {
         /* undo only if the collection is provably still there */
         struct error ue = ERROR_INIT;
         bool exists = false;
         if (store_collection_exists(c->store, next.collection, &exists, &ue) && exists &&
-            ops_settle(c, &next, o, "deleted", &ue))
+            lifecycle_settle(c, &next, o, "deleted", &ue))
             return false;
         log_emit(LOG_WARN, "delete left to recovery",
                  json_pack("{s:s, s:s}", "org_id", o.id, "error", ue.message));
         return false;
     }
-    if (!ops_delete_finish(c, &next, e))
+    if (!lifecycle_delete_finish(c, &next, e))
         return false;
     log_emit(LOG_INFO, "organization deleted",
              json_pack("{s:s, s:s}", "org_id", o.id, "organization_name", o.name));

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "ops.h"
+#include "lifecycle.h"
 #include "util.h"
 
 #define BATCH 64
@@ -32,15 +32,15 @@ bool recovery_one(struct core *c, const struct org *o, bool *done, enum recovery
     switch (claimed.state) {
     case ORG_CREATING:
         *action = RECOVERY_UNDO_CREATE;
-        ok = ops_create_undo(c, &claimed, true, e);
+        ok = lifecycle_create_undo(c, &claimed, true, e);
         break;
     case ORG_RENAMING:
         *action = RECOVERY_FINISH_RENAME;
-        ok = ops_rename_finish(c, &claimed, e);
+        ok = lifecycle_rename_finish(c, &claimed, e);
         break;
     case ORG_DELETING:
         *action = RECOVERY_FINISH_DELETE;
-        ok = ops_delete_finish(c, &claimed, e);
+        ok = lifecycle_delete_finish(c, &claimed, e);
         break;
     default:
         break;

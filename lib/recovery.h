@@ -5,7 +5,7 @@
  * longer ago than `age_ms`. Recovery claims it with a compare-and-swap on its
  * version (setting op.touched_at and op.claimed_by), so when several orgd
  * instances run recovery at once each stuck org is handled by exactly one of
- * them; then it undoes a create, or finishes a rename or a delete (see ops.h).
+ * them; then it undoes a create, or finishes a rename or a delete (see lifecycle.h).
  */
 #ifndef ORGD_RECOVERY_H
 #define ORGD_RECOVERY_H

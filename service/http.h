@@ -28,6 +28,7 @@ struct request {
     const struct route *route; /* NULL when unmatched */
     const char *route_name;    /* its template, or "unmatched" (for logs and metrics) */
     bool has_body;             /* the client sent (or announced) a body */
+    bool slow;                 /* its body was cut off: too slow, or its address had too many */
     const char *method;
     bool head;
     const char *query;          /* raw, or NULL */

@@ -39,6 +39,9 @@ static bool request_id_ok(const char *id)
     return true;
 }
 
+#define LINGER_MS 1000
+#define LINGER_BYTES (128 * 1024)
+
 static bool is_json_type(const char *ct)
 {
     if (ct == NULL)
@@ -102,17 +105,20 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline, str
     intake_body_begin(intake, r->ri->remote_addr, deadline);
     bool broken = false;
     size_t got = read_until(r, intake, want, deadline, &broken);
-    if (!intake_body_end(intake, e))
+    bool evicted = !intake_body_end(intake, e);
+    bool incomplete = (!chunked && got < want) || (chunked && broken);
+    bool late = incomplete && clock_mono_ms() >= deadline;
+    r->slow = evicted || late; /* a slow sender gets no lingering before the close */
+    if (evicted)
         return false;
     if (chunked && got > (size_t)max)
         return error_set(e, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
-    if ((!chunked && got < want) || (chunked && broken)) {
-        if (clock_mono_ms() >= deadline)
-            return error_set(e, ERR_TIMEOUT, "the request did not arrive within %ld ms",
-                             r->core->cfg->request_timeout_ms);
+    if (late)
+        return error_set(e, ERR_TIMEOUT, "the request did not arrive within %ld ms",
+                         r->core->cfg->request_timeout_ms);
+    if (incomplete)
         return error_set(e, ERR_MALFORMED, chunked ? "the chunked request body is malformed"
                                                    : "the request body ended early");
-    }
     r->body[got] = '\0';
     r->body_len = got;
     r->close = false;
@@ -260,6 +266,27 @@ static bool take_input(struct request *r, const struct route_match *m, intake_t 
     return true;
 }
 
+/* After an answer that leaves a body unread: read and discard a little of
+ * it, for a short while, before civetweb closes. Closing a socket with
+ * unread data sends a reset, and a client still uploading (curl sending a
+ * 1 MB body that got 413 at once) may meet the reset before it reads the
+ * answer. Bounded in bytes and time, so nothing is drained without limit. */
+static void linger_before_close(struct request *r, intake_t *intake)
+{
+    char sink[4096];
+    size_t read = 0;
+    int64_t until = clock_mono_ms() + LINGER_MS;
+    intake_body_begin(intake, r->ri->remote_addr, until);
+    while (read < LINGER_BYTES && clock_mono_ms() < until && !intake_body_cut(intake)) {
+        int n = mg_read(r->conn, sink, sizeof sink);
+        if (n <= 0)
+            break;
+        read += (size_t)n;
+    }
+    struct error ignored = ERROR_INIT;
+    intake_body_end(intake, &ignored);
+}
+
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
     struct server *s = cbdata;
@@ -283,6 +310,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     log_request(&r, r.route_name);
     metrics_request(r.route ? (int)r.route->id : METRICS_ROUTE_UNMATCHED, r.route_name, r.method,
                     r.status, metrics_clock_us() - started_us);
+    if (r.close && r.has_body && !r.slow)
+        linger_before_close(&r, s->intake);
     free(r.body);
     atomic_fetch_sub(&s->in_flight, 1);
     return r.status;

@@ -1,4 +1,4 @@
-#include "ops.h"
+#include "lifecycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@ static bool claim_check(const struct org *o, void *ud)
     return true;
 }
 
-bool ops_collection_claimed(struct core *c, const char *collection, const char *except_id,
+bool lifecycle_collection_claimed(struct core *c, const char *collection, const char *except_id,
                             bool *claimed, struct error *e)
 {
     struct claim_ctx ctx = {collection, except_id, false};
@@ -37,10 +37,10 @@ bool ops_collection_claimed(struct core *c, const char *collection, const char *
     return ok;
 }
 
-bool ops_collection_drop_unclaimed(struct core *c, const struct org *o, struct error *e)
+bool lifecycle_collection_drop_unclaimed(struct core *c, const struct org *o, struct error *e)
 {
     bool claimed = true;
-    if (!ops_collection_claimed(c, o->collection, o->id, &claimed, e))
+    if (!lifecycle_collection_claimed(c, o->collection, o->id, &claimed, e))
         return false;
     if (claimed) {
         /* another org's data, whatever o says: never ours to drop */
@@ -51,9 +51,9 @@ bool ops_collection_drop_unclaimed(struct core *c, const struct org *o, struct e
     return store_collection_drop(c->store, o->collection, e);
 }
 
-bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e)
+bool lifecycle_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e)
 {
-    if (drop_collection && !ops_collection_drop_unclaimed(c, o, e))
+    if (drop_collection && !lifecycle_collection_drop_unclaimed(c, o, e))
         return false;
     bool deleted = false;
     if (!store_membership_delete(c->store, o->owner_id, o->id, e) ||
@@ -67,7 +67,7 @@ bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, 
     return true;
 }
 
-bool ops_settle(struct core *c, struct org *o, struct org next, const char *doing,
+bool lifecycle_settle(struct core *c, struct org *o, struct org next, const char *doing,
                 struct error *e)
 {
     next.state = ORG_ACTIVE;
@@ -82,17 +82,17 @@ bool ops_settle(struct core *c, struct org *o, struct org next, const char *doin
     return true;
 }
 
-bool ops_rename_undo(struct core *c, struct org *o, struct error *e)
+bool lifecycle_rename_undo(struct core *c, struct org *o, struct error *e)
 {
     struct org back = *o;
     snprintf(back.name, sizeof back.name, "%s", o->op.from_name);
     snprintf(back.name_key, sizeof back.name_key, "%s", o->op.from_key);
     snprintf(back.collection, sizeof back.collection, "%s", o->op.from_collection);
     back.updated_at = clock_now_ms();
-    return ops_settle(c, o, back, "renamed", e);
+    return lifecycle_settle(c, o, back, "renamed", e);
 }
 
-bool ops_rename_finish(struct core *c, struct org *o, struct error *e)
+bool lifecycle_rename_finish(struct core *c, struct org *o, struct error *e)
 {
     const char *from = o->op.from_collection, *to = o->op.to_collection;
     struct error step;
@@ -110,7 +110,7 @@ bool ops_rename_finish(struct core *c, struct org *o, struct error *e)
             /* the target is someone else's: give the old name back if we can */
             log_emit(LOG_ERROR, "rename blocked by an existing collection",
                      json_pack("{s:s, s:s, s:s}", "org_id", o->id, "from", from, "to", to));
-            if (!ops_rename_undo(c, o, e))
+            if (!lifecycle_rename_undo(c, o, e))
                 return false;
             return error_set(e, ERR_CONFLICT,
                              "a collection named %s already exists and belongs to no "
@@ -134,7 +134,7 @@ bool ops_rename_finish(struct core *c, struct org *o, struct error *e)
     struct org done = *o;
     snprintf(done.collection, sizeof done.collection, "%s", to);
     done.updated_at = clock_now_ms();
-    return ops_settle(c, o, done, "renamed", e);
+    return lifecycle_settle(c, o, done, "renamed", e);
 }
 
 struct id_list {
@@ -160,9 +160,9 @@ static bool collect_admin(const struct membership *m, void *ud)
     return true;
 }
 
-bool ops_delete_finish(struct core *c, const struct org *o, struct error *e)
+bool lifecycle_delete_finish(struct core *c, const struct org *o, struct error *e)
 {
-    if (!ops_collection_drop_unclaimed(c, o, e))
+    if (!lifecycle_collection_drop_unclaimed(c, o, e))
         return false;
     FAULT("delete.after_drop");
     if (!store_org_extras_delete(c->store, o->id, e))

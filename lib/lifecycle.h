@@ -1,4 +1,4 @@
-/* ops.h — the multi-document operations as small state machines on the
+/* lifecycle.h — the multi-document operations as small state machines on the
  * organization document (creating, renaming, deleting -> active or gone).
  *
  * MongoDB without a replica set has no multi-document transactions, so each
@@ -11,8 +11,8 @@
  *   deleting -> finished (the collection may already be gone)
  * The unique name_key index is the lock on a name.
  */
-#ifndef ORGD_OPS_H
-#define ORGD_OPS_H
+#ifndef ORGD_LIFECYCLE_H
+#define ORGD_LIFECYCLE_H
 
 #include <stdbool.h>
 
@@ -22,39 +22,39 @@
 /* Undoes a create: drops its collection (when drop_collection and no other
  * org claims it), its membership, its owner (if unattached) and the org
  * document. Idempotent. */
-bool ops_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e);
+bool lifecycle_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e);
 
 /* Makes the org active again as `next` describes (state, op cleared; every
  * other field as given), by a conditional swap from *o. ERR_BUSY ("...while
  * it was being <doing>") when o changed meanwhile. On success *o is the org
  * as stored. The one way an operation ends with the org active. */
-bool ops_settle(struct core *c, struct org *o, struct org next, const char *doing,
+bool lifecycle_settle(struct core *c, struct org *o, struct org next, const char *doing,
                 struct error *e);
 
-/* Puts a renaming org back to its old name and collection (ops_settle). */
-bool ops_rename_undo(struct core *c, struct org *o, struct error *e);
+/* Puts a renaming org back to its old name and collection (lifecycle_settle). */
+bool lifecycle_rename_undo(struct core *c, struct org *o, struct error *e);
 
 /* Finishes a rename recorded in o (state renaming): moves the collection
  * from op.from_collection to op.to_collection unless already moved, then
  * makes the org active. On return *o is the org as stored. If the move is
  * impossible (the target exists and is not ours), the rename is undone
  * when the old name is still free, and ERR_CONFLICT is returned. */
-bool ops_rename_finish(struct core *c, struct org *o, struct error *e);
+bool lifecycle_rename_finish(struct core *c, struct org *o, struct error *e);
 
 /* Drops o's collection unless another org claims it (see
- * ops_collection_claimed): a collection some other organization document
+ * lifecycle_collection_claimed): a collection some other organization document
  * names is that organization's data, and is kept (and logged). */
-bool ops_collection_drop_unclaimed(struct core *c, const struct org *o, struct error *e);
+bool lifecycle_collection_drop_unclaimed(struct core *c, const struct org *o, struct error *e);
 
 /* Finishes a delete recorded in o (state deleting): drops the collection,
  * invitations and tokens, owners and admins left without an org, the
  * memberships, then the org document. Idempotent. The collection is
  * dropped only if no other org claims it. */
-bool ops_delete_finish(struct core *c, const struct org *o, struct error *e);
+bool lifecycle_delete_finish(struct core *c, const struct org *o, struct error *e);
 
 /* True (in *claimed) when an org other than except_id records `collection`
  * as its collection or as either end of a rename. */
-bool ops_collection_claimed(struct core *c, const char *collection, const char *except_id,
+bool lifecycle_collection_claimed(struct core *c, const char *collection, const char *except_id,
                             bool *claimed, struct error *e);
 
 #endif
