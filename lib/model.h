@@ -1,6 +1,7 @@
 /* model.h — the records the core works with. Plain structs, no BSON:
- * store.c converts them to and from documents. Ids are 24 lower-case hex
- * digits (a MongoDB ObjectId); times are milliseconds since the epoch. */
+ * the store (lib/store*.c) converts them to and from documents. Ids are 24
+ * lower-case hex digits (a MongoDB ObjectId); times are milliseconds since
+ * the epoch. */
 #ifndef ORGD_MODEL_H
 #define ORGD_MODEL_H
 

@@ -7,6 +7,12 @@
  * pushes it back before returning, so a store_t is safe to share between
  * threads. Tenant collections live in the master database, named by the
  * caller ("org_<key>").
+ *
+ * One header, four files: store.c (the pool, error translation, indexes,
+ * the generic reads and writes), store_orgs.c (organizations and their
+ * lock), store_accounts.c (admins, memberships, an org's invitations and
+ * tokens), store_tenants.c (tenant collections); store-private.h is what
+ * they share, and nothing else includes it.
  */
 #ifndef ORGD_STORE_H
 #define ORGD_STORE_H
@@ -50,7 +56,7 @@ bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *
  * name, name_key, collection, state, updated_at and op with next's, and
  * sets version to cur->version + 1 (also written back into next->version).
  * *applied tells whether it matched. A unique-key clash is ERR_CONFLICT.
- * Atomic on FerretDB too: see the lock in store.c. */
+ * Atomic on FerretDB too: see the lock in store_orgs.c. */
 bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
                     struct error *e);
 

@@ -1,0 +1,172 @@
+/* store-private.h — what lib/store*.c share, and nothing else includes.
+ *
+ * store.c owns the pool, the translation of driver errors and the generic
+ * reads and writes below; store_orgs.c, store_accounts.c and
+ * store_tenants.c build their documents and filters and go through these.
+ * Functions named store__verb are shared between those files; every other
+ * helper is static in the file that uses it.
+ */
+#ifndef ORGD_STORE_PRIVATE_H
+#define ORGD_STORE_PRIVATE_H
+
+#include <mongoc/mongoc.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+#include "store.h"
+
+struct store {
+    mongoc_client_pool_t *pool;
+    char db[64];
+    atomic_bool indexed; /* the unique indexes exist: names, e-mails, locks */
+    int64_t lock_ttl_ms; /* an org lock younger than this may still be in use */
+};
+
+/* The master database's own collections. */
+#define C_ORGS "organizations"
+#define C_ADMINS "admins"
+#define C_MEMBERS "memberships"
+#define C_INVITATIONS "invitations"
+#define C_TOKENS "tokens"
+#define C_LOCKS "locks"
+
+/* The server error codes the store tells apart, by their names in MongoDB's
+ * error_codes.yml. Any other code is ERR_INTERNAL. */
+enum mongo_error_code {
+    /* FerretDB (SQLite) reports a unique-index clash on update as this code
+     * with "UNIQUE constraint failed" in the message, not as DuplicateKey:
+     * only that message makes it a conflict */
+    MONGO_ERR_INTERNAL_ERROR = 1,
+    MONGO_ERR_HOST_UNREACHABLE = 6,
+    MONGO_ERR_HOST_NOT_FOUND = 7,
+    MONGO_ERR_NAMESPACE_NOT_FOUND = 26,
+    MONGO_ERR_NAMESPACE_EXISTS = 48,
+    MONGO_ERR_NETWORK_TIMEOUT = 89,
+    MONGO_ERR_SHUTDOWN_IN_PROGRESS = 91,
+    MONGO_ERR_PRIMARY_STEPPED_DOWN = 189,
+    MONGO_ERR_EXCEEDED_TIME_LIMIT = 262,
+    MONGO_ERR_SOCKET_EXCEPTION = 9001,
+    MONGO_ERR_NOT_WRITABLE_PRIMARY = 10107,
+    MONGO_ERR_DUPLICATE_KEY = 11000,
+    MONGO_ERR_DUPLICATE_KEY_ON_UPDATE = 11001, /* older servers' E11001 */
+    MONGO_ERR_INTERRUPTED_AT_SHUTDOWN = 11600,
+    MONGO_ERR_INTERRUPTED_DUE_TO_REPL_STATE_CHANGE = 11602,
+    MONGO_ERR_NOT_PRIMARY_NO_SECONDARY_OK = 13435,
+    MONGO_ERR_NOT_PRIMARY_OR_SECONDARY = 13436,
+};
+
+/* ---- errors (store.c) ---- */
+
+/* What a driver error means to us; logs and counts nothing. */
+enum err_kind store__classify(const bson_error_t *be);
+
+/* The one translation from a driver error to ours: logs it (naming the
+ * operation `what`), counts it, fills *e. Always returns false, so that
+ * `return ok || store__fail(...)` reads as the result. */
+bool store__fail(struct error *e, const bson_error_t *be, const char *what);
+
+/* Writes whose correctness rests on a unique index (names, e-mails,
+ * memberships, org locks) call this first: true once the indexes exist. */
+bool store__indexes_ready(store_t *s, struct error *e);
+
+/* ---- connections ---- */
+
+/* A client popped from the pool and one collection of the master database
+ * (none when the name is NULL), for one call. */
+struct store__conn {
+    store_t *s;
+    mongoc_client_t *client;
+    mongoc_collection_t *coll;
+};
+
+struct store__conn store__conn_open(store_t *s, const char *collection);
+/* Destroys the collection and pushes the client back. */
+void store__conn_close(struct store__conn *c);
+
+/* One command on database `db` (by name); the reply is discarded. */
+bool store__run_command(store_t *s, const char *db, const bson_t *cmd, const char *what,
+                        struct error *e);
+
+/* ---- documents <-> records ---- */
+
+/* Fills the record at `out` (of the type its caller expects) from doc,
+ * clearing every field the document lacks. */
+typedef void (*store__from_doc_fn)(const bson_t *doc, void *out);
+
+/* False for NULL or anything but 24 hex digits. */
+bool store__oid_from(const char *hex, bson_oid_t *oid);
+/* Appends key: ObjectId(hex), or nothing when hex is no ObjectId. */
+void store__append_oid(bson_t *b, const char *key, const char *hex);
+/* The value at `it` as text, truncated to cap - 1 bytes; "" if it is no string. */
+void store__copy_utf8(bson_iter_t *it, char *out, size_t cap);
+/* The ObjectId at `it` as hex; "" if it is no ObjectId. */
+void store__copy_oid(bson_iter_t *it, char out[ID_BUF]);
+/* The date at `it` in ms since the epoch; 0 if it is no date. */
+int64_t store__get_time(bson_iter_t *it);
+
+/* ---- generic reads ---- */
+
+/* Finds one document matching filter and converts it into out.
+ * ERR_NOT_FOUND if there is none. */
+bool store__find_one(store_t *s, const char *coll, const bson_t *filter, store__from_doc_fn conv,
+                     void *out, const char *what, struct error *e);
+/* The same by _id (hex); ERR_NOT_FOUND also when id is no ObjectId. */
+bool store__find_by_id(store_t *s, const char *coll, const char *id, store__from_doc_fn conv,
+                       void *out, const char *what, struct error *e);
+/* The same by one text field's value. */
+bool store__find_by_utf8(store_t *s, const char *coll, const char *field, const char *value,
+                         store__from_doc_fn conv, void *out, const char *what, struct error *e);
+
+/* A find's cursor and the pooled client it holds; read it with
+ * store__cursor_next, always end it with store__cursor_close. One loop
+ * shape serves every record type, and each caller calls its own typed
+ * callback directly (C may not call a `bool (*)(const struct org *, void *)`
+ * through a `bool (*)(const void *, void *)`). */
+struct store__cursor {
+    struct store__conn conn;
+    mongoc_cursor_t *cur;
+};
+
+/* Starts a find on coll: filter NULL matches every document; opts as
+ * find's (sort, limit, projection), NULL for none. Both are copied: the
+ * caller may destroy them at once. Nothing is sent before the first read. */
+struct store__cursor store__find(store_t *s, const char *coll, const bson_t *filter,
+                                 const bson_t *opts);
+/* Reads the next document and converts it into out (out NULL: reads it and
+ * converts nothing). False at the end and on an error; close tells which. */
+bool store__cursor_next(struct store__cursor *c, store__from_doc_fn conv, void *out);
+/* Destroys the cursor and pushes the client back. False, with *e filled
+ * (naming the operation `what` in the log), if the cursor failed. */
+bool store__cursor_close(struct store__cursor *c, const char *what, struct error *e);
+
+/* Converts the documents matching filter into out[0..max), an array of
+ * records of item_size bytes; *n gets how many it filled, also on failure. */
+bool store__find_many(store_t *s, const char *coll, const bson_t *filter, const bson_t *opts,
+                      size_t item_size, store__from_doc_fn conv, void *out, size_t max, size_t *n,
+                      const char *what, struct error *e);
+
+/* ---- generic writes ---- */
+
+/* One insert; the driver's error, untranslated, in *be (for callers that
+ * take a conflict as an answer, not an error). */
+bool store__insert_raw(store_t *s, const char *coll, const bson_t *doc, bson_error_t *be);
+bool store__insert(store_t *s, const char *coll, const bson_t *doc, const char *what,
+                   struct error *e);
+
+enum store__write_kind { STORE__UPDATE_ONE, STORE__DELETE_ONE, STORE__DELETE_MANY };
+
+/* update_one (with update) or delete_one/many (update NULL); *matched, when
+ * not NULL, gets the matched or deleted count. */
+bool store__write_op(store_t *s, const char *coll, enum store__write_kind kind,
+                     const bson_t *filter, const bson_t *update, int64_t *matched, const char *what,
+                     struct error *e);
+
+/* Counts the documents matching filter into *n (negative on failure). */
+bool store__count(store_t *s, const char *coll, const bson_t *filter, int64_t *n, const char *what,
+                  struct error *e);
+
+#endif

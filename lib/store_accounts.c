@@ -1,0 +1,274 @@
+/* store_accounts.c — admins, their memberships, and what else belongs to
+ * an org (invitations and tokens). */
+#include <mongoc/mongoc.h>
+#include <string.h>
+
+#include "store-private.h"
+
+static void admin_from_doc(const bson_t *doc, void *out)
+{
+    struct admin *a = out;
+    memset(a, 0, sizeof *a);
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc))
+        return;
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (strcmp(k, "_id") == 0)
+            store__copy_oid(&it, a->id);
+        else if (strcmp(k, "email") == 0)
+            store__copy_utf8(&it, a->email, sizeof a->email);
+        else if (strcmp(k, "password_hash") == 0)
+            store__copy_utf8(&it, a->password_hash, sizeof a->password_hash);
+        else if (strcmp(k, "created_at") == 0)
+            a->created_at = store__get_time(&it);
+    }
+}
+
+static void membership_from_doc(const bson_t *doc, void *out)
+{
+    struct membership *m = out;
+    memset(m, 0, sizeof *m);
+    m->role = ROLE_MEMBER;
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc))
+        return;
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (strcmp(k, "admin_id") == 0) {
+            store__copy_oid(&it, m->admin_id);
+        } else if (strcmp(k, "org_id") == 0) {
+            store__copy_oid(&it, m->org_id);
+        } else if (strcmp(k, "role") == 0) {
+            char r[16];
+            store__copy_utf8(&it, r, sizeof r);
+            if (!role_parse(r, &m->role))
+                m->role = ROLE_MEMBER; /* unknown: least privilege */
+        } else if (strcmp(k, "member_at") == 0) {
+            m->member_at = store__get_time(&it);
+        }
+    }
+}
+
+/* ---- admins ---- */
+
+bool store_admin_insert(store_t *s, const struct admin *a, struct error *e)
+{
+    if (!store__indexes_ready(s, e))
+        return false;
+    bson_t doc = BSON_INITIALIZER;
+    store__append_oid(&doc, "_id", a->id);
+    BCON_APPEND(&doc, "email", BCON_UTF8(a->email), "password_hash", BCON_UTF8(a->password_hash),
+                "created_at", BCON_DATE_TIME(a->created_at));
+    bool ok = store__insert(s, C_ADMINS, &doc, "admin insert", e);
+    bson_destroy(&doc);
+    return ok;
+}
+
+bool store_admin_by_email(store_t *s, const char *email_key, struct admin *out, struct error *e)
+{
+    return store__find_by_utf8(s, C_ADMINS, "email", email_key, admin_from_doc, out,
+                               "admin by email", e);
+}
+
+bool store_admin_by_id(store_t *s, const char *id, struct admin *out, struct error *e)
+{
+    return store__find_by_id(s, C_ADMINS, id, admin_from_doc, out, "admin by id", e);
+}
+
+bool store_admin_update(store_t *s, const char *id, const char *email_key,
+                        const char *password_hash, struct error *e)
+{
+    bson_oid_t oid;
+    if (!store__oid_from(id, &oid))
+        return error_set(e, ERR_NOT_FOUND, "not found");
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
+    bson_t update = BSON_INITIALIZER, set;
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    if (email_key != NULL)
+        BSON_APPEND_UTF8(&set, "email", email_key);
+    if (password_hash != NULL)
+        BSON_APPEND_UTF8(&set, "password_hash", password_hash);
+    bson_append_document_end(&update, &set);
+    int64_t matched = 0;
+    bool ok = store__write_op(s, C_ADMINS, STORE__UPDATE_ONE, filter, &update, &matched,
+                              "admin update", e);
+    bson_destroy(filter);
+    bson_destroy(&update);
+    if (ok && matched == 0)
+        return error_set(e, ERR_NOT_FOUND, "not found");
+    return ok;
+}
+
+bool store_admin_delete_if_unattached(store_t *s, const char *id, const char *except_org_id,
+                                      bool *deleted, struct error *e)
+{
+    *deleted = false;
+    bson_oid_t oid, except;
+    if (!store__oid_from(id, &oid))
+        return true;
+    bson_t *f = BCON_NEW("admin_id", BCON_OID(&oid));
+    if (store__oid_from(except_org_id, &except)) {
+        bson_t ne;
+        BSON_APPEND_DOCUMENT_BEGIN(f, "org_id", &ne);
+        BSON_APPEND_OID(&ne, "$ne", &except);
+        bson_append_document_end(f, &ne);
+    }
+    int64_t n = 0;
+    bool ok = store__count(s, C_MEMBERS, f, &n, "membership count", e);
+    bson_destroy(f);
+    if (!ok || n > 0)
+        return ok;
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
+    int64_t gone = 0;
+    ok = store__write_op(s, C_ADMINS, STORE__DELETE_ONE, filter, NULL, &gone, "admin delete", e);
+    bson_destroy(filter);
+    *deleted = ok && gone == 1;
+    return ok;
+}
+
+bool store_admin_each(store_t *s, bool (*fn)(const struct admin *a, void *ud), void *ud,
+                      struct error *e)
+{
+    bson_t *opts = BCON_NEW("projection", "{", "password_hash", BCON_INT32(0), "}");
+    struct store__cursor c = store__find(s, C_ADMINS, NULL, opts);
+    struct admin a;
+    while (store__cursor_next(&c, admin_from_doc, &a) && fn(&a, ud))
+        ;
+    bool ok = store__cursor_close(&c, "admin list", e);
+    bson_destroy(opts);
+    return ok;
+}
+
+/* ---- memberships ---- */
+
+bool store_membership_insert(store_t *s, const struct membership *m, struct error *e)
+{
+    if (!store__indexes_ready(s, e))
+        return false;
+    bson_t doc = BSON_INITIALIZER;
+    store__append_oid(&doc, "admin_id", m->admin_id);
+    store__append_oid(&doc, "org_id", m->org_id);
+    BCON_APPEND(&doc, "role", BCON_UTF8(role_name(m->role)), "member_at",
+                BCON_DATE_TIME(m->member_at));
+    bool ok = store__insert(s, C_MEMBERS, &doc, "membership insert", e);
+    bson_destroy(&doc);
+    return ok;
+}
+
+bool store_membership_get(store_t *s, const char *admin_id, const char *org_id,
+                          struct membership *out, struct error *e)
+{
+    bson_oid_t a, o;
+    if (!store__oid_from(admin_id, &a) || !store__oid_from(org_id, &o))
+        return error_set(e, ERR_NOT_FOUND, "not found");
+    bson_t *f = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
+    bool ok = store__find_one(s, C_MEMBERS, f, membership_from_doc, out, "membership get", e);
+    bson_destroy(f);
+    return ok;
+}
+
+bool store_memberships_of_admin(store_t *s, const char *admin_id, struct membership *out,
+                                size_t max, size_t *n, struct error *e)
+{
+    *n = 0;
+    bson_oid_t a;
+    if (!store__oid_from(admin_id, &a))
+        return true;
+    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a));
+    bson_t *opts =
+        BCON_NEW("sort", "{", "member_at", BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)max));
+    bool ok = store__find_many(s, C_MEMBERS, filter, opts, sizeof *out, membership_from_doc, out,
+                               max, n, "memberships of admin", e);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    return ok;
+}
+
+bool store_membership_each(store_t *s, const char *org_id,
+                           bool (*fn)(const struct membership *m, void *ud), void *ud,
+                           struct error *e)
+{
+    bson_t filter = BSON_INITIALIZER;
+    if (org_id != NULL) {
+        bson_oid_t o;
+        if (!store__oid_from(org_id, &o)) {
+            bson_destroy(&filter);
+            return true;
+        }
+        BSON_APPEND_OID(&filter, "org_id", &o);
+    }
+    struct store__cursor c = store__find(s, C_MEMBERS, &filter, NULL);
+    struct membership m;
+    while (store__cursor_next(&c, membership_from_doc, &m) && fn(&m, ud))
+        ;
+    bool ok = store__cursor_close(&c, "membership list", e);
+    bson_destroy(&filter);
+    return ok;
+}
+
+/* Deletes every document of coll whose org_id is org_id; nothing (and no
+ * error) when org_id is no ObjectId. */
+static bool delete_by_org(store_t *s, const char *coll, const char *org_id, const char *what,
+                          struct error *e)
+{
+    bson_oid_t o;
+    if (!store__oid_from(org_id, &o))
+        return true;
+    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o));
+    bool ok = store__write_op(s, coll, STORE__DELETE_MANY, filter, NULL, NULL, what, e);
+    bson_destroy(filter);
+    return ok;
+}
+
+bool store_memberships_delete_org(store_t *s, const char *org_id, struct error *e)
+{
+    return delete_by_org(s, C_MEMBERS, org_id, "memberships delete", e);
+}
+
+bool store_membership_delete(store_t *s, const char *admin_id, const char *org_id, struct error *e)
+{
+    bson_oid_t a, o;
+    if (!store__oid_from(admin_id, &a) || !store__oid_from(org_id, &o))
+        return true;
+    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
+    bool ok = store__write_op(s, C_MEMBERS, STORE__DELETE_ONE, filter, NULL, NULL,
+                              "membership delete", e);
+    bson_destroy(filter);
+    return ok;
+}
+
+/* ---- what else belongs to an org ---- */
+
+bool store_org_extras_delete(store_t *s, const char *org_id, struct error *e)
+{
+    return delete_by_org(s, C_INVITATIONS, org_id, "invitations delete", e) &&
+           delete_by_org(s, C_TOKENS, org_id, "tokens delete", e);
+}
+
+static void org_id_from_doc(const bson_t *doc, void *out)
+{
+    char *id = out;
+    bson_iter_t it;
+    id[0] = '\0';
+    if (bson_iter_init_find(&it, doc, "org_id"))
+        store__copy_oid(&it, id);
+}
+
+bool store_extras_each_org_id(store_t *s,
+                              bool (*fn)(const char *collection, const char *org_id, void *ud),
+                              void *ud, struct error *e)
+{
+    const char *colls[] = {C_INVITATIONS, C_TOKENS};
+    bson_t *opts = BCON_NEW("projection", "{", "org_id", BCON_INT32(1), "}");
+    bool ok = true;
+    for (size_t i = 0; ok && i < 2; i++) {
+        struct store__cursor c = store__find(s, colls[i], NULL, opts);
+        char id[ID_BUF];
+        while (store__cursor_next(&c, org_id_from_doc, id) && fn(colls[i], id, ud))
+            ;
+        ok = store__cursor_close(&c, "extras list", e);
+    }
+    bson_destroy(opts);
+    return ok;
+}

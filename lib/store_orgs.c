@@ -1,0 +1,271 @@
+/* store_orgs.c — organization documents and the lock that makes their
+ * compare-and-swap atomic on FerretDB too. */
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "store-private.h"
+#include "util.h"
+
+static void org_op_append(bson_t *b, const struct org_op *op)
+{
+    bson_t d;
+    BSON_APPEND_DOCUMENT_BEGIN(b, "op", &d);
+    BSON_APPEND_DATE_TIME(&d, "started_at", op->started_at);
+    BSON_APPEND_DATE_TIME(&d, "touched_at", op->touched_at);
+    BSON_APPEND_UTF8(&d, "claimed_by", op->claimed_by);
+    BSON_APPEND_UTF8(&d, "from_name", op->from_name);
+    BSON_APPEND_UTF8(&d, "from_key", op->from_key);
+    BSON_APPEND_UTF8(&d, "from_collection", op->from_collection);
+    BSON_APPEND_UTF8(&d, "to_collection", op->to_collection);
+    bson_append_document_end(b, &d);
+}
+
+static void org_from_doc(const bson_t *doc, void *out)
+{
+    struct org *o = out;
+    memset(o, 0, sizeof *o);
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc))
+        return;
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (strcmp(k, "_id") == 0) {
+            store__copy_oid(&it, o->id);
+        } else if (strcmp(k, "name") == 0) {
+            store__copy_utf8(&it, o->name, sizeof o->name);
+        } else if (strcmp(k, "name_key") == 0) {
+            store__copy_utf8(&it, o->name_key, sizeof o->name_key);
+        } else if (strcmp(k, "collection") == 0) {
+            store__copy_utf8(&it, o->collection, sizeof o->collection);
+        } else if (strcmp(k, "owner_id") == 0) {
+            store__copy_oid(&it, o->owner_id);
+        } else if (strcmp(k, "state") == 0) {
+            char st[16];
+            store__copy_utf8(&it, st, sizeof st);
+            if (!org_state_parse(st, &o->state))
+                o->state = ORG_CREATING; /* unknown: never shown as active */
+        } else if (strcmp(k, "created_at") == 0) {
+            o->created_at = store__get_time(&it);
+        } else if (strcmp(k, "updated_at") == 0) {
+            o->updated_at = store__get_time(&it);
+        } else if (strcmp(k, "version") == 0) {
+            o->version = bson_iter_as_int64(&it);
+        } else if (strcmp(k, "op") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            bson_iter_t op;
+            o->has_op = true;
+            bson_iter_recurse(&it, &op);
+            while (bson_iter_next(&op)) {
+                const char *ok = bson_iter_key(&op);
+                if (strcmp(ok, "started_at") == 0)
+                    o->op.started_at = store__get_time(&op);
+                else if (strcmp(ok, "touched_at") == 0)
+                    o->op.touched_at = store__get_time(&op);
+                else if (strcmp(ok, "claimed_by") == 0)
+                    store__copy_utf8(&op, o->op.claimed_by, sizeof o->op.claimed_by);
+                else if (strcmp(ok, "from_name") == 0)
+                    store__copy_utf8(&op, o->op.from_name, sizeof o->op.from_name);
+                else if (strcmp(ok, "from_key") == 0)
+                    store__copy_utf8(&op, o->op.from_key, sizeof o->op.from_key);
+                else if (strcmp(ok, "from_collection") == 0)
+                    store__copy_utf8(&op, o->op.from_collection, sizeof o->op.from_collection);
+                else if (strcmp(ok, "to_collection") == 0)
+                    store__copy_utf8(&op, o->op.to_collection, sizeof o->op.to_collection);
+            }
+        }
+    }
+}
+
+static void org_fields_append(bson_t *b, const struct org *o)
+{
+    BSON_APPEND_UTF8(b, "name", o->name);
+    BSON_APPEND_UTF8(b, "name_key", o->name_key);
+    BSON_APPEND_UTF8(b, "collection", o->collection);
+    BSON_APPEND_UTF8(b, "state", org_state_name(o->state));
+    BSON_APPEND_DATE_TIME(b, "updated_at", o->updated_at);
+}
+
+bool store_org_insert(store_t *s, const struct org *o, struct error *e)
+{
+    if (!store__indexes_ready(s, e))
+        return false;
+    bson_t doc = BSON_INITIALIZER;
+    store__append_oid(&doc, "_id", o->id);
+    org_fields_append(&doc, o);
+    store__append_oid(&doc, "owner_id", o->owner_id);
+    BSON_APPEND_DATE_TIME(&doc, "created_at", o->created_at);
+    BSON_APPEND_INT64(&doc, "version", o->version);
+    if (o->has_op)
+        org_op_append(&doc, &o->op);
+    bool ok = store__insert(s, C_ORGS, &doc, "org insert", e);
+    bson_destroy(&doc);
+    return ok;
+}
+
+bool store_org_by_key(store_t *s, const char *name_key, struct org *out, struct error *e)
+{
+    return store__find_by_utf8(s, C_ORGS, "name_key", name_key, org_from_doc, out, "org by name",
+                               e);
+}
+
+bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *e)
+{
+    return store__find_by_id(s, C_ORGS, id, org_from_doc, out, "org by id", e);
+}
+
+/* ---- the compare-and-swap on org documents ----
+ *
+ * FerretDB applies an update or delete as a read followed by a write by
+ * _id, so a filter on `version` alone is no compare-and-swap there: two
+ * writers that read the same version both write. An insert into a unique
+ * index is atomic on FerretDB and MongoDB alike, so a writer first inserts
+ * the lock (org id, version), then writes filtered on that version, then
+ * removes its lock. A writer that read an older version gets its lock but
+ * matches nothing: the version filter stops it. A lock left behind by a
+ * process that died between the two writes freezes only that org, until
+ * store_org_locks_stale removes it (recovery does, once it is older than
+ * both the recovery age and twice the socket timeout, so that no write
+ * can still be in flight under it); `orgd check` reports such locks. */
+
+static bool lock_take(store_t *s, const char *org_id, int64_t version, bson_oid_t *lock,
+                      bool *taken, struct error *e)
+{
+    *taken = false;
+    if (!store__indexes_ready(s, e))
+        return false;
+    char key[64];
+    snprintf(key, sizeof key, "%s:%lld", org_id, (long long)version);
+    bson_oid_init(lock, NULL);
+    bson_t *doc = BCON_NEW("_id", BCON_OID(lock), "key", BCON_UTF8(key), "at",
+                           BCON_DATE_TIME(clock_now_ms()));
+    bson_error_t be;
+    bool ok = store__insert_raw(s, C_LOCKS, doc, &be);
+    bson_destroy(doc);
+    if (ok) {
+        *taken = true;
+        return true;
+    }
+    if (store__classify(&be) == ERR_CONFLICT)
+        return true; /* another writer has this version: contention, not an error */
+    return store__fail(e, &be, "org lock");
+}
+
+static void lock_release(store_t *s, const bson_oid_t *lock)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_OID(lock));
+    struct error e;
+    error_clear(&e);
+    if (!store__write_op(s, C_LOCKS, STORE__DELETE_ONE, filter, NULL, NULL, "org unlock", &e))
+        log_text(LOG_WARN, "org lock left for recovery to expire", "%s", e.message);
+    bson_destroy(filter);
+}
+
+bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n, struct error *e)
+{
+    int64_t ttl_cutoff = clock_now_ms() - s->lock_ttl_ms;
+    bson_t *filter = BCON_NEW("at", "{", "$lt",
+                              BCON_DATE_TIME(before_ms < ttl_cutoff ? before_ms : ttl_cutoff), "}");
+    *n = 0;
+    bool ok = remove ? store__write_op(s, C_LOCKS, STORE__DELETE_MANY, filter, NULL, n,
+                                       "org locks expire", e)
+                     : store__count(s, C_LOCKS, filter, n, "org locks count", e);
+    bson_destroy(filter);
+    return ok;
+}
+
+bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
+                    struct error *e)
+{
+    *applied = false;
+    bson_oid_t oid;
+    if (!store__oid_from(cur->id, &oid))
+        return error_set(e, ERR_NOT_FOUND, "not found");
+    next->version = cur->version + 1;
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "version", BCON_INT64(cur->version));
+    bson_t update = BSON_INITIALIZER, set;
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    org_fields_append(&set, next);
+    BSON_APPEND_INT64(&set, "version", next->version);
+    if (next->has_op)
+        org_op_append(&set, &next->op);
+    bson_append_document_end(&update, &set);
+    if (!next->has_op) {
+        bson_t unset;
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+        BSON_APPEND_UTF8(&unset, "op", "");
+        bson_append_document_end(&update, &unset);
+    }
+    int64_t matched = 0;
+    bson_oid_t lock;
+    bool taken = false;
+    bool ok = lock_take(s, cur->id, cur->version, &lock, &taken, e);
+    if (ok && taken) {
+        ok =
+            store__write_op(s, C_ORGS, STORE__UPDATE_ONE, filter, &update, &matched, "org swap", e);
+        if (ok || e->kind == ERR_CONFLICT) /* else the write may still land: let the lock expire */
+            lock_release(s, &lock);
+    }
+    *applied = ok && matched == 1;
+    bson_destroy(filter);
+    bson_destroy(&update);
+    return ok;
+}
+
+bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e)
+{
+    *applied = false;
+    bson_oid_t oid;
+    if (!store__oid_from(id, &oid))
+        return error_set(e, ERR_NOT_FOUND, "not found");
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "version", BCON_INT64(version));
+    int64_t n = 0;
+    bson_oid_t lock;
+    bool taken = false;
+    bool ok = lock_take(s, id, version, &lock, &taken, e);
+    if (ok && taken) {
+        ok = store__write_op(s, C_ORGS, STORE__DELETE_ONE, filter, NULL, &n, "org delete", e);
+        if (ok) /* else the delete may still land: let the lock expire */
+            lock_release(s, &lock);
+    }
+    *applied = ok && n == 1;
+    bson_destroy(filter);
+    return ok;
+}
+
+bool store_org_each(store_t *s, bool (*fn)(const struct org *o, void *ud), void *ud,
+                    struct error *e)
+{
+    struct store__cursor c = store__find(s, C_ORGS, NULL, NULL);
+    struct org o;
+    while (store__cursor_next(&c, org_from_doc, &o) && fn(&o, ud))
+        ;
+    return store__cursor_close(&c, "org list", e);
+}
+
+bool store_org_stuck(store_t *s, int64_t before_ms, struct org *out, size_t max, size_t *n,
+                     struct error *e)
+{
+    bson_t *filter = BCON_NEW("state", "{", "$ne", BCON_UTF8("active"), "}", "op.touched_at", "{",
+                              "$lt", BCON_DATE_TIME(before_ms), "}");
+    bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)max));
+    bool ok = store__find_many(s, C_ORGS, filter, opts, sizeof *out, org_from_doc, out, max, n,
+                               "org stuck", e);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    return ok;
+}
+
+bool store_org_count_by_state(store_t *s, long counts[ORG_STATE_COUNT], struct error *e)
+{
+    for (int i = 0; i < ORG_STATE_COUNT; i++) {
+        bson_t *f = BCON_NEW("state", BCON_UTF8(org_state_name((enum org_state)i)));
+        int64_t n = 0;
+        bool ok = store__count(s, C_ORGS, f, &n, "org count", e);
+        bson_destroy(f);
+        if (!ok)
+            return false;
+        counts[i] = (long)n;
+    }
+    return true;
+}
