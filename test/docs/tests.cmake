@@ -1,9 +1,12 @@
 # test/docs — the OpenAPI file, the contract check and the /docs page.
 # Included by test/CMakeLists.txt (after the api.* tests are registered).
+# One place for every check that the documentation is true: the spec is
+# lint-clean, names exactly the routes the code serves, matches every
+# exchange the black-box tests recorded, and renders in a browser. The C
+# tests of docs.c itself are unit tests (test/unit/test_docs.c).
 #
 #   docs.openapi_lint       Redocly CLI lints service/openapi.yaml (redocly.yaml)
 #   docs.routes_match_spec  the route table and the spec list the same method+path pairs
-#   unit.test_docs          the /docs/{asset} allow-list; every file it reads is installed
 #   docs.browser            Swagger UI in headless Chromium: create, login, authorize, get
 #   docs.exchanges_reset    (fixture) empties the exchanges dir before the tests that record
 #   docs.contract           every exchange the api.* tests and docs.browser recorded
@@ -32,19 +35,6 @@ target_link_libraries(print_routes PRIVATE orgd_service)
 add_test(NAME docs.routes_match_spec
          COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/routes.mjs $<TARGET_FILE:print_routes> ${DOCS_SPEC})
 set_tests_properties(docs.routes_match_spec PROPERTIES TIMEOUT 30)
-
-# the allow-list of service/docs.c: the test links its own docs.c object, built
-# with ORGD_UNITTEST so that the statics in docs_internal.h are reachable; the
-# rest comes from orgd_service (whose docs.o the linker then never needs)
-add_library(orgd_docs_unittest OBJECT ${PROJECT_SOURCE_DIR}/service/docs.c)
-target_compile_definitions(orgd_docs_unittest PRIVATE ORGD_UNITTEST ORGD_DOCS_DIR="${ORGD_DOCS_DIR}")
-target_compile_options(orgd_docs_unittest PRIVATE ${ORGD_WARNINGS})
-target_link_libraries(orgd_docs_unittest PRIVATE orgd_service)
-add_executable(test_docs ${DOCS_DIR}/test_docs.c)
-target_compile_options(test_docs PRIVATE ${ORGD_WARNINGS})
-target_compile_definitions(test_docs PRIVATE ORGD_UNITTEST ORGD_DOCS_DIR="${ORGD_DOCS_DIR}")
-target_link_libraries(test_docs PRIVATE orgd_docs_unittest orgd_service PkgConfig::CMOCKA)
-add_test(NAME unit.test_docs COMMAND test_docs)
 
 # ---- the browser test of /docs; skipped (77) only when Chromium is not installed.
 # It records its exchanges too, so the contract check covers /docs and /openapi.yaml.
