@@ -1,10 +1,7 @@
 #include "harness.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +20,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "testutil.h"
 
 extern char **environ;
 
@@ -55,38 +52,12 @@ const char *harness_mongo_uri(void)
     return uri;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 void harness_unique(const char *prefix, char *out, size_t cap)
 {
     unsigned char b[4];
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
         abort();
     snprintf(out, cap, "%s_%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3]);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        abort();
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 void orgd_init(struct orgd *o, const char *binary)
@@ -221,7 +192,7 @@ static int decode_status(int st)
 
 int orgd_wait(struct orgd *o, int timeout_ms)
 {
-    long until = now_ms() + timeout_ms;
+    int64_t until = tu_now_ms() + timeout_ms;
     for (;;) {
         int st;
         pid_t r = waitpid(o->pid, &st, WNOHANG);
@@ -236,15 +207,15 @@ int orgd_wait(struct orgd *o, int timeout_ms)
             }
             return decode_status(st);
         }
-        if (now_ms() > until)
+        if (tu_now_ms() > until)
             return -1;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
 }
 
 void orgd_spawn(struct orgd *o, const char *const *extra_env)
 {
-    o->port = free_port();
+    o->port = tu_free_port();
     snprintf(o->base, sizeof o->base, "http://127.0.0.1:%d", o->port);
     o->pid = spawn(o, extra_env, NULL);
 }
@@ -253,8 +224,8 @@ bool orgd_start(struct orgd *o, const char *const *extra_env)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
         orgd_spawn(o, extra_env);
-        long until = now_ms() + 20000;
-        while (now_ms() < until) {
+        int64_t until = tu_now_ms() + 20000;
+        while (tu_now_ms() < until) {
             struct resp r;
             if (http(o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r) && r.status == 200) {
                 resp_free(&r);
@@ -264,7 +235,7 @@ bool orgd_start(struct orgd *o, const char *const *extra_env)
             int code = orgd_wait(o, 0);
             if (code != -1)
                 break; /* it exited: maybe the port was taken; try another */
-            sleep_ms(20);
+            tu_sleep_ms(20);
         }
         if (o->pid != 0) {
             kill(o->pid, SIGKILL);
@@ -297,7 +268,7 @@ int harness_run_group(const struct CMUnitTest *tests, size_t n)
 
 int orgd_run_to_exit(struct orgd *o, const char *const *extra_env, int timeout_ms)
 {
-    o->port = free_port();
+    o->port = tu_free_port();
     o->pid = spawn(o, extra_env, NULL);
     int code = orgd_wait(o, timeout_ms);
     if (code == -1) {
@@ -667,15 +638,14 @@ long login(const struct orgd *o, const char *email, const char *password, char *
 
 void tenant_new(const struct orgd *o, struct tenant *t, const char *prefix)
 {
-    static const char *const pw = "correct horse battery";
     memset(t, 0, sizeof *t);
     harness_unique(prefix, t->name, sizeof t->name);
     snprintf(t->email, sizeof t->email, "%s@example.com", t->name);
     for (char *p = t->email; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    long created = create_org(o, t->name, t->email, pw);
-    long logged_in = created == 201 ? login(o, t->email, pw, &t->token) : 0;
+    long created = create_org(o, t->name, t->email, TU_PASSWORD);
+    long logged_in = created == 201 ? login(o, t->email, TU_PASSWORD, &t->token) : 0;
     if (created != 201 || logged_in != 200)
         fail_msg("tenant %s: create answered %ld, login %ld", t->name, created, logged_in);
     struct resp r;
@@ -703,7 +673,7 @@ static void *call_main(void *arg)
     struct resp r;
     c->retry_after[0] = '\0';
     if (c->delay_ms > 0)
-        sleep_ms(c->delay_ms);
+        tu_sleep_ms(c->delay_ms);
     if (http_json(c->o, c->method, c->path, c->token, c->body[0] ? c->body : NULL, &r)) {
         c->status = r.status;
         resp_header(&r, "Retry-After", c->retry_after, sizeof c->retry_after);
@@ -949,7 +919,7 @@ bool orgd_wait_ready(const struct orgd *o, int timeout_ms)
     for (int waited = 0; waited <= timeout_ms; waited += 100) {
         if (status_of(o, "GET", "/readyz", NULL, NULL) == 200)
             return true;
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     return false;
 }
@@ -974,7 +944,7 @@ bool private_db_kill(struct private_db *d)
     if (kill((pid_t)pid, SIGKILL) != 0)
         return false;
     for (int i = 0; i < 500 && kill((pid_t)pid, 0) == 0; i++)
-        sleep_ms(10);
+        tu_sleep_ms(10);
     return true;
 }
 

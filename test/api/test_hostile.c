@@ -14,28 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "forge.h"
 #include "harness.h"
-
-#define PASSWORD "correct horse battery"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "testutil.h"
 
 /* `{"<field>":` + n levels of `[` + `]`s + `}`: n + 1 levels deep. */
 static char *deep_body(const char *field, int n)
@@ -177,9 +162,9 @@ struct slow_run {
 static void *drive_slow_senders(void *arg)
 {
     struct slow_run *run = arg;
-    int64_t next_byte = mono_ms() + 1000;
+    int64_t next_byte = tu_now_ms() + 1000;
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = tu_now_ms();
         int open = 0;
         for (int i = 0; i < run->n; i++) {
             struct slow *c = &run->conns[i];
@@ -205,7 +190,7 @@ static void *drive_slow_senders(void *arg)
             next_byte += 1000;
         if (open == 0 || now > run->until)
             return NULL;
-        pause_ms(20);
+        tu_sleep_ms(20);
     }
 }
 
@@ -222,11 +207,11 @@ static void slow_senders_cannot_starve_others(void **state)
     memset(conns, 0, sizeof conns);
     for (int i = 0; i < SLOW; i++) {
         conns[i].fd = connect_from("127.0.0.2", o->port);
-        conns[i].started = mono_ms();
+        conns[i].started = tu_now_ms();
         send_all(conns[i].fd, "POST /admin/login HTTP/1.1\r\nHost: orgd\r\n"
                               "Content-Type: application/json\r\nContent-Length: 64\r\n\r\n{");
     }
-    struct slow_run run = {conns, SLOW, mono_ms() + TIMEOUT_MS + 5000};
+    struct slow_run run = {conns, SLOW, tu_now_ms() + TIMEOUT_MS + 5000};
     pthread_t driver;
     assert_int_equal(pthread_create(&driver, NULL, drive_slow_senders, &run), 0);
 
@@ -235,7 +220,7 @@ static void slow_senders_cannot_starve_others(void **state)
     const char *fresh[] = {"Connection: close", NULL};
     int probes = 0;
     double slowest = 0;
-    while (mono_ms() < conns[0].started + TIMEOUT_MS + 1500) {
+    while (tu_now_ms() < conns[0].started + TIMEOUT_MS + 1500) {
         struct resp r;
         assert_true(http(o, "GET", "/healthz", NULL, NULL, NULL, 0, fresh, &r));
         assert_int_equal(r.status, 200);
@@ -243,7 +228,7 @@ static void slow_senders_cannot_starve_others(void **state)
             slowest = r.seconds;
         resp_free(&r);
         probes++;
-        pause_ms(100);
+        tu_sleep_ms(100);
     }
     pthread_join(driver, NULL);
     printf("# %d /healthz probes during the slow senders, slowest %.3f s\n", probes, slowest);
@@ -339,8 +324,8 @@ static void unread_bodies_are_not_drained(void **state)
         char resp[1024] = "";
         size_t resp_len = 0, accepted = 0;
         bool closed = false;
-        int64_t until = mono_ms() + 3000;
-        while (!closed && mono_ms() < until) {
+        int64_t until = tu_now_ms() + 3000;
+        while (!closed && tu_now_ms() < until) {
             ssize_t n = send(fd, junk, sizeof junk, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0)
                 accepted += (size_t)n;
@@ -381,9 +366,9 @@ static void raw_exchange(int port, const char *req, size_t len, char *out, size_
         sent += (size_t)n;
     }
     size_t got = 0;
-    int64_t until = mono_ms() + 3000;
+    int64_t until = tu_now_ms() + 3000;
     out[0] = '\0';
-    while (got + 1 < cap && mono_ms() < until) {
+    while (got + 1 < cap && tu_now_ms() < until) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0)
             continue;
@@ -474,7 +459,7 @@ static void *log_in_many_times(void *arg)
     struct logins *l = arg;
     for (int i = 0; i < l->n; i++) {
         char *token = NULL;
-        l->ok += login(l->o, l->email, PASSWORD, &token) == 200;
+        l->ok += login(l->o, l->email, TU_PASSWORD, &token) == 200;
         free(token);
     }
     return NULL;
@@ -490,7 +475,7 @@ static void memory_stays_bounded_under_logins(void **state)
     char name[64], email[96];
     harness_unique("mem", name, sizeof name);
     snprintf(email, sizeof email, "%s@example.com", name);
-    assert_int_equal(create_org(o, name, email, PASSWORD), 201);
+    assert_int_equal(create_org(o, name, email, TU_PASSWORD), 201);
     long idle = rss_kib(o->pid);
 
     struct logins l[CLIENTS];
@@ -504,7 +489,7 @@ static void memory_stays_bounded_under_logins(void **state)
         ok += l[i].ok;
     }
     long after = rss_kib(o->pid);
-    pause_ms(10000);
+    tu_sleep_ms(10000);
     long later = rss_kib(o->pid);
     printf("# RSS: idle %ld KiB, after %d logins %ld KiB, 10 s later %ld KiB (bound %d KiB)\n",
            idle, ok, after, later, BOUND_KIB);
@@ -530,7 +515,7 @@ static void no_answer_before_the_routes_exist(void **state)
     orgd_init(o, NULL);
     orgd_spawn(o, NULL);
     int answers = 0, refused = 0;
-    int64_t until = mono_ms() + 20000;
+    int64_t until = tu_now_ms() + 20000;
     for (;;) {
         struct resp r;
         if (http(o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r)) {
@@ -548,7 +533,7 @@ static void no_answer_before_the_routes_exist(void **state)
             refused++;
             resp_free(&r);
         }
-        assert_true(mono_ms() < until);
+        assert_true(tu_now_ms() < until);
     }
     printf("# %d refused connections, then %d answers, all orgd's own\n", refused, answers);
     assert_int_equal(orgd_stop(o), 0);
@@ -565,7 +550,7 @@ static void premade_collection_is_not_adopted(void **state)
     snprintf(email, sizeof email, "%s@example.com", name);
     collection_of(name, coll, sizeof coll);
     assert_true(db_insert_docs(o, coll, 5, "someone-elses"));
-    assert_int_equal(create_org(o, name, email, PASSWORD), 409);
+    assert_int_equal(create_org(o, name, email, TU_PASSWORD), 409);
     assert_int_equal(db_count_str(o, coll, "tag", "someone-elses"), 5);
     assert_int_equal(db_count_str(o, "organizations", "name", name), 0);
     assert_int_equal(db_count_str(o, "admins", "email", email), 0);
@@ -585,9 +570,9 @@ static void collection_appearing_midway_is_not_adopted(void **state)
     snprintf(c.path, sizeof c.path, "/org/create");
     snprintf(c.body, sizeof c.body,
              "{\"organization_name\":\"%s\",\"email\":\"%s@example.com\",\"password\":\"%s\"}",
-             name, name, PASSWORD);
+             name, name, TU_PASSWORD);
     call_start(&c);
-    pause_ms(1000); /* orgd holds the name and waits before creating the collection */
+    tu_sleep_ms(1000); /* orgd holds the name and waits before creating the collection */
     assert_true(db_insert_docs(o, coll, 7, "appeared"));
     call_join(&c);
     assert_int_equal(c.status, 409);

@@ -2,41 +2,18 @@
  * separate METRICS_PORT, a database that is down, recovery actions) and the
  * JSON log (one line per request with its request id, route template,
  * status, latency, client and org; start-up and shutdown; LOG_LEVEL). */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
-
-static const char *const PW = "correct horse battery";
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
+#include "testutil.h"
 
 /* ---- /metrics ---- */
 
@@ -106,9 +83,9 @@ static void counters_move(void **state)
     for (char *p = email; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    assert_int_equal(create_org(&shared_orgd, name, email, PW), 201);
+    assert_int_equal(create_org(&shared_orgd, name, email, TU_PASSWORD), 201);
     char *token = NULL;
-    assert_int_equal(login(&shared_orgd, email, PW, &token), 200);
+    assert_int_equal(login(&shared_orgd, email, TU_PASSWORD, &token), 200);
     assert_int_equal(status_of(&shared_orgd, "GET", "/no/such/route", NULL, NULL), 404);
     assert_int_equal(status_of(&shared_orgd, "GET", "/auth/check", NULL, NULL), 401);
     assert_int_equal(status_of(&shared_orgd, "GET", "/auth/check", NULL, NULL), 401);
@@ -155,7 +132,7 @@ static void counters_move(void **state)
     assert_true(started > (double)time(NULL) - 600 && started <= (double)time(NULL) + 1);
 
     /* an org name already taken: a conflict the store translated */
-    assert_int_equal(create_org(&shared_orgd, name, "other@example.com", PW), 409);
+    assert_int_equal(create_org(&shared_orgd, name, "other@example.com", TU_PASSWORD), 409);
     char *third = scrape(&shared_orgd);
     assert_moved(after, third, REQ("/org/create", "POST", "409"), 1);
     assert_moved(after, third, "orgd_mongo_errors_total{kind=\"conflict\"}", 1);
@@ -220,7 +197,7 @@ static json_t *request_line(const struct orgd *o, const char *id)
             }
         }
         json_decref(lines);
-        sleep_ms(50);
+        tu_sleep_ms(50);
     }
     return NULL;
 }
@@ -364,7 +341,7 @@ static void metrics_port_moves_metrics_off_the_main_port(void **state)
     (void)state;
     struct orgd o;
     orgd_init(&o, NULL);
-    int mport = free_port();
+    int mport = tu_free_port();
     char setting[64];
     snprintf(setting, sizeof setting, "METRICS_PORT=%d", mport);
     const char *env[] = {setting, NULL};
@@ -402,7 +379,7 @@ static void warn_level_and_a_dead_database(void **state)
     struct orgd o;
     orgd_init(&o, NULL);
     char uri[96];
-    snprintf(uri, sizeof uri, "MONGO_URI=mongodb://127.0.0.1:%d/", free_port());
+    snprintf(uri, sizeof uri, "MONGO_URI=mongodb://127.0.0.1:%d/", tu_free_port());
     const char *env[] = {uri, "MONGO_TIMEOUT_MS=300", "LOG_LEVEL=warn", NULL};
     assert_true(orgd_start(&o, env));
 
@@ -428,7 +405,7 @@ static void warn_level_and_a_dead_database(void **state)
     assert_true(http(&o, "GET", "/healthz", NULL, NULL, NULL, 0, ok, &r));
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    sleep_ms(200);
+    tu_sleep_ms(200);
     assert_false(orgd_log_contains(&o, "warn-healthz"));
     assert_false(orgd_log_contains(&o, "warn-metrics"));
 
@@ -467,7 +444,7 @@ static void recovery_is_counted_and_logged(void **state)
     for (char *p = email; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    create_org(&crashy, name, email, PW); /* dies mid-way */
+    create_org(&crashy, name, email, TU_PASSWORD); /* dies mid-way */
     assert_int_equal(orgd_wait(&crashy, 15000), 128 + 9);
 
     const char *fast[] = {"RECOVERY_AGE_SECONDS=1", "RECOVERY_INTERVAL_SECONDS=1", NULL};
@@ -478,7 +455,7 @@ static void recovery_is_counted_and_logged(void **state)
         text = scrape(&o);
         if (sample(text, "orgd_recovery_actions_total{action=\"undo_create\"}") >= 1)
             break;
-        sleep_ms(200);
+        tu_sleep_ms(200);
     }
     assert_true(sample(text, "orgd_recovery_actions_total{action=\"undo_create\"}") == 1);
     assert_true(sample(text, "orgd_recovery_actions_total{action=\"failed\"}") == 0);

@@ -11,8 +11,8 @@
 
 #include "forge.h"
 #include "harness.h"
+#include "testutil.h"
 
-static const char *const PW = "correct horse battery";
 
 static void expect_org(const struct resp *r, const char *name, const char *email)
 {
@@ -42,7 +42,7 @@ static void whole_flow(void **state)
     snprintf(email, sizeof email, "%s@Example.com", name);
 
     json_t *req = json_pack("{s:s, s:s, s:s}", "organization_name", name, "email", email,
-                            "password", PW);
+                            "password", TU_PASSWORD);
     char *text = json_dumps(req, 0);
     json_decref(req);
     struct resp r;
@@ -64,7 +64,7 @@ static void whole_flow(void **state)
     assert_true(db_collection_exists(&shared_orgd, coll));
 
     /* login (the e-mail in any case) */
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", lower_email, PW);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", lower_email, TU_PASSWORD);
     assert_true(http_json(&shared_orgd, "POST", "/admin/login", NULL, body, &r));
     assert_int_equal(r.status, 200);
     char *token = strdup(json_string_value(json_object_get(r.json, "access_token")));
@@ -151,7 +151,7 @@ static void whole_flow(void **state)
     assert_false(db_collection_exists(&shared_orgd, coll));
     snprintf(path, sizeof path, "/org/%s", names[5]);
     assert_int_equal(status_of(&shared_orgd, "GET", path, token, NULL), 401); /* the token's org is gone */
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", lower_email, PW);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", lower_email, TU_PASSWORD);
     assert_int_equal(status_of(&shared_orgd, "POST", "/admin/login", NULL, body), 401);
     bson_t *f = BCON_NEW("email", BCON_UTF8(lower_email));
     assert_int_equal(db_count(&shared_orgd, "admins", f), 0);
@@ -212,17 +212,17 @@ static void duplicates_are_409_and_change_nothing(void **state)
     char *before = db_snapshot(&shared_orgd);
     harness_unique("fresh", email, sizeof email);
     strncat(email, "@example.com", sizeof email - strlen(email) - 1);
-    assert_int_equal(create_org(&shared_orgd, a.name, email, PW), 409);
-    assert_int_equal(create_org(&shared_orgd, upper, email, PW), 409);
+    assert_int_equal(create_org(&shared_orgd, a.name, email, TU_PASSWORD), 409);
+    assert_int_equal(create_org(&shared_orgd, upper, email, TU_PASSWORD), 409);
     char other[64];
     harness_unique("other", other, sizeof other);
-    assert_int_equal(create_org(&shared_orgd, other, a.email, PW), 409);
+    assert_int_equal(create_org(&shared_orgd, other, a.email, TU_PASSWORD), 409);
     char shouting[96];
     snprintf(shouting, sizeof shouting, "%s", a.email);
     for (char *p = shouting; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
-    assert_int_equal(create_org(&shared_orgd, other, shouting, PW), 409);
+    assert_int_equal(create_org(&shared_orgd, other, shouting, TU_PASSWORD), 409);
     /* rename onto a taken name, in any case */
     char body[256];
     snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", upper);
@@ -339,8 +339,8 @@ static void password_and_email_change(void **state)
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"a brand new password\"}",
              new_email);
     assert_int_equal(status_of(&shared_orgd, "PUT", "/org/update", t.token, body), 200);
-    assert_int_equal(login(&shared_orgd, t.email, PW, &token), 401);
-    assert_int_equal(login(&shared_orgd, new_email, PW, &token), 401);
+    assert_int_equal(login(&shared_orgd, t.email, TU_PASSWORD, &token), 401);
+    assert_int_equal(login(&shared_orgd, new_email, TU_PASSWORD, &token), 401);
     assert_int_equal(login(&shared_orgd, new_email, "a brand new password", &token), 200);
     free(token);
     tenant_free(&t);
@@ -582,13 +582,13 @@ static void login_rehashes_when_parameters_change(void **state)
     char name[64], email[96], *token = NULL;
     harness_unique("rehash", name, sizeof name);
     snprintf(email, sizeof email, "%s@example.com", name);
-    assert_int_equal(create_org(&weak, name, email, PW), 201);
+    assert_int_equal(create_org(&weak, name, email, TU_PASSWORD), 201);
     assert_int_equal(orgd_stop(&weak), 0);
 
     /* the same database, default parameters now */
     struct orgd strong = weak;
     assert_true(orgd_start(&strong, NULL));
-    assert_int_equal(login(&strong, email, PW, &token), 200);
+    assert_int_equal(login(&strong, email, TU_PASSWORD, &token), 200);
     free(token);
     mongoc_client_t *c = db_client(&strong);
     mongoc_collection_t *admins = mongoc_client_get_collection(c, strong.db, "admins");
@@ -605,7 +605,7 @@ static void login_rehashes_when_parameters_change(void **state)
     mongoc_collection_destroy(admins);
     mongoc_client_destroy(c);
     /* and the password still works */
-    assert_int_equal(login(&strong, email, PW, &token), 200);
+    assert_int_equal(login(&strong, email, TU_PASSWORD, &token), 200);
     free(token);
     assert_int_equal(orgd_stop(&strong), 0);
 }

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testutil.h"
 
-static const char *const PW = "correct horse battery";
 
 static void lower(char *s)
 {
@@ -60,7 +60,7 @@ static void concurrent_creates_of_one_name(void **state)
             snprintf(calls[i].body, sizeof calls[i].body,
                      "{\"organization_name\":\"%s\",\"email\":\"c%d_%s@example.com\","
                      "\"password\":\"%s\"}",
-                     name, i, key, PW);
+                     name, i, key, TU_PASSWORD);
         }
         for (int i = 0; i < CREATORS; i++)
             call_start(&calls[i]);
@@ -112,7 +112,7 @@ static void rename_races_create_of_its_target(void **state)
         snprintf(create.path, sizeof create.path, "/org/create");
         snprintf(create.body, sizeof create.body,
                  "{\"organization_name\":\"%s\",\"email\":\"%s@example.com\",\"password\":\"%s\"}",
-                 target, target, PW);
+                 target, target, TU_PASSWORD);
         /* create hashes a password before it claims the name; a growing head
          * start for it lets either side get there first */
         rename.delay_ms = round * 10;
@@ -294,10 +294,10 @@ static void two_instances_recover_each_org_once(void **state)
     for (int i = 0; i < 200 && !settled; i++) {
         settled = db_count(&a, "organizations", NULL) == 0;
         if (!settled)
-            usleep(100 * 1000);
+            tu_sleep_ms(100);
     }
     assert_true(settled);
-    usleep(1500 * 1000); /* another recovery pass each: nothing left to do twice */
+    tu_sleep_ms(1500); /* another recovery pass each: nothing left to do twice */
     int by_a = 0, by_b = 0;
     for (int i = 0; i < STUCK; i++) {
         int na = recoveries_of(&a, t[i].id), nb = recoveries_of(&b, t[i].id);

@@ -9,22 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testutil.h"
 
-static const char *const PW = "correct horse battery";
 static const char *const FAST_RECOVERY[] = {"RECOVERY_AGE_SECONDS=1", "RECOVERY_INTERVAL_SECONDS=1",
                                             NULL};
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static int64_t orgs_not_active(const struct orgd *o)
 {
@@ -39,7 +32,7 @@ static bool wait_until_settled(const struct orgd *o, int timeout_ms)
     for (int waited = 0; waited < timeout_ms; waited += 100) {
         if (orgs_not_active(o) == 0)
             return true;
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     return false;
 }
@@ -80,7 +73,7 @@ static void crash_at(const char *point, enum op op)
     if (op == OP_CREATE) {
         snprintf(body, sizeof body,
                  "{\"organization_name\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", new_name,
-                 email, PW);
+                 email, TU_PASSWORD);
         http_json(&crashy, "POST", "/org/create", NULL, body, &r);
     } else if (op == OP_RENAME) {
         snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", new_name);
@@ -101,7 +94,7 @@ static void crash_at(const char *point, enum op op)
         fail_msg("%s: not recovered", point);
     /* the log line follows the last write: give it a moment */
     for (int i = 0; i < 50 && !orgd_log_contains(&o, "\"msg\":\"recovery\""); i++)
-        sleep_ms(20);
+        tu_sleep_ms(20);
     assert_true(orgd_log_contains(&o, "\"msg\":\"recovery\""));
 
     if (op == OP_CREATE) {
@@ -112,7 +105,7 @@ static void crash_at(const char *point, enum op op)
         assert_int_equal(db_count_str(&o, "admins", "email", email), 0);
         assert_int_equal(db_count(&o, "memberships", NULL), 0);
         assert_false(db_collection_exists(&o, new_coll));
-        assert_int_equal(create_org(&o, new_name, email, PW), 201);
+        assert_int_equal(create_org(&o, new_name, email, TU_PASSWORD), 201);
     } else if (op == OP_RENAME) {
         /* finished: the new name, with every document */
         assert_false(db_collection_exists(&o, coll));
@@ -213,7 +206,7 @@ static void database_down_means_fast_503s(void **state)
         bool auth;
     } reqs[] = {
         {"POST", "/org/create", "{\"organization_name\":\"down_new\",\"email\":\"dn@example.com\","
-                                "\"password\":\"correct horse battery\"}", false},
+                                "\"password\":\"" TU_PASSWORD "\"}", false},
         {"POST", "/admin/login", NULL, false},
         {"GET", "/auth/check", NULL, true},
         {"GET", path, NULL, true},
@@ -221,7 +214,7 @@ static void database_down_means_fast_503s(void **state)
         {"DELETE", path, NULL, true},
         {"GET", "/readyz", NULL, false},
     };
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", t.email, PW);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", t.email, TU_PASSWORD);
     reqs[1].body = body;
     for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
         if (i == 3)
@@ -278,7 +271,7 @@ static void database_crash_mid_operation(enum op op, const char *point)
         snprintf(c.path, sizeof c.path, "/org/create");
         snprintf(c.body, sizeof c.body,
                  "{\"organization_name\":\"%s\",\"email\":\"%s@example.com\",\"password\":\"%s\"}",
-                 new_name, new_name, PW);
+                 new_name, new_name, TU_PASSWORD);
     } else if (op == OP_RENAME) {
         c.method = "PUT";
         snprintf(c.path, sizeof c.path, "/org/update");
@@ -289,7 +282,7 @@ static void database_crash_mid_operation(enum op op, const char *point)
     }
     call_start(&c);
     for (int i = 0; i < 100 && !orgd_log_contains(&o, "fault point reached: pausing"); i++)
-        sleep_ms(50);
+        tu_sleep_ms(50);
     assert_true(orgd_log_contains(&o, "fault point reached: pausing"));
     assert_true(private_db_kill(&db));
     call_join(&c);
@@ -357,13 +350,13 @@ static void orphan_collection_blocks_create_and_rename_cleanly(void **state)
     /* the master collections appear with their indexes: wait, so that the
      * snapshots below differ only by what the requests did */
     for (int i = 0; i < 100 && !orgd_log_contains(&o, "indexes ready"); i++)
-        sleep_ms(50);
+        tu_sleep_ms(50);
     assert_true(orgd_log_contains(&o, "indexes ready"));
 
     char *before = db_snapshot(&o);
     char email[96];
     snprintf(email, sizeof email, "%s@example.com", taken);
-    assert_int_equal(create_org(&o, taken, email, PW), 409);
+    assert_int_equal(create_org(&o, taken, email, TU_PASSWORD), 409);
     char *after = db_snapshot(&o);
     assert_string_equal(before, after); /* undone: no org, admin or membership left */
     free(before);

@@ -5,14 +5,14 @@
 # test/CMakeLists.txt.
 set(API_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-add_library(orgd_harness STATIC ${API_DIR}/harness.c ${CMAKE_CURRENT_SOURCE_DIR}/support/forge.c)
-target_include_directories(orgd_harness PUBLIC ${API_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/support)
+add_library(orgd_harness STATIC ${API_DIR}/harness.c)
+target_include_directories(orgd_harness PUBLIC ${API_DIR})
 target_compile_options(orgd_harness PRIVATE ${ORGD_WARNINGS} -Wno-format-truncation)
 target_compile_definitions(orgd_harness PRIVATE
   ORGD_BIN="$<TARGET_FILE:orgd>" ORGD_FAULTS_BIN="$<TARGET_FILE:orgd-faults>"
   ORGD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-target_link_libraries(orgd_harness PUBLIC orgd_core PkgConfig::CMOCKA PkgConfig::CURL
-                      PkgConfig::CRYPTO PkgConfig::MONGOC PkgConfig::JANSSON)
+target_link_libraries(orgd_harness PUBLIC orgd_core orgd_test_support PkgConfig::CMOCKA
+                      PkgConfig::CURL PkgConfig::MONGOC PkgConfig::JANSSON)
 
 # orgd_api_test(name): the black-box test api/name.c
 function(orgd_api_test name)

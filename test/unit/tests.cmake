@@ -3,12 +3,11 @@
 set(UNIT_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # orgd_unit_test(name [sources...]): unit/name.c plus sources, linked with
-# the service library (and through it the core library).
+# the service library (and through it the core library) and test/support.
 function(orgd_unit_test name)
   add_executable(${name} ${UNIT_DIR}/${name}.c ${ARGN})
-  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
   target_compile_options(${name} PRIVATE ${ORGD_WARNINGS} -Wno-format-truncation)
-  target_link_libraries(${name} PRIVATE orgd_service PkgConfig::CMOCKA PkgConfig::CRYPTO)
+  target_link_libraries(${name} PRIVATE orgd_service orgd_test_support PkgConfig::CMOCKA)
   target_compile_definitions(${name} PRIVATE ORGD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_test(NAME unit.${name} COMMAND ${name})
 endfunction()
@@ -17,7 +16,7 @@ endfunction()
 orgd_unit_test(test_config)
 orgd_unit_test(test_names)
 orgd_unit_test(test_password)
-orgd_unit_test(test_jwt ${CMAKE_CURRENT_SOURCE_DIR}/support/forge.c)
+orgd_unit_test(test_jwt)
 orgd_unit_test(test_requests)
 orgd_unit_test(test_jsonin)
 orgd_unit_test(test_worker_stack)
