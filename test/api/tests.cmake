@@ -5,7 +5,8 @@
 # test/CMakeLists.txt.
 set(API_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-add_library(orgd_harness STATIC ${API_DIR}/harness.c)
+add_library(orgd_harness STATIC ${API_DIR}/harness_orgd.c ${API_DIR}/harness_http.c
+            ${API_DIR}/harness_db.c)
 target_include_directories(orgd_harness PUBLIC ${API_DIR})
 target_compile_options(orgd_harness PRIVATE ${ORGD_WARNINGS} -Wno-format-truncation)
 target_compile_definitions(orgd_harness PRIVATE
