@@ -16,29 +16,29 @@
 
 /* A started orgd with two orgs (a has 5 documents, b 2), ready to be broken. */
 struct scene {
-    struct orgd o;
-    struct tenant a, b;
+    struct th_orgd o;
+    struct th_tenant a, b;
     char a_coll[96], b_coll[96];
 };
 
 static void scene_start(struct scene *s)
 {
-    orgd_init(&s->o, NULL);
-    assert_true(orgd_start(&s->o, NULL));
-    tenant_new(&s->o, &s->a, "ChkA");
-    tenant_new(&s->o, &s->b, "ChkB");
-    collection_of(s->a.name, s->a_coll, sizeof s->a_coll);
-    collection_of(s->b.name, s->b_coll, sizeof s->b_coll);
-    assert_true(db_insert_docs(&s->o, s->a_coll, 5, "a"));
-    assert_true(db_insert_docs(&s->o, s->b_coll, 2, "b"));
-    expect_check_clean(&s->o);
+    th_orgd_init(&s->o, NULL);
+    assert_true(th_orgd_start(&s->o, NULL));
+    th_tenant_new(&s->o, &s->a, "ChkA");
+    th_tenant_new(&s->o, &s->b, "ChkB");
+    th_collection_of(s->a.name, s->a_coll, sizeof s->a_coll);
+    th_collection_of(s->b.name, s->b_coll, sizeof s->b_coll);
+    assert_true(th_db_insert_docs(&s->o, s->a_coll, 5, "a"));
+    assert_true(th_db_insert_docs(&s->o, s->b_coll, 2, "b"));
+    th_expect_check_clean(&s->o);
 }
 
 static void scene_stop(struct scene *s)
 {
-    assert_int_equal(orgd_stop(&s->o), 0);
-    tenant_free(&s->a);
-    tenant_free(&s->b);
+    assert_int_equal(th_orgd_stop(&s->o), 0);
+    th_tenant_free(&s->a);
+    th_tenant_free(&s->b);
 }
 
 /* Whether a line of the check's report starts with `kind`, names `detail`
@@ -63,26 +63,26 @@ static bool line_repaired(const char *out, const char *kind, const char *detail)
 static void expect_found_and_repaired(struct scene *s, const char *kind, const char *detail)
 {
     char out[8192];
-    int code = orgd_check(&s->o, false, out, sizeof out);
+    int code = th_orgd_check(&s->o, false, out, sizeof out);
     if (code != 1 || strstr(out, kind) == NULL || (detail && strstr(out, detail) == NULL))
         fail_msg("check: expected exit 1 naming %s%s%s, got %d:\n%s", kind, detail ? " and " : "",
                  detail ? detail : "", code, out);
-    code = orgd_check(&s->o, true, out, sizeof out);
+    code = th_orgd_check(&s->o, true, out, sizeof out);
     if (code != 0 || !line_repaired(out, kind, detail))
         fail_msg("check --repair: expected exit 0 and a line '%s ... %s ... [repaired]', got %d:\n%s",
                  kind, detail ? detail : "", code, out);
-    expect_check_clean(&s->o);
+    th_expect_check_clean(&s->o);
 }
 
-static mongoc_collection_t *coll_of(const struct orgd *o, mongoc_client_t *c, const char *name)
+static mongoc_collection_t *coll_of(const struct th_orgd *o, mongoc_client_t *c, const char *name)
 {
     return mongoc_client_get_collection(c, o->db, name);
 }
 
-static void db_exec(const struct orgd *o, const char *coll_name, const bson_t *doc,
+static void db_exec(const struct th_orgd *o, const char *coll_name, const bson_t *doc,
                     const bson_t *filter, const bson_t *update, bool drop)
 {
-    mongoc_client_t *c = db_client(o);
+    mongoc_client_t *c = th_db_client(o);
     mongoc_collection_t *coll = coll_of(o, c, coll_name);
     bson_error_t e;
     bool ok = drop     ? mongoc_collection_drop(coll, &e)
@@ -100,12 +100,12 @@ static void missing_collection(void **state)
     struct scene s;
     scene_start(&s);
     db_exec(&s.o, s.a_coll, NULL, NULL, NULL, true);
-    assert_false(db_collection_exists(&s.o, s.a_coll));
+    assert_false(th_db_collection_exists(&s.o, s.a_coll));
     expect_found_and_repaired(&s, "missing_collection", s.a_coll);
-    assert_true(db_collection_exists(&s.o, s.a_coll));
+    assert_true(th_db_collection_exists(&s.o, s.a_coll));
     char path[128];
     snprintf(path, sizeof path, "/org/%s", s.a.name);
-    assert_int_equal(status_of(&s.o, "GET", path, s.a.token, NULL), 200);
+    assert_int_equal(th_status_of(&s.o, "GET", path, s.a.token, NULL), 200);
     scene_stop(&s);
 }
 
@@ -115,14 +115,14 @@ static void orphan_collection_is_kept_out_of_the_way(void **state)
     struct scene s;
     scene_start(&s);
     char stray[64], stray_coll[96];
-    harness_unique("stray", stray, sizeof stray);
-    collection_of(stray, stray_coll, sizeof stray_coll);
-    assert_true(db_insert_docs(&s.o, stray_coll, 4, "stray"));
+    th_unique("stray", stray, sizeof stray);
+    th_collection_of(stray, stray_coll, sizeof stray_coll);
+    assert_true(th_db_insert_docs(&s.o, stray_coll, 4, "stray"));
     expect_found_and_repaired(&s, "orphan_collection", stray_coll);
-    assert_false(db_collection_exists(&s.o, stray_coll));
+    assert_false(th_db_collection_exists(&s.o, stray_coll));
     /* renamed, never dropped: the documents are still there */
     char **names = NULL;
-    mongoc_client_t *c = db_client(&s.o);
+    mongoc_client_t *c = th_db_client(&s.o);
     mongoc_database_t *db = mongoc_client_get_database(c, s.o.db);
     names = mongoc_database_get_collection_names_with_opts(db, NULL, NULL);
     char kept[128] = "";
@@ -133,10 +133,10 @@ static void orphan_collection_is_kept_out_of_the_way(void **state)
     mongoc_database_destroy(db);
     mongoc_client_destroy(c);
     assert_true(kept[0] != '\0');
-    assert_int_equal(db_count(&s.o, kept, NULL), 4);
+    assert_int_equal(th_db_count(&s.o, kept, NULL), 4);
     /* the tenants' own collections were not touched */
-    assert_int_equal(db_count(&s.o, s.a_coll, NULL), 5);
-    assert_int_equal(db_count(&s.o, s.b_coll, NULL), 2);
+    assert_int_equal(th_db_count(&s.o, s.a_coll, NULL), 5);
+    assert_int_equal(th_db_count(&s.o, s.b_coll, NULL), 2);
     scene_stop(&s);
 }
 
@@ -154,10 +154,10 @@ static void two_orgs_claiming_one_collection(void **state)
     bson_destroy(u);
     expect_found_and_repaired(&s, "wrong_collection", s.b.id);
     /* b points at its own collection again, and nobody's documents moved */
-    assert_int_equal(db_count_str(&s.o, "organizations", "collection", s.a_coll), 1);
-    assert_int_equal(db_count_str(&s.o, "organizations", "collection", s.b_coll), 1);
-    assert_int_equal(db_count(&s.o, s.a_coll, NULL), 5);
-    assert_int_equal(db_count(&s.o, s.b_coll, NULL), 2);
+    assert_int_equal(th_db_count_str(&s.o, "organizations", "collection", s.a_coll), 1);
+    assert_int_equal(th_db_count_str(&s.o, "organizations", "collection", s.b_coll), 1);
+    assert_int_equal(th_db_count(&s.o, s.a_coll, NULL), 5);
+    assert_int_equal(th_db_count(&s.o, s.b_coll, NULL), 2);
     scene_stop(&s);
 }
 
@@ -181,10 +181,10 @@ static void dangling_links(const char *collection, const char *kind)
     char gone_hex[25];
     bson_oid_to_string(&gone, gone_hex);
     expect_found_and_repaired(&s, kind, gone_hex);
-    assert_int_equal(db_count_oid(&s.o, collection, "org_id", gone_hex), 0);
+    assert_int_equal(th_db_count_oid(&s.o, collection, "org_id", gone_hex), 0);
     /* the real memberships are still there, and the owners still work */
-    assert_int_equal(db_count_oid(&s.o, "memberships", "org_id", s.a.id), 1);
-    assert_int_equal(status_of(&s.o, "GET", "/auth/check", s.a.token, NULL), 200);
+    assert_int_equal(th_db_count_oid(&s.o, "memberships", "org_id", s.a.id), 1);
+    assert_int_equal(th_status_of(&s.o, "GET", "/auth/check", s.a.token, NULL), 200);
     scene_stop(&s);
 }
 
@@ -221,8 +221,8 @@ static void admin_without_membership(void **state)
     db_exec(&s.o, "admins", doc, NULL, NULL, false);
     bson_destroy(doc);
     expect_found_and_repaired(&s, "admin_without_membership", hex);
-    assert_int_equal(db_count_oid(&s.o, "admins", "_id", hex), 0);
-    assert_int_equal(db_count_oid(&s.o, "admins", "_id", s.a.admin_id), 1);
+    assert_int_equal(th_db_count_oid(&s.o, "admins", "_id", hex), 0);
+    assert_int_equal(th_db_count_oid(&s.o, "admins", "_id", s.a.admin_id), 1);
     scene_stop(&s);
 }
 
@@ -232,18 +232,18 @@ static void stuck_operation_is_finished(void **state)
     struct scene s;
     scene_start(&s);
     /* recovery would get there by itself in a minute; check must not wait */
-    db_make_stuck(&s.o, s.b.id, "deleting");
+    th_db_make_stuck(&s.o, s.b.id, "deleting");
     expect_found_and_repaired(&s, "stuck_operation", s.b.id);
-    assert_int_equal(db_count_oid(&s.o, "organizations", "_id", s.b.id), 0);
-    assert_false(db_collection_exists(&s.o, s.b_coll));
-    assert_int_equal(db_count(&s.o, s.a_coll, NULL), 5);
+    assert_int_equal(th_db_count_oid(&s.o, "organizations", "_id", s.b.id), 0);
+    assert_false(th_db_collection_exists(&s.o, s.b_coll));
+    assert_int_equal(th_db_count(&s.o, s.a_coll, NULL), 5);
     scene_stop(&s);
 }
 
 /* The org's current version, straight from its document. */
-static int64_t org_version(const struct orgd *o, const char *id)
+static int64_t org_version(const struct th_orgd *o, const char *id)
 {
-    mongoc_client_t *c = db_client(o);
+    mongoc_client_t *c = th_db_client(o);
     mongoc_collection_t *coll = coll_of(o, c, "organizations");
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, id);
@@ -282,18 +282,18 @@ static void stale_lock_freezes_its_org_until_repaired(void **state)
     bson_destroy(doc);
 
     char renamed[64], body[160], path[128];
-    harness_unique("ChkR", renamed, sizeof renamed);
+    th_unique("ChkR", renamed, sizeof renamed);
     snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", renamed);
-    struct resp r;
-    assert_true(http_json(&s.o, "PUT", "/org/update", s.b.token, body, &r));
-    assert_true(is_problem(&r, 409));
+    struct th_resp r;
+    assert_true(th_http_json(&s.o, "PUT", "/org/update", s.b.token, body, &r));
+    assert_true(th_is_problem(&r, 409));
     char retry[16];
-    assert_true(resp_header(&r, "Retry-After", retry, sizeof retry));
-    resp_free(&r);
+    assert_true(th_resp_header(&r, "Retry-After", retry, sizeof retry));
+    th_resp_free(&r);
     assert_int_equal(org_version(&s.o, s.b.id), version);
     snprintf(path, sizeof path, "/org/%s", s.b.name);
-    assert_int_equal(status_of(&s.o, "GET", path, s.b.token, NULL), 200);
-    expect_check_clean(&s.o); /* young: its writer may still be at work */
+    assert_int_equal(th_status_of(&s.o, "GET", path, s.b.token, NULL), 200);
+    th_expect_check_clean(&s.o); /* young: its writer may still be at work */
 
     bson_t *f = BCON_NEW("_id", BCON_OID(&lock));
     bson_t *u = BCON_NEW("$set", "{", "at", BCON_DATE_TIME((int64_t)time(NULL) * 1000 - 600000),
@@ -302,8 +302,8 @@ static void stale_lock_freezes_its_org_until_repaired(void **state)
     bson_destroy(f);
     bson_destroy(u);
     expect_found_and_repaired(&s, "stale_lock", NULL);
-    assert_int_equal(db_count(&s.o, "locks", NULL), 0);
-    assert_int_equal(status_of(&s.o, "PUT", "/org/update", s.b.token, body), 200);
+    assert_int_equal(th_db_count(&s.o, "locks", NULL), 0);
+    assert_int_equal(th_status_of(&s.o, "PUT", "/org/update", s.b.token, body), 200);
     scene_stop(&s);
 }
 
@@ -314,15 +314,15 @@ static void several_problems_at_once(void **state)
     scene_start(&s);
     db_exec(&s.o, s.b_coll, NULL, NULL, NULL, true);
     char stray_coll[96];
-    harness_unique("org_many", stray_coll, sizeof stray_coll);
-    assert_true(db_insert_docs(&s.o, stray_coll, 1, "x"));
+    th_unique("org_many", stray_coll, sizeof stray_coll);
+    assert_true(th_db_insert_docs(&s.o, stray_coll, 1, "x"));
     char out[8192];
-    assert_int_equal(orgd_check(&s.o, false, out, sizeof out), 1);
+    assert_int_equal(th_orgd_check(&s.o, false, out, sizeof out), 1);
     assert_non_null(strstr(out, "missing_collection"));
     assert_non_null(strstr(out, "orphan_collection"));
     assert_non_null(strstr(out, "2 problem(s) found"));
-    assert_int_equal(orgd_check(&s.o, true, out, sizeof out), 0);
-    expect_check_clean(&s.o);
+    assert_int_equal(th_orgd_check(&s.o, true, out, sizeof out), 0);
+    th_expect_check_clean(&s.o);
     scene_stop(&s);
 }
 

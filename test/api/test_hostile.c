@@ -14,28 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "forge.h"
 #include "harness.h"
-
-#define PASSWORD "correct horse battery"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "testutil.h"
 
 /* `{"<field>":` + n levels of `[` + `]`s + `}`: n + 1 levels deep. */
 static char *deep_body(const char *field, int n)
@@ -52,23 +37,23 @@ static char *deep_body(const char *field, int n)
     return s;
 }
 
-static void expect_alive(const struct orgd *o)
+static void expect_alive(const struct th_orgd *o)
 {
-    struct resp r;
-    assert_true(http(o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    struct th_resp r;
+    assert_true(th_http(o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
-    resp_free(&r);
+    th_resp_free(&r);
 }
 
 /* The orgd a test starts for itself; stopped by the teardown if the test
  * failed before it could stop it. */
-static struct orgd own;
+static struct th_orgd own;
 
 static int stop_own(void **state)
 {
     (void)state;
     if (own.pid > 0)
-        orgd_stop(&own);
+        th_orgd_stop(&own);
     return 0;
 }
 
@@ -77,9 +62,9 @@ static int stop_own(void **state)
 static void deep_json_is_refused_everywhere(void **state)
 {
     (void)state;
-    struct orgd *o = &shared_orgd;
-    struct tenant t;
-    tenant_new(o, &t, "deep");
+    struct th_orgd *o = &th_shared_orgd;
+    struct th_tenant t;
+    th_tenant_new(o, &t, "deep");
     char path_update[128], path_delete[128];
     snprintf(path_update, sizeof path_update, "/org/update/%s", t.name);
     snprintf(path_delete, sizeof path_delete, "/org/delete/%s", t.name);
@@ -99,14 +84,14 @@ static void deep_json_is_refused_everywhere(void **state)
         char *body = deep_body(routes[0].field, depths[d] - 1);
         for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
             char *b = deep_body(routes[i].field, depths[d] - 1);
-            struct resp r;
-            assert_true(http(o, routes[i].method, routes[i].path, routes[i].auth ? t.token : NULL,
-                             NULL, b, strlen(b), NULL, &r));
+            struct th_resp r;
+            assert_true(th_http(o, routes[i].method, routes[i].path,
+                                routes[i].auth ? t.token : NULL, NULL, b, strlen(b), NULL, &r));
             if (r.status != 400 && r.status != 413)
                 fail_msg("%s %s, %d deep: %ld", routes[i].method, routes[i].path, depths[d],
                          r.status);
-            assert_true(is_problem(&r, r.status));
-            resp_free(&r);
+            assert_true(th_is_problem(&r, r.status));
+            th_resp_free(&r);
             free(b);
             expect_alive(o);
         }
@@ -120,18 +105,18 @@ static void deep_json_is_refused_everywhere(void **state)
         char *auth = malloc(hlen);
         snprintf(auth, hlen, "Authorization: Bearer %s", token);
         const char *headers[] = {auth, NULL};
-        struct resp r;
-        assert_true(http(o, "GET", "/auth/check", NULL, NULL, NULL, 0, headers, &r));
+        struct th_resp r;
+        assert_true(th_http(o, "GET", "/auth/check", NULL, NULL, NULL, 0, headers, &r));
         if (r.status != 400 && r.status != 413)
             fail_msg("token with a %d deep header: %ld", depths[d], r.status);
-        assert_true(is_problem(&r, r.status));
-        resp_free(&r);
+        assert_true(th_is_problem(&r, r.status));
+        th_resp_free(&r);
         free(auth);
         free(token);
         free(header);
         expect_alive(o);
     }
-    tenant_free(&t);
+    th_tenant_free(&t);
 }
 
 /* ---- raw sockets, from any loopback address ---- */
@@ -177,9 +162,9 @@ struct slow_run {
 static void *drive_slow_senders(void *arg)
 {
     struct slow_run *run = arg;
-    int64_t next_byte = mono_ms() + 1000;
+    int64_t next_byte = tu_now_ms() + 1000;
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = tu_now_ms();
         int open = 0;
         for (int i = 0; i < run->n; i++) {
             struct slow *c = &run->conns[i];
@@ -205,7 +190,7 @@ static void *drive_slow_senders(void *arg)
             next_byte += 1000;
         if (open == 0 || now > run->until)
             return NULL;
-        pause_ms(20);
+        tu_sleep_ms(20);
     }
 }
 
@@ -213,20 +198,20 @@ static void slow_senders_cannot_starve_others(void **state)
 {
     (void)state;
     enum { THREADS = 8, TIMEOUT_MS = 3000, SLOW = 2 * THREADS };
-    struct orgd *o = &own;
-    orgd_init(o, NULL);
+    struct th_orgd *o = &own;
+    th_orgd_init(o, NULL);
     const char *env[] = {"THREADS=8", "REQUEST_TIMEOUT_MS=3000", NULL};
-    assert_true(orgd_start(o, env));
+    assert_true(th_orgd_start(o, env));
 
     struct slow conns[SLOW];
     memset(conns, 0, sizeof conns);
     for (int i = 0; i < SLOW; i++) {
         conns[i].fd = connect_from("127.0.0.2", o->port);
-        conns[i].started = mono_ms();
+        conns[i].started = tu_now_ms();
         send_all(conns[i].fd, "POST /admin/login HTTP/1.1\r\nHost: orgd\r\n"
                               "Content-Type: application/json\r\nContent-Length: 64\r\n\r\n{");
     }
-    struct slow_run run = {conns, SLOW, mono_ms() + TIMEOUT_MS + 5000};
+    struct slow_run run = {conns, SLOW, tu_now_ms() + TIMEOUT_MS + 5000};
     pthread_t driver;
     assert_int_equal(pthread_create(&driver, NULL, drive_slow_senders, &run), 0);
 
@@ -235,15 +220,15 @@ static void slow_senders_cannot_starve_others(void **state)
     const char *fresh[] = {"Connection: close", NULL};
     int probes = 0;
     double slowest = 0;
-    while (mono_ms() < conns[0].started + TIMEOUT_MS + 1500) {
-        struct resp r;
-        assert_true(http(o, "GET", "/healthz", NULL, NULL, NULL, 0, fresh, &r));
+    while (tu_now_ms() < conns[0].started + TIMEOUT_MS + 1500) {
+        struct th_resp r;
+        assert_true(th_http(o, "GET", "/healthz", NULL, NULL, NULL, 0, fresh, &r));
         assert_int_equal(r.status, 200);
         if (r.seconds > slowest)
             slowest = r.seconds;
-        resp_free(&r);
+        th_resp_free(&r);
         probes++;
-        pause_ms(100);
+        tu_sleep_ms(100);
     }
     pthread_join(driver, NULL);
     printf("# %d /healthz probes during the slow senders, slowest %.3f s\n", probes, slowest);
@@ -265,11 +250,11 @@ static void slow_senders_cannot_starve_others(void **state)
            timed_out, refused);
     assert_true(timed_out >= 1 && timed_out <= THREADS / 2);
     assert_int_equal(timed_out + refused, SLOW);
-    assert_int_equal(orgd_stop(o), 0);
+    assert_int_equal(th_orgd_stop(o), 0);
 }
 
 struct burst {
-    const struct orgd *o;
+    const struct th_orgd *o;
     int ok, other;
     pthread_t thread;
 };
@@ -279,13 +264,13 @@ static void *fast_requests(void *arg)
     struct burst *b = arg;
     for (int i = 0; i < 5; i++) {
         const char *body = "{\"organization_name\":\"x\",\"email\":\"a@b.io\",\"password\":\"x\"}";
-        struct resp r;
-        bool got = http(b->o, "POST", "/org/create", NULL, NULL, body, strlen(body), NULL, &r);
+        struct th_resp r;
+        bool got = th_http(b->o, "POST", "/org/create", NULL, NULL, body, strlen(body), NULL, &r);
         if (got && r.status == 422)
             b->ok++;
         else
             b->other++;
-        resp_free(&r);
+        th_resp_free(&r);
     }
     return NULL;
 }
@@ -294,10 +279,10 @@ static void many_fast_clients_from_one_address_are_served(void **state)
 {
     (void)state;
     enum { THREADS = 8, CLIENTS = 4 * THREADS };
-    struct orgd *o = &own;
-    orgd_init(o, NULL);
+    struct th_orgd *o = &own;
+    th_orgd_init(o, NULL);
     const char *env[] = {"THREADS=8", NULL};
-    assert_true(orgd_start(o, env));
+    assert_true(th_orgd_start(o, env));
     struct burst b[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
         b[i] = (struct burst){.o = o};
@@ -313,7 +298,7 @@ static void many_fast_clients_from_one_address_are_served(void **state)
            CLIENTS * 5, CLIENTS, ok);
     assert_int_equal(other, 0);
     assert_int_equal(ok, CLIENTS * 5);
-    assert_int_equal(orgd_stop(o), 0);
+    assert_int_equal(th_orgd_stop(o), 0);
 }
 
 /* A body on a route that never reads one closes the connection after the
@@ -321,7 +306,7 @@ static void many_fast_clients_from_one_address_are_served(void **state)
 static void unread_bodies_are_not_drained(void **state)
 {
     (void)state;
-    struct orgd *o = &shared_orgd;
+    struct th_orgd *o = &th_shared_orgd;
     const char *requests[] = {
         "GET /healthz HTTP/1.1\r\nHost: orgd\r\nContent-Length: 1000000000\r\n\r\n",
         "GET /nowhere HTTP/1.1\r\nHost: orgd\r\nContent-Length: 1000000000\r\n\r\n",
@@ -339,8 +324,8 @@ static void unread_bodies_are_not_drained(void **state)
         char resp[1024] = "";
         size_t resp_len = 0, accepted = 0;
         bool closed = false;
-        int64_t until = mono_ms() + 3000;
-        while (!closed && mono_ms() < until) {
+        int64_t until = tu_now_ms() + 3000;
+        while (!closed && tu_now_ms() < until) {
             ssize_t n = send(fd, junk, sizeof junk, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0)
                 accepted += (size_t)n;
@@ -381,9 +366,9 @@ static void raw_exchange(int port, const char *req, size_t len, char *out, size_
         sent += (size_t)n;
     }
     size_t got = 0;
-    int64_t until = mono_ms() + 3000;
+    int64_t until = tu_now_ms() + 3000;
     out[0] = '\0';
-    while (got + 1 < cap && mono_ms() < until) {
+    while (got + 1 < cap && tu_now_ms() < until) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0)
             continue;
@@ -402,7 +387,7 @@ static void raw_exchange(int port, const char *req, size_t len, char *out, size_
 static void malformed_http_gets_a_problem(void **state)
 {
     (void)state;
-    struct orgd *o = &shared_orgd;
+    struct th_orgd *o = &th_shared_orgd;
     const struct {
         const char *req, *status, *type;
     } cases[] = {
@@ -463,7 +448,7 @@ static long rss_kib(pid_t pid)
 }
 
 struct logins {
-    const struct orgd *o;
+    const struct th_orgd *o;
     const char *email;
     int n, ok;
     pthread_t thread;
@@ -474,7 +459,7 @@ static void *log_in_many_times(void *arg)
     struct logins *l = arg;
     for (int i = 0; i < l->n; i++) {
         char *token = NULL;
-        l->ok += login(l->o, l->email, PASSWORD, &token) == 200;
+        l->ok += th_login(l->o, l->email, TU_PASSWORD, &token) == 200;
         free(token);
     }
     return NULL;
@@ -484,13 +469,13 @@ static void memory_stays_bounded_under_logins(void **state)
 {
     (void)state;
     enum { LOGINS = 1000, CLIENTS = 8, BOUND_KIB = 64 * 1024 };
-    struct orgd *o = &own;
-    orgd_init(o, NULL); /* default settings: argon2 m=19456 KiB, one hash per core */
-    assert_true(orgd_start(o, NULL));
+    struct th_orgd *o = &own;
+    th_orgd_init(o, NULL); /* default settings: argon2 m=19456 KiB, one hash per core */
+    assert_true(th_orgd_start(o, NULL));
     char name[64], email[96];
-    harness_unique("mem", name, sizeof name);
+    th_unique("mem", name, sizeof name);
     snprintf(email, sizeof email, "%s@example.com", name);
-    assert_int_equal(create_org(o, name, email, PASSWORD), 201);
+    assert_int_equal(th_create_org(o, name, email, TU_PASSWORD), 201);
     long idle = rss_kib(o->pid);
 
     struct logins l[CLIENTS];
@@ -504,7 +489,7 @@ static void memory_stays_bounded_under_logins(void **state)
         ok += l[i].ok;
     }
     long after = rss_kib(o->pid);
-    pause_ms(10000);
+    tu_sleep_ms(10000);
     long later = rss_kib(o->pid);
     printf("# RSS: idle %ld KiB, after %d logins %ld KiB, 10 s later %ld KiB (bound %d KiB)\n",
            idle, ok, after, later, BOUND_KIB);
@@ -518,7 +503,7 @@ static void memory_stays_bounded_under_logins(void **state)
     assert_true(later <= BOUND_KIB);
     assert_true(later <= idle + 16 * 1024); /* back near idle */
 #endif
-    assert_int_equal(orgd_stop(o), 0);
+    assert_int_equal(th_orgd_stop(o), 0);
 }
 
 /* ---- start-up: nothing but orgd's own answers, from the first one ---- */
@@ -526,32 +511,32 @@ static void memory_stays_bounded_under_logins(void **state)
 static void no_answer_before_the_routes_exist(void **state)
 {
     (void)state;
-    struct orgd *o = &own;
-    orgd_init(o, NULL);
-    orgd_spawn(o, NULL);
+    struct th_orgd *o = &own;
+    th_orgd_init(o, NULL);
+    th_orgd_spawn(o, NULL);
     int answers = 0, refused = 0;
-    int64_t until = mono_ms() + 20000;
+    int64_t until = tu_now_ms() + 20000;
     for (;;) {
-        struct resp r;
-        if (http(o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r)) {
+        struct th_resp r;
+        if (th_http(o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r)) {
             char rid[80], type[80];
             answers++;
-            if (!resp_header(&r, "X-Request-Id", rid, sizeof rid) ||
-                !resp_header(&r, "Content-Type", type, sizeof type) ||
+            if (!th_resp_header(&r, "X-Request-Id", rid, sizeof rid) ||
+                !th_resp_header(&r, "Content-Type", type, sizeof type) ||
                 strncmp(type, "application/", 12) != 0)
                 fail_msg("an answer that is not orgd's: %ld %s", r.status, r.headers);
             bool up = r.status == 200;
-            resp_free(&r);
+            th_resp_free(&r);
             if (up)
                 break;
         } else {
             refused++;
-            resp_free(&r);
+            th_resp_free(&r);
         }
-        assert_true(mono_ms() < until);
+        assert_true(tu_now_ms() < until);
     }
     printf("# %d refused connections, then %d answers, all orgd's own\n", refused, answers);
-    assert_int_equal(orgd_stop(o), 0);
+    assert_int_equal(th_orgd_stop(o), 0);
 }
 
 /* ---- collections are never adopted ---- */
@@ -559,41 +544,41 @@ static void no_answer_before_the_routes_exist(void **state)
 static void premade_collection_is_not_adopted(void **state)
 {
     (void)state;
-    struct orgd *o = &shared_orgd;
+    struct th_orgd *o = &th_shared_orgd;
     char name[64], email[96], coll[80];
-    harness_unique("orphan", name, sizeof name);
+    th_unique("orphan", name, sizeof name);
     snprintf(email, sizeof email, "%s@example.com", name);
-    collection_of(name, coll, sizeof coll);
-    assert_true(db_insert_docs(o, coll, 5, "someone-elses"));
-    assert_int_equal(create_org(o, name, email, PASSWORD), 409);
-    assert_int_equal(db_count_str(o, coll, "tag", "someone-elses"), 5);
-    assert_int_equal(db_count_str(o, "organizations", "name", name), 0);
-    assert_int_equal(db_count_str(o, "admins", "email", email), 0);
+    th_collection_of(name, coll, sizeof coll);
+    assert_true(th_db_insert_docs(o, coll, 5, "someone-elses"));
+    assert_int_equal(th_create_org(o, name, email, TU_PASSWORD), 409);
+    assert_int_equal(th_db_count_str(o, coll, "tag", "someone-elses"), 5);
+    assert_int_equal(th_db_count_str(o, "organizations", "name", name), 0);
+    assert_int_equal(th_db_count_str(o, "admins", "email", email), 0);
 }
 
 static void collection_appearing_midway_is_not_adopted(void **state)
 {
     (void)state;
-    struct orgd *o = &own;
-    orgd_init(o, harness_orgd_faults_bin());
+    struct th_orgd *o = &own;
+    th_orgd_init(o, th_orgd_faults_bin());
     const char *env[] = {"FAULT_POINT=pause:create.after_membership", NULL};
-    assert_true(orgd_start(o, env));
+    assert_true(th_orgd_start(o, env));
     char name[64], coll[80];
-    harness_unique("midway", name, sizeof name);
-    collection_of(name, coll, sizeof coll);
-    struct call c = {.o = o, .method = "POST"};
+    th_unique("midway", name, sizeof name);
+    th_collection_of(name, coll, sizeof coll);
+    struct th_call c = {.o = o, .method = "POST"};
     snprintf(c.path, sizeof c.path, "/org/create");
     snprintf(c.body, sizeof c.body,
              "{\"organization_name\":\"%s\",\"email\":\"%s@example.com\",\"password\":\"%s\"}",
-             name, name, PASSWORD);
-    call_start(&c);
-    pause_ms(1000); /* orgd holds the name and waits before creating the collection */
-    assert_true(db_insert_docs(o, coll, 7, "appeared"));
-    call_join(&c);
+             name, name, TU_PASSWORD);
+    th_call_start(&c);
+    tu_sleep_ms(1000); /* orgd holds the name and waits before creating the collection */
+    assert_true(th_db_insert_docs(o, coll, 7, "appeared"));
+    th_call_join(&c);
     assert_int_equal(c.status, 409);
-    assert_int_equal(db_count_str(o, coll, "tag", "appeared"), 7);
-    assert_int_equal(db_count_str(o, "organizations", "name", name), 0);
-    assert_int_equal(orgd_stop(o), 0);
+    assert_int_equal(th_db_count_str(o, coll, "tag", "appeared"), 7);
+    assert_int_equal(th_db_count_str(o, "organizations", "name", name), 0);
+    assert_int_equal(th_orgd_stop(o), 0);
 }
 
 int main(void)
@@ -611,6 +596,6 @@ int main(void)
         cmocka_unit_test_teardown(collection_appearing_midway_is_not_adopted, stop_own),
         cmocka_unit_test_teardown(memory_stays_bounded_under_logins, stop_own),
     };
-    int failed = run_with_shared_orgd(shared);
+    int failed = th_run_with_shared_orgd(shared);
     return failed + cmocka_run_group_tests(alone, NULL, NULL);
 }

@@ -10,39 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testutil.h"
 
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void healthz_and_readyz_answer(void **state)
 {
     (void)state;
-    struct resp r;
-    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    struct th_resp r;
+    assert_true(th_http(&th_shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
     char ct[64];
-    assert_true(resp_header(&r, "Content-Type", ct, sizeof ct));
+    assert_true(th_resp_header(&r, "Content-Type", ct, sizeof ct));
     assert_string_equal(ct, "application/json");
-    resp_free(&r);
-    assert_true(http(&shared_orgd, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
+    th_resp_free(&r);
+    assert_true(th_http(&th_shared_orgd, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
-    resp_free(&r);
+    th_resp_free(&r);
     /* HEAD works on GET routes, without a body */
-    assert_true(http(&shared_orgd, "HEAD", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(th_http(&th_shared_orgd, "HEAD", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
-    resp_free(&r);
+    th_resp_free(&r);
 }
 
 static void unknown_path_is_404_problem(void **state)
@@ -51,11 +45,11 @@ static void unknown_path_is_404_problem(void **state)
     const char *paths[] = {"/nope", "/org", "/org/", "/healthz/", "/org/acme/extra",
                            "/org/a/../b", "//healthz", "/ORG/create"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        struct resp r;
-        assert_true(http(&shared_orgd, "GET", paths[i], NULL, NULL, NULL, 0, NULL, &r));
-        if (!is_problem(&r, 404))
+        struct th_resp r;
+        assert_true(th_http(&th_shared_orgd, "GET", paths[i], NULL, NULL, NULL, 0, NULL, &r));
+        if (!th_is_problem(&r, 404))
             fail_msg("path %s", paths[i]);
-        resp_free(&r);
+        th_resp_free(&r);
     }
 }
 
@@ -74,89 +68,91 @@ static void wrong_method_is_405_with_allow(void **state)
         {"GET", "/org/delete/acme", "DELETE, OPTIONS"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct resp r;
-        assert_true(http(&shared_orgd, cases[i].method, cases[i].path, NULL, NULL, NULL, 0, NULL, &r));
-        assert_true(is_problem(&r, 405));
+        struct th_resp r;
+        assert_true(th_http(&th_shared_orgd, cases[i].method, cases[i].path, NULL, NULL, NULL, 0,
+                            NULL, &r));
+        assert_true(th_is_problem(&r, 405));
         char allow[128];
-        assert_true(resp_header(&r, "Allow", allow, sizeof allow));
+        assert_true(th_resp_header(&r, "Allow", allow, sizeof allow));
         assert_string_equal(allow, cases[i].allow);
-        resp_free(&r);
+        th_resp_free(&r);
     }
 }
 
 static void options_lists_methods_and_cors_is_off_by_default(void **state)
 {
     (void)state;
-    struct resp r;
+    struct th_resp r;
     const char *origin[] = {"Origin: https://evil.example", "Access-Control-Request-Method: POST",
                             NULL};
-    assert_true(http(&shared_orgd, "OPTIONS", "/org/create", NULL, NULL, NULL, 0, origin, &r));
+    assert_true(
+        th_http(&th_shared_orgd, "OPTIONS", "/org/create", NULL, NULL, NULL, 0, origin, &r));
     assert_int_equal(r.status, 204);
     char v[128];
-    assert_true(resp_header(&r, "Allow", v, sizeof v));
+    assert_true(th_resp_header(&r, "Allow", v, sizeof v));
     assert_string_equal(v, "POST, OPTIONS");
-    assert_false(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
-    resp_free(&r);
-    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, origin, &r));
-    assert_false(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
-    resp_free(&r);
+    assert_false(th_resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    th_resp_free(&r);
+    assert_true(th_http(&th_shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, origin, &r));
+    assert_false(th_resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    th_resp_free(&r);
 }
 
 static void cors_answers_only_configured_origins(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
     const char *env[] = {"CORS_ORIGINS=https://app.example,https://admin.example", NULL};
-    assert_true(orgd_start(&o, env));
+    assert_true(th_orgd_start(&o, env));
     const char *good[] = {"Origin: https://admin.example", "Access-Control-Request-Method: PUT",
                           NULL};
     const char *bad[] = {"Origin: https://app.example.evil", NULL};
-    struct resp r;
+    struct th_resp r;
     char v[256];
-    assert_true(http(&o, "OPTIONS", "/org/update", NULL, NULL, NULL, 0, good, &r));
+    assert_true(th_http(&o, "OPTIONS", "/org/update", NULL, NULL, NULL, 0, good, &r));
     assert_int_equal(r.status, 204);
-    assert_true(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    assert_true(th_resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
     assert_string_equal(v, "https://admin.example");
-    assert_true(resp_header(&r, "Access-Control-Allow-Methods", v, sizeof v));
+    assert_true(th_resp_header(&r, "Access-Control-Allow-Methods", v, sizeof v));
     assert_string_equal(v, "PUT, OPTIONS");
-    resp_free(&r);
-    assert_true(http(&o, "GET", "/healthz", NULL, NULL, NULL, 0, bad, &r));
+    th_resp_free(&r);
+    assert_true(th_http(&o, "GET", "/healthz", NULL, NULL, NULL, 0, bad, &r));
     assert_int_equal(r.status, 200);
-    assert_false(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
-    resp_free(&r);
-    assert_int_equal(orgd_stop(&o), 0);
+    assert_false(th_resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    th_resp_free(&r);
+    assert_int_equal(th_orgd_stop(&o), 0);
 }
 
 static void request_id_is_echoed_or_generated(void **state)
 {
     (void)state;
-    struct resp r;
+    struct th_resp r;
     const char *mine[] = {"X-Request-Id: trace-42.abc", NULL};
     char v[128];
-    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, mine, &r));
-    assert_true(resp_header(&r, "X-Request-Id", v, sizeof v));
+    assert_true(th_http(&th_shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, mine, &r));
+    assert_true(th_resp_header(&r, "X-Request-Id", v, sizeof v));
     assert_string_equal(v, "trace-42.abc");
-    resp_free(&r);
+    th_resp_free(&r);
     const char *hostile[] = {"X-Request-Id: a\"b<script>", NULL};
-    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, hostile, &r));
-    assert_true(resp_header(&r, "X-Request-Id", v, sizeof v));
+    assert_true(th_http(&th_shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, hostile, &r));
+    assert_true(th_resp_header(&r, "X-Request-Id", v, sizeof v));
     assert_int_equal(strlen(v), 32);
     assert_null(strchr(v, '<'));
-    resp_free(&r);
+    th_resp_free(&r);
 }
 
 static void keep_alive_reuses_the_connection(void **state)
 {
     (void)state;
-    struct resp r;
-    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
-    resp_free(&r);
+    struct th_resp r;
+    assert_true(th_http(&th_shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    th_resp_free(&r);
     for (int i = 0; i < 5; i++) {
-        assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+        assert_true(th_http(&th_shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
         assert_int_equal(r.status, 200);
         assert_int_equal(r.connects, 0); /* no new connection */
-        resp_free(&r);
+        th_resp_free(&r);
     }
 }
 
@@ -194,7 +190,7 @@ static size_t recv_all(int fd, char *buf, size_t cap)
 static void body_too_large_is_413_before_reading(void **state)
 {
     (void)state;
-    int fd = connect_to(shared_orgd.port);
+    int fd = connect_to(th_shared_orgd.port);
     const char *req = "POST /org/create HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                       "Content-Length: 104857600\r\n\r\n";
     send_all(fd, req, strlen(req));
@@ -209,14 +205,14 @@ static void body_too_large_is_413_before_reading(void **state)
 static void sigterm_finishes_a_request_whose_body_is_still_arriving(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
-    assert_true(orgd_start(&o, NULL));
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    assert_true(th_orgd_start(&o, NULL));
     char name[64], body[512], head[512];
-    harness_unique("slow", name, sizeof name);
+    th_unique("slow", name, sizeof name);
     int blen = snprintf(body, sizeof body,
                         "{\"organization_name\":\"%s\",\"email\":\"%s@example.com\","
-                        "\"password\":\"correct horse battery\"}",
+                        "\"password\":\"" TU_PASSWORD "\"}",
                         name, name);
     int hlen = snprintf(head, sizeof head,
                         "POST /org/create HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
@@ -225,19 +221,19 @@ static void sigterm_finishes_a_request_whose_body_is_still_arriving(void **state
     int fd = connect_to(o.port);
     send_all(fd, head, (size_t)hlen);
     send_all(fd, body, 10); /* part of the body */
-    sleep_ms(200);
+    tu_sleep_ms(200);
     assert_int_equal(kill(o.pid, SIGTERM), 0);
-    sleep_ms(500);
-    assert_int_equal(orgd_wait(&o, 0), -1); /* still running: waiting for us */
+    tu_sleep_ms(500);
+    assert_int_equal(th_orgd_wait(&o, 0), -1); /* still running: waiting for us */
     send_all(fd, body + 10, (size_t)blen - 10);
     char buf[8192];
     recv_all(fd, buf, sizeof buf);
     close(fd);
     if (strstr(buf, "HTTP/1.1 201") == NULL)
         fail_msg("expected 201, got: %.300s", buf);
-    assert_int_equal(orgd_wait(&o, 30000), 0);
-    assert_true(orgd_log_contains(&o, "\"msg\":\"stopping\""));
-    assert_true(orgd_log_contains(&o, "\"msg\":\"stopped\""));
+    assert_int_equal(th_orgd_wait(&o, 30000), 0);
+    assert_true(th_orgd_log_contains(&o, "\"msg\":\"stopping\""));
+    assert_true(th_orgd_log_contains(&o, "\"msg\":\"stopped\""));
 }
 
 static void bad_settings_refuse_to_start(void **state)
@@ -261,38 +257,38 @@ static void bad_settings_refuse_to_start(void **state)
         {"JWT_SECRET=", "JWT_SECRET"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct orgd o;
-        orgd_init(&o, NULL);
+        struct th_orgd o;
+        th_orgd_init(&o, NULL);
         const char *env[] = {cases[i][0], NULL};
-        int code = orgd_run_to_exit(&o, env, 10000);
+        int code = th_orgd_run_to_exit(&o, env, 10000);
         if (code != 2)
             fail_msg("%s: exit %d, expected 2", cases[i][0], code);
         char needle[96];
         snprintf(needle, sizeof needle, "\"setting\":\"%s\"", cases[i][1]);
-        if (!orgd_log_contains(&o, needle) || !orgd_log_contains(&o, "invalid configuration"))
+        if (!th_orgd_log_contains(&o, needle) || !th_orgd_log_contains(&o, "invalid configuration"))
             fail_msg("%s: the message does not name %s", cases[i][0], cases[i][1]);
         /* the secret never shows up in the log */
         if (strncmp(cases[i][0], "JWT_SECRET=0123", 15) == 0)
-            assert_false(orgd_log_contains(&o, "0123456789012345678901234567890"));
+            assert_false(th_orgd_log_contains(&o, "0123456789012345678901234567890"));
     }
 }
 
 static void a_32_byte_secret_starts(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
     const char *env[] = {"JWT_SECRET=01234567890123456789012345678901", NULL};
-    assert_true(orgd_start(&o, env));
-    assert_int_equal(orgd_stop(&o), 0);
+    assert_true(th_orgd_start(&o, env));
+    assert_int_equal(th_orgd_stop(&o), 0);
 }
 
 static void dotenv_file_is_read_and_the_environment_wins(void **state)
 {
     (void)state;
     char path[600];
-    struct orgd o;
-    orgd_init(&o, NULL);
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
     snprintf(path, sizeof path, "%s.env", o.log_path);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -303,52 +299,50 @@ static void dotenv_file_is_read_and_the_environment_wins(void **state)
     char env_file[700];
     snprintf(env_file, sizeof env_file, "ENV_FILE=%s", path);
     const char *env[] = {env_file, "THREADS=4", NULL};
-    assert_true(orgd_start(&o, env));
-    assert_int_equal(orgd_stop(&o), 0);
+    assert_true(th_orgd_start(&o, env));
+    assert_int_equal(th_orgd_stop(&o), 0);
     /* LOG_LEVEL=warn from the file: the info "started" line is not written */
-    assert_false(orgd_log_contains(&o, "\"msg\":\"started\""));
+    assert_false(th_orgd_log_contains(&o, "\"msg\":\"started\""));
 
-    struct orgd bad;
-    orgd_init(&bad, NULL);
+    struct th_orgd bad;
+    th_orgd_init(&bad, NULL);
     const char *env2[] = {env_file, NULL}; /* THREADS=abc from the file now */
-    assert_int_equal(orgd_run_to_exit(&bad, env2, 10000), 2);
-    assert_true(orgd_log_contains(&bad, "\"setting\":\"THREADS\""));
+    assert_int_equal(th_orgd_run_to_exit(&bad, env2, 10000), 2);
+    assert_true(th_orgd_log_contains(&bad, "\"setting\":\"THREADS\""));
     unlink(path);
 }
 
 static void readyz_follows_the_database(void **state)
 {
     (void)state;
-    struct private_db db = {0};
-    struct orgd o;
-    orgd_init(&o, NULL);
-    assert_true(orgd_start_on(&o, &db, NULL));
-    struct resp r;
-    assert_true(http(&o, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
+    struct th_private_db db = {0};
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    assert_true(th_orgd_start_on(&o, &db, NULL));
+    struct th_resp r;
+    assert_true(th_http(&o, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
-    resp_free(&r);
+    th_resp_free(&r);
 
-    assert_true(private_db_stop(&db));
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_true(http(&o, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    assert_true(is_problem(&r, 503));
+    assert_true(th_private_db_stop(&db));
+    int64_t t0 = tu_now_ms();
+    assert_true(th_http(&o, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
+    double took = (double)(tu_now_ms() - t0) / 1000.0;
+    assert_true(th_is_problem(&r, 503));
     char retry[16];
-    assert_true(resp_header(&r, "Retry-After", retry, sizeof retry));
-    resp_free(&r);
+    assert_true(th_resp_header(&r, "Retry-After", retry, sizeof retry));
+    th_resp_free(&r);
     if (took >= 3.0)
         fail_msg("/readyz took %.2f s to say 503", took);
     /* liveness does not depend on the database */
-    assert_true(http(&o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(th_http(&o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
-    resp_free(&r);
+    th_resp_free(&r);
 
-    assert_true(private_db_start(&db));
-    assert_true(orgd_wait_ready(&o, 10000));
-    assert_int_equal(orgd_stop(&o), 0);
-    private_db_destroy(&db);
+    assert_true(th_private_db_start(&db));
+    assert_true(th_orgd_wait_ready(&o, 10000));
+    assert_int_equal(th_orgd_stop(&o), 0);
+    th_private_db_destroy(&db);
 }
 
 int main(void)
@@ -368,5 +362,5 @@ int main(void)
         cmocka_unit_test(dotenv_file_is_read_and_the_environment_wins),
         cmocka_unit_test(readyz_follows_the_database),
     };
-    return run_with_shared_orgd(tests);
+    return th_run_with_shared_orgd(tests);
 }

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testutil.h"
 
-static const char *const PW = "correct horse battery";
 
 static void lower(char *s)
 {
@@ -36,16 +36,16 @@ static bool is_loser(long status)
 static void concurrent_creates_of_one_name(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
-    assert_true(orgd_start(&o, NULL));
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    assert_true(th_orgd_start(&o, NULL));
     for (int round = 0; round < 3; round++) {
         char base[64], key[64], coll[96];
-        harness_unique("race", base, sizeof base);
+        th_unique("race", base, sizeof base);
         snprintf(key, sizeof key, "%s", base);
         lower(key);
-        collection_of(base, coll, sizeof coll);
-        static struct call calls[CREATORS];
+        th_collection_of(base, coll, sizeof coll);
+        static struct th_call calls[CREATORS];
         for (int i = 0; i < CREATORS; i++) {
             char name[64];
             snprintf(name, sizeof name, "%s", base);
@@ -60,13 +60,13 @@ static void concurrent_creates_of_one_name(void **state)
             snprintf(calls[i].body, sizeof calls[i].body,
                      "{\"organization_name\":\"%s\",\"email\":\"c%d_%s@example.com\","
                      "\"password\":\"%s\"}",
-                     name, i, key, PW);
+                     name, i, key, TU_PASSWORD);
         }
         for (int i = 0; i < CREATORS; i++)
-            call_start(&calls[i]);
+            th_call_start(&calls[i]);
         int won = 0, lost = 0;
         for (int i = 0; i < CREATORS; i++) {
-            call_join(&calls[i]);
+            th_call_join(&calls[i]);
             if (calls[i].status == 201)
                 won++;
             else if (calls[i].status == 409)
@@ -76,15 +76,15 @@ static void concurrent_creates_of_one_name(void **state)
         }
         assert_int_equal(won, 1);
         assert_int_equal(lost, CREATORS - 1);
-        assert_int_equal(db_count_str(&o, "organizations", "name_key", key), 1);
-        assert_true(db_collection_exists(&o, coll));
+        assert_int_equal(th_db_count_str(&o, "organizations", "name_key", key), 1);
+        assert_true(th_db_collection_exists(&o, coll));
         /* the losers' admins were undone with their orgs */
         bson_t *f = BCON_NEW("email", "{", "$regex", BCON_UTF8(key), "}");
-        assert_int_equal(db_count(&o, "admins", f), 1);
+        assert_int_equal(th_db_count(&o, "admins", f), 1);
         bson_destroy(f);
     }
-    expect_check_clean(&o);
-    assert_int_equal(orgd_stop(&o), 0);
+    th_expect_check_clean(&o);
+    assert_int_equal(th_orgd_stop(&o), 0);
 }
 
 /* ---- rename A->C against create C ---- */
@@ -92,52 +92,52 @@ static void concurrent_creates_of_one_name(void **state)
 static void rename_races_create_of_its_target(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
-    assert_true(orgd_start(&o, NULL));
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    assert_true(th_orgd_start(&o, NULL));
     int rename_wins = 0, create_wins = 0;
     for (int round = 0; round < 8; round++) {
-        struct tenant a;
-        tenant_new(&o, &a, "RaceA");
+        struct th_tenant a;
+        th_tenant_new(&o, &a, "RaceA");
         char a_coll[96], target[64], target_coll[96];
-        collection_of(a.name, a_coll, sizeof a_coll);
-        assert_true(db_insert_docs(&o, a_coll, 10, "a"));
-        harness_unique("RaceC", target, sizeof target);
-        collection_of(target, target_coll, sizeof target_coll);
+        th_collection_of(a.name, a_coll, sizeof a_coll);
+        assert_true(th_db_insert_docs(&o, a_coll, 10, "a"));
+        th_unique("RaceC", target, sizeof target);
+        th_collection_of(target, target_coll, sizeof target_coll);
 
-        struct call rename = {.o = &o, .method = "PUT", .token = a.token};
+        struct th_call rename = {.o = &o, .method = "PUT", .token = a.token};
         snprintf(rename.path, sizeof rename.path, "/org/update");
         snprintf(rename.body, sizeof rename.body, "{\"new_organization_name\":\"%s\"}", target);
-        struct call create = {.o = &o, .method = "POST"};
+        struct th_call create = {.o = &o, .method = "POST"};
         snprintf(create.path, sizeof create.path, "/org/create");
         snprintf(create.body, sizeof create.body,
                  "{\"organization_name\":\"%s\",\"email\":\"%s@example.com\",\"password\":\"%s\"}",
-                 target, target, PW);
+                 target, target, TU_PASSWORD);
         /* create hashes a password before it claims the name; a growing head
          * start for it lets either side get there first */
         rename.delay_ms = round * 10;
-        call_start(&create);
-        call_start(&rename);
-        call_join(&create);
-        call_join(&rename);
+        th_call_start(&create);
+        th_call_start(&rename);
+        th_call_join(&create);
+        th_call_join(&rename);
 
         char path[256];
         if (rename.status == 200) {
             assert_int_equal(create.status, 409);
             rename_wins++;
-            assert_false(db_collection_exists(&o, a_coll));
-            assert_int_equal(db_count(&o, target_coll, NULL), 10);
+            assert_false(th_db_collection_exists(&o, a_coll));
+            assert_int_equal(th_db_count(&o, target_coll, NULL), 10);
             snprintf(path, sizeof path, "/org/%s", target);
-            assert_int_equal(status_of(&o, "GET", path, a.token, NULL), 200);
+            assert_int_equal(th_status_of(&o, "GET", path, a.token, NULL), 200);
         } else if (create.status == 201) {
             if (rename.status != 409)
                 fail_msg("round %d: create won, rename got %ld", round, rename.status);
             create_wins++;
-            assert_int_equal(db_count(&o, a_coll, NULL), 10);
-            assert_int_equal(db_count(&o, target_coll, NULL), 0);
-            assert_true(db_collection_exists(&o, target_coll));
+            assert_int_equal(th_db_count(&o, a_coll, NULL), 10);
+            assert_int_equal(th_db_count(&o, target_coll, NULL), 0);
+            assert_true(th_db_collection_exists(&o, target_coll));
             snprintf(path, sizeof path, "/org/%s", a.name);
-            assert_int_equal(status_of(&o, "GET", path, a.token, NULL), 200);
+            assert_int_equal(th_status_of(&o, "GET", path, a.token, NULL), 200);
         } else {
             fail_msg("round %d: nobody won (rename %ld, create %ld)", round, rename.status,
                      create.status);
@@ -145,12 +145,12 @@ static void rename_races_create_of_its_target(void **state)
         char key[64];
         snprintf(key, sizeof key, "%s", target);
         lower(key);
-        assert_int_equal(db_count_str(&o, "organizations", "name_key", key), 1);
-        tenant_free(&a);
+        assert_int_equal(th_db_count_str(&o, "organizations", "name_key", key), 1);
+        th_tenant_free(&a);
     }
     print_message("rename won %d, create won %d\n", rename_wins, create_wins);
-    expect_check_clean(&o);
-    assert_int_equal(orgd_stop(&o), 0);
+    th_expect_check_clean(&o);
+    assert_int_equal(th_orgd_stop(&o), 0);
 }
 
 /* ---- delete against rename of the same org ---- */
@@ -158,33 +158,33 @@ static void rename_races_create_of_its_target(void **state)
 static void delete_races_rename_of_the_same_org(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
-    assert_true(orgd_start(&o, NULL));
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    assert_true(th_orgd_start(&o, NULL));
     int delete_wins = 0, rename_wins = 0;
     for (int round = 0; round < 6; round++) {
-        struct tenant a;
-        tenant_new(&o, &a, "RaceD");
+        struct th_tenant a;
+        th_tenant_new(&o, &a, "RaceD");
         char a_coll[96], target[64], target_coll[96];
-        collection_of(a.name, a_coll, sizeof a_coll);
-        assert_true(db_insert_docs(&o, a_coll, 7, "d"));
-        harness_unique("RaceR", target, sizeof target);
-        collection_of(target, target_coll, sizeof target_coll);
+        th_collection_of(a.name, a_coll, sizeof a_coll);
+        assert_true(th_db_insert_docs(&o, a_coll, 7, "d"));
+        th_unique("RaceR", target, sizeof target);
+        th_collection_of(target, target_coll, sizeof target_coll);
 
-        struct call del = {.o = &o, .method = "DELETE", .token = a.token};
+        struct th_call del = {.o = &o, .method = "DELETE", .token = a.token};
         snprintf(del.path, sizeof del.path, "/org/delete/%s", a.name);
-        struct call ren = {.o = &o, .method = "PUT", .token = a.token};
+        struct th_call ren = {.o = &o, .method = "PUT", .token = a.token};
         snprintf(ren.path, sizeof ren.path, "/org/update/%s", a.name);
         snprintf(ren.body, sizeof ren.body, "{\"new_organization_name\":\"%s\"}", target);
         if (round % 2 == 0) {
-            call_start(&del);
-            call_start(&ren);
+            th_call_start(&del);
+            th_call_start(&ren);
         } else {
-            call_start(&ren);
-            call_start(&del);
+            th_call_start(&ren);
+            th_call_start(&del);
         }
-        call_join(&del);
-        call_join(&ren);
+        th_call_join(&del);
+        th_call_join(&ren);
 
         if (del.status == 204) {
             if (!is_loser(ren.status) && ren.status != 200)
@@ -193,34 +193,34 @@ static void delete_races_rename_of_the_same_org(void **state)
              * cannot both succeed */
             assert_int_not_equal(ren.status, 200);
             delete_wins++;
-            assert_false(db_collection_exists(&o, a_coll));
-            assert_false(db_collection_exists(&o, target_coll));
-            assert_int_equal(db_count_oid(&o, "organizations", "_id", a.id), 0);
-            assert_int_equal(db_count_oid(&o, "memberships", "org_id", a.id), 0);
-            assert_int_equal(db_count_oid(&o, "admins", "_id", a.admin_id), 0);
-            assert_int_equal(status_of(&o, "GET", "/auth/check", a.token, NULL), 401);
+            assert_false(th_db_collection_exists(&o, a_coll));
+            assert_false(th_db_collection_exists(&o, target_coll));
+            assert_int_equal(th_db_count_oid(&o, "organizations", "_id", a.id), 0);
+            assert_int_equal(th_db_count_oid(&o, "memberships", "org_id", a.id), 0);
+            assert_int_equal(th_db_count_oid(&o, "admins", "_id", a.admin_id), 0);
+            assert_int_equal(th_status_of(&o, "GET", "/auth/check", a.token, NULL), 401);
         } else if (ren.status == 200) {
             if (!is_loser(del.status))
                 fail_msg("round %d: rename won, delete got %ld", round, del.status);
             rename_wins++;
-            if (db_collection_exists(&o, a_coll) || db_count(&o, target_coll, NULL) != 7)
+            if (th_db_collection_exists(&o, a_coll) || th_db_count(&o, target_coll, NULL) != 7)
                 fail_msg("round %d: rename won (delete %ld) but the documents did not move:\n%s",
-                         round, del.status, db_snapshot(&o));
+                         round, del.status, th_db_snapshot(&o));
             char path[256];
             snprintf(path, sizeof path, "/org/%s", target);
-            long got = status_of(&o, "GET", path, a.token, NULL);
+            long got = th_status_of(&o, "GET", path, a.token, NULL);
             if (got != 200)
                 fail_msg("round %d: rename won (delete %ld) but GET %s is %ld\n%s", round,
-                         del.status, path, got, db_snapshot(&o));
+                         del.status, path, got, th_db_snapshot(&o));
         } else {
             fail_msg("round %d: nobody won (delete %ld, rename %ld)", round, del.status,
                      ren.status);
         }
-        tenant_free(&a);
+        th_tenant_free(&a);
     }
     print_message("delete won %d, rename won %d\n", delete_wins, rename_wins);
-    expect_check_clean(&o);
-    assert_int_equal(orgd_stop(&o), 0);
+    th_expect_check_clean(&o);
+    assert_int_equal(th_orgd_stop(&o), 0);
 }
 
 /* ---- two instances recovering the same stuck orgs ---- */
@@ -228,7 +228,7 @@ static void delete_races_rename_of_the_same_org(void **state)
 #define STUCK 12
 
 /* How many "recovery" log lines of o's log name org `id`. */
-static int recoveries_of(const struct orgd *o, const char *id)
+static int recoveries_of(const struct th_orgd *o, const char *id)
 {
     FILE *f = fopen(o->log_path, "r");
     if (f == NULL)
@@ -247,7 +247,7 @@ static int recoveries_of(const struct orgd *o, const char *id)
 }
 
 struct starter {
-    struct orgd *o;
+    struct th_orgd *o;
     const char *const *env;
     bool ok;
     pthread_t thread;
@@ -256,29 +256,29 @@ struct starter {
 static void *starter_main(void *arg)
 {
     struct starter *s = arg;
-    s->ok = orgd_start(s->o, s->env);
+    s->ok = th_orgd_start(s->o, s->env);
     return NULL;
 }
 
 static void two_instances_recover_each_org_once(void **state)
 {
     (void)state;
-    struct orgd a;
-    orgd_init(&a, NULL);
-    assert_true(orgd_start(&a, NULL));
-    struct tenant t[STUCK];
+    struct th_orgd a;
+    th_orgd_init(&a, NULL);
+    assert_true(th_orgd_start(&a, NULL));
+    struct th_tenant t[STUCK];
     char colls[STUCK][96];
     for (int i = 0; i < STUCK; i++) {
-        tenant_new(&a, &t[i], "Stuck");
-        collection_of(t[i].name, colls[i], sizeof colls[i]);
-        assert_true(db_insert_docs(&a, colls[i], 3, "s"));
+        th_tenant_new(&a, &t[i], "Stuck");
+        th_collection_of(t[i].name, colls[i], sizeof colls[i]);
+        assert_true(th_db_insert_docs(&a, colls[i], 3, "s"));
     }
-    assert_int_equal(orgd_stop(&a), 0);
+    assert_int_equal(th_orgd_stop(&a), 0);
     /* half died creating (undone), half deleting (finished) */
     for (int i = 0; i < STUCK; i++)
-        db_make_stuck(&a, t[i].id, i % 2 ? "creating" : "deleting");
+        th_db_make_stuck(&a, t[i].id, i % 2 ? "creating" : "deleting");
 
-    struct orgd b = a; /* same database and secret, its own port and log */
+    struct th_orgd b = a; /* same database and secret, its own port and log */
     snprintf(b.log_path, sizeof b.log_path, "%s.second", a.log_path);
     unlink(b.log_path);
     unlink(a.log_path);
@@ -292,12 +292,12 @@ static void two_instances_recover_each_org_once(void **state)
 
     bool settled = false;
     for (int i = 0; i < 200 && !settled; i++) {
-        settled = db_count(&a, "organizations", NULL) == 0;
+        settled = th_db_count(&a, "organizations", NULL) == 0;
         if (!settled)
-            usleep(100 * 1000);
+            tu_sleep_ms(100);
     }
     assert_true(settled);
-    usleep(1500 * 1000); /* another recovery pass each: nothing left to do twice */
+    tu_sleep_ms(1500); /* another recovery pass each: nothing left to do twice */
     int by_a = 0, by_b = 0;
     for (int i = 0; i < STUCK; i++) {
         int na = recoveries_of(&a, t[i].id), nb = recoveries_of(&b, t[i].id);
@@ -305,16 +305,16 @@ static void two_instances_recover_each_org_once(void **state)
             fail_msg("org %s recovered %d times (a %d, b %d)", t[i].id, na + nb, na, nb);
         by_a += na;
         by_b += nb;
-        assert_false(db_collection_exists(&a, colls[i]));
-        assert_int_equal(db_count_oid(&a, "admins", "_id", t[i].admin_id), 0);
+        assert_false(th_db_collection_exists(&a, colls[i]));
+        assert_int_equal(th_db_count_oid(&a, "admins", "_id", t[i].admin_id), 0);
     }
     print_message("instance a recovered %d, instance b %d\n", by_a, by_b);
-    assert_int_equal(db_count(&a, "memberships", NULL), 0);
-    expect_check_clean(&a);
-    assert_int_equal(orgd_stop(&a), 0);
-    assert_int_equal(orgd_stop(&b), 0);
+    assert_int_equal(th_db_count(&a, "memberships", NULL), 0);
+    th_expect_check_clean(&a);
+    assert_int_equal(th_orgd_stop(&a), 0);
+    assert_int_equal(th_orgd_stop(&b), 0);
     for (int i = 0; i < STUCK; i++)
-        tenant_free(&t[i]);
+        th_tenant_free(&t[i]);
 }
 
 int main(void)

@@ -9,37 +9,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testutil.h"
 
-static const char *const PW = "correct horse battery";
 static const char *const FAST_RECOVERY[] = {"RECOVERY_AGE_SECONDS=1", "RECOVERY_INTERVAL_SECONDS=1",
                                             NULL};
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int64_t orgs_not_active(const struct orgd *o)
+static int64_t orgs_not_active(const struct th_orgd *o)
 {
     bson_t *f = BCON_NEW("state", "{", "$ne", BCON_UTF8("active"), "}");
-    int64_t n = db_count(o, "organizations", f);
+    int64_t n = th_db_count(o, "organizations", f);
     bson_destroy(f);
     return n;
 }
 
-static bool wait_until_settled(const struct orgd *o, int timeout_ms)
+static bool wait_until_settled(const struct th_orgd *o, int timeout_ms)
 {
     for (int waited = 0; waited < timeout_ms; waited += 100) {
         if (orgs_not_active(o) == 0)
             return true;
-        sleep_ms(100);
+        tu_sleep_ms(100);
     }
     return false;
 }
@@ -50,28 +43,28 @@ enum op { OP_CREATE, OP_RENAME, OP_DELETE };
 
 static void crash_at(const char *point, enum op op)
 {
-    struct orgd o;
-    orgd_init(&o, NULL);
-    struct tenant t = {0};
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    struct th_tenant t = {0};
     char coll[96], new_name[64], new_coll[96], body[512], path[256];
-    harness_unique("New", new_name, sizeof new_name);
-    collection_of(new_name, new_coll, sizeof new_coll);
+    th_unique("New", new_name, sizeof new_name);
+    th_collection_of(new_name, new_coll, sizeof new_coll);
     if (op != OP_CREATE) {
-        assert_true(orgd_start(&o, NULL));
-        tenant_new(&o, &t, "Crash");
-        collection_of(t.name, coll, sizeof coll);
-        assert_true(db_insert_docs(&o, coll, 25, "keep"));
-        assert_int_equal(orgd_stop(&o), 0);
+        assert_true(th_orgd_start(&o, NULL));
+        th_tenant_new(&o, &t, "Crash");
+        th_collection_of(t.name, coll, sizeof coll);
+        assert_true(th_db_insert_docs(&o, coll, 25, "keep"));
+        assert_int_equal(th_orgd_stop(&o), 0);
     }
 
     /* the test build, armed */
-    struct orgd crashy = o;
-    crashy.binary = harness_orgd_faults_bin();
+    struct th_orgd crashy = o;
+    crashy.binary = th_orgd_faults_bin();
     char arm[96];
     snprintf(arm, sizeof arm, "FAULT_POINT=%s", point);
     const char *env[] = {arm, NULL};
-    assert_true(orgd_start(&crashy, env));
-    struct resp r;
+    assert_true(th_orgd_start(&crashy, env));
+    struct th_resp r;
     char email[96];
     snprintf(email, sizeof email, "%s@example.com", new_name);
     for (char *p = email; *p; p++)
@@ -80,59 +73,59 @@ static void crash_at(const char *point, enum op op)
     if (op == OP_CREATE) {
         snprintf(body, sizeof body,
                  "{\"organization_name\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", new_name,
-                 email, PW);
-        http_json(&crashy, "POST", "/org/create", NULL, body, &r);
+                 email, TU_PASSWORD);
+        th_http_json(&crashy, "POST", "/org/create", NULL, body, &r);
     } else if (op == OP_RENAME) {
         snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", new_name);
-        http_json(&crashy, "PUT", "/org/update", t.token, body, &r);
+        th_http_json(&crashy, "PUT", "/org/update", t.token, body, &r);
     } else {
         snprintf(path, sizeof path, "/org/delete/%s", t.name);
-        http_json(&crashy, "DELETE", path, t.token, NULL, &r);
+        th_http_json(&crashy, "DELETE", path, t.token, NULL, &r);
     }
-    resp_free(&r);
-    assert_int_equal(orgd_wait(&crashy, 15000), 128 + 9); /* SIGKILL at the fault point */
-    assert_true(orgd_log_contains(&crashy, point));
+    th_resp_free(&r);
+    assert_int_equal(th_orgd_wait(&crashy, 15000), 128 + 9); /* SIGKILL at the fault point */
+    assert_true(th_orgd_log_contains(&crashy, point));
     /* it died mid-operation: the org is in a transitional state */
     assert_int_equal(orgs_not_active(&o), 1);
 
     /* a normal orgd finds it and finishes or undoes it */
-    assert_true(orgd_start(&o, FAST_RECOVERY));
+    assert_true(th_orgd_start(&o, FAST_RECOVERY));
     if (!wait_until_settled(&o, 20000))
         fail_msg("%s: not recovered", point);
     /* the log line follows the last write: give it a moment */
-    for (int i = 0; i < 50 && !orgd_log_contains(&o, "\"msg\":\"recovery\""); i++)
-        sleep_ms(20);
-    assert_true(orgd_log_contains(&o, "\"msg\":\"recovery\""));
+    for (int i = 0; i < 50 && !th_orgd_log_contains(&o, "\"msg\":\"recovery\""); i++)
+        tu_sleep_ms(20);
+    assert_true(th_orgd_log_contains(&o, "\"msg\":\"recovery\""));
 
     if (op == OP_CREATE) {
         /* undone: no trace, and the name and e-mail are free again */
         char key[64];
-        collection_of(new_name, key, sizeof key);
-        assert_int_equal(db_count_str(&o, "organizations", "name_key", key + 4), 0);
-        assert_int_equal(db_count_str(&o, "admins", "email", email), 0);
-        assert_int_equal(db_count(&o, "memberships", NULL), 0);
-        assert_false(db_collection_exists(&o, new_coll));
-        assert_int_equal(create_org(&o, new_name, email, PW), 201);
+        th_collection_of(new_name, key, sizeof key);
+        assert_int_equal(th_db_count_str(&o, "organizations", "name_key", key + 4), 0);
+        assert_int_equal(th_db_count_str(&o, "admins", "email", email), 0);
+        assert_int_equal(th_db_count(&o, "memberships", NULL), 0);
+        assert_false(th_db_collection_exists(&o, new_coll));
+        assert_int_equal(th_create_org(&o, new_name, email, TU_PASSWORD), 201);
     } else if (op == OP_RENAME) {
         /* finished: the new name, with every document */
-        assert_false(db_collection_exists(&o, coll));
-        assert_true(db_collection_exists(&o, new_coll));
-        assert_int_equal(db_count(&o, new_coll, NULL), 25);
+        assert_false(th_db_collection_exists(&o, coll));
+        assert_true(th_db_collection_exists(&o, new_coll));
+        assert_int_equal(th_db_count(&o, new_coll, NULL), 25);
         snprintf(path, sizeof path, "/org/%s", new_name);
-        assert_int_equal(status_of(&o, "GET", path, t.token, NULL), 200);
+        assert_int_equal(th_status_of(&o, "GET", path, t.token, NULL), 200);
         snprintf(path, sizeof path, "/org/%s", t.name);
-        assert_int_equal(status_of(&o, "GET", path, t.token, NULL), 404);
+        assert_int_equal(th_status_of(&o, "GET", path, t.token, NULL), 404);
     } else {
         /* finished: gone, with its owner and memberships */
-        assert_false(db_collection_exists(&o, coll));
-        assert_int_equal(db_count_oid(&o, "organizations", "_id", t.id), 0);
-        assert_int_equal(db_count_oid(&o, "admins", "_id", t.admin_id), 0);
-        assert_int_equal(db_count_oid(&o, "memberships", "org_id", t.id), 0);
-        assert_int_equal(status_of(&o, "GET", "/auth/check", t.token, NULL), 401);
+        assert_false(th_db_collection_exists(&o, coll));
+        assert_int_equal(th_db_count_oid(&o, "organizations", "_id", t.id), 0);
+        assert_int_equal(th_db_count_oid(&o, "admins", "_id", t.admin_id), 0);
+        assert_int_equal(th_db_count_oid(&o, "memberships", "org_id", t.id), 0);
+        assert_int_equal(th_status_of(&o, "GET", "/auth/check", t.token, NULL), 401);
     }
-    expect_check_clean(&o);
-    assert_int_equal(orgd_stop(&o), 0);
-    tenant_free(&t);
+    th_expect_check_clean(&o);
+    assert_int_equal(th_orgd_stop(&o), 0);
+    th_tenant_free(&t);
 }
 
 static void crash_create_after_metadata(void **s) { (void)s; crash_at("create.after_metadata", OP_CREATE); }
@@ -176,20 +169,20 @@ static void shipped_binary_has_no_fault_points(void **state)
     const char *points[] = {"create.after_metadata", "rename.after_collection",
                             "delete.after_drop", "fault point reached"};
     for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
-        assert_true(file_contains(harness_orgd_faults_bin(), points[i]));
-        if (file_contains(harness_orgd_bin(), points[i]))
+        assert_true(file_contains(th_orgd_faults_bin(), points[i]));
+        if (file_contains(th_orgd_bin(), points[i]))
             fail_msg("orgd contains '%s'", points[i]);
     }
     /* and armed, it simply works (saying it ignores the setting) */
-    struct orgd o;
-    orgd_init(&o, NULL);
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
     const char *env[] = {"FAULT_POINT=create.after_metadata", NULL};
-    assert_true(orgd_start(&o, env));
-    struct tenant t;
-    tenant_new(&o, &t, "NoFault");
-    assert_true(orgd_log_contains(&o, "FAULT_POINT ignored"));
-    assert_int_equal(orgd_stop(&o), 0);
-    tenant_free(&t);
+    assert_true(th_orgd_start(&o, env));
+    struct th_tenant t;
+    th_tenant_new(&o, &t, "NoFault");
+    assert_true(th_orgd_log_contains(&o, "FAULT_POINT ignored"));
+    assert_int_equal(th_orgd_stop(&o), 0);
+    th_tenant_free(&t);
 }
 
 /* ---- the database goes away ---- */
@@ -197,13 +190,13 @@ static void shipped_binary_has_no_fault_points(void **state)
 static void database_down_means_fast_503s(void **state)
 {
     (void)state;
-    struct private_db db = {0};
-    struct orgd o;
-    orgd_init(&o, NULL);
-    assert_true(orgd_start_on(&o, &db, NULL));
-    struct tenant t;
-    tenant_new(&o, &t, "Down");
-    assert_true(private_db_stop(&db));
+    struct th_private_db db = {0};
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    assert_true(th_orgd_start_on(&o, &db, NULL));
+    struct th_tenant t;
+    th_tenant_new(&o, &t, "Down");
+    assert_true(th_private_db_stop(&db));
 
     char body[512], path[256];
     struct {
@@ -213,7 +206,7 @@ static void database_down_means_fast_503s(void **state)
         bool auth;
     } reqs[] = {
         {"POST", "/org/create", "{\"organization_name\":\"down_new\",\"email\":\"dn@example.com\","
-                                "\"password\":\"correct horse battery\"}", false},
+                                "\"password\":\"" TU_PASSWORD "\"}", false},
         {"POST", "/admin/login", NULL, false},
         {"GET", "/auth/check", NULL, true},
         {"GET", path, NULL, true},
@@ -221,34 +214,34 @@ static void database_down_means_fast_503s(void **state)
         {"DELETE", path, NULL, true},
         {"GET", "/readyz", NULL, false},
     };
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", t.email, PW);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", t.email, TU_PASSWORD);
     reqs[1].body = body;
     for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
         if (i == 3)
             snprintf(path, sizeof path, "/org/%s", t.name);
         if (i == 5)
             snprintf(path, sizeof path, "/org/delete/%s", t.name);
-        struct resp r;
-        assert_true(http_json(&o, reqs[i].method, reqs[i].path, reqs[i].auth ? t.token : NULL,
-                              reqs[i].body, &r));
-        if (!is_problem(&r, 503))
+        struct th_resp r;
+        assert_true(th_http_json(&o, reqs[i].method, reqs[i].path, reqs[i].auth ? t.token : NULL,
+                                 reqs[i].body, &r));
+        if (!th_is_problem(&r, 503))
             fail_msg("%s %s", reqs[i].method, reqs[i].path);
         char retry[16];
-        assert_true(resp_header(&r, "Retry-After", retry, sizeof retry));
+        assert_true(th_resp_header(&r, "Retry-After", retry, sizeof retry));
         if (r.seconds >= 3.0)
             fail_msg("%s %s took %.2f s", reqs[i].method, reqs[i].path, r.seconds);
-        resp_free(&r);
+        th_resp_free(&r);
     }
-    assert_int_equal(status_of(&o, "GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(th_status_of(&o, "GET", "/healthz", NULL, NULL), 200);
 
-    assert_true(private_db_start(&db));
-    assert_true(orgd_wait_ready(&o, 10000));
+    assert_true(th_private_db_start(&db));
+    assert_true(th_orgd_wait_ready(&o, 10000));
     snprintf(path, sizeof path, "/org/%s", t.name);
-    assert_int_equal(status_of(&o, "GET", path, t.token, NULL), 200);
-    expect_check_clean(&o);
-    assert_int_equal(orgd_stop(&o), 0);
-    private_db_destroy(&db);
-    tenant_free(&t);
+    assert_int_equal(th_status_of(&o, "GET", path, t.token, NULL), 200);
+    th_expect_check_clean(&o);
+    assert_int_equal(th_orgd_stop(&o), 0);
+    th_private_db_destroy(&db);
+    th_tenant_free(&t);
 }
 
 /* The database crashes while an operation is paused between two steps: the
@@ -256,29 +249,29 @@ static void database_down_means_fast_503s(void **state)
  * same orgd finishes (rename, delete) or undoes (create) the operation. */
 static void database_crash_mid_operation(enum op op, const char *point)
 {
-    struct private_db db = {0};
-    struct orgd o;
-    orgd_init(&o, harness_orgd_faults_bin());
+    struct th_private_db db = {0};
+    struct th_orgd o;
+    th_orgd_init(&o, th_orgd_faults_bin());
     char arm[96];
     snprintf(arm, sizeof arm, "FAULT_POINT=pause:%s", point);
     const char *env[] = {arm, "RECOVERY_AGE_SECONDS=1", "RECOVERY_INTERVAL_SECONDS=1", NULL};
-    assert_true(orgd_start_on(&o, &db, env));
-    struct tenant t = {0};
+    assert_true(th_orgd_start_on(&o, &db, env));
+    struct th_tenant t = {0};
     char coll[96] = "", new_name[64], new_coll[96];
-    harness_unique("Mid", new_name, sizeof new_name);
-    collection_of(new_name, new_coll, sizeof new_coll);
+    th_unique("Mid", new_name, sizeof new_name);
+    th_collection_of(new_name, new_coll, sizeof new_coll);
     if (op != OP_CREATE) {
-        tenant_new(&o, &t, "Mid");
-        collection_of(t.name, coll, sizeof coll);
-        assert_true(db_insert_docs(&o, coll, 20, "keep"));
+        th_tenant_new(&o, &t, "Mid");
+        th_collection_of(t.name, coll, sizeof coll);
+        assert_true(th_db_insert_docs(&o, coll, 20, "keep"));
     }
-    struct call c = {.o = &o, .token = t.token};
+    struct th_call c = {.o = &o, .token = t.token};
     if (op == OP_CREATE) {
         c.method = "POST";
         snprintf(c.path, sizeof c.path, "/org/create");
         snprintf(c.body, sizeof c.body,
                  "{\"organization_name\":\"%s\",\"email\":\"%s@example.com\",\"password\":\"%s\"}",
-                 new_name, new_name, PW);
+                 new_name, new_name, TU_PASSWORD);
     } else if (op == OP_RENAME) {
         c.method = "PUT";
         snprintf(c.path, sizeof c.path, "/org/update");
@@ -287,37 +280,37 @@ static void database_crash_mid_operation(enum op op, const char *point)
         c.method = "DELETE";
         snprintf(c.path, sizeof c.path, "/org/delete/%s", t.name);
     }
-    call_start(&c);
-    for (int i = 0; i < 100 && !orgd_log_contains(&o, "fault point reached: pausing"); i++)
-        sleep_ms(50);
-    assert_true(orgd_log_contains(&o, "fault point reached: pausing"));
-    assert_true(private_db_kill(&db));
-    call_join(&c);
+    th_call_start(&c);
+    for (int i = 0; i < 100 && !th_orgd_log_contains(&o, "fault point reached: pausing"); i++)
+        tu_sleep_ms(50);
+    assert_true(th_orgd_log_contains(&o, "fault point reached: pausing"));
+    assert_true(th_private_db_kill(&db));
+    th_call_join(&c);
     if (c.status != 503 || c.retry_after[0] == '\0')
         fail_msg("%s: expected 503 with Retry-After, got %ld", point, c.status);
-    assert_int_equal(status_of(&o, "GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(th_status_of(&o, "GET", "/healthz", NULL, NULL), 200);
 
-    assert_true(private_db_start(&db));
+    assert_true(th_private_db_start(&db));
     if (!wait_until_settled(&o, 20000))
         fail_msg("%s: not recovered after the database came back", point);
     if (op == OP_CREATE) {
-        assert_false(db_collection_exists(&o, new_coll));
-        assert_int_equal(db_count(&o, "organizations", NULL), 0);
-        assert_int_equal(db_count(&o, "admins", NULL), 0);
+        assert_false(th_db_collection_exists(&o, new_coll));
+        assert_int_equal(th_db_count(&o, "organizations", NULL), 0);
+        assert_int_equal(th_db_count(&o, "admins", NULL), 0);
     } else if (op == OP_RENAME) {
-        assert_false(db_collection_exists(&o, coll));
-        assert_int_equal(db_count(&o, new_coll, NULL), 20);
+        assert_false(th_db_collection_exists(&o, coll));
+        assert_int_equal(th_db_count(&o, new_coll, NULL), 20);
         char path[256];
         snprintf(path, sizeof path, "/org/%s", new_name);
-        assert_int_equal(status_of(&o, "GET", path, t.token, NULL), 200);
+        assert_int_equal(th_status_of(&o, "GET", path, t.token, NULL), 200);
     } else {
-        assert_false(db_collection_exists(&o, coll));
-        assert_int_equal(db_count(&o, "organizations", NULL), 0);
+        assert_false(th_db_collection_exists(&o, coll));
+        assert_int_equal(th_db_count(&o, "organizations", NULL), 0);
     }
-    expect_check_clean(&o);
-    assert_int_equal(orgd_stop(&o), 0);
-    private_db_destroy(&db);
-    tenant_free(&t);
+    th_expect_check_clean(&o);
+    assert_int_equal(th_orgd_stop(&o), 0);
+    th_private_db_destroy(&db);
+    th_tenant_free(&t);
 }
 
 static void database_crash_mid_create(void **s) { (void)s; database_crash_mid_operation(OP_CREATE, "create.after_membership"); }
@@ -347,45 +340,45 @@ static char *lines_without(const char *text, const char *needle)
 static void orphan_collection_blocks_create_and_rename_cleanly(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
-    assert_true(orgd_start(&o, NULL));
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    assert_true(th_orgd_start(&o, NULL));
     char taken[64], coll[96];
-    harness_unique("orphan", taken, sizeof taken);
-    collection_of(taken, coll, sizeof coll);
-    assert_true(db_insert_docs(&o, coll, 3, "not ours")); /* creates org_<taken> by hand */
+    th_unique("orphan", taken, sizeof taken);
+    th_collection_of(taken, coll, sizeof coll);
+    assert_true(th_db_insert_docs(&o, coll, 3, "not ours")); /* creates org_<taken> by hand */
     /* the master collections appear with their indexes: wait, so that the
      * snapshots below differ only by what the requests did */
-    for (int i = 0; i < 100 && !orgd_log_contains(&o, "indexes ready"); i++)
-        sleep_ms(50);
-    assert_true(orgd_log_contains(&o, "indexes ready"));
+    for (int i = 0; i < 100 && !th_orgd_log_contains(&o, "indexes ready"); i++)
+        tu_sleep_ms(50);
+    assert_true(th_orgd_log_contains(&o, "indexes ready"));
 
-    char *before = db_snapshot(&o);
+    char *before = th_db_snapshot(&o);
     char email[96];
     snprintf(email, sizeof email, "%s@example.com", taken);
-    assert_int_equal(create_org(&o, taken, email, PW), 409);
-    char *after = db_snapshot(&o);
+    assert_int_equal(th_create_org(&o, taken, email, TU_PASSWORD), 409);
+    char *after = th_db_snapshot(&o);
     assert_string_equal(before, after); /* undone: no org, admin or membership left */
     free(before);
     free(after);
 
-    struct tenant t;
-    tenant_new(&o, &t, "Blocked");
+    struct th_tenant t;
+    th_tenant_new(&o, &t, "Blocked");
     char own[96], body[256], path[256];
-    collection_of(t.name, own, sizeof own);
-    assert_true(db_insert_docs(&o, own, 4, "mine"));
-    before = db_snapshot(&o);
+    th_collection_of(t.name, own, sizeof own);
+    assert_true(th_db_insert_docs(&o, own, 4, "mine"));
+    before = th_db_snapshot(&o);
     snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", taken);
-    struct resp r;
-    assert_true(http_json(&o, "PUT", "/org/update", t.token, body, &r));
-    assert_true(is_problem(&r, 409));
-    resp_free(&r);
+    struct th_resp r;
+    assert_true(th_http_json(&o, "PUT", "/org/update", t.token, body, &r));
+    assert_true(th_is_problem(&r, 409));
+    th_resp_free(&r);
     snprintf(path, sizeof path, "/org/%s", t.name);
-    assert_int_equal(status_of(&o, "GET", path, t.token, NULL), 200);
-    assert_int_equal(db_count(&o, own, NULL), 4);
-    assert_int_equal(db_count(&o, coll, NULL), 3);
+    assert_int_equal(th_status_of(&o, "GET", path, t.token, NULL), 200);
+    assert_int_equal(th_db_count(&o, own, NULL), 4);
+    assert_int_equal(th_db_count(&o, coll, NULL), 3);
     assert_int_equal(orgs_not_active(&o), 0);
-    after = db_snapshot(&o);
+    after = th_db_snapshot(&o);
     /* the org document's version and updated_at moved (reserve, then undo);
      * every other document and every collection's count did not */
     char org_line[96];
@@ -398,8 +391,8 @@ static void orphan_collection_blocks_create_and_rename_cleanly(void **state)
     free(b);
     free(before);
     free(after);
-    assert_int_equal(orgd_stop(&o), 0);
-    tenant_free(&t);
+    assert_int_equal(th_orgd_stop(&o), 0);
+    th_tenant_free(&t);
 }
 
 int main(void)

@@ -4,7 +4,7 @@
 //   node contract.mjs OPENAPI_YAML EXCHANGES_DIR    check every *.jsonl in the dir
 //   node contract.mjs --reset EXCHANGES_DIR         empty the dir (a CTest fixture)
 //
-// The harness (test/api/harness.c) writes one JSON line per exchange:
+// The harness (test/api/harness_http.c) writes one JSON line per exchange:
 // {method, path (raw, with the query), status, content_type, has_body,
 //  body (parsed JSON) | text}.
 //

@@ -1,9 +1,12 @@
 # test/docs — the OpenAPI file, the contract check and the /docs page.
 # Included by test/CMakeLists.txt (after the api.* tests are registered).
+# One place for every check that the documentation is true: the spec is
+# lint-clean, names exactly the routes the code serves, matches every
+# exchange the black-box tests recorded, and renders in a browser. The C
+# tests of docs.c itself are unit tests (test/unit/test_docs.c).
 #
 #   docs.openapi_lint       Redocly CLI lints service/openapi.yaml (redocly.yaml)
 #   docs.routes_match_spec  the route table and the spec list the same method+path pairs
-#   unit.test_docs          the /docs/{asset} allow-list; every file it reads is installed
 #   docs.browser            Swagger UI in headless Chromium: create, login, authorize, get
 #   docs.exchanges_reset    (fixture) empties the exchanges dir before the tests that record
 #   docs.contract           every exchange the api.* tests and docs.browser recorded
@@ -26,21 +29,12 @@ add_test(NAME docs.openapi_lint
 set_tests_properties(docs.openapi_lint PROPERTIES TIMEOUT 60
   ENVIRONMENT "REDOCLY_TELEMETRY=off;REDOCLY_SUPPRESS_UPDATE_NOTICE=true;NO_COLOR=1")
 
-add_executable(print_routes ${DOCS_DIR}/print_routes.c ${PROJECT_SOURCE_DIR}/service/routes.c)
-target_include_directories(print_routes PRIVATE ${PROJECT_SOURCE_DIR}/service)
+add_executable(print_routes ${DOCS_DIR}/print_routes.c)
 target_compile_options(print_routes PRIVATE ${ORGD_WARNINGS})
+target_link_libraries(print_routes PRIVATE orgd_service)
 add_test(NAME docs.routes_match_spec
          COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/routes.mjs $<TARGET_FILE:print_routes> ${DOCS_SPEC})
 set_tests_properties(docs.routes_match_spec PROPERTIES TIMEOUT 30)
-
-# the allow-list of service/docs.c (the test includes docs.c to reach its static table)
-add_executable(test_docs ${DOCS_DIR}/test_docs.c ${PROJECT_SOURCE_DIR}/service/http.c
-               ${PROJECT_SOURCE_DIR}/service/problem.c ${CMAKE_BINARY_DIR}/openapi_yaml.c)
-target_include_directories(test_docs PRIVATE ${PROJECT_SOURCE_DIR}/service ${CIVETWEB_INCLUDE})
-target_compile_options(test_docs PRIVATE ${ORGD_WARNINGS})
-target_compile_definitions(test_docs PRIVATE ORGD_DOCS_DIR="${ORGD_DOCS_DIR}")
-target_link_libraries(test_docs PRIVATE orgd_core PkgConfig::CMOCKA ${CIVETWEB_LIB})
-add_test(NAME unit.test_docs COMMAND test_docs)
 
 # ---- the browser test of /docs; skipped (77) only when Chromium is not installed.
 # It records its exchanges too, so the contract check covers /docs and /openapi.yaml.

@@ -7,11 +7,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <civetweb.h>
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "worker_stack.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,8 +49,7 @@ static void workers_get_at_least_the_stack_the_tests_use(void **state)
         pthread_mutex_unlock(&lock);
         if (n >= 4)
             break;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        tu_sleep_ms(10);
     }
     mg_stop(ctx);
     mg_exit_library();

@@ -2,57 +2,34 @@
  * separate METRICS_PORT, a database that is down, recovery actions) and the
  * JSON log (one line per request with its request id, route template,
  * status, latency, client and org; start-up and shutdown; LOG_LEVEL). */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
-
-static const char *const PW = "correct horse battery";
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
+#include "testutil.h"
 
 /* ---- /metrics ---- */
 
 /* GET /metrics on o; fails the test unless it is a 200 in the text format.
  * Caller frees. */
-static char *scrape(const struct orgd *o)
+static char *scrape(const struct th_orgd *o)
 {
-    struct resp r;
-    assert_true(http(o, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
+    struct th_resp r;
+    assert_true(th_http(o, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
     if (r.status != 200)
         fail_msg("/metrics answered %ld: %s", r.status, r.body);
     char ct[128] = "";
-    assert_true(resp_header(&r, "Content-Type", ct, sizeof ct));
+    assert_true(th_resp_header(&r, "Content-Type", ct, sizeof ct));
     assert_string_equal(ct, "text/plain; version=0.0.4; charset=utf-8");
     char *text = strdup(r.body);
-    resp_free(&r);
+    th_resp_free(&r);
     return text;
 }
 
@@ -87,7 +64,7 @@ static void assert_moved(const char *before, const char *after, const char *seri
 static void counters_move(void **state)
 {
     (void)state;
-    char *before = scrape(&shared_orgd);
+    char *before = scrape(&th_shared_orgd);
     for (const char *f = "# HELP orgd_http_requests_total\0"
                          "# TYPE orgd_http_requests_total counter\0"
                          "# TYPE orgd_http_request_duration_seconds histogram\0"
@@ -101,18 +78,18 @@ static void counters_move(void **state)
             fail_msg("no \"%s\" in\n%s", f, before);
 
     char name[64], email[96];
-    harness_unique("Metr", name, sizeof name);
+    th_unique("Metr", name, sizeof name);
     snprintf(email, sizeof email, "%s@example.com", name);
     for (char *p = email; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    assert_int_equal(create_org(&shared_orgd, name, email, PW), 201);
+    assert_int_equal(th_create_org(&th_shared_orgd, name, email, TU_PASSWORD), 201);
     char *token = NULL;
-    assert_int_equal(login(&shared_orgd, email, PW, &token), 200);
-    assert_int_equal(status_of(&shared_orgd, "GET", "/no/such/route", NULL, NULL), 404);
-    assert_int_equal(status_of(&shared_orgd, "GET", "/auth/check", NULL, NULL), 401);
-    assert_int_equal(status_of(&shared_orgd, "GET", "/auth/check", NULL, NULL), 401);
-    char *after = scrape(&shared_orgd);
+    assert_int_equal(th_login(&th_shared_orgd, email, TU_PASSWORD, &token), 200);
+    assert_int_equal(th_status_of(&th_shared_orgd, "GET", "/no/such/route", NULL, NULL), 404);
+    assert_int_equal(th_status_of(&th_shared_orgd, "GET", "/auth/check", NULL, NULL), 401);
+    assert_int_equal(th_status_of(&th_shared_orgd, "GET", "/auth/check", NULL, NULL), 401);
+    char *after = scrape(&th_shared_orgd);
 
     assert_moved(before, after, REQ("/org/create", "POST", "201"), 1);
     assert_moved(before, after, REQ("/admin/login", "POST", "200"), 1);
@@ -155,17 +132,17 @@ static void counters_move(void **state)
     assert_true(started > (double)time(NULL) - 600 && started <= (double)time(NULL) + 1);
 
     /* an org name already taken: a conflict the store translated */
-    assert_int_equal(create_org(&shared_orgd, name, "other@example.com", PW), 409);
-    char *third = scrape(&shared_orgd);
+    assert_int_equal(th_create_org(&th_shared_orgd, name, "other@example.com", TU_PASSWORD), 409);
+    char *third = scrape(&th_shared_orgd);
     assert_moved(after, third, REQ("/org/create", "POST", "409"), 1);
     assert_moved(after, third, "orgd_mongo_errors_total{kind=\"conflict\"}", 1);
 
     /* HEAD of /metrics: same headers, no body */
-    struct resp r;
-    assert_true(http(&shared_orgd, "HEAD", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
+    struct th_resp r;
+    assert_true(th_http(&th_shared_orgd, "HEAD", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
-    resp_free(&r);
+    th_resp_free(&r);
     free(token);
     free(before);
     free(after);
@@ -176,7 +153,7 @@ static void counters_move(void **state)
 
 /* Every line of o's log, parsed; fails the test on a line that is not a
  * JSON object with time, level and msg. Caller json_decrefs the array. */
-static json_t *log_lines(const struct orgd *o)
+static json_t *log_lines(const struct th_orgd *o)
 {
     FILE *f = fopen(o->log_path, "r");
     assert_non_null(f);
@@ -204,7 +181,7 @@ static json_t *log_lines(const struct orgd *o)
 
 /* The "request" line whose request_id is `id` (a new reference), waiting
  * for it a little: the line is written after the response. NULL if none. */
-static json_t *request_line(const struct orgd *o, const char *id)
+static json_t *request_line(const struct th_orgd *o, const char *id)
 {
     for (int waited = 0; waited <= 3000; waited += 50) {
         json_t *lines = log_lines(o);
@@ -220,7 +197,7 @@ static json_t *request_line(const struct orgd *o, const char *id)
             }
         }
         json_decref(lines);
-        sleep_ms(50);
+        tu_sleep_ms(50);
     }
     return NULL;
 }
@@ -239,11 +216,11 @@ static const char *field(json_t *j, const char *key)
 
 /* The response's X-Request-Id and its log line (checked for the fields every
  * request line has). */
-static json_t *request_logged(const struct orgd *o, const struct resp *r, const char *method,
+static json_t *request_logged(const struct th_orgd *o, const struct th_resp *r, const char *method,
                               const char *route)
 {
     char id[128] = "";
-    assert_true(resp_header(r, "X-Request-Id", id, sizeof id));
+    assert_true(th_resp_header(r, "X-Request-Id", id, sizeof id));
     json_t *j = request_line(o, id);
     if (j == NULL)
         fail_msg("no request line with request_id %s in %s", id, o->log_path);
@@ -261,20 +238,20 @@ static json_t *request_logged(const struct orgd *o, const struct resp *r, const 
 static void request_id_and_the_request_line(void **state)
 {
     (void)state;
-    struct tenant t;
-    tenant_new(&shared_orgd, &t, "Logs");
+    struct th_tenant t;
+    th_tenant_new(&th_shared_orgd, &t, "Logs");
     char path[128];
     snprintf(path, sizeof path, "/org/%s", t.name);
 
     /* a good id is echoed and logged, with the route template and the org */
     const char *mine[] = {"X-Request-Id: abc-123", NULL};
-    struct resp r;
-    assert_true(http(&shared_orgd, "GET", path, t.token, NULL, NULL, 0, mine, &r));
+    struct th_resp r;
+    assert_true(th_http(&th_shared_orgd, "GET", path, t.token, NULL, NULL, 0, mine, &r));
     assert_int_equal(r.status, 200);
     char id[128];
-    assert_true(resp_header(&r, "X-Request-Id", id, sizeof id));
+    assert_true(th_resp_header(&r, "X-Request-Id", id, sizeof id));
     assert_string_equal(id, "abc-123");
-    json_t *j = request_logged(&shared_orgd, &r, "GET", "/org/{name}");
+    json_t *j = request_logged(&th_shared_orgd, &r, "GET", "/org/{name}");
     assert_string_equal(field(j, "org_id"), t.id);
     assert_string_equal(field(j, "msg"), "request");
     assert_null(json_object_get(j, "param")); /* the template, never the name */
@@ -283,7 +260,7 @@ static void request_id_and_the_request_line(void **state)
     free(text);
     assert_false(named);
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
 
     /* invalid ids are replaced by a generated one, which is what is logged */
     char longest[96] = "X-Request-Id: "; /* one character over the 64 allowed */
@@ -294,49 +271,49 @@ static void request_id_and_the_request_line(void **state)
                          "X-Request-Id: quote\"d"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *h[] = {bad[i], NULL};
-        assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, h, &r));
+        assert_true(th_http(&th_shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, h, &r));
         assert_int_equal(r.status, 200);
-        assert_true(resp_header(&r, "X-Request-Id", id, sizeof id));
+        assert_true(th_resp_header(&r, "X-Request-Id", id, sizeof id));
         if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)
             fail_msg("%s: got X-Request-Id %s", bad[i], id);
-        j = request_logged(&shared_orgd, &r, "GET", "/healthz");
+        j = request_logged(&th_shared_orgd, &r, "GET", "/healthz");
         assert_null(json_object_get(j, "org_id")); /* not known: not there */
         json_decref(j);
-        resp_free(&r);
+        th_resp_free(&r);
     }
     /* none sent: one is generated */
-    assert_true(http(&shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
-    assert_true(resp_header(&r, "X-Request-Id", id, sizeof id));
+    assert_true(th_http(&th_shared_orgd, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(th_resp_header(&r, "X-Request-Id", id, sizeof id));
     assert_int_equal(strlen(id), 32);
-    json_decref(request_logged(&shared_orgd, &r, "GET", "/healthz"));
-    resp_free(&r);
+    json_decref(request_logged(&th_shared_orgd, &r, "GET", "/healthz"));
+    th_resp_free(&r);
 
     /* failures are logged the same way: no route, no token, someone else's org */
     const char *ids[] = {"X-Request-Id: log-404", NULL};
-    assert_true(http(&shared_orgd, "GET", "/org/xyz/extra", NULL, NULL, NULL, 0, ids, &r));
+    assert_true(th_http(&th_shared_orgd, "GET", "/org/xyz/extra", NULL, NULL, NULL, 0, ids, &r));
     assert_int_equal(r.status, 404);
-    json_decref(request_logged(&shared_orgd, &r, "GET", "unmatched"));
-    resp_free(&r);
-    assert_true(http(&shared_orgd, "GET", "/org/xyz", NULL, NULL, NULL, 0, NULL, &r));
+    json_decref(request_logged(&th_shared_orgd, &r, "GET", "unmatched"));
+    th_resp_free(&r);
+    assert_true(th_http(&th_shared_orgd, "GET", "/org/xyz", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 401);
-    j = request_logged(&shared_orgd, &r, "GET", "/org/{name}");
+    j = request_logged(&th_shared_orgd, &r, "GET", "/org/{name}");
     assert_null(json_object_get(j, "org_id"));
     json_decref(j);
-    resp_free(&r);
-    assert_true(http_json(&shared_orgd, "POST", "/admin/login", NULL,
-                          "{\"email\":\"nobody@example.com\",\"password\":\"wrong password!\"}",
-                          &r));
+    th_resp_free(&r);
+    assert_true(th_http_json(&th_shared_orgd, "POST", "/admin/login", NULL,
+                             "{\"email\":\"nobody@example.com\",\"password\":\"wrong password!\"}",
+                             &r));
     assert_int_equal(r.status, 401);
-    json_decref(request_logged(&shared_orgd, &r, "POST", "/admin/login"));
-    resp_free(&r);
-    tenant_free(&t);
+    json_decref(request_logged(&th_shared_orgd, &r, "POST", "/admin/login"));
+    th_resp_free(&r);
+    th_tenant_free(&t);
 }
 
 /* Stops o (exit 0, no secret in its log) and checks that every line of its
  * log is JSON, with the start-up and shutdown lines when info is logged. */
-static void stop_and_check_log(struct orgd *o, bool lifecycle)
+static void stop_and_check_log(struct th_orgd *o, bool lifecycle)
 {
-    assert_int_equal(orgd_stop(o), 0);
+    assert_int_equal(th_orgd_stop(o), 0);
     json_t *lines = log_lines(o);
     bool started = false, stopping = false, stopped = false;
     size_t i;
@@ -362,25 +339,25 @@ static void stop_and_check_log(struct orgd *o, bool lifecycle)
 static void metrics_port_moves_metrics_off_the_main_port(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
-    int mport = free_port();
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    int mport = tu_free_port();
     char setting[64];
     snprintf(setting, sizeof setting, "METRICS_PORT=%d", mport);
     const char *env[] = {setting, NULL};
-    assert_true(orgd_start(&o, env));
+    assert_true(th_orgd_start(&o, env));
 
-    struct orgd ops = o; /* the same process, seen through its metrics port */
+    struct th_orgd ops = o; /* the same process, seen through its metrics port */
     snprintf(ops.base, sizeof ops.base, "http://127.0.0.1:%d", mport);
 
-    struct resp r;
-    assert_true(http(&o, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
-    assert_true(is_problem(&r, 404));
-    resp_free(&r);
-    assert_true(http(&o, "POST", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
+    struct th_resp r;
+    assert_true(th_http(&o, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(th_is_problem(&r, 404));
+    th_resp_free(&r);
+    assert_true(th_http(&o, "POST", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
     assert_int_equal(r.status, 404); /* not even a 405: there is no /metrics here */
-    resp_free(&r);
-    assert_int_equal(status_of(&o, "GET", "/healthz", NULL, NULL), 200);
+    th_resp_free(&r);
+    assert_int_equal(th_status_of(&o, "GET", "/healthz", NULL, NULL), 200);
 
     char *text = scrape(&ops);
     /* the main port's 404 was counted */
@@ -388,8 +365,8 @@ static void metrics_port_moves_metrics_off_the_main_port(void **state)
     assert_true(sample(text, "orgd_password_hashes_in_flight") == 0);
     free(text);
     /* the metrics port serves /metrics and nothing else */
-    assert_int_equal(status_of(&ops, "GET", "/healthz", NULL, NULL), 404);
-    assert_int_equal(status_of(&ops, "POST", "/org/create", NULL, "{}"), 404);
+    assert_int_equal(th_status_of(&ops, "GET", "/healthz", NULL, NULL), 404);
+    assert_int_equal(th_status_of(&ops, "POST", "/org/create", NULL, "{}"), 404);
 
     stop_and_check_log(&o, true);
 }
@@ -399,38 +376,38 @@ static void metrics_port_moves_metrics_off_the_main_port(void **state)
 static void warn_level_and_a_dead_database(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
     char uri[96];
-    snprintf(uri, sizeof uri, "MONGO_URI=mongodb://127.0.0.1:%d/", free_port());
+    snprintf(uri, sizeof uri, "MONGO_URI=mongodb://127.0.0.1:%d/", tu_free_port());
     const char *env[] = {uri, "MONGO_TIMEOUT_MS=300", "LOG_LEVEL=warn", NULL};
-    assert_true(orgd_start(&o, env));
+    assert_true(th_orgd_start(&o, env));
 
     /* /metrics still answers 200: the org counts are left out, the rest is there */
     const char *h[] = {"X-Request-Id: warn-metrics", NULL};
-    struct resp r;
-    assert_true(http(&o, "GET", "/metrics", NULL, NULL, NULL, 0, h, &r));
+    struct th_resp r;
+    assert_true(th_http(&o, "GET", "/metrics", NULL, NULL, NULL, 0, h, &r));
     assert_int_equal(r.status, 200);
     assert_true(sample(r.body, "orgd_mongo_up") == 0);
     assert_null(strstr(r.body, "orgd_organizations"));
     assert_true(sample(r.body, "orgd_mongo_errors_total{kind=\"unavailable\"}") >= 1);
     assert_true(sample(r.body, "orgd_password_hashes_in_flight") == 0);
-    resp_free(&r);
+    th_resp_free(&r);
 
     /* a 503 is an error line, logged even at warn */
-    assert_true(http(&o, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
-    assert_true(is_problem(&r, 503));
+    assert_true(th_http(&o, "GET", "/readyz", NULL, NULL, NULL, 0, NULL, &r));
+    assert_true(th_is_problem(&r, 503));
     json_decref(request_logged(&o, &r, "GET", "/readyz"));
-    resp_free(&r);
+    th_resp_free(&r);
 
     /* a 200 is an info line: not written */
     const char *ok[] = {"X-Request-Id: warn-healthz", NULL};
-    assert_true(http(&o, "GET", "/healthz", NULL, NULL, NULL, 0, ok, &r));
+    assert_true(th_http(&o, "GET", "/healthz", NULL, NULL, NULL, 0, ok, &r));
     assert_int_equal(r.status, 200);
-    resp_free(&r);
-    sleep_ms(200);
-    assert_false(orgd_log_contains(&o, "warn-healthz"));
-    assert_false(orgd_log_contains(&o, "warn-metrics"));
+    th_resp_free(&r);
+    tu_sleep_ms(200);
+    assert_false(th_orgd_log_contains(&o, "warn-healthz"));
+    assert_false(th_orgd_log_contains(&o, "warn-metrics"));
 
     stop_and_check_log(&o, false);
     json_t *lines = log_lines(&o);
@@ -454,31 +431,31 @@ static void warn_level_and_a_dead_database(void **state)
 static void recovery_is_counted_and_logged(void **state)
 {
     (void)state;
-    struct orgd o;
-    orgd_init(&o, NULL);
-    struct orgd crashy = o; /* the same database, its own log */
-    crashy.binary = harness_orgd_faults_bin();
+    struct th_orgd o;
+    th_orgd_init(&o, NULL);
+    struct th_orgd crashy = o; /* the same database, its own log */
+    crashy.binary = th_orgd_faults_bin();
     snprintf(crashy.log_path, sizeof crashy.log_path, "%s.crashed", o.log_path);
     const char *arm[] = {"FAULT_POINT=create.after_metadata", NULL};
-    assert_true(orgd_start(&crashy, arm));
+    assert_true(th_orgd_start(&crashy, arm));
     char name[64], email[96];
-    harness_unique("Recov", name, sizeof name);
+    th_unique("Recov", name, sizeof name);
     snprintf(email, sizeof email, "%s@example.com", name);
     for (char *p = email; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    create_org(&crashy, name, email, PW); /* dies mid-way */
-    assert_int_equal(orgd_wait(&crashy, 15000), 128 + 9);
+    th_create_org(&crashy, name, email, TU_PASSWORD); /* dies mid-way */
+    assert_int_equal(th_orgd_wait(&crashy, 15000), 128 + 9);
 
     const char *fast[] = {"RECOVERY_AGE_SECONDS=1", "RECOVERY_INTERVAL_SECONDS=1", NULL};
-    assert_true(orgd_start(&o, fast));
+    assert_true(th_orgd_start(&o, fast));
     char *text = NULL;
     for (int waited = 0; waited < 20000; waited += 200) {
         free(text);
         text = scrape(&o);
         if (sample(text, "orgd_recovery_actions_total{action=\"undo_create\"}") >= 1)
             break;
-        sleep_ms(200);
+        tu_sleep_ms(200);
     }
     assert_true(sample(text, "orgd_recovery_actions_total{action=\"undo_create\"}") == 1);
     assert_true(sample(text, "orgd_recovery_actions_total{action=\"failed\"}") == 0);
@@ -511,5 +488,5 @@ int main(void)
         cmocka_unit_test(warn_level_and_a_dead_database),
         cmocka_unit_test(recovery_is_counted_and_logged),
     };
-    return run_with_shared_orgd(tests);
+    return th_run_with_shared_orgd(tests);
 }

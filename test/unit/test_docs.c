@@ -1,6 +1,8 @@
 /* test_docs — the /docs/{asset} allow-list of service/docs.c: exact names
  * only (no case folding, no path tricks), and every file it reads from the
- * docs directory is installed there by the build (scripts/node-deps). */
+ * docs directory is installed there by the build (scripts/node-deps).
+ * Linked with docs.c built with -DORGD_UNITTEST, which makes the statics
+ * declared in docs_internal.h reachable. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,15 +13,15 @@
 
 #include <cmocka.h>
 
-#include "docs.c"
+#include "docs_internal.h"
 
 static void allow_list_names_match_exactly(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++) {
-        const struct asset *a = docs__asset_find(assets[i].name);
+    for (size_t i = 0; i < docs__assets_count; i++) {
+        const struct docs_asset *a = docs__asset_find(docs__assets[i].name);
         assert_non_null(a);
-        assert_ptr_equal(a, &assets[i]);
+        assert_ptr_equal(a, &docs__assets[i]);
         assert_null(strchr(a->name, '/'));
         assert_true(a->name[0] != '.');
     }
@@ -52,11 +54,11 @@ static void allow_list_names_match_exactly(void **state)
 static void every_file_asset_is_installed(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++) {
-        if (assets[i].builtin != NULL)
+    for (size_t i = 0; i < docs__assets_count; i++) {
+        if (docs__assets[i].builtin != NULL)
             continue;
         char path[1280];
-        snprintf(path, sizeof path, "%s/%s", ORGD_DOCS_DIR, assets[i].name);
+        snprintf(path, sizeof path, "%s/%s", ORGD_DOCS_DIR, docs__assets[i].name);
         struct stat st;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
             fail_msg("%s is not installed (scripts/node-deps copies it at configure time)", path);
@@ -69,7 +71,7 @@ static void page_loads_only_allowed_assets(void **state)
     (void)state;
     /* every /docs/ URL the page names is on the list, and the page has no
      * inline script (the CSP allows none) */
-    const char *p = page;
+    const char *p = docs__page;
     int found = 0;
     while ((p = strstr(p, "\"/docs/")) != NULL) {
         p += strlen("\"/docs/");
@@ -82,10 +84,10 @@ static void page_loads_only_allowed_assets(void **state)
         found++;
     }
     assert_true(found >= 4);
-    assert_null(strstr(page, "<script>"));
-    assert_non_null(strstr(initializer, "url: \"/openapi.yaml\""));
-    assert_null(strstr(csp, "unsafe-eval"));
-    assert_true(strlen(csp) < 256); /* fits http_add_header's value */
+    assert_null(strstr(docs__page, "<script>"));
+    assert_non_null(strstr(docs__initializer, "url: \"/openapi.yaml\""));
+    assert_null(strstr(docs__csp, "unsafe-eval"));
+    assert_true(strlen(docs__csp) < 256); /* fits http_add_header's value */
 }
 
 static void openapi_is_built_in(void **state)

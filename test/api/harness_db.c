@@ -1,0 +1,254 @@
+/* harness_db.c — the libmongoc helpers and private databases: see
+ * harness_db.h. */
+#include "harness_db.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+/* ---- the database ---- */
+
+/* the driver warns about endSessions on FerretDB: expected, and noise */
+static void quiet_log(mongoc_log_level_t level, const char *domain, const char *message, void *ud)
+{
+    (void)ud;
+    if (level <= MONGOC_LOG_LEVEL_WARNING && strstr(message, "endSessions") == NULL)
+        fprintf(stderr, "mongoc %s: %s\n", domain, message);
+}
+
+static void mongo_init_once(void)
+{
+    mongoc_init();
+    mongoc_log_set_handler(quiet_log, NULL);
+}
+
+mongoc_client_t *th_db_client(const struct th_orgd *o)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, mongo_init_once);
+    mongoc_client_t *c = mongoc_client_new(o->uri);
+    mongoc_client_set_error_api(c, 2);
+    return c;
+}
+
+bool th_db_collection_exists(const struct th_orgd *o, const char *name)
+{
+    mongoc_client_t *c = th_db_client(o);
+    mongoc_database_t *db = mongoc_client_get_database(c, o->db);
+    bson_error_t e;
+    bool exists = mongoc_database_has_collection(db, name, &e);
+    mongoc_database_destroy(db);
+    mongoc_client_destroy(c);
+    return exists;
+}
+
+int64_t th_db_count(const struct th_orgd *o, const char *collection, const bson_t *filter)
+{
+    mongoc_client_t *c = th_db_client(o);
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, o->db, collection);
+    bson_t empty = BSON_INITIALIZER;
+    bson_error_t e;
+    int64_t n =
+        mongoc_collection_count_documents(coll, filter ? filter : &empty, NULL, NULL, NULL, &e);
+    if (n < 0)
+        fprintf(stderr, "count %s: %s\n", collection, e.message);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+    return n;
+}
+
+int64_t th_db_count_str(const struct th_orgd *o, const char *collection, const char *field,
+                        const char *value)
+{
+    bson_t *f = BCON_NEW(field, BCON_UTF8(value));
+    int64_t n = th_db_count(o, collection, f);
+    bson_destroy(f);
+    return n;
+}
+
+int64_t th_db_count_oid(const struct th_orgd *o, const char *collection, const char *field,
+                        const char *hex)
+{
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, hex);
+    bson_t *f = BCON_NEW(field, BCON_OID(&oid));
+    int64_t n = th_db_count(o, collection, f);
+    bson_destroy(f);
+    return n;
+}
+
+void th_db_make_stuck(const struct th_orgd *o, const char *id, const char *state)
+{
+    mongoc_client_t *c = th_db_client(o);
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, o->db, "organizations");
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, id);
+    int64_t then = (int64_t)time(NULL) * 1000 - 60000;
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
+    bson_t *update = BCON_NEW("$set", "{", "state", BCON_UTF8(state), "op", "{", "started_at",
+                              BCON_DATE_TIME(then), "touched_at", BCON_DATE_TIME(then),
+                              "claimed_by", BCON_UTF8(""), "from_name", BCON_UTF8(""), "from_key",
+                              BCON_UTF8(""), "from_collection", BCON_UTF8(""), "to_collection",
+                              BCON_UTF8(""), "}", "}", "$inc", "{", "version", BCON_INT64(1), "}");
+    bson_error_t e;
+    bson_t reply;
+    bool ok = mongoc_collection_update_one(coll, filter, update, NULL, &reply, &e);
+    bson_iter_t it;
+    bool modified = false;
+    if (ok && bson_iter_init_find(&it, &reply, "modifiedCount"))
+        modified = bson_iter_as_int64(&it) > 0;
+    bson_destroy(&reply);
+    bson_destroy(filter);
+    bson_destroy(update);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+    if (!ok || !modified)
+        fail_msg("could not make org %s stuck: %s", id, ok ? "no match" : e.message);
+}
+
+bool th_db_insert_docs(const struct th_orgd *o, const char *collection, int n, const char *tag)
+{
+    mongoc_client_t *c = th_db_client(o);
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, o->db, collection);
+    bool ok = true;
+    for (int i = 0; ok && i < n; i++) {
+        bson_t *doc = BCON_NEW("i", BCON_INT32(i), "tag", BCON_UTF8(tag));
+        bson_error_t e;
+        ok = mongoc_collection_insert_one(coll, doc, NULL, NULL, &e);
+        if (!ok)
+            fprintf(stderr, "insert into %s: %s\n", collection, e.message);
+        bson_destroy(doc);
+    }
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+    return ok;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *th_db_snapshot(const struct th_orgd *o)
+{
+    mongoc_client_t *c = th_db_client(o);
+    mongoc_database_t *db = mongoc_client_get_database(c, o->db);
+    bson_error_t e;
+    char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &e);
+    size_t n = 0;
+    while (names && names[n])
+        n++;
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    for (size_t i = 0; i < n; i++) {
+        mongoc_collection_t *coll = mongoc_database_get_collection(db, names[i]);
+        bson_t empty = BSON_INITIALIZER;
+        int64_t count = mongoc_collection_count_documents(coll, &empty, NULL, NULL, NULL, &e);
+        fprintf(f, "%s: %lld\n", names[i], (long long)count);
+        if (strcmp(names[i], "organizations") == 0 || strcmp(names[i], "admins") == 0 ||
+            strcmp(names[i], "memberships") == 0) {
+            bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
+            mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &empty, opts, NULL);
+            const bson_t *doc;
+            while (mongoc_cursor_next(cur, &doc)) {
+                char *text = bson_as_canonical_extended_json(doc, NULL);
+                fprintf(f, "  %s\n", text);
+                bson_free(text);
+            }
+            mongoc_cursor_destroy(cur);
+            bson_destroy(opts);
+        }
+        mongoc_collection_destroy(coll);
+    }
+    fclose(f);
+    bson_strfreev(names);
+    mongoc_database_destroy(db);
+    mongoc_client_destroy(c);
+    return out;
+}
+
+/* ---- a private database ---- */
+
+static bool db_script(struct th_private_db *d, const char *verb, char *out, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "env -u MONGO_URI ORGD_DB_DIR='%s' '%s/scripts/db' %s", d->dir,
+             th_source_dir(), verb);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return false;
+    char line[512] = "";
+    if (fgets(line, sizeof line, p) != NULL && out != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        snprintf(out, cap, "%s", line);
+    }
+    return pclose(p) == 0;
+}
+
+bool th_private_db_start(struct th_private_db *d)
+{
+    if (d->dir[0] == '\0') {
+        const char *base = getenv("ORGD_TEST_LOG_DIR");
+        snprintf(d->dir, sizeof d->dir, "%s/privdb.XXXXXX", base ? base : "/tmp");
+        if (mkdtemp(d->dir) == NULL)
+            return false;
+    }
+    return db_script(d, "start", d->uri, sizeof d->uri);
+}
+
+bool th_orgd_start_on(struct th_orgd *o, struct th_private_db *d, const char *const *extra_env)
+{
+    if (!th_private_db_start(d))
+        return false;
+    snprintf(o->uri, sizeof o->uri, "%s", d->uri);
+    return th_orgd_start(o, extra_env);
+}
+
+bool th_private_db_stop(struct th_private_db *d)
+{
+    return db_script(d, "stop", NULL, 0);
+}
+
+bool th_private_db_kill(struct th_private_db *d)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/pid", d->dir);
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
+        if (f)
+            fclose(f);
+        return false;
+    }
+    fclose(f);
+    if (kill((pid_t)pid, SIGKILL) != 0)
+        return false;
+    for (int i = 0; i < 500 && kill((pid_t)pid, 0) == 0; i++)
+        tu_sleep_ms(10);
+    return true;
+}
+
+void th_private_db_destroy(struct th_private_db *d)
+{
+    if (d->dir[0] == '\0')
+        return;
+    th_private_db_stop(d);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", d->dir);
+    d->dir[0] = '\0';
+}

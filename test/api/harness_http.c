@@ -1,0 +1,335 @@
+/* harness_http.c — requests, responses and the exchange recording: see
+ * harness_http.h. */
+#include "harness_http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+struct buf {
+    char *data;
+    size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    size_t add = size * n;
+    char *grown = realloc(b->data, b->len + add + 1);
+    if (grown == NULL)
+        return 0;
+    b->data = grown;
+    memcpy(b->data + b->len, p, add);
+    b->len += add;
+    b->data[b->len] = '\0';
+    return add;
+}
+
+/* One curl handle per thread (connections are reused); the key's
+ * destructor frees it when a request thread of a race ends. */
+static __thread CURL *thread_curl;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_key_t curl_key;
+
+static void curl_thread_done(void *handle)
+{
+    curl_easy_cleanup(handle);
+    thread_curl = NULL;
+}
+
+static void curl_global(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&curl_key, curl_thread_done);
+}
+
+static CURL *curl_for_thread(void)
+{
+    pthread_once(&curl_once, curl_global);
+    if (thread_curl == NULL) {
+        thread_curl = curl_easy_init();
+        pthread_setspecific(curl_key, thread_curl);
+    }
+    return thread_curl;
+}
+
+/* Every exchange, as one JSON line per request into
+ * $ORGD_TEST_EXCHANGES_DIR/<pid>.jsonl, for the contract check that
+ * validates them against service/openapi.yaml after the suite. */
+static pthread_mutex_t exchanges_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void exchange_record(const struct th_orgd *o, const char *method, const char *path,
+                            const struct th_resp *r)
+{
+    const char *dir = getenv("ORGD_TEST_EXCHANGES_DIR");
+    if (dir == NULL || dir[0] == '\0')
+        return;
+    char file[1024], ctype[256] = "";
+    snprintf(file, sizeof file, "%s/%ld.jsonl", dir, (long)getpid());
+    th_resp_header(r, "Content-Type", ctype, sizeof ctype);
+    json_t *line = json_pack("{s:s, s:s, s:i, s:s, s:b, s:s, s:i}", "method", method, "path", path,
+                             "status", (int)r->status, "content_type", ctype, "has_body",
+                             r->len > 0, "url_base", o->base, "orgd_port", o->port);
+    if (line == NULL)
+        return;
+    if (r->json != NULL)
+        json_object_set(line, "body", r->json);
+    else if (r->len > 0 && r->len < 4096)
+        json_object_set_new(line, "text", json_stringn(r->body, r->len));
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    if (text == NULL)
+        return;
+    pthread_mutex_lock(&exchanges_lock);
+    FILE *f = fopen(file, "a");
+    if (f != NULL) {
+        fprintf(f, "%s\n", text);
+        fclose(f);
+    }
+    pthread_mutex_unlock(&exchanges_lock);
+    free(text);
+}
+
+static void secrets_of_exchange(const char *body, size_t len, const struct th_resp *r)
+{
+    if (body != NULL) {
+        json_t *req = json_loadb(body, len, 0, NULL);
+        if (json_is_object(req))
+            th_secret_remember(json_string_value(json_object_get(req, "password")));
+        json_decref(req);
+    }
+    if (json_is_object(r->json))
+        th_secret_remember(json_string_value(json_object_get(r->json, "access_token")));
+}
+
+bool th_http(const struct th_orgd *o, const char *method, const char *path, const char *token,
+             const char *content_type, const char *body, size_t len,
+             const char *const *extra_headers, struct th_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_for_thread();
+    curl_easy_reset(c);
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s", o->base, path);
+    struct buf data = {0}, hdrs = {0};
+    struct curl_slist *h = NULL;
+    char line[8192];
+    if (token != NULL) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, line);
+    }
+    if (content_type != NULL) {
+        snprintf(line, sizeof line, "Content-Type: %s", content_type);
+        h = curl_slist_append(h, line);
+    } else if (body != NULL) {
+        h = curl_slist_append(h, "Content-Type: application/json");
+    } else {
+        h = curl_slist_append(h, "Content-Type:");
+    }
+    h = curl_slist_append(h, "Expect:");
+    for (size_t i = 0; extra_headers && extra_headers[i]; i++)
+        h = curl_slist_append(h, extra_headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &data);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hdrs);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(h);
+    r->body = data.data ? data.data : calloc(1, 1);
+    r->len = data.len;
+    r->headers = hdrs.data ? hdrs.data : calloc(1, 1);
+    if (rc != CURLE_OK)
+        return false;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
+    if (r->len > 0)
+        r->json = json_loadb(r->body, r->len, 0, NULL);
+    secrets_of_exchange(body, len, r);
+    exchange_record(o, method, path, r);
+    return true;
+}
+
+bool th_http_json(const struct th_orgd *o, const char *method, const char *path, const char *token,
+                  const char *body, struct th_resp *r)
+{
+    return th_http(o, method, path, token, NULL, body, body ? strlen(body) : 0, NULL, r);
+}
+
+bool th_resp_header(const struct th_resp *r, const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+    for (const char *p = r->headers; p && *p;) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = len - (size_t)(v - p);
+            if (vlen >= cap)
+                vlen = cap - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return true;
+        }
+        p += len;
+        if (*p)
+            p += 2;
+    }
+    return false;
+}
+
+void th_resp_free(struct th_resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+bool th_is_problem(const struct th_resp *r, long status)
+{
+    char ct[128] = "";
+    th_resp_header(r, "Content-Type", ct, sizeof ct);
+    json_t *j = r->json;
+    bool ok = r->status == status && strncmp(ct, "application/problem+json", 24) == 0 &&
+              json_is_object(j) && json_is_string(json_object_get(j, "type")) &&
+              json_is_string(json_object_get(j, "title")) &&
+              json_integer_value(json_object_get(j, "status")) == status &&
+              json_is_string(json_object_get(j, "detail"));
+    if (!ok)
+        fprintf(stderr, "expected a %ld problem, got %ld %s: %.*s\n", status, r->status, ct,
+                (int)(r->len > 500 ? 500 : r->len), r->body ? r->body : "");
+    return ok;
+}
+
+long th_create_org(const struct th_orgd *o, const char *name, const char *email,
+                   const char *password)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s}", "organization_name", name, "email", email, "password",
+                          password);
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct th_resp r;
+    long status = th_http_json(o, "POST", "/org/create", NULL, body, &r) ? r.status : -1;
+    free(body);
+    th_resp_free(&r);
+    return status;
+}
+
+long th_login(const struct th_orgd *o, const char *email, const char *password, char **token)
+{
+    *token = NULL;
+    json_t *j = json_pack("{s:s, s:s}", "email", email, "password", password);
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct th_resp r;
+    long status = th_http_json(o, "POST", "/admin/login", NULL, body, &r) ? r.status : -1;
+    if (status == 200)
+        *token = strdup(json_string_value(json_object_get(r.json, "access_token")));
+    free(body);
+    th_resp_free(&r);
+    return status;
+}
+
+void th_tenant_new(const struct th_orgd *o, struct th_tenant *t, const char *prefix)
+{
+    memset(t, 0, sizeof *t);
+    th_unique(prefix, t->name, sizeof t->name);
+    snprintf(t->email, sizeof t->email, "%s@example.com", t->name);
+    for (char *p = t->email; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    long created = th_create_org(o, t->name, t->email, TU_PASSWORD);
+    long logged_in = created == 201 ? th_login(o, t->email, TU_PASSWORD, &t->token) : 0;
+    if (created != 201 || logged_in != 200)
+        fail_msg("tenant %s: create answered %ld, login %ld", t->name, created, logged_in);
+    struct th_resp r;
+    if (!th_http_json(o, "GET", "/auth/check", t->token, NULL, &r) || r.status != 200)
+        fail_msg("tenant %s: /auth/check answered %ld", t->name, r.status);
+    const char *org_id =
+        json_string_value(json_object_get(json_object_get(r.json, "organization"), "id"));
+    const char *admin_id =
+        json_string_value(json_object_get(json_object_get(r.json, "admin"), "id"));
+    if (org_id == NULL || admin_id == NULL)
+        fail_msg("tenant %s: /auth/check lacks the ids: %s", t->name, r.body);
+    snprintf(t->id, sizeof t->id, "%s", org_id);
+    snprintf(t->admin_id, sizeof t->admin_id, "%s", admin_id);
+    th_resp_free(&r);
+}
+
+void th_tenant_free(struct th_tenant *t)
+{
+    free(t->token);
+    t->token = NULL;
+}
+
+static void *call_main(void *arg)
+{
+    struct th_call *c = arg;
+    struct th_resp r;
+    c->retry_after[0] = '\0';
+    if (c->delay_ms > 0)
+        tu_sleep_ms(c->delay_ms);
+    if (th_http_json(c->o, c->method, c->path, c->token, c->body[0] ? c->body : NULL, &r)) {
+        c->status = r.status;
+        th_resp_header(&r, "Retry-After", c->retry_after, sizeof c->retry_after);
+    } else {
+        c->status = -1;
+    }
+    th_resp_free(&r);
+    return NULL;
+}
+
+void th_call_start(struct th_call *c)
+{
+    if (pthread_create(&c->thread, NULL, call_main, c) != 0)
+        abort();
+}
+
+void th_call_join(struct th_call *c)
+{
+    pthread_join(c->thread, NULL);
+}
+
+void th_collection_of(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "org_%s", name);
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+}
+
+long th_status_of(const struct th_orgd *o, const char *method, const char *path, const char *token,
+                  const char *body)
+{
+    struct th_resp r;
+    long s = th_http_json(o, method, path, token, body, &r) ? r.status : -1;
+    th_resp_free(&r);
+    return s;
+}

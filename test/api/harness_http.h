@@ -1,0 +1,92 @@
+/* harness_http.h — talking to an orgd over HTTP with libcurl (one
+ * connection per thread, reused). Every exchange is appended to
+ * $ORGD_TEST_EXCHANGES_DIR/<pid>.jsonl for the contract check
+ * (test/docs/contract.mjs); every password sent and token received is
+ * remembered for the log-leak check (harness_orgd.h). */
+#ifndef ORGD_TEST_HARNESS_HTTP_H
+#define ORGD_TEST_HARNESS_HTTP_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "harness_orgd.h"
+
+struct th_resp {
+    long status;
+    char *body;
+    size_t len;
+    json_t *json;   /* parsed body, or NULL */
+    char *headers;  /* raw header block */
+    double seconds; /* total time */
+    long connects;  /* new connections curl opened for this request */
+};
+
+/* One request. token: bearer token or NULL; content_type NULL: none sent
+ * (application/json is sent when body != NULL and content_type is NULL);
+ * extra_headers: "Name: value" strings, NULL-terminated, or NULL. False if
+ * no answer came; r is filled either way and must be th_resp_free'd. */
+bool th_http(const struct th_orgd *o, const char *method, const char *path, const char *token,
+             const char *content_type, const char *body, size_t len,
+             const char *const *extra_headers, struct th_resp *r);
+/* Shorthands: JSON body (may be NULL). */
+bool th_http_json(const struct th_orgd *o, const char *method, const char *path, const char *token,
+                  const char *body, struct th_resp *r);
+/* Value of a response header (case-insensitive name) into out; false if absent. */
+bool th_resp_header(const struct th_resp *r, const char *name, char *out, size_t cap);
+void th_resp_free(struct th_resp *r);
+
+/* Checks that r is a problem+json with this status and all of type, title,
+ * status, detail; returns false (and prints why) otherwise. */
+bool th_is_problem(const struct th_resp *r, long status);
+
+/* The status of one request with an optional JSON body (-1: no answer). */
+long th_status_of(const struct th_orgd *o, const char *method, const char *path, const char *token,
+                  const char *body);
+
+/* ---- the org flow ---- */
+
+/* POST /org/create; returns the status. */
+long th_create_org(const struct th_orgd *o, const char *name, const char *email,
+                   const char *password);
+/* POST /admin/login; on 200 copies the token into out (malloc'd, caller frees). */
+long th_login(const struct th_orgd *o, const char *email, const char *password, char **token);
+
+/* A fresh org with its owner logged in. */
+struct th_tenant {
+    char name[64];
+    char email[96];
+    char *token;
+    char id[32];       /* the org's */
+    char admin_id[32]; /* the owner's */
+};
+
+/* Creates prefix_XXXXXXXX with owner prefix_XXXXXXXX@example.com (password
+ * TU_PASSWORD), logs in; fails the test if any step does. t->token is
+ * malloc'd: th_tenant_free frees it. */
+void th_tenant_new(const struct th_orgd *o, struct th_tenant *t, const char *prefix);
+void th_tenant_free(struct th_tenant *t);
+
+/* "org_" + the lower-case name. */
+void th_collection_of(const char *name, char *out, size_t cap);
+
+/* ---- requests on their own threads, for races ---- */
+
+struct th_call {
+    const struct th_orgd *o;
+    const char *method;
+    char path[256];
+    char body[512]; /* "" sends none */
+    const char *token;
+    int delay_ms; /* waits this long on its thread before sending */
+    long status;  /* -1: no answer */
+    char retry_after[16];
+    pthread_t thread;
+};
+
+/* Sends c's request on a new thread; th_call_join waits and fills status. */
+void th_call_start(struct th_call *c);
+void th_call_join(struct th_call *c);
+
+#endif

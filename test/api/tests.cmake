@@ -1,0 +1,36 @@
+# test/api — black-box tests: the real orgd (and orgd-faults) binary on a
+# free port, over HTTP with libcurl, against the database named by
+# ORGD_TEST_MONGO_URI, looked at with libmongoc. Each test records its
+# exchanges for the contract check (test/docs). Included by
+# test/CMakeLists.txt.
+set(API_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+add_library(orgd_harness STATIC ${API_DIR}/harness_orgd.c ${API_DIR}/harness_http.c
+            ${API_DIR}/harness_db.c)
+target_include_directories(orgd_harness PUBLIC ${API_DIR})
+target_compile_options(orgd_harness PRIVATE ${ORGD_WARNINGS} -Wno-format-truncation)
+target_compile_definitions(orgd_harness PRIVATE
+  ORGD_BIN="$<TARGET_FILE:orgd>" ORGD_FAULTS_BIN="$<TARGET_FILE:orgd-faults>"
+  ORGD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_link_libraries(orgd_harness PUBLIC orgd_core orgd_test_support PkgConfig::CMOCKA
+                      PkgConfig::CURL PkgConfig::MONGOC PkgConfig::JANSSON)
+
+# orgd_api_test(name): the black-box test api/name.c
+function(orgd_api_test name)
+  add_executable(${name} ${API_DIR}/${name}.c)
+  target_compile_options(${name} PRIVATE ${ORGD_WARNINGS} -Wno-format-truncation)
+  target_link_libraries(${name} PRIVATE orgd_harness)
+  add_dependencies(${name} orgd orgd-faults)
+  add_test(NAME api.${name} COMMAND ${name})
+  set_tests_properties(api.${name} PROPERTIES
+    ENVIRONMENT "ORGD_TEST_LOG_DIR=${TEST_LOG_DIR};ORGD_TEST_EXCHANGES_DIR=${TEST_EXCHANGES_DIR}"
+    TIMEOUT 400)
+endfunction()
+
+orgd_api_test(test_platform)      # health, routing errors, shutdown, settings, readiness
+orgd_api_test(test_orgs)          # the organization lifecycle
+orgd_api_test(test_recovery)      # crashes at every step, the database going away
+orgd_api_test(test_races)         # concurrent requests on one name or org
+orgd_api_test(test_check)         # `orgd check` and --repair
+orgd_api_test(test_hostile)       # clients that try to crash, starve or bloat it
+orgd_api_test(test_metrics_logs)  # GET /metrics and the JSON log lines
