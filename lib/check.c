@@ -127,7 +127,7 @@ static void snapshot_free(struct snapshot *s)
     free(s->extras.items);
 }
 
-static bool snapshot_load(struct core *c, struct snapshot *s, struct error *e)
+static bool snapshot_load(struct app *c, struct snapshot *s, struct error *e)
 {
     memset(s, 0, sizeof *s);
     s->orgs.size = sizeof(struct org);
@@ -151,7 +151,7 @@ static bool snapshot_load(struct core *c, struct snapshot *s, struct error *e)
 }
 
 struct run {
-    struct core *c;
+    struct app *c;
     bool repair;
     check_report_fn report;
     void *ud;
@@ -213,8 +213,7 @@ static void check_orgs(struct run *r, const struct snapshot *s, int64_t cutoff)
     const struct org *orgs = s->orgs.items;
     for (size_t i = 0; i < s->orgs.n; i++) {
         const struct org *o = &orgs[i];
-        struct error e;
-        error_clear(&e);
+        struct error e = ERROR_INIT;
         if (o->state != ORG_ACTIVE) {
             if (o->op.touched_at >= cutoff)
                 continue; /* in progress */
@@ -281,8 +280,7 @@ static void check_collections(struct run *r, const struct snapshot *s)
         if (r->repair) {
             /* a create that began after the snapshot read the orgs may own it
              * by now: ask again right before moving anything */
-            struct error e;
-            error_clear(&e);
+            struct error e = ERROR_INIT;
             bool claimed = true;
             if (!lifecycle_collection_claimed(r->c, names[i], "", &claimed, &e) || claimed)
                 continue;
@@ -304,8 +302,7 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
         bool no_org = o == NULL, no_admin = !vec_has(&s->admin_ids, m->admin_id);
         if (!no_org && !no_admin)
             continue;
-        struct error e;
-        error_clear(&e);
+        struct error e = ERROR_INIT;
         bool fixed = r->repair && store_membership_delete(r->c->store, m->admin_id, m->org_id, &e);
         if (no_org)
             found(r, "membership_without_org", fixed, "membership of admin %s points at missing org %s",
@@ -319,8 +316,7 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
     for (size_t i = 0; i < s->extras.n; i++) {
         if (vec_has(&s->org_ids, xs[i].org_id))
             continue;
-        struct error e;
-        error_clear(&e);
+        struct error e = ERROR_INIT;
         bool fixed = r->repair && store_org_extras_delete(r->c->store, xs[i].org_id, &e);
         found(r, strcmp(xs[i].collection, "tokens") == 0 ? "token_without_org"
                                                         : "invitation_without_org",
@@ -339,8 +335,7 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
                 strcmp(orgs[j].owner_id, admins[i]) == 0 && orgs[j].state != ORG_ACTIVE;
         if (owner_in_progress)
             continue; /* a create or delete in progress (or stuck: reported above) */
-        struct error e;
-        error_clear(&e);
+        struct error e = ERROR_INIT;
         bool deleted = false;
         bool fixed = r->repair &&
                      store_admin_delete_if_unattached(r->c->store, admins[i], NULL, &deleted, &e) &&
@@ -349,7 +344,7 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
     }
 }
 
-bool check_run(struct core *c, bool repair, int64_t age_ms, check_report_fn report, void *ud,
+bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn report, void *ud,
                int *problems, struct error *e)
 {
     *problems = 0;

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core.h"
+#include "app.h"
 
 /* kind: a stable word ("orphan_collection"...); detail: one line;
  * repaired: whether --repair fixed it. */
@@ -29,7 +29,7 @@ typedef void (*check_report_fn)(const char *kind, const char *detail, bool repai
 
 /* Runs one pass; *problems counts what was found (repaired or not).
  * False only if the database could not be read. */
-bool check_run(struct core *c, bool repair, int64_t age_ms, check_report_fn report, void *ud,
+bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn report, void *ud,
                int *problems, struct error *e);
 
 #endif

@@ -28,7 +28,7 @@ static bool claim_check(const struct org *o, void *ud)
     return true;
 }
 
-bool lifecycle_collection_claimed(struct core *c, const char *collection, const char *except_id,
+bool lifecycle_collection_claimed(struct app *c, const char *collection, const char *except_id,
                             bool *claimed, struct error *e)
 {
     struct claim_ctx ctx = {collection, except_id, false};
@@ -37,7 +37,7 @@ bool lifecycle_collection_claimed(struct core *c, const char *collection, const 
     return ok;
 }
 
-bool lifecycle_collection_drop_unclaimed(struct core *c, const struct org *o, struct error *e)
+bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e)
 {
     bool claimed = true;
     if (!lifecycle_collection_claimed(c, o->collection, o->id, &claimed, e))
@@ -51,7 +51,7 @@ bool lifecycle_collection_drop_unclaimed(struct core *c, const struct org *o, st
     return store_collection_drop(c->store, o->collection, e);
 }
 
-bool lifecycle_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e)
+bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection, struct error *e)
 {
     if (drop_collection && !lifecycle_collection_drop_unclaimed(c, o, e))
         return false;
@@ -67,7 +67,7 @@ bool lifecycle_create_undo(struct core *c, const struct org *o, bool drop_collec
     return true;
 }
 
-bool lifecycle_settle(struct core *c, struct org *o, struct org next, const char *doing,
+bool lifecycle_settle(struct app *c, struct org *o, struct org next, const char *doing,
                 struct error *e)
 {
     next.state = ORG_ACTIVE;
@@ -82,7 +82,7 @@ bool lifecycle_settle(struct core *c, struct org *o, struct org next, const char
     return true;
 }
 
-bool lifecycle_rename_undo(struct core *c, struct org *o, struct error *e)
+bool lifecycle_rename_undo(struct app *c, struct org *o, struct error *e)
 {
     struct org back = *o;
     snprintf(back.name, sizeof back.name, "%s", o->op.from_name);
@@ -92,11 +92,10 @@ bool lifecycle_rename_undo(struct core *c, struct org *o, struct error *e)
     return lifecycle_settle(c, o, back, "renamed", e);
 }
 
-bool lifecycle_rename_finish(struct core *c, struct org *o, struct error *e)
+bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e)
 {
     const char *from = o->op.from_collection, *to = o->op.to_collection;
-    struct error step;
-    error_clear(&step);
+    struct error step = ERROR_INIT;
     if (strcmp(from, to) != 0 && !store_collection_rename(c->store, from, to, &step)) {
         bool from_exists = false, to_exists = false;
         if (step.kind != ERR_NOT_FOUND && step.kind != ERR_CONFLICT) {
@@ -160,7 +159,7 @@ static bool collect_admin(const struct membership *m, void *ud)
     return true;
 }
 
-bool lifecycle_delete_finish(struct core *c, const struct org *o, struct error *e)
+bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e)
 {
     if (!lifecycle_collection_drop_unclaimed(c, o, e))
         return false;

@@ -16,45 +16,45 @@
 
 #include <stdbool.h>
 
-#include "core.h"
+#include "app.h"
 #include "model.h"
 
 /* Undoes a create: drops its collection (when drop_collection and no other
  * org claims it), its membership, its owner (if unattached) and the org
  * document. Idempotent. */
-bool lifecycle_create_undo(struct core *c, const struct org *o, bool drop_collection, struct error *e);
+bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection, struct error *e);
 
 /* Makes the org active again as `next` describes (state, op cleared; every
  * other field as given), by a conditional swap from *o. ERR_BUSY ("...while
  * it was being <doing>") when o changed meanwhile. On success *o is the org
  * as stored. The one way an operation ends with the org active. */
-bool lifecycle_settle(struct core *c, struct org *o, struct org next, const char *doing,
+bool lifecycle_settle(struct app *c, struct org *o, struct org next, const char *doing,
                 struct error *e);
 
 /* Puts a renaming org back to its old name and collection (lifecycle_settle). */
-bool lifecycle_rename_undo(struct core *c, struct org *o, struct error *e);
+bool lifecycle_rename_undo(struct app *c, struct org *o, struct error *e);
 
 /* Finishes a rename recorded in o (state renaming): moves the collection
  * from op.from_collection to op.to_collection unless already moved, then
  * makes the org active. On return *o is the org as stored. If the move is
  * impossible (the target exists and is not ours), the rename is undone
  * when the old name is still free, and ERR_CONFLICT is returned. */
-bool lifecycle_rename_finish(struct core *c, struct org *o, struct error *e);
+bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e);
 
 /* Drops o's collection unless another org claims it (see
  * lifecycle_collection_claimed): a collection some other organization document
  * names is that organization's data, and is kept (and logged). */
-bool lifecycle_collection_drop_unclaimed(struct core *c, const struct org *o, struct error *e);
+bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e);
 
 /* Finishes a delete recorded in o (state deleting): drops the collection,
  * invitations and tokens, owners and admins left without an org, the
  * memberships, then the org document. Idempotent. The collection is
  * dropped only if no other org claims it. */
-bool lifecycle_delete_finish(struct core *c, const struct org *o, struct error *e);
+bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e);
 
 /* True (in *claimed) when an org other than except_id records `collection`
  * as its collection or as either end of a rename. */
-bool lifecycle_collection_claimed(struct core *c, const char *collection, const char *except_id,
+bool lifecycle_collection_claimed(struct app *c, const char *collection, const char *except_id,
                             bool *claimed, struct error *e);
 
 #endif

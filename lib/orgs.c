@@ -14,10 +14,9 @@
 static const char *const BAD_CREDENTIALS = "invalid email or password";
 
 /* Keeps the first error of a failed step when an undo fails too. */
-static void undo_or_log(struct core *c, const struct org *o, bool drop, const char *why)
+static void undo_or_log(struct app *c, const struct org *o, bool drop, const char *why)
 {
-    struct error ue;
-    error_clear(&ue);
+    struct error ue = ERROR_INIT;
     if (!lifecycle_create_undo(c, o, drop, &ue))
         log_emit(LOG_WARN, "undo deferred to recovery",
                  json_pack("{s:s, s:s, s:s, s:s}", "op", "create", "org_id", o->id, "reason", why,
@@ -30,27 +29,24 @@ static bool busy(struct error *e, const char *what)
     return error_set(e, ERR_BUSY, "the organization is being %s; retry shortly", what);
 }
 
-static bool load_owner(struct core *c, const struct org *o, struct org_view *out, struct error *e)
+static bool load_owner(struct app *c, const struct org *o, struct org_view *out, struct error *e)
 {
     out->org = *o;
     memset(&out->owner, 0, sizeof out->owner);
-    struct error le;
-    error_clear(&le);
+    struct error le = ERROR_INIT;
     if (store_admin_by_id(c->store, o->owner_id, &out->owner, &le)) {
         memset(out->owner.password_hash, 0, sizeof out->owner.password_hash);
         return true;
     }
-    if (le.kind != ERR_NOT_FOUND) {
-        *e = le;
+    if (!error_absent(e, &le))
         return false;
-    }
     snprintf(out->owner.id, sizeof out->owner.id, "%s", o->owner_id);
     return true;
 }
 
 /* The e-mail is free (a fast answer for the common conflict; the unique
  * index decides races). */
-static bool email_free(struct core *c, const char *email_key, struct error *e)
+static bool email_free(struct app *c, const char *email_key, struct error *e)
 {
     struct error le = ERROR_INIT;
     struct admin existing;
@@ -80,7 +76,7 @@ static void create_records(const struct create_request *req, struct org *o, stru
 
 /* The collection step: on a conflict, says whether the name is still
  * being released by a rename (409 busy) or an orphan collection holds it. */
-static bool create_collection(struct core *c, struct org *o, struct error *e)
+static bool create_collection(struct app *c, struct org *o, struct error *e)
 {
     if (store_collection_create(c->store, o->collection, e))
         return true;
@@ -107,7 +103,7 @@ static bool create_collection(struct core *c, struct org *o, struct error *e)
 /* Each step records what it is about to do before doing it; a failed step
  * undoes the earlier ones (lifecycle_create_undo), and recovery does the same
  * for a process that died midway. */
-bool orgs_create(struct core *c, const struct create_request *req, struct org_view *out,
+bool orgs_create(struct app *c, const struct create_request *req, struct org_view *out,
                  struct error *e)
 {
     struct org o = {0};
@@ -165,7 +161,7 @@ bool orgs_create(struct core *c, const struct create_request *req, struct org_vi
 
 /* The account whose e-mail and password these are. An unknown e-mail
  * costs the same as a wrong password and gets the same answer. */
-static bool check_credentials(struct core *c, const struct login_request *req, struct admin *a,
+static bool check_credentials(struct app *c, const struct login_request *req, struct admin *a,
                               bool *rehash, struct error *e)
 {
     char email_key[EMAIL_BUF];
@@ -183,7 +179,7 @@ static bool check_credentials(struct core *c, const struct login_request *req, s
 
 /* The first of the account's memberships whose org is active, into *out
  * and out_org. An org being renamed is a 409 to retry; none is 401. */
-static bool choose_membership(struct core *c, const char *admin_id, struct membership *out,
+static bool choose_membership(struct app *c, const char *admin_id, struct membership *out,
                               struct org *out_org, struct error *e)
 {
     struct membership ms[MAX_MEMBERSHIPS_AT_LOGIN];
@@ -210,7 +206,7 @@ static bool choose_membership(struct core *c, const char *admin_id, struct membe
 
 /* Stores a hash with the current parameters; a failure only costs the
  * upgrade, never the login. */
-static void upgrade_hash(struct core *c, const struct admin *a, const struct login_request *req)
+static void upgrade_hash(struct app *c, const struct admin *a, const struct login_request *req)
 {
     char fresh[PASSWORD_HASH_BUF];
     struct error le = ERROR_INIT;
@@ -222,7 +218,7 @@ static void upgrade_hash(struct core *c, const struct admin *a, const struct log
                  json_pack("{s:s, s:s}", "admin_id", a->id, "error", le.message));
 }
 
-bool orgs_login(struct core *c, const struct login_request *req, struct login_result *out,
+bool orgs_login(struct app *c, const struct login_request *req, struct login_result *out,
                 struct error *e)
 {
     memset(out, 0, sizeof *out);
@@ -245,21 +241,18 @@ bool orgs_login(struct core *c, const struct login_request *req, struct login_re
     return true;
 }
 
-bool orgs_authenticate(struct core *c, const char *token, size_t len, struct caller *out,
+bool orgs_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
                        struct error *e)
 {
     memset(out, 0, sizeof *out);
     if (!jwt_verify(c->jwt, token, len, clock_now_ms() / 1000, &out->claims, e))
         return false;
-    struct error le;
-    error_clear(&le);
+    struct error le = ERROR_INIT;
     if (!store_admin_by_id(c->store, out->claims.sub, &out->admin, &le) ||
         !store_org_by_id(c->store, out->claims.org, &out->org, &le) ||
         !store_membership_get(c->store, out->claims.sub, out->claims.org, &out->membership, &le)) {
-        if (le.kind != ERR_NOT_FOUND) {
-            *e = le;
+        if (!error_absent(e, &le))
             return false;
-        }
         return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
     }
     memset(out->admin.password_hash, 0, sizeof out->admin.password_hash);
@@ -270,11 +263,10 @@ bool orgs_authenticate(struct core *c, const char *token, size_t len, struct cal
 
 /* The org a request is about (by name, or the caller's own) and the
  * caller's membership in it. 404 / 409 busy / 403. */
-static bool resolve(struct core *c, const struct caller *who, const char *name, struct org *o,
+static bool resolve(struct app *c, const struct caller *who, const char *name, struct org *o,
                     struct membership *m, struct error *e)
 {
-    struct error le;
-    error_clear(&le);
+    struct error le = ERROR_INIT;
     bool found;
     if (name == NULL || name[0] == '\0') {
         found = store_org_by_id(c->store, who->org.id, o, &le);
@@ -284,10 +276,8 @@ static bool resolve(struct core *c, const struct caller *who, const char *name, 
         found = store_org_by_key(c->store, key, o, &le);
     }
     if (!found) {
-        if (le.kind != ERR_NOT_FOUND) {
-            *e = le;
+        if (!error_absent(e, &le))
             return false;
-        }
         return error_set(e, ERR_NOT_FOUND, "organization not found");
     }
     if (o->state == ORG_CREATING || o->state == ORG_DELETING)
@@ -295,10 +285,8 @@ static bool resolve(struct core *c, const struct caller *who, const char *name, 
     if (strcmp(o->id, who->org.id) == 0) {
         *m = who->membership;
     } else if (!store_membership_get(c->store, who->admin.id, o->id, m, &le)) {
-        if (le.kind != ERR_NOT_FOUND) {
-            *e = le;
+        if (!error_absent(e, &le))
             return false;
-        }
         return error_set(e, ERR_FORBIDDEN, "you are not a member of this organization");
     }
     if (o->state == ORG_RENAMING)
@@ -306,7 +294,7 @@ static bool resolve(struct core *c, const struct caller *who, const char *name, 
     return true;
 }
 
-bool orgs_get(struct core *c, const struct caller *who, const char *name, struct org_view *out,
+bool orgs_get(struct app *c, const struct caller *who, const char *name, struct org_view *out,
               struct error *e)
 {
     struct org o;
@@ -316,7 +304,7 @@ bool orgs_get(struct core *c, const struct caller *who, const char *name, struct
 
 /* Undoes a rename whose collection step failed, but only when the
  * collection provably did not move; otherwise recovery finishes it. */
-static void rename_undo_if_unmoved(struct core *c, struct org *o)
+static void rename_undo_if_unmoved(struct app *c, struct org *o)
 {
     struct error ue = ERROR_INIT;
     bool from = false, to = true;
@@ -328,7 +316,7 @@ static void rename_undo_if_unmoved(struct core *c, struct org *o)
              json_pack("{s:s, s:s}", "org_id", o->id, "error", ue.message));
 }
 
-static bool rename_org(struct core *c, struct org *o, const char *new_name, struct error *e)
+static bool rename_org(struct app *c, struct org *o, const char *new_name, struct error *e)
 {
     char key[NAME_BUF];
     names_org_key(new_name, key);
@@ -382,7 +370,7 @@ static bool rename_org(struct core *c, struct org *o, const char *new_name, stru
     return true;
 }
 
-bool orgs_update(struct core *c, const struct caller *who, const struct update_request *req,
+bool orgs_update(struct app *c, const struct caller *who, const struct update_request *req,
                  struct org_view *out, struct error *e)
 {
     struct org o;
@@ -396,15 +384,13 @@ bool orgs_update(struct core *c, const struct caller *who, const struct update_r
     if (req->has_email) {
         names_email_key(req->email, email_key);
         struct admin other;
-        struct error le;
-        error_clear(&le);
+        struct error le = ERROR_INIT;
         if (store_admin_by_email(c->store, email_key, &other, &le)) {
             if (strcmp(other.id, who->admin.id) != 0) {
                 error_field(e, "email", "is already registered");
                 return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
             }
-        } else if (le.kind != ERR_NOT_FOUND) {
-            *e = le;
+        } else if (!error_absent(e, &le)) {
             return false;
         }
     }
@@ -430,7 +416,7 @@ bool orgs_update(struct core *c, const struct caller *who, const struct update_r
     return load_owner(c, &o, out, e);
 }
 
-bool orgs_delete(struct core *c, const struct caller *who, const char *name, struct error *e)
+bool orgs_delete(struct app *c, const struct caller *who, const char *name, struct error *e)
 {
     struct org o;
     struct membership m;

@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-#include "core.h"
+#include "app.h"
 #include "model.h"
 #include "requests.h"
 
@@ -37,23 +37,23 @@ struct login_result {
     enum role role;
 };
 
-bool orgs_create(struct core *c, const struct create_request *req, struct org_view *out,
+bool orgs_create(struct app *c, const struct create_request *req, struct org_view *out,
                  struct error *e);
 
-bool orgs_login(struct core *c, const struct login_request *req, struct login_result *out,
+bool orgs_login(struct app *c, const struct login_request *req, struct login_result *out,
                 struct error *e);
 
 /* Verifies the token and that its admin, org and membership still exist. */
-bool orgs_authenticate(struct core *c, const char *token, size_t len, struct caller *out,
+bool orgs_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
                        struct error *e);
 
 /* name NULL: the caller's own org. */
-bool orgs_get(struct core *c, const struct caller *who, const char *name, struct org_view *out,
+bool orgs_get(struct app *c, const struct caller *who, const char *name, struct org_view *out,
               struct error *e);
 
-bool orgs_update(struct core *c, const struct caller *who, const struct update_request *req,
+bool orgs_update(struct app *c, const struct caller *who, const struct update_request *req,
                  struct org_view *out, struct error *e);
 
-bool orgs_delete(struct core *c, const struct caller *who, const char *name, struct error *e);
+bool orgs_delete(struct app *c, const struct caller *who, const char *name, struct error *e);
 
 #endif

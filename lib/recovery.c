@@ -11,7 +11,7 @@
 
 void (*recovery_observer)(enum recovery_action a) = NULL;
 
-bool recovery_one(struct core *c, const struct org *o, bool *done, enum recovery_action *action,
+bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_action *action,
                   struct error *e)
 {
     *done = false;
@@ -57,7 +57,7 @@ bool recovery_one(struct core *c, const struct org *o, bool *done, enum recovery
     return ok;
 }
 
-bool recovery_run(struct core *c, int64_t age_ms, struct recovery_stats *stats, struct error *e)
+bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, struct error *e)
 {
     memset(stats, 0, sizeof *stats);
     int64_t expired = 0;
@@ -78,8 +78,7 @@ bool recovery_run(struct core *c, int64_t age_ms, struct recovery_stats *stats, 
         for (size_t i = 0; i < n; i++) {
             bool done = false;
             enum recovery_action action;
-            struct error oe;
-            error_clear(&oe);
+            struct error oe = ERROR_INIT;
             recovery_one(c, &stuck[i], &done, &action, &oe);
             if (done)
                 stats->actions[action]++;

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core.h"
+#include "app.h"
 
 /* enum recovery_action and recovery_action_name are in model.h (metrics counts them) */
 
@@ -22,11 +22,11 @@ struct recovery_stats {
 };
 
 /* One pass. Returns false only if the list of stuck orgs could not be read. */
-bool recovery_run(struct core *c, int64_t age_ms, struct recovery_stats *stats, struct error *e);
+bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, struct error *e);
 
 /* Claims and repairs one org (as read). *done tells whether this caller did
  * it (false: another instance had claimed it, or it changed). */
-bool recovery_one(struct core *c, const struct org *o, bool *done, enum recovery_action *action,
+bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_action *action,
                   struct error *e);
 
 /* Called after every action (for metrics); may be NULL. */

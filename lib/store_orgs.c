@@ -154,8 +154,7 @@ static bool lock_take(store_t *s, const char *org_id, int64_t version, bson_oid_
 static void lock_release(store_t *s, const bson_oid_t *lock)
 {
     bson_t *filter = BCON_NEW("_id", BCON_OID(lock));
-    struct error e;
-    error_clear(&e);
+    struct error e = ERROR_INIT;
     if (!store__write_op(s, C_LOCKS, STORE__DELETE_ONE, filter, NULL, NULL, "org unlock", &e))
         log_text(LOG_WARN, "org lock left for recovery to expire", "%s", e.message);
     bson_destroy(filter);

@@ -20,8 +20,7 @@ bool store_collection_rename(store_t *s, const char *from, const char *to, struc
 bool store_collection_drop(store_t *s, const char *name, struct error *e)
 {
     bson_t *cmd = BCON_NEW("drop", BCON_UTF8(name));
-    struct error local;
-    error_clear(&local);
+    struct error local = ERROR_INIT;
     bool ok = store__run_command(s, s->db, cmd, "collection drop", &local);
     bson_destroy(cmd);
     if (!ok && local.kind == ERR_NOT_FOUND)

@@ -94,7 +94,7 @@ TESTABLE const struct docs_asset *docs__asset_find(const char *name)
 
 static const char *docs__dir(const struct request *r)
 {
-    const char *dir = r->core->cfg->docs_dir;
+    const char *dir = r->app->cfg->docs_dir;
     return dir[0] != '\0' ? dir : ORGD_DOCS_DIR;
 }
 

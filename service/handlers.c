@@ -42,7 +42,7 @@ static bool authenticate(struct request *r, struct caller *who, struct error *e)
         len--;
     if (len == 0)
         return error_set(e, ERR_UNAUTHORIZED, "a bearer token is required");
-    if (!orgs_authenticate(r->core, token, len, who, e)) {
+    if (!orgs_authenticate(r->app, token, len, who, e)) {
         r->token_refused = true;
         return false;
     }
@@ -71,7 +71,7 @@ static bool h_readyz(struct request *r, struct error *e)
         e->retry_after = 1;
         return error_set(e, ERR_UNAVAILABLE, "shutting down");
     }
-    if (!store_ping(r->core->store, e))
+    if (!store_ping(r->app->store, e))
         return false;
     http_send_json(r, 200, json_pack("{s:s}", "status", "ready"));
     return true;
@@ -82,7 +82,7 @@ static bool h_create(struct request *r, struct error *e)
     struct create_request req;
     struct org_view v;
     bool ok = request_create_parse(r->body, r->body_len, &req, e) &&
-              orgs_create(r->core, &req, &v, e);
+              orgs_create(r->app, &req, &v, e);
     secret_text_wipe(&req.password);
     if (!ok)
         return false;
@@ -98,7 +98,7 @@ static bool h_login(struct request *r, struct error *e)
     struct login_result res;
     memset(&res, 0, sizeof res);
     bool ok = request_login_parse(r->body, r->body_len, &req, e) &&
-              orgs_login(r->core, &req, &res, e);
+              orgs_login(r->app, &req, &res, e);
     secret_text_wipe(&req.password);
     if (!ok)
         return false;
@@ -133,7 +133,7 @@ static bool get_org(struct request *r, const char *name, struct error *e)
 {
     struct caller who;
     struct org_view v;
-    if (!authenticate(r, &who, e) || !orgs_get(r->core, &who, name, &v, e))
+    if (!authenticate(r, &who, e) || !orgs_get(r->app, &who, name, &v, e))
         return false;
     http_send_json(r, 200, org_json(&v));
     return true;
@@ -167,7 +167,7 @@ static bool update_org(struct request *r, const char *name, struct error *e)
     struct update_request req;
     struct org_view v;
     bool ok = request_update_parse(r->body, r->body_len, name, &req, e) &&
-              orgs_update(r->core, &who, &req, &v, e);
+              orgs_update(r->app, &who, &req, &v, e);
     secret_text_wipe(&req.password);
     if (!ok)
         return false;
@@ -197,7 +197,7 @@ static bool delete_org(struct request *r, const char *name, struct error *e)
     if (!http_query_param(r->query, "organization_name", query_name, sizeof query_name, &present,
                           e) ||
         !request_delete_parse(r->body, r->body_len, name, present ? query_name : NULL, &req, e) ||
-        !orgs_delete(r->core, &who, req.name, e))
+        !orgs_delete(r->app, &who, req.name, e))
         return false;
     http_send_empty(r, 204);
     return true;

@@ -79,8 +79,7 @@ void http_send_problem(struct request *r, const struct error *e)
 
 void http_fail(struct request *r, enum err_kind kind, const char *fmt, ...)
 {
-    struct error e;
-    error_clear(&e);
+    struct error e = ERROR_INIT;
     e.kind = kind;
     va_list ap;
     va_start(ap, fmt);

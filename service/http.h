@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core.h"
+#include "app.h"
 #include "error.h"
 #include "model.h"
 #include "routes.h"
@@ -24,7 +24,7 @@
 struct request {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
-    struct core *core;
+    struct app *app;
     const struct route *route; /* NULL when unmatched */
     const char *route_name;    /* its template, or "unmatched" (for logs and metrics) */
     bool has_body;             /* the client sent (or announced) a body */

@@ -16,7 +16,7 @@
 
 #include "check.h"
 #include "config.h"
-#include "core.h"
+#include "app.h"
 #include "faults.h"
 #include "log.h"
 #include "metrics.h"
@@ -59,7 +59,7 @@ static bool load_config(struct config *cfg)
 /* ---- background maintenance: indexes until they exist, then recovery ---- */
 
 struct maintenance {
-    struct core *core;
+    struct app *app;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -69,21 +69,20 @@ struct maintenance {
 static void *maintenance_main(void *arg)
 {
     struct maintenance *m = arg;
-    const struct config *cfg = m->core->cfg;
+    const struct config *cfg = m->app->cfg;
     bool indexed = false;
     int64_t next_recovery = 0;
     for (;;) {
-        struct error e;
-        error_clear(&e);
+        struct error e = ERROR_INIT;
         if (!indexed) {
-            indexed = store_ensure_indexes(m->core->store, &e);
+            indexed = store_ensure_indexes(m->app->store, &e);
             if (indexed)
                 log_text(LOG_INFO, "indexes ready", "%s", cfg->master_db);
         }
         if (indexed && clock_mono_ms() >= next_recovery) {
             struct recovery_stats st;
             error_clear(&e);
-            if (recovery_run(m->core, cfg->recovery_age_seconds * 1000, &st, &e))
+            if (recovery_run(m->app, cfg->recovery_age_seconds * 1000, &st, &e))
                 next_recovery = clock_mono_ms() + cfg->recovery_interval_seconds * 1000;
         }
         pthread_mutex_lock(&m->lock);
@@ -111,10 +110,10 @@ static void block_stop_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static void maintenance_start(struct maintenance *m, struct core *core)
+static void maintenance_start(struct maintenance *m, struct app *app)
 {
     memset(m, 0, sizeof *m);
-    m->core = core;
+    m->app = app;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->wake, NULL);
     pthread_create(&m->thread, NULL, maintenance_main, m);
@@ -150,33 +149,33 @@ static int serve(struct config *cfg)
     block_stop_signals(&stop_signals);
     store_global_init();
     mg_init_library(0);
-    struct core core;
+    struct app app;
     struct error e = ERROR_INIT;
     server_t *srv = NULL;
-    if (!core_init(&core, cfg, &e)) {
+    if (!app_init(&app, cfg, &e)) {
         log_text(LOG_ERROR, "cannot start", "%s", e.message);
         store_global_cleanup();
         return 1;
     }
     metrics_start();
     recovery_observer = metrics_recovery_action; /* before the maintenance thread */
-    if ((srv = server_start(&core, &e)) == NULL) {
+    if ((srv = server_start(&app, &e)) == NULL) {
         log_text(LOG_ERROR, "cannot start", "%s", e.message);
-        core_cleanup(&core);
+        app_cleanup(&app);
         store_global_cleanup();
         return 1;
     }
     struct maintenance m;
-    maintenance_start(&m, &core);
+    maintenance_start(&m, &app);
     log_emit(LOG_INFO, "started",
              json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "version", ORGD_VERSION, "host",
                        cfg->host, "port", (json_int_t)cfg->port, "threads",
                        (json_int_t)cfg->threads, "database", cfg->master_db, "instance",
-                       core.instance_id));
+                       app.instance_id));
     wait_for_stop(&stop_signals, cfg);
     server_stop(srv, (int)cfg->shutdown_timeout_seconds);
     maintenance_stop(&m);
-    core_cleanup(&core);
+    app_cleanup(&app);
     mg_exit_library();
     store_global_cleanup();
     log_text(LOG_INFO, "stopped", "%s", "clean shutdown");
@@ -192,20 +191,19 @@ static void print_problem(const char *kind, const char *detail, bool repaired, v
 static int check(struct config *cfg, bool repair)
 {
     store_global_init();
-    struct core core;
-    struct error e;
-    error_clear(&e);
+    struct app app;
+    struct error e = ERROR_INIT;
     int rc = 2;
-    if (!core_init(&core, cfg, &e)) {
+    if (!app_init(&app, cfg, &e)) {
         fprintf(stderr, "orgd check: %s\n", e.message);
         store_global_cleanup();
         return 2;
     }
     int problems = 0, left = 0;
     int64_t age = cfg->recovery_age_seconds * 1000;
-    if (!check_run(&core, repair, age, print_problem, NULL, &problems, &e)) {
+    if (!check_run(&app, repair, age, print_problem, NULL, &problems, &e)) {
         fprintf(stderr, "orgd check: %s\n", e.message);
-    } else if (repair && problems > 0 && !check_run(&core, false, age, NULL, NULL, &left, &e)) {
+    } else if (repair && problems > 0 && !check_run(&app, false, age, NULL, NULL, &left, &e)) {
         fprintf(stderr, "orgd check: %s\n", e.message);
     } else {
         if (!repair)
@@ -218,7 +216,7 @@ static int check(struct config *cfg, bool repair)
             printf("%d problem(s) found; run `orgd check --repair` to fix them\n", problems);
         rc = left == 0 ? 0 : 1;
     }
-    core_cleanup(&core);
+    app_cleanup(&app);
     store_global_cleanup();
     return rc;
 }

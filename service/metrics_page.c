@@ -18,10 +18,10 @@ _Static_assert(R_COUNT <= METRICS_ROUTES_MAX, "lib/metrics.h: raise METRICS_ROUT
 
 bool handlers_metrics(struct request *r, struct error *e)
 {
-    struct metrics_scrape x = {.hashes_in_flight = hasher_in_flight(r->core->hasher),
+    struct metrics_scrape x = {.hashes_in_flight = hasher_in_flight(r->app->hasher),
                                .db_known = true};
     struct error db = ERROR_INIT; /* a database that does not answer is a gauge, not an error */
-    x.db_up = store_org_count_by_state(r->core->store, x.orgs, &db);
+    x.db_up = store_org_count_by_state(r->app->store, x.orgs, &db);
     size_t len = 0;
     char *text = metrics_render(&x, METRICS_PAGE_MAX, &len);
     if (text == NULL)

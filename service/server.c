@@ -20,7 +20,7 @@
 
 struct server {
     struct mg_context *ctx;
-    struct core *core;
+    struct app *app;
     intake_t *intake;
     atomic_int in_flight;
 };
@@ -82,7 +82,7 @@ static size_t read_until(struct request *r, intake_t *intake, size_t want, int64
  * (r->close) rather than being drained. */
 static bool read_body(struct request *r, intake_t *intake, int64_t deadline, struct error *e)
 {
-    long max = r->core->cfg->max_body_bytes;
+    long max = r->app->cfg->max_body_bytes;
     const char *te = mg_get_header(r->conn, "Transfer-Encoding");
     bool chunked = te != NULL && strcasecmp(te, "chunked") == 0;
     long long cl = r->ri->content_length;
@@ -115,7 +115,7 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline, str
         return error_set(e, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
     if (late)
         return error_set(e, ERR_TIMEOUT, "the request did not arrive within %ld ms",
-                         r->core->cfg->request_timeout_ms);
+                         r->app->cfg->request_timeout_ms);
     if (incomplete)
         return error_set(e, ERR_MALFORMED, chunked ? "the chunked request body is malformed"
                                                    : "the request body ended early");
@@ -141,7 +141,7 @@ static bool framing_ambiguous(const struct mg_request_info *ri)
 /* CORS, only as configured: echo an allowed Origin. Returns whether allowed. */
 static bool cors(struct request *r)
 {
-    const char *allowed = r->core->cfg->cors_origins;
+    const char *allowed = r->app->cfg->cors_origins;
     const char *origin = mg_get_header(r->conn, "Origin");
     if (allowed[0] == '\0' || origin == NULL)
         return false;
@@ -178,12 +178,12 @@ static void log_request(const struct request *r, const char *route)
     log_emit(level, "request", f);
 }
 
-static void request_init(struct request *r, struct mg_connection *conn, struct core *core)
+static void request_init(struct request *r, struct mg_connection *conn, struct app *app)
 {
     memset(r, 0, sizeof *r);
     r->conn = conn;
     r->ri = mg_get_request_info(conn);
-    r->core = core;
+    r->app = app;
     r->method = r->ri->request_method;
     r->head = strcmp(r->method, "HEAD") == 0;
     r->query = r->ri->query_string;
@@ -224,7 +224,7 @@ static bool route_request(struct request *r, struct route_match *m, struct error
 {
     const char *path = r->ri->local_uri_raw ? r->ri->local_uri_raw : r->ri->local_uri;
     enum match_result res = path ? routes_match(r->method, path, m) : MATCH_NOT_FOUND;
-    long metrics_port = r->core->cfg->metrics_port; /* set: /metrics there, and only there */
+    long metrics_port = r->app->cfg->metrics_port; /* set: /metrics there, and only there */
     if (metrics_port != 0 && res != MATCH_NOT_FOUND &&
         (r->ri->server_port == metrics_port) != (strcmp(path, "/metrics") == 0))
         res = MATCH_NOT_FOUND;
@@ -294,7 +294,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     int64_t deadline = intake_headers_done(s->intake);
     int64_t started_us = metrics_clock_us();
     struct request r;
-    request_init(&r, conn, s->core);
+    request_init(&r, conn, s->app);
     struct error e = ERROR_INIT;
     struct route_match m;
     if (!admit(&r, &e) || !route_request(&r, &m, &e))
@@ -391,15 +391,15 @@ static int civetweb_error(struct mg_connection *conn, int status, const char *ms
     return 0;
 }
 
-server_t *server_start(struct core *core, struct error *e)
+server_t *server_start(struct app *app, struct error *e)
 {
-    const struct config *cfg = core->cfg;
+    const struct config *cfg = app->cfg;
     struct server *s = calloc(1, sizeof *s);
     if (s == NULL) {
         error_set(e, ERR_INTERNAL, "out of memory");
         return NULL;
     }
-    s->core = core;
+    s->app = app;
     char ports[160], threads[16], timeout[16]; /* two HOST:PORT when METRICS_PORT is set */
     snprintf(ports, sizeof ports, "%s:%ld", cfg->host, cfg->port);
     if (cfg->metrics_port != 0) /* a second listener for /metrics alone */

@@ -9,11 +9,11 @@
 #ifndef ORGD_SERVER_H
 #define ORGD_SERVER_H
 
-#include "core.h"
+#include "app.h"
 
 typedef struct server server_t;
 
-server_t *server_start(struct core *core, struct error *e);
+server_t *server_start(struct app *app, struct error *e);
 
 /* Stops accepting work, waits for in-flight requests (at most timeout_s),
  * then stops civetweb and frees the server. */

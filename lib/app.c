@@ -1,10 +1,10 @@
-#include "core.h"
+#include "app.h"
 
 #include <string.h>
 
 #include "util.h"
 
-bool core_init(struct core *c, const struct config *cfg, struct error *e)
+bool app_init(struct app *c, const struct config *cfg, struct error *e)
 {
     memset(c, 0, sizeof *c);
     c->cfg = cfg;
@@ -20,19 +20,19 @@ bool core_init(struct core *c, const struct config *cfg, struct error *e)
                                  (uint32_t)cfg->argon2_parallelism};
     c->hasher = hasher_new(pp, (int)cfg->hash_concurrency, (int)cfg->hash_wait_ms, e);
     if (c->hasher == NULL) {
-        core_cleanup(c);
+        app_cleanup(c);
         return false;
     }
     c->jwt = jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, cfg->jwt_secret_len, cfg->jwt_issuer,
                      cfg->jwt_expires_seconds, e);
     if (c->jwt == NULL) {
-        core_cleanup(c);
+        app_cleanup(c);
         return false;
     }
     return true;
 }
 
-void core_cleanup(struct core *c)
+void app_cleanup(struct app *c)
 {
     jwt_destroy(c->jwt);
     hasher_destroy(c->hasher);
