@@ -15,8 +15,7 @@ bool app_init(struct app *c, const struct config *cfg, struct error *e)
     c->store = store_new(cfg->mongo_uri, cfg->master_db, (int)cfg->mongo_timeout_ms, e);
     if (c->store == NULL)
         return false;
-    struct password_params pp = {(uint32_t)cfg->argon2_memory_kib,
-                                 (uint32_t)cfg->argon2_iterations,
+    struct password_params pp = {(uint32_t)cfg->argon2_memory_kib, (uint32_t)cfg->argon2_iterations,
                                  (uint32_t)cfg->argon2_parallelism};
     c->hasher = hasher_new(pp, (int)cfg->hash_concurrency, (int)cfg->hash_wait_ms, e);
     if (c->hasher == NULL) {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "lifecycle.h"
+#include "log.h"
 #include "recovery.h"
 #include "util.h"
 
@@ -50,13 +50,13 @@ static void vec_sort(struct vec *v)
 }
 
 struct snapshot {
-    struct vec orgs;        /* struct org */
-    struct vec org_ids;     /* char[ID_BUF], sorted */
-    struct vec admin_ids;   /* char[ID_BUF], sorted */
-    struct vec collections; /* char[COLLECTION_BUF], sorted */
-    struct vec members;     /* struct membership */
+    struct vec orgs;          /* struct org */
+    struct vec org_ids;       /* char[ID_BUF], sorted */
+    struct vec admin_ids;     /* char[ID_BUF], sorted */
+    struct vec collections;   /* char[COLLECTION_BUF], sorted */
+    struct vec members;       /* struct membership */
     struct vec member_admins; /* char[ID_BUF], sorted: admins with a membership */
-    struct vec extras;      /* struct extra */
+    struct vec extras;        /* struct extra */
 };
 
 struct extra {
@@ -192,9 +192,9 @@ static int claims(const struct snapshot *s, const char *name, const char **by)
     int n = 0;
     for (size_t i = 0; i < s->orgs.n; i++) {
         const struct org *o = &orgs[i];
-        if (strcmp(o->collection, name) == 0 ||
-            (o->has_op && o->state != ORG_ACTIVE &&
-             (strcmp(o->op.from_collection, name) == 0 || strcmp(o->op.to_collection, name) == 0))) {
+        if (strcmp(o->collection, name) == 0 || (o->has_op && o->state != ORG_ACTIVE &&
+                                                 (strcmp(o->op.from_collection, name) == 0 ||
+                                                  strcmp(o->op.to_collection, name) == 0))) {
             if (by != NULL && n == 0)
                 *by = o->id;
             n++;
@@ -305,8 +305,8 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
         struct error e = ERROR_INIT;
         bool fixed = r->repair && store_membership_delete(r->c->store, m->admin_id, m->org_id, &e);
         if (no_org)
-            found(r, "membership_without_org", fixed, "membership of admin %s points at missing org %s",
-                  m->admin_id, m->org_id);
+            found(r, "membership_without_org", fixed,
+                  "membership of admin %s points at missing org %s", m->admin_id, m->org_id);
         else
             found(r, "membership_without_admin", fixed,
                   "membership in org %s points at missing admin %s", m->org_id, m->admin_id);
@@ -318,8 +318,9 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
             continue;
         struct error e = ERROR_INIT;
         bool fixed = r->repair && store_org_extras_delete(r->c->store, xs[i].org_id, &e);
-        found(r, strcmp(xs[i].collection, "tokens") == 0 ? "token_without_org"
-                                                        : "invitation_without_org",
+        found(r,
+              strcmp(xs[i].collection, "tokens") == 0 ? "token_without_org"
+                                                      : "invitation_without_org",
               fixed, "a document in %s points at missing org %s", xs[i].collection,
               xs[i].org_id[0] ? xs[i].org_id : "(none)");
     }

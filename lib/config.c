@@ -16,11 +16,11 @@ struct setting {
     enum setting_type type;
     const char *def; /* NULL: required */
     size_t offset;
-    size_t size;          /* T_STRING: buffer size */
-    long min, max;        /* T_LONG bounds; T_STRING byte-length bounds */
-    const char *choices;  /* T_ENUM: "a|b|c", stored as the index */
+    size_t size;         /* T_STRING: buffer size */
+    long min, max;       /* T_LONG bounds; T_STRING byte-length bounds */
+    const char *choices; /* T_ENUM: "a|b|c", stored as the index */
     bool (*check)(const char *value, char *why, size_t whylen); /* T_STRING extra check */
-    bool secret;          /* never echo the value */
+    bool secret;                                                /* never echo the value */
     const char *help;
 };
 
@@ -36,16 +36,16 @@ static bool check_printable(const char *v, char *why, size_t n);
 static const struct setting settings[] = {
     {"MONGO_URI", T_STRING, "mongodb://127.0.0.1:27017/", OFF(mongo_uri), SZ(mongo_uri), 10, 1023,
      NULL, check_mongo_uri, true, "MongoDB connection string (credentials are never logged)"},
-    {"MASTER_DB", T_STRING, "master_db", OFF(master_db), SZ(master_db), 1, 63, NULL,
-     check_db_name, false, "database holding organizations, admins and tenant collections"},
+    {"MASTER_DB", T_STRING, "master_db", OFF(master_db), SZ(master_db), 1, 63, NULL, check_db_name,
+     false, "database holding organizations, admins and tenant collections"},
     {"JWT_SECRET", T_STRING, NULL, OFF(jwt_secret), SZ(jwt_secret), 32, CONFIG_SECRET_MAX, NULL,
      NULL, true, "HMAC key for tokens, at least 32 bytes (required)"},
     {"JWT_ALGORITHM", T_ENUM, "HS256", OFF(jwt_algorithm), 0, 0, 0, "HS256|HS384|HS512", NULL,
      false, "token signature algorithm; a token's alg must equal it"},
     {"JWT_EXPIRES_SECONDS", T_LONG, "3600", OFF(jwt_expires_seconds), 0, 60, 604800, NULL, NULL,
      false, "access token lifetime"},
-    {"JWT_ISSUER", T_STRING, "orgd", OFF(jwt_issuer), SZ(jwt_issuer), 1, 127, NULL,
-     check_printable, false, "the iss claim issued and required"},
+    {"JWT_ISSUER", T_STRING, "orgd", OFF(jwt_issuer), SZ(jwt_issuer), 1, 127, NULL, check_printable,
+     false, "the iss claim issued and required"},
     {"HOST", T_STRING, "127.0.0.1", OFF(host), SZ(host), 7, 15, NULL, check_ipv4, false,
      "IPv4 address to listen on (0.0.0.0 for all)"},
     {"PORT", T_LONG, "8000", OFF(port), 0, 1, 65535, NULL, NULL, false, "HTTP port"},
@@ -55,10 +55,10 @@ static const struct setting settings[] = {
      "largest request body; larger gets 413 before it is read"},
     {"REQUEST_TIMEOUT_MS", T_LONG, "10000", OFF(request_timeout_ms), 0, 100, 600000, NULL, NULL,
      false, "how long a client may take to send a request, headers and body together"},
-    {"RECEIVING_PER_CLIENT", T_LONG, "0", OFF(receiving_per_client), 0, 0, 1024, NULL, NULL,
-     false, "workers one client address may hold while its request bodies arrive; 0 = THREADS/2"},
-    {"ARGON2_MEMORY_KIB", T_LONG, "19456", OFF(argon2_memory_kib), 0, 8, 4194304, NULL, NULL,
-     false, "argon2id memory cost m (KiB)"},
+    {"RECEIVING_PER_CLIENT", T_LONG, "0", OFF(receiving_per_client), 0, 0, 1024, NULL, NULL, false,
+     "workers one client address may hold while its request bodies arrive; 0 = THREADS/2"},
+    {"ARGON2_MEMORY_KIB", T_LONG, "19456", OFF(argon2_memory_kib), 0, 8, 4194304, NULL, NULL, false,
+     "argon2id memory cost m (KiB)"},
     {"ARGON2_ITERATIONS", T_LONG, "2", OFF(argon2_iterations), 0, 1, 64, NULL, NULL, false,
      "argon2id time cost t"},
     {"ARGON2_PARALLELISM", T_LONG, "1", OFF(argon2_parallelism), 0, 1, 16, NULL, NULL, false,
@@ -69,22 +69,22 @@ static const struct setting settings[] = {
      "how long a request waits for a hashing slot before 503"},
     {"MONGO_TIMEOUT_MS", T_LONG, "2000", OFF(mongo_timeout_ms), 0, 100, 60000, NULL, NULL, false,
      "server selection and connect timeout; a dead database is a 503 this fast"},
-    {"CORS_ORIGINS", T_STRING, "", OFF(cors_origins), SZ(cors_origins), 0, 1023, NULL,
-     check_cors, false, "comma-separated allowed origins, * for any; empty = no CORS"},
+    {"CORS_ORIGINS", T_STRING, "", OFF(cors_origins), SZ(cors_origins), 0, 1023, NULL, check_cors,
+     false, "comma-separated allowed origins, * for any; empty = no CORS"},
     {"LOG_LEVEL", T_ENUM, "info", OFF(log_level), 0, 0, 0, "debug|info|warn|error", NULL, false,
      "least severe level written"},
     {"SHUTDOWN_TIMEOUT_SECONDS", T_LONG, "20", OFF(shutdown_timeout_seconds), 0, 1, 3600, NULL,
      NULL, false, "on SIGTERM, how long in-flight requests may take to finish"},
-    {"RECOVERY_INTERVAL_SECONDS", T_LONG, "30", OFF(recovery_interval_seconds), 0, 1, 86400,
-     NULL, NULL, false, "how often interrupted operations are looked for"},
+    {"RECOVERY_INTERVAL_SECONDS", T_LONG, "30", OFF(recovery_interval_seconds), 0, 1, 86400, NULL,
+     NULL, false, "how often interrupted operations are looked for"},
     {"RECOVERY_AGE_SECONDS", T_LONG, "60", OFF(recovery_age_seconds), 0, 0, 86400, NULL, NULL,
      false, "an operation older than this is taken as interrupted and finished or undone"},
     {"DOCS_DIR", T_STRING, "", OFF(docs_dir), SZ(docs_dir), 0, 1023, NULL, NULL, false,
      "directory of the Swagger UI assets served at /docs; empty = the one chosen at build time"},
     {"METRICS_PORT", T_LONG, "0", OFF(metrics_port), 0, 0, 65535, NULL, NULL, false,
      "0 = /metrics on PORT; else /metrics only on this port (same HOST)"},
-    {"FAULT_POINT", T_STRING, "", OFF(fault_point), SZ(fault_point), 0, 63, NULL,
-     check_printable, false, "test builds only: kill the process at this step (pause:<step>: wait 3 s there)"},
+    {"FAULT_POINT", T_STRING, "", OFF(fault_point), SZ(fault_point), 0, 63, NULL, check_printable,
+     false, "test builds only: kill the process at this step (pause:<step>: wait 3 s there)"},
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -206,8 +206,8 @@ static char *trim(char *s)
     while (*s == ' ' || *s == '\t')
         s++;
     size_t len = strlen(s);
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
-                       s[len - 1] == '\n'))
+    while (len > 0 &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
         s[--len] = '\0';
     return s;
 }
@@ -226,7 +226,8 @@ static bool dotenv_read(struct dotenv *d, const char *path, struct error *e)
     while (fgets(line, sizeof line, f) != NULL) {
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
-            setting_error(e, "ENV_FILE", "%s:%d: line longer than %d bytes", path, lineno, DOTENV_LINE_MAX - 2);
+            setting_error(e, "ENV_FILE", "%s:%d: line longer than %d bytes", path, lineno,
+                          DOTENV_LINE_MAX - 2);
             ok = false;
             break;
         }
@@ -291,8 +292,7 @@ static const char *dotenv_lookup(const struct dotenv *d, const char *name)
     return NULL;
 }
 
-static bool set_one(struct config *c, const struct setting *s, const char *value,
-                    struct error *e)
+static bool set_one(struct config *c, const struct setting *s, const char *value, struct error *e)
 {
     char why[160];
     char *field = (char *)c + s->offset;
@@ -324,9 +324,9 @@ static bool set_one(struct config *c, const struct setting *s, const char *value
         char *end = NULL;
         errno = 0;
         long v = strtol(value, &end, 10);
-        if (!(isdigit((unsigned char)value[0]) || (value[0] == '-' && isdigit((unsigned char)value[1]))) ||
-            errno != 0 || end == NULL || *end != '\0' || v < s->min ||
-            v > s->max) {
+        if (!(isdigit((unsigned char)value[0]) ||
+              (value[0] == '-' && isdigit((unsigned char)value[1]))) ||
+            errno != 0 || end == NULL || *end != '\0' || v < s->min || v > s->max) {
             setting_error(e, s->name, "must be an integer from %ld to %ld %s", s->min, s->max,
                           shown);
             return false;
@@ -356,8 +356,7 @@ static bool set_one(struct config *c, const struct setting *s, const char *value
     return false;
 }
 
-bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
-                 struct error *e)
+bool config_load(struct config *out, char *const *envp, const char *dotenv_path, struct error *e)
 {
     struct dotenv d;
     memset(out, 0, sizeof *out);
@@ -372,7 +371,8 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
         if (value == NULL)
             value = s->def;
         if (value == NULL) {
-            setting_error(e, s->name, "is required and not set (put it in the environment or .env)");
+            setting_error(e, s->name,
+                          "is required and not set (put it in the environment or .env)");
             ok = false;
             break;
         }
@@ -387,8 +387,8 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
         ok = false;
     }
     if (ok && out->metrics_port == out->port) {
-        setting_error(e, "METRICS_PORT", "must differ from PORT (%ld), or be 0 to serve /metrics on PORT",
-                      out->port);
+        setting_error(e, "METRICS_PORT",
+                      "must differ from PORT (%ld), or be 0 to serve /metrics on PORT", out->port);
         ok = false;
     }
     if (!ok)

@@ -17,7 +17,6 @@
 #include "jwt.h"
 #include "log.h"
 
-
 #define CONFIG_SECRET_MAX 512
 
 struct config {
@@ -56,12 +55,10 @@ struct config {
  * On failure returns false with ERR_INVALID in e: one field error naming the
  * setting (ENV_FILE for a malformed file) and the message as one line, e.g.
  * "PORT: must be an integer from 1 to 65535 (got \"abc\")". */
-bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
-                 struct error *e);
+bool config_load(struct config *out, char *const *envp, const char *dotenv_path, struct error *e);
 
 /* Iterates the settings table: name, default as text, one-line description.
  * Returns false past the end. Used for `orgd --settings` and tests. */
 bool config_setting_at(size_t i, const char **name, const char **def, const char **help);
-
 
 #endif

@@ -18,10 +18,10 @@
     X(ERR_UNAUTHORIZED, "unauthorized") /* missing/invalid token, bad credentials */               \
     X(ERR_FORBIDDEN, "forbidden")       /* authenticated, not allowed */                           \
     X(ERR_NOT_FOUND, "not_found")                                                                  \
-    X(ERR_CONFLICT, "conflict")         /* name or email taken */                                  \
-    X(ERR_BUSY, "busy")                 /* the org is mid-operation; retry shortly */              \
+    X(ERR_CONFLICT, "conflict") /* name or email taken */                                          \
+    X(ERR_BUSY, "busy")         /* the org is mid-operation; retry shortly */                      \
     X(ERR_RATE_LIMITED, "rate_limited")                                                            \
-    X(ERR_UNAVAILABLE, "unavailable")   /* database unreachable, hash pool saturated */            \
+    X(ERR_UNAVAILABLE, "unavailable") /* database unreachable, hash pool saturated */              \
     X(ERR_INTERNAL, "internal")
 
 enum err_kind {
@@ -40,14 +40,16 @@ struct field_error {
 
 struct error {
     enum err_kind kind;
-    char message[256];  /* for the client: the problem's `detail` */
-    int retry_after;    /* seconds, 0 = none */
-    int nfields;        /* validation details, at most ERROR_MAX_FIELDS */
+    char message[256]; /* for the client: the problem's `detail` */
+    int retry_after;   /* seconds, 0 = none */
+    int nfields;       /* validation details, at most ERROR_MAX_FIELDS */
     struct field_error fields[ERROR_MAX_FIELDS];
 };
 
 /* A struct error with nothing in it: `struct error e = ERROR_INIT;`. */
+// clang-format off
 #define ERROR_INIT {.kind = ERR_OK}
+// clang-format on
 
 /* Resets to ERR_OK. Accepts NULL. */
 void error_clear(struct error *e);

@@ -30,8 +30,7 @@ int jsonin_depth(const char *text, size_t len, int max)
 json_t *jsonin_load(const char *text, size_t len, const char *what, struct error *e)
 {
     if (jsonin_depth(text, len, JSONIN_MAX_DEPTH) > JSONIN_MAX_DEPTH) {
-        error_set(e, ERR_MALFORMED, "%s is nested deeper than %d levels", what,
-                  JSONIN_MAX_DEPTH);
+        error_set(e, ERR_MALFORMED, "%s is nested deeper than %d levels", what, JSONIN_MAX_DEPTH);
         return NULL;
     }
     json_error_t jerr;

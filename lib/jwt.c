@@ -75,10 +75,10 @@ bool jwt_issue(const jwt_t *j, struct jwt_claims *c, int64_t now, char **out, st
     c->nbf = now;
     c->exp = now + j->ttl;
 
-    json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", j->issuer,
-                                "sub", c->sub, "org", c->org, "role", c->role, "iat",
-                                (json_int_t)c->iat, "nbf", (json_int_t)c->nbf, "exp",
-                                (json_int_t)c->exp, "jti", c->jti);
+    json_t *payload =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", j->issuer, "sub", c->sub,
+                  "org", c->org, "role", c->role, "iat", (json_int_t)c->iat, "nbf",
+                  (json_int_t)c->nbf, "exp", (json_int_t)c->exp, "jti", c->jti);
     char *text = payload ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(payload);
     if (text == NULL)
@@ -108,8 +108,8 @@ bool jwt_issue(const jwt_t *j, struct jwt_claims *c, int64_t now, char **out, st
 
 static bool b64url_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static bool reject(struct error *e, const char *why)
@@ -182,8 +182,8 @@ static bool claim_int(json_t *claims, const char *name, int64_t *out)
     return true;
 }
 
-bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
-                struct jwt_claims *out, struct error *e)
+bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now, struct jwt_claims *out,
+                struct error *e)
 {
     memset(out, 0, sizeof *out);
     if (len == 0)
@@ -218,9 +218,10 @@ bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
         return false;
     json_t *alg = json_object_get(hdr, "alg");
     json_t *typ = json_object_get(hdr, "typ");
-    bool hdr_ok = json_is_string(alg) && strcmp(json_string_value(alg), j->alg_name) == 0 &&
-                  json_object_get(hdr, "crit") == NULL &&
-                  (typ == NULL || (json_is_string(typ) && strcmp(json_string_value(typ), "JWT") == 0));
+    bool hdr_ok =
+        json_is_string(alg) && strcmp(json_string_value(alg), j->alg_name) == 0 &&
+        json_object_get(hdr, "crit") == NULL &&
+        (typ == NULL || (json_is_string(typ) && strcmp(json_string_value(typ), "JWT") == 0));
     json_decref(hdr);
     if (!hdr_ok)
         return reject(e, "token algorithm is not accepted");

@@ -21,8 +21,8 @@ enum jwt_alg { JWT_HS256, JWT_HS384, JWT_HS512 };
 
 #define JWT_MAX_LEN 4096
 #define JWT_LEEWAY_SECONDS 30
-#define JWT_ID_BUF 25   /* 24 hex digits of an ObjectId */
-#define JWT_JTI_BUF 33  /* 32 hex digits */
+#define JWT_ID_BUF 25  /* 24 hex digits of an ObjectId */
+#define JWT_JTI_BUF 33 /* 32 hex digits */
 #define JWT_ROLE_BUF 16
 
 struct jwt_claims {
@@ -38,23 +38,22 @@ typedef struct jwt jwt_t;
 /* "HS256", "HS384" or "HS512". */
 const char *jwt_alg_name(enum jwt_alg alg);
 
-/* Builds the signer/verifier for `alg`; the secret is copied. The key is created once here and only read afterwards,
- * so one jwt_t serves every thread. NULL with e set on failure. */
+/* Builds the signer/verifier for `alg`; the secret is copied. The key is created once here and only
+ * read afterwards, so one jwt_t serves every thread. NULL with e set on failure. */
 jwt_t *jwt_new(enum jwt_alg alg, const void *secret, size_t secret_len, const char *issuer,
                long ttl_seconds, struct error *e);
 void jwt_destroy(jwt_t *j);
 
 /* Issues a token for sub/org/role at `now` (seconds). Fills the remaining
  * claims in *claims (iat, nbf, exp, jti). *out is malloc'd; caller frees. */
-bool jwt_issue(const jwt_t *j, struct jwt_claims *claims, int64_t now, char **out,
-               struct error *e);
+bool jwt_issue(const jwt_t *j, struct jwt_claims *claims, int64_t now, char **out, struct error *e);
 
 /* Verifies `token` (len bytes) at `now`. On failure: ERR_UNAUTHORIZED with a
  * short reason in e->message ("token has expired", ...), or ERR_MALFORMED
  * for a token no verifier should parse: longer than JWT_MAX_LEN, or whose
  * header or payload JSON nests deeper than JSONIN_MAX_DEPTH (refused before
  * any parser recurses into it). */
-bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now,
-                struct jwt_claims *out, struct error *e);
+bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now, struct jwt_claims *out,
+                struct error *e);
 
 #endif

@@ -29,7 +29,7 @@ static bool claim_check(const struct org *o, void *ud)
 }
 
 bool lifecycle_collection_claimed(struct app *c, const char *collection, const char *except_id,
-                            bool *claimed, struct error *e)
+                                  bool *claimed, struct error *e)
 {
     struct claim_ctx ctx = {collection, except_id, false};
     bool ok = store_org_each(c->store, claim_check, &ctx, e);
@@ -51,7 +51,8 @@ bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, str
     return store_collection_drop(c->store, o->collection, e);
 }
 
-bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection, struct error *e)
+bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection,
+                           struct error *e)
 {
     if (drop_collection && !lifecycle_collection_drop_unclaimed(c, o, e))
         return false;
@@ -68,7 +69,7 @@ bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collect
 }
 
 bool lifecycle_settle(struct app *c, struct org *o, struct org next, const char *doing,
-                struct error *e)
+                      struct error *e)
 {
     next.state = ORG_ACTIVE;
     next.has_op = false;

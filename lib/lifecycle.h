@@ -22,14 +22,15 @@
 /* Undoes a create: drops its collection (when drop_collection and no other
  * org claims it), its membership, its owner (if unattached) and the org
  * document. Idempotent. */
-bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection, struct error *e);
+bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection,
+                           struct error *e);
 
 /* Makes the org active again as `next` describes (state, op cleared; every
  * other field as given), by a conditional swap from *o. ERR_BUSY ("...while
  * it was being <doing>") when o changed meanwhile. On success *o is the org
  * as stored. The one way an operation ends with the org active. */
 bool lifecycle_settle(struct app *c, struct org *o, struct org next, const char *doing,
-                struct error *e);
+                      struct error *e);
 
 /* Puts a renaming org back to its old name and collection (lifecycle_settle). */
 bool lifecycle_rename_undo(struct app *c, struct org *o, struct error *e);
@@ -55,6 +56,6 @@ bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e
 /* True (in *claimed) when an org other than except_id records `collection`
  * as its collection or as either end of a rename. */
 bool lifecycle_collection_claimed(struct app *c, const char *collection, const char *except_id,
-                            bool *claimed, struct error *e);
+                                  bool *claimed, struct error *e);
 
 #endif

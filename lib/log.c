@@ -71,7 +71,8 @@ static void redact(json_t *v, int depth)
     if (json_is_object(v)) {
         const char *key;
         json_t *child;
-        json_object_foreach(v, key, child) {
+        json_object_foreach(v, key, child)
+        {
             if (json_is_string(child) && log_looks_secret(json_string_value(child)))
                 json_string_set(child, "[redacted]");
             else
@@ -80,7 +81,8 @@ static void redact(json_t *v, int depth)
     } else if (json_is_array(v)) {
         size_t i;
         json_t *child;
-        json_array_foreach(v, i, child) {
+        json_array_foreach(v, i, child)
+        {
             if (json_is_string(child) && log_looks_secret(json_string_value(child)))
                 json_string_set(child, "[redacted]");
             else
@@ -93,8 +95,8 @@ char *log_format(enum log_level level, const char *msg, json_t *fields, int64_t 
 {
     char when[CLOCK_TEXT_BUF];
     clock_rfc3339(ms, when);
-    json_t *line = json_pack("{s:s, s:s, s:s}", "time", when, "level", log_level_name(level),
-                             "msg", log_looks_secret(msg) ? "[redacted]" : msg);
+    json_t *line = json_pack("{s:s, s:s, s:s}", "time", when, "level", log_level_name(level), "msg",
+                             log_looks_secret(msg) ? "[redacted]" : msg);
     if (line == NULL) {
         json_decref(fields);
         return NULL;

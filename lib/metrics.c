@@ -15,8 +15,7 @@
 
 /* ---- the label sets: closed lists, so the tables have a fixed size ---- */
 
-static const char *const methods[] = {"GET",    "HEAD",    "POST", "PUT",
-                                      "DELETE", "PATCH",   "OPTIONS"};
+static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
 #define N_METHODS (sizeof methods / sizeof methods[0] + 1) /* + "other" */
 
 /* Statuses counted under their own code; any other is counted under its
@@ -27,9 +26,8 @@ static const int known_status[] = {200, 201, 202, 204, 301, 302, 304, 307, 308, 
 #define N_KNOWN (sizeof known_status / sizeof known_status[0])
 #define N_STATUS (N_KNOWN + 6) /* 1xx 2xx 3xx 4xx 5xx other */
 
-static const int64_t bucket_us[METRICS_BUCKETS] = {5000,   10000,   25000,   50000,
-                                                   100000, 250000,  500000,  1000000,
-                                                   2500000, 5000000, 10000000};
+static const int64_t bucket_us[METRICS_BUCKETS] = {
+    5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 static const char *const bucket_text[METRICS_BUCKETS] = {
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10"};
 
@@ -111,8 +109,7 @@ static size_t slot_of(int route, const char *pattern)
     return (size_t)route;
 }
 
-void metrics_request(int route, const char *pattern, const char *method, int status,
-                     int64_t micros)
+void metrics_request(int route, const char *pattern, const char *method, int status, int64_t micros)
 {
     size_t slot = slot_of(route, pattern);
     if (micros < 0)
@@ -304,16 +301,15 @@ static void render_mongo(struct out *o, const struct metrics_scrape *x)
            "MongoDB driver errors, by the kind the store translated them to.");
     for (size_t k = 0; k < ERR_KIND_COUNT; k++) {
         unsigned long long n = GET(mongo_errors[k]);
-        bool always = k == ERR_UNAVAILABLE || k == ERR_CONFLICT || k == ERR_NOT_FOUND ||
-                      k == ERR_INTERNAL;
+        bool always =
+            k == ERR_UNAVAILABLE || k == ERR_CONFLICT || k == ERR_NOT_FOUND || k == ERR_INTERNAL;
         if (n > 0 || always)
-            put(o, "orgd_mongo_errors_total{kind=\"%s\"} %llu\n",
-                error_kind_name((enum err_kind)k), n);
+            put(o, "orgd_mongo_errors_total{kind=\"%s\"} %llu\n", error_kind_name((enum err_kind)k),
+                n);
     }
     if (!x->db_known)
         return;
-    family(o, "orgd_mongo_up", "gauge",
-           "1 if MongoDB answered this scrape's queries, else 0.");
+    family(o, "orgd_mongo_up", "gauge", "1 if MongoDB answered this scrape's queries, else 0.");
     put(o, "orgd_mongo_up %d\n", x->db_up ? 1 : 0);
     if (!x->db_up)
         return;

@@ -73,9 +73,9 @@ void metrics_recovery_action(enum recovery_action a);
 /* What the caller reads at scrape time. */
 struct metrics_scrape {
     int hashes_in_flight;
-    bool db_known;                 /* false: omit orgd_mongo_up and orgd_organizations */
-    bool db_up;                    /* the database answered the counts */
-    long orgs[ORG_STATE_COUNT];    /* by state, when db_up */
+    bool db_known;              /* false: omit orgd_mongo_up and orgd_organizations */
+    bool db_up;                 /* the database answered the counts */
+    long orgs[ORG_STATE_COUNT]; /* by state, when db_up */
 };
 
 /* Renders every series into a fresh NUL-terminated buffer of at most `max`

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "faults.h"
-#include "log.h"
 #include "lifecycle.h"
+#include "log.h"
 #include "util.h"
 
 #define MAX_MEMBERSHIPS_AT_LOGIN 32
@@ -89,7 +89,8 @@ static bool create_collection(struct app *c, struct org *o, struct error *e)
     error_clear(e);
     if (lifecycle_collection_claimed(c, o->collection, o->id, &claimed, &ce) && claimed) {
         e->retry_after = 1;
-        return error_set(e, ERR_BUSY, "this name is still being released by a rename; retry shortly");
+        return error_set(e, ERR_BUSY,
+                         "this name is still being released by a rename; retry shortly");
     }
     log_emit(LOG_ERROR, "create blocked by an existing collection",
              json_pack("{s:s}", "collection", o->collection));
@@ -154,8 +155,8 @@ bool orgs_create(struct app *c, const struct create_request *req, struct org_vie
     out->owner = a;
     memset(out->owner.password_hash, 0, sizeof out->owner.password_hash);
     log_emit(LOG_INFO, "organization created",
-             json_pack("{s:s, s:s, s:s}", "org_id", o.id, "organization_name", o.name,
-                       "collection", o.collection));
+             json_pack("{s:s, s:s, s:s}", "org_id", o.id, "organization_name", o.name, "collection",
+                       o.collection));
     return true;
 }
 
@@ -225,8 +226,7 @@ bool orgs_login(struct app *c, const struct login_request *req, struct login_res
     struct admin a;
     struct membership m = {0};
     bool rehash = false;
-    if (!check_credentials(c, req, &a, &rehash, e) ||
-        !choose_membership(c, a.id, &m, &out->org, e))
+    if (!check_credentials(c, req, &a, &rehash, e) || !choose_membership(c, a.id, &m, &out->org, e))
         return false;
     if (rehash)
         upgrade_hash(c, &a, req);

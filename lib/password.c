@@ -214,8 +214,7 @@ static bool hash_raw(const struct password_params *pp, const char *pw, size_t le
     uint8_t salt[SALT_LEN], hash[HASH_LEN];
     if (!random_bytes(salt, sizeof salt))
         return error_set(e, ERR_INTERNAL, "no randomness available");
-    int rc = argon2id_raw(pp, ARGON2_VERSION_NUMBER, pw, len, salt, sizeof salt, hash,
-                          sizeof hash);
+    int rc = argon2id_raw(pp, ARGON2_VERSION_NUMBER, pw, len, salt, sizeof salt, hash, sizeof hash);
     if (rc != ARGON2_OK) {
         log_text(LOG_ERROR, "argon2 failed", "%s", argon2_error_message(rc));
         return error_set(e, ERR_INTERNAL, "password hashing failed");
@@ -247,8 +246,7 @@ static int verify_raw(const char *encoded, const char *pw, size_t len)
     return rc;
 }
 
-hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms,
-                     struct error *e)
+hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms, struct error *e)
 {
     hasher_t *h = calloc(1, sizeof *h);
     if (h == NULL) {

@@ -31,8 +31,7 @@ typedef struct hasher hasher_t;
 /* Creates the hasher; computes a dummy hash used when an e-mail is unknown.
  * concurrency <= 0 means the number of cores. NULL with e set on failure.
  * Caller frees with hasher_destroy. */
-hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms,
-                     struct error *e);
+hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms, struct error *e);
 void hasher_destroy(hasher_t *h);
 
 /* True if len bytes is an acceptable password length (8 to 128 bytes);

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
 #include "lifecycle.h"
+#include "log.h"
 #include "util.h"
 
 #define BATCH 64
@@ -47,9 +47,9 @@ bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_
     }
     log_emit(ok ? LOG_INFO : LOG_ERROR, "recovery",
              json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "action",
-                       recovery_action_name(*action), "org_id", o->id, "organization_name",
-                       o->name, "state", org_state_name(o->state), "instance", c->instance_id,
-                       "ok", ok, "error", ok ? "" : e->message));
+                       recovery_action_name(*action), "org_id", o->id, "organization_name", o->name,
+                       "state", org_state_name(o->state), "instance", c->instance_id, "ok", ok,
+                       "error", ok ? "" : e->message));
     if (!ok)
         *action = RECOVERY_FAILED;
     if (recovery_observer != NULL)

@@ -63,8 +63,8 @@ static bool parse_fields(const char *body, size_t len, struct field *fields, siz
             for (size_t i = 0; plain && i < klen; i++)
                 plain = (unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x7f;
             snprintf(shown, sizeof shown, "%s", plain ? key : "(unprintable)");
-            error_field(e, shown, key[0] == '$' ? "operators are not allowed"
-                                                : "is not a known field");
+            error_field(e, shown,
+                        key[0] == '$' ? "operators are not allowed" : "is not a known field");
             if (kind == ERR_OK)
                 kind = ERR_INVALID;
             continue;
@@ -108,15 +108,14 @@ static bool finish(struct error *e)
     return true;
 }
 
-bool request_create_parse(const char *body, size_t len, struct create_request *out,
-                          struct error *e)
+bool request_create_parse(const char *body, size_t len, struct create_request *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     size_t name_len = 0, email_len = 0;
     bool has_name, has_email, has_pw;
     struct field fields[] = {
-        {"organization_name", out->organization_name, sizeof out->organization_name + 1,
-         &name_len, &has_name},
+        {"organization_name", out->organization_name, sizeof out->organization_name + 1, &name_len,
+         &has_name},
         {"email", out->email, sizeof out->email, &email_len, &has_email},
         {"password", out->password.text, sizeof out->password.text, &out->password.len, &has_pw},
     };
@@ -138,8 +137,7 @@ bool request_create_parse(const char *body, size_t len, struct create_request *o
     return true;
 }
 
-bool request_login_parse(const char *body, size_t len, struct login_request *out,
-                         struct error *e)
+bool request_login_parse(const char *body, size_t len, struct login_request *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     size_t email_len = 0;
@@ -247,7 +245,8 @@ bool request_delete_parse(const char *body, size_t len, const char *path_name,
             if (!names_org_valid(chosen, strlen(chosen), "organization_name", e))
                 return finish(e);
         } else if (!same_name(chosen, sources[i])) {
-            error_field(e, "organization_name", "the path, query and body name different organizations");
+            error_field(e, "organization_name",
+                        "the path, query and body name different organizations");
             return finish(e);
         }
     }

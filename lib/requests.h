@@ -53,8 +53,7 @@ struct delete_request {
 bool request_create_parse(const char *body, size_t len, struct create_request *out,
                           struct error *e);
 
-bool request_login_parse(const char *body, size_t len, struct login_request *out,
-                         struct error *e);
+bool request_login_parse(const char *body, size_t len, struct login_request *out, struct error *e);
 
 /* path_name: the {name} of PUT /org/update/{name}, or NULL. Accepts every
  * body form of the original service:

@@ -61,15 +61,13 @@ bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *a
                     struct error *e);
 
 /* Deletes the org document if it still has `version`. */
-bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied,
-                      struct error *e);
+bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e);
 
 /* Org locks left by a process that died between taking one and writing:
  * those taken before `before_ms` and before the lock lifetime (twice the
  * socket timeout, plus margin). Counts them into *n, or removes them (and
  * counts those removed) when `remove`. */
-bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n,
-                           struct error *e);
+bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n, struct error *e);
 
 /* Calls fn for every org document (any state). fn returns false to stop. */
 bool store_org_each(store_t *s, bool (*fn)(const struct org *o, void *ud), void *ud,
@@ -106,15 +104,14 @@ bool store_membership_each(store_t *s, const char *org_id,
                            bool (*fn)(const struct membership *m, void *ud), void *ud,
                            struct error *e);
 bool store_memberships_delete_org(store_t *s, const char *org_id, struct error *e);
-bool store_membership_delete(store_t *s, const char *admin_id, const char *org_id,
-                             struct error *e);
+bool store_membership_delete(store_t *s, const char *admin_id, const char *org_id, struct error *e);
 
 /* Invitations and tokens that belong to an org (collections "invitations"
  * and "tokens"): delete them all / count the ones whose org is not in
  * live_ids (for the checker). */
 bool store_org_extras_delete(store_t *s, const char *org_id, struct error *e);
-bool store_extras_each_org_id(store_t *s, bool (*fn)(const char *collection, const char *org_id,
-                                                     void *ud),
+bool store_extras_each_org_id(store_t *s,
+                              bool (*fn)(const char *collection, const char *org_id, void *ud),
                               void *ud, struct error *e);
 
 /* ---- tenant collections ---- */

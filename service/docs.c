@@ -100,8 +100,7 @@ static const char *docs__dir(const struct request *r)
 
 /* Reads the asset's file whole. NULL with e set on failure; on success the
  * caller frees the buffer. */
-static char *docs__read(struct request *r, const struct docs_asset *a, size_t *len,
-                        struct error *e)
+static char *docs__read(struct request *r, const struct docs_asset *a, size_t *len, struct error *e)
 {
     char path[1280];
     int n = snprintf(path, sizeof path, "%s/%s", docs__dir(r), a->name);

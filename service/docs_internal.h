@@ -25,9 +25,9 @@ struct docs_asset {
 };
 
 #ifdef ORGD_UNITTEST
-extern const char docs__csp[];         /* the Content-Security-Policy of /docs */
-extern const char docs__page[];        /* GET /docs */
-extern const char docs__initializer[]; /* the page's start-up script */
+extern const char docs__csp[];                 /* the Content-Security-Policy of /docs */
+extern const char docs__page[];                /* GET /docs */
+extern const char docs__initializer[];         /* the page's start-up script */
 extern const struct docs_asset docs__assets[]; /* the allow-list, */
 extern const size_t docs__assets_count;        /* and its length */
 

@@ -81,8 +81,8 @@ static bool h_create(struct request *r, struct error *e)
 {
     struct create_request req;
     struct org_view v;
-    bool ok = request_create_parse(r->body, r->body_len, &req, e) &&
-              orgs_create(r->app, &req, &v, e);
+    bool ok =
+        request_create_parse(r->body, r->body_len, &req, e) && orgs_create(r->app, &req, &v, e);
     secret_text_wipe(&req.password);
     if (!ok)
         return false;
@@ -97,8 +97,8 @@ static bool h_login(struct request *r, struct error *e)
     struct login_request req;
     struct login_result res;
     memset(&res, 0, sizeof res);
-    bool ok = request_login_parse(r->body, r->body_len, &req, e) &&
-              orgs_login(r->app, &req, &res, e);
+    bool ok =
+        request_login_parse(r->body, r->body_len, &req, e) && orgs_login(r->app, &req, &res, e);
     secret_text_wipe(&req.password);
     if (!ok)
         return false;
@@ -118,14 +118,14 @@ static bool h_auth_check(struct request *r, struct error *e)
     if (!authenticate(r, &who, e))
         return false;
     int64_t now = clock_now_ms() / 1000;
-    http_send_json(
-        r, 200,
-        json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:o, s:o, s:I}", "admin", "id",
-                  who.admin.id, "email", who.admin.email, "organization", "id", who.org.id,
-                  "organization_name", who.org.name, "collection_name", who.org.collection,
-                  "role", role_name(who.membership.role), "issued_at",
-                  time_json(who.claims.iat * 1000), "expires_at", time_json(who.claims.exp * 1000),
-                  "expires_in", (json_int_t)(who.claims.exp > now ? who.claims.exp - now : 0)));
+    http_send_json(r, 200,
+                   json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:o, s:o, s:I}", "admin", "id",
+                             who.admin.id, "email", who.admin.email, "organization", "id",
+                             who.org.id, "organization_name", who.org.name, "collection_name",
+                             who.org.collection, "role", role_name(who.membership.role),
+                             "issued_at", time_json(who.claims.iat * 1000), "expires_at",
+                             time_json(who.claims.exp * 1000), "expires_in",
+                             (json_int_t)(who.claims.exp > now ? who.claims.exp - now : 0)));
     return true;
 }
 

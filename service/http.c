@@ -20,8 +20,8 @@ void http_add_header(struct request *r, const char *name, const char *fmt, ...)
     r->nextra++;
 }
 
-static void send_response(struct request *r, int status, const char *content_type,
-                          const void *body, size_t len)
+static void send_response(struct request *r, int status, const char *content_type, const void *body,
+                          size_t len)
 {
     char length[32];
     snprintf(length, sizeof length, "%zu", len);

@@ -31,7 +31,7 @@ struct request {
     bool slow;                 /* its body was cut off: too slow, or its address had too many */
     const char *method;
     bool head;
-    const char *query;          /* raw, or NULL */
+    const char *query;           /* raw, or NULL */
     char param[ROUTE_PARAM_MAX]; /* the decoded {name}, when the route has one */
     bool has_param;
     char *body; /* NUL-terminated copy, body_len bytes (owned by the dispatcher) */

@@ -15,7 +15,7 @@ enum phase { IDLE, HEADERS, BODY };
 
 struct slot {
     pthread_t thread;
-    bool taken;         /* bound to one worker thread for the process's life */
+    bool taken; /* bound to one worker thread for the process's life */
     enum phase phase;
     int64_t deadline;   /* monotonic ms; meaningful unless IDLE */
     int64_t signaled;   /* last interrupt sent, 0 = none */

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "app.h"
 #include "check.h"
 #include "config.h"
-#include "app.h"
 #include "faults.h"
 #include "log.h"
 #include "metrics.h"
@@ -168,10 +168,9 @@ static int serve(struct config *cfg)
     struct maintenance m;
     maintenance_start(&m, &app);
     log_emit(LOG_INFO, "started",
-             json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "version", ORGD_VERSION, "host",
-                       cfg->host, "port", (json_int_t)cfg->port, "threads",
-                       (json_int_t)cfg->threads, "database", cfg->master_db, "instance",
-                       app.instance_id));
+             json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "version", ORGD_VERSION, "host", cfg->host,
+                       "port", (json_int_t)cfg->port, "threads", (json_int_t)cfg->threads,
+                       "database", cfg->master_db, "instance", app.instance_id));
     wait_for_stop(&stop_signals, cfg);
     server_stop(srv, (int)cfg->shutdown_timeout_seconds);
     maintenance_stop(&m);

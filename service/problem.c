@@ -7,20 +7,13 @@ static const struct {
     int status;
     const char *slug;
 } kinds[] = {
-    {ERR_MALFORMED, 400, "malformed-request"},
-    {ERR_UNAUTHORIZED, 401, "unauthorized"},
-    {ERR_FORBIDDEN, 403, "forbidden"},
-    {ERR_NOT_FOUND, 404, "not-found"},
-    {ERR_METHOD, 405, "method-not-allowed"},
-    {ERR_TIMEOUT, 408, "request-timeout"},
-    {ERR_CONFLICT, 409, "conflict"},
-    {ERR_BUSY, 409, "operation-in-progress"},
-    {ERR_TOO_LARGE, 413, "body-too-large"},
-    {ERR_MEDIA_TYPE, 415, "unsupported-media-type"},
-    {ERR_INVALID, 422, "validation-failed"},
-    {ERR_RATE_LIMITED, 429, "rate-limited"},
-    {ERR_UNAVAILABLE, 503, "unavailable"},
-    {ERR_INTERNAL, 500, "internal-error"},
+    {ERR_MALFORMED, 400, "malformed-request"}, {ERR_UNAUTHORIZED, 401, "unauthorized"},
+    {ERR_FORBIDDEN, 403, "forbidden"},         {ERR_NOT_FOUND, 404, "not-found"},
+    {ERR_METHOD, 405, "method-not-allowed"},   {ERR_TIMEOUT, 408, "request-timeout"},
+    {ERR_CONFLICT, 409, "conflict"},           {ERR_BUSY, 409, "operation-in-progress"},
+    {ERR_TOO_LARGE, 413, "body-too-large"},    {ERR_MEDIA_TYPE, 415, "unsupported-media-type"},
+    {ERR_INVALID, 422, "validation-failed"},   {ERR_RATE_LIMITED, 429, "rate-limited"},
+    {ERR_UNAVAILABLE, 503, "unavailable"},     {ERR_INTERNAL, 500, "internal-error"},
 };
 
 static size_t find(enum err_kind kind)
@@ -81,9 +74,9 @@ json_t *problem_body(const struct error *e)
     char type[96];
     snprintf(type, sizeof type, "urn:orgd:problem:%s", kinds[i].slug);
     const char *detail = e->message[0] != '\0' ? e->message : problem_title(kinds[i].status);
-    json_t *body = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
-                             problem_title(kinds[i].status), "status", kinds[i].status, "detail",
-                             detail);
+    json_t *body =
+        json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", problem_title(kinds[i].status),
+                  "status", kinds[i].status, "detail", detail);
     if (body != NULL && e->nfields > 0) {
         json_t *errors = json_array();
         for (int f = 0; f < e->nfields && f < ERROR_MAX_FIELDS; f++)

@@ -81,8 +81,8 @@ enum match_result routes_match(const char *method, const char *path, struct rout
             return MATCH_OK;
         }
         get = get || strcmp(routes[i].method, "GET") == 0;
-        used += (size_t)snprintf(m->allow + used, sizeof m->allow - used, "%s%s",
-                                 used ? ", " : "", routes[i].method);
+        used += (size_t)snprintf(m->allow + used, sizeof m->allow - used, "%s%s", used ? ", " : "",
+                                 routes[i].method);
         if (used >= sizeof m->allow)
             used = sizeof m->allow - 1;
     }

@@ -51,7 +51,7 @@ struct route_match {
     const struct route *route;
     char param[ROUTE_PARAM_MAX]; /* the raw {name} segment (still percent-encoded) */
     bool has_param;
-    char allow[96];              /* for 405 and OPTIONS: "GET, HEAD, OPTIONS" */
+    char allow[96]; /* for 405 and OPTIONS: "GET, HEAD, OPTIONS" */
 };
 
 /* Matches `path` (no query string) for `method`. HEAD matches GET routes.

@@ -117,8 +117,9 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline, str
         return error_set(e, ERR_TIMEOUT, "the request did not arrive within %ld ms",
                          r->app->cfg->request_timeout_ms);
     if (incomplete)
-        return error_set(e, ERR_MALFORMED, chunked ? "the chunked request body is malformed"
-                                                   : "the request body ended early");
+        return error_set(e, ERR_MALFORMED,
+                         chunked ? "the chunked request body is malformed"
+                                 : "the request body ended early");
     r->body[got] = '\0';
     r->body_len = got;
     r->close = false;
@@ -169,10 +170,10 @@ static void log_request(const struct request *r, const char *route)
     enum log_level level = r->status >= 500 ? LOG_ERROR : LOG_INFO;
     if (!log_enabled(level))
         return;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "request_id", r->request_id, "method",
-                          r->method, "route", route, "status", r->status, "latency_ms",
-                          (json_int_t)(clock_mono_ms() - r->started_ms), "client",
-                          r->ri->remote_addr);
+    json_t *f =
+        json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "request_id", r->request_id, "method",
+                  r->method, "route", route, "status", r->status, "latency_ms",
+                  (json_int_t)(clock_mono_ms() - r->started_ms), "client", r->ri->remote_addr);
     if (f != NULL && r->org_id[0] != '\0')
         json_object_set_new(f, "org_id", json_string(r->org_id));
     log_emit(level, "request", f);
@@ -189,8 +190,7 @@ static void request_init(struct request *r, struct mg_connection *conn, struct a
     r->query = r->ri->query_string;
     r->started_ms = clock_mono_ms();
     r->route_name = "unmatched";
-    r->has_body =
-        r->ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != NULL;
+    r->has_body = r->ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != NULL;
     const char *rid = mg_get_header(conn, "X-Request-Id");
     if (rid != NULL && request_id_ok(rid)) {
         snprintf(r->request_id, sizeof r->request_id, "%s", rid);
@@ -239,8 +239,7 @@ static bool route_request(struct request *r, struct route_match *m, struct error
         return error_set(e, ERR_NOT_FOUND, "no such route");
     http_add_header(r, "Allow", "%s", m->allow);
     if (strcmp(r->method, "OPTIONS") != 0)
-        return error_set(e, ERR_METHOD, "%s is not allowed here; allowed: %s", r->method,
-                         m->allow);
+        return error_set(e, ERR_METHOD, "%s is not allowed here; allowed: %s", r->method, m->allow);
     if (allowed_origin && mg_get_header(r->conn, "Access-Control-Request-Method") != NULL) {
         http_add_header(r, "Access-Control-Allow-Methods", "%s", m->allow);
         http_add_header(r, "Access-Control-Allow-Headers",
@@ -373,8 +372,8 @@ static const char *civetweb_error_slug(int status)
 static int civetweb_error(struct mg_connection *conn, int status, const char *msg)
 {
     log_text(LOG_WARN, "request refused by the HTTP layer", "%d %s", status, msg ? msg : "");
-    const char *detail = status == 400 ? "the request could not be read: it is malformed, or "
-                                         "its headers exceed " HTTP_MAX_HEADER_TEXT
+    const char *detail = status == 400   ? "the request could not be read: it is malformed, or "
+                                           "its headers exceed " HTTP_MAX_HEADER_TEXT
                          : status == 411 ? "the Content-Length header is not a valid length"
                          : status == 505 ? "only HTTP/1.0 and HTTP/1.1 are served"
                                          : "the request could not be read";
@@ -414,19 +413,31 @@ server_t *server_start(struct app *app, struct error *e)
         return NULL;
     }
     const char *options[] = {
-        "listening_ports", ports,
-        "num_threads", threads,
-        "request_timeout_ms", timeout,
-        "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "5000",
-        "tcp_nodelay", "1",
-        "max_request_size", HTTP_MAX_HEADER_BYTES_TEXT,
-        "decode_url", "no",
-        "enable_directory_listing", "no",
+        "listening_ports",
+        ports,
+        "num_threads",
+        threads,
+        "request_timeout_ms",
+        timeout,
+        "enable_keep_alive",
+        "yes",
+        "keep_alive_timeout_ms",
+        "5000",
+        "tcp_nodelay",
+        "1",
+        "max_request_size",
+        HTTP_MAX_HEADER_BYTES_TEXT,
+        "decode_url",
+        "no",
+        "enable_directory_listing",
+        "no",
         /* CORS is ours, and only as configured: civetweb's '*' defaults off */
-        "access_control_allow_origin", "",
-        "access_control_allow_methods", "",
-        "access_control_allow_headers", "",
+        "access_control_allow_origin",
+        "",
+        "access_control_allow_methods",
+        "",
+        "access_control_allow_headers",
+        "",
         NULL,
     };
     struct mg_callbacks callbacks;
@@ -436,12 +447,12 @@ server_t *server_start(struct app *app, struct error *e)
     callbacks.init_connection = connection_begin;
     callbacks.connection_close = connection_end;
     callbacks.http_error = civetweb_error;
-    struct mg_init_data init = {.callbacks = &callbacks, .user_data = s,
-                                .configuration_options = options};
+    struct mg_init_data init = {
+        .callbacks = &callbacks, .user_data = s, .configuration_options = options};
     char err_text[256] = "";
     unsigned err_code = 0;
-    struct mg_error_data err = {.code = &err_code, .text = err_text,
-                                .text_buffer_size = sizeof err_text};
+    struct mg_error_data err = {
+        .code = &err_code, .text = err_text, .text_buffer_size = sizeof err_text};
     s->ctx = mg_start2(&init, &err);
     if (s->ctx == NULL) {
         error_set(e, ERR_UNAVAILABLE, "cannot listen on %s: %s", ports,

@@ -9,9 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka.h needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include "testutil.h"

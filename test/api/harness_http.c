@@ -10,9 +10,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka.h needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include "testutil.h"

@@ -69,8 +69,9 @@ static void expect_found_and_repaired(struct scene *s, const char *kind, const c
                  detail ? detail : "", code, out);
     code = th_orgd_check(&s->o, true, out, sizeof out);
     if (code != 0 || !line_repaired(out, kind, detail))
-        fail_msg("check --repair: expected exit 0 and a line '%s ... %s ... [repaired]', got %d:\n%s",
-                 kind, detail ? detail : "", code, out);
+        fail_msg(
+            "check --repair: expected exit 0 and a line '%s ... %s ... [repaired]', got %d:\n%s",
+            kind, detail ? detail : "", code, out);
     th_expect_check_clean(&s->o);
 }
 
@@ -85,9 +86,9 @@ static void db_exec(const struct th_orgd *o, const char *coll_name, const bson_t
     mongoc_client_t *c = th_db_client(o);
     mongoc_collection_t *coll = coll_of(o, c, coll_name);
     bson_error_t e;
-    bool ok = drop     ? mongoc_collection_drop(coll, &e)
-              : doc    ? mongoc_collection_insert_one(coll, doc, NULL, NULL, &e)
-                       : mongoc_collection_update_one(coll, filter, update, NULL, NULL, &e);
+    bool ok = drop  ? mongoc_collection_drop(coll, &e)
+              : doc ? mongoc_collection_insert_one(coll, doc, NULL, NULL, &e)
+                    : mongoc_collection_update_one(coll, filter, update, NULL, NULL, &e);
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(c);
     if (!ok)
@@ -215,9 +216,9 @@ static void admin_without_membership(void **state)
     bson_oid_init(&id, NULL);
     char hex[25];
     bson_oid_to_string(&id, hex);
-    bson_t *doc = BCON_NEW("_id", BCON_OID(&id), "email", BCON_UTF8("lonely@example.com"),
-                           "password_hash", BCON_UTF8("x"), "created_at",
-                           BCON_DATE_TIME((int64_t)time(NULL) * 1000));
+    bson_t *doc =
+        BCON_NEW("_id", BCON_OID(&id), "email", BCON_UTF8("lonely@example.com"), "password_hash",
+                 BCON_UTF8("x"), "created_at", BCON_DATE_TIME((int64_t)time(NULL) * 1000));
     db_exec(&s.o, "admins", doc, NULL, NULL, false);
     bson_destroy(doc);
     expect_found_and_repaired(&s, "admin_without_membership", hex);
@@ -296,8 +297,8 @@ static void stale_lock_freezes_its_org_until_repaired(void **state)
     th_expect_check_clean(&s.o); /* young: its writer may still be at work */
 
     bson_t *f = BCON_NEW("_id", BCON_OID(&lock));
-    bson_t *u = BCON_NEW("$set", "{", "at", BCON_DATE_TIME((int64_t)time(NULL) * 1000 - 600000),
-                         "}");
+    bson_t *u =
+        BCON_NEW("$set", "{", "at", BCON_DATE_TIME((int64_t)time(NULL) * 1000 - 600000), "}");
     db_exec(&s.o, "locks", NULL, f, u, false);
     bson_destroy(f);
     bson_destroy(u);

@@ -294,8 +294,8 @@ static void many_fast_clients_from_one_address_are_served(void **state)
         ok += b[i].ok;
         other += b[i].other;
     }
-    printf("# %d requests from %d concurrent clients on one address: %d answered\n",
-           CLIENTS * 5, CLIENTS, ok);
+    printf("# %d requests from %d concurrent clients on one address: %d answered\n", CLIENTS * 5,
+           CLIENTS, ok);
     assert_int_equal(other, 0);
     assert_int_equal(ok, CLIENTS * 5);
     assert_int_equal(th_orgd_stop(o), 0);

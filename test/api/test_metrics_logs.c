@@ -97,10 +97,10 @@ static void counters_move(void **state)
     assert_moved(before, after, REQ("/auth/check", "GET", "401"), 2);
     assert_moved(before, after, REQ("/metrics", "GET", "200"), 1); /* the first scrape */
     assert_moved(before, after, REQ("/auth/check", "GET", "200"), 0);
-    assert_moved(before, after,
-                 "orgd_http_request_duration_seconds_count{route=\"/org/create\"}", 1);
-    assert_moved(before, after,
-                 "orgd_http_request_duration_seconds_count{route=\"/auth/check\"}", 2);
+    assert_moved(before, after, "orgd_http_request_duration_seconds_count{route=\"/org/create\"}",
+                 1);
+    assert_moved(before, after, "orgd_http_request_duration_seconds_count{route=\"/auth/check\"}",
+                 2);
     assert_moved(before, after,
                  "orgd_http_request_duration_seconds_bucket{route=\"/org/create\",le=\"+Inf\"}", 1);
     /* an argon2 hash takes milliseconds: the sum moved too */
@@ -187,7 +187,8 @@ static json_t *request_line(const struct th_orgd *o, const char *id)
         json_t *lines = log_lines(o);
         size_t i;
         json_t *j;
-        json_array_foreach(lines, i, j) {
+        json_array_foreach(lines, i, j)
+        {
             const char *rid = json_string_value(json_object_get(j, "request_id"));
             if (strcmp(json_string_value(json_object_get(j, "msg")), "request") == 0 && rid &&
                 strcmp(rid, id) == 0) {
@@ -318,7 +319,8 @@ static void stop_and_check_log(struct th_orgd *o, bool lifecycle)
     bool started = false, stopping = false, stopped = false;
     size_t i;
     json_t *j;
-    json_array_foreach(lines, i, j) {
+    json_array_foreach(lines, i, j)
+    {
         const char *msg = json_string_value(json_object_get(j, "msg"));
         if (strcmp(msg, "started") == 0) {
             started = true;
@@ -414,7 +416,8 @@ static void warn_level_and_a_dead_database(void **state)
     size_t i;
     json_t *j;
     bool db_error = false;
-    json_array_foreach(lines, i, j) {
+    json_array_foreach(lines, i, j)
+    {
         const char *level = json_string_value(json_object_get(j, "level"));
         if (strcmp(level, "warn") != 0 && strcmp(level, "error") != 0)
             fail_msg("a %s line at LOG_LEVEL=warn (msg %s)", level,
@@ -468,7 +471,8 @@ static void recovery_is_counted_and_logged(void **state)
     size_t i;
     json_t *j;
     bool logged = false;
-    json_array_foreach(lines, i, j) {
+    json_array_foreach(lines, i, j)
+    {
         if (strcmp(json_string_value(json_object_get(j, "msg")), "recovery") == 0) {
             assert_string_equal(field(j, "action"), "undo_create");
             assert_string_equal(field(j, "organization_name"), name);

@@ -77,8 +77,8 @@ static void whole_flow(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(r.json, "admin"), "email")), lower_email);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(r.json, "organization"), "organization_name")),
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "organization"),
+                                                          "organization_name")),
                         name);
     assert_string_equal(json_string_value(json_object_get(r.json, "role")), "owner");
     assert_true(json_integer_value(json_object_get(r.json, "expires_in")) > 3500);
@@ -468,7 +468,8 @@ static void bad_input_never_harms(void **state)
         {"POST", "/org/create", NULL,
          "{\"organization_name\":\"ab\",\"email\":\"n@b.co\",\"password\":\"12345678\"}", 422},
         {"POST", "/org/create", NULL,
-         "{\"organization_name\":\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl\","
+         "{\"organization_name\":"
+         "\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl\","
          "\"email\":\"n@b.co\",\"password\":\"12345678\"}",
          422},
         {"POST", "/org/create", NULL, "NUL", 400},
@@ -555,10 +556,10 @@ static void bad_input_never_harms(void **state)
             b = body;
             blen = strlen(body);
         }
-        const char *token = strncmp(path, "/org/create", 11) == 0 ||
-                                    strncmp(path, "/admin/login", 12) == 0
-                                ? NULL
-                                : t.token;
+        const char *token =
+            strncmp(path, "/org/create", 11) == 0 || strncmp(path, "/admin/login", 12) == 0
+                ? NULL
+                : t.token;
         struct th_resp r;
         if (!th_http(&th_shared_orgd, c->method, path, token, c->content_type, b, blen, NULL, &r))
             fail_msg("case %zu (%s %s): no response", i, c->method, path);
@@ -621,13 +622,35 @@ static void random_requests_never_500(void **state)
     struct th_tenant t;
     th_tenant_new(&th_shared_orgd, &t, "Rand");
     const char *methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
-    const char *paths[] = {"/org/create", "/admin/login", "/auth/check", "/org/get",
-                           "/org/update", "/org/delete", "/org/", "/org/update/",
-                           "/org/delete/", "/healthz", "/readyz", "/"};
-    const char *pieces[] = {"{", "}", "[", "]", "\"", ":", ",", "organization_name",
-                            "new_organization_name", "email", "password", "$ne", "null",
-                            "1e999", "-0", "\\u0000", "\\ud800", "\xff", "true", "a@b.co",
-                            "%2F", "%00", "..", "system.x", "\n", " "};
+    const char *paths[] = {"/org/create",  "/admin/login", "/auth/check", "/org/get",
+                           "/org/update",  "/org/delete",  "/org/",       "/org/update/",
+                           "/org/delete/", "/healthz",     "/readyz",     "/"};
+    const char *pieces[] = {"{",
+                            "}",
+                            "[",
+                            "]",
+                            "\"",
+                            ":",
+                            ",",
+                            "organization_name",
+                            "new_organization_name",
+                            "email",
+                            "password",
+                            "$ne",
+                            "null",
+                            "1e999",
+                            "-0",
+                            "\\u0000",
+                            "\\ud800",
+                            "\xff",
+                            "true",
+                            "a@b.co",
+                            "%2F",
+                            "%00",
+                            "..",
+                            "system.x",
+                            "\n",
+                            " "};
     unsigned seed = 12345;
     for (int i = 0; i < 400; i++) {
         char path[256], body[512];

@@ -17,7 +17,6 @@
 #include "harness.h"
 #include "testutil.h"
 
-
 static void healthz_and_readyz_answer(void **state)
 {
     (void)state;
@@ -42,8 +41,8 @@ static void healthz_and_readyz_answer(void **state)
 static void unknown_path_is_404_problem(void **state)
 {
     (void)state;
-    const char *paths[] = {"/nope", "/org", "/org/", "/healthz/", "/org/acme/extra",
-                           "/org/a/../b", "//healthz", "/ORG/create"};
+    const char *paths[] = {"/nope",           "/org",        "/org/",     "/healthz/",
+                           "/org/acme/extra", "/org/a/../b", "//healthz", "/ORG/create"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         struct th_resp r;
         assert_true(th_http(&th_shared_orgd, "GET", paths[i], NULL, NULL, NULL, 0, NULL, &r));
@@ -59,12 +58,9 @@ static void wrong_method_is_405_with_allow(void **state)
     struct {
         const char *method, *path, *allow;
     } cases[] = {
-        {"DELETE", "/healthz", "GET, HEAD, OPTIONS"},
-        {"POST", "/readyz", "GET, HEAD, OPTIONS"},
-        {"GET", "/org/create", "POST, OPTIONS"},
-        {"PUT", "/admin/login", "POST, OPTIONS"},
-        {"POST", "/org/get", "GET, HEAD, OPTIONS"},
-        {"PATCH", "/org/update", "PUT, OPTIONS"},
+        {"DELETE", "/healthz", "GET, HEAD, OPTIONS"},   {"POST", "/readyz", "GET, HEAD, OPTIONS"},
+        {"GET", "/org/create", "POST, OPTIONS"},        {"PUT", "/admin/login", "POST, OPTIONS"},
+        {"POST", "/org/get", "GET, HEAD, OPTIONS"},     {"PATCH", "/org/update", "PUT, OPTIONS"},
         {"GET", "/org/delete/acme", "DELETE, OPTIONS"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -159,7 +155,8 @@ static void keep_alive_reuses_the_connection(void **state)
 static int connect_to(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     struct timeval tv = {30, 0};

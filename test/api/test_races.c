@@ -16,7 +16,6 @@
 #include "harness.h"
 #include "testutil.h"
 
-
 static void lower(char *s)
 {
     for (; *s; s++)

@@ -128,16 +128,56 @@ static void crash_at(const char *point, enum op op)
     th_tenant_free(&t);
 }
 
-static void crash_create_after_metadata(void **s) { (void)s; crash_at("create.after_metadata", OP_CREATE); }
-static void crash_create_after_admin(void **s) { (void)s; crash_at("create.after_admin", OP_CREATE); }
-static void crash_create_after_membership(void **s) { (void)s; crash_at("create.after_membership", OP_CREATE); }
-static void crash_create_after_collection(void **s) { (void)s; crash_at("create.after_collection", OP_CREATE); }
-static void crash_rename_after_reserve(void **s) { (void)s; crash_at("rename.after_reserve", OP_RENAME); }
-static void crash_rename_after_collection(void **s) { (void)s; crash_at("rename.after_collection", OP_RENAME); }
-static void crash_delete_after_mark(void **s) { (void)s; crash_at("delete.after_mark", OP_DELETE); }
-static void crash_delete_after_drop(void **s) { (void)s; crash_at("delete.after_drop", OP_DELETE); }
-static void crash_delete_after_admins(void **s) { (void)s; crash_at("delete.after_admins", OP_DELETE); }
-static void crash_delete_after_memberships(void **s) { (void)s; crash_at("delete.after_memberships", OP_DELETE); }
+static void crash_create_after_metadata(void **s)
+{
+    (void)s;
+    crash_at("create.after_metadata", OP_CREATE);
+}
+static void crash_create_after_admin(void **s)
+{
+    (void)s;
+    crash_at("create.after_admin", OP_CREATE);
+}
+static void crash_create_after_membership(void **s)
+{
+    (void)s;
+    crash_at("create.after_membership", OP_CREATE);
+}
+static void crash_create_after_collection(void **s)
+{
+    (void)s;
+    crash_at("create.after_collection", OP_CREATE);
+}
+static void crash_rename_after_reserve(void **s)
+{
+    (void)s;
+    crash_at("rename.after_reserve", OP_RENAME);
+}
+static void crash_rename_after_collection(void **s)
+{
+    (void)s;
+    crash_at("rename.after_collection", OP_RENAME);
+}
+static void crash_delete_after_mark(void **s)
+{
+    (void)s;
+    crash_at("delete.after_mark", OP_DELETE);
+}
+static void crash_delete_after_drop(void **s)
+{
+    (void)s;
+    crash_at("delete.after_drop", OP_DELETE);
+}
+static void crash_delete_after_admins(void **s)
+{
+    (void)s;
+    crash_at("delete.after_admins", OP_DELETE);
+}
+static void crash_delete_after_memberships(void **s)
+{
+    (void)s;
+    crash_at("delete.after_memberships", OP_DELETE);
+}
 
 /* ---- the shipped binary has no fault points ---- */
 
@@ -166,8 +206,8 @@ static bool file_contains(const char *path, const char *needle)
 static void shipped_binary_has_no_fault_points(void **state)
 {
     (void)state;
-    const char *points[] = {"create.after_metadata", "rename.after_collection",
-                            "delete.after_drop", "fault point reached"};
+    const char *points[] = {"create.after_metadata", "rename.after_collection", "delete.after_drop",
+                            "fault point reached"};
     for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
         assert_true(file_contains(th_orgd_faults_bin(), points[i]));
         if (file_contains(th_orgd_bin(), points[i]))
@@ -205,8 +245,10 @@ static void database_down_means_fast_503s(void **state)
         const char *body;
         bool auth;
     } reqs[] = {
-        {"POST", "/org/create", "{\"organization_name\":\"down_new\",\"email\":\"dn@example.com\","
-                                "\"password\":\"" TU_PASSWORD "\"}", false},
+        {"POST", "/org/create",
+         "{\"organization_name\":\"down_new\",\"email\":\"dn@example.com\","
+         "\"password\":\"" TU_PASSWORD "\"}",
+         false},
         {"POST", "/admin/login", NULL, false},
         {"GET", "/auth/check", NULL, true},
         {"GET", path, NULL, true},
@@ -313,9 +355,21 @@ static void database_crash_mid_operation(enum op op, const char *point)
     th_tenant_free(&t);
 }
 
-static void database_crash_mid_create(void **s) { (void)s; database_crash_mid_operation(OP_CREATE, "create.after_membership"); }
-static void database_crash_mid_rename(void **s) { (void)s; database_crash_mid_operation(OP_RENAME, "rename.after_reserve"); }
-static void database_crash_mid_delete(void **s) { (void)s; database_crash_mid_operation(OP_DELETE, "delete.after_mark"); }
+static void database_crash_mid_create(void **s)
+{
+    (void)s;
+    database_crash_mid_operation(OP_CREATE, "create.after_membership");
+}
+static void database_crash_mid_rename(void **s)
+{
+    (void)s;
+    database_crash_mid_operation(OP_RENAME, "rename.after_reserve");
+}
+static void database_crash_mid_delete(void **s)
+{
+    (void)s;
+    database_crash_mid_operation(OP_DELETE, "delete.after_mark");
+}
 
 /* ---- a failed step undoes the earlier ones ---- */
 

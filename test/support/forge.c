@@ -34,7 +34,7 @@ char *forge_jwt(const char *header, const char *payload, enum forge_mac mac, con
     if (mac == FORGE_NONE) {
         sig = calloc(1, 1);
     } else {
-        const EVP_MD *md = mac == FORGE_HS256 ? EVP_sha256()
+        const EVP_MD *md = mac == FORGE_HS256   ? EVP_sha256()
                            : mac == FORGE_HS384 ? EVP_sha384()
                                                 : EVP_sha512();
         unsigned char out[EVP_MAX_MD_SIZE];

@@ -23,7 +23,8 @@ static inline void run_on_worker_stack(void *(*fn)(void *), void *arg)
 {
     pthread_attr_t attr;
     pthread_t t;
-    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, WORKER_STACK_BYTES) != 0 ||
+    if (pthread_attr_init(&attr) != 0 ||
+        pthread_attr_setstacksize(&attr, WORKER_STACK_BYTES) != 0 ||
         pthread_create(&t, &attr, fn, arg) != 0)
         abort();
     pthread_attr_destroy(&attr);

@@ -47,8 +47,8 @@ static void query(void **state)
     assert_false(present);
     assert_true(http_query_param(NULL, "organization_name", out, sizeof out, &present, &e));
     assert_false(present);
-    assert_true(http_query_param("organization_name", "organization_name", out, sizeof out,
-                                 &present, &e));
+    assert_true(
+        http_query_param("organization_name", "organization_name", out, sizeof out, &present, &e));
     assert_true(present);
     assert_string_equal(out, "");
     assert_false(http_query_param("organization_name=a&organization_name=b", "organization_name",

@@ -14,7 +14,6 @@
 #include "requests.h"
 #include "worker_stack.h"
 
-
 /* `open` repeated n times, then `close` n times, wrapped as {"k": ...}. */
 static char *nested(const char *open, const char *close, int n)
 {

@@ -112,9 +112,15 @@ static void secrets_are_recognised(void **state)
     /* without a signature segment yet: header.payload. is enough */
     assert_true(log_looks_secret("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0."));
 
-    const char *fine[] = {"", "abc-123", "6b03fbd340a63ed1360350a1", "/org/{name}",
-                          "eyJ", "eyJhbGciOiJIUzI1NiJ9", "eyJhbGciOiJIUzI1NiJ9.",
-                          "the database is unavailable; retry shortly", "argon2 failed",
+    const char *fine[] = {"",
+                          "abc-123",
+                          "6b03fbd340a63ed1360350a1",
+                          "/org/{name}",
+                          "eyJ",
+                          "eyJhbGciOiJIUzI1NiJ9",
+                          "eyJhbGciOiJIUzI1NiJ9.",
+                          "the database is unavailable; retry shortly",
+                          "argon2 failed",
                           "org_acme.eyJ.x"};
     for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
         if (log_looks_secret(fine[i]))
@@ -127,10 +133,10 @@ static void secrets_never_reach_a_line(void **state)
     (void)state;
     char detail[512];
     snprintf(detail, sizeof detail, "token %s", JWT);
-    json_t *j = line_of(LOG_WARN, "mongodb error",
-                        json_pack("{s:s, s:s, s:s, s:{s:s}, s:[s, s]}", "detail", detail,
-                                  "hash", HASH, "admin_id", "65f0", "nested", "deep", HASH,
-                                  "list", "ok", JWT));
+    json_t *j =
+        line_of(LOG_WARN, "mongodb error",
+                json_pack("{s:s, s:s, s:s, s:{s:s}, s:[s, s]}", "detail", detail, "hash", HASH,
+                          "admin_id", "65f0", "nested", "deep", HASH, "list", "ok", JWT));
     char *text = json_dumps(j, JSON_COMPACT);
     assert_null(strstr(text, "eyJhbGci"));
     assert_null(strstr(text, "$argon2"));

@@ -82,10 +82,10 @@ static void requests_are_counted_by_route_method_and_status(void **state)
     metrics_request(6, "/org/{name}", "GET", 200, 1000);
     metrics_request(6, "/org/{name}", "HEAD", 200, 1000);
     metrics_request(METRICS_ROUTE_UNMATCHED, "ignored", "GET", 404, 100);
-    metrics_request(METRICS_ROUTE_UNMATCHED, NULL, "BREW", 404, 100);    /* method: other */
-    metrics_request(METRICS_ROUTES_MAX, "/too/far", "GET", 404, 100);    /* out of range */
-    metrics_request(6, "/org/{name}", "GET", 299, 100);                  /* status: its class */
-    metrics_request(6, "/org/{name}", "GET", 999, 100);                  /* status: other */
+    metrics_request(METRICS_ROUTE_UNMATCHED, NULL, "BREW", 404, 100); /* method: other */
+    metrics_request(METRICS_ROUTES_MAX, "/too/far", "GET", 404, 100); /* out of range */
+    metrics_request(6, "/org/{name}", "GET", 299, 100);               /* status: its class */
+    metrics_request(6, "/org/{name}", "GET", 999, 100);               /* status: other */
     metrics_request(6, "/org/other", "GET", 200, 100); /* the first template names the slot */
 
     struct metrics_scrape x = {0};
@@ -191,8 +191,8 @@ static void other_counters_and_scrape_values(void **state)
     metrics_recovery_action(RECOVERY_ACTION_COUNT); /* ignored */
     metrics_start();
 
-    struct metrics_scrape x = {.hashes_in_flight = 3, .db_known = true, .db_up = true,
-                               .orgs = {1, 7, 0, 2}};
+    struct metrics_scrape x = {
+        .hashes_in_flight = 3, .db_known = true, .db_up = true, .orgs = {1, 7, 0, 2}};
     char *t = render(&x);
     assert_line(t, "orgd_mongo_errors_total{kind=\"unavailable\"} 2");
     assert_line(t, "orgd_mongo_errors_total{kind=\"conflict\"} 1");
@@ -295,11 +295,16 @@ static void exposition_format_is_well_formed(void **state)
         strtod(v + 1, &num_end);
         assert_true(num_end != v + 1 && *num_end == '\0');
     }
-    const char *want[] = {"orgd_http_requests_total",        "orgd_http_request_duration_seconds",
-                          "orgd_mongo_errors_total",         "orgd_mongo_up",
-                          "orgd_organizations",              "orgd_password_hashes_in_flight",
-                          "orgd_password_hash_rejections_total", "orgd_recovery_actions_total",
-                          "orgd_build_info",                 "orgd_start_time_seconds"};
+    const char *want[] = {"orgd_http_requests_total",
+                          "orgd_http_request_duration_seconds",
+                          "orgd_mongo_errors_total",
+                          "orgd_mongo_up",
+                          "orgd_organizations",
+                          "orgd_password_hashes_in_flight",
+                          "orgd_password_hash_rejections_total",
+                          "orgd_recovery_actions_total",
+                          "orgd_build_info",
+                          "orgd_start_time_seconds"};
     assert_int_equal(nfam, sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_string_equal(fam[i], want[i]);

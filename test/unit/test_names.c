@@ -17,10 +17,29 @@ static bool valid(const char *s)
 static void org_names(void **state)
 {
     (void)state;
-    const char *good[] = {"abc", "Acme", "acme-corp", "a_b", "9lives", "A1-_z",
+    const char *good[] = {"abc",
+                          "Acme",
+                          "acme-corp",
+                          "a_b",
+                          "9lives",
+                          "A1-_z",
                           "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk"};
-    const char *bad[] = {"", "ab", "a$b", "a.b", "system.x", "../x", "_abc", "-abc", "a b",
-                         "a/b", "ab\xc3\xa9", "create", "GET", "List", "update", "DELETE",
+    const char *bad[] = {"",
+                         "ab",
+                         "a$b",
+                         "a.b",
+                         "system.x",
+                         "../x",
+                         "_abc",
+                         "-abc",
+                         "a b",
+                         "a/b",
+                         "ab\xc3\xa9",
+                         "create",
+                         "GET",
+                         "List",
+                         "update",
+                         "DELETE",
                          "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (!valid(good[i]))
@@ -64,8 +83,9 @@ static void emails(void **state)
     (void)state;
     const char *good[] = {"a@b.co", "first.last+tag@example.com", "x@sub.domain.org",
                           "\xc3\xa9@exemple.fr"};
-    const char *bad[] = {"", "a", "a@b", "@b.co", "a@.co", "a@b.", "a@@b.co", "a@b..co",
-                         "a b@c.de", "a@b.co\n", "\"a\"@b.co", "a@b.co;", "<a@b.co>"};
+    const char *bad[] = {"",           "a",       "a@b",     "@b.co",    "a@.co",
+                         "a@b.",       "a@@b.co", "a@b..co", "a b@c.de", "a@b.co\n",
+                         "\"a\"@b.co", "a@b.co;", "<a@b.co>"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (!email_ok(good[i]))
             fail_msg("'%s' should be valid", good[i]);

@@ -28,7 +28,8 @@ static void create_accepts_the_three_fields(void **state)
     struct create_request r;
     struct error e;
     error_clear(&e);
-    const char *b = "{\"organization_name\":\"Acme\",\"email\":\"a@b.co\",\"password\":\"12345678\"}";
+    const char *b =
+        "{\"organization_name\":\"Acme\",\"email\":\"a@b.co\",\"password\":\"12345678\"}";
     assert_true(request_create_parse(b, strlen(b), &r, &e));
     assert_string_equal(r.organization_name, "Acme");
     assert_string_equal(r.email, "a@b.co");
@@ -106,8 +107,9 @@ static void password_bounds_count_bytes(void **state)
     char pw[200];
     memset(pw, 'x', 128);
     pw[128] = '\0';
-    int n = snprintf(body, sizeof body,
-                     "{\"organization_name\":\"acme\",\"email\":\"a@b.co\",\"password\":\"%s\"}", pw);
+    int n =
+        snprintf(body, sizeof body,
+                 "{\"organization_name\":\"acme\",\"email\":\"a@b.co\",\"password\":\"%s\"}", pw);
     assert_int_equal(create_kind(body, (size_t)n, &e), ERR_OK);
     pw[128] = 'x';
     pw[129] = '\0';
@@ -158,8 +160,8 @@ static void update_body_forms(void **state)
                        NULL, &r, &e));
     assert_string_equal(r.old_name, "acme");
     assert_string_equal(r.new_name, "Beta");
-    assert_true(update("{\"organization_name\":\"acme\",\"new_organization_name\":\"Beta\"}",
-                       NULL, &r, &e));
+    assert_true(update("{\"organization_name\":\"acme\",\"new_organization_name\":\"Beta\"}", NULL,
+                       &r, &e));
     assert_string_equal(r.old_name, "acme");
     assert_string_equal(r.new_name, "Beta");
     assert_true(update("{\"organization_name\":\"Beta\",\"email\":\"n@b.co\","

@@ -26,8 +26,8 @@ static void not_found(void **state)
 {
     (void)state;
     struct route_match m;
-    const char *paths[] = {"", "/", "/org", "/org/", "/org//", "/org/a/b", "/healthz/",
-                           "/Healthz", "/org/update/a/b", "healthz"};
+    const char *paths[] = {"",         "/",         "/org",     "/org/",           "/org//",
+                           "/org/a/b", "/healthz/", "/Healthz", "/org/update/a/b", "healthz"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         if (routes_match("GET", paths[i], &m) != MATCH_NOT_FOUND)
             fail_msg("'%s' matched", paths[i]);
