@@ -292,66 +292,69 @@ static const char *dotenv_lookup(const struct dotenv *d, const char *name)
     return NULL;
 }
 
-static bool set_one(struct config *c, const struct setting *s, const char *value, struct error *e)
+static bool set_string(char *field, const struct setting *s, const char *value, const char *shown,
+                       struct error *e)
 {
     char why[160];
+    size_t len = strlen(value);
+    if (s->min > 0 && (long)len < s->min)
+        return setting_error(e, s->name, "must be at least %ld bytes (got %zu)", s->min, len);
+    if ((long)len > s->max)
+        return setting_error(e, s->name, "must be at most %ld bytes (got %zu)", s->max, len);
+    if (s->check != NULL && !s->check(value, why, sizeof why))
+        return setting_error(e, s->name, "%s %s", why, shown);
+    memcpy(field, value, len + 1);
+    return true;
+}
+
+static bool set_long(char *field, const struct setting *s, const char *value, const char *shown,
+                     struct error *e)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    bool digits =
+        isdigit((unsigned char)value[0]) || (value[0] == '-' && isdigit((unsigned char)value[1]));
+    if (!digits || errno != 0 || end == NULL || *end != '\0' || v < s->min || v > s->max)
+        return setting_error(e, s->name, "must be an integer from %ld to %ld %s", s->min, s->max,
+                             shown);
+    memcpy(field, &v, sizeof v);
+    return true;
+}
+
+/* Stored as the index of the choice, which is the enum's value. */
+static bool set_enum(char *field, const struct setting *s, const char *value, const char *shown,
+                     struct error *e)
+{
+    int idx = 0;
+    for (const char *p = s->choices; *p; idx++) {
+        size_t len = strcspn(p, "|");
+        if (strlen(value) == len && strncasecmp(value, p, len) == 0) {
+            memcpy(field, &idx, sizeof idx);
+            return true;
+        }
+        p += len;
+        if (*p == '|')
+            p++;
+    }
+    return setting_error(e, s->name, "must be one of %s %s", s->choices, shown);
+}
+
+static bool set_one(struct config *c, const struct setting *s, const char *value, struct error *e)
+{
     char *field = (char *)c + s->offset;
-    /* quote the value in messages unless it is a secret */
-    char shown[96];
+    char shown[96]; /* the value quoted in messages, unless it is a secret */
     if (s->secret)
         snprintf(shown, sizeof shown, "(value not shown)");
     else
         snprintf(shown, sizeof shown, "(got \"%.60s\")", value);
-
     switch (s->type) {
-    case T_STRING: {
-        size_t len = strlen(value);
-        if ((long)len < s->min || (long)len > s->max) {
-            if (s->min > 0 && (long)len < s->min)
-                setting_error(e, s->name, "must be at least %ld bytes (got %zu)", s->min, len);
-            else
-                setting_error(e, s->name, "must be at most %ld bytes (got %zu)", s->max, len);
-            return false;
-        }
-        if (s->check != NULL && !s->check(value, why, sizeof why)) {
-            setting_error(e, s->name, "%s %s", why, shown);
-            return false;
-        }
-        memcpy(field, value, len + 1);
-        return true;
-    }
-    case T_LONG: {
-        char *end = NULL;
-        errno = 0;
-        long v = strtol(value, &end, 10);
-        if (!(isdigit((unsigned char)value[0]) ||
-              (value[0] == '-' && isdigit((unsigned char)value[1]))) ||
-            errno != 0 || end == NULL || *end != '\0' || v < s->min || v > s->max) {
-            setting_error(e, s->name, "must be an integer from %ld to %ld %s", s->min, s->max,
-                          shown);
-            return false;
-        }
-        memcpy(field, &v, sizeof v);
-        return true;
-    }
-    case T_ENUM: {
-        int idx = 0;
-        const char *p = s->choices;
-        while (*p) {
-            const char *bar = strchr(p, '|');
-            size_t len = bar ? (size_t)(bar - p) : strlen(p);
-            if (strlen(value) == len && strncasecmp(value, p, len) == 0) {
-                memcpy(field, &idx, sizeof idx);
-                return true;
-            }
-            idx++;
-            p += len;
-            if (*p == '|')
-                p++;
-        }
-        setting_error(e, s->name, "must be one of %s %s", s->choices, shown);
-        return false;
-    }
+    case T_STRING:
+        return set_string(field, s, value, shown, e);
+    case T_LONG:
+        return set_long(field, s, value, shown, e);
+    case T_ENUM:
+        return set_enum(field, s, value, shown, e);
     }
     return false;
 }

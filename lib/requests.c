@@ -22,9 +22,53 @@ static bool malformed(struct error *e, const char *what)
     return error_set(e, ERR_MALFORMED, "%s", what);
 }
 
+/* The fields[] entry for key, or NULL. */
+static struct field *field_named(struct field *fields, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(fields[i].name, key) == 0)
+            return &fields[i];
+    }
+    return NULL;
+}
+
+/* A key we do not take: a field error that names it only if it is short
+ * and plain, never echoing a key that could be anything. */
+static void unknown_key(struct error *e, const char *key)
+{
+    char shown[48];
+    size_t klen = strlen(key);
+    bool plain = klen < sizeof shown;
+    for (size_t i = 0; plain && i < klen; i++)
+        plain = (unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x7f;
+    snprintf(shown, sizeof shown, "%s", plain ? key : "(unprintable)");
+    error_field(e, shown, key[0] == '$' ? "operators are not allowed" : "is not a known field");
+}
+
+/* Takes one value into its field. Returns the kind of what was wrong with
+ * it (ERR_OK, ERR_MALFORMED for a wrong type, ERR_INVALID if too long). */
+static enum err_kind take_value(struct field *f, json_t *value, struct error *e)
+{
+    if (!json_is_string(value)) {
+        error_field(e, f->name, "must be a string");
+        return ERR_MALFORMED;
+    }
+    size_t vlen = json_string_length(value);
+    *f->seen = true;
+    if (vlen >= f->cap) {
+        error_field(e, f->name, "is too long (at most %zu bytes)", f->cap - 1);
+        return ERR_INVALID;
+    }
+    memcpy(f->out, json_string_value(value), vlen + 1);
+    if (f->len)
+        *f->len = vlen;
+    return ERR_OK;
+}
+
 /* Parses body as one flat JSON object whose keys are all in fields[] and
  * whose values are all strings. Values longer than cap-1 bytes are a 422 on
- * that field. An empty body is an empty object. */
+ * that field. An empty body is an empty object. A wrong type anywhere makes
+ * the whole a 400; otherwise unknown keys and long values make it a 422. */
 static bool parse_fields(const char *body, size_t len, struct field *fields, size_t n,
                          struct error *e)
 {
@@ -36,7 +80,6 @@ static bool parse_fields(const char *body, size_t len, struct field *fields, siz
     }
     if (len == 0)
         return true;
-
     json_t *root = jsonin_load(body, len, "request body", e);
     if (root == NULL)
         return false;
@@ -44,47 +87,19 @@ static bool parse_fields(const char *body, size_t len, struct field *fields, siz
         json_decref(root);
         return malformed(e, "request body must be a JSON object");
     }
-
     enum err_kind kind = ERR_OK;
     const char *key;
     json_t *value;
     json_object_foreach(root, key, value)
     {
-        struct field *f = NULL;
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(fields[i].name, key) == 0)
-                f = &fields[i];
-        }
-        if (f == NULL) {
-            /* never echo a key that could be anything: name it only if it is short and plain */
-            char shown[48];
-            size_t klen = strlen(key);
-            bool plain = klen < sizeof shown;
-            for (size_t i = 0; plain && i < klen; i++)
-                plain = (unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x7f;
-            snprintf(shown, sizeof shown, "%s", plain ? key : "(unprintable)");
-            error_field(e, shown,
-                        key[0] == '$' ? "operators are not allowed" : "is not a known field");
-            if (kind == ERR_OK)
-                kind = ERR_INVALID;
-            continue;
-        }
-        if (!json_is_string(value)) {
-            error_field(e, f->name, "must be a string");
-            kind = ERR_MALFORMED;
-            continue;
-        }
-        size_t vlen = json_string_length(value);
-        *f->seen = true;
-        if (vlen >= f->cap) {
-            error_field(e, f->name, "is too long (at most %zu bytes)", f->cap - 1);
-            if (kind == ERR_OK)
-                kind = ERR_INVALID;
-            continue;
-        }
-        memcpy(f->out, json_string_value(value), vlen + 1);
-        if (f->len)
-            *f->len = vlen;
+        struct field *f = field_named(fields, n, key);
+        enum err_kind k = ERR_INVALID;
+        if (f == NULL)
+            unknown_key(e, key);
+        else
+            k = take_value(f, value, e);
+        if (k == ERR_MALFORMED || (k == ERR_INVALID && kind == ERR_OK))
+            kind = k;
     }
     json_decref(root);
     if (kind == ERR_MALFORMED)

@@ -390,6 +390,56 @@ static int civetweb_error(struct mg_connection *conn, int status, const char *ms
     return 0;
 }
 
+/* civetweb with orgd's settings and callbacks, listening on HOST:PORT (and
+ * HOST:METRICS_PORT when set). The routes are installed by init_context,
+ * before anything is accepted. */
+static bool start_civetweb(struct server *s, const struct config *cfg, struct error *e)
+{
+    char ports[160], threads[16], timeout[16]; /* two HOST:PORT when METRICS_PORT is set */
+    snprintf(ports, sizeof ports, "%s:%ld", cfg->host, cfg->port);
+    if (cfg->metrics_port != 0) /* a second listener for /metrics alone */
+        snprintf(ports, sizeof ports, "%s:%ld,%s:%ld", cfg->host, cfg->port, cfg->host,
+                 cfg->metrics_port);
+    snprintf(threads, sizeof threads, "%ld", cfg->threads);
+    snprintf(timeout, sizeof timeout, "%ld", cfg->request_timeout_ms);
+    // clang-format off
+    const char *options[] = {
+        "listening_ports", ports,
+        "num_threads", threads,
+        "request_timeout_ms", timeout,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "5000",
+        "tcp_nodelay", "1",
+        "max_request_size", HTTP_MAX_HEADER_BYTES_TEXT,
+        "decode_url", "no",
+        "enable_directory_listing", "no",
+        /* CORS is ours, and only as configured: civetweb's '*' defaults off */
+        "access_control_allow_origin", "",
+        "access_control_allow_methods", "",
+        "access_control_allow_headers", "",
+        NULL,
+    };
+    // clang-format on
+    struct mg_callbacks callbacks = {
+        .log_message = log_civetweb,
+        .init_context = install_routes,
+        .init_connection = connection_begin,
+        .connection_close = connection_end,
+        .http_error = civetweb_error,
+    };
+    struct mg_init_data init = {
+        .callbacks = &callbacks, .user_data = s, .configuration_options = options};
+    char err_text[256] = "";
+    unsigned err_code = 0;
+    struct mg_error_data err = {
+        .code = &err_code, .text = err_text, .text_buffer_size = sizeof err_text};
+    s->ctx = mg_start2(&init, &err);
+    if (s->ctx == NULL)
+        return error_set(e, ERR_UNAVAILABLE, "cannot listen on %s: %s", ports,
+                         err_text[0] ? err_text : "unknown error");
+    return true;
+}
+
 server_t *server_start(struct app *app, struct error *e)
 {
     const struct config *cfg = app->cfg;
@@ -399,64 +449,9 @@ server_t *server_start(struct app *app, struct error *e)
         return NULL;
     }
     s->app = app;
-    char ports[160], threads[16], timeout[16]; /* two HOST:PORT when METRICS_PORT is set */
-    snprintf(ports, sizeof ports, "%s:%ld", cfg->host, cfg->port);
-    if (cfg->metrics_port != 0) /* a second listener for /metrics alone */
-        snprintf(ports, sizeof ports, "%s:%ld,%s:%ld", cfg->host, cfg->port, cfg->host,
-                 cfg->metrics_port);
-    snprintf(threads, sizeof threads, "%ld", cfg->threads);
-    snprintf(timeout, sizeof timeout, "%ld", cfg->request_timeout_ms);
     long share = cfg->receiving_per_client > 0 ? cfg->receiving_per_client : cfg->threads / 2;
     s->intake = intake_new((int)cfg->threads, (int)share, cfg->request_timeout_ms, e);
-    if (s->intake == NULL) {
-        free(s);
-        return NULL;
-    }
-    const char *options[] = {
-        "listening_ports",
-        ports,
-        "num_threads",
-        threads,
-        "request_timeout_ms",
-        timeout,
-        "enable_keep_alive",
-        "yes",
-        "keep_alive_timeout_ms",
-        "5000",
-        "tcp_nodelay",
-        "1",
-        "max_request_size",
-        HTTP_MAX_HEADER_BYTES_TEXT,
-        "decode_url",
-        "no",
-        "enable_directory_listing",
-        "no",
-        /* CORS is ours, and only as configured: civetweb's '*' defaults off */
-        "access_control_allow_origin",
-        "",
-        "access_control_allow_methods",
-        "",
-        "access_control_allow_headers",
-        "",
-        NULL,
-    };
-    struct mg_callbacks callbacks;
-    memset(&callbacks, 0, sizeof callbacks);
-    callbacks.log_message = log_civetweb;
-    callbacks.init_context = install_routes;
-    callbacks.init_connection = connection_begin;
-    callbacks.connection_close = connection_end;
-    callbacks.http_error = civetweb_error;
-    struct mg_init_data init = {
-        .callbacks = &callbacks, .user_data = s, .configuration_options = options};
-    char err_text[256] = "";
-    unsigned err_code = 0;
-    struct mg_error_data err = {
-        .code = &err_code, .text = err_text, .text_buffer_size = sizeof err_text};
-    s->ctx = mg_start2(&init, &err);
-    if (s->ctx == NULL) {
-        error_set(e, ERR_UNAVAILABLE, "cannot listen on %s: %s", ports,
-                  err_text[0] ? err_text : "unknown error");
+    if (s->intake == NULL || !start_civetweb(s, cfg, e)) {
         intake_destroy(s->intake);
         free(s);
         return NULL;
