@@ -64,29 +64,32 @@ bool log_looks_secret(const char *s)
 
 /* Replaces every string value that looks secret, in objects and arrays
  * (to a small depth: our lines are flat). */
+static void redact(json_t *v, int depth);
+
+static void redact_value(json_t *child, int depth)
+{
+    if (json_is_string(child) && log_looks_secret(json_string_value(child)))
+        json_string_set(child, "[redacted]");
+    else
+        redact(child, depth + 1);
+}
+
 static void redact(json_t *v, int depth)
 {
     if (depth > 4)
         return;
+    const char *key;
+    size_t i;
+    json_t *child;
     if (json_is_object(v)) {
-        const char *key;
-        json_t *child;
         json_object_foreach(v, key, child)
         {
-            if (json_is_string(child) && log_looks_secret(json_string_value(child)))
-                json_string_set(child, "[redacted]");
-            else
-                redact(child, depth + 1);
+            redact_value(child, depth);
         }
     } else if (json_is_array(v)) {
-        size_t i;
-        json_t *child;
         json_array_foreach(v, i, child)
         {
-            if (json_is_string(child) && log_looks_secret(json_string_value(child)))
-                json_string_set(child, "[redacted]");
-            else
-                redact(child, depth + 1);
+            redact_value(child, depth);
         }
     }
 }
