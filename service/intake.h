@@ -28,7 +28,8 @@
  * README's Limits).
  *
  * Every function is safe from any worker thread; all state is behind one
- * mutex, held only for a scan of `slots` entries.
+ * mutex, held only for a scan of `slots` entries. One intake per process:
+ * each worker thread is bound to its slot for the life of the process.
  */
 #ifndef ORGD_INTAKE_H
 #define ORGD_INTAKE_H
