@@ -77,17 +77,6 @@ void http_send_problem(struct request *r, const struct error *e)
     send_json_as(r, status, "application/problem+json", problem_body(e));
 }
 
-void http_fail(struct request *r, enum err_kind kind, const char *fmt, ...)
-{
-    struct error e = ERROR_INIT;
-    e.kind = kind;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e.message, sizeof e.message, fmt, ap);
-    va_end(ap);
-    http_send_problem(r, &e);
-}
-
 void http_send_bytes(struct request *r, const char *content_type, const void *data, size_t len)
 {
     send_response(r, 200, content_type, data, len);

@@ -61,10 +61,6 @@ void http_send_json(struct request *r, int status, json_t *body);
  * reason when r->token_refused). */
 void http_send_problem(struct request *r, const struct error *e);
 
-/* Shorthand: a problem of `kind` with a message. */
-void http_fail(struct request *r, enum err_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Sends raw bytes with a content type (status 200). */
 void http_send_bytes(struct request *r, const char *content_type, const void *data, size_t len);
 
