@@ -8,33 +8,10 @@
 #include "log.h"
 #include "util.h"
 
-struct claim_ctx {
-    const char *collection;
-    const char *except_id;
-    bool claimed;
-};
-
-static bool claim_check(const struct org *o, void *ud)
-{
-    struct claim_ctx *ctx = ud;
-    if (strcmp(o->id, ctx->except_id) == 0)
-        return true;
-    if (strcmp(o->collection, ctx->collection) == 0 ||
-        (o->has_op && (strcmp(o->op.from_collection, ctx->collection) == 0 ||
-                       strcmp(o->op.to_collection, ctx->collection) == 0))) {
-        ctx->claimed = true;
-        return false;
-    }
-    return true;
-}
-
 bool lifecycle_collection_claimed(struct app *c, const char *collection, const char *except_id,
                                   bool *claimed, struct error *e)
 {
-    struct claim_ctx ctx = {collection, except_id, false};
-    bool ok = store_org_each(c->store, claim_check, &ctx, e);
-    *claimed = ctx.claimed;
-    return ok;
+    return store_org_claiming(c->store, collection, except_id, claimed, e);
 }
 
 bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e)

@@ -1,10 +1,12 @@
 #include "log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -113,6 +115,21 @@ char *log_format(enum log_level level, const char *msg, json_t *fields, int64_t 
     return text;
 }
 
+/* Writes the whole line: a write interrupted by a signal (a worker is
+ * interrupted when its request is late) or cut short goes on. */
+static void write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
 void log_emit(enum log_level level, const char *msg, json_t *fields)
 {
     if (!log_enabled(level)) {
@@ -122,10 +139,10 @@ void log_emit(enum log_level level, const char *msg, json_t *fields)
     char *text = log_format(level, msg, fields, clock_now_ms());
     if (text == NULL)
         return;
+    size_t len = strlen(text);
+    text[len] = '\n'; /* the NUL's place: one write for the whole line */
     pthread_mutex_lock(&out_lock);
-    fputs(text, stderr);
-    fputc('\n', stderr);
-    fflush(stderr);
+    write_all(STDERR_FILENO, text, len + 1);
     pthread_mutex_unlock(&out_lock);
     free(text);
 }

@@ -150,6 +150,11 @@ static size_t b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
     return o;
 }
 
+/* The largest parameters a stored hash may ask for: the settings' bounds. */
+#define PHC_M_MAX 4194304u
+#define PHC_T_MAX 64u
+#define PHC_P_MAX 16u
+
 /* A PHC string taken apart: "$argon2id$v=19$m=...,t=...,p=...$salt$hash". */
 struct phc {
     uint32_t version;
@@ -190,6 +195,12 @@ static bool phc_parse(const char *text, struct phc *out)
         return false;
     if (!parse_u32(&p, "$m=", &out->params.m_kib) || !parse_u32(&p, ",t=", &out->params.t) ||
         !parse_u32(&p, ",p=", &out->params.p) || *p != '$')
+        return false;
+    /* a stored string never makes orgd hash with more than its settings
+     * allow (ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM): a
+     * damaged or planted hash must not take a slot or the memory for ever */
+    if (out->params.m_kib > PHC_M_MAX || out->params.t > PHC_T_MAX || out->params.p < 1 ||
+        out->params.p > PHC_P_MAX)
         return false;
     const char *salt = p + 1;
     const char *dollar = strchr(salt, '$');

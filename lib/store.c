@@ -229,6 +229,7 @@ bool store_ensure_indexes(store_t *s, struct error *e)
     bool ok = create_index(s, C_LOCKS, "key_unique", true, "key", NULL, e) &&
               create_index(s, C_ORGS, "name_key_unique", true, "name_key", NULL, e) &&
               create_index(s, C_ORGS, "state_touched", false, "state", "op.touched_at", e) &&
+              create_index(s, C_ORGS, "collection", false, "collection", NULL, e) &&
               create_index(s, C_ADMINS, "email_unique", true, "email", NULL, e) &&
               create_index(s, C_MEMBERS, "admin_org_unique", true, "admin_id", "org_id", e) &&
               create_index(s, C_MEMBERS, "org", false, "org_id", NULL, e) &&

@@ -70,6 +70,13 @@ bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied
 bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n, struct error *e);
 
 /* Calls fn for every org document (any state). fn returns false to stop. */
+/* True (in *claimed) when an org other than except_id (NULL or "": any)
+ * names `collection` as its collection or as either end of a rename in
+ * progress. One query, served by the index on `collection`. On failure
+ * *claimed is true: a caller that cannot tell must not drop anything. */
+bool store_org_claiming(store_t *s, const char *collection, const char *except_id, bool *claimed,
+                        struct error *e);
+
 bool store_org_each(store_t *s, bool (*fn)(const struct org *o, void *ud), void *ud,
                     struct error *e);
 

@@ -232,6 +232,24 @@ bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied
     return ok;
 }
 
+bool store_org_claiming(store_t *s, const char *collection, const char *except_id, bool *claimed,
+                        struct error *e)
+{
+    *claimed = true; /* until the database says otherwise */
+    bson_t *filter = BCON_NEW("$or", "[", "{", "collection", BCON_UTF8(collection), "}", "{",
+                              "op.from_collection", BCON_UTF8(collection), "}", "{",
+                              "op.to_collection", BCON_UTF8(collection), "}", "]");
+    bson_oid_t oid;
+    if (except_id != NULL && store__oid_from(except_id, &oid))
+        BCON_APPEND(filter, "_id", "{", "$ne", BCON_OID(&oid), "}");
+    int64_t n = 0;
+    bool ok = store__count(s, C_ORGS, filter, &n, "org claim count", e);
+    bson_destroy(filter);
+    if (ok)
+        *claimed = n > 0;
+    return ok;
+}
+
 bool store_org_each(store_t *s, bool (*fn)(const struct org *o, void *ud), void *ud,
                     struct error *e)
 {

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "util.h"
 
-enum phase { IDLE, HEADERS, BODY };
+enum phase { IDLE, HEADERS, BODY, LINGER };
 
 struct slot {
     pthread_t thread;
@@ -128,8 +128,8 @@ static int64_t interrupt_late(intake_t *in, int64_t now)
             s->signaled = now;
         }
         int64_t at = late ? s->signaled + INTAKE_RESIGNAL_MS : s->deadline;
-        if (s->phase == BODY && !late && s->slow_at < at)
-            at = s->slow_at; /* when it turns slow */
+        if (s->phase == BODY && !late && s->slow_at > now && s->slow_at < at)
+            at = s->slow_at; /* when it turns slow (once it has, only the deadline matters) */
         if (at < next)
             next = at;
     }
@@ -235,6 +235,15 @@ void intake_body_begin(intake_t *in, const char *addr, int64_t deadline_ms)
         if (slow_ahead_of(in, s, s->since) >= in->per_client)
             s->slow_at = s->since + INTAKE_CROWDED_MS;
     }
+    pthread_mutex_unlock(&in->lock);
+}
+
+void intake_linger_begin(intake_t *in, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&in->lock);
+    struct slot *s = slot_of_caller(in);
+    if (s != NULL)
+        arm(in, s, LINGER, deadline_ms);
     pthread_mutex_unlock(&in->lock);
 }
 

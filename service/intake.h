@@ -48,7 +48,8 @@ typedef struct intake intake_t;
 
 /* Starts the watchdog. slots: the number of worker threads; per_client:
  * the fair share (>= 1); timeout_ms: REQUEST_TIMEOUT_MS. NULL with e set on
- * failure. Caller frees with intake_destroy (before stopping civetweb). */
+ * failure. Caller frees with intake_destroy, after civetweb has stopped
+ * (mg_stop joins the workers; until then they use the intake). */
 intake_t *intake_new(int slots, int per_client, long timeout_ms, struct error *e);
 void intake_destroy(intake_t *in);
 
@@ -74,8 +75,13 @@ bool intake_body_cut(intake_t *in);
  * address had too many slow senders; the read was then cut short. */
 bool intake_body_end(intake_t *in, struct error *e);
 
-/* The calling worker is no longer receiving (its connection closed).
- * Idempotent. */
+/* The calling worker reads what is left of an unread body for a moment
+ * before its connection closes, until deadline_ms: interrupted at the
+ * deadline, never counted as a slow sender. End it with intake_end. */
+void intake_linger_begin(intake_t *in, int64_t deadline_ms);
+
+/* The calling worker is no longer receiving (its request ended, its
+ * connection closed, or its lingering is over). Idempotent. */
 void intake_end(intake_t *in);
 
 #endif

@@ -93,7 +93,6 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline, str
         r->body_len = 0;
         return r->body != NULL || error_set(e, ERR_UNAVAILABLE, "out of memory");
     }
-    r->close = true; /* until the whole body has been read */
     if (cl > max)
         return error_set(e, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
     if (!is_json_type(mg_get_header(r->conn, "Content-Type")))
@@ -191,6 +190,9 @@ static void request_init(struct request *r, struct mg_connection *conn, struct a
     r->started_ms = clock_mono_ms();
     r->route_name = "unmatched";
     r->has_body = r->ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != NULL;
+    /* a body not read to its end closes the connection, on every path (civetweb
+     * would otherwise drain it, however long it is): only read_body clears this */
+    r->close = r->has_body;
     const char *rid = mg_get_header(conn, "X-Request-Id");
     if (rid != NULL && request_id_ok(rid)) {
         snprintf(r->request_id, sizeof r->request_id, "%s", rid);
@@ -234,7 +236,6 @@ static bool route_request(struct request *r, struct route_match *m, struct error
         r->route_name = m->route->pattern;
         return true;
     }
-    r->close = r->has_body;
     if (res == MATCH_NOT_FOUND)
         return error_set(e, ERR_NOT_FOUND, "no such route");
     http_add_header(r, "Allow", "%s", m->allow);
@@ -261,8 +262,7 @@ static bool take_input(struct request *r, const struct route_match *m, intake_t 
         return false;
     if (m->route->reads_body)
         return read_body(r, intake, deadline, e);
-    r->close = r->has_body; /* never read, so never drained: the connection goes */
-    return true;
+    return true; /* a body this route never reads closes the connection (request_init) */
 }
 
 /* After an answer that leaves a body unread: read and discard a little of
@@ -275,15 +275,14 @@ static void linger_before_close(struct request *r, intake_t *intake)
     char sink[4096];
     size_t read = 0;
     int64_t until = clock_mono_ms() + LINGER_MS;
-    intake_body_begin(intake, r->ri->remote_addr, until);
-    while (read < LINGER_BYTES && clock_mono_ms() < until && !intake_body_cut(intake)) {
+    intake_linger_begin(intake, until);
+    while (read < LINGER_BYTES && clock_mono_ms() < until) {
         int n = mg_read(r->conn, sink, sizeof sink);
         if (n <= 0)
             break;
         read += (size_t)n;
     }
-    struct error ignored = ERROR_INIT;
-    intake_body_end(intake, &ignored);
+    intake_end(intake);
 }
 
 static int dispatch(struct mg_connection *conn, void *cbdata)
@@ -349,6 +348,14 @@ static void connection_end(const struct mg_connection *conn)
     intake_end(server_of(conn)->intake);
 }
 
+/* After every request, also those civetweb answers itself without
+ * dispatch: the worker is no longer receiving it. */
+static void request_end(const struct mg_connection *conn, int status)
+{
+    (void)status;
+    intake_end(server_of(conn)->intake);
+}
+
 static const char *civetweb_error_slug(int status)
 {
     switch (status) {
@@ -356,6 +363,8 @@ static const char *civetweb_error_slug(int status)
         return "malformed-request";
     case 411:
         return "length-required";
+    case 404:
+        return "not-found";
     case 413:
         return "body-too-large";
     case 505:
@@ -376,7 +385,8 @@ static int civetweb_error(struct mg_connection *conn, int status, const char *ms
                                            "its headers exceed " HTTP_MAX_HEADER_TEXT
                          : status == 411 ? "the Content-Length header is not a valid length"
                          : status == 505 ? "only HTTP/1.0 and HTTP/1.1 are served"
-                                         : "the request could not be read";
+                         : status == 404 ? "no such route"
+                                         : "the request could not be handled";
     char body[512];
     int n = snprintf(body, sizeof body,
                      "{\"type\":\"urn:orgd:problem:%s\",\"title\":\"%s\",\"status\":%d,"
@@ -425,6 +435,7 @@ static bool start_civetweb(struct server *s, const struct config *cfg, struct er
         .init_context = install_routes,
         .init_connection = connection_begin,
         .connection_close = connection_end,
+        .end_request = request_end,
         .http_error = civetweb_error,
     };
     struct mg_init_data init = {

@@ -312,8 +312,13 @@ static void unread_bodies_are_not_drained(void **state)
         "GET /nowhere HTTP/1.1\r\nHost: orgd\r\nContent-Length: 1000000000\r\n\r\n",
         "POST /org/create HTTP/1.1\r\nHost: orgd\r\nContent-Type: application/json\r\n"
         "Content-Length: 1000000000\r\n\r\n",
+        /* refused before the body is looked at: a bad escape in the path */
+        "PUT /org/update/%zz HTTP/1.1\r\nHost: orgd\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000000000\r\n\r\n",
+        "GET /docs/%zz HTTP/1.1\r\nHost: orgd\r\nContent-Length: 1000000000\r\n\r\n",
     };
-    const char *expect[] = {"HTTP/1.1 200 ", "HTTP/1.1 404 ", "HTTP/1.1 413 "};
+    const char *expect[] = {"HTTP/1.1 200 ", "HTTP/1.1 404 ", "HTTP/1.1 413 ", "HTTP/1.1 400 ",
+                            "HTTP/1.1 400 "};
     for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
         int fd = connect_from("127.0.0.1", o->port);
         int small = 65536; /* no autotuning: what send() takes is what orgd let in */
@@ -429,6 +434,48 @@ static void malformed_http_gets_a_problem(void **state)
     if (strncmp(out, "HTTP/1.1 400 ", 13) != 0 || strstr(out, "application/problem+json") == NULL)
         fail_msg("headers over 16 KiB: %.200s", out);
     expect_alive(o);
+}
+
+/* CPU seconds (user + system) the process has used so far. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    unsigned long utime = 0, stime = 0;
+    if (f != NULL) {
+        /* fields 14 and 15; the name (field 2) has no spaces for orgd */
+        if (fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                   &stime) != 2)
+            utime = stime = 0;
+        fclose(f);
+    }
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Waiting on a slow sender costs nothing: the watchdog sleeps until a
+ * deadline instead of spinning (it once woke without pause while any body
+ * had been arriving for 200 ms). */
+static void a_slow_body_costs_no_cpu(void **state)
+{
+    (void)state;
+    struct th_orgd *o = &own;
+    th_orgd_init(o, NULL);
+    const char *env[] = {"REQUEST_TIMEOUT_MS=3000", NULL};
+    assert_true(th_orgd_start(o, env));
+    int fd = connect_from("127.0.0.2", o->port);
+    double before = cpu_seconds(o->pid);
+    send_all(fd, "POST /admin/login HTTP/1.1\r\nHost: orgd\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 64\r\n\r\n{");
+    for (int i = 0; i < 8; i++) { /* 2.4 s of a byte now and then */
+        tu_sleep_ms(300);
+        send(fd, "x", 1, MSG_NOSIGNAL);
+    }
+    double used = cpu_seconds(o->pid) - before;
+    close(fd);
+    printf("# orgd used %.2f s of CPU while one body trickled in for 2.4 s\n", used);
+    assert_true(used < 0.5);
+    assert_int_equal(th_orgd_stop(o), 0);
 }
 
 /* ---- memory ---- */
@@ -593,6 +640,7 @@ int main(void)
         cmocka_unit_test_teardown(no_answer_before_the_routes_exist, stop_own),
         cmocka_unit_test_teardown(slow_senders_cannot_starve_others, stop_own),
         cmocka_unit_test_teardown(many_fast_clients_from_one_address_are_served, stop_own),
+        cmocka_unit_test_teardown(a_slow_body_costs_no_cpu, stop_own),
         cmocka_unit_test_teardown(collection_appearing_midway_is_not_adopted, stop_own),
         cmocka_unit_test_teardown(memory_stays_bounded_under_logins, stop_own),
     };

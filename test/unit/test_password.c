@@ -177,6 +177,10 @@ static void damaged_phc_strings_never_match(void **state)
         "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0",
         "$argon2id$v=19$m=,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
         "$argon2id$v=19$m=99999999999,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        /* within uint32 but past the settings' bounds: refused, never hashed */
+        "$argon2id$v=19$m=20000000,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=1024,t=4000000000,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=1024,t=1,p=0$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
         "$argon2id$v=19$m=1024,t=1,p=1$c2Fs!HNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
         "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$a",
         "$argon2id$v=19$m=1024,t=1,p=1$$",
