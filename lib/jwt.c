@@ -14,7 +14,8 @@
 struct jwt {
     enum jwt_alg alg;
     const char *alg_name;
-    size_t sig_b64_len; /* base64url length of the MAC, without padding */
+    size_t sig_b64_len;      /* base64url length of the MAC, without padding */
+    unsigned sig_spare_bits; /* bits of the last character that carry no MAC bit */
     cjose_jwk_t *jwk;
     char issuer[128];
     long ttl;
@@ -44,6 +45,7 @@ jwt_t *jwt_new(enum jwt_alg alg, const void *secret, size_t secret_len, const ch
     j->alg_name = jwt_alg_name(alg);
     size_t mac_len = alg == JWT_HS512 ? 64 : alg == JWT_HS384 ? 48 : 32;
     j->sig_b64_len = (mac_len * 4 + 2) / 3;
+    j->sig_spare_bits = (unsigned)(j->sig_b64_len * 6 - mac_len * 8);
     snprintf(j->issuer, sizeof j->issuer, "%s", issuer);
     j->ttl = ttl_seconds;
     cjose_err err;
@@ -110,6 +112,24 @@ static bool b64url_char(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_';
+}
+
+/* The spare low bits of a signature's last base64url character are zero:
+ * otherwise one token could be written four (HS256) or sixteen (HS512)
+ * ways, and anything keyed on the token's text would see different ones. */
+static bool last_char_canonical(char c, unsigned spare_bits)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const char *p = c != '\0' ? strchr(alphabet, c) : NULL;
+    return p != NULL && (((unsigned)(p - alphabet)) & ((1u << spare_bits) - 1u)) == 0;
+}
+
+/* A time claim is a plausible Unix time in seconds: arithmetic on it (the
+ * leeway, milliseconds for rendering) cannot overflow. */
+static bool sane_time(int64_t t)
+{
+    return t >= 0 && t <= JWT_TIME_MAX;
 }
 
 static bool reject(struct error *e, const char *why)
@@ -209,7 +229,7 @@ bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now, stru
     if (dot1 == NULL || dot2 == NULL || dot1 == token || dot2 == dot1 + 1)
         return reject(e, "token is malformed");
     size_t sig_len = len - (size_t)(dot2 + 1 - token);
-    if (sig_len != j->sig_b64_len)
+    if (sig_len != j->sig_b64_len || !last_char_canonical(token[len - 1], j->sig_spare_bits))
         return reject(e, "token signature is invalid");
 
     /* header: alg must be exactly ours; no critical extensions */
@@ -255,7 +275,8 @@ bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now, stru
               claim_int(claims, "iat", &out->iat) && claim_int(claims, "nbf", &out->nbf) &&
               claim_int(claims, "exp", &out->exp);
     json_decref(claims);
-    if (!ok || !is_hex_id(out->sub) || !is_hex_id(out->org))
+    if (!ok || !is_hex_id(out->sub) || !is_hex_id(out->org) || !sane_time(out->iat) ||
+        !sane_time(out->nbf) || !sane_time(out->exp))
         return reject(e, "token claims are invalid");
     if (strcmp(iss, j->issuer) != 0)
         return reject(e, "token issuer is not accepted");

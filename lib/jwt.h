@@ -21,8 +21,9 @@ enum jwt_alg { JWT_HS256, JWT_HS384, JWT_HS512 };
 
 #define JWT_MAX_LEN 4096
 #define JWT_LEEWAY_SECONDS 30
-#define JWT_ID_BUF 25  /* 24 hex digits of an ObjectId */
-#define JWT_JTI_BUF 33 /* 32 hex digits */
+#define JWT_TIME_MAX 253402300799 /* 9999-12-31T23:59:59Z: the largest iat, nbf, exp accepted */
+#define JWT_ID_BUF 25             /* 24 hex digits of an ObjectId */
+#define JWT_JTI_BUF 33            /* 32 hex digits */
 #define JWT_ROLE_BUF 16
 
 struct jwt_claims {

@@ -20,28 +20,44 @@ void http_add_header(struct request *r, const char *name, const char *fmt, ...)
     r->nextra++;
 }
 
+/* One response header. After a 100 Continue civetweb counts the response
+ * as started and refuses its header calls, so the head is written raw. */
+static void head_add(struct request *r, const char *name, const char *value)
+{
+    if (r->continued)
+        mg_printf(r->conn, "%s: %s\r\n", name, value);
+    else
+        mg_response_header_add(r->conn, name, value, -1);
+}
+
 static void send_response(struct request *r, int status, const char *content_type, const void *body,
                           size_t len)
 {
     char length[32];
     snprintf(length, sizeof length, "%zu", len);
     r->status = status;
-    if (r->close)
+    if (r->close || r->continued)
         mg_disable_connection_keep_alive(r->conn);
-    mg_response_header_start(r->conn, status);
+    if (r->continued)
+        mg_printf(r->conn, "HTTP/1.1 %d %s\r\n", status, problem_title(status));
+    else
+        mg_response_header_start(r->conn, status);
     if (content_type != NULL)
-        mg_response_header_add(r->conn, "Content-Type", content_type, -1);
-    mg_response_header_add(r->conn, "Content-Length", length, -1);
-    mg_response_header_add(r->conn, "X-Request-Id", r->request_id, -1);
+        head_add(r, "Content-Type", content_type);
+    head_add(r, "Content-Length", length);
+    head_add(r, "X-Request-Id", r->request_id);
     bool cache_set = false; /* a handler may allow caching; everything else: no-store */
     for (int i = 0; i < r->nextra; i++)
         cache_set = cache_set || strcasecmp(r->extra[i].name, "Cache-Control") == 0;
     if (!cache_set)
-        mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
-    mg_response_header_add(r->conn, "X-Content-Type-Options", "nosniff", -1);
+        head_add(r, "Cache-Control", "no-store");
+    head_add(r, "X-Content-Type-Options", "nosniff");
     for (int i = 0; i < r->nextra; i++)
-        mg_response_header_add(r->conn, r->extra[i].name, r->extra[i].value, -1);
-    mg_response_header_send(r->conn);
+        head_add(r, r->extra[i].name, r->extra[i].value);
+    if (r->continued)
+        mg_printf(r->conn, "Connection: close\r\n\r\n");
+    else
+        mg_response_header_send(r->conn);
     if (len > 0 && !r->head)
         mg_write(r->conn, body, len);
 }

@@ -42,6 +42,7 @@ struct request {
     int status;          /* what was sent */
     bool close;          /* ask civetweb to close the connection after this response */
     bool token_refused;  /* the bearer token presented was refused (WWW-Authenticate says why) */
+    bool continued;      /* a 100 Continue was sent: the final head is written raw, then close */
     int nextra;
     struct {
         char name[32];

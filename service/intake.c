@@ -207,6 +207,15 @@ void intake_connection_begin(intake_t *in)
     pthread_mutex_unlock(&in->lock);
 }
 
+bool intake_headers_late(intake_t *in)
+{
+    pthread_mutex_lock(&in->lock);
+    struct slot *s = slot_of_caller(in);
+    bool late = s != NULL && s->phase == HEADERS && clock_mono_ms() >= s->deadline;
+    pthread_mutex_unlock(&in->lock);
+    return late;
+}
+
 int64_t intake_headers_done(intake_t *in)
 {
     int64_t now = clock_mono_ms();

@@ -57,6 +57,11 @@ void intake_destroy(intake_t *in);
  * must be complete by now + timeout_ms. */
 void intake_connection_begin(intake_t *in);
 
+/* True when the calling worker was receiving a connection's first
+ * request's headers and their deadline has passed (so civetweb's "cannot
+ * read the request" is really a timeout). */
+bool intake_headers_late(intake_t *in);
+
 /* The calling worker has a request's headers. Returns the request's
  * deadline (monotonic ms): the one set by intake_connection_begin for a
  * connection's first request, else now + timeout_ms. The worker is no

@@ -7,13 +7,21 @@ static const struct {
     int status;
     const char *slug;
 } kinds[] = {
-    {ERR_MALFORMED, 400, "malformed-request"}, {ERR_UNAUTHORIZED, 401, "unauthorized"},
-    {ERR_FORBIDDEN, 403, "forbidden"},         {ERR_NOT_FOUND, 404, "not-found"},
-    {ERR_METHOD, 405, "method-not-allowed"},   {ERR_TIMEOUT, 408, "request-timeout"},
-    {ERR_CONFLICT, 409, "conflict"},           {ERR_BUSY, 409, "operation-in-progress"},
-    {ERR_TOO_LARGE, 413, "body-too-large"},    {ERR_MEDIA_TYPE, 415, "unsupported-media-type"},
-    {ERR_INVALID, 422, "validation-failed"},   {ERR_RATE_LIMITED, 429, "rate-limited"},
-    {ERR_UNAVAILABLE, 503, "unavailable"},     {ERR_INTERNAL, 500, "internal-error"},
+    {ERR_MALFORMED, 400, "malformed-request"},
+    {ERR_UNAUTHORIZED, 401, "unauthorized"},
+    {ERR_FORBIDDEN, 403, "forbidden"},
+    {ERR_NOT_FOUND, 404, "not-found"},
+    {ERR_METHOD, 405, "method-not-allowed"},
+    {ERR_TIMEOUT, 408, "request-timeout"},
+    {ERR_CONFLICT, 409, "conflict"},
+    {ERR_BUSY, 409, "operation-in-progress"},
+    {ERR_TOO_LARGE, 413, "body-too-large"},
+    {ERR_MEDIA_TYPE, 415, "unsupported-media-type"},
+    {ERR_EXPECTATION, 417, "expectation-failed"},
+    {ERR_INVALID, 422, "validation-failed"},
+    {ERR_RATE_LIMITED, 429, "rate-limited"},
+    {ERR_UNAVAILABLE, 503, "unavailable"},
+    {ERR_INTERNAL, 500, "internal-error"},
 };
 
 static size_t find(enum err_kind kind)
@@ -33,6 +41,12 @@ int problem_status(enum err_kind kind)
 const char *problem_title(int status)
 {
     switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
     case 400:
         return "Bad Request";
     case 401:
@@ -53,6 +67,8 @@ const char *problem_title(int status)
         return "Content Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
     case 422:
         return "Unprocessable Content";
     case 429:

@@ -15,15 +15,16 @@
 /* Kinds only the HTTP layer meets. They continue lib/'s numbering so that
  * they travel in the same struct error and map to a status in the same
  * table; lib/ never sees them. */
-#define ERR_METHOD ((enum err_kind)(ERR_KIND_COUNT + 0))     /* 405 */
-#define ERR_TIMEOUT ((enum err_kind)(ERR_KIND_COUNT + 1))    /* 408 */
-#define ERR_TOO_LARGE ((enum err_kind)(ERR_KIND_COUNT + 2))  /* 413 */
-#define ERR_MEDIA_TYPE ((enum err_kind)(ERR_KIND_COUNT + 3)) /* 415 */
+#define ERR_METHOD ((enum err_kind)(ERR_KIND_COUNT + 0))      /* 405 */
+#define ERR_TIMEOUT ((enum err_kind)(ERR_KIND_COUNT + 1))     /* 408 */
+#define ERR_TOO_LARGE ((enum err_kind)(ERR_KIND_COUNT + 2))   /* 413 */
+#define ERR_MEDIA_TYPE ((enum err_kind)(ERR_KIND_COUNT + 3))  /* 415 */
+#define ERR_EXPECTATION ((enum err_kind)(ERR_KIND_COUNT + 4)) /* 417 */
 
 /* HTTP status for an error kind (ERR_INTERNAL and unknown kinds: 500). */
 int problem_status(enum err_kind kind);
 
-/* Standard reason phrase for a status ("Not Found"); "Error" if unknown. */
+/* Standard reason phrase for a status ("Not Found", "OK"); "Error" if unknown. */
 const char *problem_title(int status);
 
 /* The problem object for e. Caller owns the result (json_decref). */

@@ -97,6 +97,14 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline, str
         return error_set(e, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
     if (!is_json_type(mg_get_header(r->conn, "Content-Type")))
         return error_set(e, ERR_MEDIA_TYPE, "the request body must be application/json");
+    /* the body is wanted: a client waiting for leave to send it gets it now */
+    const char *expect = mg_get_header(r->conn, "Expect");
+    if (expect != NULL && strcasecmp(expect, "100-continue") != 0)
+        return error_set(e, ERR_EXPECTATION, "only Expect: 100-continue is understood");
+    if (expect != NULL && strcmp(r->ri->http_version, "1.1") == 0) {
+        mg_printf(r->conn, "HTTP/1.1 100 Continue\r\n\r\n");
+        r->continued = true;
+    }
     size_t want = chunked ? (size_t)max + 1 : (size_t)cl;
     r->body = malloc(want + 1);
     if (r->body == NULL)
@@ -125,17 +133,44 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline, str
     return true;
 }
 
-/* Two Content-Length headers, or one with Transfer-Encoding: a request
- * whose end a proxy in front might see elsewhere than civetweb does (the
- * stuff of request smuggling). Refused, never guessed. */
-static bool framing_ambiguous(const struct mg_request_info *ri)
+/* Headers a request may carry once: two of them, read differently by a
+ * proxy in front and by civetweb, are the stuff of request smuggling (or
+ * of acting on the other token). */
+static const char *const singletons[] = {
+    "Content-Length", "Transfer-Encoding", "Authorization", "Content-Type", "Host", "Expect"};
+
+/* 1*DIGIT between optional blanks: civetweb takes the leading digits of
+ * "0x41" or "39abc" and leaves the rest to be read as the next request. */
+static bool length_is_plain(const char *v)
 {
-    int lengths = 0, encodings = 0;
+    v += strspn(v, " \t");
+    size_t digits = strspn(v, "0123456789");
+    return digits > 0 && digits <= 18 && v[digits + strspn(v + digits, " \t")] == '\0';
+}
+
+/* What is wrong with the request's framing and headers, or NULL. */
+static const char *framing_fault(const struct mg_request_info *ri)
+{
+    int count[sizeof singletons / sizeof singletons[0]] = {0};
     for (int i = 0; i < ri->num_headers; i++) {
-        lengths += strcasecmp(ri->http_headers[i].name, "Content-Length") == 0;
-        encodings += strcasecmp(ri->http_headers[i].name, "Transfer-Encoding") == 0;
+        for (size_t k = 0; k < sizeof singletons / sizeof singletons[0]; k++)
+            count[k] += strcasecmp(ri->http_headers[i].name, singletons[k]) == 0;
+        if (strcasecmp(ri->http_headers[i].name, "Content-Length") == 0 &&
+            !length_is_plain(ri->http_headers[i].value))
+            return "the Content-Length header must be a plain decimal number";
     }
-    return lengths > 1 || encodings > 1 || (lengths > 0 && encodings > 0);
+    for (size_t k = 0; k < sizeof singletons / sizeof singletons[0]; k++) {
+        if (count[k] > 1)
+            return k < 2 ? "the request gives its length twice (Content-Length and "
+                           "Transfer-Encoding, or two of either)"
+                         : "a header that may be given once is given twice";
+    }
+    if (count[0] > 0 && count[1] > 0)
+        return "the request gives its length twice (Content-Length and Transfer-Encoding, "
+               "or two of either)";
+    if (count[4] == 0 && strcmp(ri->http_version, "1.1") == 0)
+        return "an HTTP/1.1 request needs a Host header";
+    return NULL;
 }
 
 /* CORS, only as configured: echo an allowed Origin. Returns whether allowed. */
@@ -211,11 +246,10 @@ static bool admit(struct request *r, struct error *e)
         e->retry_after = 1;
         return error_set(e, ERR_UNAVAILABLE, "the server is shutting down");
     }
-    if (framing_ambiguous(r->ri)) {
+    const char *fault = framing_fault(r->ri);
+    if (fault != NULL) {
         r->close = true;
-        return error_set(e, ERR_MALFORMED,
-                         "the request gives its length twice (Content-Length and "
-                         "Transfer-Encoding, or two of either)");
+        return error_set(e, ERR_MALFORMED, "%s", fault);
     }
     return true;
 }
@@ -365,6 +399,8 @@ static const char *civetweb_error_slug(int status)
         return "length-required";
     case 404:
         return "not-found";
+    case 408:
+        return "request-timeout";
     case 413:
         return "body-too-large";
     case 505:
@@ -381,8 +417,11 @@ static const char *civetweb_error_slug(int status)
 static int civetweb_error(struct mg_connection *conn, int status, const char *msg)
 {
     log_text(LOG_WARN, "request refused by the HTTP layer", "%d %s", status, msg ? msg : "");
+    if (status == 400 && intake_headers_late(server_of(conn)->intake))
+        status = 408; /* civetweb's read was cut off at the deadline */
     const char *detail = status == 400   ? "the request could not be read: it is malformed, or "
                                            "its headers exceed " HTTP_MAX_HEADER_TEXT
+                         : status == 408 ? "the request did not arrive in time"
                          : status == 411 ? "the Content-Length header is not a valid length"
                          : status == 505 ? "only HTTP/1.0 and HTTP/1.1 are served"
                          : status == 404 ? "no such route"
@@ -392,11 +431,13 @@ static int civetweb_error(struct mg_connection *conn, int status, const char *ms
                      "{\"type\":\"urn:orgd:problem:%s\",\"title\":\"%s\",\"status\":%d,"
                      "\"detail\":\"%s\"}",
                      civetweb_error_slug(status), problem_title(status), status, detail);
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    bool head = ri != NULL && ri->request_method != NULL && strcmp(ri->request_method, "HEAD") == 0;
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
               "Content-Length: %d\r\nCache-Control: no-store\r\n"
               "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
-              status, problem_title(status), n, body);
+              status, problem_title(status), n, head ? "" : body);
     return 0;
 }
 

@@ -411,6 +411,23 @@ static void malformed_http_gets_a_problem(void **state)
         {"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", "505", "http-version-not-supported"},
         {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "400", "malformed-request"},
         {"FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "400", "malformed-request"},
+        /* lengths civetweb would read as their leading digits */
+        {"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0x41\r\n\r\n", "400",
+         "malformed-request"},
+        {"POST /admin/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Content-Length: 2abc\r\n\r\n{}",
+         "400", "malformed-request"},
+        {"POST /admin/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Content-Length: 2, 2\r\n\r\n{}",
+         "400", "malformed-request"},
+        /* two tokens: a proxy and orgd could each act on another */
+        {"GET /auth/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n"
+         "Authorization: Bearer b\r\n\r\n",
+         "400", "malformed-request"},
+        {"GET /healthz HTTP/1.1\r\n\r\n", "400", "malformed-request"},
+        {"POST /admin/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Expect: 200-ok\r\nContent-Length: 2\r\n\r\n{}",
+         "417", "expectation-failed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[2048], want[64];
@@ -434,6 +451,82 @@ static void malformed_http_gets_a_problem(void **state)
     if (strncmp(out, "HTTP/1.1 400 ", 13) != 0 || strstr(out, "application/problem+json") == NULL)
         fail_msg("headers over 16 KiB: %.200s", out);
     expect_alive(o);
+}
+
+/* A client that waits for leave to send its body gets a 100 first. */
+static void expect_100_continue_is_answered(void **state)
+{
+    (void)state;
+    struct th_orgd *o = &th_shared_orgd;
+    int fd = connect_from("127.0.0.1", o->port);
+    const char body[] = "{\"email\":\"nobody@example.com\",\"password\":\"not the one\"}";
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /admin/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+             strlen(body));
+    send_all(fd, head);
+    char out[2048] = "";
+    size_t got = 0;
+    int64_t until = tu_now_ms() + 1000;
+    while (strstr(out, "\r\n\r\n") == NULL && tu_now_ms() < until) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            ssize_t k = recv(fd, out + got, sizeof out - 1 - got, 0);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            out[got] = '\0';
+        }
+    }
+    if (strncmp(out, "HTTP/1.1 100 ", 13) != 0)
+        fail_msg("no 100 Continue within 1 s: %.100s", out);
+    send_all(fd, body);
+    until = tu_now_ms() + 5000;
+    while (strstr(out, "HTTP/1.1 401 ") == NULL && tu_now_ms() < until) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            ssize_t k = recv(fd, out + got, sizeof out - 1 - got, 0);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            out[got] = '\0';
+        }
+    }
+    close(fd);
+    assert_non_null(strstr(out, "HTTP/1.1 401 "));
+}
+
+/* Headers that never finish are a 408 problem at the deadline. */
+static void slow_headers_get_a_timeout(void **state)
+{
+    (void)state;
+    struct th_orgd *o = &own;
+    th_orgd_init(o, NULL);
+    const char *env[] = {"REQUEST_TIMEOUT_MS=2000", NULL};
+    assert_true(th_orgd_start(o, env));
+    int fd = connect_from("127.0.0.2", o->port);
+    int64_t started = tu_now_ms();
+    send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    char out[1024] = "";
+    size_t got = 0;
+    while (tu_now_ms() < started + 6000) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t k = recv(fd, out + got, sizeof out - 1 - got, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+        out[got] = '\0';
+    }
+    int64_t took = tu_now_ms() - started;
+    close(fd);
+    printf("# unfinished headers answered after %lld ms: %.40s\n", (long long)took, out);
+    assert_true(took < 2000 + 1000);
+    if (strncmp(out, "HTTP/1.1 408 ", 13) != 0 || strstr(out, "request-timeout") == NULL)
+        fail_msg("expected a 408 problem, got: %.200s", out);
+    assert_int_equal(th_orgd_stop(o), 0);
 }
 
 /* CPU seconds (user + system) the process has used so far. */
@@ -634,6 +727,7 @@ int main(void)
         cmocka_unit_test(deep_json_is_refused_everywhere),
         cmocka_unit_test(unread_bodies_are_not_drained),
         cmocka_unit_test(malformed_http_gets_a_problem),
+        cmocka_unit_test(expect_100_continue_is_answered),
         cmocka_unit_test(premade_collection_is_not_adopted),
     };
     const struct CMUnitTest alone[] = {
@@ -641,6 +735,7 @@ int main(void)
         cmocka_unit_test_teardown(slow_senders_cannot_starve_others, stop_own),
         cmocka_unit_test_teardown(many_fast_clients_from_one_address_are_served, stop_own),
         cmocka_unit_test_teardown(a_slow_body_costs_no_cpu, stop_own),
+        cmocka_unit_test_teardown(slow_headers_get_a_timeout, stop_own),
         cmocka_unit_test_teardown(collection_appearing_midway_is_not_adopted, stop_own),
         cmocka_unit_test_teardown(memory_stays_bounded_under_logins, stop_own),
     };

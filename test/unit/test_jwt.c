@@ -235,6 +235,45 @@ static void deep_tokens_are_refused_on_a_worker_stack(void **state)
     jwt_destroy(j);
 }
 
+/* One token has one spelling: the spare bits of the signature's last
+ * character must be zero. And time claims that would overflow arithmetic
+ * (exp + leeway, iat * 1000) are refused even when signed with the key. */
+static void non_canonical_and_absurd_tokens_are_refused(void **state)
+{
+    (void)state;
+    jwt_t *j = make();
+    char *good = payload(NOW, NOW, NOW + 60, "orgd");
+    char *token = forge_jwt("{\"alg\":\"HS256\"}", good, FORGE_HS256, key, 32);
+    char why[256];
+    assert_true(verifies(j, token, why, sizeof why));
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *last = token + strlen(token) - 1;
+    int idx = (int)(strchr(alphabet, *last) - alphabet);
+    for (int spare = 1; spare < 4; spare++) { /* the same MAC bits, other spare bits */
+        *last = alphabet[(idx & ~3) | spare];
+        assert_false(verifies(j, token, why, sizeof why));
+        assert_string_equal(why, "token signature is invalid");
+    }
+    free(token);
+    const char *absurd[] = {
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"org\":\"" ORG "\",\"role\":\"owner\","
+        "\"iat\":1800000000,\"nbf\":1800000000,\"exp\":9223372036854775807,\"jti\":\"a\"}",
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"org\":\"" ORG "\",\"role\":\"owner\","
+        "\"iat\":-4611686018427387904,\"nbf\":1800000000,\"exp\":1800003600,\"jti\":\"a\"}",
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"org\":\"" ORG "\",\"role\":\"owner\","
+        "\"iat\":1800000000,\"nbf\":-1,\"exp\":1800003600,\"jti\":\"a\"}",
+    };
+    for (size_t i = 0; i < sizeof absurd / sizeof absurd[0]; i++) {
+        token = forge_jwt("{\"alg\":\"HS256\"}", absurd[i], FORGE_HS256, key, 32);
+        assert_false(verifies(j, token, why, sizeof why));
+        assert_string_equal(why, "token claims are invalid");
+        free(token);
+    }
+    free(good);
+    jwt_destroy(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +282,7 @@ int main(void)
         cmocka_unit_test(leeway_is_30_seconds),
         cmocka_unit_test(configured_algorithm_is_the_only_one),
         cmocka_unit_test(deep_tokens_are_refused_on_a_worker_stack),
+        cmocka_unit_test(non_canonical_and_absurd_tokens_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
