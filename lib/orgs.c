@@ -370,6 +370,40 @@ static bool rename_org(struct app *c, struct org *o, const char *new_name, struc
     return true;
 }
 
+/* The caller's new e-mail is free (a fast answer; the unique index decides). */
+static bool email_free_for(struct app *c, const char *email_key, const char *admin_id,
+                           struct error *e)
+{
+    struct admin other;
+    struct error le = ERROR_INIT;
+    if (!store_admin_by_email(c->store, email_key, &other, &le))
+        return error_absent(e, &le);
+    if (strcmp(other.id, admin_id) == 0)
+        return true;
+    error_field(e, "email", "is already registered");
+    return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
+}
+
+/* Changes the caller's e-mail and/or password hash, keeping the old ones in
+ * *before so a later failure can put them back. */
+static bool change_credentials(struct app *c, const char *admin_id, const char *email_key,
+                               const char *hash, struct admin *before, struct error *e)
+{
+    if (!store_admin_by_id(c->store, admin_id, before, e))
+        return false;
+    if (store_admin_update(c->store, admin_id, email_key, hash, e))
+        return true;
+    if (e->kind == ERR_CONFLICT) {
+        error_clear(e);
+        error_field(e, "email", "is already registered");
+        return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
+    }
+    return false;
+}
+
+/* The credentials change comes first: it is the step a concurrent request
+ * can refuse (the unique e-mail). A rename that fails afterwards puts the
+ * old e-mail and hash back, so an error means nothing changed. */
 bool orgs_update(struct app *c, const struct caller *who, const struct update_request *req,
                  struct org_view *out, struct error *e)
 {
@@ -379,40 +413,34 @@ bool orgs_update(struct app *c, const struct caller *who, const struct update_re
         return false;
     if (m.role != ROLE_OWNER)
         return error_set(e, ERR_FORBIDDEN, "only the owner may update this organization");
-
     char email_key[EMAIL_BUF] = "";
     if (req->has_email) {
         names_email_key(req->email, email_key);
-        struct admin other;
-        struct error le = ERROR_INIT;
-        if (store_admin_by_email(c->store, email_key, &other, &le)) {
-            if (strcmp(other.id, who->admin.id) != 0) {
-                error_field(e, "email", "is already registered");
-                return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
-            }
-        } else if (!error_absent(e, &le)) {
+        if (!email_free_for(c, email_key, who->admin.id, e))
             return false;
-        }
     }
     char hash[PASSWORD_HASH_BUF] = "";
     if (req->has_password &&
         !password_hash(c->hasher, req->password.text, req->password.len, hash, e))
         return false;
-
-    if (req->new_name[0] != '\0' && strcmp(req->new_name, o.name) != 0 &&
-        !rename_org(c, &o, req->new_name, e))
+    FAULT("update.after_checks");
+    bool credentials = req->has_email || req->has_password;
+    struct admin before;
+    if (credentials && !change_credentials(c, who->admin.id, req->has_email ? email_key : NULL,
+                                           req->has_password ? hash : NULL, &before, e))
         return false;
-
-    if ((req->has_email || req->has_password) &&
-        !store_admin_update(c->store, who->admin.id, req->has_email ? email_key : NULL,
-                            req->has_password ? hash : NULL, e)) {
-        if (e->kind == ERR_CONFLICT) {
-            error_clear(e);
-            error_field(e, "email", "is already registered");
-            return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
-        }
+    if (req->new_name[0] != '\0' && strcmp(req->new_name, o.name) != 0 &&
+        !rename_org(c, &o, req->new_name, e)) {
+        struct error ue = ERROR_INIT;
+        if (credentials &&
+            !store_admin_update(c->store, who->admin.id, before.email, before.password_hash, &ue))
+            log_emit(LOG_ERROR, "credentials kept after a failed rename",
+                     json_pack("{s:s, s:s}", "admin_id", who->admin.id, "error", ue.message));
+        explicit_bzero(before.password_hash, sizeof before.password_hash);
         return false;
     }
+    if (credentials)
+        explicit_bzero(before.password_hash, sizeof before.password_hash);
     return load_owner(c, &o, out, e);
 }
 

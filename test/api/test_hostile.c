@@ -529,6 +529,40 @@ static void slow_headers_get_a_timeout(void **state)
     assert_int_equal(th_orgd_stop(o), 0);
 }
 
+/* PUT /org/update that renames and changes the e-mail, when the e-mail is
+ * taken between orgd's check and its write (found by a probe: the rename
+ * stayed although the answer was 409). An error must mean nothing changed. */
+static void update_refused_midway_changes_nothing(void **state)
+{
+    (void)state;
+    struct th_orgd *o = &own;
+    th_orgd_init(o, th_orgd_faults_bin());
+    const char *env[] = {"FAULT_POINT=pause:update.after_checks", NULL};
+    assert_true(th_orgd_start(o, env));
+    struct th_tenant t;
+    th_tenant_new(o, &t, "upd");
+    char new_name[64], taken[64], email[96], coll[80];
+    th_unique("renamed", new_name, sizeof new_name);
+    th_unique("taker", taken, sizeof taken);
+    snprintf(email, sizeof email, "%s@example.com", taken);
+    struct th_call c = {.o = o, .method = "PUT", .token = t.token};
+    snprintf(c.path, sizeof c.path, "/org/update");
+    snprintf(c.body, sizeof c.body, "{\"new_organization_name\":\"%s\",\"email\":\"%s\"}", new_name,
+             email);
+    th_call_start(&c);
+    tu_sleep_ms(1000); /* orgd has checked the e-mail and waits before writing */
+    assert_int_equal(th_create_org(o, taken, email, TU_PASSWORD), 201);
+    th_call_join(&c);
+    assert_int_equal(c.status, 409);
+    assert_int_equal(th_db_count_str(o, "organizations", "name", t.name), 1);
+    assert_int_equal(th_db_count_str(o, "organizations", "name", new_name), 0);
+    th_collection_of(t.name, coll, sizeof coll);
+    assert_true(th_db_collection_exists(o, coll));
+    assert_int_equal(th_db_count_str(o, "admins", "email", t.email), 1);
+    th_tenant_free(&t);
+    assert_int_equal(th_orgd_stop(o), 0);
+}
+
 /* CPU seconds (user + system) the process has used so far. */
 static double cpu_seconds(pid_t pid)
 {
@@ -737,6 +771,7 @@ int main(void)
         cmocka_unit_test_teardown(a_slow_body_costs_no_cpu, stop_own),
         cmocka_unit_test_teardown(slow_headers_get_a_timeout, stop_own),
         cmocka_unit_test_teardown(collection_appearing_midway_is_not_adopted, stop_own),
+        cmocka_unit_test_teardown(update_refused_midway_changes_nothing, stop_own),
         cmocka_unit_test_teardown(memory_stays_bounded_under_logins, stop_own),
     };
     int failed = th_run_with_shared_orgd(shared);
