@@ -360,6 +360,27 @@ static void unread_bodies_are_not_drained(void **state)
 }
 
 /* Raw request text; returns what orgd answered before it closed (or 3 s). */
+/* Appends what fd receives to out (*got bytes so far, NUL-terminated)
+ * until `needle` is in it (NULL: until the peer closes), the peer closes,
+ * or timeout_ms passes. */
+static void recv_until(int fd, char *out, size_t cap, size_t *got, const char *needle,
+                       int timeout_ms)
+{
+    int64_t until = tu_now_ms() + timeout_ms;
+    out[*got] = '\0';
+    while (*got + 1 < cap && tu_now_ms() < until &&
+           (needle == NULL || strstr(out, needle) == NULL)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t k = recv(fd, out + *got, cap - 1 - *got, 0);
+        if (k <= 0)
+            return;
+        *got += (size_t)k;
+        out[*got] = '\0';
+    }
+}
+
 static void raw_exchange(int port, const char *req, size_t len, char *out, size_t cap)
 {
     int fd = connect_from("127.0.0.1", port);
@@ -371,18 +392,7 @@ static void raw_exchange(int port, const char *req, size_t len, char *out, size_
         sent += (size_t)n;
     }
     size_t got = 0;
-    int64_t until = tu_now_ms() + 3000;
-    out[0] = '\0';
-    while (got + 1 < cap && tu_now_ms() < until) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t k = recv(fd, out + got, cap - 1 - got, 0);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-        out[got] = '\0';
-    }
+    recv_until(fd, out, cap, &got, NULL, 3000);
     close(fd);
 }
 
@@ -468,31 +478,11 @@ static void expect_100_continue_is_answered(void **state)
     send_all(fd, head);
     char out[2048] = "";
     size_t got = 0;
-    int64_t until = tu_now_ms() + 1000;
-    while (strstr(out, "\r\n\r\n") == NULL && tu_now_ms() < until) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) > 0) {
-            ssize_t k = recv(fd, out + got, sizeof out - 1 - got, 0);
-            if (k <= 0)
-                break;
-            got += (size_t)k;
-            out[got] = '\0';
-        }
-    }
+    recv_until(fd, out, sizeof out, &got, "\r\n\r\n", 1000);
     if (strncmp(out, "HTTP/1.1 100 ", 13) != 0)
         fail_msg("no 100 Continue within 1 s: %.100s", out);
     send_all(fd, body);
-    until = tu_now_ms() + 5000;
-    while (strstr(out, "HTTP/1.1 401 ") == NULL && tu_now_ms() < until) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) > 0) {
-            ssize_t k = recv(fd, out + got, sizeof out - 1 - got, 0);
-            if (k <= 0)
-                break;
-            got += (size_t)k;
-            out[got] = '\0';
-        }
-    }
+    recv_until(fd, out, sizeof out, &got, "HTTP/1.1 401 ", 5000);
     close(fd);
     assert_non_null(strstr(out, "HTTP/1.1 401 "));
 }
@@ -510,16 +500,7 @@ static void slow_headers_get_a_timeout(void **state)
     send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
     char out[1024] = "";
     size_t got = 0;
-    while (tu_now_ms() < started + 6000) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t k = recv(fd, out + got, sizeof out - 1 - got, 0);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-        out[got] = '\0';
-    }
+    recv_until(fd, out, sizeof out, &got, NULL, 6000);
     int64_t took = tu_now_ms() - started;
     close(fd);
     printf("# unfinished headers answered after %lld ms: %.40s\n", (long long)took, out);
