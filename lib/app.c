@@ -22,6 +22,8 @@ bool app_init(struct app *c, const struct config *cfg, struct error *e)
         app_cleanup(c);
         return false;
     }
+    hasher_limit_waiting(c->hasher,
+                         (int)(cfg->hash_queue > 0 ? cfg->hash_queue : cfg->threads / 2));
     c->jwt = jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, cfg->jwt_secret_len, cfg->jwt_issuer,
                      cfg->jwt_expires_seconds, e);
     if (c->jwt == NULL) {

@@ -65,6 +65,8 @@ static const struct setting settings[] = {
      "argon2id lanes p"},
     {"HASH_CONCURRENCY", T_LONG, "0", OFF(hash_concurrency), 0, 0, 256, NULL, NULL, false,
      "password hashes at once; 0 = number of cores"},
+    {"HASH_QUEUE", T_LONG, "0", OFF(hash_queue), 0, 0, 1024, NULL, NULL, false,
+     "requests that may wait for a hashing slot; more get 503 at once; 0 = THREADS/2"},
     {"HASH_WAIT_MS", T_LONG, "5000", OFF(hash_wait_ms), 0, 0, 60000, NULL, NULL, false,
      "how long a request waits for a hashing slot before 503"},
     {"MONGO_TIMEOUT_MS", T_LONG, "2000", OFF(mongo_timeout_ms), 0, 100, 60000, NULL, NULL, false,

@@ -38,6 +38,7 @@ struct config {
     long argon2_parallelism;
     long hash_concurrency; /* 0 = number of cores */
     long hash_wait_ms;
+    long hash_queue; /* 0 = threads / 2 */
     long mongo_timeout_ms;
     char cors_origins[1024]; /* comma-separated; empty = CORS off; "*" = any */
     enum log_level log_level;

@@ -2,6 +2,7 @@
 
 #include <argon2.h>
 #include <errno.h>
+#include <limits.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,11 +23,43 @@ struct hasher {
     int wait_ms;
     sem_t slots;
     atomic_int in_flight;
-    char prefix[64]; /* "$argon2id$v=19$m=19456,t=2,p=1$" for the current params */
+    atomic_int waiting; /* requests waiting for a slot */
+    int max_waiting;    /* past this many, a request is refused at once */
+    char prefix[64];    /* "$argon2id$v=19$m=19456,t=2,p=1$" for the current params */
     char dummy[PASSWORD_HASH_BUF];
 };
 
+static bool slot_wait(hasher_t *h);
+
+static bool busy(struct error *e)
+{
+    e->retry_after = 1;
+    metrics_hash_rejected();
+    return error_set(e, ERR_UNAVAILABLE, "the service is busy; retry shortly");
+}
+
+/* A slot at once if one is free; else a place in a bounded queue, waiting
+ * at most wait_ms. Without the bound, a flood of logins would park every
+ * worker thread here and starve the requests that need no hash. */
 static bool slot_take(hasher_t *h, struct error *e)
+{
+    if (sem_trywait(&h->slots) == 0) {
+        atomic_fetch_add(&h->in_flight, 1);
+        return true;
+    }
+    if (atomic_fetch_add(&h->waiting, 1) >= h->max_waiting) {
+        atomic_fetch_sub(&h->waiting, 1);
+        return busy(e);
+    }
+    bool ok = slot_wait(h);
+    atomic_fetch_sub(&h->waiting, 1);
+    if (!ok)
+        return busy(e);
+    atomic_fetch_add(&h->in_flight, 1);
+    return true;
+}
+
+static bool slot_wait(hasher_t *h)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -37,13 +70,9 @@ static bool slot_take(hasher_t *h, struct error *e)
         deadline.tv_nsec -= 1000000000L;
     }
     while (sem_timedwait(&h->slots, &deadline) != 0) {
-        if (errno == EINTR)
-            continue;
-        e->retry_after = 1;
-        metrics_hash_rejected();
-        return error_set(e, ERR_UNAVAILABLE, "the service is busy; retry shortly");
+        if (errno != EINTR)
+            return false;
     }
-    atomic_fetch_add(&h->in_flight, 1);
     return true;
 }
 
@@ -266,6 +295,7 @@ hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms
     }
     h->params = params;
     h->wait_ms = wait_ms;
+    h->max_waiting = INT_MAX;
     if (concurrency <= 0)
         concurrency = cpu_count();
     sem_init(&h->slots, 0, (unsigned)concurrency);
@@ -334,6 +364,11 @@ bool password_verify(hasher_t *h, const char *encoded, const char *pw, size_t le
         log_text(LOG_WARN, "password hash unreadable", "%s", argon2_error_message(rc));
     }
     return true;
+}
+
+void hasher_limit_waiting(hasher_t *h, int max_waiting)
+{
+    h->max_waiting = max_waiting > 0 ? max_waiting : 1;
 }
 
 int hasher_in_flight(hasher_t *h)

@@ -48,6 +48,11 @@ bool password_hash(hasher_t *h, const char *pw, size_t len, char out[PASSWORD_HA
 bool password_verify(hasher_t *h, const char *encoded, const char *pw, size_t len, bool *match,
                      bool *needs_rehash, struct error *e);
 
+/* At most max_waiting requests (>= 1) wait for a hashing slot; more are
+ * refused at once (ERR_UNAVAILABLE, 503 + Retry-After). Default: no bound.
+ * Call before any hashing. */
+void hasher_limit_waiting(hasher_t *h, int max_waiting);
+
 /* Hashes running right now (for metrics). */
 int hasher_in_flight(hasher_t *h);
 

@@ -88,6 +88,8 @@ void http_send_problem(struct request *r, const struct error *e)
                         status == 400 ? "invalid_request" : "invalid_token", e->message);
     else if (status == 401)
         http_add_header(r, "WWW-Authenticate", "Bearer realm=\"orgd\"");
+    if (status == 503)   /* shedding load: the retry goes to the back of the accept queue, */
+        r->close = true; /* instead of a kept-alive connection holding its worker */
     if (status == 503 || status == 429 || e->kind == ERR_BUSY)
         http_add_header(r, "Retry-After", "%d", e->retry_after > 0 ? e->retry_after : 1);
     send_json_as(r, status, "application/problem+json", problem_body(e));

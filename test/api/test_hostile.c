@@ -544,6 +544,81 @@ static void update_refused_midway_changes_nothing(void **state)
     assert_int_equal(th_orgd_stop(o), 0);
 }
 
+struct flood {
+    const struct th_orgd *o;
+    const char *email;
+    int64_t until;
+    int answered, busy, other;
+    pthread_t thread;
+};
+
+static void *flood_logins(void *arg)
+{
+    struct flood *f = arg;
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"not the password\"}", f->email);
+    while (tu_now_ms() < f->until) {
+        struct th_resp r;
+        if (!th_http(f->o, "POST", "/admin/login", NULL, NULL, body, strlen(body), NULL, &r))
+            f->other++;
+        else if (r.status == 401)
+            f->answered++;
+        else if (r.status == 503 && th_resp_header(&r, "Retry-After", body + 200, 16))
+            f->busy++;
+        else
+            f->other++;
+        th_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* A flood of logins cannot park every worker waiting for a hashing slot:
+ * past HASH_QUEUE waiters they are refused at once, and other requests
+ * are served throughout. */
+static void login_flood_cannot_starve_others(void **state)
+{
+    (void)state;
+    enum { FLOODERS = 40 };
+    struct th_orgd *o = &own;
+    th_orgd_init(o, NULL);
+    const char *env[] = {"THREADS=16", "HASH_CONCURRENCY=1", NULL};
+    assert_true(th_orgd_start(o, env));
+    struct th_tenant t;
+    th_tenant_new(o, &t, "flood");
+    struct flood f[FLOODERS];
+    int64_t until = tu_now_ms() + 4000;
+    for (int i = 0; i < FLOODERS; i++) {
+        f[i] = (struct flood){.o = o, .email = t.email, .until = until};
+        pthread_create(&f[i].thread, NULL, flood_logins, &f[i]);
+    }
+    const char *fresh[] = {"Connection: close", NULL};
+    double slowest = 0;
+    while (tu_now_ms() < until) {
+        struct th_resp r;
+        assert_true(th_http(o, "GET", "/healthz", NULL, NULL, NULL, 0, fresh, &r));
+        assert_int_equal(r.status, 200);
+        if (r.seconds > slowest)
+            slowest = r.seconds;
+        th_resp_free(&r);
+        tu_sleep_ms(100);
+    }
+    int answered = 0, busy = 0, other = 0;
+    for (int i = 0; i < FLOODERS; i++) {
+        pthread_join(f[i].thread, NULL);
+        answered += f[i].answered;
+        busy += f[i].busy;
+        other += f[i].other;
+    }
+    printf("# %d flooding clients: %d logins answered 401, %d refused 503 at once; "
+           "/healthz slowest %.3f s\n",
+           FLOODERS, answered, busy, slowest);
+    assert_int_equal(other, 0);
+    assert_true(answered > 0 && busy > 0);
+    assert_true(slowest < 1.0);
+    th_tenant_free(&t);
+    assert_int_equal(th_orgd_stop(o), 0);
+}
+
 /* CPU seconds (user + system) the process has used so far. */
 static double cpu_seconds(pid_t pid)
 {
@@ -750,6 +825,7 @@ int main(void)
         cmocka_unit_test_teardown(slow_senders_cannot_starve_others, stop_own),
         cmocka_unit_test_teardown(many_fast_clients_from_one_address_are_served, stop_own),
         cmocka_unit_test_teardown(a_slow_body_costs_no_cpu, stop_own),
+        cmocka_unit_test_teardown(login_flood_cannot_starve_others, stop_own),
         cmocka_unit_test_teardown(slow_headers_get_a_timeout, stop_own),
         cmocka_unit_test_teardown(collection_appearing_midway_is_not_adopted, stop_own),
         cmocka_unit_test_teardown(update_refused_midway_changes_nothing, stop_own),

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -133,6 +134,56 @@ static void saturated_hasher_gives_unavailable(void **state)
     hasher_destroy(h);
 }
 
+struct waiter {
+    hasher_t *h;
+    bool ok;
+    enum err_kind kind;
+    int64_t ms;
+};
+
+static void *verify_in_thread(void *arg)
+{
+    struct waiter *w = arg;
+    struct error e = ERROR_INIT;
+    char out[PASSWORD_HASH_BUF];
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    w->ok = password_hash(w->h, "password1", 9, out, &e);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    w->kind = e.kind;
+    w->ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    return NULL;
+}
+
+/* With one slot and room for one waiter, of six requests at once one
+ * hashes, one waits its turn and the rest are refused at once instead of
+ * parking their threads for HASH_WAIT_MS. */
+static void waiting_for_a_hash_is_bounded(void **state)
+{
+    (void)state;
+    struct error e = ERROR_INIT;
+    struct password_params slow = {65536, 3, 1}; /* a few hundred ms a hash */
+    hasher_t *h = hasher_new(slow, 1, 10000, &e);
+    assert_non_null(h);
+    hasher_limit_waiting(h, 1);
+    struct waiter w[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        w[i] = (struct waiter){.h = h};
+        pthread_create(&t[i], NULL, verify_in_thread, &w[i]);
+    }
+    int done = 0, refused_fast = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        done += w[i].ok;
+        refused_fast += !w[i].ok && w[i].kind == ERR_UNAVAILABLE && w[i].ms < 100;
+    }
+    assert_true(done >= 2);
+    assert_int_equal(done + refused_fast, 6);
+    assert_true(refused_fast >= 1);
+    hasher_destroy(h);
+}
+
 /* Our PHC strings (hashed through argon2_ctx with our own memory) are the
  * reference library's: each side verifies what the other wrote. */
 static void phc_strings_match_the_reference_library(void **state)
@@ -208,6 +259,7 @@ int main(void)
         cmocka_unit_test(lengths),
         cmocka_unit_test(saturated_hasher_gives_unavailable),
         cmocka_unit_test(phc_strings_match_the_reference_library),
+        cmocka_unit_test(waiting_for_a_hash_is_bounded),
         cmocka_unit_test(damaged_phc_strings_never_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
