@@ -28,7 +28,8 @@ struct slot {
 
 struct intake {
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* the watchdog's: a new deadline, or stop */
+    pthread_cond_t wake; /* the watchdog's: an earlier deadline, or stop */
+    int64_t next_wake;   /* when the watchdog means to look next (INT64_MAX: idle) */
     pthread_t watchdog;
     bool stop;
     int per_client;
@@ -75,7 +76,9 @@ static void arm(intake_t *in, struct slot *s, enum phase phase, int64_t deadline
     s->since = clock_mono_ms();
     s->slow_at = s->since + INTAKE_SLOW_MS;
     s->evicted = false;
-    pthread_cond_signal(&in->wake);
+    int64_t due = phase == BODY && s->slow_at < deadline ? s->slow_at : deadline;
+    if (due < in->next_wake) /* else the watchdog wakes in time anyway: no syscall per request */
+        pthread_cond_signal(&in->wake);
 }
 
 static bool is_slow(const struct slot *s, int64_t now)
@@ -142,6 +145,7 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&in->lock);
     while (!in->stop) {
         int64_t next = interrupt_late(in, clock_mono_ms());
+        in->next_wake = next;
         if (next == INT64_MAX) {
             pthread_cond_wait(&in->wake, &in->lock);
         } else {
@@ -161,6 +165,7 @@ intake_t *intake_new(int slots, int per_client, long timeout_ms, struct error *e
         return NULL;
     }
     in->nslots = slots;
+    in->next_wake = INT64_MAX;
     in->per_client = per_client < 1 ? 1 : per_client;
     in->timeout_ms = timeout_ms;
     struct sigaction sa;
@@ -241,8 +246,11 @@ void intake_body_begin(intake_t *in, const char *addr, int64_t deadline_ms)
         arm(in, s, BODY, deadline_ms);
         /* an address whose share is full of slow senders gets no grace
          * beyond what a body already sent takes to copy */
-        if (slow_ahead_of(in, s, s->since) >= in->per_client)
+        if (slow_ahead_of(in, s, s->since) >= in->per_client) {
             s->slow_at = s->since + INTAKE_CROWDED_MS;
+            if (s->slow_at < in->next_wake)
+                pthread_cond_signal(&in->wake);
+        }
     }
     pthread_mutex_unlock(&in->lock);
 }
