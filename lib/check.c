@@ -282,7 +282,7 @@ static void check_collections(struct run *r, const struct snapshot *s)
              * by now: ask again right before moving anything */
             struct error e = ERROR_INIT;
             bool claimed = true;
-            if (!lifecycle_collection_claimed(r->c, names[i], "", &claimed, &e) || claimed)
+            if (!store_org_claiming(r->c->store, names[i], "", &claimed, &e) || claimed)
                 continue;
             fixed = store_collection_rename(r->c->store, names[i], moved, &e);
         }

@@ -8,16 +8,10 @@
 #include "log.h"
 #include "util.h"
 
-bool lifecycle_collection_claimed(struct app *c, const char *collection, const char *except_id,
-                                  bool *claimed, struct error *e)
-{
-    return store_org_claiming(c->store, collection, except_id, claimed, e);
-}
-
 bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e)
 {
     bool claimed = true;
-    if (!lifecycle_collection_claimed(c, o->collection, o->id, &claimed, e))
+    if (!store_org_claiming(c->store, o->collection, o->id, &claimed, e))
         return false;
     if (claimed) {
         /* another org's data, whatever o says: never ours to drop */

@@ -43,7 +43,7 @@ bool lifecycle_rename_undo(struct app *c, struct org *o, struct error *e);
 bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e);
 
 /* Drops o's collection unless another org claims it (see
- * lifecycle_collection_claimed): a collection some other organization document
+ * store_org_claiming): a collection some other organization document
  * names is that organization's data, and is kept (and logged). */
 bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e);
 
@@ -52,10 +52,5 @@ bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, str
  * memberships, then the org document. Idempotent. The collection is
  * dropped only if no other org claims it. */
 bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e);
-
-/* True (in *claimed) when an org other than except_id records `collection`
- * as its collection or as either end of a rename. */
-bool lifecycle_collection_claimed(struct app *c, const char *collection, const char *except_id,
-                                  bool *claimed, struct error *e);
 
 #endif

@@ -87,7 +87,7 @@ static bool create_collection(struct app *c, struct org *o, struct error *e)
     bool claimed = false;
     struct error ce = ERROR_INIT;
     error_clear(e);
-    if (lifecycle_collection_claimed(c, o->collection, o->id, &claimed, &ce) && claimed) {
+    if (store_org_claiming(c->store, o->collection, o->id, &claimed, &ce) && claimed) {
         e->retry_after = 1;
         return error_set(e, ERR_BUSY,
                          "this name is still being released by a rename; retry shortly");

@@ -144,6 +144,26 @@ static void send_all(int fd, const char *text)
     }
 }
 
+/* Probes GET /healthz every 100 ms until `until` (monotonic ms), each time
+ * on a new connection (one kept alive would keep its worker); every answer
+ * must be 200. Returns the slowest in seconds; *probes counts them. */
+static double slowest_healthz_until(const struct th_orgd *o, int64_t until, int *probes)
+{
+    const char *fresh[] = {"Connection: close", NULL};
+    double slowest = 0;
+    while (tu_now_ms() < until) {
+        struct th_resp r;
+        assert_true(th_http(o, "GET", "/healthz", NULL, NULL, NULL, 0, fresh, &r));
+        assert_int_equal(r.status, 200);
+        if (r.seconds > slowest)
+            slowest = r.seconds;
+        th_resp_free(&r);
+        (*probes)++;
+        tu_sleep_ms(100);
+    }
+    return slowest;
+}
+
 struct slow {
     int fd;
     int64_t started, closed_at; /* mono ms; closed_at 0 = still open */
@@ -215,21 +235,9 @@ static void slow_senders_cannot_starve_others(void **state)
     pthread_t driver;
     assert_int_equal(pthread_create(&driver, NULL, drive_slow_senders, &run), 0);
 
-    /* another client, on 127.0.0.1, is served promptly throughout, each
-     * time on a new connection (one kept alive would keep its worker) */
-    const char *fresh[] = {"Connection: close", NULL};
+    /* another client, on 127.0.0.1, is served promptly throughout */
     int probes = 0;
-    double slowest = 0;
-    while (tu_now_ms() < conns[0].started + TIMEOUT_MS + 1500) {
-        struct th_resp r;
-        assert_true(th_http(o, "GET", "/healthz", NULL, NULL, NULL, 0, fresh, &r));
-        assert_int_equal(r.status, 200);
-        if (r.seconds > slowest)
-            slowest = r.seconds;
-        th_resp_free(&r);
-        probes++;
-        tu_sleep_ms(100);
-    }
+    double slowest = slowest_healthz_until(o, conns[0].started + TIMEOUT_MS + 1500, &probes);
     pthread_join(driver, NULL);
     printf("# %d /healthz probes during the slow senders, slowest %.3f s\n", probes, slowest);
     assert_true(slowest < 1.0);
@@ -557,13 +565,14 @@ static void *flood_logins(void *arg)
     struct flood *f = arg;
     char body[256];
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"not the password\"}", f->email);
+    char retry[16];
     while (tu_now_ms() < f->until) {
         struct th_resp r;
         if (!th_http(f->o, "POST", "/admin/login", NULL, NULL, body, strlen(body), NULL, &r))
             f->other++;
         else if (r.status == 401)
             f->answered++;
-        else if (r.status == 503 && th_resp_header(&r, "Retry-After", body + 200, 16))
+        else if (r.status == 503 && th_resp_header(&r, "Retry-After", retry, sizeof retry))
             f->busy++;
         else
             f->other++;
@@ -591,17 +600,8 @@ static void login_flood_cannot_starve_others(void **state)
         f[i] = (struct flood){.o = o, .email = t.email, .until = until};
         pthread_create(&f[i].thread, NULL, flood_logins, &f[i]);
     }
-    const char *fresh[] = {"Connection: close", NULL};
-    double slowest = 0;
-    while (tu_now_ms() < until) {
-        struct th_resp r;
-        assert_true(th_http(o, "GET", "/healthz", NULL, NULL, NULL, 0, fresh, &r));
-        assert_int_equal(r.status, 200);
-        if (r.seconds > slowest)
-            slowest = r.seconds;
-        th_resp_free(&r);
-        tu_sleep_ms(100);
-    }
+    int probes = 0;
+    double slowest = slowest_healthz_until(o, until, &probes);
     int answered = 0, busy = 0, other = 0;
     for (int i = 0; i < FLOODERS; i++) {
         pthread_join(f[i].thread, NULL);
