@@ -53,10 +53,18 @@ struct snapshot {
     struct vec orgs;          /* struct org */
     struct vec org_ids;       /* char[ID_BUF], sorted */
     struct vec admin_ids;     /* char[ID_BUF], sorted */
+    struct vec disposable;    /* char[ID_BUF]: accounts made by /org/create, which go with
+                                 their last org */
+    struct vec sessions;      /* struct session_link */
     struct vec collections;   /* char[COLLECTION_BUF], sorted */
     struct vec members;       /* struct membership */
     struct vec member_admins; /* char[ID_BUF], sorted: admins with a membership */
     struct vec extras;        /* struct extra */
+};
+
+struct session_link {
+    char id[ID_BUF];
+    char admin_id[ID_BUF];
 };
 
 struct extra {
@@ -78,10 +86,27 @@ static bool push_org(const struct org *o, void *ud)
 
 static bool push_admin(const struct admin *a, void *ud)
 {
-    char *id = vec_push(&((struct snapshot *)ud)->admin_ids);
+    struct snapshot *s = ud;
+    char *id = vec_push(&s->admin_ids);
     if (id == NULL)
         return false;
     memcpy(id, a->id, ID_BUF);
+    if (a->origin == ORIGIN_ORG_CREATE) {
+        char *d = vec_push(&s->disposable);
+        if (d == NULL)
+            return false;
+        memcpy(d, a->id, ID_BUF);
+    }
+    return true;
+}
+
+static bool push_session(const struct session *x, void *ud)
+{
+    struct session_link *slot = vec_push(&((struct snapshot *)ud)->sessions);
+    if (slot == NULL)
+        return false;
+    memcpy(slot->id, x->id, ID_BUF);
+    memcpy(slot->admin_id, x->admin_id, ID_BUF);
     return true;
 }
 
@@ -121,6 +146,8 @@ static void snapshot_free(struct snapshot *s)
     free(s->orgs.items);
     free(s->org_ids.items);
     free(s->admin_ids.items);
+    free(s->disposable.items);
+    free(s->sessions.items);
     free(s->collections.items);
     free(s->members.items);
     free(s->member_admins.items);
@@ -131,7 +158,8 @@ static bool snapshot_load(struct app *c, struct snapshot *s, struct error *e)
 {
     memset(s, 0, sizeof *s);
     s->orgs.size = sizeof(struct org);
-    s->org_ids.size = s->admin_ids.size = s->member_admins.size = ID_BUF;
+    s->org_ids.size = s->admin_ids.size = s->member_admins.size = s->disposable.size = ID_BUF;
+    s->sessions.size = sizeof(struct session_link);
     s->collections.size = COLLECTION_BUF;
     s->members.size = sizeof(struct membership);
     s->extras.size = sizeof(struct extra);
@@ -139,9 +167,11 @@ static bool snapshot_load(struct app *c, struct snapshot *s, struct error *e)
               store_admin_each(c->store, push_admin, s, e) &&
               store_collection_each_tenant(c->store, push_collection, s, e) &&
               store_membership_each(c->store, NULL, push_member, s, e) &&
-              store_extras_each_org_id(c->store, push_extra, s, e);
+              store_extras_each_org_id(c->store, push_extra, s, e) &&
+              store_session_each(c->store, push_session, s, e);
     if (ok && (s->orgs.oom || s->org_ids.oom || s->admin_ids.oom || s->collections.oom ||
-               s->members.oom || s->member_admins.oom || s->extras.oom))
+               s->members.oom || s->member_admins.oom || s->extras.oom || s->disposable.oom ||
+               s->sessions.oom))
         ok = error_set(e, ERR_INTERNAL, "out of memory");
     vec_sort(&s->org_ids);
     vec_sort(&s->admin_ids);
@@ -314,20 +344,39 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
 
     const struct extra *xs = s->extras.items;
     for (size_t i = 0; i < s->extras.n; i++) {
-        if (vec_has(&s->org_ids, xs[i].org_id))
-            continue;
         struct error e = ERROR_INIT;
+        struct org o;
+        /* the org may have been created after the snapshot read the orgs */
+        if (vec_has(&s->org_ids, xs[i].org_id) ||
+            store_org_by_id(r->c->store, xs[i].org_id, &o, &e) || e.kind != ERR_NOT_FOUND)
+            continue;
+        error_clear(&e);
         bool fixed = r->repair && store_org_extras_delete(r->c->store, xs[i].org_id, &e);
         found(r,
-              strcmp(xs[i].collection, "tokens") == 0 ? "token_without_org"
-                                                      : "invitation_without_org",
+              strcmp(xs[i].collection, "sessions") == 0 ? "session_without_org"
+                                                        : "invitation_without_org",
               fixed, "a document in %s points at missing org %s", xs[i].collection,
               xs[i].org_id[0] ? xs[i].org_id : "(none)");
     }
 
-    const char(*admins)[ID_BUF] = s->admin_ids.items;
+    const struct session_link *xs2 = s->sessions.items;
+    for (size_t i = 0; i < s->sessions.n; i++) {
+        struct error e = ERROR_INIT;
+        struct admin a;
+        /* the account may have signed up after the snapshot read the accounts */
+        if (vec_has(&s->admin_ids, xs2[i].admin_id) ||
+            store_admin_by_id(r->c->store, xs2[i].admin_id, &a, &e) || e.kind != ERR_NOT_FOUND)
+            continue;
+        error_clear(&e);
+        bool fixed = r->repair && store_session_delete(r->c->store, xs2[i].id, &e);
+        found(r, "session_without_account", fixed, "session %s belongs to missing account %s",
+              xs2[i].id, xs2[i].admin_id[0] ? xs2[i].admin_id : "(none)");
+    }
+
+    /* only accounts made by /org/create must belong to an org */
+    const char(*admins)[ID_BUF] = s->disposable.items;
     const struct org *orgs = s->orgs.items;
-    for (size_t i = 0; i < s->admin_ids.n; i++) {
+    for (size_t i = 0; i < s->disposable.n; i++) {
         if (vec_has(&s->member_admins, admins[i]))
             continue;
         bool owner_in_progress = false;

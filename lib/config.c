@@ -29,6 +29,7 @@ static bool check_mongo_uri(const char *v, char *why, size_t n);
 static bool check_ipv4(const char *v, char *why, size_t n);
 static bool check_cors(const char *v, char *why, size_t n);
 static bool check_printable(const char *v, char *why, size_t n);
+static bool check_cidrs(const char *v, char *why, size_t n);
 
 #define OFF(f) offsetof(struct config, f)
 #define SZ(f) sizeof(((struct config *)0)->f)
@@ -44,6 +45,8 @@ static const struct setting settings[] = {
      false, "token signature algorithm; a token's alg must equal it"},
     {"JWT_EXPIRES_SECONDS", T_LONG, "3600", OFF(jwt_expires_seconds), 0, 60, 604800, NULL, NULL,
      false, "access token lifetime"},
+    {"REFRESH_TOKEN_SECONDS", T_LONG, "1209600", OFF(refresh_token_seconds), 0, 60, 31536000, NULL,
+     NULL, false, "session (refresh token) lifetime from sign-in; refreshing does not extend it"},
     {"JWT_ISSUER", T_STRING, "orgd", OFF(jwt_issuer), SZ(jwt_issuer), 1, 127, NULL, check_printable,
      false, "the iss claim issued and required"},
     {"HOST", T_STRING, "127.0.0.1", OFF(host), SZ(host), 7, 15, NULL, check_ipv4, false,
@@ -71,6 +74,21 @@ static const struct setting settings[] = {
      "how long a request waits for a hashing slot before 503"},
     {"MONGO_TIMEOUT_MS", T_LONG, "2000", OFF(mongo_timeout_ms), 0, 100, 60000, NULL, NULL, false,
      "server selection and connect timeout; a dead database is a 503 this fast"},
+    {"LOGIN_FAILURES_PER_ACCOUNT", T_LONG, "10", OFF(login_failures_per_account), 0, 0, 1000000,
+     NULL, NULL, false, "failed logins per account (e-mail) per window, then 429; 0 = no limit"},
+    {"LOGIN_FAILURES_PER_ADDRESS", T_LONG, "100", OFF(login_failures_per_address), 0, 0, 1000000,
+     NULL, NULL, false, "failed logins per client address per window, then 429; 0 = no limit"},
+    {"LOGIN_WINDOW_SECONDS", T_LONG, "900", OFF(login_window_seconds), 0, 1, 86400, NULL, NULL,
+     false, "the window failed logins are counted in"},
+    {"SIGNUPS_PER_ADDRESS", T_LONG, "20", OFF(signups_per_address), 0, 0, 1000000, NULL, NULL,
+     false, "sign-ups per client address per window, then 429; 0 = no limit"},
+    {"ORG_CREATES_PER_ADDRESS", T_LONG, "20", OFF(org_creates_per_address), 0, 0, 1000000, NULL,
+     NULL, false, "POST /org/create per client address per window, then 429; 0 = no limit"},
+    {"SIGNUP_WINDOW_SECONDS", T_LONG, "3600", OFF(signup_window_seconds), 0, 1, 86400, NULL, NULL,
+     false, "the window sign-ups and org creations are counted in"},
+    {"TRUSTED_PROXIES", T_STRING, "", OFF(trusted_proxies_text), SZ(trusted_proxies_text), 0, 1023,
+     NULL, check_cidrs, false,
+     "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty = none"},
     {"CORS_ORIGINS", T_STRING, "", OFF(cors_origins), SZ(cors_origins), 0, 1023, NULL, check_cors,
      false, "comma-separated allowed origins, * for any; empty = no CORS"},
     {"LOG_LEVEL", T_ENUM, "info", OFF(log_level), 0, 0, 0, "debug|info|warn|error", NULL, false,
@@ -157,6 +175,12 @@ static bool check_printable(const char *v, char *why, size_t n)
         }
     }
     return true;
+}
+
+static bool check_cidrs(const char *v, char *why, size_t n)
+{
+    struct netaddr_trust t;
+    return netaddr_trust_parse(v, &t, why, n);
 }
 
 static bool check_cors(const char *v, char *why, size_t n)
@@ -384,8 +408,11 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
         ok = set_one(out, s, value, e);
     }
     dotenv_free(&d);
-    if (ok)
+    if (ok) {
+        char why[160];
         out->jwt_secret_len = strlen(out->jwt_secret);
+        ok = netaddr_trust_parse(out->trusted_proxies_text, &out->trusted_proxies, why, sizeof why);
+    }
     if (ok && out->argon2_memory_kib < 8 * out->argon2_parallelism) {
         setting_error(e, "ARGON2_MEMORY_KIB", "must be at least 8 x ARGON2_PARALLELISM (%ld)",
                       8 * out->argon2_parallelism);

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "jwt.h"
 #include "log.h"
+#include "netaddr.h"
 
 #define CONFIG_SECRET_MAX 512
 
@@ -26,6 +27,7 @@ struct config {
     size_t jwt_secret_len;
     enum jwt_alg jwt_algorithm;
     long jwt_expires_seconds;
+    long refresh_token_seconds; /* a session's lifetime, from its sign-in */
     char jwt_issuer[128];
     char host[64];
     long port;
@@ -40,7 +42,16 @@ struct config {
     long hash_wait_ms;
     long hash_queue; /* 0 = threads / 2 */
     long mongo_timeout_ms;
-    char cors_origins[1024]; /* comma-separated; empty = CORS off; "*" = any */
+    /* throttling: 0 = no limit */
+    long login_failures_per_account;
+    long login_failures_per_address;
+    long login_window_seconds;
+    long signups_per_address;
+    long org_creates_per_address;
+    long signup_window_seconds;
+    char trusted_proxies_text[1024];
+    struct netaddr_trust trusted_proxies; /* parsed from trusted_proxies_text */
+    char cors_origins[1024];              /* comma-separated; empty = CORS off; "*" = any */
     enum log_level log_level;
     long shutdown_timeout_seconds;
     long recovery_interval_seconds;

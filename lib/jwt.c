@@ -77,10 +77,11 @@ bool jwt_issue(const jwt_t *j, struct jwt_claims *c, int64_t now, char **out, st
     c->nbf = now;
     c->exp = now + j->ttl;
 
-    json_t *payload =
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", j->issuer, "sub", c->sub,
-                  "org", c->org, "role", c->role, "iat", (json_int_t)c->iat, "nbf",
-                  (json_int_t)c->nbf, "exp", (json_int_t)c->exp, "jti", c->jti);
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", j->issuer, "sub",
+                                c->sub, "sid", c->sid, "iat", (json_int_t)c->iat, "nbf",
+                                (json_int_t)c->nbf, "exp", (json_int_t)c->exp, "jti", c->jti);
+    if (payload != NULL && c->org[0] != '\0') /* org-scoped: the org and the role held there */
+        json_object_update_new(payload, json_pack("{s:s, s:s}", "org", c->org, "role", c->role));
     char *text = payload ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(payload);
     if (text == NULL)
@@ -267,16 +268,19 @@ bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now, stru
         return false;
 
     char iss[128];
+    /* org and role come together (an org-scoped token) or not at all */
+    bool scoped = json_object_get(claims, "org") != NULL || json_object_get(claims, "role") != NULL;
     bool ok = copy_claim_string(claims, "iss", iss, sizeof iss) &&
               copy_claim_string(claims, "sub", out->sub, sizeof out->sub) &&
-              copy_claim_string(claims, "org", out->org, sizeof out->org) &&
-              copy_claim_string(claims, "role", out->role, sizeof out->role) &&
+              copy_claim_string(claims, "sid", out->sid, sizeof out->sid) &&
+              (!scoped || (copy_claim_string(claims, "org", out->org, sizeof out->org) &&
+                           copy_claim_string(claims, "role", out->role, sizeof out->role))) &&
               copy_claim_string(claims, "jti", out->jti, sizeof out->jti) &&
               claim_int(claims, "iat", &out->iat) && claim_int(claims, "nbf", &out->nbf) &&
               claim_int(claims, "exp", &out->exp);
     json_decref(claims);
-    if (!ok || !is_hex_id(out->sub) || !is_hex_id(out->org) || !sane_time(out->iat) ||
-        !sane_time(out->nbf) || !sane_time(out->exp))
+    if (!ok || !is_hex_id(out->sub) || !is_hex_id(out->sid) || (scoped && !is_hex_id(out->org)) ||
+        !sane_time(out->iat) || !sane_time(out->nbf) || !sane_time(out->exp))
         return reject(e, "token claims are invalid");
     if (strcmp(iss, j->issuer) != 0)
         return reject(e, "token issuer is not accepted");

@@ -4,8 +4,9 @@
  * signature segment's length and the header's `alg` (which must equal the
  * configured one exactly; `none` and every other value are refused) are
  * checked before cjose_jws_verify, and the claims are read only after the
- * signature verified. Claims: iss, sub (admin id), org (org id), role, iat,
- * nbf, exp, jti; times are checked with a 30 s leeway.
+ * signature verified. Claims: iss, sub (admin id), sid (session id), iat,
+ * nbf, exp, jti, and for an org-scoped token org (org id) and role; times
+ * are checked with a 30 s leeway. A token without sid is refused.
  */
 #ifndef ORGD_JWT_H
 #define ORGD_JWT_H
@@ -28,7 +29,8 @@ enum jwt_alg { JWT_HS256, JWT_HS384, JWT_HS512 };
 
 struct jwt_claims {
     char sub[JWT_ID_BUF];
-    char org[JWT_ID_BUF];
+    char sid[JWT_ID_BUF]; /* the session */
+    char org[JWT_ID_BUF]; /* "" for an account-scoped token (and role "") */
     char role[JWT_ROLE_BUF];
     char jti[JWT_JTI_BUF];
     int64_t iat, nbf, exp;
@@ -45,8 +47,8 @@ jwt_t *jwt_new(enum jwt_alg alg, const void *secret, size_t secret_len, const ch
                long ttl_seconds, struct error *e);
 void jwt_destroy(jwt_t *j);
 
-/* Issues a token for sub/org/role at `now` (seconds). Fills the remaining
- * claims in *claims (iat, nbf, exp, jti). *out is malloc'd; caller frees. */
+/* Issues a token for sub/sid (and org/role unless org is "") at `now` (seconds). Fills the
+ * remaining claims in *claims (iat, nbf, exp, jti). *out is malloc'd; caller frees. */
 bool jwt_issue(const jwt_t *j, struct jwt_claims *claims, int64_t now, char **out, struct error *e);
 
 /* Verifies `token` (len bytes) at `now`. On failure: ERR_UNAUTHORIZED with a

@@ -22,14 +22,31 @@ bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, str
     return store_collection_drop(c->store, o->collection, e);
 }
 
+/* Deletes an org_create account left with no org but except_org_id, then
+ * the sessions of an account that is gone (also when an earlier attempt
+ * deleted it and died before its sessions went). */
+static bool admin_delete_if_unattached(struct app *c, const char *id, const char *except_org_id,
+                                       struct error *e)
+{
+    bool deleted = false;
+    if (!store_admin_delete_if_unattached(c->store, id, except_org_id, &deleted, e))
+        return false;
+    struct admin a;
+    struct error le = ERROR_INIT;
+    bool exists = !deleted && store_admin_by_id(c->store, id, &a, &le);
+    explicit_bzero(a.password_hash, sizeof a.password_hash);
+    if (!deleted && !exists && !error_absent(e, &le))
+        return false;
+    return exists || store_sessions_delete_admin(c->store, id, e);
+}
+
 bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection,
                            struct error *e)
 {
     if (drop_collection && !lifecycle_collection_drop_unclaimed(c, o, e))
         return false;
-    bool deleted = false;
     if (!store_membership_delete(c->store, o->owner_id, o->id, e) ||
-        !store_admin_delete_if_unattached(c->store, o->owner_id, o->id, &deleted, e))
+        !admin_delete_if_unattached(c, o->owner_id, o->id, e))
         return false;
     bool applied = false;
     if (!store_org_delete(c->store, o->id, o->version, &applied, e))
@@ -147,8 +164,7 @@ bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e
         ok = error_set(e, ERR_INTERNAL, "out of memory");
     for (size_t i = 0; ok && i <= admins.n; i++) {
         const char *id = i < admins.n ? admins.ids[i] : o->owner_id;
-        bool deleted = false;
-        ok = store_admin_delete_if_unattached(c->store, id, o->id, &deleted, e);
+        ok = admin_delete_if_unattached(c, id, o->id, e);
     }
     free(admins.ids);
     if (!ok)

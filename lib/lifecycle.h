@@ -48,8 +48,9 @@ bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e);
 bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e);
 
 /* Finishes a delete recorded in o (state deleting): drops the collection,
- * invitations and tokens, owners and admins left without an org, the
- * memberships, then the org document. Idempotent. The collection is
+ * invitations and org-scoped sessions, accounts made by /org/create left
+ * without an org (with all their sessions), the memberships, then the org
+ * document. Idempotent. The collection is
  * dropped only if no other org claims it. */
 bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e);
 

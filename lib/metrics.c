@@ -43,6 +43,11 @@ static atomic_ullong sum_us[N_SLOTS];
 static atomic_ullong mongo_errors[ERR_KIND_COUNT];
 static atomic_ullong hash_rejections;
 static atomic_ullong recovery_actions[RECOVERY_ACTION_COUNT];
+static atomic_ullong logins[LOGIN_OUTCOME_COUNT];
+static atomic_ullong sessions_ended[END_COUNT];
+
+static const char *const login_outcome_names[LOGIN_OUTCOME_COUNT] = {"ok", "bad_credentials",
+                                                                     "throttled"};
 static atomic_llong start_ms;
 
 #define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
@@ -136,6 +141,18 @@ void metrics_recovery_action(enum recovery_action a)
         ADD(recovery_actions[a], 1);
 }
 
+void metrics_login(enum login_outcome o)
+{
+    if ((unsigned)o < LOGIN_OUTCOME_COUNT)
+        ADD(logins[o], 1);
+}
+
+void metrics_sessions_ended(enum session_end why, int64_t n)
+{
+    if ((unsigned)why < END_COUNT && n > 0)
+        ADD(sessions_ended[why], (unsigned long long)n);
+}
+
 void metrics_reset(void)
 {
     for (size_t i = 0; i < METRICS_ROUTES_MAX; i++)
@@ -153,6 +170,10 @@ void metrics_reset(void)
     atomic_store(&hash_rejections, 0);
     for (size_t a = 0; a < RECOVERY_ACTION_COUNT; a++)
         atomic_store(&recovery_actions[a], 0);
+    for (size_t a = 0; a < LOGIN_OUTCOME_COUNT; a++)
+        atomic_store(&logins[a], 0);
+    for (size_t a = 0; a < END_COUNT; a++)
+        atomic_store(&sessions_ended[a], 0);
 }
 
 bool metrics_escape_label(const char *in, char *out, size_t cap)
@@ -342,6 +363,16 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
     for (int a = 0; a < RECOVERY_ACTION_COUNT; a++)
         put(&o, "orgd_recovery_actions_total{action=\"%s\"} %llu\n",
             recovery_action_name((enum recovery_action)a), GET(recovery_actions[a]));
+
+    family(&o, "orgd_logins_total", "counter",
+           "Logins (POST /admin/login and /auth/signin) by outcome.");
+    for (int a = 0; a < LOGIN_OUTCOME_COUNT; a++)
+        put(&o, "orgd_logins_total{outcome=\"%s\"} %llu\n", login_outcome_names[a], GET(logins[a]));
+    family(&o, "orgd_sessions_ended_total", "counter",
+           "Sessions ended before they expired, by reason.");
+    for (int a = 0; a < END_COUNT; a++)
+        put(&o, "orgd_sessions_ended_total{reason=\"%s\"} %llu\n",
+            session_end_name((enum session_end)a), GET(sessions_ended[a]));
 
     char version[64];
     metrics_escape_label(ORGD_VERSION, version, sizeof version);

@@ -23,6 +23,8 @@
  *   orgd_password_hash_rejections_total                   counter
  *   orgd_organizations{state}                             gauge (when known)
  *   orgd_recovery_actions_total{action}                   counter
+ *   orgd_logins_total{outcome}                            counter
+ *   orgd_sessions_ended_total{reason}                     counter
  *   orgd_build_info{version}                              gauge, always 1
  *   orgd_start_time_seconds                               gauge
  */
@@ -69,6 +71,14 @@ void metrics_hash_rejected(void);
 
 /* One recovery action finished (or failed). Fits recovery_observer. */
 void metrics_recovery_action(enum recovery_action a);
+
+enum login_outcome { LOGIN_OK, LOGIN_BAD_CREDENTIALS, LOGIN_THROTTLED, LOGIN_OUTCOME_COUNT };
+
+/* One login answered (POST /admin/login, /auth/signin). */
+void metrics_login(enum login_outcome o);
+
+/* n sessions ended for this reason. */
+void metrics_sessions_ended(enum session_end why, int64_t n);
 
 /* What the caller reads at scrape time. */
 struct metrics_scrape {

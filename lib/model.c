@@ -6,6 +6,31 @@ static const char *const state_names[ORG_STATE_COUNT] = {"creating", "active", "
                                                          "deleting"};
 static const char *const role_names[ROLE_COUNT] = {"owner", "admin", "member"};
 
+static const char *const origin_names[ORIGIN_COUNT] = {"org_create", "signup", "invitation"};
+static const char *const end_names[END_COUNT] = {"logout", "revoked", "password_change",
+                                                 "refresh_reuse", "access_lost"};
+
+const char *origin_name(enum origin o)
+{
+    return (unsigned)o < ORIGIN_COUNT ? origin_names[o] : "unknown";
+}
+
+bool origin_parse(const char *s, enum origin *out)
+{
+    for (int i = 0; i < ORIGIN_COUNT; i++) {
+        if (strcmp(s, origin_names[i]) == 0) {
+            *out = (enum origin)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *session_end_name(enum session_end r)
+{
+    return (unsigned)r < END_COUNT ? end_names[r] : "unknown";
+}
+
 const char *org_state_name(enum org_state s)
 {
     return (unsigned)s < ORG_STATE_COUNT ? state_names[s] : "unknown";

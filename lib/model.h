@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "names.h"
+#include "netaddr.h"
 #include "password.h"
 
 #define ID_BUF 25
@@ -43,10 +44,16 @@ struct org {
     struct org_op op;
 };
 
+/* How an account came to be: an account made by /org/create goes with its
+ * last organization (as in the original service); the others stay. */
+enum origin { ORIGIN_ORG_CREATE, ORIGIN_SIGNUP, ORIGIN_INVITATION, ORIGIN_COUNT };
+
 struct admin {
     char id[ID_BUF];
     char email[EMAIL_BUF];
+    char username[USERNAME_BUF]; /* "" = none */
     char password_hash[PASSWORD_HASH_BUF];
+    enum origin origin; /* documents without one are org_create (older data) */
     int64_t created_at;
 };
 
@@ -56,6 +63,37 @@ struct membership {
     enum role role;
     int64_t member_at;
 };
+
+enum session_status { SESSION_ACTIVE, SESSION_REVOKED };
+
+/* Why a session ended (the metric's label and the document's ended_reason). */
+enum session_end {
+    END_LOGOUT,          /* POST /auth/logout */
+    END_REVOKED,         /* DELETE /auth/sessions/{id} */
+    END_PASSWORD_CHANGE, /* another session of the account changed its credentials */
+    END_REFRESH_REUSE,   /* a rotated refresh token was presented again */
+    END_ACCESS_LOST,     /* refresh found the account, org or membership gone */
+    END_COUNT
+};
+
+#define SESSION_HASH_BUF 65 /* SHA-256 as hex */
+
+/* One sign-in: every token carries its id (the `sid` claim). */
+struct session {
+    char id[ID_BUF];
+    char admin_id[ID_BUF];
+    char org_id[ID_BUF]; /* "" = account scope */
+    char refresh_hash[SESSION_HASH_BUF];
+    enum session_status status;
+    int64_t created_at;
+    int64_t last_used_at;
+    int64_t expires_at;
+    char client_address[NETADDR_BUF];
+};
+
+const char *origin_name(enum origin o);
+bool origin_parse(const char *s, enum origin *out);
+const char *session_end_name(enum session_end r);
 
 const char *org_state_name(enum org_state s);
 bool org_state_parse(const char *s, enum org_state *out);

@@ -79,3 +79,20 @@ void names_email_key(const char *email, char out[EMAIL_BUF])
         out[i] = (char)tolower((unsigned char)email[i]);
     out[i] = '\0';
 }
+
+bool names_username_valid(const char *username, size_t len, const char *field, struct error *e)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)username[i];
+        bool c1 = c == 0xc2 && i + 1 < len && (unsigned char)username[i + 1] >= 0x80 &&
+                  (unsigned char)username[i + 1] <= 0x9f;
+        if (c < 0x20 || c == 0x7f || c1)
+            return error_field(e, field, "must not contain control characters");
+        if ((c & 0xc0) != 0x80) /* not a continuation byte: a new character */
+            chars++;
+    }
+    if (chars < 1 || chars > USERNAME_MAX_CHARS)
+        return error_field(e, field, "must be 1 to %d characters long", USERNAME_MAX_CHARS);
+    return true;
+}

@@ -21,6 +21,8 @@
 #define COLLECTION_BUF (NAME_BUF + 4)
 #define EMAIL_MAX_LEN 254
 #define EMAIL_BUF (EMAIL_MAX_LEN + 1)
+#define USERNAME_MAX_CHARS 64
+#define USERNAME_BUF (USERNAME_MAX_CHARS * 4 + 1) /* UTF-8: at most 4 bytes a character */
 
 /* True if `name` (len bytes, need not be NUL-terminated) is a valid org
  * name. Otherwise adds a field error for `field` to e (kind ERR_INVALID). */
@@ -37,6 +39,12 @@ void names_collection(const char *key, char out[COLLECTION_BUF]);
  * empty labels, and no spaces, control characters, quotes or brackets.
  * Otherwise adds a field error. */
 bool names_email_valid(const char *email, size_t len, const char *field, struct error *e);
+
+/* True if `username` (len bytes of valid UTF-8, as jansson hands strings
+ * over) is 1..USERNAME_MAX_CHARS characters with no control characters
+ * (C0, DEL, C1). Usernames are for display: not unique, not a login.
+ * Otherwise adds a field error. */
+bool names_username_valid(const char *username, size_t len, const char *field, struct error *e);
 
 /* ASCII lower-case copy of a valid address into out (EMAIL_BUF bytes). */
 void names_email_key(const char *email, char out[EMAIL_BUF]);

@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounts.h"
 #include "faults.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "throttle.h"
 #include "util.h"
 
 #define MAX_MEMBERSHIPS_AT_LOGIN 32
-
-static const char *const BAD_CREDENTIALS = "invalid email or password";
 
 /* Keeps the first error of a failed step when an undo fails too. */
 static void undo_or_log(struct app *c, const struct org *o, bool drop, const char *why)
@@ -42,19 +42,6 @@ static bool load_owner(struct app *c, const struct org *o, struct org_view *out,
         return false;
     snprintf(out->owner.id, sizeof out->owner.id, "%s", o->owner_id);
     return true;
-}
-
-/* The e-mail is free (a fast answer for the common conflict; the unique
- * index decides races). */
-static bool email_free(struct app *c, const char *email_key, struct error *e)
-{
-    struct error le = ERROR_INIT;
-    struct admin existing;
-    if (store_admin_by_email(c->store, email_key, &existing, &le)) {
-        error_field(e, "email", "is already registered");
-        return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
-    }
-    return error_absent(e, &le);
 }
 
 /* The org document (state creating) and its owner, not yet stored. */
@@ -104,14 +91,15 @@ static bool create_collection(struct app *c, struct org *o, struct error *e)
 /* Each step records what it is about to do before doing it; a failed step
  * undoes the earlier ones (lifecycle_create_undo), and recovery does the same
  * for a process that died midway. */
-bool orgs_create(struct app *c, const struct create_request *req, struct org_view *out,
-                 struct error *e)
+bool orgs_create(struct app *c, const struct create_request *req, const char *client,
+                 struct org_view *out, struct error *e)
 {
     struct org o = {0};
-    struct admin a = {0};
+    struct admin a = {.origin = ORIGIN_ORG_CREATE};
     names_email_key(req->email, a.email);
     names_org_key(req->organization_name, o.name_key);
-    if (!email_free(c, a.email, e) ||
+    if (!throttle_attempt(c, THROTTLE_ORG_CREATE, client, e) ||
+        !accounts_email_free(c, a.email, NULL, e) ||
         !password_hash(c->hasher, req->password.text, req->password.len, a.password_hash, e))
         return false;
     create_records(req, &o, &a);
@@ -160,116 +148,94 @@ bool orgs_create(struct app *c, const struct create_request *req, struct org_vie
     return true;
 }
 
-/* The account whose e-mail and password these are. An unknown e-mail
- * costs the same as a wrong password and gets the same answer. */
-static bool check_credentials(struct app *c, const struct login_request *req, struct admin *a,
-                              bool *rehash, struct error *e)
+/* The org to sign in to: the one named (the caller must be a member), or
+ * the account's only one. An org being renamed is a 409 to retry. */
+static bool choose_membership(struct app *c, const char *admin_id, const char *name,
+                              struct membership *out, struct org *out_org, struct error *e)
 {
-    char email_key[EMAIL_BUF];
-    names_email_key(req->email, email_key);
     struct error le = ERROR_INIT;
-    bool known = store_admin_by_email(c->store, email_key, a, &le);
-    if (!known && !error_absent(e, &le))
-        return false;
-    bool match = false;
-    if (!password_verify(c->hasher, known ? a->password_hash : NULL, req->password.text,
-                         req->password.len, &match, rehash, e))
-        return false;
-    return match || error_set(e, ERR_UNAUTHORIZED, "%s", BAD_CREDENTIALS);
-}
-
-/* The first of the account's memberships whose org is active, into *out
- * and out_org. An org being renamed is a 409 to retry; none is 401. */
-static bool choose_membership(struct app *c, const char *admin_id, struct membership *out,
-                              struct org *out_org, struct error *e)
-{
-    struct membership ms[MAX_MEMBERSHIPS_AT_LOGIN];
-    size_t n = 0;
-    if (!store_memberships_of_admin(c->store, admin_id, ms, MAX_MEMBERSHIPS_AT_LOGIN, &n, e))
-        return false;
-    bool mid_operation = false;
-    for (size_t i = 0; i < n; i++) {
-        struct error le = ERROR_INIT;
-        if (!store_org_by_id(c->store, ms[i].org_id, out_org, &le)) {
+    if (name[0] != '\0') {
+        char key[NAME_BUF];
+        names_org_key(name, key);
+        if (!store_org_by_key(c->store, key, out_org, &le) ||
+            !store_membership_get(c->store, admin_id, out_org->id, out, &le)) {
             if (!error_absent(e, &le))
                 return false;
-        } else if (out_org->state == ORG_ACTIVE) {
-            *out = ms[i];
-            return true;
-        } else if (out_org->state == ORG_RENAMING) {
-            mid_operation = true;
+            return error_set(e, ERR_FORBIDDEN, "this account is not a member of %s", name);
+        }
+    } else {
+        struct membership ms[2];
+        size_t n = 0;
+        if (!store_memberships_of_admin(c->store, admin_id, ms, 2, &n, e))
+            return false;
+        if (n == 0)
+            return error_set(e, ERR_FORBIDDEN,
+                             "this account belongs to no organization; sign in with /auth/signin");
+        if (n > 1) {
+            error_field(e, "organization_name", "is required: the account belongs to several");
+            return error_set(e, ERR_INVALID, "request validation failed");
+        }
+        *out = ms[0];
+        if (!store_org_by_id(c->store, out->org_id, out_org, &le)) {
+            if (!error_absent(e, &le))
+                return false;
+            return error_set(e, ERR_FORBIDDEN, "this account belongs to no organization");
         }
     }
-    if (mid_operation)
+    if (out_org->state == ORG_RENAMING)
         return busy(e, "renamed");
-    return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_CREDENTIALS);
+    if (out_org->state != ORG_ACTIVE)
+        return error_set(e, ERR_FORBIDDEN, "this account belongs to no organization");
+    return true;
 }
 
-/* Stores a hash with the current parameters; a failure only costs the
- * upgrade, never the login. */
-static void upgrade_hash(struct app *c, const struct admin *a, const struct login_request *req)
-{
-    char fresh[PASSWORD_HASH_BUF];
-    struct error le = ERROR_INIT;
-    if (password_hash(c->hasher, req->password.text, req->password.len, fresh, &le) &&
-        store_admin_update(c->store, a->id, NULL, fresh, &le))
-        log_emit(LOG_INFO, "password rehashed", json_pack("{s:s}", "admin_id", a->id));
-    else
-        log_emit(LOG_WARN, "password rehash skipped",
-                 json_pack("{s:s, s:s}", "admin_id", a->id, "error", le.message));
-}
-
-bool orgs_login(struct app *c, const struct login_request *req, struct login_result *out,
-                struct error *e)
+bool orgs_login(struct app *c, const struct login_request *req, const char *client,
+                struct login_result *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     struct admin a;
     struct membership m = {0};
-    bool rehash = false;
-    if (!check_credentials(c, req, &a, &rehash, e) || !choose_membership(c, a.id, &m, &out->org, e))
+    bool ok = accounts_check_password(c, req->email, &req->password, client, &a, e);
+    accounts_count_login(ok, e);
+    if (!ok || !choose_membership(c, a.id, req->organization_name, &m, &out->org, e))
         return false;
-    if (rehash)
-        upgrade_hash(c, &a, req);
-    struct jwt_claims claims = {0};
-    memcpy(claims.sub, a.id, ID_BUF);
-    memcpy(claims.org, m.org_id, ID_BUF);
-    snprintf(claims.role, sizeof claims.role, "%s", role_name(m.role));
-    if (!jwt_issue(c->jwt, &claims, clock_now_ms() / 1000, &out->access_token, e))
-        return false;
-    out->expires_in = c->cfg->jwt_expires_seconds;
     out->role = m.role;
-    return true;
+    return sessions_start(c, &a, &out->org, m.role, client, &out->pair, e);
 }
 
-bool orgs_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
-                       struct error *e)
+/* An account-scoped caller's only org (see orgs.h). */
+static bool only_org(struct app *c, const struct caller *who, struct org *o, struct error *e)
 {
-    memset(out, 0, sizeof *out);
-    if (!jwt_verify(c->jwt, token, len, clock_now_ms() / 1000, &out->claims, e))
+    struct membership ms[2];
+    size_t n = 0;
+    if (!store_memberships_of_admin(c->store, who->admin.id, ms, 2, &n, e))
         return false;
-    struct error le = ERROR_INIT;
-    if (!store_admin_by_id(c->store, out->claims.sub, &out->admin, &le) ||
-        !store_org_by_id(c->store, out->claims.org, &out->org, &le) ||
-        !store_membership_get(c->store, out->claims.sub, out->claims.org, &out->membership, &le)) {
-        if (!error_absent(e, &le))
-            return false;
-        return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
+    if (n > 1) {
+        error_field(e, "organization_name", "is required: the account belongs to several");
+        return error_set(e, ERR_INVALID, "request validation failed");
     }
-    memset(out->admin.password_hash, 0, sizeof out->admin.password_hash);
-    if (out->org.state == ORG_CREATING || out->org.state == ORG_DELETING)
-        return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
-    return true;
+    struct error le = ERROR_INIT;
+    if (n == 1 && store_org_by_id(c->store, ms[0].org_id, o, &le))
+        return true;
+    if (le.kind != ERR_OK && !error_absent(e, &le))
+        return false;
+    return error_set(e, ERR_NOT_FOUND, "this account belongs to no organization");
 }
 
-/* The org a request is about (by name, or the caller's own) and the
- * caller's membership in it. 404 / 409 busy / 403. */
+/* The org a request is about and the caller's membership in it:
+ * 404 / 409 busy / 403. */
 static bool resolve(struct app *c, const struct caller *who, const char *name, struct org *o,
                     struct membership *m, struct error *e)
 {
     struct error le = ERROR_INIT;
     bool found;
     if (name == NULL || name[0] == '\0') {
-        found = store_org_by_id(c->store, who->org.id, o, &le);
+        if (!who->scoped)
+            found = only_org(c, who, o, e);
+        else
+            found = store_org_by_id(c->store, who->org.id, o, &le);
+        if (!found && e->kind != ERR_OK)
+            return false;
     } else {
         char key[NAME_BUF];
         names_org_key(name, key);
@@ -282,7 +248,9 @@ static bool resolve(struct app *c, const struct caller *who, const char *name, s
     }
     if (o->state == ORG_CREATING || o->state == ORG_DELETING)
         return error_set(e, ERR_NOT_FOUND, "organization not found");
-    if (strcmp(o->id, who->org.id) == 0) {
+    if (who->scoped && strcmp(o->id, who->org.id) != 0)
+        return error_set(e, ERR_FORBIDDEN, "this token is scoped to another organization");
+    if (who->scoped) {
         *m = who->membership;
     } else if (!store_membership_get(c->store, who->admin.id, o->id, m, &le)) {
         if (!error_absent(e, &le))
@@ -370,18 +338,20 @@ static bool rename_org(struct app *c, struct org *o, const char *new_name, struc
     return true;
 }
 
-/* The caller's new e-mail is free (a fast answer; the unique index decides). */
-static bool email_free_for(struct app *c, const char *email_key, const char *admin_id,
-                           struct error *e)
+/* The new name is nobody else's (a fast answer before anything is
+ * written; the unique index still decides a race). */
+static bool name_free(struct app *c, const struct org *o, const char *new_name, struct error *e)
 {
-    struct admin other;
-    struct error le = ERROR_INIT;
-    if (!store_admin_by_email(c->store, email_key, &other, &le))
-        return error_absent(e, &le);
-    if (strcmp(other.id, admin_id) == 0)
+    char key[NAME_BUF];
+    names_org_key(new_name, key);
+    if (strcmp(key, o->name_key) == 0)
         return true;
-    error_field(e, "email", "is already registered");
-    return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
+    struct org other;
+    struct error le = ERROR_INIT;
+    if (!store_org_by_key(c->store, key, &other, &le))
+        return error_absent(e, &le);
+    error_field(e, "new_organization_name", "is already taken");
+    return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
 }
 
 /* Changes the caller's e-mail and/or password hash, keeping the old ones in
@@ -396,38 +366,57 @@ static bool change_credentials(struct app *c, const char *admin_id, const char *
     if (e->kind == ERR_CONFLICT) {
         error_clear(e);
         error_field(e, "email", "is already registered");
-        return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
+        return error_set(e, ERR_CONFLICT, "an account with this email already exists");
     }
     return false;
 }
 
-/* The credentials change comes first: it is the step a concurrent request
- * can refuse (the unique e-mail). A rename that fails afterwards puts the
- * old e-mail and hash back, so an error means nothing changed. */
+/* Everything a client can be refused for, before anything is written:
+ * the role, the current password, the e-mail, the new name. Fills the
+ * e-mail key and the new hash the writes need. */
+static bool update_checks(struct app *c, const struct caller *who, const struct update_request *req,
+                          const struct org *o, const struct membership *m, const char *client,
+                          char email_key[EMAIL_BUF], char hash[PASSWORD_HASH_BUF], struct error *e)
+{
+    if (m->role != ROLE_OWNER)
+        return error_set(e, ERR_FORBIDDEN, "only the owner may update this organization");
+    if ((req->has_email || req->has_password) &&
+        !accounts_reauthenticate(c, &who->admin, &req->current_password, client, e))
+        return false;
+    if (req->has_email) {
+        names_email_key(req->email, email_key);
+        if (!accounts_email_free(c, email_key, who->admin.id, e))
+            return false;
+    }
+    if (req->new_name[0] != '\0' && !name_free(c, o, req->new_name, e))
+        return false;
+    return !req->has_password ||
+           password_hash(c->hasher, req->password.text, req->password.len, hash, e);
+}
+
+/* The credentials change comes first among the writes: it is the one a
+ * concurrent request can still refuse (the unique e-mail). A rename that
+ * fails afterwards puts the old e-mail and hash back, so an error means
+ * nothing changed. */
 bool orgs_update(struct app *c, const struct caller *who, const struct update_request *req,
-                 struct org_view *out, struct error *e)
+                 const char *client, struct org_view *out, struct error *e)
 {
     struct org o;
     struct membership m;
-    if (!resolve(c, who, req->old_name, &o, &m, e))
+    char email_key[EMAIL_BUF] = "", hash[PASSWORD_HASH_BUF] = "";
+    if (!resolve(c, who, req->old_name, &o, &m, e) ||
+        !update_checks(c, who, req, &o, &m, client, email_key, hash, e)) {
+        explicit_bzero(hash, sizeof hash);
         return false;
-    if (m.role != ROLE_OWNER)
-        return error_set(e, ERR_FORBIDDEN, "only the owner may update this organization");
-    char email_key[EMAIL_BUF] = "";
-    if (req->has_email) {
-        names_email_key(req->email, email_key);
-        if (!email_free_for(c, email_key, who->admin.id, e))
-            return false;
     }
-    char hash[PASSWORD_HASH_BUF] = "";
-    if (req->has_password &&
-        !password_hash(c->hasher, req->password.text, req->password.len, hash, e))
-        return false;
     FAULT("update.after_checks");
     bool credentials = req->has_email || req->has_password;
     struct admin before;
-    if (credentials && !change_credentials(c, who->admin.id, req->has_email ? email_key : NULL,
-                                           req->has_password ? hash : NULL, &before, e))
+    bool ok =
+        !credentials || change_credentials(c, who->admin.id, req->has_email ? email_key : NULL,
+                                           req->has_password ? hash : NULL, &before, e);
+    explicit_bzero(hash, sizeof hash);
+    if (!ok)
         return false;
     if (req->new_name[0] != '\0' && strcmp(req->new_name, o.name) != 0 &&
         !rename_org(c, &o, req->new_name, e)) {
@@ -439,8 +428,19 @@ bool orgs_update(struct app *c, const struct caller *who, const struct update_re
         explicit_bzero(before.password_hash, sizeof before.password_hash);
         return false;
     }
-    if (credentials)
+    if (credentials) {
         explicit_bzero(before.password_hash, sizeof before.password_hash);
+        log_emit(LOG_INFO, "credentials changed",
+                 json_pack("{s:s, s:b, s:b}", "admin_id", who->admin.id, "email", req->has_email,
+                           "password", req->has_password));
+        /* the change is made: a failure to end the other sessions is
+         * logged (they still die at their expiry), not an error the
+         * client would retry */
+        struct error se = ERROR_INIT;
+        if (!sessions_end_others(c, who->admin.id, who->session.id, &se))
+            log_emit(LOG_ERROR, "other sessions not ended after a credential change",
+                     json_pack("{s:s, s:s}", "admin_id", who->admin.id, "error", se.message));
+    }
     return load_owner(c, &o, out, e);
 }
 

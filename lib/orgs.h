@@ -1,11 +1,11 @@
-/* orgs.h — the use cases: create, log in, authenticate, read, rename (and
+/* orgs.h — the org-first use cases: create, log in, read, rename (and
  * change the caller's credentials), delete. The rules of who may do what
  * live here; every org route checks membership and role against the
  * database, never the token alone.
  *
  * Errors: ERR_INVALID (422), ERR_UNAUTHORIZED (401), ERR_FORBIDDEN (403),
  * ERR_NOT_FOUND (404), ERR_CONFLICT (409), ERR_BUSY (409, the org is
- * mid-operation), ERR_UNAVAILABLE (503).
+ * mid-operation), ERR_RATE_LIMITED (429), ERR_UNAVAILABLE (503).
  */
 #ifndef ORGD_ORGS_H
 #define ORGD_ORGS_H
@@ -15,6 +15,7 @@
 #include "app.h"
 #include "model.h"
 #include "requests.h"
+#include "sessions.h"
 
 /* An org as the API shows it: with its owner. */
 struct org_view {
@@ -22,37 +23,34 @@ struct org_view {
     struct admin owner; /* password_hash is always empty here */
 };
 
-/* Who is calling, established from a verified token and the database. */
-struct caller {
-    struct jwt_claims claims;
-    struct admin admin; /* password_hash is always empty here */
-    struct org org;     /* the org the token was issued for */
-    struct membership membership;
-};
-
 struct login_result {
-    char *access_token; /* caller frees */
-    long expires_in;
+    struct token_pair pair; /* wipe with token_pair_wipe */
     struct org org;
     enum role role;
 };
 
-bool orgs_create(struct app *c, const struct create_request *req, struct org_view *out,
-                 struct error *e);
+/* POST /org/create from client (throttled per address). */
+bool orgs_create(struct app *c, const struct create_request *req, const char *client,
+                 struct org_view *out, struct error *e);
 
-bool orgs_login(struct app *c, const struct login_request *req, struct login_result *out,
-                struct error *e);
+/* POST /admin/login: an org-scoped session in req->organization_name, or
+ * in the account's only organization (422 naming organization_name when it
+ * has several; 403 when it has none or is no member of the one named). */
+bool orgs_login(struct app *c, const struct login_request *req, const char *client,
+                struct login_result *out, struct error *e);
 
-/* Verifies the token and that its admin, org and membership still exist. */
-bool orgs_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
-                       struct error *e);
-
-/* name NULL: the caller's own org. */
+/* The org a request is about: by name, or (NULL) the caller's own — an
+ * org-scoped token's org, or an account-scoped token's only org (422
+ * naming organization_name when it has several, 404 when none). An
+ * org-scoped token acts only in its org (403 elsewhere). */
 bool orgs_get(struct app *c, const struct caller *who, const char *name, struct org_view *out,
               struct error *e);
 
+/* Checks everything (role, current password, e-mail and name free) before
+ * it writes anything, so an error means nothing changed. A credential
+ * change ends the account's other sessions. */
 bool orgs_update(struct app *c, const struct caller *who, const struct update_request *req,
-                 struct org_view *out, struct error *e);
+                 const char *client, struct org_view *out, struct error *e);
 
 bool orgs_delete(struct app *c, const struct caller *who, const char *name, struct error *e);
 

@@ -66,6 +66,12 @@ bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, s
     if (expired > 0)
         log_emit(LOG_WARN, "expired org locks left by a process that died mid-write",
                  json_pack("{s:I}", "locks", (json_int_t)expired));
+    int64_t swept = 0;
+    if (!store_expired_delete(c->store, clock_now_ms(), &swept, e))
+        return false;
+    if (swept > 0)
+        log_emit(LOG_DEBUG, "expired sessions and throttling events removed",
+                 json_pack("{s:I}", "documents", (json_int_t)swept));
     struct org stuck[BATCH];
     /* each claimed org is touched now, so it is not listed again in this run:
      * a few batches always end */

@@ -152,16 +152,19 @@ bool request_create_parse(const char *body, size_t len, struct create_request *o
     return true;
 }
 
-bool request_login_parse(const char *body, size_t len, struct login_request *out, struct error *e)
+bool request_login_parse(const char *body, size_t len, bool with_org, struct login_request *out,
+                         struct error *e)
 {
     memset(out, 0, sizeof *out);
-    size_t email_len = 0;
-    bool has_email, has_pw;
+    size_t email_len = 0, org_len = 0;
+    bool has_email, has_pw, has_org = false;
+    char org[NAME_BUF + 1];
     struct field fields[] = {
         {"email", out->email, sizeof out->email, &email_len, &has_email},
         {"password", out->password.text, sizeof out->password.text, &out->password.len, &has_pw},
+        {"organization_name", org, sizeof org, &org_len, &has_org},
     };
-    if (!parse_fields(body, len, fields, 2, e))
+    if (!parse_fields(body, len, fields, with_org ? 3 : 2, e))
         return false;
     /* no format rules here: a wrong e-mail and a wrong password must look
      * the same, so only presence is checked */
@@ -169,6 +172,79 @@ bool request_login_parse(const char *body, size_t len, struct login_request *out
         error_field(e, "email", "must not be empty");
     if (require(e, has_pw, "password") && out->password.len == 0)
         error_field(e, "password", "must not be empty");
+    if (has_org && names_org_valid(org, org_len, "organization_name", e))
+        memcpy(out->organization_name, org, org_len + 1);
+    return finish(e);
+}
+
+bool request_signup_parse(const char *body, size_t len, struct signup_request *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    size_t email_len = 0, user_len = 0;
+    bool has_email, has_pw, has_user;
+    struct field fields[] = {
+        {"email", out->email, sizeof out->email, &email_len, &has_email},
+        {"password", out->password.text, sizeof out->password.text, &out->password.len, &has_pw},
+        {"username", out->username, sizeof out->username, &user_len, &has_user},
+    };
+    if (!parse_fields(body, len, fields, 3, e))
+        return false;
+    if (require(e, has_email, "email"))
+        names_email_valid(out->email, email_len, "email", e);
+    if (require(e, has_pw, "password"))
+        password_length_ok(out->password.len, "password", e);
+    if (has_user)
+        names_username_valid(out->username, user_len, "username", e);
+    return finish(e);
+}
+
+bool request_refresh_parse(const char *body, size_t len, const char *query_token,
+                           struct refresh_request *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    bool has_body;
+    struct field fields[] = {
+        {"refresh_token", out->refresh_token, sizeof out->refresh_token, &out->len, &has_body},
+    };
+    if (!parse_fields(body, len, fields, 1, e))
+        return false;
+    if (query_token != NULL) {
+        size_t qlen = strlen(query_token);
+        if (has_body && (qlen != out->len || memcmp(query_token, out->refresh_token, qlen) != 0)) {
+            error_field(e, "refresh_token", "the query and the body give different tokens");
+            return finish(e);
+        }
+        if (qlen >= sizeof out->refresh_token) {
+            error_field(e, "refresh_token", "is too long (at most %d bytes)",
+                        REFRESH_TOKEN_FIELD_MAX);
+            return finish(e);
+        }
+        memcpy(out->refresh_token, query_token, qlen + 1);
+        out->len = qlen;
+        has_body = true;
+    }
+    if (require(e, has_body, "refresh_token") && out->len == 0)
+        error_field(e, "refresh_token", "must not be empty");
+    return finish(e);
+}
+
+bool request_password_parse(const char *body, size_t len, struct password_request *out,
+                            struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    bool has_cur, has_new;
+    struct field fields[] = {
+        {"current_password", out->current_password.text, sizeof out->current_password.text,
+         &out->current_password.len, &has_cur},
+        {"new_password", out->new_password.text, sizeof out->new_password.text,
+         &out->new_password.len, &has_new},
+    };
+    if (!parse_fields(body, len, fields, 2, e))
+        return false;
+    if (require(e, has_cur, "current_password") && out->current_password.len == 0)
+        error_field(e, "current_password", "must not be empty");
+    if (require(e, has_new, "new_password"))
+        password_length_ok(out->new_password.len, "new_password", e);
     return finish(e);
 }
 
@@ -191,10 +267,12 @@ bool request_update_parse(const char *body, size_t len, const char *path_name,
         {"email", out->email, sizeof out->email, &email_len, &out->has_email},
         {"password", out->password.text, sizeof out->password.text, &out->password.len,
          &out->has_password},
+        {"current_password", out->current_password.text, sizeof out->current_password.text,
+         &out->current_password.len, &out->has_current_password},
     };
     if (path_name != NULL && !names_org_valid(path_name, strlen(path_name), "organization_name", e))
         return finish(e);
-    if (!parse_fields(body, len, fields, 5, e))
+    if (!parse_fields(body, len, fields, 6, e))
         return false;
 
     const char *old_src = NULL, *old_field = NULL, *new_src = NULL, *new_field = NULL;
@@ -229,6 +307,13 @@ bool request_update_parse(const char *body, size_t len, const char *path_name,
         names_email_valid(out->email, email_len, "email", e);
     if (out->has_password)
         password_length_ok(out->password.len, "password", e);
+    bool credentials = out->has_email || out->has_password;
+    if (credentials && !out->has_current_password)
+        error_field(e, "current_password", "is required to change the email or password");
+    else if (credentials && out->current_password.len == 0)
+        error_field(e, "current_password", "must not be empty");
+    else if (!credentials && out->has_current_password)
+        error_field(e, "current_password", "is only used with email or password");
     if (new_src == NULL && !out->has_email && !out->has_password && e->nfields == 0)
         error_field(e, "new_organization_name",
                     "is required (or give email or password to change)");

@@ -29,9 +29,29 @@ struct create_request {
     struct secret_text password;
 };
 
+/* /admin/login (organization_name optional) and /auth/signin (none). */
 struct login_request {
     char email[EMAIL_BUF];
     struct secret_text password;
+    char organization_name[NAME_BUF]; /* "" = not given */
+};
+
+struct signup_request {
+    char email[EMAIL_BUF];
+    struct secret_text password;
+    char username[USERNAME_BUF]; /* "" = not given */
+};
+
+#define REFRESH_TOKEN_FIELD_MAX 255
+
+struct refresh_request {
+    char refresh_token[REFRESH_TOKEN_FIELD_MAX + 1];
+    size_t len;
+};
+
+struct password_request {
+    struct secret_text current_password;
+    struct secret_text new_password;
 };
 
 /* A rename and/or a change of the caller's e-mail and password.
@@ -44,6 +64,8 @@ struct update_request {
     char email[EMAIL_BUF];
     bool has_password;
     struct secret_text password;
+    bool has_current_password; /* required with email or password */
+    struct secret_text current_password;
 };
 
 struct delete_request {
@@ -53,7 +75,20 @@ struct delete_request {
 bool request_create_parse(const char *body, size_t len, struct create_request *out,
                           struct error *e);
 
-bool request_login_parse(const char *body, size_t len, struct login_request *out, struct error *e);
+/* with_org: organization_name is accepted (/admin/login). */
+bool request_login_parse(const char *body, size_t len, bool with_org, struct login_request *out,
+                         struct error *e);
+
+bool request_signup_parse(const char *body, size_t len, struct signup_request *out,
+                          struct error *e);
+
+/* The token from the body {refresh_token} and/or the query's value
+ * (query_token, already decoded; NULL if absent). Both given must agree. */
+bool request_refresh_parse(const char *body, size_t len, const char *query_token,
+                           struct refresh_request *out, struct error *e);
+
+bool request_password_parse(const char *body, size_t len, struct password_request *out,
+                            struct error *e);
 
 /* path_name: the {name} of PUT /org/update/{name}, or NULL. Accepts every
  * body form of the original service:
@@ -61,7 +96,9 @@ bool request_login_parse(const char *body, size_t len, struct login_request *out
  *   {old_organization_name, new_organization_name}   rename old -> new
  *   {organization_name, new_organization_name}       rename organization_name -> new
  *   {organization_name, email?, password?}           rename own (or path) org to organization_name
- * each optionally with email and password. An empty body is a 422. */
+ * each optionally with email and password, which need current_password
+ * (422 naming it when missing; current_password without either is a 422
+ * too). An empty body is a 422. */
 bool request_update_parse(const char *body, size_t len, const char *path_name,
                           struct update_request *out, struct error *e);
 

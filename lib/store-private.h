@@ -22,8 +22,9 @@
 struct store {
     mongoc_client_pool_t *pool;
     char db[64];
-    atomic_bool indexed; /* the unique indexes exist: names, e-mails, locks */
-    int64_t lock_ttl_ms; /* an org lock younger than this may still be in use */
+    atomic_bool indexed;         /* the unique indexes exist: names, e-mails, locks */
+    atomic_bool ttl_unsupported; /* the server refused a TTL index (FerretDB 1.x) */
+    int64_t lock_ttl_ms;         /* an org lock younger than this may still be in use */
 };
 
 /* The master database's own collections. */
@@ -31,7 +32,9 @@ struct store {
 #define C_ADMINS "admins"
 #define C_MEMBERS "memberships"
 #define C_INVITATIONS "invitations"
-#define C_TOKENS "tokens"
+#define C_SESSIONS "sessions"
+#define C_ROTATIONS "session_rotations"
+#define C_THROTTLE "throttle_events"
 #define C_LOCKS "locks"
 
 /* The server error codes the store tells apart, by their names in MongoDB's
@@ -48,6 +51,7 @@ enum mongo_error_code {
     MONGO_ERR_NETWORK_TIMEOUT = 89,
     MONGO_ERR_SHUTDOWN_IN_PROGRESS = 91,
     MONGO_ERR_PRIMARY_STEPPED_DOWN = 189,
+    MONGO_ERR_NOT_IMPLEMENTED = 238, /* FerretDB: a TTL index, among others */
     MONGO_ERR_EXCEEDED_TIME_LIMIT = 262,
     MONGO_ERR_SOCKET_EXCEPTION = 9001,
     MONGO_ERR_NOT_WRITABLE_PRIMARY = 10107,
@@ -157,9 +161,14 @@ bool store__insert_raw(store_t *s, const char *coll, const bson_t *doc, bson_err
 bool store__insert(store_t *s, const char *coll, const bson_t *doc, const char *what,
                    struct error *e);
 
-enum store__write_kind { STORE__UPDATE_ONE, STORE__DELETE_ONE, STORE__DELETE_MANY };
+enum store__write_kind {
+    STORE__UPDATE_ONE,
+    STORE__UPDATE_MANY,
+    STORE__DELETE_ONE,
+    STORE__DELETE_MANY
+};
 
-/* update_one (with update) or delete_one/many (update NULL); *matched, when
+/* update_one/many (with update) or delete_one/many (update NULL); *matched, when
  * not NULL, gets the matched or deleted count. */
 bool store__write_op(store_t *s, const char *coll, enum store__write_kind kind,
                      const bson_t *filter, const bson_t *update, int64_t *matched, const char *what,

@@ -139,6 +139,7 @@ store_t *store_new(const char *uri_text, const char *db, int timeout_ms, struct 
     int32_t socket_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 0);
     s->lock_ttl_ms = 2 * (int64_t)(socket_ms > 10000 ? socket_ms : 10000) + 5000;
     atomic_init(&s->indexed, false);
+    atomic_init(&s->ttl_unsupported, false);
     s->pool = mongoc_client_pool_new(uri);
     mongoc_uri_destroy(uri);
     if (s->pool == NULL) {
@@ -201,13 +202,16 @@ bool store_ping(store_t *s, struct error *e)
     return ok;
 }
 
-static bool create_index(store_t *s, const char *coll, const char *name, bool unique,
-                         const char *k1, const char *k2, struct error *e)
+/* How an index treats its documents beyond ordering them. */
+enum index_kind { INDEX_PLAIN, INDEX_UNIQUE, INDEX_TTL /* expires at the date in k1 */ };
+
+static bson_t *index_command(const char *coll, const char *name, enum index_kind kind,
+                             const char *k1, const char *k2)
 {
-    bson_t cmd, indexes, index, key;
-    bson_init(&cmd);
-    BSON_APPEND_UTF8(&cmd, "createIndexes", coll);
-    BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
+    bson_t *cmd = bson_new();
+    bson_t indexes, index, key;
+    BSON_APPEND_UTF8(cmd, "createIndexes", coll);
+    BSON_APPEND_ARRAY_BEGIN(cmd, "indexes", &indexes);
     BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
     BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &key);
     BSON_APPEND_INT32(&key, k1, 1);
@@ -215,26 +219,58 @@ static bool create_index(store_t *s, const char *coll, const char *name, bool un
         BSON_APPEND_INT32(&key, k2, 1);
     bson_append_document_end(&index, &key);
     BSON_APPEND_UTF8(&index, "name", name);
-    if (unique)
+    if (kind == INDEX_UNIQUE)
         BSON_APPEND_BOOL(&index, "unique", true);
+    else if (kind == INDEX_TTL)
+        BSON_APPEND_INT32(&index, "expireAfterSeconds", 0);
     bson_append_document_end(&indexes, &index);
-    bson_append_array_end(&cmd, &indexes);
-    bool ok = store__run_command(s, s->db, &cmd, "createIndexes", e);
-    bson_destroy(&cmd);
-    return ok;
+    bson_append_array_end(cmd, &indexes);
+    return cmd;
+}
+
+/* A TTL index where the server has them; where it has not (FerretDB 1.x
+ * answers NotImplemented), a plain index on the same date, and the
+ * periodic sweep (store_expired_delete) removes what has expired. */
+static bool create_index(store_t *s, const char *coll, const char *name, enum index_kind kind,
+                         const char *k1, const char *k2, struct error *e)
+{
+    bson_t *cmd = index_command(coll, name, kind, k1, k2);
+    struct store__conn c = store__conn_open(s, NULL);
+    bson_error_t be;
+    bson_t reply;
+    bool ok = mongoc_client_command_simple(c.client, s->db, cmd, NULL, &reply, &be);
+    bson_destroy(&reply);
+    store__conn_close(&c);
+    bson_destroy(cmd);
+    if (!ok && kind == INDEX_TTL && be.code == MONGO_ERR_NOT_IMPLEMENTED) {
+        if (!atomic_exchange(&s->ttl_unsupported, true))
+            log_emit(LOG_INFO,
+                     "no TTL indexes on this server: expired sessions and throttling "
+                     "events are removed by the periodic sweep",
+                     NULL);
+        return create_index(s, coll, name, INDEX_PLAIN, k1, k2, e);
+    }
+    return ok || store__fail(e, &be, "createIndexes");
 }
 
 bool store_ensure_indexes(store_t *s, struct error *e)
 {
-    bool ok = create_index(s, C_LOCKS, "key_unique", true, "key", NULL, e) &&
-              create_index(s, C_ORGS, "name_key_unique", true, "name_key", NULL, e) &&
-              create_index(s, C_ORGS, "state_touched", false, "state", "op.touched_at", e) &&
-              create_index(s, C_ORGS, "collection", false, "collection", NULL, e) &&
-              create_index(s, C_ADMINS, "email_unique", true, "email", NULL, e) &&
-              create_index(s, C_MEMBERS, "admin_org_unique", true, "admin_id", "org_id", e) &&
-              create_index(s, C_MEMBERS, "org", false, "org_id", NULL, e) &&
-              create_index(s, C_INVITATIONS, "org", false, "org_id", NULL, e) &&
-              create_index(s, C_TOKENS, "org", false, "org_id", NULL, e);
+    bool ok =
+        create_index(s, C_LOCKS, "key_unique", INDEX_UNIQUE, "key", NULL, e) &&
+        create_index(s, C_ORGS, "name_key_unique", INDEX_UNIQUE, "name_key", NULL, e) &&
+        create_index(s, C_ORGS, "state_touched", INDEX_PLAIN, "state", "op.touched_at", e) &&
+        create_index(s, C_ORGS, "collection", INDEX_PLAIN, "collection", NULL, e) &&
+        create_index(s, C_ADMINS, "email_unique", INDEX_UNIQUE, "email", NULL, e) &&
+        create_index(s, C_MEMBERS, "admin_org_unique", INDEX_UNIQUE, "admin_id", "org_id", e) &&
+        create_index(s, C_MEMBERS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
+        create_index(s, C_INVITATIONS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
+        create_index(s, C_SESSIONS, "admin_last_used", INDEX_PLAIN, "admin_id", "last_used_at",
+                     e) &&
+        create_index(s, C_SESSIONS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
+        create_index(s, C_SESSIONS, "expires", INDEX_TTL, "expires_at", NULL, e) &&
+        create_index(s, C_ROTATIONS, "expires", INDEX_TTL, "expires_at", NULL, e) &&
+        create_index(s, C_THROTTLE, "key_at", INDEX_PLAIN, "key", "at", e) &&
+        create_index(s, C_THROTTLE, "expires", INDEX_TTL, "expires_at", NULL, e);
     if (ok)
         atomic_store(&s->indexed, true);
     return ok;
@@ -397,13 +433,16 @@ bool store__write_op(store_t *s, const char *coll, enum store__write_kind kind,
     bool ok;
     if (kind == STORE__UPDATE_ONE)
         ok = mongoc_collection_update_one(c.coll, filter, update, NULL, &reply, &be);
+    else if (kind == STORE__UPDATE_MANY)
+        ok = mongoc_collection_update_many(c.coll, filter, update, NULL, &reply, &be);
     else if (kind == STORE__DELETE_ONE)
         ok = mongoc_collection_delete_one(c.coll, filter, NULL, &reply, &be);
     else
         ok = mongoc_collection_delete_many(c.coll, filter, NULL, &reply, &be);
     if (ok && matched != NULL) {
         bson_iter_t it;
-        const char *field = kind == STORE__UPDATE_ONE ? "matchedCount" : "deletedCount";
+        bool update_kind = kind == STORE__UPDATE_ONE || kind == STORE__UPDATE_MANY;
+        const char *field = update_kind ? "matchedCount" : "deletedCount";
         *matched = bson_iter_init_find(&it, &reply, field) ? bson_iter_as_int64(&it) : 0;
     }
     bson_destroy(&reply);

@@ -8,11 +8,12 @@
  * threads. Tenant collections live in the master database, named by the
  * caller ("org_<key>").
  *
- * One header, four files: store.c (the pool, error translation, indexes,
+ * One header, five files: store.c (the pool, error translation, indexes,
  * the generic reads and writes), store_orgs.c (organizations and their
- * lock), store_accounts.c (admins, memberships, an org's invitations and
- * tokens), store_tenants.c (tenant collections); store-private.h is what
- * they share, and nothing else includes it.
+ * lock), store_accounts.c (admins, memberships, an org's invitations),
+ * store_sessions.c (sessions, rotated refresh tokens, throttling events),
+ * store_tenants.c (tenant collections); store-private.h is what they
+ * share, and nothing else includes it.
  */
 #ifndef ORGD_STORE_H
 #define ORGD_STORE_H
@@ -113,13 +114,63 @@ bool store_membership_each(store_t *s, const char *org_id,
 bool store_memberships_delete_org(store_t *s, const char *org_id, struct error *e);
 bool store_membership_delete(store_t *s, const char *admin_id, const char *org_id, struct error *e);
 
-/* Invitations and tokens that belong to an org (collections "invitations"
- * and "tokens"): delete them all / count the ones whose org is not in
- * live_ids (for the checker). */
+/* Invitations and org-scoped sessions that belong to an org (collections
+ * "invitations" and "sessions"): delete them all / list the org ids they
+ * point at (for the checker; account-scoped sessions are not listed). */
 bool store_org_extras_delete(store_t *s, const char *org_id, struct error *e);
 bool store_extras_each_org_id(store_t *s,
                               bool (*fn)(const char *collection, const char *org_id, void *ud),
                               void *ud, struct error *e);
+
+/* ---- sessions (collection "sessions"; never a token in clear) ---- */
+bool store_session_insert(store_t *s, const struct session *x, struct error *e);
+bool store_session_by_id(store_t *s, const char *id, struct session *out, struct error *e);
+/* Replaces the refresh hash old_hash by new_hash if the session is still
+ * active with old_hash; *applied says whether it was. */
+bool store_session_rotate(store_t *s, const char *id, const char *old_hash, const char *new_hash,
+                          int64_t now, const char *client, bool *applied, struct error *e);
+/* Revokes session id if it is admin_id's and active; *revoked says whether. */
+bool store_session_revoke(store_t *s, const char *id, const char *admin_id, enum session_end why,
+                          int64_t now, bool *revoked, struct error *e);
+/* Revokes every active session of admin_id but except_id (NULL: none
+ * excepted); *n gets how many. */
+bool store_sessions_revoke_others(store_t *s, const char *admin_id, const char *except_id,
+                                  enum session_end why, int64_t now, int64_t *n, struct error *e);
+/* admin_id's active, unexpired sessions, most recently used first, at most max. */
+bool store_sessions_live(store_t *s, const char *admin_id, int64_t now, struct session *out,
+                         size_t max, size_t *n, struct error *e);
+bool store_sessions_delete_org(store_t *s, const char *org_id, struct error *e);
+bool store_sessions_delete_admin(store_t *s, const char *admin_id, struct error *e);
+bool store_session_delete(store_t *s, const char *id, struct error *e);
+/* Every session (refresh_hash not read), for the checker. */
+bool store_session_each(store_t *s, bool (*fn)(const struct session *x, void *ud), void *ud,
+                        struct error *e);
+
+/* Rotated refresh tokens (collection "session_rotations", _id = the hash).
+ * Claiming inserts the hash: the unique _id gives concurrent rotations of
+ * one token exactly one winner (*won), on FerretDB too, whose updates are
+ * read-then-write. */
+bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, int64_t now,
+                          int64_t expires_at, bool *won, struct error *e);
+/* The session a rotated-away hash belonged to; *found false if unknown. */
+bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF], bool *found,
+                            struct error *e);
+
+/* ---- throttling events (collection "throttle_events"): one document per
+ * counted event, so that concurrent increments cannot be lost ---- */
+bool store_throttle_count(store_t *s, const char *key, int64_t since, int64_t *n, struct error *e);
+/* The time of key's event number `skip` (0 = oldest) after since; 0 if none. */
+bool store_throttle_nth(store_t *s, const char *key, int64_t since, int64_t skip, int64_t *at,
+                        struct error *e);
+bool store_throttle_add(store_t *s, const char *key, int64_t now, int64_t expires_at,
+                        struct error *e);
+bool store_throttle_clear(store_t *s, const char *key, struct error *e);
+
+/* Deletes the sessions, rotations and throttling events whose expires_at
+ * has passed: what a TTL index does, for servers without TTL indexes
+ * (FerretDB 1.x). Cheap (indexed) and harmless where TTL indexes exist.
+ * *n gets how many went. */
+bool store_expired_delete(store_t *s, int64_t now, int64_t *n, struct error *e);
 
 /* ---- tenant collections ---- */
 /* ERR_CONFLICT if it exists already, on every server (MongoDB 7's `create`

@@ -1,9 +1,19 @@
 /* store_accounts.c — admins, their memberships, and what else belongs to
- * an org (invitations and tokens). */
+ * an org (invitations and org-scoped sessions). */
 #include <mongoc/mongoc.h>
 #include <string.h>
 
 #include "store-private.h"
+
+/* An origin this version does not know is treated as the one that keeps
+ * the account (signup): deleting an account is the step that cannot be undone. */
+static enum origin origin_from_iter(bson_iter_t *it)
+{
+    char text[16];
+    enum origin o = ORIGIN_SIGNUP;
+    store__copy_utf8(it, text, sizeof text);
+    return origin_parse(text, &o) ? o : ORIGIN_SIGNUP;
+}
 
 static void admin_from_doc(const bson_t *doc, void *out)
 {
@@ -18,8 +28,12 @@ static void admin_from_doc(const bson_t *doc, void *out)
             store__copy_oid(&it, a->id);
         else if (strcmp(k, "email") == 0)
             store__copy_utf8(&it, a->email, sizeof a->email);
+        else if (strcmp(k, "username") == 0)
+            store__copy_utf8(&it, a->username, sizeof a->username);
         else if (strcmp(k, "password_hash") == 0)
             store__copy_utf8(&it, a->password_hash, sizeof a->password_hash);
+        else if (strcmp(k, "origin") == 0)
+            a->origin = origin_from_iter(&it);
         else if (strcmp(k, "created_at") == 0)
             a->created_at = store__get_time(&it);
     }
@@ -59,7 +73,10 @@ bool store_admin_insert(store_t *s, const struct admin *a, struct error *e)
     bson_t doc = BSON_INITIALIZER;
     store__append_oid(&doc, "_id", a->id);
     BCON_APPEND(&doc, "email", BCON_UTF8(a->email), "password_hash", BCON_UTF8(a->password_hash),
-                "created_at", BCON_DATE_TIME(a->created_at));
+                "origin", BCON_UTF8(origin_name(a->origin)), "created_at",
+                BCON_DATE_TIME(a->created_at));
+    if (a->username[0] != '\0')
+        BSON_APPEND_UTF8(&doc, "username", a->username);
     bool ok = store__insert(s, C_ADMINS, &doc, "admin insert", e);
     bson_destroy(&doc);
     return ok;
@@ -119,7 +136,10 @@ bool store_admin_delete_if_unattached(store_t *s, const char *id, const char *ex
     bson_destroy(f);
     if (!ok || n > 0)
         return ok;
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
+    /* only accounts made by /org/create go with their organizations */
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "origin", "{", "$nin", "[",
+                              BCON_UTF8(origin_name(ORIGIN_SIGNUP)),
+                              BCON_UTF8(origin_name(ORIGIN_INVITATION)), "]", "}");
     int64_t gone = 0;
     ok = store__write_op(s, C_ADMINS, STORE__DELETE_ONE, filter, NULL, &gone, "admin delete", e);
     bson_destroy(filter);
@@ -243,7 +263,7 @@ bool store_membership_delete(store_t *s, const char *admin_id, const char *org_i
 bool store_org_extras_delete(store_t *s, const char *org_id, struct error *e)
 {
     return delete_by_org(s, C_INVITATIONS, org_id, "invitations delete", e) &&
-           delete_by_org(s, C_TOKENS, org_id, "tokens delete", e);
+           delete_by_org(s, C_SESSIONS, org_id, "sessions delete", e);
 }
 
 static void org_id_from_doc(const bson_t *doc, void *out)
@@ -259,16 +279,19 @@ bool store_extras_each_org_id(store_t *s,
                               bool (*fn)(const char *collection, const char *org_id, void *ud),
                               void *ud, struct error *e)
 {
-    const char *colls[] = {C_INVITATIONS, C_TOKENS};
+    const char *colls[] = {C_INVITATIONS, C_SESSIONS};
     bson_t *opts = BCON_NEW("projection", "{", "org_id", BCON_INT32(1), "}");
+    /* account-scoped sessions belong to no org */
+    bson_t *has_org = BCON_NEW("org_id", "{", "$exists", BCON_BOOL(true), "}");
     bool ok = true;
     for (size_t i = 0; ok && i < 2; i++) {
-        struct store__cursor c = store__find(s, colls[i], NULL, opts);
+        struct store__cursor c = store__find(s, colls[i], has_org, opts);
         char id[ID_BUF];
         while (store__cursor_next(&c, org_id_from_doc, id) && fn(colls[i], id, ud))
             ;
         ok = store__cursor_close(&c, "extras list", e);
     }
     bson_destroy(opts);
+    bson_destroy(has_org);
     return ok;
 }

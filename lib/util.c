@@ -1,7 +1,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +57,43 @@ void hex_encode(const void *buf, size_t n, char *out)
         out[2 * i + 1] = digits[p[i] & 0xf];
     }
     out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool hex_decode(const char *hex, size_t n, void *out)
+{
+    unsigned char *p = out;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        p[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+void sha256_hex(const void *buf, size_t n, char out[SHA256_HEX_BUF])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (EVP_Digest(buf, n, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32) {
+        /* cannot happen with a working libcrypto; a hash of nothing would
+         * match nothing stored, so fail closed rather than abort */
+        memset(out, 'x', SHA256_HEX_BUF - 1);
+        out[SHA256_HEX_BUF - 1] = '\0';
+        return;
+    }
+    hex_encode(md, md_len, out);
 }
 
 int cpu_count(void)

@@ -24,6 +24,15 @@ bool random_bytes(void *buf, size_t n);
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(const void *buf, size_t n, char *out);
 
+/* n bytes from 2n hex digits (either case); false on anything else. */
+bool hex_decode(const char *hex, size_t n, void *out);
+
+#define SHA256_HEX_BUF 65
+
+/* SHA-256 of n bytes as lower-case hex: what the database keeps of a
+ * secret token (refresh tokens, invitation tokens), never the token. */
+void sha256_hex(const void *buf, size_t n, char out[SHA256_HEX_BUF]);
+
 /* Number of online cores, at least 1. */
 int cpu_count(void);
 

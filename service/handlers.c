@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "accounts.h"
 #include "orgs.h"
 #include "requests.h"
 #include "util.h"
@@ -42,12 +43,33 @@ static bool authenticate(struct request *r, struct caller *who, struct error *e)
         len--;
     if (len == 0)
         return error_set(e, ERR_UNAUTHORIZED, "a bearer token is required");
-    if (!orgs_authenticate(r->app, token, len, who, e)) {
+    if (!sessions_authenticate(r->app, token, len, who, e)) {
         r->token_refused = true;
         return false;
     }
     snprintf(r->org_id, sizeof r->org_id, "%s", who->org.id);
     return true;
+}
+
+/* A JSON string, or null for "". */
+static json_t *string_or_null(const char *s)
+{
+    return s[0] != '\0' ? json_string(s) : json_null();
+}
+
+/* The answer to a sign-in or a refresh; org-scoped pairs (from
+ * /admin/login) also carry `token` (the original service's key for the
+ * access token), the org's name and the role held there. */
+static json_t *pair_json(const struct token_pair *p, const struct org *org, enum role role)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s, s:I}", "access_token", p->access_token,
+                             "refresh_token", p->refresh_token, "token_type", "bearer",
+                             "expires_in", (json_int_t)p->expires_in);
+    if (body != NULL && org != NULL)
+        json_object_update_new(body,
+                               json_pack("{s:s, s:s, s:s}", "token", p->access_token,
+                                         "organization_name", org->name, "role", role_name(role)));
+    return body;
 }
 
 /* The {name} of the path, validated (422 otherwise). */
@@ -81,8 +103,8 @@ static bool h_create(struct request *r, struct error *e)
 {
     struct create_request req;
     struct org_view v;
-    bool ok =
-        request_create_parse(r->body, r->body_len, &req, e) && orgs_create(r->app, &req, &v, e);
+    bool ok = request_create_parse(r->body, r->body_len, &req, e) &&
+              orgs_create(r->app, &req, r->client, &v, e);
     secret_text_wipe(&req.password);
     if (!ok)
         return false;
@@ -97,18 +119,129 @@ static bool h_login(struct request *r, struct error *e)
     struct login_request req;
     struct login_result res;
     memset(&res, 0, sizeof res);
-    bool ok =
-        request_login_parse(r->body, r->body_len, &req, e) && orgs_login(r->app, &req, &res, e);
+    bool ok = request_login_parse(r->body, r->body_len, true, &req, e) &&
+              orgs_login(r->app, &req, r->client, &res, e);
     secret_text_wipe(&req.password);
     if (!ok)
         return false;
     snprintf(r->org_id, sizeof r->org_id, "%s", res.org.id);
-    http_send_json(r, 200,
-                   json_pack("{s:s, s:s, s:I, s:s, s:s}", "access_token", res.access_token,
-                             "token_type", "bearer", "expires_in", (json_int_t)res.expires_in,
-                             "organization_name", res.org.name, "role", role_name(res.role)));
-    explicit_bzero(res.access_token, strlen(res.access_token));
-    free(res.access_token);
+    http_send_json(r, 200, pair_json(&res.pair, &res.org, res.role));
+    token_pair_wipe(&res.pair);
+    return true;
+}
+
+static bool h_signup(struct request *r, struct error *e)
+{
+    struct signup_request req;
+    struct admin a;
+    bool ok = request_signup_parse(r->body, r->body_len, &req, e) &&
+              accounts_signup(r->app, &req, r->client, &a, e);
+    secret_text_wipe(&req.password);
+    if (!ok)
+        return false;
+    http_send_json(r, 201,
+                   json_pack("{s:s, s:o, s:s, s:o}", "id", a.id, "username",
+                             string_or_null(a.username), "email", a.email, "created_at",
+                             time_json(a.created_at)));
+    return true;
+}
+
+static bool h_signin(struct request *r, struct error *e)
+{
+    struct login_request req;
+    struct token_pair pair;
+    memset(&pair, 0, sizeof pair);
+    bool ok = request_login_parse(r->body, r->body_len, false, &req, e) &&
+              accounts_signin(r->app, &req, r->client, &pair, e);
+    secret_text_wipe(&req.password);
+    if (!ok)
+        return false;
+    http_send_json(r, 200, pair_json(&pair, NULL, ROLE_MEMBER));
+    token_pair_wipe(&pair);
+    return true;
+}
+
+static bool h_refresh(struct request *r, struct error *e)
+{
+    char query_token[REFRESH_TOKEN_FIELD_MAX + 2];
+    bool present = false;
+    struct refresh_request req;
+    struct refresh_result res;
+    memset(&res, 0, sizeof res);
+    bool ok =
+        http_query_param(r->query, "refresh_token", query_token, sizeof query_token, &present, e) &&
+        request_refresh_parse(r->body, r->body_len, present ? query_token : NULL, &req, e) &&
+        sessions_refresh(r->app, req.refresh_token, req.len, r->client, &res, e);
+    explicit_bzero(query_token, sizeof query_token);
+    explicit_bzero(&req, sizeof req);
+    if (!ok)
+        return false;
+    http_send_json(r, 200, pair_json(&res.pair, res.scoped ? &res.org : NULL, res.role));
+    token_pair_wipe(&res.pair);
+    return true;
+}
+
+static bool h_logout(struct request *r, struct error *e)
+{
+    struct caller who;
+    if (!authenticate(r, &who, e) || !sessions_logout(r->app, &who, e))
+        return false;
+    http_send_empty(r, 204);
+    return true;
+}
+
+static json_t *session_json(const struct session *x, const char *current_id)
+{
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:b}", "id", x->id, "scope",
+                     x->org_id[0] != '\0' ? "organization" : "account", "organization_id",
+                     string_or_null(x->org_id), "client_address", x->client_address, "created_at",
+                     time_json(x->created_at), "last_used_at", time_json(x->last_used_at),
+                     "expires_at", time_json(x->expires_at), "current",
+                     strcmp(x->id, current_id) == 0);
+}
+
+static bool h_sessions(struct request *r, struct error *e)
+{
+    struct caller who;
+    if (!authenticate(r, &who, e))
+        return false;
+    struct session *list = calloc(SESSIONS_LIST_MAX, sizeof *list);
+    size_t n = 0;
+    if (list == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = sessions_list(r->app, &who, list, SESSIONS_LIST_MAX, &n, e);
+    json_t *items = ok ? json_array() : NULL;
+    for (size_t i = 0; items != NULL && i < n; i++)
+        json_array_append_new(items, session_json(&list[i], who.session.id));
+    free(list);
+    if (!ok)
+        return false;
+    http_send_json(r, 200, json_pack("{s:o}", "sessions", items));
+    return true;
+}
+
+static bool h_session_delete(struct request *r, struct error *e)
+{
+    struct caller who;
+    if (!authenticate(r, &who, e) || !sessions_revoke(r->app, &who, r->param, e))
+        return false;
+    http_send_empty(r, 204);
+    return true;
+}
+
+static bool h_password(struct request *r, struct error *e)
+{
+    struct caller who;
+    if (!authenticate(r, &who, e))
+        return false;
+    struct password_request req;
+    bool ok = request_password_parse(r->body, r->body_len, &req, e) &&
+              accounts_change_password(r->app, &who, &req, r->client, e);
+    secret_text_wipe(&req.current_password);
+    secret_text_wipe(&req.new_password);
+    if (!ok)
+        return false;
+    http_send_empty(r, 204);
     return true;
 }
 
@@ -118,12 +251,16 @@ static bool h_auth_check(struct request *r, struct error *e)
     if (!authenticate(r, &who, e))
         return false;
     int64_t now = clock_now_ms() / 1000;
+    json_t *org = who.scoped ? json_pack("{s:s, s:s, s:s}", "id", who.org.id, "organization_name",
+                                         who.org.name, "collection_name", who.org.collection)
+                             : json_null();
+    json_t *role = who.scoped ? json_string(role_name(who.membership.role)) : json_null();
     http_send_json(r, 200,
-                   json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:o, s:o, s:I}", "admin", "id",
-                             who.admin.id, "email", who.admin.email, "organization", "id",
-                             who.org.id, "organization_name", who.org.name, "collection_name",
-                             who.org.collection, "role", role_name(who.membership.role),
-                             "issued_at", time_json(who.claims.iat * 1000), "expires_at",
+                   json_pack("{s:{s:s, s:s}, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:I}", "admin", "id",
+                             who.admin.id, "email", who.admin.email, "organization", org, "role",
+                             role, "session", "id", who.session.id, "scope",
+                             who.scoped ? "organization" : "account", "issued_at",
+                             time_json(who.claims.iat * 1000), "expires_at",
                              time_json(who.claims.exp * 1000), "expires_in",
                              (json_int_t)(who.claims.exp > now ? who.claims.exp - now : 0)));
     return true;
@@ -167,8 +304,9 @@ static bool update_org(struct request *r, const char *name, struct error *e)
     struct update_request req;
     struct org_view v;
     bool ok = request_update_parse(r->body, r->body_len, name, &req, e) &&
-              orgs_update(r->app, &who, &req, &v, e);
+              orgs_update(r->app, &who, &req, r->client, &v, e);
     secret_text_wipe(&req.password);
+    secret_text_wipe(&req.current_password);
     if (!ok)
         return false;
     http_send_json(r, 200, org_json(&v));
@@ -220,6 +358,13 @@ static bool (*const table[R_COUNT])(struct request *r, struct error *e) = {
     [R_ORG_CREATE] = h_create,
     [R_LOGIN] = h_login,
     [R_AUTH_CHECK] = h_auth_check,
+    [R_SIGNUP] = h_signup,
+    [R_SIGNIN] = h_signin,
+    [R_REFRESH] = h_refresh,
+    [R_LOGOUT] = h_logout,
+    [R_SESSIONS] = h_sessions,
+    [R_SESSION_DELETE] = h_session_delete,
+    [R_PASSWORD] = h_password,
     [R_ORG_GET_QUERY] = h_org_get_query,
     [R_ORG_GET] = h_org_get,
     [R_ORG_UPDATE] = h_update,

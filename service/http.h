@@ -37,6 +37,8 @@ struct request {
     char *body; /* NUL-terminated copy, body_len bytes (owned by the dispatcher) */
     size_t body_len;
     char request_id[65];
+    char client[NETADDR_BUF]; /* the client's address: the peer, or X-Forwarded-For from a
+                                 trusted proxy (TRUSTED_PROXIES) */
     int64_t started_ms;
     char org_id[ID_BUF]; /* for the log line, when known */
     int status;          /* what was sent */

@@ -30,6 +30,13 @@ enum route_id {
     R_DOCS,
     R_DOCS_ASSET,
     R_HEALTH, /* /health: the alias the original service's clients probe */
+    R_SIGNUP,
+    R_SIGNIN,
+    R_REFRESH,
+    R_LOGOUT,
+    R_SESSIONS,
+    R_SESSION_DELETE,
+    R_PASSWORD,
     R_COUNT
 };
 

@@ -213,6 +213,34 @@ static void log_request(const struct request *r, const char *route)
     log_emit(level, "request", f);
 }
 
+/* X-Forwarded-For as one list: several header lines are one list in
+ * order (RFC 9110 5.3). NULL when absent, or too long to be read whole
+ * (then the peer is the client: a truncated list could name anyone). */
+static const char *forwarded_for(const struct mg_request_info *ri, char *buf, size_t cap)
+{
+    size_t used = 0;
+    bool any = false;
+    for (int i = 0; i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, "X-Forwarded-For") != 0)
+            continue;
+        int n = snprintf(buf + used, cap - used, "%s%s", any ? "," : "", ri->http_headers[i].value);
+        if (n < 0 || (size_t)n >= cap - used)
+            return NULL;
+        used += (size_t)n;
+        any = true;
+    }
+    return any ? buf : NULL;
+}
+
+/* r->client: only a trusted proxy's X-Forwarded-For is read at all. */
+static void client_address(struct request *r)
+{
+    const struct netaddr_trust *trust = &r->app->cfg->trusted_proxies;
+    char xff[1024];
+    const char *list = trust->n > 0 ? forwarded_for(r->ri, xff, sizeof xff) : NULL;
+    netaddr_client(trust, r->ri->remote_addr, list, r->client);
+}
+
 static void request_init(struct request *r, struct mg_connection *conn, struct app *app)
 {
     memset(r, 0, sizeof *r);
@@ -228,6 +256,7 @@ static void request_init(struct request *r, struct mg_connection *conn, struct a
     /* a body not read to its end closes the connection, on every path (civetweb
      * would otherwise drain it, however long it is): only read_body clears this */
     r->close = r->has_body;
+    client_address(r);
     const char *rid = mg_get_header(conn, "X-Request-Id");
     if (rid != NULL && request_id_ok(rid)) {
         snprintf(r->request_id, sizeof r->request_id, "%s", rid);

@@ -20,7 +20,8 @@
 #define NOW 1800000000
 static const char HEADER[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 static const char PAYLOAD[] =
-    "{\"iss\":\"orgd\",\"sub\":\"0123456789abcdef01234567\",\"org\":\"76543210fedcba9876543210\","
+    "{\"iss\":\"orgd\",\"sub\":\"0123456789abcdef01234567\",\"sid\":\"aaaabbbbccccddddeeeeffff\","
+    "\"org\":\"76543210fedcba9876543210\","
     "\"role\":\"owner\",\"iat\":1800000000,\"nbf\":1800000000,\"exp\":1800003600,\"jti\":\"ab\"}";
 
 static jwt_t *verifier;
@@ -58,7 +59,8 @@ static void *verify(void *arg)
     free(token);
     if (ok && mode == 0)
         abort(); /* the fuzzer cannot know the key: nothing it makes may verify */
-    if (ok && (strlen(c.sub) != JWT_ID_BUF - 1 || strlen(c.org) != JWT_ID_BUF - 1))
+    if (ok && (strlen(c.sub) != JWT_ID_BUF - 1 || strlen(c.sid) != JWT_ID_BUF - 1 ||
+               (c.org[0] != '\0' && strlen(c.org) != JWT_ID_BUF - 1)))
         abort(); /* a verified token has well-formed ids */
     if (!ok && e.kind != ERR_UNAUTHORIZED && e.kind != ERR_MALFORMED)
         abort();

@@ -44,8 +44,27 @@ static void *parse_all(void *arg)
 
     struct login_request l;
     error_clear(&e);
-    if (!request_login_parse(body, size, &l, &e))
+    if (!request_login_parse(body, size, true, &l, &e))
         expect_refusal_kind(&e);
+
+    struct signup_request su;
+    error_clear(&e);
+    if (!request_signup_parse(body, size, &su, &e))
+        expect_refusal_kind(&e);
+
+    struct refresh_request rr;
+    error_clear(&e);
+    if (!request_refresh_parse(body, size, NULL, &rr, &e))
+        expect_refusal_kind(&e);
+    else if (rr.len == 0 || strlen(rr.refresh_token) != rr.len)
+        abort(); /* accepted: present, bounded, NUL-free */
+
+    struct password_request pr;
+    error_clear(&e);
+    if (!request_password_parse(body, size, &pr, &e))
+        expect_refusal_kind(&e);
+    else if (pr.new_password.len < PASSWORD_MIN || pr.current_password.len == 0)
+        abort();
 
     struct update_request u;
     error_clear(&e);

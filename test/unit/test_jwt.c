@@ -16,6 +16,7 @@
 static const char key[] = "0123456789abcdef0123456789abcdef";
 #define SUB "0123456789abcdef01234567"
 #define ORG "76543210fedcba9876543210"
+#define SID "aaaabbbbccccddddeeeeffff"
 #define NOW 1800000000
 
 static jwt_t *make(void)
@@ -31,7 +32,8 @@ static char *payload(long iat, long nbf, long exp, const char *iss)
 {
     char *p = malloc(512);
     snprintf(p, 512,
-             "{\"iss\":\"%s\",\"sub\":\"" SUB "\",\"org\":\"" ORG "\",\"role\":\"owner\","
+             "{\"iss\":\"%s\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\",\"org\":\"" ORG
+             "\",\"role\":\"owner\","
              "\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld,\"jti\":\"abc\"}",
              iss, iat, nbf, exp);
     return p;
@@ -54,7 +56,7 @@ static void issue_then_verify(void **state)
 {
     (void)state;
     jwt_t *j = make();
-    struct jwt_claims c = {.sub = SUB, .org = ORG, .role = "owner"};
+    struct jwt_claims c = {.sub = SUB, .sid = SID, .org = ORG, .role = "owner"};
     struct error e;
     error_clear(&e);
     char *token = NULL;
@@ -66,6 +68,7 @@ static void issue_then_verify(void **state)
     assert_string_equal(back.sub, SUB);
     assert_string_equal(back.org, ORG);
     assert_string_equal(back.role, "owner");
+    assert_string_equal(back.sid, SID);
     assert_string_equal(back.jti, c.jti);
     /* a hand-made token with the same key verifies too: the format is standard */
     char *p = payload(NOW, NOW, NOW + 60, "orgd");
@@ -176,7 +179,7 @@ static void configured_algorithm_is_the_only_one(void **state)
     const char key64[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     jwt_t *j = jwt_new(JWT_HS512, key64, 64, "orgd", 3600, &e);
     assert_non_null(j);
-    struct jwt_claims c = {.sub = SUB, .org = ORG, .role = "owner"};
+    struct jwt_claims c = {.sub = SUB, .sid = SID, .org = ORG, .role = "owner"};
     char *token = NULL;
     assert_true(jwt_issue(j, &c, NOW, &token, &e));
     struct jwt_claims back;
@@ -257,11 +260,14 @@ static void non_canonical_and_absurd_tokens_are_refused(void **state)
     }
     free(token);
     const char *absurd[] = {
-        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"org\":\"" ORG "\",\"role\":\"owner\","
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\",\"org\":\"" ORG
+        "\",\"role\":\"owner\","
         "\"iat\":1800000000,\"nbf\":1800000000,\"exp\":9223372036854775807,\"jti\":\"a\"}",
-        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"org\":\"" ORG "\",\"role\":\"owner\","
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\",\"org\":\"" ORG
+        "\",\"role\":\"owner\","
         "\"iat\":-4611686018427387904,\"nbf\":1800000000,\"exp\":1800003600,\"jti\":\"a\"}",
-        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"org\":\"" ORG "\",\"role\":\"owner\","
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\",\"org\":\"" ORG
+        "\",\"role\":\"owner\","
         "\"iat\":1800000000,\"nbf\":-1,\"exp\":1800003600,\"jti\":\"a\"}",
     };
     for (size_t i = 0; i < sizeof absurd / sizeof absurd[0]; i++) {
@@ -274,6 +280,47 @@ static void non_canonical_and_absurd_tokens_are_refused(void **state)
     jwt_destroy(j);
 }
 
+/* An account-scoped token carries no org and no role; every token names
+ * its session, and org and role come together or not at all. */
+static void scopes_and_sessions(void **state)
+{
+    (void)state;
+    jwt_t *j = make();
+    struct error e;
+    error_clear(&e);
+    struct jwt_claims c = {.sub = SUB, .sid = SID};
+    char *token = NULL;
+    assert_true(jwt_issue(j, &c, NOW, &token, &e));
+    struct jwt_claims back;
+    assert_true(jwt_verify(j, token, strlen(token), NOW, &back, &e));
+    assert_string_equal(back.org, "");
+    assert_string_equal(back.role, "");
+    assert_string_equal(back.sid, SID);
+    free(token);
+    const char *bad[] = {
+        /* no sid */
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"iat\":1800000000,\"nbf\":1800000000,"
+        "\"exp\":1800003600,\"jti\":\"a\"}",
+        /* org without role */
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\",\"org\":\"" ORG "\","
+        "\"iat\":1800000000,\"nbf\":1800000000,\"exp\":1800003600,\"jti\":\"a\"}",
+        /* role without org */
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\",\"role\":\"owner\","
+        "\"iat\":1800000000,\"nbf\":1800000000,\"exp\":1800003600,\"jti\":\"a\"}",
+        /* a sid that is no id */
+        "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"sid\":\"x\",\"iat\":1800000000,"
+        "\"nbf\":1800000000,\"exp\":1800003600,\"jti\":\"a\"}",
+    };
+    char why[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        token = forge_jwt("{\"alg\":\"HS256\"}", bad[i], FORGE_HS256, key, 32);
+        assert_false(verifies(j, token, why, sizeof why));
+        assert_string_equal(why, "token claims are invalid");
+        free(token);
+    }
+    jwt_destroy(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +330,7 @@ int main(void)
         cmocka_unit_test(configured_algorithm_is_the_only_one),
         cmocka_unit_test(deep_tokens_are_refused_on_a_worker_stack),
         cmocka_unit_test(non_canonical_and_absurd_tokens_are_refused),
+        cmocka_unit_test(scopes_and_sessions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,15 +129,61 @@ static void login_needs_only_presence(void **state)
     struct error e;
     error_clear(&e);
     const char *ok = "{\"email\":\"whatever\",\"password\":\"x\"}";
-    assert_true(request_login_parse(ok, strlen(ok), &r, &e));
+    assert_true(request_login_parse(ok, strlen(ok), false, &r, &e));
     error_clear(&e);
     const char *missing = "{\"email\":\"a@b.co\"}";
-    assert_false(request_login_parse(missing, strlen(missing), &r, &e));
+    assert_false(request_login_parse(missing, strlen(missing), false, &r, &e));
     assert_int_equal(e.kind, ERR_INVALID);
     error_clear(&e);
     const char *op = "{\"email\":{\"$gt\":\"\"},\"password\":\"x\"}";
-    assert_false(request_login_parse(op, strlen(op), &r, &e));
+    assert_false(request_login_parse(op, strlen(op), false, &r, &e));
     assert_int_equal(e.kind, ERR_MALFORMED);
+}
+
+static void signup_refresh_password_bodies(void **state)
+{
+    (void)state;
+    struct error e = ERROR_INIT;
+    struct signup_request su;
+    const char *ok = "{\"email\":\"a@b.co\",\"password\":\"12345678\",\"username\":\"Ann\"}";
+    assert_true(request_signup_parse(ok, strlen(ok), &su, &e));
+    assert_string_equal(su.username, "Ann");
+    const char *ctl = "{\"email\":\"a@b.co\",\"password\":\"12345678\",\"username\":\"a\\u0007\"}";
+    assert_false(request_signup_parse(ctl, strlen(ctl), &su, &e));
+    assert_string_equal(field0(&e), "username");
+    error_clear(&e);
+    const char *c1 = "{\"email\":\"a@b.co\",\"password\":\"12345678\",\"username\":\"a\\u0085\"}";
+    assert_false(request_signup_parse(c1, strlen(c1), &su, &e));
+    error_clear(&e);
+    const char *empty = "{\"email\":\"a@b.co\",\"password\":\"12345678\",\"username\":\"\"}";
+    assert_false(request_signup_parse(empty, strlen(empty), &su, &e));
+    error_clear(&e);
+    const char *bad_mail = "{\"email\":\"nope\",\"password\":\"12345678\"}";
+    assert_false(request_signup_parse(bad_mail, strlen(bad_mail), &su, &e));
+    assert_string_equal(field0(&e), "email");
+    error_clear(&e);
+
+    struct refresh_request rr;
+    const char *body = "{\"refresh_token\":\"abc\"}";
+    assert_true(request_refresh_parse(body, strlen(body), NULL, &rr, &e));
+    assert_string_equal(rr.refresh_token, "abc");
+    assert_true(request_refresh_parse("", 0, "abc", &rr, &e));
+    assert_int_equal(rr.len, 3);
+    assert_true(request_refresh_parse(body, strlen(body), "abc", &rr, &e));
+    assert_false(request_refresh_parse(body, strlen(body), "abd", &rr, &e));
+    assert_string_equal(field0(&e), "refresh_token");
+    error_clear(&e);
+    assert_false(request_refresh_parse("", 0, NULL, &rr, &e));
+    assert_string_equal(field0(&e), "refresh_token");
+    error_clear(&e);
+
+    struct password_request pr;
+    const char *pw = "{\"current_password\":\"x\",\"new_password\":\"short\"}";
+    assert_false(request_password_parse(pw, strlen(pw), &pr, &e));
+    assert_string_equal(field0(&e), "new_password");
+    error_clear(&e);
+    const char *pw_ok = "{\"current_password\":\"x\",\"new_password\":\"long enough\"}";
+    assert_true(request_password_parse(pw_ok, strlen(pw_ok), &pr, &e));
 }
 
 static bool update(const char *body, const char *path, struct update_request *r, struct error *e)
@@ -165,12 +211,14 @@ static void update_body_forms(void **state)
     assert_string_equal(r.old_name, "acme");
     assert_string_equal(r.new_name, "Beta");
     assert_true(update("{\"organization_name\":\"Beta\",\"email\":\"n@b.co\","
-                       "\"password\":\"new password\"}",
+                       "\"password\":\"new password\",\"current_password\":\"old one\"}",
                        NULL, &r, &e));
+    assert_true(r.has_current_password);
+    assert_int_equal(r.current_password.len, 7);
     assert_string_equal(r.old_name, "");
     assert_string_equal(r.new_name, "Beta");
     assert_true(r.has_email && r.has_password);
-    assert_true(update("{\"password\":\"new password\"}", NULL, &r, &e));
+    assert_true(update("{\"password\":\"new password\",\"current_password\":\"x\"}", NULL, &r, &e));
     assert_string_equal(r.new_name, "");
     assert_true(update("{\"organization_name\":\"Beta\"}", "acme", &r, &e));
     assert_string_equal(r.old_name, "acme");
@@ -182,6 +230,15 @@ static void update_refusals(void **state)
     (void)state;
     struct update_request r;
     struct error e;
+    /* a credential change needs the current password; it is no use without one */
+    assert_false(update("{\"password\":\"new password\"}", NULL, &r, &e));
+    assert_int_equal(e.kind, ERR_INVALID);
+    assert_string_equal(field0(&e), "current_password");
+    assert_false(update("{\"email\":\"n@b.co\",\"current_password\":\"\"}", NULL, &r, &e));
+    assert_string_equal(field0(&e), "current_password");
+    assert_false(
+        update("{\"new_organization_name\":\"beta\",\"current_password\":\"x\"}", NULL, &r, &e));
+    assert_string_equal(field0(&e), "current_password");
     assert_false(update("{}", NULL, &r, &e));
     assert_int_equal(e.kind, ERR_INVALID);
     assert_false(update("", NULL, &r, &e));
@@ -229,6 +286,7 @@ int main(void)
         cmocka_unit_test(create_refuses_hostile_bodies),
         cmocka_unit_test(password_bounds_count_bytes),
         cmocka_unit_test(login_needs_only_presence),
+        cmocka_unit_test(signup_refresh_password_bodies),
         cmocka_unit_test(update_body_forms),
         cmocka_unit_test(update_refusals),
         cmocka_unit_test(delete_sources_must_agree),

@@ -1,0 +1,56 @@
+/* accounts.h — accounts and their passwords: sign-up, sign-in, password
+ * change, and the one credential check every login and every
+ * re-authentication (current_password) goes through.
+ *
+ * That check is throttled (throttle.h) before any hash is computed, costs
+ * the same for an unknown e-mail as for a wrong password, answers both
+ * with one message, and upgrades a stored hash whose parameters are old.
+ *
+ * Errors: ERR_INVALID (422), ERR_UNAUTHORIZED (401), ERR_CONFLICT (409),
+ * ERR_RATE_LIMITED (429), ERR_UNAVAILABLE (503).
+ */
+#ifndef ORGD_ACCOUNTS_H
+#define ORGD_ACCOUNTS_H
+
+#include <stdbool.h>
+
+#include "app.h"
+#include "model.h"
+#include "requests.h"
+#include "sessions.h"
+
+/* The account whose e-mail and password these are (password_hash wiped).
+ * Throttled per account and per client address; a failure counts, a
+ * success forgets the account's failures. */
+bool accounts_check_password(struct app *c, const char *email, const struct secret_text *pw,
+                             const char *client, struct admin *out, struct error *e);
+
+/* The caller proves its password again (current_password): 401 "current
+ * password is incorrect" when wrong, throttled like a login. */
+bool accounts_reauthenticate(struct app *c, const struct admin *who, const struct secret_text *pw,
+                             const char *client, struct error *e);
+
+/* The e-mail (lower-cased) belongs to nobody but except_id (NULL: nobody):
+ * 409 naming `email` otherwise. A fast answer; the unique index decides races. */
+bool accounts_email_free(struct app *c, const char *email_key, const char *except_id,
+                         struct error *e);
+
+/* Counts a login's outcome (orgd_logins_total) from its result: ok,
+ * bad_credentials (401) or throttled (429); other errors (503) are no
+ * answer to the credentials and are not counted. */
+void accounts_count_login(bool ok, const struct error *e);
+
+/* POST /auth/signup: an account with no organization (origin signup). */
+bool accounts_signup(struct app *c, const struct signup_request *req, const char *client,
+                     struct admin *out, struct error *e);
+
+/* POST /auth/signin: an account-scoped session. */
+bool accounts_signin(struct app *c, const struct login_request *req, const char *client,
+                     struct token_pair *out, struct error *e);
+
+/* PUT /auth/password: every other session of the account ends. */
+bool accounts_change_password(struct app *c, const struct caller *who,
+                              const struct password_request *req, const char *client,
+                              struct error *e);
+
+#endif

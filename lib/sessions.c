@@ -1,0 +1,298 @@
+#include "sessions.h"
+
+#include <cjose/cjose.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+static const char *const SESSION_ENDED = "the session has ended";
+static const char *const BAD_REFRESH = "the refresh token is not valid";
+
+void token_pair_wipe(struct token_pair *p)
+{
+    if (p->access_token != NULL) {
+        explicit_bzero(p->access_token, strlen(p->access_token));
+        free(p->access_token);
+        p->access_token = NULL;
+    }
+    explicit_bzero(p->refresh_token, sizeof p->refresh_token);
+}
+
+/* A new refresh token for session `sid` (hex) into out, its hash into hash. */
+static bool refresh_token_new(const char *sid, char out[REFRESH_TOKEN_LEN + 1],
+                              char hash[SESSION_HASH_BUF], struct error *e)
+{
+    uint8_t raw[REFRESH_TOKEN_BYTES];
+    if (!hex_decode(sid, 12, raw) || !random_bytes(raw + 12, REFRESH_TOKEN_BYTES - 12))
+        return error_set(e, ERR_INTERNAL, "no randomness available");
+    char *text = NULL;
+    size_t len = 0;
+    cjose_err err;
+    bool ok =
+        cjose_base64url_encode(raw, sizeof raw, &text, &len, &err) && len == REFRESH_TOKEN_LEN;
+    explicit_bzero(raw, sizeof raw);
+    if (ok) {
+        memcpy(out, text, len + 1);
+        sha256_hex(out, len, hash);
+    }
+    if (text != NULL) {
+        explicit_bzero(text, len);
+        cjose_get_dealloc()(text);
+    }
+    return ok || error_set(e, ERR_INTERNAL, "cannot issue a token");
+}
+
+/* The session id a refresh token names, or false when it cannot be one of ours. */
+static bool refresh_token_sid(const char *token, size_t len, char sid[ID_BUF])
+{
+    if (len != REFRESH_TOKEN_LEN)
+        return false;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    cjose_err err;
+    if (!cjose_base64url_decode(token, len, &raw, &raw_len, &err))
+        return false;
+    bool ok = raw_len == REFRESH_TOKEN_BYTES;
+    if (ok)
+        hex_encode(raw, 12, sid);
+    explicit_bzero(raw, raw_len);
+    cjose_get_dealloc()(raw);
+    return ok;
+}
+
+static bool issue_access(struct app *c, const struct session *x, enum role role,
+                         struct token_pair *out, struct error *e)
+{
+    struct jwt_claims claims = {0};
+    memcpy(claims.sub, x->admin_id, ID_BUF);
+    memcpy(claims.sid, x->id, ID_BUF);
+    if (x->org_id[0] != '\0') {
+        memcpy(claims.org, x->org_id, ID_BUF);
+        snprintf(claims.role, sizeof claims.role, "%s", role_name(role));
+    }
+    if (!jwt_issue(c->jwt, &claims, clock_now_ms() / 1000, &out->access_token, e))
+        return false;
+    out->expires_in = c->cfg->jwt_expires_seconds;
+    out->session = *x;
+    return true;
+}
+
+bool sessions_start(struct app *c, const struct admin *a, const struct org *org, enum role role,
+                    const char *client, struct token_pair *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct session x = {.status = SESSION_ACTIVE};
+    store_new_id(x.id);
+    memcpy(x.admin_id, a->id, ID_BUF);
+    if (org != NULL)
+        memcpy(x.org_id, org->id, ID_BUF);
+    x.created_at = x.last_used_at = clock_now_ms();
+    x.expires_at = x.created_at + (int64_t)c->cfg->refresh_token_seconds * 1000;
+    snprintf(x.client_address, sizeof x.client_address, "%s", client);
+    if (!refresh_token_new(x.id, out->refresh_token, x.refresh_hash, e) ||
+        !store_session_insert(c->store, &x, e) || !issue_access(c, &x, role, out, e)) {
+        token_pair_wipe(out);
+        return false;
+    }
+    return true;
+}
+
+/* The session a token names is still the one it was issued for, and live. */
+static bool session_live(const struct session *x, const struct jwt_claims *claims, int64_t now)
+{
+    return x->status == SESSION_ACTIVE && x->expires_at > now &&
+           strcmp(x->admin_id, claims->sub) == 0 && strcmp(x->org_id, claims->org) == 0;
+}
+
+bool sessions_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
+                           struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!jwt_verify(c->jwt, token, len, clock_now_ms() / 1000, &out->claims, e))
+        return false;
+    out->scoped = out->claims.org[0] != '\0';
+    struct error le = ERROR_INIT;
+    if (!store_session_by_id(c->store, out->claims.sid, &out->session, &le)) {
+        if (!error_absent(e, &le))
+            return false;
+        return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
+    }
+    if (!session_live(&out->session, &out->claims, clock_now_ms()))
+        return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
+    bool found = store_admin_by_id(c->store, out->claims.sub, &out->admin, &le);
+    if (found && out->scoped)
+        found =
+            store_org_by_id(c->store, out->claims.org, &out->org, &le) &&
+            store_membership_get(c->store, out->claims.sub, out->claims.org, &out->membership, &le);
+    if (!found) {
+        if (!error_absent(e, &le))
+            return false;
+        return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
+    }
+    explicit_bzero(out->admin.password_hash, sizeof out->admin.password_hash);
+    if (out->scoped && (out->org.state == ORG_CREATING || out->org.state == ORG_DELETING))
+        return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
+    return true;
+}
+
+/* Ends session x for `why`, counting and logging it; a failure is logged
+ * (the caller's answer is a refusal either way). */
+static void end_session(struct app *c, const struct session *x, enum session_end why)
+{
+    struct error e = ERROR_INIT;
+    bool revoked = false;
+    if (!store_session_revoke(c->store, x->id, x->admin_id, why, clock_now_ms(), &revoked, &e)) {
+        log_emit(LOG_WARN, "session not ended",
+                 json_pack("{s:s, s:s, s:s}", "session_id", x->id, "reason", session_end_name(why),
+                           "error", e.message));
+        return;
+    }
+    if (revoked)
+        metrics_sessions_ended(why, 1);
+    log_emit(why == END_REFRESH_REUSE ? LOG_WARN : LOG_INFO, "session ended",
+             json_pack("{s:s, s:s, s:s}", "session_id", x->id, "admin_id", x->admin_id, "reason",
+                       session_end_name(why)));
+}
+
+/* A token that is not the session's current one: reuse if it is one the
+ * session rotated away (then the session ends), else merely unknown. */
+static bool refuse_stale(struct app *c, const struct session *x, const char *hash, struct error *e)
+{
+    char owner[ID_BUF];
+    bool found = false;
+    if (!store_rotation_session(c->store, hash, owner, &found, e))
+        return false;
+    if (found && strcmp(owner, x->id) == 0 && x->status == SESSION_ACTIVE) {
+        end_session(c, x, END_REFRESH_REUSE);
+        return error_set(e, ERR_UNAUTHORIZED,
+                         "the refresh token was already used; the session has been ended");
+    }
+    return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
+}
+
+/* The account, and for a scoped session its org and membership, are still
+ * there; if not, the session ends. */
+static bool still_entitled(struct app *c, const struct session *x, struct refresh_result *out,
+                           struct error *e)
+{
+    struct error le = ERROR_INIT;
+    struct admin a;
+    struct membership m = {.role = ROLE_MEMBER};
+    bool found = store_admin_by_id(c->store, x->admin_id, &a, &le);
+    explicit_bzero(a.password_hash, sizeof a.password_hash);
+    out->scoped = x->org_id[0] != '\0';
+    if (found && out->scoped)
+        found = store_org_by_id(c->store, x->org_id, &out->org, &le) &&
+                out->org.state != ORG_CREATING && out->org.state != ORG_DELETING &&
+                store_membership_get(c->store, x->admin_id, x->org_id, &m, &le);
+    if (found) {
+        out->role = m.role;
+        return true;
+    }
+    if (le.kind != ERR_OK && !error_absent(e, &le))
+        return false;
+    end_session(c, x, END_ACCESS_LOST);
+    return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
+}
+
+bool sessions_refresh(struct app *c, const char *token, size_t len, const char *client,
+                      struct refresh_result *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    char sid[ID_BUF], hash[SESSION_HASH_BUF];
+    if (!refresh_token_sid(token, len, sid))
+        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
+    sha256_hex(token, len, hash);
+    struct session x;
+    struct error le = ERROR_INIT;
+    if (!store_session_by_id(c->store, sid, &x, &le)) {
+        if (!error_absent(e, &le))
+            return false;
+        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
+    }
+    int64_t now = clock_now_ms();
+    if (strcmp(hash, x.refresh_hash) != 0)
+        return refuse_stale(c, &x, hash, e);
+    if (x.status != SESSION_ACTIVE || x.expires_at <= now)
+        return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
+    if (!still_entitled(c, &x, out, e))
+        return false;
+
+    bool won = false;
+    if (!store_rotation_claim(c->store, hash, x.id, now, x.expires_at, &won, e))
+        return false;
+    if (!won) /* a concurrent refresh with this token got there first */
+        return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
+    struct session next = x;
+    bool applied = false;
+    next.last_used_at = now;
+    snprintf(next.client_address, sizeof next.client_address, "%s", client);
+    if (!refresh_token_new(x.id, out->pair.refresh_token, next.refresh_hash, e) ||
+        !store_session_rotate(c->store, x.id, hash, next.refresh_hash, now, client, &applied, e)) {
+        token_pair_wipe(&out->pair);
+        return false;
+    }
+    if (!applied) { /* ended meanwhile */
+        token_pair_wipe(&out->pair);
+        return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
+    }
+    if (!issue_access(c, &next, out->role, &out->pair, e)) {
+        token_pair_wipe(&out->pair);
+        return false;
+    }
+    return true;
+}
+
+bool sessions_logout(struct app *c, const struct caller *who, struct error *e)
+{
+    bool revoked = false;
+    if (!store_session_revoke(c->store, who->session.id, who->admin.id, END_LOGOUT, clock_now_ms(),
+                              &revoked, e))
+        return false;
+    if (revoked)
+        metrics_sessions_ended(END_LOGOUT, 1);
+    return true;
+}
+
+bool sessions_list(struct app *c, const struct caller *who, struct session *out, size_t max,
+                   size_t *n, struct error *e)
+{
+    return store_sessions_live(c->store, who->admin.id, clock_now_ms(), out, max, n, e);
+}
+
+bool sessions_revoke(struct app *c, const struct caller *who, const char *id, struct error *e)
+{
+    struct session x;
+    struct error le = ERROR_INIT;
+    bool revoked = false;
+    if (!store_session_by_id(c->store, id, &x, &le)) {
+        if (!error_absent(e, &le))
+            return false;
+    } else if (strcmp(x.admin_id, who->admin.id) == 0 && x.expires_at > clock_now_ms() &&
+               !store_session_revoke(c->store, id, who->admin.id, END_REVOKED, clock_now_ms(),
+                                     &revoked, e)) {
+        return false;
+    }
+    if (!revoked)
+        return error_set(e, ERR_NOT_FOUND, "no such session");
+    metrics_sessions_ended(END_REVOKED, 1);
+    return true;
+}
+
+bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid, struct error *e)
+{
+    int64_t n = 0;
+    if (!store_sessions_revoke_others(c->store, admin_id, keep_sid, END_PASSWORD_CHANGE,
+                                      clock_now_ms(), &n, e))
+        return false;
+    metrics_sessions_ended(END_PASSWORD_CHANGE, n);
+    if (n > 0)
+        log_emit(LOG_INFO, "sessions ended",
+                 json_pack("{s:s, s:s, s:I}", "admin_id", admin_id, "reason",
+                           session_end_name(END_PASSWORD_CHANGE), "sessions", (json_int_t)n));
+    return true;
+}

@@ -1,0 +1,92 @@
+/* sessions.h — sessions and the tokens that belong to them.
+ *
+ * Every sign-in (/admin/login: org-scoped; /auth/signin: account-scoped)
+ * starts a session: a document in "sessions" whose id every token of it
+ * carries (the JWT's sid claim). The access token is a short-lived JWT; the
+ * refresh token is 44 random-looking bytes in base64url — the session id
+ * (12 bytes) and 32 bytes from getrandom — of which the database keeps only
+ * the SHA-256.
+ *
+ * Rotation (RFC 9700 4.14.2): each refresh replaces the session's refresh
+ * hash and records the old one in "session_rotations", whose unique _id
+ * lets exactly one of two concurrent refreshes with one token win. A token
+ * presented after its rotation completed is reuse: one of its holders is
+ * not the owner, so the whole session ends. The loser of a race (it
+ * presented the then-current token) is refused without ending the session.
+ *
+ * Every authenticated request reads its session: logout, revocation, a
+ * password change or reuse take effect on the next request, on every
+ * instance.
+ */
+#ifndef ORGD_SESSIONS_H
+#define ORGD_SESSIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app.h"
+#include "model.h"
+
+#define REFRESH_TOKEN_BYTES 44 /* 12 (session id) + 32 (random) */
+#define REFRESH_TOKEN_LEN 59   /* base64url without padding */
+#define SESSIONS_LIST_MAX 100
+
+/* A fresh pair: wipe it with token_pair_wipe. */
+struct token_pair {
+    char *access_token; /* malloc'd */
+    char refresh_token[REFRESH_TOKEN_LEN + 1];
+    long expires_in;
+    struct session session;
+};
+
+void token_pair_wipe(struct token_pair *p);
+
+/* Who is calling, established from a verified token and the database. */
+struct caller {
+    struct jwt_claims claims;
+    struct session session;
+    struct admin admin;           /* password_hash is always empty here */
+    bool scoped;                  /* an org-scoped token (from /admin/login) */
+    struct org org;               /* scoped: the org the token was issued for */
+    struct membership membership; /* scoped: the caller's membership in it */
+};
+
+/* Starts a session for account a, scoped to org (NULL: account scope) with
+ * `role` there, signed in from client. */
+bool sessions_start(struct app *c, const struct admin *a, const struct org *org, enum role role,
+                    const char *client, struct token_pair *out, struct error *e);
+
+/* Verifies the access token, then that its session is active and
+ * unexpired, its account exists and (scoped) its org and membership do.
+ * 401 otherwise. */
+bool sessions_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
+                           struct error *e);
+
+struct refresh_result {
+    struct token_pair pair;
+    bool scoped;
+    struct org org; /* scoped: the org as it is now (its name may have changed) */
+    enum role role;
+};
+
+/* Rotates: a new pair for the refresh token's session. 401 for anything
+ * but the session's current token; reuse ends the session (see above). */
+bool sessions_refresh(struct app *c, const char *token, size_t len, const char *client,
+                      struct refresh_result *out, struct error *e);
+
+/* Ends the caller's own session (logout). */
+bool sessions_logout(struct app *c, const struct caller *who, struct error *e);
+
+/* The caller's live sessions, most recently used first (at most max). */
+bool sessions_list(struct app *c, const struct caller *who, struct session *out, size_t max,
+                   size_t *n, struct error *e);
+
+/* Ends one of the caller's sessions; 404 if it is not a live one of theirs. */
+bool sessions_revoke(struct app *c, const struct caller *who, const char *id, struct error *e);
+
+/* Ends every session of the account but keep_sid (after its credentials
+ * changed). */
+bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid,
+                         struct error *e);
+
+#endif

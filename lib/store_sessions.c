@@ -1,0 +1,297 @@
+/* store_sessions.c — sessions, the record of rotated refresh tokens, and
+ * the throttling events. */
+#include <mongoc/mongoc.h>
+#include <string.h>
+
+#include "store-private.h"
+
+static void session_from_doc(const bson_t *doc, void *out)
+{
+    struct session *x = out;
+    memset(x, 0, sizeof *x);
+    x->status = SESSION_REVOKED; /* unknown: refuse */
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc))
+        return;
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (strcmp(k, "_id") == 0) {
+            store__copy_oid(&it, x->id);
+        } else if (strcmp(k, "admin_id") == 0) {
+            store__copy_oid(&it, x->admin_id);
+        } else if (strcmp(k, "org_id") == 0) {
+            store__copy_oid(&it, x->org_id);
+        } else if (strcmp(k, "refresh_hash") == 0) {
+            store__copy_utf8(&it, x->refresh_hash, sizeof x->refresh_hash);
+        } else if (strcmp(k, "status") == 0) {
+            char st[16];
+            store__copy_utf8(&it, st, sizeof st);
+            x->status = strcmp(st, "active") == 0 ? SESSION_ACTIVE : SESSION_REVOKED;
+        } else if (strcmp(k, "created_at") == 0) {
+            x->created_at = store__get_time(&it);
+        } else if (strcmp(k, "last_used_at") == 0) {
+            x->last_used_at = store__get_time(&it);
+        } else if (strcmp(k, "expires_at") == 0) {
+            x->expires_at = store__get_time(&it);
+        } else if (strcmp(k, "client_address") == 0) {
+            store__copy_utf8(&it, x->client_address, sizeof x->client_address);
+        }
+    }
+}
+
+bool store_session_insert(store_t *s, const struct session *x, struct error *e)
+{
+    bson_t doc = BSON_INITIALIZER;
+    store__append_oid(&doc, "_id", x->id);
+    store__append_oid(&doc, "admin_id", x->admin_id);
+    store__append_oid(&doc, "org_id", x->org_id); /* nothing for account scope */
+    BCON_APPEND(&doc, "refresh_hash", BCON_UTF8(x->refresh_hash), "status", BCON_UTF8("active"),
+                "created_at", BCON_DATE_TIME(x->created_at), "last_used_at",
+                BCON_DATE_TIME(x->last_used_at), "expires_at", BCON_DATE_TIME(x->expires_at),
+                "client_address", BCON_UTF8(x->client_address));
+    bool ok = store__insert(s, C_SESSIONS, &doc, "session insert", e);
+    bson_destroy(&doc);
+    return ok;
+}
+
+bool store_session_by_id(store_t *s, const char *id, struct session *out, struct error *e)
+{
+    return store__find_by_id(s, C_SESSIONS, id, session_from_doc, out, "session by id", e);
+}
+
+bool store_session_rotate(store_t *s, const char *id, const char *old_hash, const char *new_hash,
+                          int64_t now, const char *client, bool *applied, struct error *e)
+{
+    *applied = false;
+    bson_oid_t oid;
+    if (!store__oid_from(id, &oid))
+        return true;
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "refresh_hash", BCON_UTF8(old_hash), "status",
+                              BCON_UTF8("active"));
+    bson_t *update = BCON_NEW("$set", "{", "refresh_hash", BCON_UTF8(new_hash), "last_used_at",
+                              BCON_DATE_TIME(now), "client_address", BCON_UTF8(client), "}");
+    int64_t matched = 0;
+    bool ok = store__write_op(s, C_SESSIONS, STORE__UPDATE_ONE, filter, update, &matched,
+                              "session rotate", e);
+    bson_destroy(filter);
+    bson_destroy(update);
+    *applied = ok && matched == 1;
+    return ok;
+}
+
+/* Revokes the active sessions matching filter (with status: active added). */
+static bool revoke_where(store_t *s, bson_t *filter, enum session_end why, int64_t now, int64_t *n,
+                         const char *what, struct error *e)
+{
+    BSON_APPEND_UTF8(filter, "status", "active");
+    bson_t *update =
+        BCON_NEW("$set", "{", "status", BCON_UTF8("revoked"), "ended_reason",
+                 BCON_UTF8(session_end_name(why)), "ended_at", BCON_DATE_TIME(now), "}");
+    int64_t matched = 0;
+    bool ok = store__write_op(s, C_SESSIONS, STORE__UPDATE_MANY, filter, update, &matched, what, e);
+    bson_destroy(update);
+    if (n != NULL)
+        *n = ok ? matched : 0;
+    return ok;
+}
+
+bool store_session_revoke(store_t *s, const char *id, const char *admin_id, enum session_end why,
+                          int64_t now, bool *revoked, struct error *e)
+{
+    *revoked = false;
+    bson_oid_t oid, a;
+    if (!store__oid_from(id, &oid) || !store__oid_from(admin_id, &a))
+        return true;
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "admin_id", BCON_OID(&a));
+    int64_t n = 0;
+    bool ok = revoke_where(s, filter, why, now, &n, "session revoke", e);
+    bson_destroy(filter);
+    *revoked = n > 0;
+    return ok;
+}
+
+bool store_sessions_revoke_others(store_t *s, const char *admin_id, const char *except_id,
+                                  enum session_end why, int64_t now, int64_t *n, struct error *e)
+{
+    *n = 0;
+    bson_oid_t a, x;
+    if (!store__oid_from(admin_id, &a))
+        return true;
+    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a));
+    if (store__oid_from(except_id, &x))
+        BCON_APPEND(filter, "_id", "{", "$ne", BCON_OID(&x), "}");
+    bool ok = revoke_where(s, filter, why, now, n, "sessions revoke", e);
+    bson_destroy(filter);
+    return ok;
+}
+
+bool store_sessions_live(store_t *s, const char *admin_id, int64_t now, struct session *out,
+                         size_t max, size_t *n, struct error *e)
+{
+    *n = 0;
+    bson_oid_t a;
+    if (!store__oid_from(admin_id, &a))
+        return true;
+    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "status", BCON_UTF8("active"), "expires_at",
+                              "{", "$gt", BCON_DATE_TIME(now), "}");
+    bson_t *opts = BCON_NEW("sort", "{", "last_used_at", BCON_INT32(-1), "}", "limit",
+                            BCON_INT64((int64_t)max));
+    bool ok = store__find_many(s, C_SESSIONS, filter, opts, sizeof *out, session_from_doc, out, max,
+                               n, "live sessions", e);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    return ok;
+}
+
+/* Deletes the sessions whose `field` is the ObjectId hex. */
+static bool delete_by(store_t *s, const char *field, const char *hex, const char *what,
+                      struct error *e)
+{
+    bson_oid_t o;
+    if (!store__oid_from(hex, &o))
+        return true;
+    bson_t *filter = BCON_NEW(field, BCON_OID(&o));
+    bool ok = store__write_op(s, C_SESSIONS, STORE__DELETE_MANY, filter, NULL, NULL, what, e);
+    bson_destroy(filter);
+    return ok;
+}
+
+bool store_sessions_delete_org(store_t *s, const char *org_id, struct error *e)
+{
+    return delete_by(s, "org_id", org_id, "sessions delete by org", e);
+}
+
+bool store_sessions_delete_admin(store_t *s, const char *admin_id, struct error *e)
+{
+    return delete_by(s, "admin_id", admin_id, "sessions delete by admin", e);
+}
+
+bool store_session_delete(store_t *s, const char *id, struct error *e)
+{
+    return delete_by(s, "_id", id, "session delete", e);
+}
+
+bool store_session_each(store_t *s, bool (*fn)(const struct session *x, void *ud), void *ud,
+                        struct error *e)
+{
+    bson_t *opts = BCON_NEW("projection", "{", "refresh_hash", BCON_INT32(0), "}");
+    struct store__cursor c = store__find(s, C_SESSIONS, NULL, opts);
+    struct session x;
+    while (store__cursor_next(&c, session_from_doc, &x) && fn(&x, ud))
+        ;
+    bool ok = store__cursor_close(&c, "session list", e);
+    bson_destroy(opts);
+    return ok;
+}
+
+/* ---- rotations: the hashes of refresh tokens rotated away ---- */
+
+bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, int64_t now,
+                          int64_t expires_at, bool *won, struct error *e)
+{
+    *won = false;
+    bson_t doc = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&doc, "_id", hash);
+    store__append_oid(&doc, "session_id", session_id);
+    BCON_APPEND(&doc, "rotated_at", BCON_DATE_TIME(now), "expires_at", BCON_DATE_TIME(expires_at));
+    bson_error_t be;
+    bool ok = store__insert_raw(s, C_ROTATIONS, &doc, &be);
+    bson_destroy(&doc);
+    if (ok) {
+        *won = true;
+        return true;
+    }
+    if (store__classify(&be) == ERR_CONFLICT)
+        return true; /* someone rotated this token first */
+    return store__fail(e, &be, "rotation claim");
+}
+
+static void session_id_from_doc(const bson_t *doc, void *out)
+{
+    char *id = out;
+    bson_iter_t it;
+    id[0] = '\0';
+    if (bson_iter_init_find(&it, doc, "session_id"))
+        store__copy_oid(&it, id);
+}
+
+bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF], bool *found,
+                            struct error *e)
+{
+    *found = false;
+    struct error le = ERROR_INIT;
+    if (store__find_by_utf8(s, C_ROTATIONS, "_id", hash, session_id_from_doc, session_id,
+                            "rotation by hash", &le)) {
+        *found = true;
+        return true;
+    }
+    return error_absent(e, &le);
+}
+
+/* ---- throttling events ---- */
+
+bool store_throttle_count(store_t *s, const char *key, int64_t since, int64_t *n, struct error *e)
+{
+    bson_t *filter = BCON_NEW("key", BCON_UTF8(key), "at", "{", "$gt", BCON_DATE_TIME(since), "}");
+    bool ok = store__count(s, C_THROTTLE, filter, n, "throttle count", e);
+    bson_destroy(filter);
+    return ok;
+}
+
+static void at_from_doc(const bson_t *doc, void *out)
+{
+    bson_iter_t it;
+    *(int64_t *)out = bson_iter_init_find(&it, doc, "at") ? store__get_time(&it) : 0;
+}
+
+bool store_throttle_nth(store_t *s, const char *key, int64_t since, int64_t skip, int64_t *at,
+                        struct error *e)
+{
+    *at = 0;
+    bson_t *filter = BCON_NEW("key", BCON_UTF8(key), "at", "{", "$gt", BCON_DATE_TIME(since), "}");
+    bson_t *opts = BCON_NEW("sort", "{", "at", BCON_INT32(1), "}", "skip", BCON_INT64(skip),
+                            "limit", BCON_INT64(1));
+    size_t n = 0;
+    bool ok = store__find_many(s, C_THROTTLE, filter, opts, sizeof *at, at_from_doc, at, 1, &n,
+                               "throttle oldest", e);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    return ok;
+}
+
+bool store_throttle_add(store_t *s, const char *key, int64_t now, int64_t expires_at,
+                        struct error *e)
+{
+    bson_t *doc = BCON_NEW("key", BCON_UTF8(key), "at", BCON_DATE_TIME(now), "expires_at",
+                           BCON_DATE_TIME(expires_at));
+    bool ok = store__insert(s, C_THROTTLE, doc, "throttle add", e);
+    bson_destroy(doc);
+    return ok;
+}
+
+bool store_throttle_clear(store_t *s, const char *key, struct error *e)
+{
+    bson_t *filter = BCON_NEW("key", BCON_UTF8(key));
+    bool ok =
+        store__write_op(s, C_THROTTLE, STORE__DELETE_MANY, filter, NULL, NULL, "throttle clear", e);
+    bson_destroy(filter);
+    return ok;
+}
+
+/* ---- expiry ---- */
+
+bool store_expired_delete(store_t *s, int64_t now, int64_t *n, struct error *e)
+{
+    *n = 0;
+    const char *colls[] = {C_SESSIONS, C_ROTATIONS, C_THROTTLE};
+    bson_t *filter = BCON_NEW("expires_at", "{", "$lte", BCON_DATE_TIME(now), "}");
+    bool ok = true;
+    for (size_t i = 0; ok && i < sizeof colls / sizeof colls[0]; i++) {
+        int64_t gone = 0;
+        ok = store__write_op(s, colls[i], STORE__DELETE_MANY, filter, NULL, &gone, "expired delete",
+                             e);
+        *n += gone;
+    }
+    bson_destroy(filter);
+    return ok;
+}
