@@ -21,7 +21,10 @@ struct recovery_stats {
     long actions[RECOVERY_ACTION_COUNT];
 };
 
-/* One pass. Returns false only if the list of stuck orgs could not be read. */
+/* One pass: removes expired org locks; deletes expired sessions, rotated
+ * refresh-token records and throttling events (what a TTL index would do,
+ * for servers without them); then finishes or undoes the stuck operations.
+ * Returns false only if one of those lists could not be read. */
 bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, struct error *e);
 
 /* Claims and repairs one org (as read). *done tells whether this caller did

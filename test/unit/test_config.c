@@ -45,6 +45,28 @@ static void defaults_apply(void **state)
     assert_int_equal(c.log_level, LOG_INFO);
     assert_int_equal(c.jwt_secret_len, 32);
     assert_string_equal(c.cors_origins, "");
+    /* the numbers: 10 and 100 failures per 15 minutes, 20 per hour, 14 days */
+    assert_int_equal(c.login_failures_per_account, 10);
+    assert_int_equal(c.login_failures_per_address, 100);
+    assert_int_equal(c.login_window_seconds, 900);
+    assert_int_equal(c.signups_per_address, 20);
+    assert_int_equal(c.org_creates_per_address, 20);
+    assert_int_equal(c.signup_window_seconds, 3600);
+    assert_int_equal(c.refresh_token_seconds, 14 * 24 * 3600);
+    assert_int_equal(c.trusted_proxies.n, 0);
+}
+
+static void trusted_proxies_are_parsed(void **state)
+{
+    (void)state;
+    char *env[] = {"TRUSTED_PROXIES=10.0.0.0/8, ::1", SECRET, NULL};
+    struct config c;
+    char msg[512];
+    assert_true(load(env, NULL, &c, msg));
+    assert_int_equal(c.trusted_proxies.n, 2);
+    assert_true(netaddr_trusted(&c.trusted_proxies, "10.9.8.7"));
+    assert_true(netaddr_trusted(&c.trusted_proxies, "::1"));
+    assert_false(netaddr_trusted(&c.trusted_proxies, "127.0.0.1"));
 }
 
 static void each_bad_value_names_its_setting(void **state)
@@ -72,6 +94,11 @@ static void each_bad_value_names_its_setting(void **state)
         {"JWT_SECRET=short", "JWT_SECRET"},
         {"METRICS_PORT=8000", "METRICS_PORT"}, /* the same as PORT's default */
         {"METRICS_PORT=70000", "METRICS_PORT"},
+        {"TRUSTED_PROXIES=10.0.0.1/8", "TRUSTED_PROXIES"}, /* host bits: a typo for a host? */
+        {"TRUSTED_PROXIES=proxy.local", "TRUSTED_PROXIES"},
+        {"LOGIN_FAILURES_PER_ACCOUNT=-1", "LOGIN_FAILURES_PER_ACCOUNT"},
+        {"LOGIN_WINDOW_SECONDS=0", "LOGIN_WINDOW_SECONDS"},
+        {"REFRESH_TOKEN_SECONDS=59", "REFRESH_TOKEN_SECONDS"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *env[] = {(char *)cases[i][0], SECRET, NULL};
@@ -182,6 +209,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_apply),
+        cmocka_unit_test(trusted_proxies_are_parsed),
         cmocka_unit_test(each_bad_value_names_its_setting),
         cmocka_unit_test(secret_of_31_bytes_is_refused_32_accepted),
         cmocka_unit_test(secrets_are_never_echoed),

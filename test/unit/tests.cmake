@@ -15,6 +15,7 @@ endfunction()
 # lib/
 orgd_unit_test(test_config)
 orgd_unit_test(test_names)
+orgd_unit_test(test_netaddr)
 orgd_unit_test(test_password)
 orgd_unit_test(test_jwt)
 orgd_unit_test(test_requests)
