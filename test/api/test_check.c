@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testutil.h"
 
 /* A started orgd with two orgs (a has 5 documents, b 2), ready to be broken. */
 struct scene {
@@ -195,10 +196,43 @@ static void membership_without_org(void **state)
     dangling_links("memberships", "membership_without_org");
 }
 
-static void token_without_org(void **state)
+static void session_without_org(void **state)
 {
     (void)state;
-    dangling_links("tokens", "token_without_org");
+    dangling_links("sessions", "session_without_org");
+}
+
+/* A session whose account is gone is reported and removed; a live
+ * account's sessions (and an account-scoped one, with no org) are not. */
+static void session_without_account(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_start(&s);
+    assert_int_equal(th_status_of(&s.o, "POST", "/auth/signup", NULL,
+                                  "{\"email\":\"kept@example.com\",\"password\":\"" TU_PASSWORD
+                                  "\"}"),
+                     201);
+    assert_int_equal(th_status_of(&s.o, "POST", "/auth/signin", NULL,
+                                  "{\"email\":\"kept@example.com\",\"password\":\"" TU_PASSWORD
+                                  "\"}"),
+                     200);
+    bson_oid_t gone, sid;
+    bson_oid_init(&gone, NULL);
+    bson_oid_init(&sid, NULL);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    bson_t *doc = BCON_NEW("_id", BCON_OID(&sid), "admin_id", BCON_OID(&gone), "status",
+                           BCON_UTF8("active"), "expires_at", BCON_DATE_TIME(now + 3600000));
+    db_exec(&s.o, "sessions", doc, NULL, NULL, false);
+    bson_destroy(doc);
+    char sid_hex[25];
+    bson_oid_to_string(&sid, sid_hex);
+    expect_found_and_repaired(&s, "session_without_account", sid_hex);
+    assert_int_equal(th_db_count_oid(&s.o, "sessions", "_id", sid_hex), 0);
+    /* the tenants' sessions and the signed-up account's session remain */
+    assert_int_equal(th_db_count(&s.o, "sessions", NULL), 3);
+    assert_int_equal(th_status_of(&s.o, "GET", "/auth/check", s.a.token, NULL), 200);
+    scene_stop(&s);
 }
 
 static void invitation_without_org(void **state)
@@ -221,8 +255,14 @@ static void admin_without_membership(void **state)
                  BCON_UTF8("x"), "created_at", BCON_DATE_TIME((int64_t)time(NULL) * 1000));
     db_exec(&s.o, "admins", doc, NULL, NULL, false);
     bson_destroy(doc);
+    /* an account that signed up belongs to no org, and is no problem */
+    assert_int_equal(th_status_of(&s.o, "POST", "/auth/signup", NULL,
+                                  "{\"email\":\"loner@example.com\",\"password\":\"" TU_PASSWORD
+                                  "\"}"),
+                     201);
     expect_found_and_repaired(&s, "admin_without_membership", hex);
     assert_int_equal(th_db_count_oid(&s.o, "admins", "_id", hex), 0);
+    assert_int_equal(th_db_count_str(&s.o, "admins", "email", "loner@example.com"), 1);
     assert_int_equal(th_db_count_oid(&s.o, "admins", "_id", s.a.admin_id), 1);
     scene_stop(&s);
 }
@@ -334,7 +374,8 @@ int main(void)
         cmocka_unit_test(orphan_collection_is_kept_out_of_the_way),
         cmocka_unit_test(two_orgs_claiming_one_collection),
         cmocka_unit_test(membership_without_org),
-        cmocka_unit_test(token_without_org),
+        cmocka_unit_test(session_without_org),
+        cmocka_unit_test(session_without_account),
         cmocka_unit_test(invitation_without_org),
         cmocka_unit_test(admin_without_membership),
         cmocka_unit_test(stuck_operation_is_finished),

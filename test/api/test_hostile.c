@@ -536,8 +536,9 @@ static void update_refused_midway_changes_nothing(void **state)
     snprintf(email, sizeof email, "%s@example.com", taken);
     struct th_call c = {.o = o, .method = "PUT", .token = t.token};
     snprintf(c.path, sizeof c.path, "/org/update");
-    snprintf(c.body, sizeof c.body, "{\"new_organization_name\":\"%s\",\"email\":\"%s\"}", new_name,
-             email);
+    snprintf(c.body, sizeof c.body,
+             "{\"new_organization_name\":\"%s\",\"email\":\"%s\",\"current_password\":\"%s\"}",
+             new_name, email, TU_PASSWORD);
     th_call_start(&c);
     tu_sleep_ms(1000); /* orgd has checked the e-mail and waits before writing */
     assert_int_equal(th_create_org(o, taken, email, TU_PASSWORD), 201);

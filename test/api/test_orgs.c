@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjose/cjose.h>
 #include <cmocka.h>
 
 #include "forge.h"
@@ -231,7 +232,8 @@ static void duplicates_are_409_and_change_nothing(void **state)
     assert_true(th_is_problem(&r, 409));
     th_resp_free(&r);
     /* change e-mail to a taken one */
-    snprintf(body, sizeof body, "{\"email\":\"%s\"}", a.email);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"current_password\":\"%s\"}", a.email,
+             TU_PASSWORD);
     assert_true(th_http_json(&th_shared_orgd, "PUT", "/org/update", b.token, body, &r));
     assert_true(th_is_problem(&r, 409));
     th_resp_free(&r);
@@ -337,8 +339,9 @@ static void password_and_email_change(void **state)
     th_tenant_new(&th_shared_orgd, &t, "Pw");
     char body[512], new_email[96], *token = NULL;
     snprintf(new_email, sizeof new_email, "new-%s", t.email);
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"a brand new password\"}",
-             new_email);
+    snprintf(body, sizeof body,
+             "{\"email\":\"%s\",\"password\":\"a brand new password\",\"current_password\":\"%s\"}",
+             new_email, TU_PASSWORD);
     assert_int_equal(th_status_of(&th_shared_orgd, "PUT", "/org/update", t.token, body), 200);
     assert_int_equal(th_login(&th_shared_orgd, t.email, TU_PASSWORD, &token), 401);
     assert_int_equal(th_login(&th_shared_orgd, new_email, TU_PASSWORD, &token), 401);
@@ -349,6 +352,25 @@ static void password_and_email_change(void **state)
 
 /* ---- tokens ---- */
 
+/* The sid claim of a token orgd issued (its payload read without checking
+ * anything: the test only needs the session's id). */
+static void session_of(const char *token, char *out, size_t cap)
+{
+    const char *dot1 = strchr(token, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    assert_non_null(dot2);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    cjose_err err;
+    assert_true(cjose_base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw, &raw_len, &err));
+    json_t *claims = json_loadb((const char *)raw, raw_len, 0, NULL);
+    cjose_get_dealloc()(raw);
+    assert_non_null(claims);
+    snprintf(out, cap, "%s", json_string_value(json_object_get(claims, "sid")));
+    json_decref(claims);
+    assert_int_equal(strlen(out), 24);
+}
+
 static void bad_tokens_are_401_with_www_authenticate(void **state)
 {
     (void)state;
@@ -356,13 +378,16 @@ static void bad_tokens_are_401_with_www_authenticate(void **state)
     th_tenant_new(&th_shared_orgd, &t, "Jwt");
     long now = (long)time(NULL);
     char good[512], expired[512], future[512], iss[512];
-    const char *fmt = "{\"iss\":\"%s\",\"sub\":\"%s\",\"org\":\"%s\",\"role\":\"owner\","
-                      "\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld,\"jti\":\"j1\"}";
-    snprintf(good, sizeof good, fmt, "orgd", t.admin_id, t.id, now, now, now + 600);
-    snprintf(expired, sizeof expired, fmt, "orgd", t.admin_id, t.id, now - 7200, now - 7200,
+    /* the forged tokens name the tenant's real session: only what is forged differs */
+    char sid[32];
+    session_of(t.token, sid, sizeof sid);
+    const char *fmt = "{\"iss\":\"%s\",\"sub\":\"%s\",\"sid\":\"%s\",\"org\":\"%s\","
+                      "\"role\":\"owner\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld,\"jti\":\"j1\"}";
+    snprintf(good, sizeof good, fmt, "orgd", t.admin_id, sid, t.id, now, now, now + 600);
+    snprintf(expired, sizeof expired, fmt, "orgd", t.admin_id, sid, t.id, now - 7200, now - 7200,
              now - 120);
-    snprintf(future, sizeof future, fmt, "orgd", t.admin_id, t.id, now, now + 600, now + 1200);
-    snprintf(iss, sizeof iss, fmt, "evil", t.admin_id, t.id, now, now, now + 600);
+    snprintf(future, sizeof future, fmt, "orgd", t.admin_id, sid, t.id, now, now + 600, now + 1200);
+    snprintf(iss, sizeof iss, fmt, "evil", t.admin_id, sid, t.id, now, now, now + 600);
     const char *hs256 = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     size_t klen = strlen(th_shared_orgd.secret);
 
