@@ -33,6 +33,7 @@ static json_t *org_json(const struct org_view *v)
 static bool authenticate(struct request *r, struct caller *who, struct error *e)
 {
     const char *h = mg_get_header(r->conn, "Authorization");
+    r->token_missing = true; /* until a token is found */
     if (h == NULL || strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\0'))
         return error_set(e, ERR_UNAUTHORIZED, "a bearer token is required");
     const char *token = h + 6;
@@ -43,6 +44,7 @@ static bool authenticate(struct request *r, struct caller *who, struct error *e)
         len--;
     if (len == 0)
         return error_set(e, ERR_UNAUTHORIZED, "a bearer token is required");
+    r->token_missing = false;
     if (!sessions_authenticate(r->app, token, len, who, e)) {
         r->token_refused = true;
         return false;

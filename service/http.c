@@ -86,7 +86,7 @@ void http_send_problem(struct request *r, const struct error *e)
         http_add_header(r, "WWW-Authenticate",
                         "Bearer realm=\"orgd\", error=\"%s\", error_description=\"%s\"",
                         status == 400 ? "invalid_request" : "invalid_token", e->message);
-    else if (status == 401)
+    else if (status == 401 && r->token_missing) /* RFC 6750 3: a challenge, no error code */
         http_add_header(r, "WWW-Authenticate", "Bearer realm=\"orgd\"");
     if (status == 503)   /* shedding load: the retry goes to the back of the accept queue, */
         r->close = true; /* instead of a kept-alive connection holding its worker */

@@ -44,6 +44,8 @@ struct request {
     int status;          /* what was sent */
     bool close;          /* ask civetweb to close the connection after this response */
     bool token_refused;  /* the bearer token presented was refused (WWW-Authenticate says why) */
+    bool token_missing;  /* a bearer route got no token (a plain WWW-Authenticate challenge);
+                            other 401s (bad credentials) carry no challenge */
     bool continued;      /* a 100 Continue was sent: the final head is written raw, then close */
     int nextra;
     struct {
@@ -59,9 +61,10 @@ void http_add_header(struct request *r, const char *name, const char *fmt, ...)
 /* Sends `body` (stolen; NULL sends no body) as application/json. */
 void http_send_json(struct request *r, int status, json_t *body);
 
-/* Sends a problem+json for e, with Retry-After / WWW-Authenticate as the
- * kind calls for (with error="invalid_token" or "invalid_request" and the
- * reason when r->token_refused). */
+/* Sends a problem+json for e, with Retry-After as the kind calls for, and
+ * WWW-Authenticate when a bearer token was missing (r->token_missing) or
+ * refused (r->token_refused: with error="invalid_token" or
+ * "invalid_request" and the reason). */
 void http_send_problem(struct request *r, const struct error *e);
 
 /* Sends raw bytes with a content type (status 200). */

@@ -5,7 +5,12 @@
 // Chromium (driven by playwright-core), and does what a person would: "Try
 // it out" -> Execute on POST /org/create and POST /admin/login (with unique
 // names), Authorize with the token, then GET /org/{name}; asserts the codes
-// and bodies Swagger UI shows (201, 200, 200), and saves a screenshot.
+// and bodies Swagger UI shows (201, 200, 200), and saves a screenshot. Then
+// an account's session, the same way: POST /auth/signup, POST /auth/signin,
+// POST /auth/refresh_token with the sign-in's refresh token, Authorize with
+// the new access token, POST /auth/logout (201, 200, 200, 204), and checks
+// through the API that the session has ended (its access and refresh tokens
+// are 401).
 // Fails on any request that leaves the server (the page must work offline),
 // any script error or Content-Security-Policy violation, and on the
 // allow-list of /docs/{asset} letting anything else through. Every response
@@ -234,7 +239,8 @@ try {
     const row = op.locator('.live-responses-table tbody tr.response');
     await row.waitFor();
     const status = (await row.locator('td.response-col_status').innerText()).trim();
-    const bodyText = await row.locator('td.response-col_description pre').first().innerText();
+    // a 204 has no "Response body" block (its first <pre> would be the headers)
+    const bodyText = status === '204' ? '' : await row.locator('td.response-col_description pre').first().innerText();
     let body = null;
     try {
       body = JSON.parse(bodyText);
@@ -261,14 +267,20 @@ try {
     fail(`login: the page shows ${login.status}: ${login.bodyText}`);
   step(`Try it out: POST /admin/login -> ${login.status}`);
 
-  // Authorize: the bearer scheme's dialog
-  await page.locator('.auth-wrapper button.authorize').click();
-  const dialog = page.locator('.dialog-ux .modal-ux');
-  await dialog.waitFor();
-  await dialog.locator('input[type="text"], input[type="password"]').first().fill(token ?? '');
-  await dialog.locator('button.authorize').click();
-  await dialog.locator('button.btn-done').click();
-  await dialog.waitFor({ state: 'detached' });
+  // Authorize: the bearer scheme's dialog; a token entered before is
+  // removed first ("Logout" in the dialog), as a person would
+  async function authorize(bearer) {
+    await page.locator('.auth-wrapper button.authorize').click();
+    const dialog = page.locator('.dialog-ux .modal-ux');
+    await dialog.waitFor();
+    const remove = dialog.locator('button[aria-label="Remove authorization"]');
+    if ((await remove.count()) > 0) await remove.first().click();
+    await dialog.locator('input[type="text"], input[type="password"]').first().fill(bearer ?? '');
+    await dialog.locator('button.authorize').click();
+    await dialog.locator('button.btn-done').click();
+    await dialog.waitFor({ state: 'detached' });
+  }
+  await authorize(token);
   step('Authorize: token entered');
 
   const got = await tryItOut('operations-organizations-getOrganization', async (op) => {
@@ -286,6 +298,54 @@ try {
   await page.screenshot({ path: screenshotPath });
   step(`screenshot: ${screenshotPath}`);
 
+  // ---- an account's session: sign up, sign in, refresh, log out
+  const accountEmail = `docs-account-${suffix}@example.com`;
+  const signedUp = await tryItOut('operations-auth-signup', async (op) => {
+    await op.locator('textarea.body-param__text').fill(
+      JSON.stringify({ email: accountEmail, password, username: `Docs ${suffix}` }, null, 2));
+  });
+  if (signedUp.status !== '201') fail(`signup: the page shows ${signedUp.status}: ${signedUp.bodyText}`);
+  if (signedUp.body?.email !== accountEmail || signedUp.body?.username !== `Docs ${suffix}`)
+    fail(`signup: unexpected body ${signedUp.bodyText}`);
+  step(`Try it out: POST /auth/signup -> ${signedUp.status}`);
+
+  const signedIn = await tryItOut('operations-auth-signin', async (op) => {
+    await op.locator('textarea.body-param__text').fill(JSON.stringify({ email: accountEmail, password }, null, 2));
+  });
+  const firstRefresh = signedIn.body?.refresh_token;
+  if (signedIn.status !== '200' || typeof signedIn.body?.access_token !== 'string' || typeof firstRefresh !== 'string' ||
+      signedIn.body?.token_type !== 'bearer' || 'organization_name' in (signedIn.body ?? {}))
+    fail(`signin: the page shows ${signedIn.status}: ${signedIn.bodyText}`);
+  step(`Try it out: POST /auth/signin -> ${signedIn.status}`);
+
+  const refreshed = await tryItOut('operations-auth-refreshToken', async (op) => {
+    await op.locator('textarea.body-param__text').fill(JSON.stringify({ refresh_token: firstRefresh ?? '' }, null, 2));
+  });
+  const access = refreshed.body?.access_token;
+  const secondRefresh = refreshed.body?.refresh_token;
+  if (refreshed.status !== '200' || typeof access !== 'string' || typeof secondRefresh !== 'string')
+    fail(`refresh: the page shows ${refreshed.status}: ${refreshed.bodyText}`);
+  else if (access === signedIn.body?.access_token || secondRefresh === firstRefresh)
+    fail(`refresh: the page shows the sign-in's tokens again: ${refreshed.bodyText}`);
+  step(`Try it out: POST /auth/refresh_token -> ${refreshed.status} (a new pair)`);
+
+  await authorize(access);
+  step('Authorize: the refreshed access token entered');
+
+  const loggedOut = await tryItOut('operations-auth-logout', async () => {});
+  if (loggedOut.status !== '204') fail(`logout: the page shows ${loggedOut.status}: ${loggedOut.bodyText}`);
+  const logoutCurl = await page.locator('#operations-auth-logout .curl-command').innerText();
+  if (!logoutCurl.includes(`Authorization: Bearer ${access}`))
+    fail('logout: the request Swagger UI shows does not carry the refreshed access token');
+  step(`Try it out: POST /auth/logout -> ${loggedOut.status} (with the refreshed token)`);
+
+  // the session is over for both of its tokens
+  const check = await http('GET', '/auth/check', { Authorization: `Bearer ${access}` });
+  if (check.status !== 401) fail(`after logout, GET /auth/check with its access token: ${check.status}, expected 401`);
+  const again = await http('POST', `/auth/refresh_token?refresh_token=${encodeURIComponent(secondRefresh ?? '')}`);
+  if (again.status !== 401) fail(`after logout, POST /auth/refresh_token with its refresh token: ${again.status}, expected 401`);
+  step('after logout the access token and the refresh token are 401');
+
   // tidy up through the API
   const del = await http('DELETE', `/org/delete/${org}`, { Authorization: `Bearer ${token}` });
   if (del.status !== 204) fail(`delete: ${del.status}`);
@@ -302,4 +362,5 @@ if (failures.length) {
   console.error(`FAILED: ${failures.length} problem(s); orgd's log (${logPath}) ends:\n${log}`);
   process.exit(1);
 }
-console.log('PASSED: /docs works in Chromium: create 201, login 200, get 200');
+console.log('PASSED: /docs works in Chromium: create 201, login 200, get 200; ' +
+  'signup 201, signin 200, refresh 200, logout 204');
