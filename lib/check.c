@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invitations.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "recovery.h"
@@ -394,6 +395,22 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
     }
 }
 
+/* Invitations a crash left between pending and accepted. */
+static bool check_invitations(struct run *r, int64_t cutoff, struct error *e)
+{
+    struct invitation stuck[32];
+    size_t n = 0;
+    if (!store_invitations_stuck(r->c->store, cutoff, stuck, 32, &n, e))
+        return false;
+    int done = 0;
+    if (n > 0 && r->repair && !invitations_recover(r->c, cutoff, &done, e))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        found(r, "stuck_invitation", r->repair && (size_t)done == n,
+              "invitation %s to org %s left half accepted", stuck[i].id, stuck[i].org_id);
+    return true;
+}
+
 bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn report, void *ud,
                int *problems, struct error *e)
 {
@@ -409,6 +426,8 @@ bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn repor
               "%" PRId64 " org lock(s) left by a process that died mid-write; each freezes "
               "its org (409) until removed",
               stale);
+    if (!check_invitations(&r, cutoff, e))
+        return false;
     struct snapshot s;
     if (!snapshot_load(c, &s, e)) {
         snapshot_free(&s);

@@ -47,6 +47,8 @@ static const struct setting settings[] = {
      false, "access token lifetime"},
     {"REFRESH_TOKEN_SECONDS", T_LONG, "1209600", OFF(refresh_token_seconds), 0, 60, 31536000, NULL,
      NULL, false, "session (refresh token) lifetime from sign-in; refreshing does not extend it"},
+    {"INVITATION_TTL_SECONDS", T_LONG, "604800", OFF(invitation_seconds), 0, 60, 31536000, NULL,
+     NULL, false, "how long an invitation may be accepted (default 7 days)"},
     {"JWT_ISSUER", T_STRING, "orgd", OFF(jwt_issuer), SZ(jwt_issuer), 1, 127, NULL, check_printable,
      false, "the iss claim issued and required"},
     {"HOST", T_STRING, "127.0.0.1", OFF(host), SZ(host), 7, 15, NULL, check_ipv4, false,

@@ -28,6 +28,7 @@ struct config {
     enum jwt_alg jwt_algorithm;
     long jwt_expires_seconds;
     long refresh_token_seconds; /* a session's lifetime, from its sign-in */
+    long invitation_seconds;    /* how long an invitation's token may be accepted */
     char jwt_issuer[128];
     char host[64];
     long port;

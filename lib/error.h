@@ -20,6 +20,7 @@
     X(ERR_NOT_FOUND, "not_found")                                                                  \
     X(ERR_CONFLICT, "conflict") /* name or email taken */                                          \
     X(ERR_BUSY, "busy")         /* the org is mid-operation; retry shortly */                      \
+    X(ERR_GONE, "gone")         /* existed, and can no longer be used (an invitation) */           \
     X(ERR_RATE_LIMITED, "rate_limited")                                                            \
     X(ERR_UNAVAILABLE, "unavailable") /* database unreachable, hash pool saturated */              \
     X(ERR_INTERNAL, "internal")

@@ -22,11 +22,8 @@ bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, str
     return store_collection_drop(c->store, o->collection, e);
 }
 
-/* Deletes an org_create account left with no org but except_org_id, then
- * the sessions of an account that is gone (also when an earlier attempt
- * deleted it and died before its sessions went). */
-static bool admin_delete_if_unattached(struct app *c, const char *id, const char *except_org_id,
-                                       struct error *e)
+bool lifecycle_release_account(struct app *c, const char *id, const char *except_org_id,
+                               struct error *e)
 {
     bool deleted = false;
     if (!store_admin_delete_if_unattached(c->store, id, except_org_id, &deleted, e))
@@ -46,7 +43,7 @@ bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collect
     if (drop_collection && !lifecycle_collection_drop_unclaimed(c, o, e))
         return false;
     if (!store_membership_delete(c->store, o->owner_id, o->id, e) ||
-        !admin_delete_if_unattached(c, o->owner_id, o->id, e))
+        !lifecycle_release_account(c, o->owner_id, o->id, e))
         return false;
     bool applied = false;
     if (!store_org_delete(c->store, o->id, o->version, &applied, e))
@@ -164,7 +161,7 @@ bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e
         ok = error_set(e, ERR_INTERNAL, "out of memory");
     for (size_t i = 0; ok && i <= admins.n; i++) {
         const char *id = i < admins.n ? admins.ids[i] : o->owner_id;
-        ok = admin_delete_if_unattached(c, id, o->id, e);
+        ok = lifecycle_release_account(c, id, o->id, e);
     }
     free(admins.ids);
     if (!ok)

@@ -47,6 +47,13 @@ bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e);
  * names is that organization's data, and is kept (and logged). */
 bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e);
 
+/* Deletes account id if it was made by /org/create and has no org left but
+ * except_org_id (NULL: none), then the sessions of the account if it is
+ * gone (also when an earlier attempt deleted it and died before its
+ * sessions went). Idempotent. */
+bool lifecycle_release_account(struct app *c, const char *id, const char *except_org_id,
+                               struct error *e);
+
 /* Finishes a delete recorded in o (state deleting): drops the collection,
  * invitations and org-scoped sessions, accounts made by /org/create left
  * without an org (with all their sessions), the memberships, then the org

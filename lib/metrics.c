@@ -45,6 +45,10 @@ static atomic_ullong hash_rejections;
 static atomic_ullong recovery_actions[RECOVERY_ACTION_COUNT];
 static atomic_ullong logins[LOGIN_OUTCOME_COUNT];
 static atomic_ullong sessions_ended[END_COUNT];
+static atomic_ullong invitations[INVITATION_OUTCOME_COUNT];
+
+static const char *const invitation_outcome_names[INVITATION_OUTCOME_COUNT] = {
+    "created", "accepted", "revoked", "refused"};
 
 static const char *const login_outcome_names[LOGIN_OUTCOME_COUNT] = {"ok", "bad_credentials",
                                                                      "throttled"};
@@ -147,6 +151,12 @@ void metrics_login(enum login_outcome o)
         ADD(logins[o], 1);
 }
 
+void metrics_invitation(enum invitation_outcome o)
+{
+    if ((unsigned)o < INVITATION_OUTCOME_COUNT)
+        ADD(invitations[o], 1);
+}
+
 void metrics_sessions_ended(enum session_end why, int64_t n)
 {
     if ((unsigned)why < END_COUNT && n > 0)
@@ -174,6 +184,8 @@ void metrics_reset(void)
         atomic_store(&logins[a], 0);
     for (size_t a = 0; a < END_COUNT; a++)
         atomic_store(&sessions_ended[a], 0);
+    for (size_t a = 0; a < INVITATION_OUTCOME_COUNT; a++)
+        atomic_store(&invitations[a], 0);
 }
 
 bool metrics_escape_label(const char *in, char *out, size_t cap)
@@ -373,6 +385,11 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
     for (int a = 0; a < END_COUNT; a++)
         put(&o, "orgd_sessions_ended_total{reason=\"%s\"} %llu\n",
             session_end_name((enum session_end)a), GET(sessions_ended[a]));
+
+    family(&o, "orgd_invitations_total", "counter", "Invitations by outcome.");
+    for (int a = 0; a < INVITATION_OUTCOME_COUNT; a++)
+        put(&o, "orgd_invitations_total{outcome=\"%s\"} %llu\n", invitation_outcome_names[a],
+            GET(invitations[a]));
 
     char version[64];
     metrics_escape_label(ORGD_VERSION, version, sizeof version);

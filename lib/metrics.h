@@ -25,6 +25,7 @@
  *   orgd_recovery_actions_total{action}                   counter
  *   orgd_logins_total{outcome}                            counter
  *   orgd_sessions_ended_total{reason}                     counter
+ *   orgd_invitations_total{outcome}                       counter
  *   orgd_build_info{version}                              gauge, always 1
  *   orgd_start_time_seconds                               gauge
  */
@@ -76,6 +77,16 @@ enum login_outcome { LOGIN_OK, LOGIN_BAD_CREDENTIALS, LOGIN_THROTTLED, LOGIN_OUT
 
 /* One login answered (POST /admin/login, /auth/signin). */
 void metrics_login(enum login_outcome o);
+
+enum invitation_outcome {
+    INVITATION_CREATED,
+    INVITATION_ACCEPTED,
+    INVITATION_REVOKED,
+    INVITATION_REFUSED, /* an accept with a token unknown, used, revoked or expired */
+    INVITATION_OUTCOME_COUNT
+};
+
+void metrics_invitation(enum invitation_outcome o);
 
 /* n sessions ended for this reason. */
 void metrics_sessions_ended(enum session_end why, int64_t n);

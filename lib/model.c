@@ -7,8 +7,26 @@ static const char *const state_names[ORG_STATE_COUNT] = {"creating", "active", "
 static const char *const role_names[ROLE_COUNT] = {"owner", "admin", "member"};
 
 static const char *const origin_names[ORIGIN_COUNT] = {"org_create", "signup", "invitation"};
-static const char *const end_names[END_COUNT] = {"logout", "revoked", "password_change",
-                                                 "refresh_reuse", "access_lost"};
+static const char *const end_names[END_COUNT] = {"logout",        "revoked",     "password_change",
+                                                 "refresh_reuse", "access_lost", "member_removed"};
+static const char *const inv_names[INV_STATUS_COUNT] = {"pending", "accepting", "accepted",
+                                                        "revoked"};
+
+const char *invitation_status_name(enum invitation_status s)
+{
+    return (unsigned)s < INV_STATUS_COUNT ? inv_names[s] : "unknown";
+}
+
+bool invitation_status_parse(const char *s, enum invitation_status *out)
+{
+    for (int i = 0; i < INV_STATUS_COUNT; i++) {
+        if (strcmp(s, inv_names[i]) == 0) {
+            *out = (enum invitation_status)i;
+            return true;
+        }
+    }
+    return false;
+}
 
 const char *origin_name(enum origin o)
 {

@@ -64,6 +64,40 @@ struct membership {
     int64_t member_at;
 };
 
+#define DESCRIPTION_MAX_CHARS 1000
+#define DESCRIPTION_BUF (DESCRIPTION_MAX_CHARS * 4 + 1) /* UTF-8 */
+
+/* An org with its description (kept apart from struct org, which is copied
+ * around a great deal, for the few places that show it). */
+struct org_described {
+    struct org org;
+    char description[DESCRIPTION_BUF];
+};
+
+/* pending -> accepting (the membership is being made; recovery finishes or
+ * rolls back one left behind) -> accepted; pending -> revoked. */
+enum invitation_status { INV_PENDING, INV_ACCEPTING, INV_ACCEPTED, INV_REVOKED, INV_STATUS_COUNT };
+
+/* An invitation to join an org with a role; the token itself is shown once
+ * and only its SHA-256 is kept. */
+struct invitation {
+    char id[ID_BUF];
+    char org_id[ID_BUF];
+    char email[EMAIL_BUF]; /* lower-cased */
+    enum role role;
+    char invited_by[ID_BUF];
+    enum invitation_status status;
+    char token_hash[65];
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t accepted_at;       /* 0 = not accepted */
+    char accepting_by[ID_BUF]; /* accepting: the account joining */
+    int64_t accepting_at;      /* accepting: since when */
+};
+
+const char *invitation_status_name(enum invitation_status s);
+bool invitation_status_parse(const char *s, enum invitation_status *out);
+
 enum session_status { SESSION_ACTIVE, SESSION_REVOKED };
 
 /* Why a session ended (the metric's label and the document's ended_reason). */
@@ -73,6 +107,7 @@ enum session_end {
     END_PASSWORD_CHANGE, /* another session of the account changed its credentials */
     END_REFRESH_REUSE,   /* a rotated refresh token was presented again */
     END_ACCESS_LOST,     /* refresh found the account, org or membership gone */
+    END_MEMBER_REMOVED,  /* the account was removed from (or left) the session's org */
     END_COUNT
 };
 

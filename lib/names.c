@@ -80,19 +80,42 @@ void names_email_key(const char *email, char out[EMAIL_BUF])
     out[i] = '\0';
 }
 
+/* Counts the characters of len bytes of UTF-8; false at a control
+ * character (C0 but those allowed, DEL, C1). */
+static bool count_chars(const char *s, size_t len, const char *allowed, size_t *chars)
+{
+    *chars = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool c1 = c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+                  (unsigned char)s[i + 1] <= 0x9f;
+        if (((c < 0x20 && strchr(allowed, c) == NULL) || c == 0x7f || c1) && c != 0)
+            return false;
+        if (c == 0)
+            return false;
+        if ((c & 0xc0) != 0x80) /* not a continuation byte: a new character */
+            (*chars)++;
+    }
+    return true;
+}
+
 bool names_username_valid(const char *username, size_t len, const char *field, struct error *e)
 {
     size_t chars = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)username[i];
-        bool c1 = c == 0xc2 && i + 1 < len && (unsigned char)username[i + 1] >= 0x80 &&
-                  (unsigned char)username[i + 1] <= 0x9f;
-        if (c < 0x20 || c == 0x7f || c1)
-            return error_field(e, field, "must not contain control characters");
-        if ((c & 0xc0) != 0x80) /* not a continuation byte: a new character */
-            chars++;
-    }
+    if (!count_chars(username, len, "", &chars))
+        return error_field(e, field, "must not contain control characters");
     if (chars < 1 || chars > USERNAME_MAX_CHARS)
         return error_field(e, field, "must be 1 to %d characters long", USERNAME_MAX_CHARS);
+    return true;
+}
+
+bool names_description_valid(const char *text, size_t len, const char *field, struct error *e)
+{
+    size_t chars = 0;
+    if (!count_chars(text, len, "\t\n\r", &chars))
+        return error_field(e, field,
+                           "must not contain control characters but tabs and line breaks");
+    if (chars > 1000)
+        return error_field(e, field, "must be at most 1000 characters long");
     return true;
 }

@@ -46,6 +46,11 @@ bool names_email_valid(const char *email, size_t len, const char *field, struct 
  * Otherwise adds a field error. */
 bool names_username_valid(const char *username, size_t len, const char *field, struct error *e);
 
+/* True if `text` (len bytes of valid UTF-8) is at most DESCRIPTION_MAX_CHARS
+ * (model.h: 1000) characters with no control characters but tab and line
+ * breaks. Empty is fine. Otherwise adds a field error. */
+bool names_description_valid(const char *text, size_t len, const char *field, struct error *e);
+
 /* ASCII lower-case copy of a valid address into out (EMAIL_BUF bytes). */
 void names_email_key(const char *email, char out[EMAIL_BUF]);
 

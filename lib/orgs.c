@@ -8,6 +8,7 @@
 #include "faults.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "roles.h"
 #include "throttle.h"
 #include "util.h"
 
@@ -44,26 +45,25 @@ static bool load_owner(struct app *c, const struct org *o, struct org_view *out,
     return true;
 }
 
-/* The org document (state creating) and its owner, not yet stored. */
-static void create_records(const struct create_request *req, struct org *o, struct admin *a)
+/* The org document (state creating), not yet stored, owned by owner_id. */
+static void create_record(const char *name, const char *owner_id, struct org *o)
 {
     int64_t now = clock_now_ms();
     store_new_id(o->id);
-    store_new_id(a->id);
-    snprintf(o->name, sizeof o->name, "%s", req->organization_name);
+    snprintf(o->name, sizeof o->name, "%s", name);
+    names_org_key(name, o->name_key);
     names_collection(o->name_key, o->collection);
-    memcpy(o->owner_id, a->id, ID_BUF);
+    memcpy(o->owner_id, owner_id, ID_BUF);
     o->state = ORG_CREATING;
     o->created_at = o->updated_at = now;
     o->version = 1;
     o->has_op = true;
     o->op.started_at = o->op.touched_at = now;
-    a->created_at = now;
 }
 
 /* The collection step: on a conflict, says whether the name is still
  * being released by a rename (409 busy) or an orphan collection holds it. */
-static bool create_collection(struct app *c, struct org *o, struct error *e)
+static bool create_collection(struct app *c, struct org *o, const char *field, struct error *e)
 {
     if (store_collection_create(c->store, o->collection, e))
         return true;
@@ -81,71 +81,92 @@ static bool create_collection(struct app *c, struct org *o, struct error *e)
     }
     log_emit(LOG_ERROR, "create blocked by an existing collection",
              json_pack("{s:s}", "collection", o->collection));
-    error_field(e, "organization_name", "cannot be used now");
+    error_field(e, field, "cannot be used now");
     return error_set(e, ERR_CONFLICT,
                      "a collection named %s already exists and belongs to no organization; an "
                      "operator should run `orgd check`",
                      o->collection);
 }
 
-/* Each step records what it is about to do before doing it; a failed step
- * undoes the earlier ones (lifecycle_create_undo), and recovery does the same
- * for a process that died midway. */
+/* The steps of a create, for a new owner (new_owner: stored here, after the
+ * org document) or an existing one. Each step records what it is about to
+ * do before doing it; a failed step undoes the earlier ones
+ * (lifecycle_create_undo), and recovery does the same for a process that
+ * died midway. `field` names the name in errors. */
+static bool create_steps(struct app *c, struct org *o, const char *description,
+                         const struct admin *new_owner, const char *field, struct error *e)
+{
+    if (!store_org_insert(c->store, o, description, e)) {
+        if (e->kind == ERR_CONFLICT) {
+            error_field(e, field, "is already taken");
+            return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
+        }
+        return false;
+    }
+    FAULT("create.after_metadata");
+    if (new_owner != NULL && !store_admin_insert(c->store, new_owner, e)) {
+        undo_or_log(c, o, false, "admin insert failed");
+        if (e->kind == ERR_CONFLICT) {
+            error_field(e, "email", "is already registered");
+            return error_set(e, ERR_CONFLICT, "an account with this email already exists");
+        }
+        return false;
+    }
+    FAULT("create.after_admin");
+    struct membership m = {.role = ROLE_OWNER, .member_at = o->created_at};
+    memcpy(m.admin_id, o->owner_id, ID_BUF);
+    memcpy(m.org_id, o->id, ID_BUF);
+    if (!store_membership_insert(c->store, &m, e)) {
+        undo_or_log(c, o, false, "membership insert failed");
+        return false;
+    }
+    FAULT("create.after_membership");
+    if (!create_collection(c, o, field, e))
+        return false;
+    FAULT("create.after_collection");
+
+    struct org created = *o;
+    if (!lifecycle_settle(c, o, *o, "created", e)) {
+        if (e->kind != ERR_BUSY) /* busy: recovery has it already */
+            undo_or_log(c, &created, true, "activate failed");
+        return false;
+    }
+    log_emit(LOG_INFO, "organization created",
+             json_pack("{s:s, s:s, s:s}", "org_id", o->id, "organization_name", o->name,
+                       "collection", o->collection));
+    return true;
+}
+
 bool orgs_create(struct app *c, const struct create_request *req, const char *client,
                  struct org_view *out, struct error *e)
 {
     struct org o = {0};
     struct admin a = {.origin = ORIGIN_ORG_CREATE};
     names_email_key(req->email, a.email);
-    names_org_key(req->organization_name, o.name_key);
     if (!throttle_attempt(c, THROTTLE_ORG_CREATE, client, e) ||
         !accounts_email_free(c, a.email, NULL, e) ||
         !password_hash(c->hasher, req->password.text, req->password.len, a.password_hash, e))
         return false;
-    create_records(req, &o, &a);
-
-    if (!store_org_insert(c->store, &o, e)) {
-        if (e->kind == ERR_CONFLICT) {
-            error_field(e, "organization_name", "is already taken");
-            return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
-        }
+    store_new_id(a.id);
+    create_record(req->organization_name, a.id, &o);
+    a.created_at = o.created_at;
+    bool ok = create_steps(c, &o, NULL, &a, "organization_name", e);
+    explicit_bzero(a.password_hash, sizeof a.password_hash);
+    if (!ok)
         return false;
-    }
-    FAULT("create.after_metadata");
-    if (!store_admin_insert(c->store, &a, e)) {
-        undo_or_log(c, &o, false, "admin insert failed");
-        if (e->kind == ERR_CONFLICT) {
-            error_field(e, "email", "is already registered");
-            return error_set(e, ERR_CONFLICT, "an admin with this email already exists");
-        }
-        return false;
-    }
-    FAULT("create.after_admin");
-    struct membership m = {.role = ROLE_OWNER, .member_at = o.created_at};
-    memcpy(m.admin_id, a.id, ID_BUF);
-    memcpy(m.org_id, o.id, ID_BUF);
-    if (!store_membership_insert(c->store, &m, e)) {
-        undo_or_log(c, &o, false, "membership insert failed");
-        return false;
-    }
-    FAULT("create.after_membership");
-    if (!create_collection(c, &o, e))
-        return false;
-    FAULT("create.after_collection");
-
-    struct org created = o;
-    if (!lifecycle_settle(c, &o, o, "created", e)) {
-        if (e->kind != ERR_BUSY) /* busy: recovery has it already */
-            undo_or_log(c, &created, true, "activate failed");
-        return false;
-    }
     out->org = o;
     out->owner = a;
-    memset(out->owner.password_hash, 0, sizeof out->owner.password_hash);
-    log_emit(LOG_INFO, "organization created",
-             json_pack("{s:s, s:s, s:s}", "org_id", o.id, "organization_name", o.name, "collection",
-                       o.collection));
     return true;
+}
+
+bool orgs_create_for(struct app *c, const struct admin *owner, const char *name,
+                     const char *description, const char *client, struct org *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!throttle_attempt(c, THROTTLE_ORG_CREATE, client, e))
+        return false;
+    create_record(name, owner->id, out);
+    return create_steps(c, out, description, NULL, "name", e);
 }
 
 /* The org to sign in to: the one named (the caller must be a member), or
@@ -284,7 +305,8 @@ static void rename_undo_if_unmoved(struct app *c, struct org *o)
              json_pack("{s:s, s:s}", "org_id", o->id, "error", ue.message));
 }
 
-static bool rename_org(struct app *c, struct org *o, const char *new_name, struct error *e)
+bool orgs_rename(struct app *c, struct org *o, const char *new_name, const char *field,
+                 struct error *e)
 {
     char key[NAME_BUF];
     names_org_key(new_name, key);
@@ -316,7 +338,7 @@ static bool rename_org(struct app *c, struct org *o, const char *new_name, struc
     if (!store_org_swap(c->store, o, &next, &applied, e)) {
         if (e->kind == ERR_CONFLICT) {
             error_clear(e);
-            error_field(e, "new_organization_name", "is already taken");
+            error_field(e, field, "is already taken");
             return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
         }
         return false;
@@ -340,7 +362,8 @@ static bool rename_org(struct app *c, struct org *o, const char *new_name, struc
 
 /* The new name is nobody else's (a fast answer before anything is
  * written; the unique index still decides a race). */
-static bool name_free(struct app *c, const struct org *o, const char *new_name, struct error *e)
+bool orgs_name_free(struct app *c, const struct org *o, const char *new_name, const char *field,
+                    struct error *e)
 {
     char key[NAME_BUF];
     names_org_key(new_name, key);
@@ -350,7 +373,7 @@ static bool name_free(struct app *c, const struct org *o, const char *new_name, 
     struct error le = ERROR_INIT;
     if (!store_org_by_key(c->store, key, &other, &le))
         return error_absent(e, &le);
-    error_field(e, "new_organization_name", "is already taken");
+    error_field(e, field, "is already taken");
     return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
 }
 
@@ -378,8 +401,10 @@ static bool update_checks(struct app *c, const struct caller *who, const struct 
                           const struct org *o, const struct membership *m, const char *client,
                           char email_key[EMAIL_BUF], char hash[PASSWORD_HASH_BUF], struct error *e)
 {
-    if (m->role != ROLE_OWNER)
-        return error_set(e, ERR_FORBIDDEN, "only the owner may update this organization");
+    if (req->new_name[0] != '\0' && !roles_may(m->role, ACT_RENAME))
+        return error_set(e, ERR_FORBIDDEN, "only an owner may rename this organization");
+    if ((req->has_email || req->has_password) && !roles_may(m->role, ACT_CHANGE_CREDENTIALS))
+        return error_set(e, ERR_FORBIDDEN, "only an owner may update this organization");
     if ((req->has_email || req->has_password) &&
         !accounts_reauthenticate(c, &who->admin, &req->current_password, client, e))
         return false;
@@ -388,7 +413,8 @@ static bool update_checks(struct app *c, const struct caller *who, const struct 
         if (!accounts_email_free(c, email_key, who->admin.id, e))
             return false;
     }
-    if (req->new_name[0] != '\0' && !name_free(c, o, req->new_name, e))
+    if (req->new_name[0] != '\0' &&
+        !orgs_name_free(c, o, req->new_name, "new_organization_name", e))
         return false;
     return !req->has_password ||
            password_hash(c->hasher, req->password.text, req->password.len, hash, e);
@@ -419,7 +445,7 @@ bool orgs_update(struct app *c, const struct caller *who, const struct update_re
     if (!ok)
         return false;
     if (req->new_name[0] != '\0' && strcmp(req->new_name, o.name) != 0 &&
-        !rename_org(c, &o, req->new_name, e)) {
+        !orgs_rename(c, &o, req->new_name, "new_organization_name", e)) {
         struct error ue = ERROR_INIT;
         if (credentials &&
             !store_admin_update(c->store, who->admin.id, before.email, before.password_hash, &ue))
@@ -450,9 +476,14 @@ bool orgs_delete(struct app *c, const struct caller *who, const char *name, stru
     struct membership m;
     if (!resolve(c, who, name, &o, &m, e))
         return false;
-    if (m.role != ROLE_OWNER)
-        return error_set(e, ERR_FORBIDDEN, "only the owner may delete this organization");
+    if (!roles_may(m.role, ACT_DELETE))
+        return error_set(e, ERR_FORBIDDEN, "only an owner may delete this organization");
+    return orgs_delete_org(c, &o, e);
+}
 
+bool orgs_delete_org(struct app *c, const struct org *cur, struct error *e)
+{
+    struct org o = *cur;
     struct org next = o;
     next.state = ORG_DELETING;
     next.has_op = true;

@@ -33,6 +33,11 @@ struct login_result {
 bool orgs_create(struct app *c, const struct create_request *req, const char *client,
                  struct org_view *out, struct error *e);
 
+/* POST /organization/: an org owned by an existing account (the caller),
+ * with the same crash-safe steps; errors name the field `name`. */
+bool orgs_create_for(struct app *c, const struct admin *owner, const char *name,
+                     const char *description, const char *client, struct org *out, struct error *e);
+
 /* POST /admin/login: an org-scoped session in req->organization_name, or
  * in the account's only organization (422 naming organization_name when it
  * has several; 403 when it has none or is no member of the one named). */
@@ -53,5 +58,18 @@ bool orgs_update(struct app *c, const struct caller *who, const struct update_re
                  const char *client, struct org_view *out, struct error *e);
 
 bool orgs_delete(struct app *c, const struct caller *who, const char *name, struct error *e);
+
+/* The steps the routes of both flows share, on an org already resolved
+ * and permitted: */
+/* 409 naming `field` when another org has new_name (a fast answer before
+ * anything is written; the unique index decides a race). */
+bool orgs_name_free(struct app *c, const struct org *o, const char *new_name, const char *field,
+                    struct error *e);
+/* The crash-safe rename (name, then collection, then active). */
+bool orgs_rename(struct app *c, struct org *o, const char *new_name, const char *field,
+                 struct error *e);
+/* The crash-safe delete: collection, invitations, sessions, memberships,
+ * accounts made by /org/create left without an org, the document. */
+bool orgs_delete_org(struct app *c, const struct org *o, struct error *e);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "invitations.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "util.h"
@@ -72,6 +73,9 @@ bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, s
     if (swept > 0)
         log_emit(LOG_DEBUG, "expired sessions and throttling events removed",
                  json_pack("{s:I}", "documents", (json_int_t)swept));
+    int finished = 0;
+    if (!invitations_recover(c, clock_now_ms() - age_ms, &finished, e))
+        return false;
     struct org stuck[BATCH];
     /* each claimed org is touched now, so it is not listed again in this run:
      * a few batches always end */

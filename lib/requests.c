@@ -358,6 +358,125 @@ bool request_delete_parse(const char *body, size_t len, const char *path_name,
     return true;
 }
 
+bool request_team_parse(const char *body, size_t len, bool create, struct team_request *out,
+                        struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    char name[NAME_BUF + 1];
+    size_t name_len = 0, desc_len = 0;
+    struct field fields[] = {
+        {"name", name, sizeof name, &name_len, &out->has_name},
+        {"description", out->description, sizeof out->description, &desc_len,
+         &out->has_description},
+    };
+    if (!parse_fields(body, len, fields, 2, e))
+        return false;
+    if (create)
+        require(e, out->has_name, "name");
+    if (out->has_name && names_org_valid(name, name_len, "name", e))
+        memcpy(out->name, name, name_len + 1);
+    if (out->has_description)
+        names_description_valid(out->description, desc_len, "description", e);
+    if (!create && !out->has_name && !out->has_description && e->nfields == 0)
+        error_field(e, "name", "give name or description to change");
+    return finish(e);
+}
+
+static bool role_field(const char *text, bool seen, const char *field, enum role *out,
+                       struct error *e)
+{
+    if (!seen)
+        return true;
+    if (role_parse(text, out))
+        return true;
+    return error_field(e, field, "must be owner, admin or member");
+}
+
+bool request_invite_parse(const char *body, size_t len, struct invite_request *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    out->role = ROLE_MEMBER;
+    char role[16];
+    size_t email_len = 0;
+    bool has_email, has_role;
+    struct field fields[] = {
+        {"email", out->email, sizeof out->email, &email_len, &has_email},
+        {"role", role, sizeof role, NULL, &has_role},
+    };
+    if (!parse_fields(body, len, fields, 2, e))
+        return false;
+    if (require(e, has_email, "email"))
+        names_email_valid(out->email, email_len, "email", e);
+    role_field(role, has_role, "role", &out->role, e);
+    return finish(e);
+}
+
+bool request_role_parse(const char *body, size_t len, enum role *out, struct error *e)
+{
+    char role[16];
+    bool has_role;
+    struct field fields[] = {{"role", role, sizeof role, NULL, &has_role}};
+    if (!parse_fields(body, len, fields, 1, e))
+        return false;
+    if (require(e, has_role, "role"))
+        role_field(role, true, "role", out, e);
+    return finish(e);
+}
+
+bool request_accept_parse(const char *body, size_t len, struct accept_request *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    size_t user_len = 0;
+    bool has_token, has_user;
+    struct field fields[] = {
+        {"token", out->token, sizeof out->token, &out->token_len, &has_token},
+        {"password", out->password.text, sizeof out->password.text, &out->password.len,
+         &out->has_password},
+        {"username", out->username, sizeof out->username, &user_len, &has_user},
+    };
+    if (!parse_fields(body, len, fields, 3, e))
+        return false;
+    if (require(e, has_token, "token") && out->token_len == 0)
+        error_field(e, "token", "must not be empty");
+    if (out->has_password)
+        password_length_ok(out->password.len, "password", e);
+    if (has_user && !out->has_password)
+        error_field(e, "username", "is only used with password (a new account)");
+    else if (has_user)
+        names_username_valid(out->username, user_len, "username", e);
+    return finish(e);
+}
+
+bool request_page_parse(const char *limit, const char *cursor, struct page_request *out,
+                        struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    out->limit = 20;
+    bool has_limit = limit != NULL, has_cursor = cursor != NULL;
+    if (has_limit) {
+        int v = 0;
+        bool digits = limit[0] != '\0';
+        for (const char *p = limit; digits && *p; p++) {
+            digits = *p >= '0' && *p <= '9';
+            v = digits ? v * 10 + (*p - '0') : v;
+        }
+        if (!digits || v < 1 || v > 100)
+            error_field(e, "limit", "must be an integer from 1 to 100");
+        else
+            out->limit = v;
+    }
+    if (has_cursor) {
+        bool ok = strlen(cursor) == 24;
+        for (const char *p = cursor; ok && *p; p++)
+            ok = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+        if (!ok)
+            error_field(e, "cursor", "is not a cursor this API returned");
+        else
+            memcpy(out->cursor, cursor, 25);
+    }
+    return finish(e);
+}
+
 void secret_text_wipe(struct secret_text *s)
 {
     explicit_bzero(s->text, sizeof s->text);

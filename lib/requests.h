@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "model.h"
 #include "names.h"
 #include "password.h"
 
@@ -108,6 +109,58 @@ bool request_update_parse(const char *body, size_t len, const char *path_name,
  * regard to case); at least one is required. */
 bool request_delete_parse(const char *body, size_t len, const char *path_name,
                           const char *query_name, struct delete_request *out, struct error *e);
+
+/* ---- the account-first API ---- */
+
+/* POST /organization/ and PUT /organization/{id}: both fields optional in
+ * an update (at least one), name required to create. description: up to
+ * DESCRIPTION_MAX_CHARS characters. */
+struct team_request {
+    bool has_name;
+    char name[NAME_BUF];
+    bool has_description;
+    char description[DESCRIPTION_BUF];
+};
+
+bool request_team_parse(const char *body, size_t len, bool create, struct team_request *out,
+                        struct error *e);
+
+/* POST /organization/{id}/invite: {email, role?} (role defaults to member). */
+struct invite_request {
+    char email[EMAIL_BUF];
+    enum role role;
+};
+
+bool request_invite_parse(const char *body, size_t len, struct invite_request *out,
+                          struct error *e);
+
+/* PATCH /organization/{id}/members/{account_id}: {role}. */
+bool request_role_parse(const char *body, size_t len, enum role *out, struct error *e);
+
+#define INVITATION_TOKEN_FIELD_MAX 255
+
+/* POST /invitations/accept: {token, password?, username?}. */
+struct accept_request {
+    char token[INVITATION_TOKEN_FIELD_MAX + 1];
+    size_t token_len;
+    bool has_password;
+    struct secret_text password;
+    char username[USERNAME_BUF];
+};
+
+bool request_accept_parse(const char *body, size_t len, struct accept_request *out,
+                          struct error *e);
+
+/* ?limit=&cursor= of a paged list, already decoded (NULL: absent): limit
+ * 1..100 (default 20), cursor a next_cursor from a previous page (absent:
+ * the first page). */
+struct page_request {
+    int limit;
+    char cursor[25];
+};
+
+bool request_page_parse(const char *limit, const char *cursor, struct page_request *out,
+                        struct error *e);
 
 /* Wipes a password from memory (explicit_bzero). */
 void secret_text_wipe(struct secret_text *s);

@@ -105,6 +105,8 @@ typedef void (*store__from_doc_fn)(const bson_t *doc, void *out);
 bool store__oid_from(const char *hex, bson_oid_t *oid);
 /* Appends key: ObjectId(hex), or nothing when hex is no ObjectId. */
 void store__append_oid(bson_t *b, const char *key, const char *hex);
+/* Appends key: {$in: [ObjectId(ids[0]), ...]} (ids that are no ObjectId left out). */
+void store__append_in_ids(bson_t *b, const char *key, const char (*ids)[ID_BUF], size_t n);
 /* The value at `it` as text, truncated to cap - 1 bytes; "" if it is no string. */
 void store__copy_utf8(bson_iter_t *it, char *out, size_t cap);
 /* The ObjectId at `it` as hex; "" if it is no ObjectId. */

@@ -203,7 +203,12 @@ bool store_ping(store_t *s, struct error *e)
 }
 
 /* How an index treats its documents beyond ordering them. */
-enum index_kind { INDEX_PLAIN, INDEX_UNIQUE, INDEX_TTL /* expires at the date in k1 */ };
+enum index_kind {
+    INDEX_PLAIN,
+    INDEX_UNIQUE,
+    INDEX_TTL,      /* the document goes at the date in k1 */
+    INDEX_TTL_GRACE /* ...STORE_INVITATION_GRACE_S after it (invitations) */
+};
 
 static bson_t *index_command(const char *coll, const char *name, enum index_kind kind,
                              const char *k1, const char *k2)
@@ -221,8 +226,9 @@ static bson_t *index_command(const char *coll, const char *name, enum index_kind
     BSON_APPEND_UTF8(&index, "name", name);
     if (kind == INDEX_UNIQUE)
         BSON_APPEND_BOOL(&index, "unique", true);
-    else if (kind == INDEX_TTL)
-        BSON_APPEND_INT32(&index, "expireAfterSeconds", 0);
+    else if (kind == INDEX_TTL || kind == INDEX_TTL_GRACE)
+        BSON_APPEND_INT32(&index, "expireAfterSeconds",
+                          kind == INDEX_TTL ? 0 : STORE_INVITATION_GRACE_S);
     bson_append_document_end(&indexes, &index);
     bson_append_array_end(cmd, &indexes);
     return cmd;
@@ -242,7 +248,8 @@ static bool create_index(store_t *s, const char *coll, const char *name, enum in
     bson_destroy(&reply);
     store__conn_close(&c);
     bson_destroy(cmd);
-    if (!ok && kind == INDEX_TTL && be.code == MONGO_ERR_NOT_IMPLEMENTED) {
+    if (!ok && (kind == INDEX_TTL || kind == INDEX_TTL_GRACE) &&
+        be.code == MONGO_ERR_NOT_IMPLEMENTED) {
         if (!atomic_exchange(&s->ttl_unsupported, true))
             log_emit(LOG_INFO,
                      "no TTL indexes on this server: expired sessions and throttling "
@@ -264,6 +271,9 @@ bool store_ensure_indexes(store_t *s, struct error *e)
         create_index(s, C_MEMBERS, "admin_org_unique", INDEX_UNIQUE, "admin_id", "org_id", e) &&
         create_index(s, C_MEMBERS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
         create_index(s, C_INVITATIONS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
+        create_index(s, C_INVITATIONS, "token_hash_unique", INDEX_UNIQUE, "token_hash", NULL, e) &&
+        create_index(s, C_INVITATIONS, "email", INDEX_PLAIN, "email", NULL, e) &&
+        create_index(s, C_INVITATIONS, "expires", INDEX_TTL_GRACE, "expires_at", NULL, e) &&
         create_index(s, C_SESSIONS, "admin_last_used", INDEX_PLAIN, "admin_id", "last_used_at",
                      e) &&
         create_index(s, C_SESSIONS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
@@ -322,6 +332,21 @@ void store__append_oid(bson_t *b, const char *key, const char *hex)
     bson_oid_t oid;
     if (store__oid_from(hex, &oid))
         BSON_APPEND_OID(b, key, &oid);
+}
+
+void store__append_in_ids(bson_t *b, const char *key, const char (*ids)[ID_BUF], size_t n)
+{
+    bson_t cond, in;
+    BSON_APPEND_DOCUMENT_BEGIN(b, key, &cond);
+    BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+    for (size_t i = 0; i < n; i++) {
+        char buf[16];
+        const char *index;
+        bson_uint32_to_string((uint32_t)i, &index, buf, sizeof buf);
+        store__append_oid(&in, index, ids[i]);
+    }
+    bson_append_array_end(&cond, &in);
+    bson_append_document_end(b, &cond);
 }
 
 /* ---- generic reads ---- */

@@ -49,17 +49,29 @@ bool store_ping(store_t *s, struct error *e);
 bool store_ensure_indexes(store_t *s, struct error *e);
 
 /* ---- organizations ---- */
-bool store_org_insert(store_t *s, const struct org *o, struct error *e);
+/* description: NULL or "" for none. */
+bool store_org_insert(store_t *s, const struct org *o, const char *description, struct error *e);
 bool store_org_by_key(store_t *s, const char *name_key, struct org *out, struct error *e);
 bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *e);
+/* The orgs among ids[0..n) that exist, with their descriptions, in any order. */
+bool store_orgs_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct org_described *out,
+                       size_t *found, struct error *e);
+/* The same, with the org's description (cap bytes, truncated) from the same read. */
+bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char *description,
+                               size_t cap, struct error *e);
 
 /* Compare-and-swap: if the document still has cur->version, replaces its
- * name, name_key, collection, state, updated_at and op with next's, and
+ * name, name_key, collection, owner_id, state, updated_at and op with next's, and
  * sets version to cur->version + 1 (also written back into next->version).
  * *applied tells whether it matched. A unique-key clash is ERR_CONFLICT.
  * Atomic on FerretDB too: see the lock in store_orgs.c. */
 bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
                     struct error *e);
+/* The same swap, also setting the description (NULL: unchanged): the
+ * description is part of the org document, so it changes under the same
+ * lock and version as everything else in it. */
+bool store_org_swap_described(store_t *s, const struct org *cur, struct org *next,
+                              const char *description, bool *applied, struct error *e);
 
 /* Deletes the org document if it still has `version`. */
 bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e);
@@ -122,6 +134,54 @@ bool store_extras_each_org_id(store_t *s,
                               bool (*fn)(const char *collection, const char *org_id, void *ud),
                               void *ud, struct error *e);
 
+/* ---- the account-first API: pages, roles ---- */
+
+/* admin_id's memberships ordered by org id, those after after_org_id ("":
+ * from the first), at most max. Keyset paging: an org created or deleted
+ * meanwhile moves no other between pages. */
+bool store_memberships_page(store_t *s, const char *admin_id, const char *after_org_id,
+                            struct membership *out, size_t max, size_t *n, struct error *e);
+/* org_id's memberships ordered by account id, after after_admin_id. */
+bool store_members_page(store_t *s, const char *org_id, const char *after_admin_id,
+                        struct membership *out, size_t max, size_t *n, struct error *e);
+bool store_membership_set_role(store_t *s, const char *admin_id, const char *org_id, enum role role,
+                               bool *applied, struct error *e);
+bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
+                              struct error *e);
+/* The accounts among ids[0..n) that exist (password_hash not read), in any order. */
+bool store_admins_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct admin *out,
+                         size_t *found, struct error *e);
+
+/* ---- invitations (collection "invitations"; the token only as SHA-256) ---- */
+bool store_invitation_insert(store_t *s, const struct invitation *v, struct error *e);
+bool store_invitation_by_hash(store_t *s, const char *token_hash, struct invitation *out,
+                              struct error *e);
+bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, struct error *e);
+/* Pending, unexpired invitations of org_id and/or to email (NULL: any),
+ * newest first, at most max. */
+bool store_invitations_pending(store_t *s, const char *org_id, const char *email, int64_t now,
+                               struct invitation *out, size_t max, size_t *n, struct error *e);
+/* Moves invitation id from status `from` to `to` (stamping when); *applied
+ * says whether it was in `from`. */
+bool store_invitation_set_status(store_t *s, const char *id, enum invitation_status from,
+                                 enum invitation_status to, int64_t at, bool *applied,
+                                 struct error *e);
+/* Revokes every pending invitation of org_id to email; *n how many. */
+bool store_invitations_revoke_pending(store_t *s, const char *org_id, const char *email, int64_t at,
+                                      int64_t *n, struct error *e);
+/* pending -> accepting by admin_id; *applied says whether it was pending. */
+bool store_invitation_begin_accept(store_t *s, const char *id, const char *admin_id, int64_t at,
+                                   bool *applied, struct error *e);
+/* Invitations left accepting since before before_ms, at most max. */
+bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *out, size_t max,
+                             size_t *n, struct error *e);
+/* Every invitation in accepting (for the checker). */
+bool store_invitation_each_accepting(store_t *s, bool (*fn)(const struct invitation *v, void *ud),
+                                     void *ud, struct error *e);
+/* The first member of org_id holding `role` (oldest first); ERR_NOT_FOUND if none. */
+bool store_member_with_role(store_t *s, const char *org_id, enum role role, struct membership *out,
+                            struct error *e);
+
 /* ---- sessions (collection "sessions"; never a token in clear) ---- */
 bool store_session_insert(store_t *s, const struct session *x, struct error *e);
 bool store_session_by_id(store_t *s, const char *id, struct session *out, struct error *e);
@@ -139,6 +199,9 @@ bool store_sessions_revoke_others(store_t *s, const char *admin_id, const char *
 /* admin_id's active, unexpired sessions, most recently used first, at most max. */
 bool store_sessions_live(store_t *s, const char *admin_id, int64_t now, struct session *out,
                          size_t max, size_t *n, struct error *e);
+/* Revokes admin_id's sessions scoped to org_id; *n how many. */
+bool store_sessions_revoke_in_org(store_t *s, const char *admin_id, const char *org_id,
+                                  enum session_end why, int64_t now, int64_t *n, struct error *e);
 bool store_sessions_delete_org(store_t *s, const char *org_id, struct error *e);
 bool store_sessions_delete_admin(store_t *s, const char *admin_id, struct error *e);
 bool store_session_delete(store_t *s, const char *id, struct error *e);
@@ -166,9 +229,13 @@ bool store_throttle_add(store_t *s, const char *key, int64_t now, int64_t expire
                         struct error *e);
 bool store_throttle_clear(store_t *s, const char *key, struct error *e);
 
+/* An expired invitation is kept this long after its expiry, so that its
+ * token answers 410 (expired), not 404 (unknown). */
+#define STORE_INVITATION_GRACE_S (7 * 24 * 3600)
+
 /* Deletes the sessions, rotations and throttling events whose expires_at
- * has passed: what a TTL index does, for servers without TTL indexes
- * (FerretDB 1.x). Cheap (indexed) and harmless where TTL indexes exist.
+ * has passed, and invitations STORE_INVITATION_GRACE_S after theirs: what a TTL index does, for
+ * servers without TTL indexes (FerretDB 1.x). Cheap (indexed) and harmless where TTL indexes exist.
  * *n gets how many went. */
 bool store_expired_delete(store_t *s, int64_t now, int64_t *n, struct error *e);
 

@@ -295,3 +295,109 @@ bool store_extras_each_org_id(store_t *s,
     bson_destroy(has_org);
     return ok;
 }
+
+/* ---- pages and roles (the account-first API) ---- */
+
+/* Memberships matching filter, ordered by `key` (an ObjectId field), those
+ * after `after` (hex; "" = from the start), at most max. Keyset paging: a
+ * document created or deleted meanwhile moves no other one between pages. */
+static bool page_by(store_t *s, bson_t *filter, const char *key, const char *after,
+                    struct membership *out, size_t max, size_t *n, const char *what,
+                    struct error *e)
+{
+    bson_oid_t a;
+    if (after != NULL && after[0] != '\0' && store__oid_from(after, &a))
+        BCON_APPEND(filter, key, "{", "$gt", BCON_OID(&a), "}");
+    bson_t *opts =
+        BCON_NEW("sort", "{", key, BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)max));
+    bool ok = store__find_many(s, C_MEMBERS, filter, opts, sizeof *out, membership_from_doc, out,
+                               max, n, what, e);
+    bson_destroy(opts);
+    return ok;
+}
+
+bool store_memberships_page(store_t *s, const char *admin_id, const char *after_org_id,
+                            struct membership *out, size_t max, size_t *n, struct error *e)
+{
+    *n = 0;
+    bson_oid_t a;
+    if (!store__oid_from(admin_id, &a))
+        return true;
+    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a));
+    bool ok = page_by(s, filter, "org_id", after_org_id, out, max, n, "memberships page", e);
+    bson_destroy(filter);
+    return ok;
+}
+
+bool store_members_page(store_t *s, const char *org_id, const char *after_admin_id,
+                        struct membership *out, size_t max, size_t *n, struct error *e)
+{
+    *n = 0;
+    bson_oid_t o;
+    if (!store__oid_from(org_id, &o))
+        return true;
+    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o));
+    bool ok = page_by(s, filter, "admin_id", after_admin_id, out, max, n, "members page", e);
+    bson_destroy(filter);
+    return ok;
+}
+
+bool store_membership_set_role(store_t *s, const char *admin_id, const char *org_id, enum role role,
+                               bool *applied, struct error *e)
+{
+    *applied = false;
+    bson_oid_t a, o;
+    if (!store__oid_from(admin_id, &a) || !store__oid_from(org_id, &o))
+        return true;
+    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
+    bson_t *update = BCON_NEW("$set", "{", "role", BCON_UTF8(role_name(role)), "}");
+    int64_t matched = 0;
+    bool ok = store__write_op(s, C_MEMBERS, STORE__UPDATE_ONE, filter, update, &matched,
+                              "membership role", e);
+    bson_destroy(filter);
+    bson_destroy(update);
+    *applied = ok && matched == 1;
+    return ok;
+}
+
+bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
+                              struct error *e)
+{
+    *n = 0;
+    bson_oid_t o;
+    if (!store__oid_from(org_id, &o))
+        return true;
+    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o), "role", BCON_UTF8(role_name(role)));
+    bool ok = store__count(s, C_MEMBERS, filter, n, "members by role", e);
+    bson_destroy(filter);
+    return ok;
+}
+
+bool store_admins_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct admin *out,
+                         size_t *found, struct error *e)
+{
+    *found = 0;
+    if (n == 0)
+        return true;
+    bson_t filter = BSON_INITIALIZER;
+    store__append_in_ids(&filter, "_id", ids, n);
+    bson_t *opts = BCON_NEW("projection", "{", "password_hash", BCON_INT32(0), "}");
+    bool ok = store__find_many(s, C_ADMINS, &filter, opts, sizeof *out, admin_from_doc, out, n,
+                               found, "admins by ids", e);
+    bson_destroy(&filter);
+    bson_destroy(opts);
+    return ok;
+}
+
+bool store_member_with_role(store_t *s, const char *org_id, enum role role, struct membership *out,
+                            struct error *e)
+{
+    bson_oid_t o;
+    if (!store__oid_from(org_id, &o))
+        return error_set(e, ERR_NOT_FOUND, "not found");
+    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o), "role", BCON_UTF8(role_name(role)));
+    bool ok =
+        store__find_one(s, C_MEMBERS, filter, membership_from_doc, out, "member with role", e);
+    bson_destroy(filter);
+    return ok;
+}

@@ -84,16 +84,17 @@ static void org_fields_append(bson_t *b, const struct org *o)
     BSON_APPEND_UTF8(b, "collection", o->collection);
     BSON_APPEND_UTF8(b, "state", org_state_name(o->state));
     BSON_APPEND_DATE_TIME(b, "updated_at", o->updated_at);
+    store__append_oid(b, "owner_id", o->owner_id);
 }
 
-bool store_org_insert(store_t *s, const struct org *o, struct error *e)
+bool store_org_insert(store_t *s, const struct org *o, const char *description, struct error *e)
 {
     if (!store__indexes_ready(s, e))
         return false;
     bson_t doc = BSON_INITIALIZER;
     store__append_oid(&doc, "_id", o->id);
     org_fields_append(&doc, o);
-    store__append_oid(&doc, "owner_id", o->owner_id);
+    BSON_APPEND_UTF8(&doc, "description", description != NULL ? description : "");
     BSON_APPEND_DATE_TIME(&doc, "created_at", o->created_at);
     BSON_APPEND_INT64(&doc, "version", o->version);
     if (o->has_op)
@@ -112,6 +113,51 @@ bool store_org_by_key(store_t *s, const char *name_key, struct org *out, struct 
 bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *e)
 {
     return store__find_by_id(s, C_ORGS, id, org_from_doc, out, "org by id", e);
+}
+
+/* An org and its description, from one document. */
+struct described {
+    struct org *org;
+    char *description;
+    size_t cap;
+};
+
+static void described_from_doc(const bson_t *doc, void *out)
+{
+    struct described *d = out;
+    org_from_doc(doc, d->org);
+    bson_iter_t it;
+    d->description[0] = '\0';
+    if (bson_iter_init_find(&it, doc, "description"))
+        store__copy_utf8(&it, d->description, d->cap);
+}
+
+static void org_described_from_doc(const bson_t *doc, void *out)
+{
+    struct org_described *d = out;
+    struct described into = {&d->org, d->description, sizeof d->description};
+    described_from_doc(doc, &into);
+}
+
+bool store_orgs_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct org_described *out,
+                       size_t *found, struct error *e)
+{
+    *found = 0;
+    if (n == 0)
+        return true;
+    bson_t filter = BSON_INITIALIZER;
+    store__append_in_ids(&filter, "_id", ids, n);
+    bool ok = store__find_many(s, C_ORGS, &filter, NULL, sizeof *out, org_described_from_doc, out,
+                               n, found, "orgs by ids", e);
+    bson_destroy(&filter);
+    return ok;
+}
+
+bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char *description,
+                               size_t cap, struct error *e)
+{
+    struct described d = {out, description, cap};
+    return store__find_by_id(s, C_ORGS, id, described_from_doc, &d, "org by id", e);
 }
 
 /* ---- the compare-and-swap on org documents ----
@@ -176,6 +222,12 @@ bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *
 bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
                     struct error *e)
 {
+    return store_org_swap_described(s, cur, next, NULL, applied, e);
+}
+
+bool store_org_swap_described(store_t *s, const struct org *cur, struct org *next,
+                              const char *description, bool *applied, struct error *e)
+{
     *applied = false;
     bson_oid_t oid;
     if (!store__oid_from(cur->id, &oid))
@@ -185,6 +237,8 @@ bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *a
     bson_t update = BSON_INITIALIZER, set;
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
     org_fields_append(&set, next);
+    if (description != NULL)
+        BSON_APPEND_UTF8(&set, "description", description);
     BSON_APPEND_INT64(&set, "version", next->version);
     if (next->has_op)
         org_op_append(&set, &next->op);

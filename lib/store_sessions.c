@@ -125,6 +125,19 @@ bool store_sessions_revoke_others(store_t *s, const char *admin_id, const char *
     return ok;
 }
 
+bool store_sessions_revoke_in_org(store_t *s, const char *admin_id, const char *org_id,
+                                  enum session_end why, int64_t now, int64_t *n, struct error *e)
+{
+    *n = 0;
+    bson_oid_t a, o;
+    if (!store__oid_from(admin_id, &a) || !store__oid_from(org_id, &o))
+        return true;
+    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
+    bool ok = revoke_where(s, filter, why, now, n, "sessions revoke in org", e);
+    bson_destroy(filter);
+    return ok;
+}
+
 bool store_sessions_live(store_t *s, const char *admin_id, int64_t now, struct session *out,
                          size_t max, size_t *n, struct error *e)
 {
@@ -293,5 +306,14 @@ bool store_expired_delete(store_t *s, int64_t now, int64_t *n, struct error *e)
         *n += gone;
     }
     bson_destroy(filter);
+    if (ok) {
+        int64_t gone = 0;
+        int64_t cutoff = now - (int64_t)STORE_INVITATION_GRACE_S * 1000;
+        bson_t *old = BCON_NEW("expires_at", "{", "$lte", BCON_DATE_TIME(cutoff), "}");
+        ok = store__write_op(s, C_INVITATIONS, STORE__DELETE_MANY, old, NULL, &gone,
+                             "expired delete", e);
+        bson_destroy(old);
+        *n += gone;
+    }
     return ok;
 }

@@ -1,4 +1,5 @@
 #include "handlers.h"
+#include "handlers-private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 
 atomic_bool handlers_draining = false;
 
-static json_t *time_json(int64_t ms)
+json_t *handlers__time_json(int64_t ms)
 {
     char text[CLOCK_TEXT_BUF];
     clock_rfc3339(ms, text);
@@ -24,13 +25,11 @@ static json_t *org_json(const struct org_view *v)
     json_t *admin = json_pack("{s:s, s:s}", "id", v->owner.id, "email", v->owner.email);
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "id", v->org.id, "organization_name",
                      v->org.name, "collection_name", v->org.collection, "admin", admin,
-                     "created_at", time_json(v->org.created_at), "updated_at",
-                     time_json(v->org.updated_at));
+                     "created_at", handlers__time_json(v->org.created_at), "updated_at",
+                     handlers__time_json(v->org.updated_at));
 }
 
-/* Bearer authentication. On failure e says why, and r->token_refused
- * marks it as the token's fault (for WWW-Authenticate). */
-static bool authenticate(struct request *r, struct caller *who, struct error *e)
+bool handlers__authenticate(struct request *r, struct caller *who, struct error *e)
 {
     const char *h = mg_get_header(r->conn, "Authorization");
     r->token_missing = true; /* until a token is found */
@@ -53,8 +52,7 @@ static bool authenticate(struct request *r, struct caller *who, struct error *e)
     return true;
 }
 
-/* A JSON string, or null for "". */
-static json_t *string_or_null(const char *s)
+json_t *handlers__string_or_null(const char *s)
 {
     return s[0] != '\0' ? json_string(s) : json_null();
 }
@@ -143,8 +141,8 @@ static bool h_signup(struct request *r, struct error *e)
         return false;
     http_send_json(r, 201,
                    json_pack("{s:s, s:o, s:s, s:o}", "id", a.id, "username",
-                             string_or_null(a.username), "email", a.email, "created_at",
-                             time_json(a.created_at)));
+                             handlers__string_or_null(a.username), "email", a.email, "created_at",
+                             handlers__time_json(a.created_at)));
     return true;
 }
 
@@ -186,7 +184,7 @@ static bool h_refresh(struct request *r, struct error *e)
 static bool h_logout(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who, e) || !sessions_logout(r->app, &who, e))
+    if (!handlers__authenticate(r, &who, e) || !sessions_logout(r->app, &who, e))
         return false;
     http_send_empty(r, 204);
     return true;
@@ -196,16 +194,16 @@ static json_t *session_json(const struct session *x, const char *current_id)
 {
     return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:b}", "id", x->id, "scope",
                      x->org_id[0] != '\0' ? "organization" : "account", "organization_id",
-                     string_or_null(x->org_id), "client_address", x->client_address, "created_at",
-                     time_json(x->created_at), "last_used_at", time_json(x->last_used_at),
-                     "expires_at", time_json(x->expires_at), "current",
-                     strcmp(x->id, current_id) == 0);
+                     handlers__string_or_null(x->org_id), "client_address", x->client_address,
+                     "created_at", handlers__time_json(x->created_at), "last_used_at",
+                     handlers__time_json(x->last_used_at), "expires_at",
+                     handlers__time_json(x->expires_at), "current", strcmp(x->id, current_id) == 0);
 }
 
 static bool h_sessions(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who, e))
+    if (!handlers__authenticate(r, &who, e))
         return false;
     struct session *list = calloc(SESSIONS_LIST_MAX, sizeof *list);
     size_t n = 0;
@@ -225,7 +223,7 @@ static bool h_sessions(struct request *r, struct error *e)
 static bool h_session_delete(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who, e) || !sessions_revoke(r->app, &who, r->param, e))
+    if (!handlers__authenticate(r, &who, e) || !sessions_revoke(r->app, &who, r->param, e))
         return false;
     http_send_empty(r, 204);
     return true;
@@ -234,7 +232,7 @@ static bool h_session_delete(struct request *r, struct error *e)
 static bool h_password(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who, e))
+    if (!handlers__authenticate(r, &who, e))
         return false;
     struct password_request req;
     bool ok = request_password_parse(r->body, r->body_len, &req, e) &&
@@ -250,7 +248,7 @@ static bool h_password(struct request *r, struct error *e)
 static bool h_auth_check(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who, e))
+    if (!handlers__authenticate(r, &who, e))
         return false;
     int64_t now = clock_now_ms() / 1000;
     json_t *org = who.scoped ? json_pack("{s:s, s:s, s:s}", "id", who.org.id, "organization_name",
@@ -262,8 +260,8 @@ static bool h_auth_check(struct request *r, struct error *e)
                              who.admin.id, "email", who.admin.email, "organization", org, "role",
                              role, "session", "id", who.session.id, "scope",
                              who.scoped ? "organization" : "account", "issued_at",
-                             time_json(who.claims.iat * 1000), "expires_at",
-                             time_json(who.claims.exp * 1000), "expires_in",
+                             handlers__time_json(who.claims.iat * 1000), "expires_at",
+                             handlers__time_json(who.claims.exp * 1000), "expires_in",
                              (json_int_t)(who.claims.exp > now ? who.claims.exp - now : 0)));
     return true;
 }
@@ -272,7 +270,7 @@ static bool get_org(struct request *r, const char *name, struct error *e)
 {
     struct caller who;
     struct org_view v;
-    if (!authenticate(r, &who, e) || !orgs_get(r->app, &who, name, &v, e))
+    if (!handlers__authenticate(r, &who, e) || !orgs_get(r->app, &who, name, &v, e))
         return false;
     http_send_json(r, 200, org_json(&v));
     return true;
@@ -301,7 +299,7 @@ static bool h_org_get_query(struct request *r, struct error *e)
 static bool update_org(struct request *r, const char *name, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who, e))
+    if (!handlers__authenticate(r, &who, e))
         return false;
     struct update_request req;
     struct org_view v;
@@ -329,7 +327,7 @@ static bool h_update_name(struct request *r, struct error *e)
 static bool delete_org(struct request *r, const char *name, struct error *e)
 {
     struct caller who;
-    if (!authenticate(r, &who, e))
+    if (!handlers__authenticate(r, &who, e))
         return false;
     char query_name[NAME_BUF + 1];
     bool present = false;
@@ -367,6 +365,19 @@ static bool (*const table[R_COUNT])(struct request *r, struct error *e) = {
     [R_SESSIONS] = h_sessions,
     [R_SESSION_DELETE] = h_session_delete,
     [R_PASSWORD] = h_password,
+    [R_TEAMS] = handlers_teams,
+    [R_TEAM_CREATE] = handlers_team_create,
+    [R_TEAM_GET] = handlers_team_get,
+    [R_TEAM_UPDATE] = handlers_team_update,
+    [R_TEAM_DELETE] = handlers_team_delete,
+    [R_TEAM_INVITE] = handlers_team_invite,
+    [R_TEAM_INVITATIONS] = handlers_team_invitations,
+    [R_TEAM_INVITATION_DELETE] = handlers_team_invitation_delete,
+    [R_TEAM_MEMBERS] = handlers_team_members,
+    [R_TEAM_MEMBER_ROLE] = handlers_team_member_role,
+    [R_TEAM_MEMBER_DELETE] = handlers_team_member_delete,
+    [R_MY_INVITATIONS] = handlers_my_invitations,
+    [R_INVITATION_ACCEPT] = handlers_invitation_accept,
     [R_ORG_GET_QUERY] = h_org_get_query,
     [R_ORG_GET] = h_org_get,
     [R_ORG_UPDATE] = h_update,

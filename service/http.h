@@ -31,8 +31,9 @@ struct request {
     bool slow;                 /* its body was cut off: too slow, or its address had too many */
     const char *method;
     bool head;
-    const char *query;           /* raw, or NULL */
-    char param[ROUTE_PARAM_MAX]; /* the decoded {name}, when the route has one */
+    const char *query;            /* raw, or NULL */
+    char param[ROUTE_PARAM_MAX];  /* the decoded first {param}, when the route has one */
+    char param2[ROUTE_PARAM_MAX]; /* the second ({invitation_id}, {account_id}) */
     bool has_param;
     char *body; /* NUL-terminated copy, body_len bytes (owned by the dispatcher) */
     size_t body_len;

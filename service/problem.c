@@ -15,6 +15,7 @@ static const struct {
     {ERR_TIMEOUT, 408, "request-timeout"},
     {ERR_CONFLICT, 409, "conflict"},
     {ERR_BUSY, 409, "operation-in-progress"},
+    {ERR_GONE, 410, "gone"},
     {ERR_TOO_LARGE, 413, "body-too-large"},
     {ERR_MEDIA_TYPE, 415, "unsupported-media-type"},
     {ERR_EXPECTATION, 417, "expectation-failed"},
@@ -61,6 +62,8 @@ const char *problem_title(int status)
         return "Request Timeout";
     case 409:
         return "Conflict";
+    case 410:
+        return "Gone";
     case 411:
         return "Length Required";
     case 413:

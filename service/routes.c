@@ -17,6 +17,19 @@ const struct route routes[] = {
     {R_SESSIONS, "GET", "/auth/sessions", false},
     {R_SESSION_DELETE, "DELETE", "/auth/sessions/{id}", false},
     {R_PASSWORD, "PUT", "/auth/password", true},
+    {R_TEAMS, "GET", "/organization/", false},
+    {R_TEAM_CREATE, "POST", "/organization/", true},
+    {R_TEAM_GET, "GET", "/organization/{id}", false},
+    {R_TEAM_UPDATE, "PUT", "/organization/{id}", true},
+    {R_TEAM_DELETE, "DELETE", "/organization/{id}", false},
+    {R_TEAM_INVITE, "POST", "/organization/{id}/invite", true},
+    {R_TEAM_INVITATIONS, "GET", "/organization/{id}/invitations", false},
+    {R_TEAM_INVITATION_DELETE, "DELETE", "/organization/{id}/invitations/{invitation_id}", false},
+    {R_TEAM_MEMBERS, "GET", "/organization/{id}/members", false},
+    {R_TEAM_MEMBER_ROLE, "PATCH", "/organization/{id}/members/{account_id}", true},
+    {R_TEAM_MEMBER_DELETE, "DELETE", "/organization/{id}/members/{account_id}", false},
+    {R_MY_INVITATIONS, "GET", "/invitations", false},
+    {R_INVITATION_ACCEPT, "POST", "/invitations/accept", true},
     {R_ORG_GET_QUERY, "GET", "/org/get", false},
     {R_ORG_GET, "GET", "/org/{name}", false},
     {R_ORG_UPDATE, "PUT", "/org/update", true},
@@ -31,12 +44,12 @@ const struct route routes[] = {
 const size_t routes_count = sizeof routes / sizeof routes[0];
 
 /* Matches one pattern; returns the number of literal segments, or -1.
- * Captures the {param} segment into m. */
+ * Captures the {param} segments (and their names) into m. */
 static int match_pattern(const char *pattern, const char *path, struct route_match *m)
 {
     int literals = 0;
     const char *p = pattern, *s = path;
-    m->has_param = false;
+    m->nparams = 0;
     while (*p != '\0' || *s != '\0') {
         if (*p != '/' || *s != '/')
             return -1;
@@ -47,11 +60,14 @@ static int match_pattern(const char *pattern, const char *path, struct route_mat
         size_t plen = pend ? (size_t)(pend - p) : strlen(p);
         size_t slen = send ? (size_t)(send - s) : strlen(s);
         if (plen > 2 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || slen >= sizeof m->param)
+            if (slen == 0 || slen >= ROUTE_PARAM_MAX || m->nparams == ROUTE_PARAMS ||
+                plen - 2 >= ROUTE_PARAM_NAME)
                 return -1;
-            memcpy(m->param, s, slen);
-            m->param[slen] = '\0';
-            m->has_param = true;
+            memcpy(m->param[m->nparams], s, slen);
+            m->param[m->nparams][slen] = '\0';
+            memcpy(m->param_name[m->nparams], p + 1, plen - 2);
+            m->param_name[m->nparams][plen - 2] = '\0';
+            m->nparams++;
         } else {
             if (plen != slen || memcmp(p, s, plen) != 0)
                 return -1;

@@ -3,9 +3,9 @@
  * OpenAPI file.
  *
  * Patterns are '/'-separated; a segment "{name}" matches any non-empty
- * segment. When several patterns match a path, the one with the most
- * literal segments wins (so /org/get beats /org/{name}); a path that matches
- * but not with this method is a 405 listing the methods that would.
+ * segment (at most ROUTE_PARAMS of them per pattern). When several patterns match a path, the one
+ * with the most literal segments wins (so /org/get beats /org/{name}); a path that matches but not
+ * with this method is a 405 listing the methods that would.
  */
 #ifndef ORGD_ROUTES_H
 #define ORGD_ROUTES_H
@@ -37,12 +37,25 @@ enum route_id {
     R_SESSIONS,
     R_SESSION_DELETE,
     R_PASSWORD,
+    R_TEAMS,
+    R_TEAM_CREATE,
+    R_TEAM_GET,
+    R_TEAM_UPDATE,
+    R_TEAM_DELETE,
+    R_TEAM_INVITE,
+    R_TEAM_INVITATIONS,
+    R_TEAM_INVITATION_DELETE,
+    R_TEAM_MEMBERS,
+    R_TEAM_MEMBER_ROLE,
+    R_TEAM_MEMBER_DELETE,
+    R_MY_INVITATIONS,
+    R_INVITATION_ACCEPT,
     R_COUNT
 };
 
 struct route {
     enum route_id id;
-    const char *method;  /* GET, POST, PUT, DELETE */
+    const char *method;  /* GET, POST, PUT, PATCH, DELETE */
     const char *pattern; /* the route template, as logs and metrics show it */
     bool reads_body;
 };
@@ -54,10 +67,15 @@ enum match_result { MATCH_OK, MATCH_NOT_FOUND, MATCH_METHOD };
 
 #define ROUTE_PARAM_MAX 256
 
+#define ROUTE_PARAMS 2
+#define ROUTE_PARAM_NAME 24
+
 struct route_match {
     const struct route *route;
-    char param[ROUTE_PARAM_MAX]; /* the raw {name} segment (still percent-encoded) */
-    bool has_param;
+    /* the raw {...} segments in order (still percent-encoded), and their names */
+    char param[ROUTE_PARAMS][ROUTE_PARAM_MAX];
+    char param_name[ROUTE_PARAMS][ROUTE_PARAM_NAME];
+    int nparams;
     char allow[96]; /* for 405 and OPTIONS: "GET, HEAD, OPTIONS" */
 };
 

@@ -314,15 +314,21 @@ static bool route_request(struct request *r, struct route_match *m, struct error
     return true;
 }
 
-/* The route's inputs: its decoded {param}, and its body if it reads one. */
+/* The route's inputs: its decoded {params}, and its body if it reads one.
+ * A bad escape names the parameter ({name} as organization_name, the
+ * field the org-first API names everywhere). */
 static bool take_input(struct request *r, const struct route_match *m, intake_t *intake,
                        int64_t deadline, struct error *e)
 {
-    r->has_param = m->has_param;
-    if (m->has_param &&
-        !http_decode(m->param, strlen(m->param), false, r->param, sizeof r->param,
-                     m->route->id == R_DOCS_ASSET ? "asset" : "organization_name", e))
-        return false;
+    char *into[ROUTE_PARAMS] = {r->param, r->param2};
+    r->has_param = m->nparams > 0;
+    for (int i = 0; i < m->nparams; i++) {
+        const char *field =
+            strcmp(m->param_name[i], "name") == 0 ? "organization_name" : m->param_name[i];
+        if (!http_decode(m->param[i], strlen(m->param[i]), false, into[i], ROUTE_PARAM_MAX, field,
+                         e))
+            return false;
+    }
     if (m->route->reads_body)
         return read_body(r, intake, deadline, e);
     return true; /* a body this route never reads closes the connection (request_init) */

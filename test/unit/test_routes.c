@@ -15,11 +15,11 @@ static void literal_beats_parameter(void **state)
     assert_int_equal(m.route->id, R_ORG_GET_QUERY);
     assert_int_equal(routes_match("GET", "/org/acme", &m), MATCH_OK);
     assert_int_equal(m.route->id, R_ORG_GET);
-    assert_string_equal(m.param, "acme");
+    assert_string_equal(m.param[0], "acme");
     assert_int_equal(routes_match("GET", "/org/create", &m), MATCH_METHOD);
     assert_string_equal(m.allow, "POST, OPTIONS");
     assert_int_equal(routes_match("DELETE", "/org/delete/a%2Fb", &m), MATCH_OK);
-    assert_string_equal(m.param, "a%2Fb");
+    assert_string_equal(m.param[0], "a%2Fb");
 }
 
 static void not_found(void **state)

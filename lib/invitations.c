@@ -1,0 +1,346 @@
+#include "invitations.h"
+
+#include <cjose/cjose.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "faults.h"
+#include "log.h"
+#include "metrics.h"
+#include "roles.h"
+#include "teams.h"
+#include "throttle.h"
+#include "util.h"
+
+/* A new token into out, its hash into hash. */
+static bool token_new(char out[INVITATION_TOKEN_LEN + 1], char hash[SESSION_HASH_BUF],
+                      struct error *e)
+{
+    uint8_t raw[INVITATION_TOKEN_BYTES];
+    if (!random_bytes(raw, sizeof raw))
+        return error_set(e, ERR_INTERNAL, "no randomness available");
+    char *text = NULL;
+    size_t len = 0;
+    cjose_err err;
+    bool ok =
+        cjose_base64url_encode(raw, sizeof raw, &text, &len, &err) && len == INVITATION_TOKEN_LEN;
+    explicit_bzero(raw, sizeof raw);
+    if (ok) {
+        memcpy(out, text, len + 1);
+        sha256_hex(out, len, hash);
+    }
+    if (text != NULL) {
+        explicit_bzero(text, len);
+        cjose_get_dealloc()(text);
+    }
+    return ok || error_set(e, ERR_INTERNAL, "cannot make a token");
+}
+
+/* The org and the caller's right to manage its invitations. */
+static bool manage(struct app *c, const struct caller *who, const char *org_id,
+                   struct org_described *o, struct error *e)
+{
+    struct membership m;
+    if (!teams_access(c, who, org_id, o, &m, e))
+        return false;
+    if (!roles_may(m.role, ACT_INVITE))
+        return error_set(e, ERR_FORBIDDEN, "only an owner or an admin may manage invitations");
+    return true;
+}
+
+/* The e-mail already belongs to a member of the org: 409. */
+static bool not_a_member(struct app *c, const char *org_id, const char *email_key, struct error *e)
+{
+    struct admin a;
+    struct membership m;
+    struct error le = ERROR_INIT;
+    if (!store_admin_by_email(c->store, email_key, &a, &le))
+        return error_absent(e, &le);
+    explicit_bzero(a.password_hash, sizeof a.password_hash);
+    if (!store_membership_get(c->store, a.id, org_id, &m, &le))
+        return error_absent(e, &le);
+    error_field(e, "email", "is already a member of this organization");
+    return error_set(e, ERR_CONFLICT, "this person is already a member");
+}
+
+bool invitations_create(struct app *c, const struct caller *who, const char *org_id,
+                        const struct invite_request *req, struct invitation_view *out,
+                        struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct org_described o;
+    struct membership m;
+    if (!teams_access(c, who, org_id, &o, &m, e))
+        return false;
+    if (!roles_may(m.role, ACT_INVITE))
+        return error_set(e, ERR_FORBIDDEN, "only an owner or an admin may invite");
+    if (req->role == ROLE_OWNER && !roles_may(m.role, ACT_GRANT_OWNER))
+        return error_set(e, ERR_FORBIDDEN, "only an owner may invite an owner");
+    struct invitation *v = &out->inv;
+    names_email_key(req->email, v->email);
+    if (!not_a_member(c, o.org.id, v->email, e) || !token_new(out->token, v->token_hash, e))
+        return false;
+    store_new_id(v->id);
+    memcpy(v->org_id, o.org.id, ID_BUF);
+    memcpy(v->invited_by, who->admin.id, ID_BUF);
+    v->role = req->role;
+    v->status = INV_PENDING;
+    v->created_at = clock_now_ms();
+    v->expires_at = v->created_at + (int64_t)c->cfg->invitation_seconds * 1000;
+    snprintf(out->org_name, sizeof out->org_name, "%s", o.org.name);
+    /* one pending invitation per e-mail: a new one replaces the old (a crash
+     * in between leaves none, and the inviter invites again) */
+    int64_t replaced = 0;
+    if (!store_invitations_revoke_pending(c->store, o.org.id, v->email, v->created_at, &replaced,
+                                          e))
+        return false;
+    FAULT("invite.after_replace");
+    if (!store_invitation_insert(c->store, v, e)) {
+        explicit_bzero(out->token, sizeof out->token);
+        return false;
+    }
+    metrics_invitation(INVITATION_CREATED);
+    log_emit(LOG_INFO, "invitation created",
+             json_pack("{s:s, s:s, s:s, s:I}", "org_id", o.org.id, "invitation_id", v->id, "role",
+                       role_name(v->role), "replaced", (json_int_t)replaced));
+    return true;
+}
+
+bool invitations_list(struct app *c, const struct caller *who, const char *org_id,
+                      struct invitation_view *out, size_t max, size_t *n, struct error *e)
+{
+    *n = 0;
+    struct org_described o;
+    struct invitation *list = calloc(max ? max : 1, sizeof *list);
+    if (list == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = manage(c, who, org_id, &o, e) &&
+              store_invitations_pending(c->store, o.org.id, NULL, clock_now_ms(), list, max, n, e);
+    for (size_t i = 0; ok && i < *n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].inv = list[i];
+        snprintf(out[i].org_name, sizeof out[i].org_name, "%s", o.org.name);
+    }
+    free(list);
+    return ok;
+}
+
+bool invitations_revoke(struct app *c, const struct caller *who, const char *org_id,
+                        const char *invitation_id, struct error *e)
+{
+    struct org_described o;
+    struct invitation v;
+    struct error le = ERROR_INIT;
+    bool applied = false;
+    if (!manage(c, who, org_id, &o, e))
+        return false;
+    if (!store_invitation_by_id(c->store, invitation_id, &v, &le)) {
+        if (!error_absent(e, &le))
+            return false;
+    } else if (strcmp(v.org_id, o.org.id) == 0 &&
+               !store_invitation_set_status(c->store, v.id, INV_PENDING, INV_REVOKED,
+                                            clock_now_ms(), &applied, e)) {
+        return false;
+    }
+    if (!applied)
+        return error_set(e, ERR_NOT_FOUND, "no such pending invitation");
+    metrics_invitation(INVITATION_REVOKED);
+    return true;
+}
+
+bool invitations_mine(struct app *c, const struct caller *who, struct invitation_view *out,
+                      size_t max, size_t *n, struct error *e)
+{
+    *n = 0;
+    struct invitation *list = calloc(max ? max : 1, sizeof *list);
+    char(*ids)[ID_BUF] = calloc(max ? max : 1, ID_BUF);
+    struct org_described *orgs = calloc(max ? max : 1, sizeof *orgs);
+    size_t found = 0;
+    bool ok = list != NULL && ids != NULL && orgs != NULL
+                  ? store_invitations_pending(c->store, NULL, who->admin.email, clock_now_ms(),
+                                              list, max, n, e)
+                  : error_set(e, ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; ok && i < *n; i++)
+        memcpy(ids[i], list[i].org_id, ID_BUF);
+    if (ok)
+        ok = store_orgs_by_ids(c->store, (const char(*)[ID_BUF])ids, *n, orgs, &found, e);
+    for (size_t i = 0; ok && i < *n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].inv = list[i];
+        for (size_t k = 0; k < found; k++) {
+            if (strcmp(orgs[k].org.id, list[i].org_id) == 0)
+                snprintf(out[i].org_name, sizeof out[i].org_name, "%s", orgs[k].org.name);
+        }
+    }
+    free(list);
+    free(ids);
+    free(orgs);
+    return ok;
+}
+
+static bool refused(struct error *e, enum err_kind kind, const char *why)
+{
+    metrics_invitation(INVITATION_REFUSED);
+    return error_set(e, kind, "%s", why);
+}
+
+/* The invitation a token names, if it can still be accepted. */
+static bool usable(struct app *c, const struct accept_request *req, struct invitation *v,
+                   struct error *e)
+{
+    char hash[SESSION_HASH_BUF];
+    sha256_hex(req->token, req->token_len, hash);
+    struct error le = ERROR_INIT;
+    if (!store_invitation_by_hash(c->store, hash, v, &le)) {
+        if (!error_absent(e, &le))
+            return false;
+        return refused(e, ERR_NOT_FOUND, "no such invitation");
+    }
+    switch (v->status) {
+    case INV_ACCEPTED:
+        return refused(e, ERR_GONE, "this invitation has already been accepted");
+    case INV_REVOKED:
+        return refused(e, ERR_GONE, "this invitation has been revoked");
+    case INV_ACCEPTING:
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY, "this invitation is being accepted; retry shortly");
+    default:
+        break;
+    }
+    if (v->expires_at <= clock_now_ms())
+        return refused(e, ERR_GONE, "this invitation has expired");
+    return true;
+}
+
+/* The account that joins: the bearer's (whose e-mail must be the invited
+ * one), or a new one made from the request's password. */
+static bool joining_account(struct app *c, const struct caller *who,
+                            const struct accept_request *req, const struct invitation *v,
+                            const char *client, struct acceptance *out, struct error *e)
+{
+    if (who != NULL) {
+        if (req->has_password) {
+            error_field(e, "password", "is for a new account; this request is signed in");
+            return error_set(e, ERR_INVALID, "request validation failed");
+        }
+        if (strcmp(who->admin.email, v->email) != 0)
+            return error_set(e, ERR_FORBIDDEN, "this invitation is for another e-mail address");
+        out->account = who->admin;
+        return true;
+    }
+    if (!req->has_password) {
+        error_field(e, "password",
+                    "is required to create the account (or accept with a bearer token)");
+        return error_set(e, ERR_INVALID, "request validation failed");
+    }
+    struct admin *a = &out->account;
+    memcpy(a->email, v->email, EMAIL_BUF);
+    struct error fe = ERROR_INIT;
+    if (!throttle_attempt(c, THROTTLE_SIGNUP, client, e))
+        return false;
+    if (!accounts_email_free(c, a->email, NULL, &fe)) {
+        if (fe.kind != ERR_CONFLICT) {
+            *e = fe;
+            return false;
+        }
+        return error_set(e, ERR_CONFLICT,
+                         "an account with this e-mail exists: sign in and accept with its "
+                         "bearer token");
+    }
+    if (!password_hash(c->hasher, req->password.text, req->password.len, a->password_hash, e))
+        return false;
+    store_new_id(a->id);
+    snprintf(a->username, sizeof a->username, "%s", req->username);
+    a->origin = ORIGIN_INVITATION;
+    a->created_at = clock_now_ms();
+    bool ok = store_admin_insert(c->store, a, e);
+    explicit_bzero(a->password_hash, sizeof a->password_hash);
+    if (!ok && e->kind == ERR_CONFLICT) {
+        error_clear(e);
+        return error_set(e, ERR_CONFLICT, "an account with this e-mail exists");
+    }
+    out->account_created = ok;
+    return ok;
+}
+
+bool invitations_accept(struct app *c, const struct caller *who, const struct accept_request *req,
+                        const char *client, struct acceptance *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct invitation v;
+    struct error le = ERROR_INIT;
+    if (!usable(c, req, &v, e))
+        return false;
+    if (!store_org_by_id(c->store, v.org_id, &out->org, &le) || out->org.state == ORG_CREATING ||
+        out->org.state == ORG_DELETING) {
+        if (le.kind != ERR_OK && !error_absent(e, &le))
+            return false;
+        return refused(e, ERR_GONE, "the organization no longer exists");
+    }
+    if (!joining_account(c, who, req, &v, client, out, e))
+        return false;
+    FAULT("accept.after_account");
+    int64_t now = clock_now_ms();
+    bool applied = false;
+    if (!store_invitation_begin_accept(c->store, v.id, out->account.id, now, &applied, e))
+        return false;
+    if (!applied)
+        return refused(e, ERR_GONE, "this invitation has already been used");
+    struct membership *m = &out->membership;
+    memcpy(m->admin_id, out->account.id, ID_BUF);
+    memcpy(m->org_id, v.org_id, ID_BUF);
+    m->role = v.role;
+    m->member_at = now;
+    bool joined = store_membership_insert(c->store, m, e);
+    if (!joined && e->kind != ERR_CONFLICT) {
+        struct error ue = ERROR_INIT; /* back to pending, or recovery does it */
+        store_invitation_set_status(c->store, v.id, INV_ACCEPTING, INV_PENDING, now, &applied, &ue);
+        return false;
+    }
+    FAULT("accept.after_membership");
+    struct error se = ERROR_INIT;
+    if (!store_invitation_set_status(c->store, v.id, INV_ACCEPTING, INV_ACCEPTED, now, &applied,
+                                     &se))
+        log_emit(LOG_WARN, "invitation left accepting for recovery",
+                 json_pack("{s:s, s:s}", "invitation_id", v.id, "error", se.message));
+    if (!joined) { /* already a member (or a concurrent accept won): one membership */
+        error_clear(e);
+        return error_set(e, ERR_CONFLICT, "already a member of this organization");
+    }
+    metrics_invitation(INVITATION_ACCEPTED);
+    log_emit(LOG_INFO, "invitation accepted",
+             json_pack("{s:s, s:s, s:s, s:b}", "invitation_id", v.id, "org_id", v.org_id,
+                       "admin_id", out->account.id, "account_created", out->account_created));
+    return true;
+}
+
+bool invitations_recover(struct app *c, int64_t before_ms, int *done, struct error *e)
+{
+    *done = 0;
+    struct invitation stuck[32];
+    size_t n = 0;
+    if (!store_invitations_stuck(c->store, before_ms, stuck, 32, &n, e))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        struct membership m;
+        struct error le = ERROR_INIT;
+        bool member =
+            store_membership_get(c->store, stuck[i].accepting_by, stuck[i].org_id, &m, &le);
+        if (!member && le.kind != ERR_NOT_FOUND)
+            continue; /* the database cannot tell now: next pass */
+        bool applied = false;
+        enum invitation_status to = member ? INV_ACCEPTED : INV_PENDING;
+        if (store_invitation_set_status(c->store, stuck[i].id, INV_ACCEPTING, to, clock_now_ms(),
+                                        &applied, &le) &&
+            applied) {
+            (*done)++;
+            log_emit(LOG_INFO, "recovery",
+                     json_pack("{s:s, s:s, s:s}", "action",
+                               member ? "finish_accept" : "undo_accept", "invitation_id",
+                               stuck[i].id, "instance", c->instance_id));
+        }
+    }
+    return true;
+}

@@ -1,0 +1,388 @@
+#include "teams.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faults.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "metrics.h"
+#include "orgs.h"
+#include "roles.h"
+#include "util.h"
+
+void team_view_free(struct team_view *v)
+{
+    free(v->members);
+    v->members = NULL;
+    v->nmembers = 0;
+}
+
+static bool forbidden(struct error *e, enum action a)
+{
+    return error_set(e, ERR_FORBIDDEN, "your role in this organization does not allow %s",
+                     a == ACT_READ ? "this" : action_name(a));
+}
+
+bool teams_access(struct app *c, const struct caller *who, const char *id, struct org_described *o,
+                  struct membership *m, struct error *e)
+{
+    struct error le = ERROR_INIT;
+    if (!store_org_by_id_described(c->store, id, &o->org, o->description, sizeof o->description,
+                                   &le)) {
+        if (!error_absent(e, &le))
+            return false;
+        return error_set(e, ERR_NOT_FOUND, "organization not found");
+    }
+    if (o->org.state == ORG_CREATING || o->org.state == ORG_DELETING)
+        return error_set(e, ERR_NOT_FOUND, "organization not found");
+    if (who->scoped && strcmp(o->org.id, who->org.id) != 0)
+        return error_set(e, ERR_FORBIDDEN, "this token is scoped to another organization");
+    if (!store_membership_get(c->store, who->admin.id, o->org.id, m, &le)) {
+        if (!error_absent(e, &le))
+            return false;
+        return error_set(e, ERR_FORBIDDEN, "you are not a member of this organization");
+    }
+    if (o->org.state == ORG_RENAMING) {
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY, "the organization is being renamed; retry shortly");
+    }
+    return true;
+}
+
+/* The accounts of memberships ms[0..n) into views (username and e-mail). */
+static bool member_views(struct app *c, const struct membership *ms, size_t n,
+                         struct member_view *out, struct error *e)
+{
+    char(*ids)[ID_BUF] = calloc(n ? n : 1, ID_BUF);
+    struct admin *accounts = calloc(n ? n : 1, sizeof *accounts);
+    size_t found = 0;
+    bool ok = ids != NULL && accounts != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        memcpy(ids[i], ms[i].admin_id, ID_BUF);
+    ok = ok ? store_admins_by_ids(c->store, (const char(*)[ID_BUF])ids, n, accounts, &found, e)
+            : error_set(e, ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; ok && i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].m = ms[i];
+        for (size_t k = 0; k < found; k++) {
+            if (strcmp(accounts[k].id, ms[i].admin_id) == 0) {
+                snprintf(out[i].username, sizeof out[i].username, "%s", accounts[k].username);
+                snprintf(out[i].email, sizeof out[i].email, "%s", accounts[k].email);
+            }
+        }
+    }
+    free(ids);
+    free(accounts);
+    return ok;
+}
+
+/* A page of memberships (by account id) as member views. */
+static bool members_page(struct app *c, const char *org_id, const char *after, size_t limit,
+                         struct member_page *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct membership *ms = calloc(limit, sizeof *ms);
+    out->items = calloc(limit, sizeof *out->items);
+    if (ms == NULL || out->items == NULL) {
+        free(ms);
+        free(out->items);
+        out->items = NULL;
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    }
+    bool ok = store_members_page(c->store, org_id, after, ms, limit, &out->n, e) &&
+              member_views(c, ms, out->n, out->items, e);
+    if (ok && out->n == limit)
+        memcpy(out->next_cursor, ms[out->n - 1].admin_id, ID_BUF);
+    free(ms);
+    if (!ok) {
+        free(out->items);
+        out->items = NULL;
+        out->n = 0;
+    }
+    return ok;
+}
+
+/* The view of an org the caller may read: the org, the caller's role, the
+ * first TEAM_MEMBERS_SHOWN members. */
+static bool view_of(struct app *c, const struct org_described *o, enum role role,
+                    struct team_view *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    out->org = *o;
+    out->role = role;
+    struct member_page page;
+    if (!members_page(c, o->org.id, "", TEAM_MEMBERS_SHOWN, &page, e))
+        return false;
+    out->members = page.items;
+    out->nmembers = page.n;
+    return true;
+}
+
+bool teams_list(struct app *c, const struct caller *who, const struct page_request *page,
+                struct team_page *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    size_t limit = (size_t)page->limit;
+    struct membership *ms = calloc(limit, sizeof *ms);
+    char(*ids)[ID_BUF] = calloc(limit, ID_BUF);
+    struct org_described *orgs = calloc(limit, sizeof *orgs);
+    out->items = calloc(limit, sizeof *out->items);
+    bool ok = ms != NULL && ids != NULL && orgs != NULL && out->items != NULL;
+    size_t n = 0, found = 0;
+    if (!ok) {
+        error_set(e, ERR_INTERNAL, "out of memory");
+    } else if (who->scoped) {
+        /* an org-scoped token sees its own org, on the first page */
+        if (page->cursor[0] == '\0' || strcmp(page->cursor, who->org.id) < 0) {
+            ms[0] = who->membership;
+            n = 1;
+        }
+    } else {
+        ok = store_memberships_page(c->store, who->admin.id, page->cursor, ms, limit, &n, e);
+    }
+    for (size_t i = 0; ok && i < n; i++)
+        memcpy(ids[i], ms[i].org_id, ID_BUF);
+    if (ok)
+        ok = store_orgs_by_ids(c->store, (const char(*)[ID_BUF])ids, n, orgs, &found, e);
+    /* in membership order; an org being created or deleted is not (or no longer) there */
+    for (size_t i = 0; ok && i < n; i++) {
+        for (size_t k = 0; k < found; k++) {
+            const struct org *o = &orgs[k].org;
+            if (strcmp(o->id, ms[i].org_id) != 0 || o->state == ORG_CREATING ||
+                o->state == ORG_DELETING)
+                continue;
+            out->items[out->n].org = orgs[k];
+            out->items[out->n].role = ms[i].role;
+            out->n++;
+        }
+    }
+    if (ok && !who->scoped && n == limit)
+        memcpy(out->next_cursor, ms[n - 1].org_id, ID_BUF);
+    free(ms);
+    free(ids);
+    free(orgs);
+    if (!ok) {
+        free(out->items);
+        memset(out, 0, sizeof *out);
+    }
+    return ok;
+}
+
+bool teams_create(struct app *c, const struct caller *who, const struct team_request *req,
+                  const char *client, struct team_view *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (who->scoped)
+        return error_set(e, ERR_FORBIDDEN,
+                         "creating an organization needs an account token (POST /auth/signin); "
+                         "this one is scoped to one organization");
+    struct org_described o = {0};
+    if (!orgs_create_for(c, &who->admin, req->name, req->description, client, &o.org, e))
+        return false;
+    snprintf(o.description, sizeof o.description, "%s", req->description);
+    return view_of(c, &o, ROLE_OWNER, out, e);
+}
+
+bool teams_get(struct app *c, const struct caller *who, const char *id, struct team_view *out,
+               struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct org_described o;
+    struct membership m;
+    return teams_access(c, who, id, &o, &m, e) && view_of(c, &o, m.role, out, e);
+}
+
+bool teams_update(struct app *c, const struct caller *who, const char *id,
+                  const struct team_request *req, struct team_view *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct org_described o;
+    struct membership m;
+    if (!teams_access(c, who, id, &o, &m, e))
+        return false;
+    bool rename = req->has_name && strcmp(req->name, o.org.name) != 0;
+    if (rename && !roles_may(m.role, ACT_RENAME))
+        return forbidden(e, ACT_RENAME);
+    if (req->has_description && !roles_may(m.role, ACT_DESCRIBE))
+        return forbidden(e, ACT_DESCRIBE);
+    if (rename && !orgs_name_free(c, &o.org, req->name, "name", e))
+        return false;
+    FAULT("team_update.after_checks");
+    if (rename && !orgs_rename(c, &o.org, req->name, "name", e))
+        return false;
+    if (req->has_description) {
+        struct org next = o.org;
+        bool applied = false;
+        next.updated_at = clock_now_ms();
+        if (!store_org_swap_described(c->store, &o.org, &next, req->description, &applied, e))
+            return false;
+        if (!applied) {
+            e->retry_after = 1;
+            return error_set(e, ERR_BUSY, "the organization changed meanwhile; retry");
+        }
+        o.org = next;
+        snprintf(o.description, sizeof o.description, "%s", req->description);
+    }
+    return view_of(c, &o, m.role, out, e);
+}
+
+bool teams_delete(struct app *c, const struct caller *who, const char *id, struct error *e)
+{
+    struct org_described o;
+    struct membership m;
+    if (!teams_access(c, who, id, &o, &m, e))
+        return false;
+    if (!roles_may(m.role, ACT_DELETE))
+        return forbidden(e, ACT_DELETE);
+    return orgs_delete_org(c, &o.org, e);
+}
+
+bool teams_members(struct app *c, const struct caller *who, const char *id,
+                   const struct page_request *page, struct member_page *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct org_described o;
+    struct membership m;
+    return teams_access(c, who, id, &o, &m, e) &&
+           members_page(c, o.org.id, page->cursor, (size_t)page->limit, out, e);
+}
+
+/* The org's owner_id names an owner: after that owner left or was demoted,
+ * another one. A failure is logged; the document is only a pointer (the
+ * memberships decide who may do what). */
+static void owner_follows(struct app *c, struct org *o, const char *gone)
+{
+    if (strcmp(o->owner_id, gone) != 0)
+        return;
+    struct membership owner;
+    struct error e = ERROR_INIT;
+    bool applied = false;
+    for (int attempt = 0; attempt < 3 && !applied; attempt++) {
+        struct org next = *o;
+        if (!store_member_with_role(c->store, o->id, ROLE_OWNER, &owner, &e) ||
+            (attempt > 0 && !store_org_by_id(c->store, o->id, o, &e)))
+            break;
+        next = *o;
+        memcpy(next.owner_id, owner.admin_id, ID_BUF);
+        if (!store_org_swap(c->store, o, &next, &applied, &e))
+            break;
+        if (applied)
+            *o = next;
+    }
+    if (!applied)
+        log_emit(LOG_WARN, "owner_id not moved to another owner",
+                 json_pack("{s:s, s:s}", "org_id", o->id, "error", e.message));
+}
+
+/* The target's membership: 404 when it has none here. */
+static bool member_of(struct app *c, const char *org_id, const char *account_id,
+                      struct membership *out, struct error *e)
+{
+    struct error le = ERROR_INIT;
+    if (store_membership_get(c->store, account_id, org_id, out, &le))
+        return true;
+    if (!error_absent(e, &le))
+        return false;
+    return error_set(e, ERR_NOT_FOUND, "no such member");
+}
+
+/* There is an owner besides `but`, or 409 (the last owner must stay). */
+static bool another_owner(struct app *c, const char *org_id, const char *what, struct error *e)
+{
+    int64_t owners = 0;
+    if (!store_members_count_role(c->store, org_id, ROLE_OWNER, &owners, e))
+        return false;
+    if (owners > 1)
+        return true;
+    return error_set(e, ERR_CONFLICT, "the last owner cannot %s; make another member owner first",
+                     what);
+}
+
+/* After a write that may have taken the last owner (two owners demoting or
+ * removing each other at once both saw the other): true if one is left. */
+static bool owner_left(struct app *c, const char *org_id)
+{
+    int64_t owners = 1;
+    struct error e = ERROR_INIT;
+    return !store_members_count_role(c->store, org_id, ROLE_OWNER, &owners, &e) || owners > 0;
+}
+
+bool teams_set_role(struct app *c, const struct caller *who, const char *id, const char *account_id,
+                    enum role role, struct member_view *out, struct error *e)
+{
+    struct org_described o;
+    struct membership m, target;
+    if (!teams_access(c, who, id, &o, &m, e))
+        return false;
+    if (!roles_may(m.role, ACT_SET_ROLE))
+        return forbidden(e, ACT_SET_ROLE);
+    if (role == ROLE_OWNER && !roles_may(m.role, ACT_GRANT_OWNER))
+        return forbidden(e, ACT_GRANT_OWNER);
+    if (!member_of(c, o.org.id, account_id, &target, e))
+        return false;
+    bool demote = target.role == ROLE_OWNER && role != ROLE_OWNER;
+    if (demote && !another_owner(c, o.org.id, "be demoted", e))
+        return false;
+    bool applied = false;
+    if (target.role != role &&
+        !store_membership_set_role(c->store, account_id, o.org.id, role, &applied, e))
+        return false;
+    if (demote && applied && !owner_left(c, o.org.id)) {
+        struct error ue = ERROR_INIT;
+        store_membership_set_role(c->store, account_id, o.org.id, ROLE_OWNER, &applied, &ue);
+        return error_set(e, ERR_CONFLICT, "the last owner cannot be demoted");
+    }
+    if (demote)
+        owner_follows(c, &o.org, account_id);
+    target.role = role;
+    log_emit(LOG_INFO, "member role changed",
+             json_pack("{s:s, s:s, s:s}", "org_id", o.org.id, "admin_id", account_id, "role",
+                       role_name(role)));
+    return member_views(c, &target, 1, out, e);
+}
+
+bool teams_remove(struct app *c, const struct caller *who, const char *id, const char *account_id,
+                  struct error *e)
+{
+    struct org_described o;
+    struct membership m, target;
+    if (!teams_access(c, who, id, &o, &m, e))
+        return false;
+    bool self = strcmp(account_id, who->admin.id) == 0;
+    if (!member_of(c, o.org.id, account_id, &target, e))
+        return false;
+    enum action need = target.role == ROLE_MEMBER ? ACT_REMOVE_MEMBER : ACT_REMOVE_PRIVILEGED;
+    if (!self && !roles_may(m.role, need))
+        return forbidden(e, need);
+    if (target.role == ROLE_OWNER && !another_owner(c, o.org.id, self ? "leave" : "be removed", e))
+        return false;
+
+    /* sessions first: a crash after this leaves a member without sessions
+     * in the org (harmless), never sessions of a non-member */
+    int64_t ended = 0;
+    if (!store_sessions_revoke_in_org(c->store, account_id, o.org.id, END_MEMBER_REMOVED,
+                                      clock_now_ms(), &ended, e))
+        return false;
+    metrics_sessions_ended(END_MEMBER_REMOVED, ended);
+    FAULT("member_remove.after_sessions");
+    if (!store_membership_delete(c->store, account_id, o.org.id, e))
+        return false;
+    if (target.role == ROLE_OWNER && !owner_left(c, o.org.id)) {
+        struct error ue = ERROR_INIT;
+        store_membership_insert(c->store, &target, &ue);
+        return error_set(e, ERR_CONFLICT, "the last owner cannot leave or be removed");
+    }
+    FAULT("member_remove.after_membership");
+    owner_follows(c, &o.org, account_id);
+    /* an account made by /org/create goes with its last org, as when the org goes */
+    struct error re = ERROR_INIT;
+    if (!lifecycle_release_account(c, account_id, NULL, &re))
+        log_emit(LOG_WARN, "account left for `orgd check`",
+                 json_pack("{s:s, s:s}", "admin_id", account_id, "error", re.message));
+    log_emit(LOG_INFO, self ? "member left" : "member removed",
+             json_pack("{s:s, s:s, s:I}", "org_id", o.org.id, "admin_id", account_id, "sessions",
+                       (json_int_t)ended));
+    return true;
+}

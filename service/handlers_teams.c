@@ -1,0 +1,280 @@
+/* handlers_teams.c — the account-first routes: /organization/..., and
+ * /invitations. Rendered with the original service's field names (name,
+ * description, owner_id, created_date, members). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers-private.h"
+#include "invitations.h"
+#include "requests.h"
+#include "teams.h"
+
+static json_t *member_json(const struct member_view *v)
+{
+    return json_pack("{s:s, s:o, s:s, s:s, s:o}", "id", v->m.admin_id, "username",
+                     handlers__string_or_null(v->username), "email", v->email, "role",
+                     role_name(v->m.role), "member_at", handlers__time_json(v->m.member_at));
+}
+
+static json_t *members_json(const struct member_view *items, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++)
+        json_array_append_new(a, member_json(&items[i]));
+    return a;
+}
+
+/* An org as the account-first routes show it, with the caller's role. */
+static json_t *team_json(const struct org_described *o, enum role role)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "id", o->org.id, "name",
+                     o->org.name, "description", o->description, "owner_id", o->org.owner_id,
+                     "collection_name", o->org.collection, "created_date",
+                     handlers__time_json(o->org.created_at), "updated_date",
+                     handlers__time_json(o->org.updated_at), "role", role_name(role));
+}
+
+static json_t *team_view_json(const struct team_view *v)
+{
+    json_t *body = team_json(&v->org, v->role);
+    if (body != NULL)
+        json_object_set_new(body, "members", members_json(v->members, v->nmembers));
+    return body;
+}
+
+static json_t *invitation_json(const struct invitation_view *v)
+{
+    const struct invitation *i = &v->inv;
+    json_t *body = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", i->id, "organization_id", i->org_id,
+        "organization_name", v->org_name, "email", i->email, "role", role_name(i->role), "status",
+        invitation_status_name(i->status), "invited_by", i->invited_by, "created_at",
+        handlers__time_json(i->created_at), "expires_at", handlers__time_json(i->expires_at));
+    if (body != NULL && v->token[0] != '\0')
+        json_object_set_new(body, "token", json_string(v->token));
+    return body;
+}
+
+static json_t *cursor_json(const char *next)
+{
+    return handlers__string_or_null(next);
+}
+
+/* ?limit= and ?cursor=. */
+static bool page_of(struct request *r, struct page_request *page, struct error *e)
+{
+    char limit[16], cursor[64];
+    bool has_limit = false, has_cursor = false;
+    return http_query_param(r->query, "limit", limit, sizeof limit, &has_limit, e) &&
+           http_query_param(r->query, "cursor", cursor, sizeof cursor, &has_cursor, e) &&
+           request_page_parse(has_limit ? limit : NULL, has_cursor ? cursor : NULL, page, e);
+}
+
+static void note_org(struct request *r, const char *id)
+{
+    snprintf(r->org_id, sizeof r->org_id, "%s", id);
+}
+
+bool handlers_teams(struct request *r, struct error *e)
+{
+    struct caller who;
+    struct page_request page;
+    struct team_page list;
+    if (!handlers__authenticate(r, &who, e) || !page_of(r, &page, e) ||
+        !teams_list(r->app, &who, &page, &list, e))
+        return false;
+    json_t *items = json_array();
+    for (size_t i = 0; items != NULL && i < list.n; i++)
+        json_array_append_new(items, team_json(&list.items[i].org, list.items[i].role));
+    free(list.items);
+    http_send_json(r, 200,
+                   json_pack("{s:o, s:o}", "organizations", items, "next_cursor",
+                             cursor_json(list.next_cursor)));
+    return true;
+}
+
+/* Sends v (status) and frees it. */
+static bool send_team(struct request *r, int status, struct team_view *v)
+{
+    note_org(r, v->org.org.id);
+    if (status == 201)
+        http_add_header(r, "Location", "/organization/%s", v->org.org.id);
+    http_send_json(r, status, team_view_json(v));
+    team_view_free(v);
+    return true;
+}
+
+bool handlers_team_create(struct request *r, struct error *e)
+{
+    struct caller who;
+    struct team_request *req = malloc(sizeof *req);
+    struct team_view v;
+    if (req == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = handlers__authenticate(r, &who, e) &&
+              request_team_parse(r->body, r->body_len, true, req, e) &&
+              teams_create(r->app, &who, req, r->client, &v, e);
+    free(req);
+    return ok && send_team(r, 201, &v);
+}
+
+bool handlers_team_get(struct request *r, struct error *e)
+{
+    struct caller who;
+    struct team_view v;
+    return handlers__authenticate(r, &who, e) && teams_get(r->app, &who, r->param, &v, e) &&
+           send_team(r, 200, &v);
+}
+
+bool handlers_team_update(struct request *r, struct error *e)
+{
+    struct caller who;
+    struct team_request *req = malloc(sizeof *req);
+    struct team_view v;
+    if (req == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = handlers__authenticate(r, &who, e) &&
+              request_team_parse(r->body, r->body_len, false, req, e) &&
+              teams_update(r->app, &who, r->param, req, &v, e);
+    free(req);
+    return ok && send_team(r, 200, &v);
+}
+
+bool handlers_team_delete(struct request *r, struct error *e)
+{
+    struct caller who;
+    if (!handlers__authenticate(r, &who, e) || !teams_delete(r->app, &who, r->param, e))
+        return false;
+    note_org(r, r->param);
+    http_send_empty(r, 204);
+    return true;
+}
+
+bool handlers_team_members(struct request *r, struct error *e)
+{
+    struct caller who;
+    struct page_request page;
+    struct member_page list;
+    if (!handlers__authenticate(r, &who, e) || !page_of(r, &page, e) ||
+        !teams_members(r->app, &who, r->param, &page, &list, e))
+        return false;
+    json_t *items = members_json(list.items, list.n);
+    free(list.items);
+    http_send_json(
+        r, 200,
+        json_pack("{s:o, s:o}", "members", items, "next_cursor", cursor_json(list.next_cursor)));
+    return true;
+}
+
+bool handlers_team_member_role(struct request *r, struct error *e)
+{
+    struct caller who;
+    enum role role = ROLE_MEMBER;
+    struct member_view v;
+    if (!handlers__authenticate(r, &who, e) ||
+        !request_role_parse(r->body, r->body_len, &role, e) ||
+        !teams_set_role(r->app, &who, r->param, r->param2, role, &v, e))
+        return false;
+    http_send_json(r, 200, member_json(&v));
+    return true;
+}
+
+bool handlers_team_member_delete(struct request *r, struct error *e)
+{
+    struct caller who;
+    if (!handlers__authenticate(r, &who, e) || !teams_remove(r->app, &who, r->param, r->param2, e))
+        return false;
+    http_send_empty(r, 204);
+    return true;
+}
+
+bool handlers_team_invite(struct request *r, struct error *e)
+{
+    struct caller who;
+    struct invite_request req;
+    struct invitation_view v;
+    if (!handlers__authenticate(r, &who, e) ||
+        !request_invite_parse(r->body, r->body_len, &req, e) ||
+        !invitations_create(r->app, &who, r->param, &req, &v, e))
+        return false;
+    note_org(r, v.inv.org_id);
+    http_send_json(r, 201, invitation_json(&v));
+    explicit_bzero(v.token, sizeof v.token);
+    return true;
+}
+
+/* Sends n invitations as {"invitations": [...]}. */
+static bool send_invitations(struct request *r, const struct invitation_view *list, size_t n)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; items != NULL && i < n; i++)
+        json_array_append_new(items, invitation_json(&list[i]));
+    http_send_json(r, 200, json_pack("{s:o}", "invitations", items));
+    return true;
+}
+
+bool handlers_team_invitations(struct request *r, struct error *e)
+{
+    struct caller who;
+    struct invitation_view *list = calloc(INVITATIONS_LIST_MAX, sizeof *list);
+    size_t n = 0;
+    if (list == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = handlers__authenticate(r, &who, e) &&
+              invitations_list(r->app, &who, r->param, list, INVITATIONS_LIST_MAX, &n, e) &&
+              send_invitations(r, list, n);
+    free(list);
+    return ok;
+}
+
+bool handlers_team_invitation_delete(struct request *r, struct error *e)
+{
+    struct caller who;
+    if (!handlers__authenticate(r, &who, e) ||
+        !invitations_revoke(r->app, &who, r->param, r->param2, e))
+        return false;
+    http_send_empty(r, 204);
+    return true;
+}
+
+bool handlers_my_invitations(struct request *r, struct error *e)
+{
+    struct caller who;
+    struct invitation_view *list = calloc(INVITATIONS_LIST_MAX, sizeof *list);
+    size_t n = 0;
+    if (list == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = handlers__authenticate(r, &who, e) &&
+              invitations_mine(r->app, &who, list, INVITATIONS_LIST_MAX, &n, e) &&
+              send_invitations(r, list, n);
+    free(list);
+    return ok;
+}
+
+bool handlers_invitation_accept(struct request *r, struct error *e)
+{
+    /* a bearer token is optional here: without one the body creates the account */
+    struct caller who;
+    bool signed_in = mg_get_header(r->conn, "Authorization") != NULL;
+    if (signed_in && !handlers__authenticate(r, &who, e))
+        return false;
+    struct accept_request req;
+    struct acceptance out;
+    bool ok = request_accept_parse(r->body, r->body_len, &req, e) &&
+              invitations_accept(r->app, signed_in ? &who : NULL, &req, r->client, &out, e);
+    secret_text_wipe(&req.password);
+    explicit_bzero(req.token, sizeof req.token);
+    if (!ok)
+        return false;
+    note_org(r, out.org.id);
+    http_send_json(r, 200,
+                   json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:b}", "organization_id",
+                             out.org.id, "organization_name", out.org.name, "account_id",
+                             out.account.id, "email", out.account.email, "username",
+                             handlers__string_or_null(out.account.username), "role",
+                             role_name(out.membership.role), "member_at",
+                             handlers__time_json(out.membership.member_at), "account_created",
+                             out.account_created));
+    return true;
+}
