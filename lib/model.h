@@ -36,6 +36,8 @@ struct org {
     char name_key[NAME_BUF];
     char collection[COLLECTION_BUF];
     char owner_id[ID_BUF];
+    char owner_email[EMAIL_BUF]; /* the owner's e-mail, kept with the org so that showing
+                                    it costs no read; "" in documents older than it */
     enum org_state state;
     int64_t created_at;
     int64_t updated_at;

@@ -30,30 +30,35 @@ static bool busy(struct error *e, const char *what)
     return error_set(e, ERR_BUSY, "the organization is being %s; retry shortly", what);
 }
 
+/* The org with its owner's id and e-mail: from the org document, or (an
+ * org stored before the e-mail was kept with it) from the account. */
 static bool load_owner(struct app *c, const struct org *o, struct org_view *out, struct error *e)
 {
     out->org = *o;
     memset(&out->owner, 0, sizeof out->owner);
+    snprintf(out->owner.id, sizeof out->owner.id, "%s", o->owner_id);
+    if (o->owner_email[0] != '\0') {
+        snprintf(out->owner.email, sizeof out->owner.email, "%s", o->owner_email);
+        return true;
+    }
     struct error le = ERROR_INIT;
     if (store_admin_by_id(c->store, o->owner_id, &out->owner, &le)) {
         memset(out->owner.password_hash, 0, sizeof out->owner.password_hash);
         return true;
     }
-    if (!error_absent(e, &le))
-        return false;
-    snprintf(out->owner.id, sizeof out->owner.id, "%s", o->owner_id);
-    return true;
+    return error_absent(e, &le);
 }
 
-/* The org document (state creating), not yet stored, owned by owner_id. */
-static void create_record(const char *name, const char *owner_id, struct org *o)
+/* The org document (state creating), not yet stored, owned by owner. */
+static void create_record(const char *name, const struct admin *owner, struct org *o)
 {
     int64_t now = clock_now_ms();
     store_new_id(o->id);
     snprintf(o->name, sizeof o->name, "%s", name);
     names_org_key(name, o->name_key);
     names_collection(o->name_key, o->collection);
-    memcpy(o->owner_id, owner_id, ID_BUF);
+    memcpy(o->owner_id, owner->id, ID_BUF);
+    memcpy(o->owner_email, owner->email, EMAIL_BUF);
     o->state = ORG_CREATING;
     o->created_at = o->updated_at = now;
     o->version = 1;
@@ -148,7 +153,7 @@ bool orgs_create(struct app *c, const struct create_request *req, const char *cl
         !password_hash(c->hasher, req->password.text, req->password.len, a.password_hash, e))
         return false;
     store_new_id(a.id);
-    create_record(req->organization_name, a.id, &o);
+    create_record(req->organization_name, &a, &o);
     a.created_at = o.created_at;
     bool ok = create_steps(c, &o, NULL, &a, "organization_name", e);
     explicit_bzero(a.password_hash, sizeof a.password_hash);
@@ -165,7 +170,7 @@ bool orgs_create_for(struct app *c, const struct admin *owner, const char *name,
     memset(out, 0, sizeof *out);
     if (!throttle_attempt(c, THROTTLE_ORG_CREATE, client, e))
         return false;
-    create_record(name, owner->id, out);
+    create_record(name, owner, out);
     return create_steps(c, out, description, NULL, "name", e);
 }
 
@@ -424,6 +429,38 @@ static bool update_checks(struct app *c, const struct caller *who, const struct 
  * concurrent request can still refuse (the unique e-mail). A rename that
  * fails afterwards puts the old e-mail and hash back, so an error means
  * nothing changed. */
+#define OWNED_MAX 256
+
+void orgs_owner_email_changed(struct app *c, const char *admin_id, const char *email_key)
+{
+    struct org *owned = calloc(OWNED_MAX, sizeof *owned);
+    size_t n = 0;
+    struct error e = ERROR_INIT;
+    if (owned == NULL || !store_orgs_owned_by(c->store, admin_id, owned, OWNED_MAX, &n, &e)) {
+        log_emit(LOG_WARN, "owner e-mail not copied to the orgs",
+                 json_pack("{s:s}", "error", e.message));
+        free(owned);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* through the org's lock: an unlocked write could undo a concurrent
+         * rename on a server whose update is read-then-write */
+        struct org cur = owned[i];
+        bool applied = false;
+        for (int attempt = 0; attempt < 3 && !applied; attempt++) {
+            struct org next = cur;
+            snprintf(next.owner_email, sizeof next.owner_email, "%s", email_key);
+            if (!store_org_swap(c->store, &cur, &next, &applied, &e) ||
+                (!applied && !store_org_by_id(c->store, cur.id, &cur, &e)))
+                break;
+        }
+        if (!applied)
+            log_emit(LOG_WARN, "owner e-mail not copied to an org",
+                     json_pack("{s:s, s:s}", "org_id", cur.id, "error", e.message));
+    }
+    free(owned);
+}
+
 bool orgs_update(struct app *c, const struct caller *who, const struct update_request *req,
                  const char *client, struct org_view *out, struct error *e)
 {
@@ -453,6 +490,11 @@ bool orgs_update(struct app *c, const struct caller *who, const struct update_re
                      json_pack("{s:s, s:s}", "admin_id", who->admin.id, "error", ue.message));
         explicit_bzero(before.password_hash, sizeof before.password_hash);
         return false;
+    }
+    if (req->has_email) {
+        orgs_owner_email_changed(c, who->admin.id, email_key);
+        if (strcmp(o.owner_id, who->admin.id) == 0)
+            snprintf(o.owner_email, sizeof o.owner_email, "%s", email_key);
     }
     if (credentials) {
         explicit_bzero(before.password_hash, sizeof before.password_hash);

@@ -65,6 +65,9 @@ bool orgs_delete(struct app *c, const struct caller *who, const char *name, stru
  * anything is written; the unique index decides a race). */
 bool orgs_name_free(struct app *c, const struct org *o, const char *new_name, const char *field,
                     struct error *e);
+/* Copies an account's new e-mail to the orgs it owns (their owner_email);
+ * failures are logged: the org then shows the old e-mail until the next change. */
+void orgs_owner_email_changed(struct app *c, const char *admin_id, const char *email_key);
 /* The crash-safe rename (name, then collection, then active). */
 bool orgs_rename(struct app *c, struct org *o, const char *new_name, const char *field,
                  struct error *e);

@@ -61,7 +61,7 @@ bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char
                                size_t cap, struct error *e);
 
 /* Compare-and-swap: if the document still has cur->version, replaces its
- * name, name_key, collection, owner_id, state, updated_at and op with next's, and
+ * name, name_key, collection, owner_id, owner_email, state, updated_at and op with next's, and
  * sets version to cur->version + 1 (also written back into next->version).
  * *applied tells whether it matched. A unique-key clash is ERR_CONFLICT.
  * Atomic on FerretDB too: see the lock in store_orgs.c. */
@@ -72,6 +72,10 @@ bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *a
  * lock and version as everything else in it. */
 bool store_org_swap_described(store_t *s, const struct org *cur, struct org *next,
                               const char *description, bool *applied, struct error *e);
+
+/* The orgs whose owner_id is admin_id, at most max. */
+bool store_orgs_owned_by(store_t *s, const char *admin_id, struct org *out, size_t max, size_t *n,
+                         struct error *e);
 
 /* Deletes the org document if it still has `version`. */
 bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e);

@@ -41,6 +41,8 @@ static void org_from_doc(const bson_t *doc, void *out)
             store__copy_utf8(&it, o->collection, sizeof o->collection);
         } else if (strcmp(k, "owner_id") == 0) {
             store__copy_oid(&it, o->owner_id);
+        } else if (strcmp(k, "owner_email") == 0) {
+            store__copy_utf8(&it, o->owner_email, sizeof o->owner_email);
         } else if (strcmp(k, "state") == 0) {
             char st[16];
             store__copy_utf8(&it, st, sizeof st);
@@ -85,6 +87,7 @@ static void org_fields_append(bson_t *b, const struct org *o)
     BSON_APPEND_UTF8(b, "state", org_state_name(o->state));
     BSON_APPEND_DATE_TIME(b, "updated_at", o->updated_at);
     store__append_oid(b, "owner_id", o->owner_id);
+    BSON_APPEND_UTF8(b, "owner_email", o->owner_email);
 }
 
 bool store_org_insert(store_t *s, const struct org *o, const char *description, struct error *e)
@@ -301,6 +304,22 @@ bool store_org_claiming(store_t *s, const char *collection, const char *except_i
     bson_destroy(filter);
     if (ok)
         *claimed = n > 0;
+    return ok;
+}
+
+bool store_orgs_owned_by(store_t *s, const char *admin_id, struct org *out, size_t max, size_t *n,
+                         struct error *e)
+{
+    *n = 0;
+    bson_oid_t a;
+    if (!store__oid_from(admin_id, &a))
+        return true;
+    bson_t *filter = BCON_NEW("owner_id", BCON_OID(&a));
+    bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)max));
+    bool ok = store__find_many(s, C_ORGS, filter, opts, sizeof *out, org_from_doc, out, max, n,
+                               "orgs owned by", e);
+    bson_destroy(filter);
+    bson_destroy(opts);
     return ok;
 }
 

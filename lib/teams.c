@@ -264,8 +264,12 @@ static void owner_follows(struct app *c, struct org *o, const char *gone)
         if (!store_member_with_role(c->store, o->id, ROLE_OWNER, &owner, &e) ||
             (attempt > 0 && !store_org_by_id(c->store, o->id, o, &e)))
             break;
+        struct admin a;
+        if (!store_admin_by_id(c->store, owner.admin_id, &a, &e))
+            break;
         next = *o;
         memcpy(next.owner_id, owner.admin_id, ID_BUF);
+        memcpy(next.owner_email, a.email, EMAIL_BUF);
         if (!store_org_swap(c->store, o, &next, &applied, &e))
             break;
         if (applied)
