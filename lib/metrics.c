@@ -47,6 +47,12 @@ static atomic_ullong logins[LOGIN_OUTCOME_COUNT];
 static atomic_ullong sessions_ended[END_COUNT];
 static atomic_ullong invitations[INVITATION_OUTCOME_COUNT];
 
+static const char *const command_names[] = {
+    "find",          "insert",          "update", "delete", "aggregate",        "getMore", "count",
+    "createIndexes", "listCollections", "create", "drop",   "renameCollection", "ping",    "other"};
+#define N_COMMANDS (sizeof command_names / sizeof command_names[0])
+static atomic_ullong commands[N_COMMANDS];
+
 static const char *const invitation_outcome_names[INVITATION_OUTCOME_COUNT] = {
     "created", "accepted", "revoked", "refused"};
 
@@ -151,6 +157,14 @@ void metrics_login(enum login_outcome o)
         ADD(logins[o], 1);
 }
 
+void metrics_mongo_command(const char *name)
+{
+    size_t i = 0;
+    while (i < N_COMMANDS - 1 && strcmp(name, command_names[i]) != 0)
+        i++;
+    ADD(commands[i], 1);
+}
+
 void metrics_invitation(enum invitation_outcome o)
 {
     if ((unsigned)o < INVITATION_OUTCOME_COUNT)
@@ -186,6 +200,8 @@ void metrics_reset(void)
         atomic_store(&sessions_ended[a], 0);
     for (size_t a = 0; a < INVITATION_OUTCOME_COUNT; a++)
         atomic_store(&invitations[a], 0);
+    for (size_t a = 0; a < N_COMMANDS; a++)
+        atomic_store(&commands[a], 0);
 }
 
 bool metrics_escape_label(const char *in, char *out, size_t cap)
@@ -386,6 +402,11 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
         put(&o, "orgd_sessions_ended_total{reason=\"%s\"} %llu\n",
             session_end_name((enum session_end)a), GET(sessions_ended[a]));
 
+    family(&o, "orgd_mongo_commands_total", "counter",
+           "Commands sent to the database (each one a round trip), by command.");
+    for (size_t a = 0; a < N_COMMANDS; a++)
+        put(&o, "orgd_mongo_commands_total{command=\"%s\"} %llu\n", command_names[a],
+            GET(commands[a]));
     family(&o, "orgd_invitations_total", "counter", "Invitations by outcome.");
     for (int a = 0; a < INVITATION_OUTCOME_COUNT; a++)
         put(&o, "orgd_invitations_total{outcome=\"%s\"} %llu\n", invitation_outcome_names[a],

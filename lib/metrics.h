@@ -18,6 +18,7 @@
  *   orgd_http_requests_total{route,method,status}         counter
  *   orgd_http_request_duration_seconds{route}             histogram
  *   orgd_mongo_errors_total{kind}                         counter
+ *   orgd_mongo_commands_total{command}                    counter
  *   orgd_mongo_up                                         gauge (when known)
  *   orgd_password_hashes_in_flight                        gauge
  *   orgd_password_hash_rejections_total                   counter
@@ -66,6 +67,10 @@ int metrics_bucket_of(int64_t micros);
 
 /* One error translated from the MongoDB driver, by our kind. */
 void metrics_mongo_error(enum err_kind kind);
+
+/* One command sent to the database, by its name ("find", "insert"...);
+ * names outside the known few count as "other". */
+void metrics_mongo_command(const char *name);
 
 /* A password hash refused because no slot freed up in time. */
 void metrics_hash_rejected(void);

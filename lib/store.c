@@ -115,6 +115,25 @@ void store_global_cleanup(void)
     mongoc_cleanup();
 }
 
+static _Thread_local unsigned long thread_commands;
+
+void store_thread_commands_reset(void)
+{
+    thread_commands = 0;
+}
+
+unsigned long store_thread_commands(void)
+{
+    return thread_commands;
+}
+
+/* The driver calls this on the thread that sends the command. */
+static void command_started(const mongoc_apm_command_started_t *event)
+{
+    thread_commands++;
+    metrics_mongo_command(mongoc_apm_command_started_get_command_name(event));
+}
+
 store_t *store_new(const char *uri_text, const char *db, int timeout_ms, struct error *e)
 {
     bson_error_t be;
@@ -148,6 +167,10 @@ store_t *store_new(const char *uri_text, const char *db, int timeout_ms, struct 
         return NULL;
     }
     mongoc_client_pool_set_error_api(s->pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
+    mongoc_apm_set_command_started_cb(apm, command_started);
+    mongoc_client_pool_set_apm_callbacks(s->pool, apm, NULL);
+    mongoc_apm_callbacks_destroy(apm);
     return s;
 }
 

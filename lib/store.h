@@ -44,6 +44,13 @@ void store_new_id(char out[ID_BUF]);
 
 bool store_ping(store_t *s, struct error *e);
 
+/* Database commands (round trips) this thread has sent since its last
+ * reset: each request resets it at its start, and its log line reports it
+ * (db_commands). Counted by the driver's command monitoring, which also
+ * feeds orgd_mongo_commands_total. */
+void store_thread_commands_reset(void);
+unsigned long store_thread_commands(void);
+
 /* Creates the unique indexes (organizations.name_key, admins.email,
  * memberships{admin_id,org_id}) and the lookup ones; idempotent. */
 bool store_ensure_indexes(store_t *s, struct error *e);

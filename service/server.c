@@ -204,10 +204,13 @@ static void log_request(const struct request *r, const char *route)
     enum log_level level = r->status >= 500 ? LOG_ERROR : LOG_INFO;
     if (!log_enabled(level))
         return;
-    json_t *f =
-        json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "request_id", r->request_id, "method",
-                  r->method, "route", route, "status", r->status, "latency_ms",
-                  (json_int_t)(clock_mono_ms() - r->started_ms), "client", r->ri->remote_addr);
+    /* db_commands: what this request cost the database, in round trips */
+    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:I}", "request_id", r->request_id,
+                          "method", r->method, "route", route, "status", r->status, "latency_ms",
+                          (json_int_t)(clock_mono_ms() - r->started_ms), "client", r->client,
+                          "db_commands", (json_int_t)store_thread_commands());
+    if (f != NULL && strcmp(r->client, r->ri->remote_addr) != 0) /* behind a trusted proxy */
+        json_object_set_new(f, "peer", json_string(r->ri->remote_addr));
     if (f != NULL && r->org_id[0] != '\0')
         json_object_set_new(f, "org_id", json_string(r->org_id));
     log_emit(level, "request", f);
@@ -244,6 +247,7 @@ static void client_address(struct request *r)
 static void request_init(struct request *r, struct mg_connection *conn, struct app *app)
 {
     memset(r, 0, sizeof *r);
+    store_thread_commands_reset();
     r->conn = conn;
     r->ri = mg_get_request_info(conn);
     r->app = app;

@@ -305,6 +305,7 @@ static void exposition_format_is_well_formed(void **state)
                           "orgd_recovery_actions_total",
                           "orgd_logins_total",
                           "orgd_sessions_ended_total",
+                          "orgd_mongo_commands_total",
                           "orgd_invitations_total",
                           "orgd_build_info",
                           "orgd_start_time_seconds"};
