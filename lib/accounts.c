@@ -28,7 +28,7 @@ static void upgrade_hash(struct app *c, const struct admin *a, const struct secr
 /* The password check itself, after the throttle let it through: an unknown
  * e-mail costs a hash too (of nothing stored), and answers the same. */
 static bool verify(struct app *c, const char *email_key, const struct secret_text *pw,
-                   const char *client, struct admin *a, struct error *e)
+                   const char *client, bool failures, struct admin *a, struct error *e)
 {
     struct error le = ERROR_INIT;
     bool known = store_admin_by_email(c->store, email_key, a, &le);
@@ -42,7 +42,8 @@ static bool verify(struct app *c, const char *email_key, const struct secret_tex
         throttle_login_failed(c, email_key, client);
         return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_CREDENTIALS);
     }
-    throttle_login_succeeded(c, email_key);
+    if (failures)
+        throttle_login_succeeded(c, email_key);
     if (rehash)
         upgrade_hash(c, a, pw);
     return true;
@@ -53,8 +54,9 @@ bool accounts_check_password(struct app *c, const char *email, const struct secr
 {
     char email_key[EMAIL_BUF];
     names_email_key(email, email_key);
-    bool ok =
-        throttle_login_check(c, email_key, client, e) && verify(c, email_key, pw, client, out, e);
+    bool failures = false;
+    bool ok = throttle_login_check(c, email_key, client, &failures, e) &&
+              verify(c, email_key, pw, client, failures, out, e);
     explicit_bzero(out->password_hash, sizeof out->password_hash);
     return ok;
 }
@@ -138,7 +140,9 @@ bool accounts_change_password(struct app *c, const struct caller *who,
                               struct error *e)
 {
     char hash[PASSWORD_HASH_BUF];
-    bool ok = accounts_reauthenticate(c, &who->admin, &req->current_password, client, e) &&
+    struct admin me;
+    bool ok = sessions_account(c, who, &me, e) &&
+              accounts_reauthenticate(c, &me, &req->current_password, client, e) &&
               password_hash(c->hasher, req->new_password.text, req->new_password.len, hash, e) &&
               store_admin_update(c->store, who->admin.id, NULL, hash, e);
     explicit_bzero(hash, sizeof hash);

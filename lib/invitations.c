@@ -43,7 +43,7 @@ static bool manage(struct app *c, const struct caller *who, const char *org_id,
                    struct org_described *o, struct error *e)
 {
     struct membership m;
-    if (!teams_access(c, who, org_id, o, &m, e))
+    if (!teams_access(c, who, org_id, false, o, &m, e))
         return false;
     if (!roles_may(m.role, ACT_INVITE))
         return error_set(e, ERR_FORBIDDEN, "only an owner or an admin may manage invitations");
@@ -72,7 +72,7 @@ bool invitations_create(struct app *c, const struct caller *who, const char *org
     memset(out, 0, sizeof *out);
     struct org_described o;
     struct membership m;
-    if (!teams_access(c, who, org_id, &o, &m, e))
+    if (!teams_access(c, who, org_id, false, &o, &m, e))
         return false;
     if (!roles_may(m.role, ACT_INVITE))
         return error_set(e, ERR_FORBIDDEN, "only an owner or an admin may invite");
@@ -154,14 +154,17 @@ bool invitations_mine(struct app *c, const struct caller *who, struct invitation
                       size_t max, size_t *n, struct error *e)
 {
     *n = 0;
+    struct admin me;
+    if (!sessions_account(c, who, &me, e))
+        return false;
     struct invitation *list = calloc(max ? max : 1, sizeof *list);
     char(*ids)[ID_BUF] = calloc(max ? max : 1, ID_BUF);
     struct org_described *orgs = calloc(max ? max : 1, sizeof *orgs);
     size_t found = 0;
-    bool ok = list != NULL && ids != NULL && orgs != NULL
-                  ? store_invitations_pending(c->store, NULL, who->admin.email, clock_now_ms(),
-                                              list, max, n, e)
-                  : error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok =
+        list != NULL && ids != NULL && orgs != NULL
+            ? store_invitations_pending(c->store, NULL, me.email, clock_now_ms(), list, max, n, e)
+            : error_set(e, ERR_INTERNAL, "out of memory");
     for (size_t i = 0; ok && i < *n; i++)
         memcpy(ids[i], list[i].org_id, ID_BUF);
     if (ok)
@@ -225,9 +228,10 @@ static bool joining_account(struct app *c, const struct caller *who,
             error_field(e, "password", "is for a new account; this request is signed in");
             return error_set(e, ERR_INVALID, "request validation failed");
         }
-        if (strcmp(who->admin.email, v->email) != 0)
+        if (!sessions_account(c, who, &out->account, e))
+            return false;
+        if (strcmp(out->account.email, v->email) != 0)
             return error_set(e, ERR_FORBIDDEN, "this invitation is for another e-mail address");
-        out->account = who->admin;
         return true;
     }
     if (!req->has_password) {

@@ -249,9 +249,10 @@ static bool only_org(struct app *c, const struct caller *who, struct org *o, str
 }
 
 /* The org a request is about and the caller's membership in it:
- * 404 / 409 busy / 403. */
-static bool resolve(struct app *c, const struct caller *who, const char *name, struct org *o,
-                    struct membership *m, struct error *e)
+ * 404 / 409 busy / 403. read: the caller only reads, and an org-scoped
+ * session (which proves its membership) needs no membership read. */
+static bool resolve(struct app *c, const struct caller *who, const char *name, bool read,
+                    struct org *o, struct membership *m, struct error *e)
 {
     struct error le = ERROR_INIT;
     bool found;
@@ -276,8 +277,11 @@ static bool resolve(struct app *c, const struct caller *who, const char *name, s
         return error_set(e, ERR_NOT_FOUND, "organization not found");
     if (who->scoped && strcmp(o->id, who->org.id) != 0)
         return error_set(e, ERR_FORBIDDEN, "this token is scoped to another organization");
-    if (who->scoped) {
-        *m = who->membership;
+    if (read && who->scoped) {
+        memset(m, 0, sizeof *m);
+        memcpy(m->admin_id, who->admin.id, ID_BUF);
+        memcpy(m->org_id, o->id, ID_BUF);
+        m->role = who->role;
     } else if (!store_membership_get(c->store, who->admin.id, o->id, m, &le)) {
         if (!error_absent(e, &le))
             return false;
@@ -293,7 +297,7 @@ bool orgs_get(struct app *c, const struct caller *who, const char *name, struct 
 {
     struct org o;
     struct membership m;
-    return resolve(c, who, name, &o, &m, e) && load_owner(c, &o, out, e);
+    return resolve(c, who, name, true, &o, &m, e) && load_owner(c, &o, out, e);
 }
 
 /* Undoes a rename whose collection step failed, but only when the
@@ -410,8 +414,10 @@ static bool update_checks(struct app *c, const struct caller *who, const struct 
         return error_set(e, ERR_FORBIDDEN, "only an owner may rename this organization");
     if ((req->has_email || req->has_password) && !roles_may(m->role, ACT_CHANGE_CREDENTIALS))
         return error_set(e, ERR_FORBIDDEN, "only an owner may update this organization");
+    struct admin me;
     if ((req->has_email || req->has_password) &&
-        !accounts_reauthenticate(c, &who->admin, &req->current_password, client, e))
+        (!sessions_account(c, who, &me, e) ||
+         !accounts_reauthenticate(c, &me, &req->current_password, client, e)))
         return false;
     if (req->has_email) {
         names_email_key(req->email, email_key);
@@ -467,7 +473,7 @@ bool orgs_update(struct app *c, const struct caller *who, const struct update_re
     struct org o;
     struct membership m;
     char email_key[EMAIL_BUF] = "", hash[PASSWORD_HASH_BUF] = "";
-    if (!resolve(c, who, req->old_name, &o, &m, e) ||
+    if (!resolve(c, who, req->old_name, false, &o, &m, e) ||
         !update_checks(c, who, req, &o, &m, client, email_key, hash, e)) {
         explicit_bzero(hash, sizeof hash);
         return false;
@@ -516,7 +522,7 @@ bool orgs_delete(struct app *c, const struct caller *who, const char *name, stru
 {
     struct org o;
     struct membership m;
-    if (!resolve(c, who, name, &o, &m, e))
+    if (!resolve(c, who, name, false, &o, &m, e))
         return false;
     if (!roles_may(m.role, ACT_DELETE))
         return error_set(e, ERR_FORBIDDEN, "only an owner may delete this organization");

@@ -123,19 +123,35 @@ bool sessions_authenticate(struct app *c, const char *token, size_t len, struct 
     }
     if (!session_live(&out->session, &out->claims, clock_now_ms()))
         return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
-    bool found = store_admin_by_id(c->store, out->claims.sub, &out->admin, &le);
-    if (found && out->scoped)
-        found =
-            store_org_by_id(c->store, out->claims.org, &out->org, &le) &&
-            store_membership_get(c->store, out->claims.sub, out->claims.org, &out->membership, &le);
-    if (!found) {
+    memcpy(out->admin.id, out->claims.sub, ID_BUF);
+    memcpy(out->org.id, out->claims.org, ID_BUF);
+    out->role = ROLE_MEMBER; /* least, unless the token names a role we know */
+    if (out->scoped)
+        role_parse(out->claims.role, &out->role);
+    return true;
+}
+
+bool sessions_account(struct app *c, const struct caller *who, struct admin *out, struct error *e)
+{
+    struct caller copy = *who;
+    if (!sessions_load_account(c, &copy, e))
+        return false;
+    *out = copy.admin;
+    return true;
+}
+
+bool sessions_load_account(struct app *c, struct caller *who, struct error *e)
+{
+    if (who->account_loaded)
+        return true;
+    struct error le = ERROR_INIT;
+    if (!store_admin_by_id(c->store, who->claims.sub, &who->admin, &le)) {
         if (!error_absent(e, &le))
             return false;
         return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
     }
-    explicit_bzero(out->admin.password_hash, sizeof out->admin.password_hash);
-    if (out->scoped && (out->org.state == ORG_CREATING || out->org.state == ORG_DELETING))
-        return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
+    explicit_bzero(who->admin.password_hash, sizeof who->admin.password_hash);
+    who->account_loaded = true;
     return true;
 }
 

@@ -41,15 +41,28 @@ struct token_pair {
 
 void token_pair_wipe(struct token_pair *p);
 
-/* Who is calling, established from a verified token and the database. */
+/* Who is calling, established from a verified token and its session: one
+ * database read. The account, org and membership are not read here (most
+ * routes need one of them at most, and reading all three cost every
+ * request three round trips): sessions_load_account reads the account for
+ * the routes that show or check it; the org routes read the org and, when
+ * they need a role, the membership. A live org-scoped session proves its
+ * membership: removing a member ends their sessions in that org first. */
 struct caller {
     struct jwt_claims claims;
     struct session session;
-    struct admin admin;           /* password_hash is always empty here */
-    bool scoped;                  /* an org-scoped token (from /admin/login) */
-    struct org org;               /* scoped: the org the token was issued for */
-    struct membership membership; /* scoped: the caller's membership in it */
+    struct admin admin; /* id only, until sessions_load_account (password_hash never) */
+    bool account_loaded;
+    bool scoped;    /* an org-scoped token (from /admin/login) */
+    struct org org; /* scoped: only org.id (the token's org) */
+    enum role role; /* scoped: the role the token was issued with (for reads only;
+                       writes read the membership) */
 };
+
+/* Reads the caller's account into who->admin (401 when it is gone). */
+bool sessions_load_account(struct app *c, struct caller *who, struct error *e);
+/* The caller's account into *out: who->admin when loaded, else read. */
+bool sessions_account(struct app *c, const struct caller *who, struct admin *out, struct error *e);
 
 /* Starts a session for account a, scoped to org (NULL: account scope) with
  * `role` there, signed in from client. */
@@ -57,8 +70,7 @@ bool sessions_start(struct app *c, const struct admin *a, const struct org *org,
                     const char *client, struct token_pair *out, struct error *e);
 
 /* Verifies the access token, then that its session is active and
- * unexpired, its account exists and (scoped) its org and membership do.
- * 401 otherwise. */
+ * unexpired (one read). 401 otherwise. */
 bool sessions_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
                            struct error *e);
 

@@ -25,8 +25,8 @@ static bool forbidden(struct error *e, enum action a)
                      a == ACT_READ ? "this" : action_name(a));
 }
 
-bool teams_access(struct app *c, const struct caller *who, const char *id, struct org_described *o,
-                  struct membership *m, struct error *e)
+bool teams_access(struct app *c, const struct caller *who, const char *id, bool read,
+                  struct org_described *o, struct membership *m, struct error *e)
 {
     struct error le = ERROR_INIT;
     if (!store_org_by_id_described(c->store, id, &o->org, o->description, sizeof o->description,
@@ -39,7 +39,13 @@ bool teams_access(struct app *c, const struct caller *who, const char *id, struc
         return error_set(e, ERR_NOT_FOUND, "organization not found");
     if (who->scoped && strcmp(o->org.id, who->org.id) != 0)
         return error_set(e, ERR_FORBIDDEN, "this token is scoped to another organization");
-    if (!store_membership_get(c->store, who->admin.id, o->org.id, m, &le)) {
+    if (read && who->scoped) {
+        /* the live session proves the membership; reading needs no role */
+        memset(m, 0, sizeof *m);
+        memcpy(m->admin_id, who->admin.id, ID_BUF);
+        memcpy(m->org_id, o->org.id, ID_BUF);
+        m->role = who->role;
+    } else if (!store_membership_get(c->store, who->admin.id, o->org.id, m, &le)) {
         if (!error_absent(e, &le))
             return false;
         return error_set(e, ERR_FORBIDDEN, "you are not a member of this organization");
@@ -136,7 +142,9 @@ bool teams_list(struct app *c, const struct caller *who, const struct page_reque
     } else if (who->scoped) {
         /* an org-scoped token sees its own org, on the first page */
         if (page->cursor[0] == '\0' || strcmp(page->cursor, who->org.id) < 0) {
-            ms[0] = who->membership;
+            memcpy(ms[0].admin_id, who->admin.id, ID_BUF);
+            memcpy(ms[0].org_id, who->org.id, ID_BUF);
+            ms[0].role = who->role;
             n = 1;
         }
     } else {
@@ -179,7 +187,9 @@ bool teams_create(struct app *c, const struct caller *who, const struct team_req
                          "creating an organization needs an account token (POST /auth/signin); "
                          "this one is scoped to one organization");
     struct org_described o = {0};
-    if (!orgs_create_for(c, &who->admin, req->name, req->description, client, &o.org, e))
+    struct admin me;
+    if (!sessions_account(c, who, &me, e) ||
+        !orgs_create_for(c, &me, req->name, req->description, client, &o.org, e))
         return false;
     snprintf(o.description, sizeof o.description, "%s", req->description);
     return view_of(c, &o, ROLE_OWNER, out, e);
@@ -191,7 +201,7 @@ bool teams_get(struct app *c, const struct caller *who, const char *id, struct t
     memset(out, 0, sizeof *out);
     struct org_described o;
     struct membership m;
-    return teams_access(c, who, id, &o, &m, e) && view_of(c, &o, m.role, out, e);
+    return teams_access(c, who, id, true, &o, &m, e) && view_of(c, &o, m.role, out, e);
 }
 
 bool teams_update(struct app *c, const struct caller *who, const char *id,
@@ -200,7 +210,7 @@ bool teams_update(struct app *c, const struct caller *who, const char *id,
     memset(out, 0, sizeof *out);
     struct org_described o;
     struct membership m;
-    if (!teams_access(c, who, id, &o, &m, e))
+    if (!teams_access(c, who, id, false, &o, &m, e))
         return false;
     bool rename = req->has_name && strcmp(req->name, o.org.name) != 0;
     if (rename && !roles_may(m.role, ACT_RENAME))
@@ -232,7 +242,7 @@ bool teams_delete(struct app *c, const struct caller *who, const char *id, struc
 {
     struct org_described o;
     struct membership m;
-    if (!teams_access(c, who, id, &o, &m, e))
+    if (!teams_access(c, who, id, false, &o, &m, e))
         return false;
     if (!roles_may(m.role, ACT_DELETE))
         return forbidden(e, ACT_DELETE);
@@ -245,7 +255,7 @@ bool teams_members(struct app *c, const struct caller *who, const char *id,
     memset(out, 0, sizeof *out);
     struct org_described o;
     struct membership m;
-    return teams_access(c, who, id, &o, &m, e) &&
+    return teams_access(c, who, id, true, &o, &m, e) &&
            members_page(c, o.org.id, page->cursor, (size_t)page->limit, out, e);
 }
 
@@ -318,7 +328,7 @@ bool teams_set_role(struct app *c, const struct caller *who, const char *id, con
 {
     struct org_described o;
     struct membership m, target;
-    if (!teams_access(c, who, id, &o, &m, e))
+    if (!teams_access(c, who, id, false, &o, &m, e))
         return false;
     if (!roles_may(m.role, ACT_SET_ROLE))
         return forbidden(e, ACT_SET_ROLE);
@@ -352,7 +362,7 @@ bool teams_remove(struct app *c, const struct caller *who, const char *id, const
 {
     struct org_described o;
     struct membership m, target;
-    if (!teams_access(c, who, id, &o, &m, e))
+    if (!teams_access(c, who, id, false, &o, &m, e))
         return false;
     bool self = strcmp(account_id, who->admin.id) == 0;
     if (!member_of(c, o.org.id, account_id, &target, e))

@@ -62,9 +62,11 @@ void team_view_free(struct team_view *v);
 
 /* The org {id} (with its description) and the caller's membership there:
  * 404 when there is no such org, 403 when the caller is no member or the
- * token is scoped to another org, 409 busy while it is being renamed. */
-bool teams_access(struct app *c, const struct caller *who, const char *id, struct org_described *o,
-                  struct membership *m, struct error *e);
+ * token is scoped to another org, 409 busy while it is being renamed.
+ * read: the caller only reads, so an org-scoped session (which proves its
+ * membership) needs no membership read; m->role is then the token's. */
+bool teams_access(struct app *c, const struct caller *who, const char *id, bool read,
+                  struct org_described *o, struct membership *m, struct error *e);
 
 bool teams_list(struct app *c, const struct caller *who, const struct page_request *page,
                 struct team_page *out, struct error *e);

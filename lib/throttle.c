@@ -12,15 +12,18 @@ static void key_of(char out[KEY_BUF], const char *kind, const char *who)
     snprintf(out, KEY_BUF, "%s:%s", kind, who);
 }
 
-/* Refuses when key has `limit` events or more inside the window ending now. */
+/* Refuses when key has `limit` events or more inside the window ending now;
+ * *n (may be NULL) gets how many it has. */
 static bool under_limit(struct app *c, const char *key, long limit, long window_s, int64_t now,
-                        struct error *e)
+                        int64_t *count, struct error *e)
 {
     if (limit <= 0)
         return true;
     int64_t window_ms = (int64_t)window_s * 1000, since = now - window_ms, n = 0;
     if (!store_throttle_count(c->store, key, since, &n, e))
         return false;
+    if (count != NULL)
+        *count = n;
     if (n < limit)
         return true;
     /* the count drops below the limit when event n - limit (oldest first) leaves the window */
@@ -39,17 +42,20 @@ static void add_event(struct app *c, const char *key, long window_s, int64_t now
         log_emit(LOG_WARN, "throttle event not recorded", json_pack("{s:s}", "error", e.message));
 }
 
-bool throttle_login_check(struct app *c, const char *email_key, const char *client, struct error *e)
+bool throttle_login_check(struct app *c, const char *email_key, const char *client,
+                          bool *account_failures, struct error *e)
 {
     const struct config *cfg = c->cfg;
     char account[KEY_BUF], address[KEY_BUF];
     key_of(account, "login:account", email_key);
     key_of(address, "login:address", client);
-    int64_t now = clock_now_ms();
-    return under_limit(c, account, cfg->login_failures_per_account, cfg->login_window_seconds, now,
-                       e) &&
-           under_limit(c, address, cfg->login_failures_per_address, cfg->login_window_seconds, now,
-                       e);
+    int64_t now = clock_now_ms(), failures = 0;
+    bool ok = under_limit(c, account, cfg->login_failures_per_account, cfg->login_window_seconds,
+                          now, &failures, e) &&
+              under_limit(c, address, cfg->login_failures_per_address, cfg->login_window_seconds,
+                          now, NULL, e);
+    *account_failures = failures > 0;
+    return ok;
 }
 
 void throttle_login_failed(struct app *c, const char *email_key, const char *client)
@@ -88,7 +94,7 @@ bool throttle_attempt(struct app *c, enum throttle_attempt kind, const char *cli
     char key[KEY_BUF];
     key_of(key, kind == THROTTLE_SIGNUP ? "signup:address" : "create:address", client);
     int64_t now = clock_now_ms();
-    if (!under_limit(c, key, limit, cfg->signup_window_seconds, now, e))
+    if (!under_limit(c, key, limit, cfg->signup_window_seconds, now, NULL, e))
         return false;
     add_event(c, key, cfg->signup_window_seconds, now);
     return true;

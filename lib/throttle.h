@@ -20,9 +20,11 @@
 #include "app.h"
 
 /* Before a password is checked: refuses when the account or the client
- * address has used up its failed logins. */
+ * address has used up its failed logins. *account_failures tells whether
+ * the account has any (only then is there something for a success to
+ * forget). */
 bool throttle_login_check(struct app *c, const char *email_key, const char *client,
-                          struct error *e);
+                          bool *account_failures, struct error *e);
 
 /* A wrong password (or an unknown e-mail): one event for the account and
  * one for the address. A database error is logged, not returned: the

@@ -245,19 +245,31 @@ static bool h_password(struct request *r, struct error *e)
     return true;
 }
 
+/* GET /auth/check: who am I. Reads the account, and for an org-scoped
+ * token the org and the role held there now. */
 static bool h_auth_check(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!handlers__authenticate(r, &who, e))
+    struct org org;
+    struct membership m;
+    struct error le = ERROR_INIT;
+    if (!handlers__authenticate(r, &who, e) || !sessions_load_account(r->app, &who, e))
         return false;
+    if (who.scoped && (!store_org_by_id(r->app->store, who.org.id, &org, &le) ||
+                       !store_membership_get(r->app->store, who.admin.id, who.org.id, &m, &le))) {
+        if (!error_absent(e, &le))
+            return false;
+        r->token_refused = true;
+        return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
+    }
     int64_t now = clock_now_ms() / 1000;
-    json_t *org = who.scoped ? json_pack("{s:s, s:s, s:s}", "id", who.org.id, "organization_name",
-                                         who.org.name, "collection_name", who.org.collection)
-                             : json_null();
-    json_t *role = who.scoped ? json_string(role_name(who.membership.role)) : json_null();
+    json_t *jorg = who.scoped ? json_pack("{s:s, s:s, s:s}", "id", org.id, "organization_name",
+                                          org.name, "collection_name", org.collection)
+                              : json_null();
+    json_t *role = who.scoped ? json_string(role_name(m.role)) : json_null();
     http_send_json(r, 200,
                    json_pack("{s:{s:s, s:s}, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:I}", "admin", "id",
-                             who.admin.id, "email", who.admin.email, "organization", org, "role",
+                             who.admin.id, "email", who.admin.email, "organization", jorg, "role",
                              role, "session", "id", who.session.id, "scope",
                              who.scoped ? "organization" : "account", "issued_at",
                              handlers__time_json(who.claims.iat * 1000), "expires_at",
