@@ -157,6 +157,26 @@ void metrics_login(enum login_outcome o)
         ADD(logins[o], 1);
 }
 
+/* 0: never counted, 1: the database did not answer, 2: counted */
+static atomic_int orgs_state;
+static atomic_long orgs_counts[ORG_STATE_COUNT];
+
+void metrics_set_orgs(bool up, const long counts[ORG_STATE_COUNT])
+{
+    for (int i = 0; up && i < ORG_STATE_COUNT; i++)
+        atomic_store(&orgs_counts[i], counts[i]);
+    atomic_store(&orgs_state, up ? 2 : 1);
+}
+
+void metrics_get_orgs(struct metrics_scrape *x)
+{
+    int st = atomic_load(&orgs_state);
+    x->db_known = st != 0;
+    x->db_up = st == 2;
+    for (int i = 0; i < ORG_STATE_COUNT; i++)
+        x->orgs[i] = atomic_load(&orgs_counts[i]);
+}
+
 void metrics_mongo_command(const char *name)
 {
     size_t i = 0;
@@ -202,6 +222,7 @@ void metrics_reset(void)
         atomic_store(&invitations[a], 0);
     for (size_t a = 0; a < N_COMMANDS; a++)
         atomic_store(&commands[a], 0);
+    atomic_store(&orgs_state, 0);
 }
 
 bool metrics_escape_label(const char *in, char *out, size_t cap)
@@ -358,11 +379,13 @@ static void render_mongo(struct out *o, const struct metrics_scrape *x)
     }
     if (!x->db_known)
         return;
-    family(o, "orgd_mongo_up", "gauge", "1 if MongoDB answered this scrape's queries, else 0.");
+    family(o, "orgd_mongo_up", "gauge",
+           "1 if MongoDB answered the last count of organizations (once a second), else 0.");
     put(o, "orgd_mongo_up %d\n", x->db_up ? 1 : 0);
     if (!x->db_up)
         return;
-    family(o, "orgd_organizations", "gauge", "Organizations in the database, by state.");
+    family(o, "orgd_organizations", "gauge",
+           "Organizations in the database, by state (counted once a second).");
     for (int s = 0; s < ORG_STATE_COUNT; s++)
         put(o, "orgd_organizations{state=\"%s\"} %ld\n", org_state_name((enum org_state)s),
             x->orgs[s]);

@@ -7,7 +7,8 @@
  * is bounded whatever clients send (an unknown method is "other", a status
  * outside the known list is counted under its class, "4xx"). Values that are
  * read at scrape time (hashes in flight, orgs by state) are passed to
- * metrics_render by the caller.
+ * metrics_render by the caller (the org counts from what the maintenance
+ * thread last stored with metrics_set_orgs).
  *
  * Route slots: lib knows nothing of the route table. The service passes the
  * route's index (0 .. METRICS_ROUTES_MAX-1) together with its template; the
@@ -103,6 +104,12 @@ struct metrics_scrape {
     bool db_up;                 /* the database answered the counts */
     long orgs[ORG_STATE_COUNT]; /* by state, when db_up */
 };
+
+/* The org counts as the maintenance thread last read them (once a second,
+ * off the request path): a scrape runs no query. up: the database answered. */
+void metrics_set_orgs(bool up, const long counts[ORG_STATE_COUNT]);
+/* Fills x->db_known, db_up and orgs from the last metrics_set_orgs. */
+void metrics_get_orgs(struct metrics_scrape *x);
 
 /* Renders every series into a fresh NUL-terminated buffer of at most `max`
  * bytes. Returns NULL when the text would not fit or memory ran out.

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,28 @@ static char *docs__read(struct request *r, const struct docs_asset *a, size_t *l
     return data;
 }
 
+/* The files, read once (on their first request) and kept for the life of
+ * the process: the disk is not on the request path, and the 1.5 MB bundle
+ * is not read and freed per visit. A failed read is not kept, so a
+ * DOCS_DIR that appears later is found. */
+#define DOCS_ASSETS (sizeof docs__assets / sizeof docs__assets[0])
+static pthread_mutex_t docs__lock = PTHREAD_MUTEX_INITIALIZER;
+static char *docs__data[DOCS_ASSETS];
+static size_t docs__len[DOCS_ASSETS];
+
+static const char *docs__cached(struct request *r, const struct docs_asset *a, size_t *len,
+                                struct error *e)
+{
+    size_t i = (size_t)(a - docs__assets);
+    pthread_mutex_lock(&docs__lock);
+    if (docs__data[i] == NULL)
+        docs__data[i] = docs__read(r, a, &docs__len[i], e);
+    const char *data = docs__data[i];
+    *len = docs__len[i];
+    pthread_mutex_unlock(&docs__lock);
+    return data;
+}
+
 bool handlers_openapi(struct request *r, struct error *e)
 {
     (void)e;
@@ -165,13 +188,12 @@ bool handlers_docs_asset(struct request *r, struct error *e)
         return true;
     }
     size_t len = 0;
-    char *data = docs__read(r, a, &len, e);
+    const char *data = docs__cached(r, a, &len, e);
     if (data == NULL)
         return false;
     /* the Swagger UI files change only with a new build: spare browsers the
      * 1.5 MB bundle on every visit (the page and the spec stay no-store) */
     http_add_header(r, "Cache-Control", "public, max-age=3600");
     http_send_bytes(r, a->content_type, data, len);
-    free(data);
     return true;
 }

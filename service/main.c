@@ -74,6 +74,10 @@ static void *maintenance_main(void *arg)
     int64_t next_recovery = 0;
     for (;;) {
         struct error e = ERROR_INIT;
+        /* the org gauges of /metrics, off the request path */
+        long counts[ORG_STATE_COUNT] = {0};
+        struct error ce = ERROR_INIT;
+        metrics_set_orgs(store_org_count_by_state(m->app->store, counts, &ce), counts);
         if (!indexed) {
             indexed = store_ensure_indexes(m->app->store, &e);
             if (indexed)
