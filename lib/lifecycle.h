@@ -48,9 +48,7 @@ bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e);
 bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e);
 
 /* Deletes account id if it was made by /org/create and has no org left but
- * except_org_id (NULL: none), then the sessions of the account if it is
- * gone (also when an earlier attempt deleted it and died before its
- * sessions went). Idempotent. */
+ * except_org_id (NULL: none), then its sessions. Idempotent. */
 bool lifecycle_release_account(struct app *c, const char *id, const char *except_org_id,
                                struct error *e);
 
@@ -60,5 +58,8 @@ bool lifecycle_release_account(struct app *c, const char *id, const char *except
  * document. Idempotent. The collection is
  * dropped only if no other org claims it. */
 bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e);
+/* The same, after the collection is dropped (the request that dropped it
+ * itself, so that it can undo when the drop fails). */
+bool lifecycle_delete_rest(struct app *c, const struct org *o, struct error *e);
 
 #endif

@@ -554,7 +554,7 @@ bool orgs_delete_org(struct app *c, const struct org *cur, struct error *e)
                  json_pack("{s:s, s:s}", "org_id", o.id, "error", ue.message));
         return false;
     }
-    if (!lifecycle_delete_finish(c, &next, e))
+    if (!lifecycle_delete_rest(c, &next, e))
         return false;
     log_emit(LOG_INFO, "organization deleted",
              json_pack("{s:s, s:s}", "org_id", o.id, "organization_name", o.name));

@@ -159,6 +159,10 @@ bool store_membership_set_role(store_t *s, const char *admin_id, const char *org
                                bool *applied, struct error *e);
 bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
                               struct error *e);
+/* The ids among ids[0..n) of accounts made by /org/create (or older ones
+ * without an origin): those that go with their last org. */
+bool store_admins_disposable(store_t *s, const char (*ids)[ID_BUF], size_t n, char (*out)[ID_BUF],
+                             size_t *found, struct error *e);
 /* The accounts among ids[0..n) that exist (password_hash not read), in any order. */
 bool store_admins_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct admin *out,
                          size_t *found, struct error *e);

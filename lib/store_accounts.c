@@ -401,3 +401,29 @@ bool store_member_with_role(store_t *s, const char *org_id, enum role role, stru
     bson_destroy(filter);
     return ok;
 }
+
+static void id_from_doc(const bson_t *doc, void *out)
+{
+    bson_iter_t it;
+    ((char *)out)[0] = '\0';
+    if (bson_iter_init_find(&it, doc, "_id"))
+        store__copy_oid(&it, out);
+}
+
+bool store_admins_disposable(store_t *s, const char (*ids)[ID_BUF], size_t n, char (*out)[ID_BUF],
+                             size_t *found, struct error *e)
+{
+    *found = 0;
+    if (n == 0)
+        return true;
+    bson_t filter = BSON_INITIALIZER;
+    store__append_in_ids(&filter, "_id", ids, n);
+    BCON_APPEND(&filter, "origin", "{", "$nin", "[", BCON_UTF8(origin_name(ORIGIN_SIGNUP)),
+                BCON_UTF8(origin_name(ORIGIN_INVITATION)), "]", "}");
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
+    bool ok = store__find_many(s, C_ADMINS, &filter, opts, ID_BUF, id_from_doc, out, n, found,
+                               "disposable admins", e);
+    bson_destroy(&filter);
+    bson_destroy(opts);
+    return ok;
+}

@@ -1,0 +1,173 @@
+/* What each main route costs the database, in round trips.
+ *
+ * orgd counts the commands each request sends (the driver's command
+ * monitoring) and writes the count into the request's log line
+ * (db_commands). This test sends one request per route with its own
+ * X-Request-Id, reads the count back from the log and holds it to a budget:
+ * an authorized read of an organization is two round trips, the session
+ * check included; the writes are held to what they cost today, so that a
+ * change that adds one is noticed. The throttling settings are production's
+ * (the harness turns them off by default), so the counts are the ones a
+ * deployment pays. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "testutil.h"
+
+static struct th_orgd own;
+
+/* The log line of request `id`, polled for (orgd writes it just after the
+ * answer), or NULL. Caller decrefs. */
+static json_t *log_line(const struct th_orgd *o, const char *id)
+{
+    for (int waited = 0; waited <= 3000; waited += 50) {
+        FILE *f = fopen(o->log_path, "r");
+        char line[8192];
+        while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+            json_t *j = json_loads(line, 0, NULL);
+            const char *rid = json_string_value(json_object_get(j, "request_id"));
+            const char *msg = json_string_value(json_object_get(j, "msg"));
+            if (rid != NULL && msg != NULL && strcmp(msg, "request") == 0 && strcmp(rid, id) == 0) {
+                fclose(f);
+                return j;
+            }
+            json_decref(j);
+        }
+        if (f != NULL)
+            fclose(f);
+        tu_sleep_ms(50);
+    }
+    return NULL;
+}
+
+/* Sends one request and returns its round trips, failing the test unless
+ * it answered `status` and spent at most `budget`. body (JSON) may be NULL. */
+static long costs(const char *what, const char *method, const char *path, const char *token,
+                  const char *body, long status, long budget, struct th_resp *keep)
+{
+    static int n;
+    char id[64], header[96];
+    snprintf(id, sizeof id, "rt-%d-%08x", ++n, (unsigned)rand());
+    snprintf(header, sizeof header, "X-Request-Id: %s", id);
+    const char *headers[] = {header, NULL};
+    struct th_resp r;
+    assert_true(
+        th_http(&own, method, path, token, NULL, body, body ? strlen(body) : 0, headers, &r));
+    if (r.status != status)
+        fail_msg("%s: %s %s answered %ld, not %ld: %s", what, method, path, r.status, status,
+                 r.body);
+    json_t *line = log_line(&own, id);
+    if (line == NULL)
+        fail_msg("%s: no log line for request %s", what, id);
+    json_t *n_commands = json_object_get(line, "db_commands");
+    assert_true(json_is_integer(n_commands));
+    long got = (long)json_integer_value(n_commands);
+    json_decref(line);
+    printf("# %-44s %2ld round trips (budget %ld)\n", what, got, budget);
+    if (got > budget)
+        fail_msg("%s costs %ld database round trips; its budget is %ld", what, got, budget);
+    if (keep != NULL)
+        *keep = r;
+    else
+        th_resp_free(&r);
+    return got;
+}
+
+static char *string_of(const struct th_resp *r, const char *key)
+{
+    const char *v = json_string_value(json_object_get(r->json, key));
+    assert_non_null(v);
+    return strdup(v);
+}
+
+static void routes_cost_what_they_should(void **state)
+{
+    (void)state;
+    th_orgd_init(&own, NULL);
+    /* production's throttling: its counters are part of what a login costs */
+    const char *env[] = {"LOGIN_FAILURES_PER_ACCOUNT=10", "LOGIN_FAILURES_PER_ADDRESS=100",
+                         "SIGNUPS_PER_ADDRESS=20", "ORG_CREATES_PER_ADDRESS=20", NULL};
+    assert_true(th_orgd_start(&own, env));
+    struct th_tenant t;
+    th_tenant_new(&own, &t, "Rt");
+    char path[256], body[512];
+
+    /* reads: two round trips, the session check included */
+    costs("GET /healthz", "GET", "/healthz", NULL, NULL, 200, 0, NULL);
+    snprintf(path, sizeof path, "/org/%s", t.name);
+    long read = costs("GET /org/{name} (org token)", "GET", path, t.token, NULL, 200, 2, NULL);
+    assert_int_equal(read, 2); /* the session, the org: no fewer can prove both */
+    snprintf(path, sizeof path, "/org/get?organization_name=%s", t.name);
+    costs("GET /org/get (org token)", "GET", path, t.token, NULL, 200, 2, NULL);
+    costs("GET /auth/check (org token)", "GET", "/auth/check", t.token, NULL, 200, 4, NULL);
+
+    /* the account-first flow */
+    char email[96], name[64];
+    th_unique("rtacct", name, sizeof name);
+    snprintf(email, sizeof email, "%s@example.com", name);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, TU_PASSWORD);
+    costs("POST /auth/signup", "POST", "/auth/signup", NULL, body, 201, 4, NULL);
+    struct th_resp r;
+    costs("POST /auth/signin", "POST", "/auth/signin", NULL, body, 200, 4, &r);
+    char *account = string_of(&r, "access_token");
+    char *refresh = string_of(&r, "refresh_token");
+    th_resp_free(&r);
+    th_unique("RtTeam", name, sizeof name);
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"description\":\"d\"}", name);
+    costs("POST /organization/", "POST", "/organization/", account, body, 201, 14, &r);
+    char *team = string_of(&r, "id");
+    th_resp_free(&r);
+    snprintf(path, sizeof path, "/org/%s", name);
+    costs("GET /org/{name} (account token)", "GET", path, account, NULL, 200, 3, NULL);
+    snprintf(path, sizeof path, "/organization/%s", team);
+    costs("GET /organization/{id} (with members)", "GET", path, account, NULL, 200, 5, NULL);
+    costs("GET /organization/", "GET", "/organization/", account, NULL, 200, 3, NULL);
+    snprintf(path, sizeof path, "/organization/%s/members", team);
+    costs("GET /organization/{id}/members", "GET", path, account, NULL, 200, 5, NULL);
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", refresh);
+    costs("POST /auth/refresh_token", "POST", "/auth/refresh_token", NULL, body, 200, 4, NULL);
+
+    /* logins and the org-first writes */
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", t.email, TU_PASSWORD);
+    costs("POST /admin/login", "POST", "/admin/login", NULL, body, 200, 6, NULL);
+    char renamed[64];
+    th_unique("RtNew", renamed, sizeof renamed);
+    snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", renamed);
+    costs("PUT /org/update (rename)", "PUT", "/org/update", t.token, body, 200, 12, NULL);
+    char other[64], other_email[96];
+    th_unique("RtMade", other, sizeof other);
+    snprintf(other_email, sizeof other_email, "%s@example.com", other);
+    for (char *p = other_email; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    snprintf(body, sizeof body,
+             "{\"organization_name\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", other,
+             other_email, TU_PASSWORD);
+    costs("POST /org/create", "POST", "/org/create", NULL, body, 201, 13, NULL);
+    snprintf(path, sizeof path, "/org/delete/%s", renamed);
+    costs("DELETE /org/delete/{name}", "DELETE", path, t.token, NULL, 204, 19, NULL);
+    snprintf(path, sizeof path, "/organization/%s", team);
+    costs("DELETE /organization/{id}", "DELETE", path, account, NULL, 204, 19, NULL);
+    costs("POST /auth/logout", "POST", "/auth/logout", account, NULL, 204, 2, NULL);
+    free(account);
+    free(refresh);
+    free(team);
+    th_tenant_free(&t);
+    th_expect_check_clean(&own);
+    assert_int_equal(th_orgd_stop(&own), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(routes_cost_what_they_should),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
