@@ -30,11 +30,18 @@ bool app_init(struct app *c, const struct config *cfg, struct error *e)
         app_cleanup(c);
         return false;
     }
+    c->sessions = session_cache_new(cfg->session_cache_ms);
+    if (c->sessions == NULL) {
+        app_cleanup(c);
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    }
     return true;
 }
 
 void app_cleanup(struct app *c)
 {
+    session_cache_destroy(c->sessions);
+    c->sessions = NULL;
     jwt_destroy(c->jwt);
     hasher_destroy(c->hasher);
     store_destroy(c->store);

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "jwt.h"
 #include "password.h"
+#include "session_cache.h"
 #include "store.h"
 
 struct app {
@@ -13,7 +14,8 @@ struct app {
     store_t *store;
     hasher_t *hasher;
     jwt_t *jwt;
-    char instance_id[33]; /* random per process: names recovery claims */
+    session_cache_t *sessions; /* live sessions seen lately (SESSION_CACHE_MS) */
+    char instance_id[33];      /* random per process: names recovery claims */
 };
 
 /* Builds store, hasher and JWT key from cfg (which must outlive the app).

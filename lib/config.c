@@ -47,6 +47,9 @@ static const struct setting settings[] = {
      false, "access token lifetime"},
     {"REFRESH_TOKEN_SECONDS", T_LONG, "1209600", OFF(refresh_token_seconds), 0, 60, 31536000, NULL,
      NULL, false, "session (refresh token) lifetime from sign-in; refreshing does not extend it"},
+    {"SESSION_CACHE_MS", T_LONG, "1000", OFF(session_cache_ms), 0, 0, 60000, NULL, NULL, false,
+     "how long a session seen live is taken as live without asking the database (0 = always "
+     "ask); a session ended on another instance is refused here at most this much later"},
     {"INVITATION_TTL_SECONDS", T_LONG, "604800", OFF(invitation_seconds), 0, 60, 31536000, NULL,
      NULL, false, "how long an invitation may be accepted (default 7 days)"},
     {"JWT_ISSUER", T_STRING, "orgd", OFF(jwt_issuer), SZ(jwt_issuer), 1, 127, NULL, check_printable,

@@ -116,12 +116,17 @@ bool sessions_authenticate(struct app *c, const char *token, size_t len, struct 
         return false;
     out->scoped = out->claims.org[0] != '\0';
     struct error le = ERROR_INIT;
-    if (!store_session_by_id(c->store, out->claims.sid, &out->session, &le)) {
-        if (!error_absent(e, &le))
-            return false;
-        return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
+    int64_t now = clock_now_ms();
+    if (!session_cache_get(c->sessions, out->claims.sid, now, &out->session)) {
+        if (!store_session_by_id(c->store, out->claims.sid, &out->session, &le)) {
+            if (!error_absent(e, &le))
+                return false;
+            return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
+        }
+        if (session_live(&out->session, &out->claims, now))
+            session_cache_put(c->sessions, &out->session, now);
     }
-    if (!session_live(&out->session, &out->claims, clock_now_ms()))
+    if (!session_live(&out->session, &out->claims, now))
         return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
     memcpy(out->admin.id, out->claims.sub, ID_BUF);
     memcpy(out->org.id, out->claims.org, ID_BUF);
@@ -159,6 +164,7 @@ bool sessions_load_account(struct app *c, struct caller *who, struct error *e)
  * (the caller's answer is a refusal either way). */
 static void end_session(struct app *c, const struct session *x, enum session_end why)
 {
+    session_cache_forget(c->sessions, x->id);
     struct error e = ERROR_INIT;
     bool revoked = false;
     if (!store_session_revoke(c->store, x->id, x->admin_id, why, clock_now_ms(), &revoked, &e)) {
@@ -265,6 +271,7 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
 
 bool sessions_logout(struct app *c, const struct caller *who, struct error *e)
 {
+    session_cache_forget(c->sessions, who->session.id);
     bool revoked = false;
     if (!store_session_revoke(c->store, who->session.id, who->admin.id, END_LOGOUT, clock_now_ms(),
                               &revoked, e))
@@ -285,6 +292,7 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
     struct session x;
     struct error le = ERROR_INIT;
     bool revoked = false;
+    session_cache_forget(c->sessions, id);
     if (!store_session_by_id(c->store, id, &x, &le)) {
         if (!error_absent(e, &le))
             return false;
@@ -302,6 +310,8 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
 bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid, struct error *e)
 {
     int64_t n = 0;
+    /* keep_sid is forgotten too: its next request asks the database once */
+    session_cache_forget_account(c->sessions, admin_id, NULL);
     if (!store_sessions_revoke_others(c->store, admin_id, keep_sid, END_PASSWORD_CHANGE,
                                       clock_now_ms(), &n, e))
         return false;

@@ -376,6 +376,7 @@ bool teams_remove(struct app *c, const struct caller *who, const char *id, const
     /* sessions first: a crash after this leaves a member without sessions
      * in the org (harmless), never sessions of a non-member */
     int64_t ended = 0;
+    session_cache_forget_account(c->sessions, account_id, o.org.id);
     if (!store_sessions_revoke_in_org(c->store, account_id, o.org.id, END_MEMBER_REMOVED,
                                       clock_now_ms(), &ended, e))
         return false;
