@@ -10,6 +10,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "recovery.h"
+#include "teams.h"
 #include "util.h"
 
 /* A growable array of fixed-size records. */
@@ -395,6 +396,23 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
     }
 }
 
+/* Member removals a crash left half done. */
+static bool check_removals(struct run *r, int64_t cutoff, struct error *e)
+{
+    struct membership stuck[32];
+    size_t n = 0;
+    if (!store_memberships_removing(r->c->store, cutoff, stuck, 32, &n, e))
+        return false;
+    int done = 0;
+    if (n > 0 && r->repair && !teams_recover(r->c, cutoff, &done, e))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        found(r, "stuck_removal", r->repair && (size_t)done == n,
+              "removal of account %s from org %s left half done", stuck[i].admin_id,
+              stuck[i].org_id);
+    return true;
+}
+
 /* Invitations a crash left between pending and accepted. */
 static bool check_invitations(struct run *r, int64_t cutoff, struct error *e)
 {
@@ -426,7 +444,7 @@ bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn repor
               "%" PRId64 " org lock(s) left by a process that died mid-write; each freezes "
               "its org (409) until removed",
               stale);
-    if (!check_invitations(&r, cutoff, e))
+    if (!check_invitations(&r, cutoff, e) || !check_removals(&r, cutoff, e))
         return false;
     struct snapshot s;
     if (!snapshot_load(c, &s, e)) {

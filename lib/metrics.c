@@ -343,10 +343,23 @@ static void render_requests(struct out *o)
     for (size_t s = 0; s < N_SLOTS; s++) {
         if (slot_name(s, route, sizeof route) == NULL)
             continue;
-        unsigned long long counts[METRICS_BUCKETS + 1], total = 0;
-        for (size_t b = 0; b <= METRICS_BUCKETS; b++) {
-            counts[b] = GET(buckets[s][b]);
-            total += counts[b];
+        /* routes that share a template (GET and POST /organization/) are
+         * one series: Prometheus refuses a series twice */
+        char other[256];
+        bool seen = false;
+        for (size_t p = 0; p < s && !seen; p++)
+            seen = slot_name(p, other, sizeof other) != NULL && strcmp(other, route) == 0;
+        if (seen)
+            continue;
+        unsigned long long counts[METRICS_BUCKETS + 1] = {0}, total = 0, us = 0;
+        for (size_t q = s; q < N_SLOTS; q++) {
+            if (q != s && (slot_name(q, other, sizeof other) == NULL || strcmp(other, route) != 0))
+                continue;
+            for (size_t b = 0; b <= METRICS_BUCKETS; b++) {
+                counts[b] += GET(buckets[q][b]);
+                total += GET(buckets[q][b]);
+            }
+            us += GET(sum_us[q]);
         }
         if (total == 0)
             continue;
@@ -356,7 +369,6 @@ static void render_requests(struct out *o)
             put(o, "orgd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
                 route, bucket_text[b], cumulative);
         }
-        unsigned long long us = GET(sum_us[s]);
         put(o, "orgd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", route,
             total);
         put(o, "orgd_http_request_duration_seconds_sum{route=\"%s\"} %llu.%06llu\n", route,

@@ -64,6 +64,7 @@ struct membership {
     char org_id[ID_BUF];
     enum role role;
     int64_t member_at;
+    int64_t removing_at; /* 0, or when a removal began (recovery finishes one left behind) */
 };
 
 #define DESCRIPTION_MAX_CHARS 1000

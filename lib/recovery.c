@@ -6,6 +6,7 @@
 #include "invitations.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "teams.h"
 #include "util.h"
 
 #define BATCH 64
@@ -74,7 +75,8 @@ bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, s
         log_emit(LOG_DEBUG, "expired sessions and throttling events removed",
                  json_pack("{s:I}", "documents", (json_int_t)swept));
     int finished = 0;
-    if (!invitations_recover(c, clock_now_ms() - age_ms, &finished, e))
+    if (!invitations_recover(c, clock_now_ms() - age_ms, &finished, e) ||
+        !teams_recover(c, clock_now_ms() - age_ms, &finished, e))
         return false;
     struct org stuck[BATCH];
     /* each claimed org is touched now, so it is not listed again in this run:

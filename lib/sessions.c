@@ -181,19 +181,25 @@ static void end_session(struct app *c, const struct session *x, enum session_end
 }
 
 /* A token that is not the session's current one: reuse if it is one the
- * session rotated away (then the session ends), else merely unknown. */
-static bool refuse_stale(struct app *c, const struct session *x, const char *hash, struct error *e)
+ * session rotated away before this request arrived (then the session
+ * ends), a lost race if it was rotated away while this request was on
+ * its way (two refreshes sent together: the other one won), else merely
+ * unknown. */
+static bool refuse_stale(struct app *c, const struct session *x, const char *hash,
+                         int64_t arrived_ms, struct error *e)
 {
     char owner[ID_BUF];
+    int64_t rotated_at = 0;
     bool found = false;
-    if (!store_rotation_session(c->store, hash, owner, &found, e))
+    if (!store_rotation_session(c->store, hash, owner, &rotated_at, &found, e))
         return false;
-    if (found && strcmp(owner, x->id) == 0 && x->status == SESSION_ACTIVE) {
-        end_session(c, x, END_REFRESH_REUSE);
-        return error_set(e, ERR_UNAUTHORIZED,
-                         "the refresh token was already used; the session has been ended");
-    }
-    return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
+    if (!found || strcmp(owner, x->id) != 0 || x->status != SESSION_ACTIVE)
+        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
+    if (arrived_ms <= rotated_at)
+        return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
+    end_session(c, x, END_REFRESH_REUSE);
+    return error_set(e, ERR_UNAUTHORIZED,
+                     "the refresh token was already used; the session has been ended");
 }
 
 /* The account, and for a scoped session its org and membership, are still
@@ -222,7 +228,7 @@ static bool still_entitled(struct app *c, const struct session *x, struct refres
 }
 
 bool sessions_refresh(struct app *c, const char *token, size_t len, const char *client,
-                      struct refresh_result *out, struct error *e)
+                      int64_t arrived_ms, struct refresh_result *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     char sid[ID_BUF], hash[SESSION_HASH_BUF];
@@ -238,7 +244,7 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
     }
     int64_t now = clock_now_ms();
     if (strcmp(hash, x.refresh_hash) != 0)
-        return refuse_stale(c, &x, hash, e);
+        return refuse_stale(c, &x, hash, arrived_ms, e);
     if (x.status != SESSION_ACTIVE || x.expires_at <= now)
         return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
     if (!still_entitled(c, &x, out, e))

@@ -157,6 +157,7 @@ bool store_members_page(store_t *s, const char *org_id, const char *after_admin_
                         struct membership *out, size_t max, size_t *n, struct error *e);
 bool store_membership_set_role(store_t *s, const char *admin_id, const char *org_id, enum role role,
                                bool *applied, struct error *e);
+/* Members of org_id holding `role`, those being removed not counted. */
 bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
                               struct error *e);
 /* The ids among ids[0..n) of accounts made by /org/create (or older ones
@@ -193,9 +194,17 @@ bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *o
 /* Every invitation in accepting (for the checker). */
 bool store_invitation_each_accepting(store_t *s, bool (*fn)(const struct invitation *v, void *ud),
                                      void *ud, struct error *e);
-/* The first member of org_id holding `role` (oldest first); ERR_NOT_FOUND if none. */
-bool store_member_with_role(store_t *s, const char *org_id, enum role role, struct membership *out,
-                            struct error *e);
+/* A member of org_id holding `role`, not being removed, other than
+ * except_admin_id (NULL: any); ERR_NOT_FOUND if none. */
+bool store_member_with_role(store_t *s, const char *org_id, enum role role,
+                            const char *except_admin_id, struct membership *out, struct error *e);
+/* Marks the membership as being removed at `at` (0: unmarks it); *applied
+ * says whether it exists. */
+bool store_membership_mark_removing(store_t *s, const char *admin_id, const char *org_id,
+                                    int64_t at, bool *applied, struct error *e);
+/* Memberships whose removal began before before_ms, at most max. */
+bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership *out, size_t max,
+                                size_t *n, struct error *e);
 
 /* ---- sessions (collection "sessions"; never a token in clear) ---- */
 bool store_session_insert(store_t *s, const struct session *x, struct error *e);
@@ -230,9 +239,10 @@ bool store_session_each(store_t *s, bool (*fn)(const struct session *x, void *ud
  * read-then-write. */
 bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, int64_t now,
                           int64_t expires_at, bool *won, struct error *e);
-/* The session a rotated-away hash belonged to; *found false if unknown. */
-bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF], bool *found,
-                            struct error *e);
+/* The session a rotated-away hash belonged to, and when it was rotated
+ * away; *found false if unknown. */
+bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF],
+                            int64_t *rotated_at, bool *found, struct error *e);
 
 /* ---- throttling events (collection "throttle_events"): one document per
  * counted event, so that concurrent increments cannot be lost ---- */

@@ -60,6 +60,8 @@ static void membership_from_doc(const bson_t *doc, void *out)
                 m->role = ROLE_MEMBER; /* unknown: least privilege */
         } else if (strcmp(k, "member_at") == 0) {
             m->member_at = store__get_time(&it);
+        } else if (strcmp(k, "removing_at") == 0) {
+            m->removing_at = store__get_time(&it);
         }
     }
 }
@@ -367,9 +369,42 @@ bool store_members_count_role(store_t *s, const char *org_id, enum role role, in
     bson_oid_t o;
     if (!store__oid_from(org_id, &o))
         return true;
-    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o), "role", BCON_UTF8(role_name(role)));
+    /* those staying: a member being removed is no longer counted */
+    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o), "role", BCON_UTF8(role_name(role)),
+                              "removing_at", "{", "$exists", BCON_BOOL(false), "}");
     bool ok = store__count(s, C_MEMBERS, filter, n, "members by role", e);
     bson_destroy(filter);
+    return ok;
+}
+
+bool store_membership_mark_removing(store_t *s, const char *admin_id, const char *org_id,
+                                    int64_t at, bool *applied, struct error *e)
+{
+    *applied = false;
+    bson_oid_t a, o;
+    if (!store__oid_from(admin_id, &a) || !store__oid_from(org_id, &o))
+        return true;
+    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
+    bson_t *update = at > 0 ? BCON_NEW("$set", "{", "removing_at", BCON_DATE_TIME(at), "}")
+                            : BCON_NEW("$unset", "{", "removing_at", BCON_UTF8(""), "}");
+    int64_t matched = 0;
+    bool ok = store__write_op(s, C_MEMBERS, STORE__UPDATE_ONE, filter, update, &matched,
+                              "membership removing", e);
+    bson_destroy(filter);
+    bson_destroy(update);
+    *applied = ok && matched == 1;
+    return ok;
+}
+
+bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership *out, size_t max,
+                                size_t *n, struct error *e)
+{
+    bson_t *filter = BCON_NEW("removing_at", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
+    bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)max));
+    bool ok = store__find_many(s, C_MEMBERS, filter, opts, sizeof *out, membership_from_doc, out,
+                               max, n, "memberships being removed", e);
+    bson_destroy(filter);
+    bson_destroy(opts);
     return ok;
 }
 
@@ -389,13 +424,16 @@ bool store_admins_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct
     return ok;
 }
 
-bool store_member_with_role(store_t *s, const char *org_id, enum role role, struct membership *out,
-                            struct error *e)
+bool store_member_with_role(store_t *s, const char *org_id, enum role role,
+                            const char *except_admin_id, struct membership *out, struct error *e)
 {
-    bson_oid_t o;
+    bson_oid_t o, x;
     if (!store__oid_from(org_id, &o))
         return error_set(e, ERR_NOT_FOUND, "not found");
-    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o), "role", BCON_UTF8(role_name(role)));
+    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o), "role", BCON_UTF8(role_name(role)),
+                              "removing_at", "{", "$exists", BCON_BOOL(false), "}");
+    if (store__oid_from(except_admin_id, &x))
+        BCON_APPEND(filter, "admin_id", "{", "$ne", BCON_OID(&x), "}");
     bool ok =
         store__find_one(s, C_MEMBERS, filter, membership_from_doc, out, "member with role", e);
     bson_destroy(filter);

@@ -219,23 +219,33 @@ bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, 
     return store__fail(e, &be, "rotation claim");
 }
 
-static void session_id_from_doc(const bson_t *doc, void *out)
+struct rotation {
+    char *session_id;
+    int64_t rotated_at;
+};
+
+static void rotation_from_doc(const bson_t *doc, void *out)
 {
-    char *id = out;
+    struct rotation *r = out;
     bson_iter_t it;
-    id[0] = '\0';
+    r->session_id[0] = '\0';
+    r->rotated_at = 0;
     if (bson_iter_init_find(&it, doc, "session_id"))
-        store__copy_oid(&it, id);
+        store__copy_oid(&it, r->session_id);
+    if (bson_iter_init_find(&it, doc, "rotated_at"))
+        r->rotated_at = store__get_time(&it);
 }
 
-bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF], bool *found,
-                            struct error *e)
+bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF],
+                            int64_t *rotated_at, bool *found, struct error *e)
 {
     *found = false;
+    struct rotation r = {session_id, 0};
     struct error le = ERROR_INIT;
-    if (store__find_by_utf8(s, C_ROTATIONS, "_id", hash, session_id_from_doc, session_id,
-                            "rotation by hash", &le)) {
+    if (store__find_by_utf8(s, C_ROTATIONS, "_id", hash, rotation_from_doc, &r, "rotation by hash",
+                            &le)) {
         *found = true;
+        *rotated_at = r.rotated_at;
         return true;
     }
     return error_absent(e, &le);

@@ -141,12 +141,13 @@ bool teams_list(struct app *c, const struct caller *who, const struct page_reque
         error_set(e, ERR_INTERNAL, "out of memory");
     } else if (who->scoped) {
         /* an org-scoped token sees its own org, on the first page */
-        if (page->cursor[0] == '\0' || strcmp(page->cursor, who->org.id) < 0) {
-            memcpy(ms[0].admin_id, who->admin.id, ID_BUF);
-            memcpy(ms[0].org_id, who->org.id, ID_BUF);
-            ms[0].role = who->role;
+        /* the role as it is now, not as the token was issued */
+        struct error le = ERROR_INIT;
+        if ((page->cursor[0] == '\0' || strcmp(page->cursor, who->org.id) < 0) &&
+            store_membership_get(c->store, who->admin.id, who->org.id, &ms[0], &le))
             n = 1;
-        }
+        else if (le.kind != ERR_OK && !error_absent(e, &le))
+            ok = false;
     } else {
         ok = store_memberships_page(c->store, who->admin.id, page->cursor, ms, limit, &n, e);
     }
@@ -201,7 +202,8 @@ bool teams_get(struct app *c, const struct caller *who, const char *id, struct t
     memset(out, 0, sizeof *out);
     struct org_described o;
     struct membership m;
-    return teams_access(c, who, id, true, &o, &m, e) && view_of(c, &o, m.role, out, e);
+    /* not a bare read: the answer shows the caller's role as it is now */
+    return teams_access(c, who, id, false, &o, &m, e) && view_of(c, &o, m.role, out, e);
 }
 
 bool teams_update(struct app *c, const struct caller *who, const char *id,
@@ -259,9 +261,10 @@ bool teams_members(struct app *c, const struct caller *who, const char *id,
            members_page(c, o.org.id, page->cursor, (size_t)page->limit, out, e);
 }
 
-/* The org's owner_id names an owner: after that owner left or was demoted,
- * another one. A failure is logged; the document is only a pointer (the
- * memberships decide who may do what). */
+/* The org's owner_id names an owner: before that owner leaves or is
+ * demoted, another one (the caller has made sure there is one). A failure
+ * is logged; the document is only a pointer (the memberships decide who
+ * may do what). */
 static void owner_follows(struct app *c, struct org *o, const char *gone)
 {
     if (strcmp(o->owner_id, gone) != 0)
@@ -271,7 +274,7 @@ static void owner_follows(struct app *c, struct org *o, const char *gone)
     bool applied = false;
     for (int attempt = 0; attempt < 3 && !applied; attempt++) {
         struct org next = *o;
-        if (!store_member_with_role(c->store, o->id, ROLE_OWNER, &owner, &e) ||
+        if (!store_member_with_role(c->store, o->id, ROLE_OWNER, gone, &owner, &e) ||
             (attempt > 0 && !store_org_by_id(c->store, o->id, o, &e)))
             break;
         struct admin a;
@@ -339,6 +342,8 @@ bool teams_set_role(struct app *c, const struct caller *who, const char *id, con
     bool demote = target.role == ROLE_OWNER && role != ROLE_OWNER;
     if (demote && !another_owner(c, o.org.id, "be demoted", e))
         return false;
+    if (demote) /* first: a crash after it leaves owner_id on an owner either way */
+        owner_follows(c, &o.org, account_id);
     bool applied = false;
     if (target.role != role &&
         !store_membership_set_role(c->store, account_id, o.org.id, role, &applied, e))
@@ -348,13 +353,40 @@ bool teams_set_role(struct app *c, const struct caller *who, const char *id, con
         store_membership_set_role(c->store, account_id, o.org.id, ROLE_OWNER, &applied, &ue);
         return error_set(e, ERR_CONFLICT, "the last owner cannot be demoted");
     }
-    if (demote)
-        owner_follows(c, &o.org, account_id);
     target.role = role;
     log_emit(LOG_INFO, "member role changed",
              json_pack("{s:s, s:s, s:s}", "org_id", o.org.id, "admin_id", account_id, "role",
                        role_name(role)));
     return member_views(c, &target, 1, out, e);
+}
+
+/* The steps of a removal after its membership was marked and the sessions
+ * in the org ended: owner_id moves off the account, an account made by
+ * /org/create with no other org goes, then the membership. Each step is
+ * idempotent, so recovery runs them again for a removal a crash left. */
+static bool finish_removal(struct app *c, const char *org_id, const char *account_id,
+                           struct error *e)
+{
+    struct org o;
+    struct error le = ERROR_INIT;
+    if (store_org_by_id(c->store, org_id, &o, &le))
+        owner_follows(c, &o, account_id);
+    else if (!error_absent(e, &le))
+        return false;
+    return lifecycle_release_account(c, account_id, org_id, e) &&
+           store_membership_delete(c->store, account_id, org_id, e);
+}
+
+/* Ends the account's sessions in the org (and forgets them here). */
+static bool end_sessions_in(struct app *c, const char *account_id, const char *org_id,
+                            int64_t *ended, struct error *e)
+{
+    session_cache_forget_account(c->sessions, account_id, org_id);
+    if (!store_sessions_revoke_in_org(c->store, account_id, org_id, END_MEMBER_REMOVED,
+                                      clock_now_ms(), ended, e))
+        return false;
+    metrics_sessions_ended(END_MEMBER_REMOVED, *ended);
+    return true;
 }
 
 bool teams_remove(struct app *c, const struct caller *who, const char *id, const char *account_id,
@@ -370,34 +402,55 @@ bool teams_remove(struct app *c, const struct caller *who, const char *id, const
     enum action need = target.role == ROLE_MEMBER ? ACT_REMOVE_MEMBER : ACT_REMOVE_PRIVILEGED;
     if (!self && !roles_may(m.role, need))
         return forbidden(e, need);
-    if (target.role == ROLE_OWNER && !another_owner(c, o.org.id, self ? "leave" : "be removed", e))
+    const char *what = self ? "leave" : "be removed";
+    if (target.role == ROLE_OWNER && !another_owner(c, o.org.id, what, e))
         return false;
 
-    /* sessions first: a crash after this leaves a member without sessions
-     * in the org (harmless), never sessions of a non-member */
-    int64_t ended = 0;
-    session_cache_forget_account(c->sessions, account_id, o.org.id);
-    if (!store_sessions_revoke_in_org(c->store, account_id, o.org.id, END_MEMBER_REMOVED,
-                                      clock_now_ms(), &ended, e))
+    /* marked first: from here on the removal is finished, by this request
+     * or by recovery; and a marked owner no longer counts, so two owners
+     * removing each other at once cannot both go */
+    bool applied = false;
+    if (!store_membership_mark_removing(c->store, account_id, o.org.id, clock_now_ms(), &applied,
+                                        e))
         return false;
-    metrics_sessions_ended(END_MEMBER_REMOVED, ended);
-    FAULT("member_remove.after_sessions");
-    if (!store_membership_delete(c->store, account_id, o.org.id, e))
-        return false;
+    if (!applied)
+        return error_set(e, ERR_NOT_FOUND, "no such member");
     if (target.role == ROLE_OWNER && !owner_left(c, o.org.id)) {
         struct error ue = ERROR_INIT;
-        store_membership_insert(c->store, &target, &ue);
-        return error_set(e, ERR_CONFLICT, "the last owner cannot leave or be removed");
+        store_membership_mark_removing(c->store, account_id, o.org.id, 0, &applied, &ue);
+        return error_set(e, ERR_CONFLICT, "the last owner cannot %s", what);
     }
+    int64_t ended = 0;
+    if (!end_sessions_in(c, account_id, o.org.id, &ended, e))
+        return false;
+    FAULT("member_remove.after_sessions");
+    if (!finish_removal(c, o.org.id, account_id, e))
+        return false;
     FAULT("member_remove.after_membership");
-    owner_follows(c, &o.org, account_id);
-    /* an account made by /org/create goes with its last org, as when the org goes */
-    struct error re = ERROR_INIT;
-    if (!lifecycle_release_account(c, account_id, NULL, &re))
-        log_emit(LOG_WARN, "account left for `orgd check`",
-                 json_pack("{s:s, s:s}", "admin_id", account_id, "error", re.message));
     log_emit(LOG_INFO, self ? "member left" : "member removed",
              json_pack("{s:s, s:s, s:I}", "org_id", o.org.id, "admin_id", account_id, "sessions",
                        (json_int_t)ended));
+    return true;
+}
+
+bool teams_recover(struct app *c, int64_t before_ms, int *done, struct error *e)
+{
+    *done = 0;
+    struct membership stuck[32];
+    size_t n = 0;
+    if (!store_memberships_removing(c->store, before_ms, stuck, 32, &n, e))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        struct error le = ERROR_INIT;
+        int64_t ended = 0;
+        bool ok = end_sessions_in(c, stuck[i].admin_id, stuck[i].org_id, &ended, &le) &&
+                  finish_removal(c, stuck[i].org_id, stuck[i].admin_id, &le);
+        if (ok)
+            (*done)++;
+        log_emit(ok ? LOG_INFO : LOG_WARN, "recovery",
+                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "finish_removal", "org_id",
+                           stuck[i].org_id, "admin_id", stuck[i].admin_id, "instance",
+                           c->instance_id, "error", ok ? "" : le.message));
+    }
     return true;
 }

@@ -88,4 +88,8 @@ bool teams_set_role(struct app *c, const struct caller *who, const char *id, con
 bool teams_remove(struct app *c, const struct caller *who, const char *id, const char *account_id,
                   struct error *e);
 
+/* Recovery: removals a crash left (their membership marked since before
+ * before_ms) are finished. */
+bool teams_recover(struct app *c, int64_t before_ms, int *done, struct error *e);
+
 #endif

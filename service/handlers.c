@@ -171,7 +171,7 @@ static bool h_refresh(struct request *r, struct error *e)
     bool ok =
         http_query_param(r->query, "refresh_token", query_token, sizeof query_token, &present, e) &&
         request_refresh_parse(r->body, r->body_len, present ? query_token : NULL, &req, e) &&
-        sessions_refresh(r->app, req.refresh_token, req.len, r->client, &res, e);
+        sessions_refresh(r->app, req.refresh_token, req.len, r->client, r->arrived_ms, &res, e);
     explicit_bzero(query_token, sizeof query_token);
     explicit_bzero(&req, sizeof req);
     if (!ok)

@@ -73,7 +73,7 @@ static bool page_of(struct request *r, struct page_request *page, struct error *
 
 static void note_org(struct request *r, const char *id)
 {
-    snprintf(r->org_id, sizeof r->org_id, "%s", id);
+    snprintf(r->org_id, sizeof r->org_id, "%.24s", id); /* an id, or a path segment */
 }
 
 bool handlers_teams(struct request *r, struct error *e)

@@ -40,7 +40,8 @@ struct request {
     char request_id[65];
     char client[NETADDR_BUF]; /* the client's address: the peer, or X-Forwarded-For from a
                                  trusted proxy (TRUSTED_PROXIES) */
-    int64_t started_ms;
+    int64_t started_ms;       /* monotonic */
+    int64_t arrived_ms;  /* wall clock, for what is compared with times stored in the database */
     char org_id[ID_BUF]; /* for the log line, when known */
     int status;          /* what was sent */
     bool close;          /* ask civetweb to close the connection after this response */

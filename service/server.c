@@ -255,6 +255,7 @@ static void request_init(struct request *r, struct mg_connection *conn, struct a
     r->head = strcmp(r->method, "HEAD") == 0;
     r->query = r->ri->query_string;
     r->started_ms = clock_mono_ms();
+    r->arrived_ms = clock_now_ms();
     r->route_name = "unmatched";
     r->has_body = r->ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != NULL;
     /* a body not read to its end closes the connection, on every path (civetweb

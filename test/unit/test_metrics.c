@@ -150,6 +150,25 @@ static void histogram_is_cumulative_with_sum_and_count(void **state)
     free(t);
 }
 
+/* GET and POST /organization/ are two routes with one template: their
+ * durations are one histogram series (a series twice is refused). */
+static void routes_sharing_a_template_are_one_series(void **state)
+{
+    (void)state;
+    metrics_request(5, "/organization/", "GET", 200, 1000);
+    metrics_request(6, "/organization/", "POST", 201, 2000);
+    metrics_request(6, "/organization/", "POST", 201, 3000);
+    struct metrics_scrape x = {0};
+    char *t = render(&x);
+    const char *sum = "orgd_http_request_duration_seconds_sum{route=\"/organization/\"}";
+    const char *first = strstr(t, sum);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, sum));
+    assert_line(t, "orgd_http_request_duration_seconds_sum{route=\"/organization/\"} 0.006000");
+    assert_line(t, "orgd_http_request_duration_seconds_count{route=\"/organization/\"} 3");
+    free(t);
+}
+
 static void label_values_are_escaped(void **state)
 {
     (void)state;
@@ -381,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup(bucket_math, reset),
         cmocka_unit_test_setup(requests_are_counted_by_route_method_and_status, reset),
         cmocka_unit_test_setup(histogram_is_cumulative_with_sum_and_count, reset),
+        cmocka_unit_test_setup(routes_sharing_a_template_are_one_series, reset),
         cmocka_unit_test_setup(label_values_are_escaped, reset),
         cmocka_unit_test_setup(other_counters_and_scrape_values, reset),
         cmocka_unit_test_setup(exposition_format_is_well_formed, reset),
