@@ -181,6 +181,148 @@ char *th_db_snapshot(const struct th_orgd *o)
     return out;
 }
 
+/* ---- no secret in the database ---- */
+
+static int b64url_value(char ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '-')
+        return 62;
+    if (ch == '_')
+        return 63;
+    return -1;
+}
+
+/* The bytes of a base64url text (no padding) into out; false if s is not
+ * one or does not fit. */
+static bool b64url_decode(const char *s, unsigned char *out, size_t cap, size_t *n)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    *n = 0;
+    for (; *s; s++) {
+        int v = b64url_value(*s);
+        if (v < 0)
+            return false;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (*n == cap)
+                return false;
+            out[(*n)++] = (unsigned char)(acc >> bits);
+        }
+        acc &= (1u << bits) - 1;
+    }
+    return true;
+}
+
+/* Standard base64 of the whole 3-byte groups of data only: the characters
+ * are then the same wherever the bytes sit in a longer binary. */
+static void b64_std_groups(const unsigned char *data, size_t len, char *out)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
+        for (int k = 3; k >= 0; k--)
+            out[o++] = abc[(v >> (6 * k)) & 63];
+    }
+    out[o] = '\0';
+}
+
+struct secret_forms {
+    char (*forms)[1100];
+    size_t n, cap;
+};
+
+static void forms_add(struct secret_forms *f, const char *text)
+{
+    if (strlen(text) < 8 || strlen(text) >= sizeof f->forms[0])
+        return;
+    if (f->n == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 256;
+        f->forms = realloc(f->forms, f->cap * sizeof f->forms[0]);
+        if (f->forms == NULL)
+            abort();
+    }
+    snprintf(f->forms[f->n++], sizeof f->forms[0], "%s", text);
+}
+
+/* s itself, and if it is base64url, its bytes as hex and standard base64 */
+static void forms_of_text(struct secret_forms *f, const char *s)
+{
+    forms_add(f, s);
+    unsigned char bytes[512];
+    size_t n;
+    if (strlen(s) < 16 || !b64url_decode(s, bytes, sizeof bytes, &n))
+        return;
+    char hex[1025], b64[700];
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+    forms_add(f, hex);
+    b64_std_groups(bytes, n, b64);
+    forms_add(f, b64);
+}
+
+static void collect_forms(const char *secret, void *ud)
+{
+    struct secret_forms *f = ud;
+    forms_of_text(f, secret);
+    const char *dot = strrchr(secret, '.');
+    if (dot != NULL) /* a JWT: its signature is what only orgd can make */
+        forms_of_text(f, dot + 1);
+}
+
+void th_db_expect_no_secret(const struct th_orgd *o)
+{
+    struct secret_forms f = {0};
+    th_secrets_each(collect_forms, &f);
+    mongoc_client_t *c = th_db_client(o);
+    mongoc_database_t *db = mongoc_client_get_database(c, o->db);
+    bson_error_t e;
+    char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &e);
+    if (names == NULL)
+        fail_msg("listing the collections of %s: %s", o->db, e.message);
+    char found[256] = "";
+    size_t docs = 0;
+    for (size_t i = 0; names[i] && !found[0]; i++) {
+        mongoc_collection_t *coll = mongoc_database_get_collection(db, names[i]);
+        bson_t empty = BSON_INITIALIZER;
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &empty, NULL, NULL);
+        const bson_t *doc;
+        while (!found[0] && mongoc_cursor_next(cur, &doc)) {
+            docs++;
+            char *text = bson_as_relaxed_extended_json(doc, NULL);
+            for (size_t k = 0; k < f.n && !found[0]; k++) {
+                if (strstr(text, f.forms[k]) != NULL)
+                    snprintf(found, sizeof found, "%s holds %.24s... in %.160s", names[i],
+                             f.forms[k], text);
+            }
+            bson_free(text);
+        }
+        if (mongoc_cursor_error(cur, &e) && !found[0])
+            snprintf(found, sizeof found, "reading %s: %s", names[i], e.message);
+        mongoc_cursor_destroy(cur);
+        mongoc_collection_destroy(coll);
+    }
+    bson_strfreev(names);
+    mongoc_database_destroy(db);
+    mongoc_client_destroy(c);
+    size_t nforms = f.n;
+    free(f.forms);
+    if (found[0])
+        fail_msg("a secret in the database: %s", found);
+    /* a scan of nothing proves nothing */
+    if (nforms == 0 || docs == 0)
+        fail_msg("nothing to check: %zu secrets, %zu documents", nforms, docs);
+}
+
 /* ---- a private database ---- */
 
 static bool db_script(struct th_private_db *d, const char *verb, char *out, size_t cap)

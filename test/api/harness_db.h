@@ -30,6 +30,13 @@ bool th_db_insert_docs(const struct th_orgd *o, const char *collection, int n, c
  * "nothing changed" checks: every collection's name and document count,
  * and the organizations, admins and memberships documents themselves. Caller frees. */
 char *th_db_snapshot(const struct th_orgd *o);
+/* Fails the test if any document of any collection of o's MASTER_DB (as
+ * relaxed extended JSON) holds a remembered secret (th_secret_remember:
+ * every password sent, every token received): as it is; for a JWT, its
+ * signature alone; and for one written in base64url, its bytes in hex or
+ * in standard base64 (how a driver shows binary). Tokens may be stored
+ * only as digests. */
+void th_db_expect_no_secret(const struct th_orgd *o);
 
 /* ---- a private database this test may stop and start ---- */
 

@@ -102,25 +102,47 @@ static void exchange_record(const struct th_orgd *o, const char *method, const c
     free(text);
 }
 
+/* Every password a request carried and every token a response carried:
+ * none of them may reach a log (or, for th_db_expect_no_secret, the
+ * database). A refresh token's part after its 16-character session id is
+ * remembered on its own too, since that random tail alone is the secret. */
 static void secrets_of_exchange(const char *body, size_t len, const struct th_resp *r)
 {
+    static const char *const sent[] = {"password", "current_password", "new_password"};
+    static const char *const got[] = {"access_token", "token", "refresh_token"};
     if (body != NULL) {
         json_t *req = json_loadb(body, len, 0, NULL);
-        if (json_is_object(req))
-            th_secret_remember(json_string_value(json_object_get(req, "password")));
+        for (size_t i = 0; json_is_object(req) && i < sizeof sent / sizeof sent[0]; i++)
+            th_secret_remember(json_string_value(json_object_get(req, sent[i])));
         json_decref(req);
     }
-    if (json_is_object(r->json))
-        th_secret_remember(json_string_value(json_object_get(r->json, "access_token")));
+    for (size_t i = 0; json_is_object(r->json) && i < sizeof got / sizeof got[0]; i++)
+        th_secret_remember(json_string_value(json_object_get(r->json, got[i])));
+    const char *refresh = json_string_value(json_object_get(r->json, "refresh_token"));
+    if (refresh != NULL && strlen(refresh) > 16)
+        th_secret_remember(refresh + 16);
 }
 
-bool th_http(const struct th_orgd *o, const char *method, const char *path, const char *token,
-             const char *content_type, const char *body, size_t len,
-             const char *const *extra_headers, struct th_resp *r)
+/* th_http from `source` (NULL: the default address on the thread's reused
+ * connection). */
+static bool request(const struct th_orgd *o, const char *source, const char *method,
+                    const char *path, const char *token, const char *content_type, const char *body,
+                    size_t len, const char *const *extra_headers, struct th_resp *r)
 {
     memset(r, 0, sizeof *r);
-    CURL *c = curl_for_thread();
-    curl_easy_reset(c);
+    CURL *c;
+    if (source == NULL) {
+        c = curl_for_thread();
+        curl_easy_reset(c);
+    } else {
+        /* A handle of its own for this one request: curl would otherwise
+         * hand its connection, bound to `source`, to the thread's next
+         * request from the default address (it only refuses the reverse). */
+        pthread_once(&curl_once, curl_global);
+        c = curl_easy_init();
+        if (c == NULL)
+            abort();
+    }
     char url[2048];
     snprintf(url, sizeof url, "%s%s", o->base, path);
     struct buf data = {0}, hdrs = {0};
@@ -158,21 +180,47 @@ bool th_http(const struct th_orgd *o, const char *method, const char *path, cons
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
+    char interface[80];
+    if (source != NULL) {
+        /* "host!": bind to this address, never read it as a device name */
+        snprintf(interface, sizeof interface, "host!%s", source);
+        curl_easy_setopt(c, CURLOPT_INTERFACE, interface);
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    }
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(h);
     r->body = data.data ? data.data : calloc(1, 1);
     r->len = data.len;
     r->headers = hdrs.data ? hdrs.data : calloc(1, 1);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
+    }
+    if (source != NULL)
+        curl_easy_cleanup(c);
     if (rc != CURLE_OK)
         return false;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
-    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
     if (r->len > 0)
         r->json = json_loadb(r->body, r->len, 0, NULL);
     secrets_of_exchange(body, len, r);
     exchange_record(o, method, path, r);
     return true;
+}
+
+bool th_http(const struct th_orgd *o, const char *method, const char *path, const char *token,
+             const char *content_type, const char *body, size_t len,
+             const char *const *extra_headers, struct th_resp *r)
+{
+    return request(o, NULL, method, path, token, content_type, body, len, extra_headers, r);
+}
+
+bool th_http_from(const struct th_orgd *o, const char *source, const char *method, const char *path,
+                  const char *token, const char *body, const char *const *extra_headers,
+                  struct th_resp *r)
+{
+    return request(o, source, method, path, token, NULL, body, body ? strlen(body) : 0,
+                   extra_headers, r);
 }
 
 bool th_http_json(const struct th_orgd *o, const char *method, const char *path, const char *token,
@@ -254,6 +302,63 @@ long th_login(const struct th_orgd *o, const char *email, const char *password, 
     if (status == 200)
         *token = strdup(json_string_value(json_object_get(r.json, "access_token")));
     free(body);
+    th_resp_free(&r);
+    return status;
+}
+
+long th_signup(const struct th_orgd *o, const char *email, const char *password)
+{
+    json_t *j = json_pack("{s:s, s:s}", "email", email, "password", password);
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    long status = th_status_of(o, "POST", "/auth/signup", NULL, body);
+    free(body);
+    return status;
+}
+
+/* On a 200 with both tokens, copies them into t; otherwise fails the test. */
+static void tokens_of(const struct th_resp *r, struct th_tokens *t)
+{
+    const char *access = json_string_value(json_object_get(r->json, "access_token"));
+    const char *refresh = json_string_value(json_object_get(r->json, "refresh_token"));
+    if (access == NULL || refresh == NULL || strlen(access) >= sizeof t->access ||
+        strlen(refresh) >= sizeof t->refresh)
+        fail_msg("a 200 without a usable token pair: %.300s", r->body);
+    snprintf(t->access, sizeof t->access, "%s", access);
+    snprintf(t->refresh, sizeof t->refresh, "%s", refresh);
+}
+
+long th_signin_at(const struct th_orgd *o, const char *route, const char *email,
+                  const char *password, struct th_tokens *t)
+{
+    json_t *j = json_pack("{s:s, s:s}", "email", email, "password", password);
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct th_resp r;
+    long status = th_http_json(o, "POST", route, NULL, body, &r) ? r.status : -1;
+    free(body);
+    if (status == 200)
+        tokens_of(&r, t);
+    th_resp_free(&r);
+    return status;
+}
+
+long th_signin(const struct th_orgd *o, const char *email, const char *password,
+               struct th_tokens *t)
+{
+    return th_signin_at(o, "/auth/signin", email, password, t);
+}
+
+long th_refresh(const struct th_orgd *o, const char *refresh, struct th_tokens *t)
+{
+    json_t *j = json_pack("{s:s}", "refresh_token", refresh);
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct th_resp r;
+    long status = th_http_json(o, "POST", "/auth/refresh_token", NULL, body, &r) ? r.status : -1;
+    free(body);
+    if (status == 200)
+        tokens_of(&r, t);
     th_resp_free(&r);
     return status;
 }

@@ -1,8 +1,9 @@
 /* harness_http.h — talking to an orgd over HTTP with libcurl (one
  * connection per thread, reused). Every exchange is appended to
  * $ORGD_TEST_EXCHANGES_DIR/<pid>.jsonl for the contract check
- * (test/docs/contract.mjs); every password sent and token received is
- * remembered for the log-leak check (harness_orgd.h). */
+ * (test/docs/contract.mjs); every password sent (password,
+ * current_password, new_password) and token received (access_token, token,
+ * refresh_token) is remembered for the log-leak check (harness_orgd.h). */
 #ifndef ORGD_TEST_HARNESS_HTTP_H
 #define ORGD_TEST_HARNESS_HTTP_H
 
@@ -30,6 +31,14 @@ struct th_resp {
 bool th_http(const struct th_orgd *o, const char *method, const char *path, const char *token,
              const char *content_type, const char *body, size_t len,
              const char *const *extra_headers, struct th_resp *r);
+/* A JSON request (body may be NULL) from the local address `source`, e.g.
+ * "127.0.0.2" (Linux routes all of 127/8 to lo, so orgd on 127.0.0.1 sees
+ * that peer): for per-address limits and client addresses. Each such
+ * request has a connection of its own, closed afterwards, so no request
+ * from another address ever reuses it. Otherwise as th_http. */
+bool th_http_from(const struct th_orgd *o, const char *source, const char *method, const char *path,
+                  const char *token, const char *body, const char *const *extra_headers,
+                  struct th_resp *r);
 /* Shorthands: JSON body (may be NULL). */
 bool th_http_json(const struct th_orgd *o, const char *method, const char *path, const char *token,
                   const char *body, struct th_resp *r);
@@ -67,6 +76,28 @@ struct th_tenant {
  * malloc'd: th_tenant_free frees it. */
 void th_tenant_new(const struct th_orgd *o, struct th_tenant *t, const char *prefix);
 void th_tenant_free(struct th_tenant *t);
+
+/* ---- the account flow ---- */
+
+/* The two tokens of a session, as a sign-in or a refresh answered them. */
+struct th_tokens {
+    char access[2048];
+    char refresh[128];
+};
+
+/* POST /auth/signup {email, password}; returns the status. */
+long th_signup(const struct th_orgd *o, const char *email, const char *password);
+/* POST `route` ("/auth/signin" or "/admin/login") {email, password}; on 200
+ * fills t (fails the test if the answer lacks either token). Returns the
+ * status. */
+long th_signin_at(const struct th_orgd *o, const char *route, const char *email,
+                  const char *password, struct th_tokens *t);
+/* th_signin_at "/auth/signin": an account session. */
+long th_signin(const struct th_orgd *o, const char *email, const char *password,
+               struct th_tokens *t);
+/* POST /auth/refresh_token {refresh_token}; on 200 fills t (which may be
+ * the struct `refresh` points into). Returns the status. */
+long th_refresh(const struct th_orgd *o, const char *refresh, struct th_tokens *t);
 
 /* "org_" + the lower-case name. */
 void th_collection_of(const char *name, char *out, size_t cap);

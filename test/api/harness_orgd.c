@@ -104,7 +104,7 @@ static char **child_env(struct th_orgd *o, const char *const *extra)
         n++;
     while (extra && extra[m])
         m++;
-    char **env = calloc(n + m + 16, sizeof *env);
+    char **env = calloc(n + m + 24, sizeof *env);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (!is_setting(environ[i]))
@@ -124,6 +124,13 @@ static char **child_env(struct th_orgd *o, const char *const *extra)
     ADD("PORT=%d", o->port);
     ADD("HOST=127.0.0.1");
     ADD("ENV_FILE=/nonexistent/orgd-test.env");
+    /* No throttling unless a test asks for it: the suite logs in and signs
+     * up far more often from 127.0.0.1 than the defaults allow, and a test
+     * must not depend on what ran before it against the shared orgd. */
+    ADD("LOGIN_FAILURES_PER_ACCOUNT=0");
+    ADD("LOGIN_FAILURES_PER_ADDRESS=0");
+    ADD("SIGNUPS_PER_ADDRESS=0");
+    ADD("ORG_CREATES_PER_ADDRESS=0");
 #undef ADD
     for (size_t i = 0; i < m; i++)
         env[k++] = strdup(extra[i]);
@@ -342,6 +349,14 @@ void th_secret_remember(const char *s)
         }
         secrets[slot] = strdup(s);
     }
+    pthread_mutex_unlock(&secrets_lock);
+}
+
+void th_secrets_each(void (*fn)(const char *secret, void *ud), void *ud)
+{
+    pthread_mutex_lock(&secrets_lock);
+    for (size_t i = 0; i < nsecrets; i++)
+        fn(secrets[i], ud);
     pthread_mutex_unlock(&secrets_lock);
 }
 

@@ -46,7 +46,14 @@ int th_run_group(const struct CMUnitTest *tests, size_t n);
 
 /* Starts orgd with its settings plus `extra_env` ("NAME=value" strings,
  * NULL-terminated; they override). Waits until /healthz answers 200.
- * False if it did not come up (its log is printed). */
+ * False if it did not come up (its log is printed).
+ *
+ * Besides MONGO_URI, MASTER_DB, JWT_SECRET, PORT and HOST, every orgd the
+ * harness runs (commands too) gets LOGIN_FAILURES_PER_ACCOUNT,
+ * LOGIN_FAILURES_PER_ADDRESS, SIGNUPS_PER_ADDRESS and
+ * ORG_CREATES_PER_ADDRESS = 0 (no limit), so that no test is throttled by
+ * the logins and sign-ups of the tests before it; a test of throttling
+ * names the limits it wants in extra_env. */
 bool th_orgd_start(struct th_orgd *o, const char *const *extra_env);
 
 /* Starts orgd on a free port and returns at once, without waiting for it
@@ -87,6 +94,9 @@ bool th_orgd_log_contains(const struct th_orgd *o, const char *needle);
  * secrets. The HTTP layer calls it with every password sent and every
  * token received. */
 void th_secret_remember(const char *s);
+/* Calls fn with each remembered secret (under the harness's lock: fn must
+ * not remember one). */
+void th_secrets_each(void (*fn)(const char *secret, void *ud), void *ud);
 
 /* Runs `orgd check` (with --repair when repair) with o's settings; returns
  * its exit code, its output in out. */
