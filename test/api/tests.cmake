@@ -34,3 +34,9 @@ orgd_api_test(test_races)         # concurrent requests on one name or org
 orgd_api_test(test_check)         # `orgd check` and --repair
 orgd_api_test(test_hostile)       # clients that try to crash, starve or bloat it
 orgd_api_test(test_metrics_logs)  # GET /metrics and the JSON log lines
+orgd_api_test(test_sessions)      # accounts, sign-in, refresh, logout, the session list
+orgd_api_test(test_throttle)      # failed-login, sign-up and org-creation limits
+orgd_api_test(test_teams)         # organizations by id: roles, members, several orgs, paging
+orgd_api_test(test_invitations)   # invitations: tokens used, expired, revoked, replaced; accepts
+orgd_api_test(test_team_recovery) # crashes at every teams fault point; recovery and check after
+orgd_api_test(test_roundtrips)    # database round trips per route, from each request's log line

@@ -1,0 +1,838 @@
+/* Invitations over HTTP, checked in the database too: the answer and the
+ * lists, every way a token stops working (used, expired, revoked,
+ * replaced, tampered, unknown), who may accept and how, concurrent
+ * accepts of one token, the metrics, the lifetime setting, and no token in
+ * clear in the database. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "testutil.h"
+
+static struct th_orgd *const O = &th_shared_orgd;
+
+#define WEEK_MS (7LL * 24 * 3600 * 1000) /* INVITATION_TTL_SECONDS by default */
+
+/* ---- helpers ---- */
+
+struct acct {
+    char email[96];
+    char id[32];
+    struct th_tokens t;
+};
+
+/* An invitation as the invite answered it. */
+struct inv {
+    char id[32];
+    char token[128];
+    char email[96];
+};
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+static void fresh_email(const char *prefix, char *email, size_t cap)
+{
+    char name[64];
+    th_unique(prefix, name, sizeof name);
+    snprintf(email, cap, "%s@example.com", name);
+    lower(email);
+}
+
+/* One request on o with a JSON body (taken; NULL: none). Fails the test
+ * unless the status is `want` (and, for an error, a problem document).
+ * Returns the parsed answer (caller json_decref's; NULL when none). */
+static json_t *expect_on(const struct th_orgd *o, const char *method, const char *path,
+                         const char *token, json_t *body, long want)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct th_resp r;
+    if (!th_http_json(o, method, path, token, text, &r))
+        fail_msg("%s %s: no answer", method, path);
+    if (r.status != want)
+        fail_msg("%s %s: expected %ld, got %ld: %s", method, path, want, r.status,
+                 r.body ? r.body : "");
+    if (want >= 400 && !th_is_problem(&r, want))
+        fail_msg("%s %s: a %ld that is no problem document", method, path, want);
+    free(text);
+    json_t *answer = json_incref(r.json);
+    th_resp_free(&r);
+    return answer;
+}
+
+static json_t *expect(const char *method, const char *path, const char *token, json_t *body,
+                      long want)
+{
+    return expect_on(O, method, path, token, body, want);
+}
+
+static void expect_status(const char *method, const char *path, const char *token, json_t *body,
+                          long want)
+{
+    json_decref(expect(method, path, token, body, want));
+}
+
+static const char *str(const json_t *j, const char *key)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    if (s == NULL)
+        fail_msg("no string \"%s\" in the answer", key);
+    return s;
+}
+
+/* Milliseconds since the epoch of an RFC 3339 time with milliseconds. */
+static int64_t epoch_ms(const char *text)
+{
+    struct tm tm = {0};
+    int ms = 0;
+    if (sscanf(text, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        fail_msg("not an RFC 3339 time with milliseconds: %s", text);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+static void account_on(const struct th_orgd *o, const char *prefix, struct acct *a)
+{
+    memset(a, 0, sizeof *a);
+    fresh_email(prefix, a->email, sizeof a->email);
+    long status = th_signup(o, a->email, TU_PASSWORD);
+    if (status != 201)
+        fail_msg("sign-up of %s answered %ld", a->email, status);
+    status = th_signin(o, a->email, TU_PASSWORD, &a->t);
+    if (status != 200)
+        fail_msg("sign-in of %s answered %ld", a->email, status);
+    json_t *j = expect_on(o, "GET", "/auth/check", a->t.access, NULL, 200);
+    snprintf(a->id, sizeof a->id, "%s", str(json_object_get(j, "admin"), "id"));
+    json_decref(j);
+}
+
+/* A signed-up, signed-in account in no organization. */
+static void account_new(const char *prefix, struct acct *a)
+{
+    account_on(O, prefix, a);
+}
+
+static void org_on(const struct th_orgd *o, const char *token, char id[32], char name[64])
+{
+    th_unique("Inv", name, 64);
+    json_t *j =
+        expect_on(o, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
+    snprintf(id, 32, "%s", str(j, "id"));
+    json_decref(j);
+}
+
+/* A new organization of `token`'s account. */
+static void org_new(const char *token, char id[32], char name[64])
+{
+    org_on(O, token, id, name);
+}
+
+static json_t *invite_on(const struct th_orgd *o, const char *token, const char *org_id,
+                         const char *email, const char *role, struct inv *out)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
+    json_t *body = role ? json_pack("{s:s, s:s}", "email", email, "role", role)
+                        : json_pack("{s:s}", "email", email);
+    json_t *j = expect_on(o, "POST", path, token, body, 201);
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", str(j, "id"));
+    snprintf(out->token, sizeof out->token, "%s", str(j, "token"));
+    snprintf(out->email, sizeof out->email, "%s", str(j, "email"));
+    return j;
+}
+
+/* Invites `email` (role NULL: the default) into org_id. */
+static void invite(const char *token, const char *org_id, const char *email, const char *role,
+                   struct inv *out)
+{
+    json_decref(invite_on(O, token, org_id, email, role, out));
+}
+
+/* POST /invitations/accept {token} with a bearer, or {token, password}
+ * without one; the status must be `want`. */
+static json_t *accept_as(const char *bearer, const char *inv_token, long want)
+{
+    json_t *body = bearer ? json_pack("{s:s}", "token", inv_token)
+                          : json_pack("{s:s, s:s}", "token", inv_token, "password", TU_PASSWORD);
+    return expect("POST", "/invitations/accept", bearer, body, want);
+}
+
+/* A 410 with the problem type of a gone invitation. */
+static void expect_gone(const char *bearer, const char *inv_token)
+{
+    json_t *j = accept_as(bearer, inv_token, 410);
+    assert_string_equal(str(j, "type"), "urn:orgd:problem:gone");
+    json_decref(j);
+}
+
+static int64_t memberships_of(const char *account_id, const char *org_id)
+{
+    bson_oid_t a, o;
+    bson_oid_init_from_string(&a, account_id);
+    bson_oid_init_from_string(&o, org_id);
+    bson_t *f = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
+    int64_t n = th_db_count(O, "memberships", f);
+    bson_destroy(f);
+    return n;
+}
+
+/* The status field of invitation `id` in the database. */
+static void status_in_db(const char *id, char *out, size_t cap)
+{
+    mongoc_client_t *c = th_db_client(O);
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, O->db, "invitations");
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, id);
+    bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, f, NULL, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    out[0] = '\0';
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "status") &&
+        BSON_ITER_HOLDS_UTF8(&it))
+        snprintf(out, cap, "%s", bson_iter_utf8(&it, NULL));
+    mongoc_cursor_destroy(cur);
+    bson_destroy(f);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+}
+
+/* The ids of a {"invitations": [...]} answer: true if `id` is among them. */
+static bool listed(json_t *answer, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(answer, "invitations"), i, v)
+    {
+        if (strcmp(str(v, "id"), id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- the invitation and the lists ---- */
+
+static void invitations_are_answered_and_listed(void **state)
+{
+    (void)state;
+    struct acct owner, invitee, admin, member;
+    char id[32], name[64], other_id[32], other_name[64], path[160];
+    account_new("owner", &owner);
+    account_new("invitee", &invitee);
+    org_new(owner.t.access, id, name);
+    org_new(owner.t.access, other_id, other_name);
+
+    /* the e-mail in any case is the account's */
+    char shouting[96];
+    snprintf(shouting, sizeof shouting, "%s", invitee.email);
+    for (char *p = shouting; *p && *p != '@'; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    struct inv a, b;
+    int64_t before_ms = (int64_t)time(NULL) * 1000 - 2000;
+    json_t *j = invite_on(O, owner.t.access, id, shouting, NULL, &a);
+    assert_string_equal(str(j, "email"), invitee.email);
+    assert_string_equal(str(j, "role"), "member"); /* the default */
+    assert_string_equal(str(j, "status"), "pending");
+    assert_string_equal(str(j, "organization_id"), id);
+    assert_string_equal(str(j, "organization_name"), name);
+    assert_string_equal(str(j, "invited_by"), owner.id);
+    assert_int_equal(strlen(a.id), 24);
+    assert_int_equal(strlen(a.token), 43); /* 32 random bytes, base64url */
+    int64_t created = epoch_ms(str(j, "created_at"));
+    assert_true(created >= before_ms);
+    assert_true(epoch_ms(str(j, "expires_at")) - created == WEEK_MS);
+    json_decref(j);
+    invite(owner.t.access, other_id, invitee.email, "admin", &b);
+
+    /* the invitee sees both, without tokens */
+    j = expect("GET", "/invitations", invitee.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 2);
+    assert_true(listed(j, a.id) && listed(j, b.id));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(j, "invitations"), i, v)
+    {
+        assert_null(json_object_get(v, "token"));
+        assert_string_equal(str(v, "organization_name"),
+                            strcmp(str(v, "id"), a.id) == 0 ? name : other_name);
+    }
+    json_decref(j);
+    /* someone else sees none of them */
+    j = expect("GET", "/invitations", owner.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 0);
+    json_decref(j);
+
+    /* the org's list: pending ones, for its owner and admins */
+    account_new("admin", &admin);
+    account_new("member", &member);
+    struct inv ia, im;
+    invite(owner.t.access, id, admin.email, "admin", &ia);
+    invite(owner.t.access, id, member.email, "member", &im);
+    json_decref(accept_as(admin.t.access, ia.token, 200));
+    json_decref(accept_as(member.t.access, im.token, 200));
+    snprintf(path, sizeof path, "/organization/%s/invitations", id);
+    j = expect("GET", path, owner.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    assert_true(listed(j, a.id));
+    assert_null(json_object_get(json_array_get(json_object_get(j, "invitations"), 0), "token"));
+    json_decref(j);
+    j = expect("GET", path, admin.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    json_decref(j);
+    expect_status("GET", path, member.t.access, NULL, 403);
+    expect_status("GET", path, invitee.t.access, NULL, 403); /* not a member yet */
+
+    /* accepting one leaves the other listed */
+    j = accept_as(invitee.t.access, a.token, 200);
+    assert_string_equal(str(j, "organization_id"), id);
+    assert_string_equal(str(j, "organization_name"), name);
+    assert_string_equal(str(j, "account_id"), invitee.id);
+    assert_string_equal(str(j, "email"), invitee.email);
+    assert_string_equal(str(j, "role"), "member");
+    assert_true(json_is_false(json_object_get(j, "account_created")));
+    json_decref(j);
+    j = expect("GET", "/invitations", invitee.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    assert_true(listed(j, b.id));
+    json_decref(j);
+    j = expect("GET", path, owner.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 0);
+    json_decref(j);
+    char status[32];
+    status_in_db(a.id, status, sizeof status);
+    assert_string_equal(status, "accepted");
+    assert_int_equal(memberships_of(invitee.id, id), 1);
+    /* the role the invitation named */
+    snprintf(path, sizeof path, "/organization/%s", id);
+    j = expect("GET", path, admin.t.access, NULL, 200);
+    assert_string_equal(str(j, "role"), "admin");
+    json_decref(j);
+}
+
+/* ---- every way a token stops working ---- */
+
+static void a_used_token_is_gone(void **state)
+{
+    (void)state;
+    struct acct owner;
+    char id[32], name[64], email[96];
+    account_new("owner", &owner);
+    org_new(owner.t.access, id, name);
+    fresh_email("new", email, sizeof email);
+    struct inv v;
+    invite(owner.t.access, id, email, NULL, &v);
+    json_t *j = accept_as(NULL, v.token, 200);
+    assert_true(json_is_true(json_object_get(j, "account_created")));
+    assert_true(json_is_null(json_object_get(j, "username")));
+    char account[32];
+    snprintf(account, sizeof account, "%s", str(j, "account_id"));
+    json_decref(j);
+    /* the account it made signs in; the token is spent either way */
+    struct acct made = {0};
+    snprintf(made.email, sizeof made.email, "%s", email);
+    assert_int_equal(th_signin(O, email, TU_PASSWORD, &made.t), 200);
+    expect_gone(made.t.access, v.token);
+    j = expect("POST", "/invitations/accept", NULL,
+               json_pack("{s:s, s:s}", "token", v.token, "password", "another password here"), 410);
+    json_decref(j);
+    assert_int_equal(memberships_of(account, id), 1);
+    assert_int_equal(th_db_count_str(O, "admins", "email", email), 1);
+}
+
+static void an_expired_token_is_gone(void **state)
+{
+    (void)state;
+    struct acct owner, invitee;
+    char id[32], name[64], path[160];
+    account_new("owner", &owner);
+    account_new("late", &invitee);
+    org_new(owner.t.access, id, name);
+    struct inv v;
+    invite(owner.t.access, id, invitee.email, NULL, &v);
+
+    /* its time passes, in the database */
+    mongoc_client_t *c = th_db_client(O);
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, O->db, "invitations");
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, v.id);
+    bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
+    int64_t past = (int64_t)time(NULL) * 1000 - 1000;
+    bson_t *u = BCON_NEW("$set", "{", "expires_at", BCON_DATE_TIME(past), "}");
+    bson_error_t e;
+    bson_t reply;
+    bool ok = mongoc_collection_update_one(coll, f, u, NULL, &reply, &e);
+    bson_iter_t it;
+    assert_true(ok && bson_iter_init_find(&it, &reply, "modifiedCount") &&
+                bson_iter_as_int64(&it) == 1);
+    bson_destroy(&reply);
+    bson_destroy(f);
+    bson_destroy(u);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+
+    expect_gone(invitee.t.access, v.token);
+    expect_gone(NULL, v.token);
+    assert_int_equal(memberships_of(invitee.id, id), 0);
+    /* and no list shows it */
+    json_t *j = expect("GET", "/invitations", invitee.t.access, NULL, 200);
+    assert_false(listed(j, v.id));
+    json_decref(j);
+    snprintf(path, sizeof path, "/organization/%s/invitations", id);
+    j = expect("GET", path, owner.t.access, NULL, 200);
+    assert_false(listed(j, v.id));
+    json_decref(j);
+    /* a new invitation works */
+    struct inv again;
+    invite(owner.t.access, id, invitee.email, NULL, &again);
+    json_decref(accept_as(invitee.t.access, again.token, 200));
+}
+
+static void a_revoked_token_is_gone(void **state)
+{
+    (void)state;
+    struct acct owner, invitee;
+    char id[32], name[64], other[32], other_name[64], path[200];
+    account_new("owner", &owner);
+    account_new("revoked", &invitee);
+    org_new(owner.t.access, id, name);
+    org_new(owner.t.access, other, other_name);
+    struct inv v;
+    invite(owner.t.access, id, invitee.email, NULL, &v);
+    /* not through another org's path */
+    snprintf(path, sizeof path, "/organization/%s/invitations/%s", other, v.id);
+    expect_status("DELETE", path, owner.t.access, NULL, 404);
+    /* not by the invitee, who is no member */
+    snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, v.id);
+    expect_status("DELETE", path, invitee.t.access, NULL, 403);
+    expect_status("DELETE", path, owner.t.access, NULL, 204);
+    expect_status("DELETE", path, owner.t.access, NULL, 404); /* no longer pending */
+    char status[32];
+    status_in_db(v.id, status, sizeof status);
+    assert_string_equal(status, "revoked");
+    expect_gone(invitee.t.access, v.token);
+    assert_int_equal(memberships_of(invitee.id, id), 0);
+    snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, "0123456789abcdef01234567");
+    expect_status("DELETE", path, owner.t.access, NULL, 404);
+    snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, "not-an-id");
+    expect_status("DELETE", path, owner.t.access, NULL, 404);
+}
+
+static void a_replaced_token_is_gone(void **state)
+{
+    (void)state;
+    struct acct owner, invitee;
+    char id[32], name[64], path[160];
+    account_new("owner", &owner);
+    account_new("twice", &invitee);
+    org_new(owner.t.access, id, name);
+    struct inv first, second;
+    invite(owner.t.access, id, invitee.email, "admin", &first);
+    invite(owner.t.access, id, invitee.email, "member", &second);
+    assert_string_not_equal(first.token, second.token);
+    /* one pending invitation per e-mail: the newer */
+    snprintf(path, sizeof path, "/organization/%s/invitations", id);
+    json_t *j = expect("GET", path, owner.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    assert_true(listed(j, second.id));
+    json_decref(j);
+    expect_gone(invitee.t.access, first.token);
+    j = accept_as(invitee.t.access, second.token, 200);
+    assert_string_equal(str(j, "role"), "member"); /* the newer's role, not the older's */
+    json_decref(j);
+    assert_int_equal(memberships_of(invitee.id, id), 1);
+}
+
+static void tampered_and_unknown_tokens_are_404(void **state)
+{
+    (void)state;
+    struct acct owner, invitee;
+    char id[32], name[64];
+    account_new("owner", &owner);
+    account_new("tamper", &invitee);
+    org_new(owner.t.access, id, name);
+    struct inv v;
+    invite(owner.t.access, id, invitee.email, NULL, &v);
+    char tampered[128];
+    const size_t positions[] = {0, 21, 42};
+    for (size_t i = 0; i < sizeof positions / sizeof positions[0]; i++) {
+        snprintf(tampered, sizeof tampered, "%s", v.token);
+        tampered[positions[i]] = (char)(tampered[positions[i]] == 'A' ? 'B' : 'A');
+        json_decref(accept_as(invitee.t.access, tampered, 404));
+        json_decref(accept_as(NULL, tampered, 404));
+    }
+    json_decref(accept_as(invitee.t.access, "this-token-was-never-issued-by-orgd-at-all", 404));
+    json_decref(accept_as(invitee.t.access, "x", 404));
+    /* a prefix or an extension of a real token is no token either */
+    snprintf(tampered, sizeof tampered, "%.42s", v.token);
+    json_decref(accept_as(invitee.t.access, tampered, 404));
+    snprintf(tampered, sizeof tampered, "%sA", v.token);
+    json_decref(accept_as(invitee.t.access, tampered, 404));
+    assert_int_equal(memberships_of(invitee.id, id), 0);
+    /* the real one still works */
+    json_decref(accept_as(invitee.t.access, v.token, 200));
+}
+
+/* ---- who may accept, and how ---- */
+
+static void accepting_needs_the_right_account(void **state)
+{
+    (void)state;
+    struct acct owner, invitee, stranger;
+    char id[32], name[64], path[160], email[96];
+    account_new("owner", &owner);
+    account_new("invitee", &invitee);
+    account_new("stranger", &stranger);
+    org_new(owner.t.access, id, name);
+    struct inv v;
+    invite(owner.t.access, id, invitee.email, NULL, &v);
+    char *before = th_db_snapshot(O);
+
+    /* another e-mail's bearer */
+    json_decref(accept_as(stranger.t.access, v.token, 403));
+    /* no bearer, no password */
+    json_t *j =
+        expect("POST", "/invitations/accept", NULL, json_pack("{s:s}", "token", v.token), 422);
+    assert_string_equal(str(json_array_get(json_object_get(j, "errors"), 0), "field"), "password");
+    json_decref(j);
+    /* no bearer, for an e-mail that has an account */
+    json_decref(accept_as(NULL, v.token, 409));
+    /* a bearer and a password */
+    expect_status("POST", "/invitations/accept", invitee.t.access,
+                  json_pack("{s:s, s:s}", "token", v.token, "password", TU_PASSWORD), 422);
+    /* no token */
+    expect_status("POST", "/invitations/accept", invitee.t.access, json_pack("{}"), 422);
+    expect_status("POST", "/invitations/accept", invitee.t.access, json_pack("{s:s}", "token", ""),
+                  422);
+    /* a bearer that is no token */
+    expect_status("POST", "/invitations/accept", "not.a.token",
+                  json_pack("{s:s}", "token", v.token), 401);
+    char *after = th_db_snapshot(O);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    char status[32];
+    status_in_db(v.id, status, sizeof status);
+    assert_string_equal(status, "pending");
+
+    /* the right one */
+    json_decref(accept_as(invitee.t.access, v.token, 200));
+    /* inviting a member is a conflict, in any case */
+    char upper[96];
+    snprintf(upper, sizeof upper, "%s", invitee.email);
+    upper[0] = (char)(upper[0] - 'a' + 'A');
+    snprintf(path, sizeof path, "/organization/%s/invite", id);
+    j = expect("POST", path, owner.t.access, json_pack("{s:s}", "email", upper), 409);
+    assert_string_equal(str(json_array_get(json_object_get(j, "errors"), 0), "field"), "email");
+    json_decref(j);
+    expect_status("POST", path, owner.t.access, json_pack("{s:s}", "email", owner.email), 409);
+    /* bad invitations */
+    expect_status("POST", path, owner.t.access, json_pack("{s:s}", "email", "not an e-mail"), 422);
+    fresh_email("role", email, sizeof email);
+    expect_status("POST", path, owner.t.access,
+                  json_pack("{s:s, s:s}", "email", email, "role", "superuser"), 422);
+    expect_status("POST", path, owner.t.access, json_pack("{}"), 422);
+    /* a new account with a username */
+    struct inv named;
+    invite(owner.t.access, id, email, "admin", &named);
+    j = expect("POST", "/invitations/accept", NULL,
+               json_pack("{s:s, s:s, s:s}", "token", named.token, "password", TU_PASSWORD,
+                         "username", "Named One"),
+               200);
+    assert_string_equal(str(j, "username"), "Named One");
+    assert_string_equal(str(j, "role"), "admin");
+    assert_true(json_is_true(json_object_get(j, "account_created")));
+    json_decref(j);
+}
+
+/* ---- concurrent accepts ---- */
+
+#define RACERS 8
+
+struct racer {
+    const char *bearer;
+    const char *body;
+    pthread_barrier_t *go;
+    long status;
+    pthread_t thread;
+};
+
+static void *racer_main(void *arg)
+{
+    struct racer *r = arg;
+    struct th_resp resp;
+    /* a first request opens this thread's connection, so that the racing
+     * requests leave together */
+    th_status_of(O, "GET", "/healthz", NULL, NULL);
+    pthread_barrier_wait(r->go);
+    r->status = th_http_json(O, "POST", "/invitations/accept", r->bearer, r->body, &resp)
+                    ? resp.status
+                    : -1;
+    th_resp_free(&resp);
+    return NULL;
+}
+
+static void concurrent_accepts_make_one_membership(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        struct acct owner, invitee;
+        char id[32], name[64], body[128];
+        account_new("owner", &owner);
+        account_new("racer", &invitee);
+        org_new(owner.t.access, id, name);
+        struct inv v;
+        invite(owner.t.access, id, invitee.email, NULL, &v);
+        snprintf(body, sizeof body, "{\"token\":\"%s\"}", v.token);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, RACERS);
+        struct racer racers[RACERS];
+        for (int i = 0; i < RACERS; i++) {
+            racers[i] = (struct racer){.bearer = invitee.t.access, .body = body, .go = &go};
+            assert_int_equal(pthread_create(&racers[i].thread, NULL, racer_main, &racers[i]), 0);
+        }
+        int ok = 0;
+        for (int i = 0; i < RACERS; i++) {
+            pthread_join(racers[i].thread, NULL);
+            if (racers[i].status == 200)
+                ok++;
+            else if (racers[i].status != 409 && racers[i].status != 410)
+                fail_msg("a concurrent accept answered %ld", racers[i].status);
+        }
+        pthread_barrier_destroy(&go);
+        if (ok != 1)
+            fail_msg("%d of %d concurrent accepts answered 200", ok, RACERS);
+        assert_int_equal(memberships_of(invitee.id, id), 1);
+        char status[32];
+        status_in_db(v.id, status, sizeof status);
+        assert_string_equal(status, "accepted");
+        expect_gone(invitee.t.access, v.token);
+    }
+}
+
+/* ---- metrics ---- */
+
+static char *scrape(void)
+{
+    struct th_resp r;
+    assert_true(th_http(O, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
+    assert_int_equal(r.status, 200);
+    char *text = strdup(r.body);
+    th_resp_free(&r);
+    return text;
+}
+
+/* A counter's value; absent (not yet counted) is 0. */
+static double counter(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    }
+    return 0;
+}
+
+static void assert_moved(const char *before, const char *after, const char *outcome, double by)
+{
+    char series[96];
+    snprintf(series, sizeof series, "orgd_invitations_total{outcome=\"%s\"}", outcome);
+    double d = counter(after, series) - counter(before, series);
+    if (d != by)
+        fail_msg("%s moved by %g, expected %g", series, d, by);
+}
+
+static void metrics_count_invitation_outcomes(void **state)
+{
+    (void)state;
+    struct acct owner, invitee;
+    char id[32], name[64], path[200];
+    account_new("owner", &owner);
+    account_new("counted", &invitee);
+    org_new(owner.t.access, id, name);
+    char *before = scrape();
+    struct inv a, b, c;
+    invite(owner.t.access, id, invitee.email, NULL, &a);
+    snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, a.id);
+    expect_status("DELETE", path, owner.t.access, NULL, 204);
+    expect_gone(invitee.t.access, a.token);                                  /* refused: revoked */
+    json_decref(accept_as(invitee.t.access, "no-such-token-anywhere", 404)); /* refused */
+    invite(owner.t.access, id, invitee.email, NULL, &b);
+    invite(owner.t.access, id, invitee.email, NULL, &c); /* replaces b */
+    expect_gone(invitee.t.access, b.token);              /* refused */
+    json_decref(accept_as(invitee.t.access, c.token, 200));
+    expect_gone(invitee.t.access, c.token); /* refused: used */
+    char *after = scrape();
+    assert_moved(before, after, "created", 3);
+    assert_moved(before, after, "revoked", 1);
+    assert_moved(before, after, "accepted", 1);
+    assert_moved(before, after, "refused", 4);
+    free(before);
+    free(after);
+}
+
+/* ---- the lifetime is a setting ---- */
+
+/* An orgd of the test's own, stopped by the teardown even when an assertion
+ * jumped out of the test. */
+static struct th_orgd own;
+
+static int own_teardown(void **state)
+{
+    (void)state;
+    if (own.pid > 0)
+        th_orgd_stop(&own);
+    return 0;
+}
+
+static void the_lifetime_is_a_setting(void **state)
+{
+    (void)state;
+    struct th_orgd *o = &own;
+    th_orgd_init(o, NULL);
+    const char *env[] = {"INVITATION_TTL_SECONDS=60", NULL};
+    assert_true(th_orgd_start(o, env));
+    struct acct owner;
+    char id[32], name[64], email[96];
+    account_on(o, "owner", &owner);
+    org_on(o, owner.t.access, id, name);
+    fresh_email("short", email, sizeof email);
+    struct inv v;
+    json_t *j = invite_on(o, owner.t.access, id, email, NULL, &v);
+    assert_true(epoch_ms(str(j, "expires_at")) - epoch_ms(str(j, "created_at")) == 60000);
+    json_decref(j);
+    th_expect_check_clean(o);
+    assert_int_equal(th_orgd_stop(o), 0);
+
+    /* out of range: orgd refuses to start, naming the setting */
+    const char *bad[] = {"INVITATION_TTL_SECONDS=59", "INVITATION_TTL_SECONDS=31536001"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct th_orgd b;
+        th_orgd_init(&b, NULL);
+        const char *one[] = {bad[i], NULL};
+        int code = th_orgd_run_to_exit(&b, one, 20000);
+        if (code == 0 || code == -1)
+            fail_msg("%s: orgd exited %d", bad[i], code);
+        assert_true(th_orgd_log_contains(&b, "INVITATION_TTL_SECONDS"));
+    }
+}
+
+/* ---- after everything above ---- */
+
+/* Hex of the bytes a base64url text encodes (how a driver could show a
+ * token stored as binary). */
+static void b64url_hex(const char *s, char *out, size_t cap)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t w = 0;
+    out[0] = '\0';
+    for (; *s && w + 3 < cap; s++) {
+        const char *p = strchr(alphabet, *s);
+        if (p == NULL)
+            return;
+        acc = (acc << 6) | (uint32_t)(p - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            w += (size_t)snprintf(out + w, cap - w, "%02x", (acc >> bits) & 0xff);
+        }
+    }
+}
+
+static void no_invitation_token_in_the_database(void **state)
+{
+    (void)state;
+    /* fresh ones, pending, accepted and revoked */
+    struct acct owner, one;
+    char id[32], name[64], email[96], path[200];
+    account_new("owner", &owner);
+    account_new("one", &one);
+    org_new(owner.t.access, id, name);
+    struct inv v[3];
+    invite(owner.t.access, id, one.email, NULL, &v[0]);
+    json_decref(accept_as(one.t.access, v[0].token, 200));
+    fresh_email("pending", email, sizeof email);
+    invite(owner.t.access, id, email, NULL, &v[1]);
+    fresh_email("revoked", email, sizeof email);
+    invite(owner.t.access, id, email, NULL, &v[2]);
+    snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, v[2].id);
+    expect_status("DELETE", path, owner.t.access, NULL, 204);
+
+    mongoc_client_t *c = th_db_client(O);
+    mongoc_database_t *db = mongoc_client_get_database(c, O->db);
+    bson_error_t e;
+    char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &e);
+    assert_non_null(names);
+    size_t docs = 0;
+    for (size_t i = 0; names[i]; i++) {
+        mongoc_collection_t *coll = mongoc_database_get_collection(db, names[i]);
+        bson_t all = BSON_INITIALIZER;
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &all, NULL, NULL);
+        const bson_t *doc;
+        while (mongoc_cursor_next(cur, &doc)) {
+            char *text = bson_as_relaxed_extended_json(doc, NULL);
+            docs++;
+            for (int k = 0; k < 3; k++) {
+                char hex[128];
+                b64url_hex(v[k].token, hex, sizeof hex);
+                if (strstr(text, v[k].token) != NULL || strstr(text, hex) != NULL)
+                    fail_msg("an invitation token in clear in %s: %s", names[i], text);
+            }
+            bson_free(text);
+        }
+        mongoc_cursor_destroy(cur);
+        mongoc_collection_destroy(coll);
+    }
+    bson_strfreev(names);
+    mongoc_database_destroy(db);
+    mongoc_client_destroy(c);
+    assert_true(docs > 0);
+    assert_int_equal(th_db_count_oid(O, "invitations", "org_id", id), 3);
+    /* and every token and password the tests saw, in any encoding */
+    th_db_expect_no_secret(O);
+}
+
+static void check_is_clean(void **state)
+{
+    (void)state;
+    th_expect_check_clean(O);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(invitations_are_answered_and_listed),
+        cmocka_unit_test(a_used_token_is_gone),
+        cmocka_unit_test(an_expired_token_is_gone),
+        cmocka_unit_test(a_revoked_token_is_gone),
+        cmocka_unit_test(a_replaced_token_is_gone),
+        cmocka_unit_test(tampered_and_unknown_tokens_are_404),
+        cmocka_unit_test(accepting_needs_the_right_account),
+        cmocka_unit_test(concurrent_accepts_make_one_membership),
+        cmocka_unit_test(metrics_count_invitation_outcomes),
+        cmocka_unit_test_teardown(the_lifetime_is_a_setting, own_teardown),
+        cmocka_unit_test(no_invitation_token_in_the_database),
+        cmocka_unit_test(check_is_clean),
+    };
+    return th_run_with_shared_orgd(tests);
+}
