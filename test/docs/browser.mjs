@@ -8,9 +8,14 @@
 // and bodies Swagger UI shows (201, 200, 200), and saves a screenshot. Then
 // an account's session, the same way: POST /auth/signup, POST /auth/signin,
 // POST /auth/refresh_token with the sign-in's refresh token, Authorize with
-// the new access token, POST /auth/logout (201, 200, 200, 204), and checks
-// through the API that the session has ended (its access and refresh tokens
-// are 401).
+// the new access token, and, so authorized, POST /organization/ and POST
+// /organization/{id}/invite for another e-mail; then POST /auth/logout (201,
+// 200, 200, 201, 201, 204), and checks through the API that the session has
+// ended (its access and refresh tokens are 401). Then the invited person, in
+// a second browser context (a fresh profile: no cookies, storage or Swagger
+// UI authorization of the first), opens /docs and runs POST
+// /invitations/accept with the token and a password (200, without a bearer
+// token), and signs in through the API to find the organization listed.
 // Fails on any request that leaves the server (the page must work offline),
 // any script error or Content-Security-Policy violation, and on the
 // allow-list of /docs/{asset} letting anything else through. Every response
@@ -20,7 +25,7 @@
 // Exit 77 (CTest: skipped) only when Chromium is not installed.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -49,7 +54,8 @@ const fail = (msg) => {
   failures.push(msg);
   console.error(`FAIL: ${msg}`);
 };
-const step = (msg) => console.log(`- ${msg}`);
+const started = Date.now();
+const step = (msg) => console.log(`- ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${msg}`);
 
 // ---- recording exchanges in the harness's format
 const exchangesDir = process.env.ORGD_TEST_EXCHANGES_DIR;
@@ -130,9 +136,12 @@ async function waitHealthy() {
   return false;
 }
 
-// plain HTTP with the path sent as it is (no URL normalization), recorded
-function http(method, path, headers = {}) {
+// plain HTTP with the path sent as it is (no URL normalization), recorded;
+// json: a body to send as application/json
+function http(method, path, headers = {}, json = undefined) {
   return new Promise((resolve, reject) => {
+    const data = json === undefined ? null : Buffer.from(JSON.stringify(json));
+    if (data) headers = { ...headers, 'Content-Type': 'application/json', 'Content-Length': data.length };
     const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
@@ -140,16 +149,22 @@ function http(method, path, headers = {}) {
         const body = Buffer.concat(chunks);
         const type = res.headers['content-type'] ?? '';
         record(method, path, res.statusCode, type, body);
-        resolve({ status: res.statusCode, type, body, cache: res.headers['cache-control'] ?? '' });
+        let parsed = null;
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode, type, body, json: parsed, cache: res.headers['cache-control'] ?? '' });
       });
     });
     req.on('error', reject);
+    if (data) req.write(data);
     req.end();
   });
 }
 
 let browser = null;
-const profile = mkdtempSync(join(tmpdir(), 'orgd-docs-chromium-'));
 try {
   if (!(await waitHealthy())) {
     fail(`orgd did not become healthy on ${base}`);
@@ -180,46 +195,53 @@ try {
   step('/openapi.yaml, /docs and the /docs/{asset} allow-list answer as documented');
 
   // ---- the page, in Chromium
-  // a fresh profile (--user-data-dir) each run
-  browser = await chromium.launchPersistentContext(profile, {
+  browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
     timeout: 30000,
   });
-  const context = browser;
-  const page = await context.newPage();
-  page.setDefaultTimeout(15000);
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(base + '/') || url.startsWith('data:')) return route.continue();
-    fail(`the page requested ${url}: it must need nothing but this server`);
-    return route.abort();
-  });
-  page.on('pageerror', (e) => fail(`script error on the page: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 404.*favicon\.ico/.test(m.text()))
-      fail(`console error: ${m.text()}`);
-  });
-  page.on('requestfailed', (r) => {
-    if (r.url().startsWith(base)) fail(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on('response', async (r) => {
-    const url = new URL(r.url());
-    if (url.origin !== base) return;
-    let body = Buffer.alloc(0);
-    try {
-      if (r.request().method() !== 'HEAD' && r.status() !== 204) body = await r.body();
-    } catch {
-      /* page navigated away */
-    }
-    record(r.request().method(), url.pathname + url.search, r.status(), r.headers()['content-type'], body);
-  });
 
-  await page.goto(`${base}/docs`, { waitUntil: 'load' });
-  await page.locator('.swagger-ui .info .title').waitFor();
+  // /docs in a new browser context: a fresh profile of its own (no cookies,
+  // storage or Swagger UI authorization of another context), watched for
+  // requests leaving the server, script errors and failed requests, and
+  // recording every response. `who` names the context in failures.
+  async function openDocs(who) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15000);
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(base + '/') || url.startsWith('data:')) return route.continue();
+      fail(`${who}: the page requested ${url}: it must need nothing but this server`);
+      return route.abort();
+    });
+    page.on('pageerror', (e) => fail(`${who}: script error on the page: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 404.*favicon\.ico/.test(m.text()))
+        fail(`${who}: console error: ${m.text()}`);
+    });
+    page.on('requestfailed', (r) => {
+      if (r.url().startsWith(base)) fail(`${who}: request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
+    });
+    page.on('response', async (r) => {
+      const url = new URL(r.url());
+      if (url.origin !== base) return;
+      let body = Buffer.alloc(0);
+      try {
+        if (r.request().method() !== 'HEAD' && r.status() !== 204) body = await r.body();
+      } catch {
+        /* page navigated away */
+      }
+      record(r.request().method(), url.pathname + url.search, r.status(), r.headers()['content-type'], body);
+    });
+    await page.goto(`${base}/docs`, { waitUntil: 'load' });
+    await page.locator('.swagger-ui .info .title').waitFor();
+    return page;
+  }
+
+  const page = await openDocs('first context');
   const title = await page.locator('.swagger-ui .info .title').innerText();
   if (!title.includes('orgd')) fail(`the page's title is ${JSON.stringify(title)}`);
   step(`/docs rendered "${title.split('\n')[0]}"`);
@@ -228,10 +250,14 @@ try {
   const email = `docs-${suffix}@example.com`;
   const password = `correct horse ${suffix}`;
 
-  // Expands an operation, presses "Try it out", lets fill() edit the inputs,
-  // presses Execute, and returns {status, body} as the page shows them.
-  async function tryItOut(opId, fill) {
-    const op = page.locator(`#${opId}`);
+  // Expands an operation on page p, presses "Try it out", lets fill() edit
+  // the inputs, presses Execute, and returns {status, body, curl} as the
+  // page shows them. Then it closes the operation again unless told to keep
+  // it open: Swagger UI redraws every open operation on each change, so the
+  // steps slow down as they pile up (by 10 s over the run, on a loaded
+  // machine).
+  async function tryItOutOn(p, opId, fill, keepOpen = false) {
+    const op = p.locator(`#${opId}`);
     await op.locator('.opblock-summary').first().click();
     await op.locator('button.try-out__btn').click();
     await fill(op);
@@ -247,8 +273,11 @@ try {
     } catch {
       /* asserted by the caller */
     }
-    return { status, body, bodyText };
+    const curl = await op.locator('.curl-command').innerText();
+    if (!keepOpen) await op.locator('.opblock-summary').first().click();
+    return { status, body, bodyText, curl };
   }
+  const tryItOut = (opId, fill, keepOpen) => tryItOutOn(page, opId, fill, keepOpen);
 
   const created = await tryItOut('operations-organizations-createOrganization', async (op) => {
     await op.locator('textarea.body-param__text').fill(
@@ -285,11 +314,10 @@ try {
 
   const got = await tryItOut('operations-organizations-getOrganization', async (op) => {
     await op.locator('tr[data-param-name="name"] input').fill(org);
-  });
+  }, true); // open for the screenshot
   if (got.status !== '200') fail(`get: the page shows ${got.status}: ${got.bodyText}`);
   if (got.body?.organization_name !== org || got.body?.admin?.email !== email) fail(`get: unexpected body ${got.bodyText}`);
-  const curl = await page.locator('#operations-organizations-getOrganization .curl-command').innerText();
-  if (!curl.includes('Authorization: Bearer ')) fail('get: the request Swagger UI shows carries no bearer token');
+  if (!got.curl.includes('Authorization: Bearer ')) fail('get: the request Swagger UI shows carries no bearer token');
   step(`Try it out: GET /org/{name} -> ${got.status} (with the bearer token)`);
 
   // the GET operation from its summary line down to the live response
@@ -297,6 +325,7 @@ try {
   await page.locator('#operations-organizations-getOrganization').evaluate((el) => el.scrollIntoView({ block: 'start' }));
   await page.screenshot({ path: screenshotPath });
   step(`screenshot: ${screenshotPath}`);
+  await page.locator('#operations-organizations-getOrganization .opblock-summary').first().click();
 
   // ---- an account's session: sign up, sign in, refresh, log out
   const accountEmail = `docs-account-${suffix}@example.com`;
@@ -332,10 +361,32 @@ try {
   await authorize(access);
   step('Authorize: the refreshed access token entered');
 
+  // ---- so authorized: an organization of the account's own, and an invitation
+  const team = `Team-${suffix}`;
+  const teamMade = await tryItOut('operations-organizations-createTeam', async (op) => {
+    await op.locator('textarea.body-param__text').fill(
+      JSON.stringify({ name: team, description: 'Made in the browser test.' }, null, 2));
+  });
+  const teamId = teamMade.body?.id;
+  if (teamMade.status !== '201' || typeof teamId !== 'string' || teamMade.body?.name !== team ||
+      teamMade.body?.role !== 'owner' || teamMade.body?.members?.[0]?.email !== accountEmail)
+    fail(`create (account-first): the page shows ${teamMade.status}: ${teamMade.bodyText}`);
+  step(`Try it out: POST /organization/ -> ${teamMade.status}`);
+
+  const invitedEmail = `docs-invited-${suffix}@example.com`;
+  const invited = await tryItOut('operations-invitations-inviteMember', async (op) => {
+    await op.locator('tr[data-param-name="id"] input').fill(teamId ?? '');
+    await op.locator('textarea.body-param__text').fill(JSON.stringify({ email: invitedEmail, role: 'member' }, null, 2));
+  });
+  const invitation = invited.body?.token;
+  if (invited.status !== '201' || typeof invitation !== 'string' || invited.body?.status !== 'pending' ||
+      invited.body?.organization_id !== teamId || invited.body?.email !== invitedEmail)
+    fail(`invite: the page shows ${invited.status}: ${invited.bodyText}`);
+  step(`Try it out: POST /organization/{id}/invite -> ${invited.status} (a token for ${invitedEmail})`);
+
   const loggedOut = await tryItOut('operations-auth-logout', async () => {});
   if (loggedOut.status !== '204') fail(`logout: the page shows ${loggedOut.status}: ${loggedOut.bodyText}`);
-  const logoutCurl = await page.locator('#operations-auth-logout .curl-command').innerText();
-  if (!logoutCurl.includes(`Authorization: Bearer ${access}`))
+  if (!loggedOut.curl.includes(`Authorization: Bearer ${access}`))
     fail('logout: the request Swagger UI shows does not carry the refreshed access token');
   step(`Try it out: POST /auth/logout -> ${loggedOut.status} (with the refreshed token)`);
 
@@ -346,14 +397,38 @@ try {
   if (again.status !== 401) fail(`after logout, POST /auth/refresh_token with its refresh token: ${again.status}, expected 401`);
   step('after logout the access token and the refresh token are 401');
 
+  // ---- the invited person: another browser context, so no authorization
+  // is carried over; accepting creates the account
+  const second = await openDocs('second context');
+  const accepted = await tryItOutOn(second, 'operations-invitations-acceptInvitation', async (op) => {
+    await op.locator('textarea.body-param__text').fill(
+      JSON.stringify({ token: invitation ?? '', password, username: `Invited ${suffix}` }, null, 2));
+  });
+  if (accepted.status !== '200' || accepted.body?.organization_id !== teamId || accepted.body?.email !== invitedEmail ||
+      accepted.body?.role !== 'member' || accepted.body?.account_created !== true)
+    fail(`accept: the page shows ${accepted.status}: ${accepted.bodyText}`);
+  if (accepted.curl.includes('Authorization:')) fail('accept: the second context sent an Authorization header');
+  step(`Try it out, second context: POST /invitations/accept -> ${accepted.status} (no bearer token; account created)`);
+
+  // the invited account signs in and is a member
+  const invitedIn = await http('POST', '/auth/signin', {}, { email: invitedEmail, password });
+  const invitedToken = invitedIn.json?.access_token;
+  const mine = await http('GET', '/organization/', { Authorization: `Bearer ${invitedToken}` });
+  const listed = mine.json?.organizations?.find((o) => o.id === teamId);
+  if (invitedIn.status !== 200 || mine.status !== 200 || listed?.role !== 'member')
+    fail(`the invited account: sign-in ${invitedIn.status}, GET /organization/ ${mine.status}: ${mine.body}`);
+  step('the invited account signs in and lists the organization, as a member');
+
   // tidy up through the API
   const del = await http('DELETE', `/org/delete/${org}`, { Authorization: `Bearer ${token}` });
   if (del.status !== 204) fail(`delete: ${del.status}`);
+  const ownerIn = await http('POST', '/auth/signin', {}, { email: accountEmail, password });
+  const delTeam = await http('DELETE', `/organization/${teamId}`, { Authorization: `Bearer ${ownerIn.json?.access_token}` });
+  if (delTeam.status !== 204) fail(`delete (account-first): ${delTeam.status}`);
 } catch (e) {
   fail(e.stack ?? String(e));
 } finally {
   if (browser) await browser.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
   await stopOrgd();
 }
 
@@ -363,4 +438,5 @@ if (failures.length) {
   process.exit(1);
 }
 console.log('PASSED: /docs works in Chromium: create 201, login 200, get 200; ' +
-  'signup 201, signin 200, refresh 200, logout 204');
+  'signup 201, signin 200, refresh 200, create by id 201, invite 201, logout 204; ' +
+  'accept 200 in a second context');

@@ -8,7 +8,8 @@
 #   docs.openapi_lint       Redocly CLI lints service/openapi.yaml (redocly.yaml)
 #   docs.routes_match_spec  the route table and the spec list the same method+path pairs
 #   docs.browser            Swagger UI in headless Chromium: create, login, authorize, get;
-#                           sign up, sign in, refresh, log out
+#                           sign up, sign in, refresh, create by id, invite, log out; then
+#                           accept the invitation in a second browser context
 #   docs.exchanges_reset    (fixture) empties the exchanges dir before the tests that record
 #   docs.contract           every exchange the api.* tests and docs.browser recorded
 #                           matches the spec; runs after them all
