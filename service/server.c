@@ -1,13 +1,18 @@
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "handlers.h"
 #include "http.h"
@@ -551,6 +556,56 @@ server_t *server_start(struct app *app, struct error *e)
     return s;
 }
 
+/* civetweb's accept thread polls its listening sockets for up to 2 s
+ * (SOCKET_TIMEOUT_QUANTUM) before it looks at the stop flag again, so
+ * mg_stop took two seconds every time. While it runs, this thread knocks
+ * on each listening port (connects and hangs up) so the poll returns and
+ * the flag is seen at once. */
+struct waker {
+    struct mg_context *ctx;
+    char host[64];
+    atomic_bool done;
+};
+
+static void knock(const char *host, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, &sa.sin_addr) != 1)
+        return;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return;
+    (void)connect(fd, (struct sockaddr *)&sa, sizeof sa); /* in progress is enough */
+    close(fd);
+}
+
+static void *waker_main(void *arg)
+{
+    struct waker *w = arg;
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(w->ctx, 4, ports);
+    for (int round = 0; round < 200 && !atomic_load(&w->done); round++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* mg_stop has set its flag by now */
+        for (int i = 0; i < n && !atomic_load(&w->done); i++)
+            knock(w->host, ports[i].port);
+    }
+    return NULL;
+}
+
+static void stop_civetweb(server_t *s)
+{
+    struct waker w = {.ctx = s->ctx};
+    snprintf(w.host, sizeof w.host, "%s", s->app->cfg->host);
+    atomic_init(&w.done, false);
+    pthread_t t;
+    bool waking = pthread_create(&t, NULL, waker_main, &w) == 0;
+    mg_stop(s->ctx);
+    atomic_store(&w.done, true);
+    if (waking)
+        pthread_join(t, NULL);
+}
+
 void server_stop(server_t *s, int timeout_s)
 {
     if (s == NULL)
@@ -565,7 +620,7 @@ void server_stop(server_t *s, int timeout_s)
     if (left > 0)
         log_emit(LOG_WARN, "shutdown timeout: requests cut short",
                  json_pack("{s:i}", "in_flight", left));
-    mg_stop(s->ctx);
+    stop_civetweb(s);
     intake_destroy(s->intake); /* after the workers: each left its slot idle */
     free(s);
 }
