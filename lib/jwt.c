@@ -2,6 +2,8 @@
 
 #include <cjose/cjose.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,20 @@
 #include "log.h"
 #include "util.h"
 
+/* Tokens verified lately, by the SHA-256 of their text: a token presented
+ * again (every request of a session presents the same one) skips the
+ * parsing and the MAC; its times are checked again on every use. */
+#define VERIFIED_SLOTS 1024
+
+struct verified {
+    unsigned char digest[32];
+    struct jwt_claims claims;
+    bool used;
+};
+
 struct jwt {
+    pthread_mutex_t lock; /* the verified table only */
+    struct verified verified[VERIFIED_SLOTS];
     enum jwt_alg alg;
     const char *alg_name;
     size_t sig_b64_len;      /* base64url length of the MAC, without padding */
@@ -41,6 +56,7 @@ jwt_t *jwt_new(enum jwt_alg alg, const void *secret, size_t secret_len, const ch
         error_set(e, ERR_INTERNAL, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&j->lock, NULL);
     j->alg = alg;
     j->alg_name = jwt_alg_name(alg);
     size_t mac_len = alg == JWT_HS512 ? 64 : alg == JWT_HS384 ? 48 : 32;
@@ -63,6 +79,7 @@ void jwt_destroy(jwt_t *j)
     if (j == NULL)
         return;
     cjose_jwk_release(j->jwk);
+    pthread_mutex_destroy(&j->lock);
     free(j);
 }
 
@@ -203,8 +220,49 @@ static bool claim_int(json_t *claims, const char *name, int64_t *out)
     return true;
 }
 
-bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now, struct jwt_claims *out,
+/* The times of verified claims, at now (with the leeway). */
+static bool times_ok(const struct jwt_claims *c, int64_t now, struct error *e)
+{
+    if (now >= c->exp + JWT_LEEWAY_SECONDS)
+        return reject(e, "token has expired");
+    if (c->nbf > now + JWT_LEEWAY_SECONDS || c->iat > now + JWT_LEEWAY_SECONDS)
+        return reject(e, "token is not valid yet");
+    return true;
+}
+
+static bool verify_uncached(const jwt_t *j, const char *token, size_t len, int64_t now,
+                            struct jwt_claims *out, struct error *e);
+
+bool jwt_verify(jwt_t *j, const char *token, size_t len, int64_t now, struct jwt_claims *out,
                 struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (len == 0 || len > JWT_MAX_LEN)
+        return verify_uncached(j, token, len, now, out, e);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (EVP_Digest(token, len, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != 32)
+        return verify_uncached(j, token, len, now, out, e);
+    struct verified *v = &j->verified[(digest[0] | digest[1] << 8) % VERIFIED_SLOTS];
+    pthread_mutex_lock(&j->lock);
+    bool hit = v->used && memcmp(v->digest, digest, 32) == 0;
+    if (hit)
+        *out = v->claims;
+    pthread_mutex_unlock(&j->lock);
+    if (hit)
+        return times_ok(out, now, e);
+    if (!verify_uncached(j, token, len, now, out, e))
+        return false;
+    pthread_mutex_lock(&j->lock);
+    memcpy(v->digest, digest, 32);
+    v->claims = *out;
+    v->used = true;
+    pthread_mutex_unlock(&j->lock);
+    return true;
+}
+
+static bool verify_uncached(const jwt_t *j, const char *token, size_t len, int64_t now,
+                            struct jwt_claims *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     if (len == 0)
@@ -284,9 +342,5 @@ bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now, stru
         return reject(e, "token claims are invalid");
     if (strcmp(iss, j->issuer) != 0)
         return reject(e, "token issuer is not accepted");
-    if (now >= out->exp + JWT_LEEWAY_SECONDS)
-        return reject(e, "token has expired");
-    if (out->nbf > now + JWT_LEEWAY_SECONDS || out->iat > now + JWT_LEEWAY_SECONDS)
-        return reject(e, "token is not valid yet");
-    return true;
+    return times_ok(out, now, e);
 }

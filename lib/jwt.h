@@ -42,7 +42,8 @@ typedef struct jwt jwt_t;
 const char *jwt_alg_name(enum jwt_alg alg);
 
 /* Builds the signer/verifier for `alg`; the secret is copied. The key is created once here and only
- * read afterwards, so one jwt_t serves every thread. NULL with e set on failure. */
+ * read afterwards, and the table of tokens verified lately has its own lock, so one jwt_t serves
+ * every thread. NULL with e set on failure. */
 jwt_t *jwt_new(enum jwt_alg alg, const void *secret, size_t secret_len, const char *issuer,
                long ttl_seconds, struct error *e);
 void jwt_destroy(jwt_t *j);
@@ -55,8 +56,10 @@ bool jwt_issue(const jwt_t *j, struct jwt_claims *claims, int64_t now, char **ou
  * short reason in e->message ("token has expired", ...), or ERR_MALFORMED
  * for a token no verifier should parse: longer than JWT_MAX_LEN, or whose
  * header or payload JSON nests deeper than JSONIN_MAX_DEPTH (refused before
- * any parser recurses into it). */
-bool jwt_verify(const jwt_t *j, const char *token, size_t len, int64_t now, struct jwt_claims *out,
+ * any parser recurses into it). A token verified lately (remembered by
+ * the SHA-256 of its text, in a table of 1024) is not parsed and MACed
+ * again; its times are checked again at every use. */
+bool jwt_verify(jwt_t *j, const char *token, size_t len, int64_t now, struct jwt_claims *out,
                 struct error *e);
 
 #endif
