@@ -1,6 +1,5 @@
 #include "invitations.h"
 
-#include <cjose/cjose.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +20,7 @@ static bool token_new(char out[INVITATION_TOKEN_LEN + 1], char hash[SESSION_HASH
     uint8_t raw[INVITATION_TOKEN_BYTES];
     if (!random_bytes(raw, sizeof raw))
         return error_set(e, ERR_INTERNAL, "no randomness available");
-    char *text = NULL;
-    size_t len = 0;
-    cjose_err err;
-    bool ok =
-        cjose_base64url_encode(raw, sizeof raw, &text, &len, &err) && len == INVITATION_TOKEN_LEN;
-    explicit_bzero(raw, sizeof raw);
-    if (ok) {
-        memcpy(out, text, len + 1);
-        sha256_hex(out, len, hash);
-    }
-    if (text != NULL) {
-        explicit_bzero(text, len);
-        cjose_get_dealloc()(text);
-    }
-    return ok || error_set(e, ERR_INTERNAL, "cannot make a token");
+    return sessions_token_text(raw, sizeof raw, out, INVITATION_TOKEN_LEN + 1, hash, e);
 }
 
 /* The org and the caller's right to manage its invitations. */

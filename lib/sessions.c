@@ -22,19 +22,14 @@ void token_pair_wipe(struct token_pair *p)
     explicit_bzero(p->refresh_token, sizeof p->refresh_token);
 }
 
-/* A new refresh token for session `sid` (hex) into out, its hash into hash. */
-static bool refresh_token_new(const char *sid, char out[REFRESH_TOKEN_LEN + 1],
-                              char hash[SESSION_HASH_BUF], struct error *e)
+bool sessions_token_text(uint8_t *raw, size_t n, char *out, size_t cap, char hash[SESSION_HASH_BUF],
+                         struct error *e)
 {
-    uint8_t raw[REFRESH_TOKEN_BYTES];
-    if (!hex_decode(sid, 12, raw) || !random_bytes(raw + 12, REFRESH_TOKEN_BYTES - 12))
-        return error_set(e, ERR_INTERNAL, "no randomness available");
     char *text = NULL;
     size_t len = 0;
     cjose_err err;
-    bool ok =
-        cjose_base64url_encode(raw, sizeof raw, &text, &len, &err) && len == REFRESH_TOKEN_LEN;
-    explicit_bzero(raw, sizeof raw);
+    bool ok = cjose_base64url_encode(raw, n, &text, &len, &err) && len < cap;
+    explicit_bzero(raw, n);
     if (ok) {
         memcpy(out, text, len + 1);
         sha256_hex(out, len, hash);
@@ -44,6 +39,16 @@ static bool refresh_token_new(const char *sid, char out[REFRESH_TOKEN_LEN + 1],
         cjose_get_dealloc()(text);
     }
     return ok || error_set(e, ERR_INTERNAL, "cannot issue a token");
+}
+
+/* A new refresh token for session `sid` (hex) into out, its hash into hash. */
+static bool refresh_token_new(const char *sid, char out[REFRESH_TOKEN_LEN + 1],
+                              char hash[SESSION_HASH_BUF], struct error *e)
+{
+    uint8_t raw[REFRESH_TOKEN_BYTES];
+    if (!hex_decode(sid, 12, raw) || !random_bytes(raw + 12, REFRESH_TOKEN_BYTES - 12))
+        return error_set(e, ERR_INTERNAL, "no randomness available");
+    return sessions_token_text(raw, sizeof raw, out, REFRESH_TOKEN_LEN + 1, hash, e);
 }
 
 /* The session id a refresh token names, or false when it cannot be one of ours. */

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "app.h"
 #include "model.h"
@@ -31,6 +32,13 @@
 #define REFRESH_TOKEN_BYTES 44 /* 12 (session id) + 32 (random) */
 #define REFRESH_TOKEN_LEN 59   /* base64url without padding */
 #define SESSIONS_LIST_MAX 100
+
+/* A secret token's text: the base64url (no padding) of raw[0..n), which it
+ * wipes, into out (cap bytes: 4n/3 + 2 is enough), and the SHA-256 of that
+ * text (what the database keeps) into hash. Refresh and invitation tokens
+ * are made by it. False (ERR_INTERNAL) if it does not fit. */
+bool sessions_token_text(uint8_t *raw, size_t n, char *out, size_t cap, char hash[SESSION_HASH_BUF],
+                         struct error *e);
 
 /* A fresh pair: wipe it with token_pair_wipe. */
 struct token_pair {

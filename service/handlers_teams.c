@@ -214,18 +214,26 @@ static bool send_invitations(struct request *r, const struct invitation_view *li
     return true;
 }
 
-bool handlers_team_invitations(struct request *r, struct error *e)
+/* The pending invitations of org r->param (mine: to the caller instead). */
+static bool list_invitations(struct request *r, bool mine, struct error *e)
 {
     struct caller who;
     struct invitation_view *list = calloc(INVITATIONS_LIST_MAX, sizeof *list);
     size_t n = 0;
     if (list == NULL)
         return error_set(e, ERR_INTERNAL, "out of memory");
-    bool ok = handlers__authenticate(r, &who, e) &&
-              invitations_list(r->app, &who, r->param, list, INVITATIONS_LIST_MAX, &n, e) &&
-              send_invitations(r, list, n);
+    bool ok =
+        handlers__authenticate(r, &who, e) &&
+        (mine ? invitations_mine(r->app, &who, list, INVITATIONS_LIST_MAX, &n, e)
+              : invitations_list(r->app, &who, r->param, list, INVITATIONS_LIST_MAX, &n, e)) &&
+        send_invitations(r, list, n);
     free(list);
     return ok;
+}
+
+bool handlers_team_invitations(struct request *r, struct error *e)
+{
+    return list_invitations(r, false, e);
 }
 
 bool handlers_team_invitation_delete(struct request *r, struct error *e)
@@ -240,16 +248,7 @@ bool handlers_team_invitation_delete(struct request *r, struct error *e)
 
 bool handlers_my_invitations(struct request *r, struct error *e)
 {
-    struct caller who;
-    struct invitation_view *list = calloc(INVITATIONS_LIST_MAX, sizeof *list);
-    size_t n = 0;
-    if (list == NULL)
-        return error_set(e, ERR_INTERNAL, "out of memory");
-    bool ok = handlers__authenticate(r, &who, e) &&
-              invitations_mine(r->app, &who, list, INVITATIONS_LIST_MAX, &n, e) &&
-              send_invitations(r, list, n);
-    free(list);
-    return ok;
+    return list_invitations(r, true, e);
 }
 
 bool handlers_invitation_accept(struct request *r, struct error *e)
