@@ -3,13 +3,17 @@
 #include <argon2.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -18,7 +22,35 @@
 #define SALT_LEN 16
 #define HASH_LEN 32
 
+/* One hash or verify, handed to a hashing thread. */
+struct hash_job {
+    void (*run)(struct hash_job *job);
+    const struct password_params *params;
+    const char *pw;
+    size_t len;
+    const char *encoded; /* verify */
+    char *out;           /* hash */
+    struct error *e;     /* hash */
+    bool ok;             /* hash */
+    int rc;              /* verify */
+    bool done;
+    struct hash_job *next;
+};
+
+/* argon2 runs on a few threads of its own, niced (HASH_NICE), never on a
+ * worker: a saturating login flood then yields the cores to the requests
+ * that need none, and to the database, instead of doubling their latency. */
+#define HASH_NICE 10
+#define HASH_THREADS_MAX 256
+
 struct hasher {
+    pthread_mutex_t lock;
+    pthread_cond_t work; /* a job queued, or stop */
+    pthread_cond_t done; /* a job finished */
+    struct hash_job *head, *tail;
+    bool stop;
+    int nthreads;
+    pthread_t threads[HASH_THREADS_MAX];
     struct password_params params;
     int wait_ms;
     sem_t slots;
@@ -286,6 +318,59 @@ static int verify_raw(const char *encoded, const char *pw, size_t len)
     return rc;
 }
 
+static void *hash_thread(void *arg)
+{
+    hasher_t *h = arg;
+    /* this thread only (Linux: a thread's own nice value); failing is harmless */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HASH_NICE);
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        while (h->head == NULL && !h->stop)
+            pthread_cond_wait(&h->work, &h->lock);
+        if (h->head == NULL)
+            break;
+        struct hash_job *job = h->head;
+        h->head = job->next;
+        if (h->head == NULL)
+            h->tail = NULL;
+        pthread_mutex_unlock(&h->lock);
+        job->run(job);
+        pthread_mutex_lock(&h->lock);
+        job->done = true;
+        pthread_cond_broadcast(&h->done);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* Runs job on a hashing thread and waits for it (the caller holds a slot,
+ * so a thread is free for it). */
+static void run_job(hasher_t *h, struct hash_job *job)
+{
+    pthread_mutex_lock(&h->lock);
+    job->done = false;
+    job->next = NULL;
+    if (h->tail != NULL)
+        h->tail->next = job;
+    else
+        h->head = job;
+    h->tail = job;
+    pthread_cond_signal(&h->work);
+    while (!job->done)
+        pthread_cond_wait(&h->done, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void run_hash(struct hash_job *job)
+{
+    job->ok = hash_raw(job->params, job->pw, job->len, job->out, job->e);
+}
+
+static void run_verify(struct hash_job *job)
+{
+    job->rc = verify_raw(job->encoded, job->pw, job->len);
+}
+
 hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms, struct error *e)
 {
     hasher_t *h = calloc(1, sizeof *h);
@@ -298,7 +383,20 @@ hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms
     h->max_waiting = INT_MAX;
     if (concurrency <= 0)
         concurrency = cpu_count();
+    if (concurrency > HASH_THREADS_MAX)
+        concurrency = HASH_THREADS_MAX;
     sem_init(&h->slots, 0, (unsigned)concurrency);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->work, NULL);
+    pthread_cond_init(&h->done, NULL);
+    for (int i = 0; i < concurrency; i++) {
+        if (pthread_create(&h->threads[i], NULL, hash_thread, h) != 0) {
+            error_set(e, ERR_INTERNAL, "cannot start the hashing threads");
+            hasher_destroy(h);
+            return NULL;
+        }
+        h->nthreads++;
+    }
     snprintf(h->prefix, sizeof h->prefix, "$argon2id$v=%d$m=%u,t=%u,p=%u$", ARGON2_VERSION_NUMBER,
              params.m_kib, params.t, params.p);
     /* the dummy: a hash of random bytes nobody knows, with the current
@@ -322,6 +420,15 @@ void hasher_destroy(hasher_t *h)
 {
     if (h == NULL)
         return;
+    pthread_mutex_lock(&h->lock);
+    h->stop = true;
+    pthread_cond_broadcast(&h->work);
+    pthread_mutex_unlock(&h->lock);
+    for (int i = 0; i < h->nthreads; i++)
+        pthread_join(h->threads[i], NULL);
+    pthread_cond_destroy(&h->done);
+    pthread_cond_destroy(&h->work);
+    pthread_mutex_destroy(&h->lock);
     sem_destroy(&h->slots);
     free(h);
 }
@@ -339,9 +446,11 @@ bool password_hash(hasher_t *h, const char *pw, size_t len, char out[PASSWORD_HA
 {
     if (!slot_take(h, e))
         return false;
-    bool ok = hash_raw(&h->params, pw, len, out, e);
+    struct hash_job job = {
+        .run = run_hash, .params = &h->params, .pw = pw, .len = len, .out = out, .e = e};
+    run_job(h, &job);
     slot_give(h);
-    return ok;
+    return job.ok;
 }
 
 bool password_verify(hasher_t *h, const char *encoded, const char *pw, size_t len, bool *match,
@@ -354,8 +463,10 @@ bool password_verify(hasher_t *h, const char *encoded, const char *pw, size_t le
         encoded = h->dummy;
     if (!slot_take(h, e))
         return false;
-    int rc = verify_raw(encoded, pw, len);
+    struct hash_job job = {.run = run_verify, .encoded = encoded, .pw = pw, .len = len};
+    run_job(h, &job);
     slot_give(h);
+    int rc = job.rc;
     if (rc == ARGON2_OK) {
         *match = known;
         *needs_rehash = known && strncmp(encoded, h->prefix, strlen(h->prefix)) != 0;

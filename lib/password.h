@@ -28,9 +28,11 @@ struct password_params {
 
 typedef struct hasher hasher_t;
 
-/* Creates the hasher; computes a dummy hash used when an e-mail is unknown.
- * concurrency <= 0 means the number of cores. NULL with e set on failure.
- * Caller frees with hasher_destroy. */
+/* Creates the hasher: `concurrency` hashing threads (<= 0: the number of
+ * cores), niced so that hashing yields the cores to everything else, and a
+ * dummy hash used when an e-mail is unknown. A caller's hash or verify runs
+ * on one of those threads while the caller waits. NULL with e set on
+ * failure. Caller frees with hasher_destroy. */
 hasher_t *hasher_new(struct password_params params, int concurrency, int wait_ms, struct error *e);
 void hasher_destroy(hasher_t *h);
 
