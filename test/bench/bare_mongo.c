@@ -257,9 +257,12 @@ static int run_loop(int argc, char **argv)
 /* ---- seed ---- */
 
 /* A copy of `from` with _id replaced, and name, name_key and collection
- * set for `name` when `org` (else org_id set to *org_id). */
+ * set for `name` when `org` (else org_id set to *org_id); the owner
+ * (owner_id of an org, admin_id of a membership) becomes *owner, an account
+ * of the clone's own: the measured account's list keeps its size, and what
+ * grows is the database. */
 static void clone_doc(const bson_t *from, bson_t *to, const bson_oid_t *id, bool org,
-                      const char *name, const bson_oid_t *org_id)
+                      const char *name, const bson_oid_t *org_id, const bson_oid_t *owner)
 {
     char key[128], coll[160];
     size_t i;
@@ -282,6 +285,8 @@ static void clone_doc(const bson_t *from, bson_t *to, const bson_oid_t *id, bool
             BSON_APPEND_UTF8(to, k, coll);
         else if (!org && strcmp(k, "org_id") == 0)
             BSON_APPEND_OID(to, k, org_id);
+        else if (strcmp(k, org ? "owner_id" : "admin_id") == 0)
+            BSON_APPEND_OID(to, k, owner);
         else
             bson_append_iter(to, k, -1, &it);
     }
@@ -343,15 +348,17 @@ static int run_seed(int argc, char **argv)
         for (; n < SEED_BATCH && inserted + (long)n < count; n++) {
             char name[64];
             snprintf(name, sizeof name, "%s%ld", prefix, inserted + (long)n + 1);
-            bson_oid_t org_id;
+            bson_oid_t org_id, owner;
             bson_oid_init(&org_id, NULL);
+            bson_oid_init(&owner, NULL);
             org_docs[n] = bson_new();
-            clone_doc(org_template, org_docs[n], &org_id, true, name, NULL);
+            clone_doc(org_template, org_docs[n], &org_id, true, name, NULL, &owner);
             for (size_t j = 0; j < nmembers; j++) {
                 bson_oid_t member_id;
                 bson_oid_init(&member_id, NULL);
                 member_docs[m] = bson_new();
-                clone_doc(member_templates[j], member_docs[m++], &member_id, false, name, &org_id);
+                clone_doc(member_templates[j], member_docs[m++], &member_id, false, name, &org_id,
+                          &owner);
             }
         }
         /* the org documents first: a membership never points at nothing */
