@@ -122,6 +122,7 @@ struct session {
     char admin_id[ID_BUF];
     char org_id[ID_BUF]; /* "" = account scope */
     char refresh_hash[SESSION_HASH_BUF];
+    char previous_hash[SESSION_HASH_BUF]; /* the refresh token rotated away last, or "" */
     enum session_status status;
     int64_t created_at;
     int64_t last_used_at;

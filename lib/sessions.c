@@ -185,23 +185,29 @@ static void end_session(struct app *c, const struct session *x, enum session_end
                        session_end_name(why)));
 }
 
-/* A token that is not the session's current one: reuse if it is one the
- * session rotated away before this request arrived (then the session
- * ends), a lost race if it was rotated away while this request was on
- * its way (two refreshes sent together: the other one won), else merely
+/* A token that is not the session's current one. The one rotated away
+ * last, by a request that arrived before that rotation was written, lost a
+ * race (two refreshes sent together): refused, the session kept. Any
+ * token the session rotated away, presented later, is reuse: one of its
+ * holders is not the owner, and the session ends. Anything else is
  * unknown. */
 static bool refuse_stale(struct app *c, const struct session *x, const char *hash,
                          int64_t arrived_ms, struct error *e)
 {
-    char owner[ID_BUF];
-    int64_t rotated_at = 0;
-    bool found = false;
-    if (!store_rotation_session(c->store, hash, owner, &rotated_at, &found, e))
-        return false;
-    if (!found || strcmp(owner, x->id) != 0 || x->status != SESSION_ACTIVE)
+    if (x->status != SESSION_ACTIVE)
         return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
-    if (arrived_ms <= rotated_at)
+    bool ours = strcmp(hash, x->previous_hash) == 0;
+    if (ours && arrived_ms <= x->last_used_at)
         return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
+    if (!ours) {
+        char owner[ID_BUF];
+        int64_t rotated_at = 0;
+        if (!store_rotation_session(c->store, hash, owner, &rotated_at, &ours, e))
+            return false;
+        ours = ours && strcmp(owner, x->id) == 0;
+    }
+    if (!ours)
+        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
     end_session(c, x, END_REFRESH_REUSE);
     return error_set(e, ERR_UNAUTHORIZED,
                      "the refresh token was already used; the session has been ended");
@@ -262,10 +268,12 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
         return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
     struct session next = x;
     bool applied = false;
-    next.last_used_at = now;
+    /* as late as possible: a refresh that arrived before this lost a race */
+    next.last_used_at = clock_now_ms();
     snprintf(next.client_address, sizeof next.client_address, "%s", client);
     if (!refresh_token_new(x.id, out->pair.refresh_token, next.refresh_hash, e) ||
-        !store_session_rotate(c->store, x.id, hash, next.refresh_hash, now, client, &applied, e)) {
+        !store_session_rotate(c->store, x.id, hash, next.refresh_hash, next.last_used_at, client,
+                              &applied, e)) {
         token_pair_wipe(&out->pair);
         return false;
     }

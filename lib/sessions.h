@@ -11,9 +11,10 @@
  * hash and records the old one in "session_rotations", whose unique _id
  * lets exactly one of two concurrent refreshes with one token win. A token
  * presented by a request that arrived after its rotation is reuse: one of
- * its holders is not the owner, so the whole session ends. A request that
- * was already on its way when the token was rotated lost a race (two
- * refreshes sent together) and is refused without ending the session.
+ * its holders is not the owner, so the whole session ends. A request with
+ * the token rotated away last that arrived before that rotation was
+ * written lost a race (two refreshes sent together) and is refused
+ * without ending the session.
  *
  * Every authenticated request reads its session: logout, revocation, a
  * password change or reuse take effect on the next request, on every
@@ -93,8 +94,8 @@ struct refresh_result {
 /* Rotates: a new pair for the refresh token's session. 401 for anything
  * but the session's current token; reuse ends the session (see above).
  * arrived_ms: when the request arrived (wall clock), which tells a reuse
- * (the token was rotated away before) from a lost race (while it was on
- * its way). */
+ * (the token was rotated away before it arrived) from a lost race (while
+ * it was being handled). */
 bool sessions_refresh(struct app *c, const char *token, size_t len, const char *client,
                       int64_t arrived_ms, struct refresh_result *out, struct error *e);
 

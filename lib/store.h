@@ -209,8 +209,9 @@ bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership
 /* ---- sessions (collection "sessions"; never a token in clear) ---- */
 bool store_session_insert(store_t *s, const struct session *x, struct error *e);
 bool store_session_by_id(store_t *s, const char *id, struct session *out, struct error *e);
-/* Replaces the refresh hash old_hash by new_hash if the session is still
- * active with old_hash; *applied says whether it was. */
+/* Replaces the refresh hash old_hash by new_hash (keeping old_hash as the
+ * previous one, and now as last_used_at) if the session is still active
+ * with old_hash; *applied says whether it was. */
 bool store_session_rotate(store_t *s, const char *id, const char *old_hash, const char *new_hash,
                           int64_t now, const char *client, bool *applied, struct error *e);
 /* Revokes session id if it is admin_id's and active; *revoked says whether. */

@@ -23,6 +23,8 @@ static void session_from_doc(const bson_t *doc, void *out)
             store__copy_oid(&it, x->org_id);
         } else if (strcmp(k, "refresh_hash") == 0) {
             store__copy_utf8(&it, x->refresh_hash, sizeof x->refresh_hash);
+        } else if (strcmp(k, "previous_hash") == 0) {
+            store__copy_utf8(&it, x->previous_hash, sizeof x->previous_hash);
         } else if (strcmp(k, "status") == 0) {
             char st[16];
             store__copy_utf8(&it, st, sizeof st);
@@ -68,8 +70,9 @@ bool store_session_rotate(store_t *s, const char *id, const char *old_hash, cons
         return true;
     bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "refresh_hash", BCON_UTF8(old_hash), "status",
                               BCON_UTF8("active"));
-    bson_t *update = BCON_NEW("$set", "{", "refresh_hash", BCON_UTF8(new_hash), "last_used_at",
-                              BCON_DATE_TIME(now), "client_address", BCON_UTF8(client), "}");
+    bson_t *update = BCON_NEW("$set", "{", "refresh_hash", BCON_UTF8(new_hash), "previous_hash",
+                              BCON_UTF8(old_hash), "last_used_at", BCON_DATE_TIME(now),
+                              "client_address", BCON_UTF8(client), "}");
     int64_t matched = 0;
     bool ok = store__write_op(s, C_SESSIONS, STORE__UPDATE_ONE, filter, update, &matched,
                               "session rotate", e);
