@@ -10,7 +10,8 @@
  * under test. One header per concern; tests include this one for all:
  *   harness_orgd.h  the process: start, stop, spawn, wait, commands, its log
  *   harness_http.h  requests and responses (each one recorded for the
- *                   contract check), the org flow, requests on threads
+ *                   contract check), the org and account flows, /metrics,
+ *                   a request's log line, requests on threads
  *   harness_db.h    the database through libmongoc; private databases
  */
 #ifndef ORGD_TEST_HARNESS_H

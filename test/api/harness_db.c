@@ -88,6 +88,37 @@ int64_t th_db_count_oid(const struct th_orgd *o, const char *collection, const c
     return n;
 }
 
+int64_t th_db_memberships_of(const struct th_orgd *o, const char *account_id, const char *org_id)
+{
+    bson_oid_t a, g;
+    bson_oid_init_from_string(&a, account_id);
+    bson_oid_init_from_string(&g, org_id);
+    bson_t *f = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&g));
+    int64_t n = th_db_count(o, "memberships", f);
+    bson_destroy(f);
+    return n;
+}
+
+void th_db_invitation_status(const struct th_orgd *o, const char *id, char *out, size_t cap)
+{
+    mongoc_client_t *c = th_db_client(o);
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, o->db, "invitations");
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, id);
+    bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, f, NULL, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    out[0] = '\0';
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "status") &&
+        BSON_ITER_HOLDS_UTF8(&it))
+        snprintf(out, cap, "%s", bson_iter_utf8(&it, NULL));
+    mongoc_cursor_destroy(cur);
+    bson_destroy(f);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+}
+
 void th_db_make_stuck(const struct th_orgd *o, const char *id, const char *state)
 {
     mongoc_client_t *c = th_db_client(o);

@@ -21,6 +21,14 @@ int64_t th_db_count_str(const struct th_orgd *o, const char *collection, const c
                         const char *value);
 int64_t th_db_count_oid(const struct th_orgd *o, const char *collection, const char *field,
                         const char *hex);
+/* Memberships of account `account_id` in org `org_id` (both hex) in o's
+ * MASTER_DB: 0 or 1 unless a step left a duplicate, which is the point of
+ * counting them. */
+int64_t th_db_memberships_of(const struct th_orgd *o, const char *account_id, const char *org_id);
+/* The status of invitation `id` (hex) as its document holds it ("" when
+ * there is no such document): what an invitation test checks after a
+ * step, whatever the answers said. */
+void th_db_invitation_status(const struct th_orgd *o, const char *id, char *out, size_t cap);
 /* Puts org `id` into `state` (creating, renaming, deleting) with an
  * operation last touched a minute ago, as if an orgd had died in it. */
 void th_db_make_stuck(const struct th_orgd *o, const char *id, const char *state);

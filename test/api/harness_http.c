@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include <cjose/cjose.h>
 #include <cmocka.h>
 
 #include "testutil.h"
@@ -363,14 +365,66 @@ long th_refresh(const struct th_orgd *o, const char *refresh, struct th_tokens *
     return status;
 }
 
+void th_signup_ok(const struct th_orgd *o, const char *email, const char *password)
+{
+    long status = th_signup(o, email, password);
+    if (status != 201)
+        fail_msg("sign-up of %s answered %ld", email, status);
+}
+
+void th_signin_ok(const struct th_orgd *o, const char *email, const char *password,
+                  struct th_tokens *t)
+{
+    long status = th_signin(o, email, password, t);
+    if (status != 200)
+        fail_msg("sign-in of %s answered %ld", email, status);
+}
+
+void th_signup_fresh(const struct th_orgd *o, const char *prefix, char *email, size_t cap)
+{
+    th_fresh_email(prefix, email, cap);
+    th_signup_ok(o, email, TU_PASSWORD);
+}
+
+void th_account_id_of(const struct th_orgd *o, const char *access, char *out, size_t cap)
+{
+    json_t *j = th_expect_json(o, "GET", "/auth/check", access, NULL, 200);
+    snprintf(out, cap, "%s", th_json_str(json_object_get(j, "admin"), "id"));
+    json_decref(j);
+}
+
+void th_account_new(const struct th_orgd *o, const char *prefix, struct th_account *a)
+{
+    memset(a, 0, sizeof *a);
+    th_signup_fresh(o, prefix, a->email, sizeof a->email);
+    th_signin_ok(o, a->email, TU_PASSWORD, &a->t);
+    th_account_id_of(o, a->t.access, a->id, sizeof a->id);
+}
+
+json_t *th_jwt_claims(const char *jwt)
+{
+    const char *dot1 = strchr(jwt, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (dot2 == NULL)
+        fail_msg("not a JWT: %.100s", jwt);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    cjose_err err;
+    if (!cjose_base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw, &raw_len, &err))
+        fail_msg("a JWT whose payload is not base64url: %.100s", jwt);
+    json_t *claims = json_loadb((const char *)raw, raw_len, 0, NULL);
+    cjose_get_dealloc()(raw);
+    if (!json_is_object(claims))
+        fail_msg("a JWT whose payload is no JSON object: %.100s", jwt);
+    return claims;
+}
+
 void th_tenant_new(const struct th_orgd *o, struct th_tenant *t, const char *prefix)
 {
     memset(t, 0, sizeof *t);
     th_unique(prefix, t->name, sizeof t->name);
     snprintf(t->email, sizeof t->email, "%s@example.com", t->name);
-    for (char *p = t->email; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    th_lower(t->email);
     long created = th_create_org(o, t->name, t->email, TU_PASSWORD);
     long logged_in = created == 201 ? th_login(o, t->email, TU_PASSWORD, &t->token) : 0;
     if (created != 201 || logged_in != 200)
@@ -426,9 +480,7 @@ void th_call_join(struct th_call *c)
 void th_collection_of(const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "org_%s", name);
-    for (char *p = out; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    th_lower(out);
 }
 
 long th_status_of(const struct th_orgd *o, const char *method, const char *path, const char *token,
@@ -438,4 +490,102 @@ long th_status_of(const struct th_orgd *o, const char *method, const char *path,
     long s = th_http_json(o, method, path, token, body, &r) ? r.status : -1;
     th_resp_free(&r);
     return s;
+}
+
+json_t *th_expect_json(const struct th_orgd *o, const char *method, const char *path,
+                       const char *token, json_t *body, long want)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct th_resp r;
+    if (!th_http_json(o, method, path, token, text, &r))
+        fail_msg("%s %s: no answer", method, path);
+    if (r.status != want)
+        fail_msg("%s %s %s: expected %ld, got %ld: %s", method, path, text ? text : "", want,
+                 r.status, r.body ? r.body : "");
+    if (want >= 400 && !th_is_problem(&r, want))
+        fail_msg("%s %s: a %ld that is no problem document", method, path, want);
+    free(text);
+    json_t *answer = json_incref(r.json);
+    th_resp_free(&r);
+    return answer;
+}
+
+void th_expect_status(const struct th_orgd *o, const char *method, const char *path,
+                      const char *token, json_t *body, long want)
+{
+    json_decref(th_expect_json(o, method, path, token, body, want));
+}
+
+const char *th_json_str(const json_t *j, const char *key)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    if (s == NULL)
+        fail_msg("no string \"%s\" in the answer", key);
+    return s;
+}
+
+char *th_metrics_scrape(const struct th_orgd *o)
+{
+    struct th_resp r;
+    if (!th_http(o, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r))
+        fail_msg("/metrics: no answer");
+    if (r.status != 200)
+        fail_msg("/metrics answered %ld: %s", r.status, r.body ? r.body : "");
+    char ct[128] = "";
+    th_resp_header(&r, "Content-Type", ct, sizeof ct);
+    if (strcmp(ct, "text/plain; version=0.0.4; charset=utf-8") != 0)
+        fail_msg("/metrics answered Content-Type \"%s\", not the text format", ct);
+    char *text = strdup(r.body);
+    th_resp_free(&r);
+    return text;
+}
+
+double th_metric_sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    }
+    return -1;
+}
+
+double th_metric_counter(const char *text, const char *series)
+{
+    double v = th_metric_sample(text, series);
+    return v < 0 ? 0 : v;
+}
+
+void th_expect_counter_moved(const char *before, const char *after, const char *series, double by)
+{
+    double d = th_metric_counter(after, series) - th_metric_counter(before, series);
+    if (d != by)
+        fail_msg("%s moved by %g, expected %g\n---- after ----\n%s", series, d, by, after);
+}
+
+json_t *th_request_log_line(const struct th_orgd *o, const char *id)
+{
+    for (int waited = 0; waited <= 3000; waited += 50) {
+        FILE *f = fopen(o->log_path, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while (f != NULL && (n = getline(&line, &cap, f)) > 0) {
+            json_t *j = json_loadb(line, (size_t)n, 0, NULL);
+            const char *rid = json_string_value(json_object_get(j, "request_id"));
+            const char *msg = json_string_value(json_object_get(j, "msg"));
+            if (rid != NULL && msg != NULL && strcmp(msg, "request") == 0 && strcmp(rid, id) == 0) {
+                free(line);
+                fclose(f);
+                return j;
+            }
+            json_decref(j);
+        }
+        free(line);
+        if (f != NULL)
+            fclose(f);
+        tu_sleep_ms(50);
+    }
+    return NULL;
 }

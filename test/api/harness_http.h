@@ -54,6 +54,49 @@ bool th_is_problem(const struct th_resp *r, long status);
 long th_status_of(const struct th_orgd *o, const char *method, const char *path, const char *token,
                   const char *body);
 
+/* One request with a JSON body (taken: freed here; NULL sends none) that
+ * must answer `want`: the tests' one line for a step that has to work, or
+ * has to fail in one given way. Fails the test, naming the request and
+ * the answer, on no answer, on another status, or when a `want` of 400 or
+ * more is no problem document (th_is_problem). Returns the parsed answer
+ * (caller json_decref's; NULL when there is none). */
+json_t *th_expect_json(const struct th_orgd *o, const char *method, const char *path,
+                       const char *token, json_t *body, long want);
+/* th_expect_json for callers that need nothing from the answer. */
+void th_expect_status(const struct th_orgd *o, const char *method, const char *path,
+                      const char *token, json_t *body, long want);
+/* The string `key` of the object j (borrowed from j); fails the test when
+ * there is none, so that a test may use an answer's fields without a check
+ * of its own before each. */
+const char *th_json_str(const json_t *j, const char *key);
+
+/* ---- /metrics ---- */
+
+/* GET /metrics on o; fails the test unless it is a 200 in the Prometheus
+ * text format (its Content-Type says which). Caller frees the text. */
+char *th_metrics_scrape(const struct th_orgd *o);
+/* The value of the sample `series` (its name with its labels as orgd
+ * writes them, e.g. orgd_sessions_total{outcome="created"}) in a scrape's
+ * text, or -1 if there is no such line. */
+double th_metric_sample(const char *text, const char *series);
+/* A counter's value: th_metric_sample, but absent is 0, because orgd lists
+ * a counter only once it has been counted. */
+double th_metric_counter(const char *text, const char *series);
+/* Fails the test (printing the later scrape) unless the counter `series`
+ * moved by exactly `by` from the scrape `before` to the scrape `after`:
+ * how a test checks what a request counted without knowing what the tests
+ * before it counted. */
+void th_expect_counter_moved(const char *before, const char *after, const char *series, double by);
+
+/* ---- the log line of a request ---- */
+
+/* The "request" line of o's log whose request_id is `id` (sent as
+ * X-Request-Id, or read from the answer's), polled for up to 3 s since orgd
+ * writes it just after the answer. Lines that are not JSON are passed over
+ * (a test that cares checks them itself). A new reference, or NULL if no
+ * such line came. */
+json_t *th_request_log_line(const struct th_orgd *o, const char *id);
+
 /* ---- the org flow ---- */
 
 /* POST /org/create; returns the status. */
@@ -98,6 +141,35 @@ long th_signin(const struct th_orgd *o, const char *email, const char *password,
 /* POST /auth/refresh_token {refresh_token}; on 200 fills t (which may be
  * the struct `refresh` points into). Returns the status. */
 long th_refresh(const struct th_orgd *o, const char *refresh, struct th_tokens *t);
+
+/* th_signup that fails the test unless it answers 201. */
+void th_signup_ok(const struct th_orgd *o, const char *email, const char *password);
+/* th_signin that fails the test unless it answers 200. */
+void th_signin_ok(const struct th_orgd *o, const char *email, const char *password,
+                  struct th_tokens *t);
+/* A fresh e-mail (th_fresh_email) signed up with TU_PASSWORD: an account
+ * in no organization. Fails the test unless the sign-up answers 201. */
+void th_signup_fresh(const struct th_orgd *o, const char *prefix, char *email, size_t cap);
+
+/* An account of the account-first flow: its e-mail (lower-case), its id
+ * and the tokens of an account-scoped session. */
+struct th_account {
+    char email[96];
+    char id[32];
+    struct th_tokens t;
+};
+
+/* The account id GET /auth/check names for an access token; fails the
+ * test unless it answers 200 with one. */
+void th_account_id_of(const struct th_orgd *o, const char *access, char *out, size_t cap);
+/* A new account (th_signup_fresh with prefix), signed in, with its id: the
+ * start of most account-first tests. Fails the test if a step does. */
+void th_account_new(const struct th_orgd *o, const char *prefix, struct th_account *a);
+
+/* The claims of a JWT orgd issued: its payload decoded, not verified (orgd
+ * did that), for tests that look at what a token says (sid, org, role).
+ * Fails the test unless the payload is a JSON object. Caller decrefs. */
+json_t *th_jwt_claims(const char *jwt);
 
 /* "org_" + the lower-case name. */
 void th_collection_of(const char *name, char *out, size_t cap);

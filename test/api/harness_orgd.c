@@ -60,6 +60,21 @@ void th_unique(const char *prefix, char *out, size_t cap)
     snprintf(out, cap, "%s_%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3]);
 }
 
+void th_lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+void th_fresh_email(const char *prefix, char *out, size_t cap)
+{
+    char name[64];
+    th_unique(prefix, name, sizeof name);
+    snprintf(out, cap, "%s@example.com", name);
+    th_lower(out);
+}
+
 void th_orgd_init(struct th_orgd *o, const char *binary)
 {
     memset(o, 0, sizeof *o);

@@ -30,6 +30,12 @@ const char *th_mongo_uri(void);
 
 /* A name unique to this run: prefix + '_' + 8 hex digits. */
 void th_unique(const char *prefix, char *out, size_t cap);
+/* Lower-cases s (ASCII) in place: orgd stores e-mails lower-case, so this
+ * is the form a test expects back for an e-mail it sent in mixed case. */
+void th_lower(char *s);
+/* A fresh e-mail, prefix_XXXXXXXX@example.com (th_unique), lower-case as
+ * orgd would store it, so that a test may compare it with an answer as is. */
+void th_fresh_email(const char *prefix, char *out, size_t cap);
 
 /* Fills o with a fresh database name, secret and port for `binary`
  * (th_orgd_bin() when NULL). Call before th_orgd_start. */

@@ -24,75 +24,12 @@ static struct th_orgd *const O = &th_shared_orgd;
 
 /* ---- helpers ---- */
 
-struct acct {
-    char email[96];
-    char id[32];
-    struct th_tokens t;
-};
-
 /* An invitation as the invite answered it. */
 struct inv {
     char id[32];
     char token[128];
     char email[96];
 };
-
-static void lower(char *s)
-{
-    for (; *s; s++)
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-}
-
-static void fresh_email(const char *prefix, char *email, size_t cap)
-{
-    char name[64];
-    th_unique(prefix, name, sizeof name);
-    snprintf(email, cap, "%s@example.com", name);
-    lower(email);
-}
-
-/* One request on o with a JSON body (taken; NULL: none). Fails the test
- * unless the status is `want` (and, for an error, a problem document).
- * Returns the parsed answer (caller json_decref's; NULL when none). */
-static json_t *expect_on(const struct th_orgd *o, const char *method, const char *path,
-                         const char *token, json_t *body, long want)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    struct th_resp r;
-    if (!th_http_json(o, method, path, token, text, &r))
-        fail_msg("%s %s: no answer", method, path);
-    if (r.status != want)
-        fail_msg("%s %s: expected %ld, got %ld: %s", method, path, want, r.status,
-                 r.body ? r.body : "");
-    if (want >= 400 && !th_is_problem(&r, want))
-        fail_msg("%s %s: a %ld that is no problem document", method, path, want);
-    free(text);
-    json_t *answer = json_incref(r.json);
-    th_resp_free(&r);
-    return answer;
-}
-
-static json_t *expect(const char *method, const char *path, const char *token, json_t *body,
-                      long want)
-{
-    return expect_on(O, method, path, token, body, want);
-}
-
-static void expect_status(const char *method, const char *path, const char *token, json_t *body,
-                          long want)
-{
-    json_decref(expect(method, path, token, body, want));
-}
-
-static const char *str(const json_t *j, const char *key)
-{
-    const char *s = json_string_value(json_object_get(j, key));
-    if (s == NULL)
-        fail_msg("no string \"%s\" in the answer", key);
-    return s;
-}
 
 /* Milliseconds since the epoch of an RFC 3339 time with milliseconds. */
 static int64_t epoch_ms(const char *text)
@@ -107,33 +44,12 @@ static int64_t epoch_ms(const char *text)
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-static void account_on(const struct th_orgd *o, const char *prefix, struct acct *a)
-{
-    memset(a, 0, sizeof *a);
-    fresh_email(prefix, a->email, sizeof a->email);
-    long status = th_signup(o, a->email, TU_PASSWORD);
-    if (status != 201)
-        fail_msg("sign-up of %s answered %ld", a->email, status);
-    status = th_signin(o, a->email, TU_PASSWORD, &a->t);
-    if (status != 200)
-        fail_msg("sign-in of %s answered %ld", a->email, status);
-    json_t *j = expect_on(o, "GET", "/auth/check", a->t.access, NULL, 200);
-    snprintf(a->id, sizeof a->id, "%s", str(json_object_get(j, "admin"), "id"));
-    json_decref(j);
-}
-
-/* A signed-up, signed-in account in no organization. */
-static void account_new(const char *prefix, struct acct *a)
-{
-    account_on(O, prefix, a);
-}
-
 static void org_on(const struct th_orgd *o, const char *token, char id[32], char name[64])
 {
     th_unique("Inv", name, 64);
     json_t *j =
-        expect_on(o, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
-    snprintf(id, 32, "%s", str(j, "id"));
+        th_expect_json(o, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
+    snprintf(id, 32, "%s", th_json_str(j, "id"));
     json_decref(j);
 }
 
@@ -150,11 +66,11 @@ static json_t *invite_on(const struct th_orgd *o, const char *token, const char 
     snprintf(path, sizeof path, "/organization/%s/invite", org_id);
     json_t *body = role ? json_pack("{s:s, s:s}", "email", email, "role", role)
                         : json_pack("{s:s}", "email", email);
-    json_t *j = expect_on(o, "POST", path, token, body, 201);
+    json_t *j = th_expect_json(o, "POST", path, token, body, 201);
     memset(out, 0, sizeof *out);
-    snprintf(out->id, sizeof out->id, "%s", str(j, "id"));
-    snprintf(out->token, sizeof out->token, "%s", str(j, "token"));
-    snprintf(out->email, sizeof out->email, "%s", str(j, "email"));
+    snprintf(out->id, sizeof out->id, "%s", th_json_str(j, "id"));
+    snprintf(out->token, sizeof out->token, "%s", th_json_str(j, "token"));
+    snprintf(out->email, sizeof out->email, "%s", th_json_str(j, "email"));
     return j;
 }
 
@@ -171,47 +87,15 @@ static json_t *accept_as(const char *bearer, const char *inv_token, long want)
 {
     json_t *body = bearer ? json_pack("{s:s}", "token", inv_token)
                           : json_pack("{s:s, s:s}", "token", inv_token, "password", TU_PASSWORD);
-    return expect("POST", "/invitations/accept", bearer, body, want);
+    return th_expect_json(O, "POST", "/invitations/accept", bearer, body, want);
 }
 
 /* A 410 with the problem type of a gone invitation. */
 static void expect_gone(const char *bearer, const char *inv_token)
 {
     json_t *j = accept_as(bearer, inv_token, 410);
-    assert_string_equal(str(j, "type"), "urn:orgd:problem:gone");
+    assert_string_equal(th_json_str(j, "type"), "urn:orgd:problem:gone");
     json_decref(j);
-}
-
-static int64_t memberships_of(const char *account_id, const char *org_id)
-{
-    bson_oid_t a, o;
-    bson_oid_init_from_string(&a, account_id);
-    bson_oid_init_from_string(&o, org_id);
-    bson_t *f = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
-    int64_t n = th_db_count(O, "memberships", f);
-    bson_destroy(f);
-    return n;
-}
-
-/* The status field of invitation `id` in the database. */
-static void status_in_db(const char *id, char *out, size_t cap)
-{
-    mongoc_client_t *c = th_db_client(O);
-    mongoc_collection_t *coll = mongoc_client_get_collection(c, O->db, "invitations");
-    bson_oid_t oid;
-    bson_oid_init_from_string(&oid, id);
-    bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, f, NULL, NULL);
-    const bson_t *doc;
-    bson_iter_t it;
-    out[0] = '\0';
-    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "status") &&
-        BSON_ITER_HOLDS_UTF8(&it))
-        snprintf(out, cap, "%s", bson_iter_utf8(&it, NULL));
-    mongoc_cursor_destroy(cur);
-    bson_destroy(f);
-    mongoc_collection_destroy(coll);
-    mongoc_client_destroy(c);
 }
 
 /* The ids of a {"invitations": [...]} answer: true if `id` is among them. */
@@ -221,7 +105,7 @@ static bool listed(json_t *answer, const char *id)
     json_t *v;
     json_array_foreach(json_object_get(answer, "invitations"), i, v)
     {
-        if (strcmp(str(v, "id"), id) == 0)
+        if (strcmp(th_json_str(v, "id"), id) == 0)
             return true;
     }
     return false;
@@ -232,10 +116,10 @@ static bool listed(json_t *answer, const char *id)
 static void invitations_are_answered_and_listed(void **state)
 {
     (void)state;
-    struct acct owner, invitee, admin, member;
+    struct th_account owner, invitee, admin, member;
     char id[32], name[64], other_id[32], other_name[64], path[160];
-    account_new("owner", &owner);
-    account_new("invitee", &invitee);
+    th_account_new(O, "owner", &owner);
+    th_account_new(O, "invitee", &invitee);
     org_new(owner.t.access, id, name);
     org_new(owner.t.access, other_id, other_name);
 
@@ -248,22 +132,22 @@ static void invitations_are_answered_and_listed(void **state)
     struct inv a, b;
     int64_t before_ms = (int64_t)time(NULL) * 1000 - 2000;
     json_t *j = invite_on(O, owner.t.access, id, shouting, NULL, &a);
-    assert_string_equal(str(j, "email"), invitee.email);
-    assert_string_equal(str(j, "role"), "member"); /* the default */
-    assert_string_equal(str(j, "status"), "pending");
-    assert_string_equal(str(j, "organization_id"), id);
-    assert_string_equal(str(j, "organization_name"), name);
-    assert_string_equal(str(j, "invited_by"), owner.id);
+    assert_string_equal(th_json_str(j, "email"), invitee.email);
+    assert_string_equal(th_json_str(j, "role"), "member"); /* the default */
+    assert_string_equal(th_json_str(j, "status"), "pending");
+    assert_string_equal(th_json_str(j, "organization_id"), id);
+    assert_string_equal(th_json_str(j, "organization_name"), name);
+    assert_string_equal(th_json_str(j, "invited_by"), owner.id);
     assert_int_equal(strlen(a.id), 24);
     assert_int_equal(strlen(a.token), 43); /* 32 random bytes, base64url */
-    int64_t created = epoch_ms(str(j, "created_at"));
+    int64_t created = epoch_ms(th_json_str(j, "created_at"));
     assert_true(created >= before_ms);
-    assert_true(epoch_ms(str(j, "expires_at")) - created == WEEK_MS);
+    assert_true(epoch_ms(th_json_str(j, "expires_at")) - created == WEEK_MS);
     json_decref(j);
     invite(owner.t.access, other_id, invitee.email, "admin", &b);
 
     /* the invitee sees both, without tokens */
-    j = expect("GET", "/invitations", invitee.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", "/invitations", invitee.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 2);
     assert_true(listed(j, a.id) && listed(j, b.id));
     size_t i;
@@ -271,59 +155,59 @@ static void invitations_are_answered_and_listed(void **state)
     json_array_foreach(json_object_get(j, "invitations"), i, v)
     {
         assert_null(json_object_get(v, "token"));
-        assert_string_equal(str(v, "organization_name"),
-                            strcmp(str(v, "id"), a.id) == 0 ? name : other_name);
+        assert_string_equal(th_json_str(v, "organization_name"),
+                            strcmp(th_json_str(v, "id"), a.id) == 0 ? name : other_name);
     }
     json_decref(j);
     /* someone else sees none of them */
-    j = expect("GET", "/invitations", owner.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", "/invitations", owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 0);
     json_decref(j);
 
     /* the org's list: pending ones, for its owner and admins */
-    account_new("admin", &admin);
-    account_new("member", &member);
+    th_account_new(O, "admin", &admin);
+    th_account_new(O, "member", &member);
     struct inv ia, im;
     invite(owner.t.access, id, admin.email, "admin", &ia);
     invite(owner.t.access, id, member.email, "member", &im);
     json_decref(accept_as(admin.t.access, ia.token, 200));
     json_decref(accept_as(member.t.access, im.token, 200));
     snprintf(path, sizeof path, "/organization/%s/invitations", id);
-    j = expect("GET", path, owner.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
     assert_true(listed(j, a.id));
     assert_null(json_object_get(json_array_get(json_object_get(j, "invitations"), 0), "token"));
     json_decref(j);
-    j = expect("GET", path, admin.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", path, admin.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
     json_decref(j);
-    expect_status("GET", path, member.t.access, NULL, 403);
-    expect_status("GET", path, invitee.t.access, NULL, 403); /* not a member yet */
+    th_expect_status(O, "GET", path, member.t.access, NULL, 403);
+    th_expect_status(O, "GET", path, invitee.t.access, NULL, 403); /* not a member yet */
 
     /* accepting one leaves the other listed */
     j = accept_as(invitee.t.access, a.token, 200);
-    assert_string_equal(str(j, "organization_id"), id);
-    assert_string_equal(str(j, "organization_name"), name);
-    assert_string_equal(str(j, "account_id"), invitee.id);
-    assert_string_equal(str(j, "email"), invitee.email);
-    assert_string_equal(str(j, "role"), "member");
+    assert_string_equal(th_json_str(j, "organization_id"), id);
+    assert_string_equal(th_json_str(j, "organization_name"), name);
+    assert_string_equal(th_json_str(j, "account_id"), invitee.id);
+    assert_string_equal(th_json_str(j, "email"), invitee.email);
+    assert_string_equal(th_json_str(j, "role"), "member");
     assert_true(json_is_false(json_object_get(j, "account_created")));
     json_decref(j);
-    j = expect("GET", "/invitations", invitee.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", "/invitations", invitee.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
     assert_true(listed(j, b.id));
     json_decref(j);
-    j = expect("GET", path, owner.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 0);
     json_decref(j);
     char status[32];
-    status_in_db(a.id, status, sizeof status);
+    th_db_invitation_status(O, a.id, status, sizeof status);
     assert_string_equal(status, "accepted");
-    assert_int_equal(memberships_of(invitee.id, id), 1);
+    assert_int_equal(th_db_memberships_of(O, invitee.id, id), 1);
     /* the role the invitation named */
     snprintf(path, sizeof path, "/organization/%s", id);
-    j = expect("GET", path, admin.t.access, NULL, 200);
-    assert_string_equal(str(j, "role"), "admin");
+    j = th_expect_json(O, "GET", path, admin.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "role"), "admin");
     json_decref(j);
 }
 
@@ -332,38 +216,39 @@ static void invitations_are_answered_and_listed(void **state)
 static void a_used_token_is_gone(void **state)
 {
     (void)state;
-    struct acct owner;
+    struct th_account owner;
     char id[32], name[64], email[96];
-    account_new("owner", &owner);
+    th_account_new(O, "owner", &owner);
     org_new(owner.t.access, id, name);
-    fresh_email("new", email, sizeof email);
+    th_fresh_email("new", email, sizeof email);
     struct inv v;
     invite(owner.t.access, id, email, NULL, &v);
     json_t *j = accept_as(NULL, v.token, 200);
     assert_true(json_is_true(json_object_get(j, "account_created")));
     assert_true(json_is_null(json_object_get(j, "username")));
     char account[32];
-    snprintf(account, sizeof account, "%s", str(j, "account_id"));
+    snprintf(account, sizeof account, "%s", th_json_str(j, "account_id"));
     json_decref(j);
     /* the account it made signs in; the token is spent either way */
-    struct acct made = {0};
+    struct th_account made = {0};
     snprintf(made.email, sizeof made.email, "%s", email);
     assert_int_equal(th_signin(O, email, TU_PASSWORD, &made.t), 200);
     expect_gone(made.t.access, v.token);
-    j = expect("POST", "/invitations/accept", NULL,
-               json_pack("{s:s, s:s}", "token", v.token, "password", "another password here"), 410);
+    j = th_expect_json(
+        O, "POST", "/invitations/accept", NULL,
+        json_pack("{s:s, s:s}", "token", v.token, "password", "another password here"), 410);
     json_decref(j);
-    assert_int_equal(memberships_of(account, id), 1);
+    assert_int_equal(th_db_memberships_of(O, account, id), 1);
     assert_int_equal(th_db_count_str(O, "admins", "email", email), 1);
 }
 
 static void an_expired_token_is_gone(void **state)
 {
     (void)state;
-    struct acct owner, invitee;
+    struct th_account owner, invitee;
     char id[32], name[64], path[160];
-    account_new("owner", &owner);
-    account_new("late", &invitee);
+    th_account_new(O, "owner", &owner);
+    th_account_new(O, "late", &invitee);
     org_new(owner.t.access, id, name);
     struct inv v;
     invite(owner.t.access, id, invitee.email, NULL, &v);
@@ -390,13 +275,13 @@ static void an_expired_token_is_gone(void **state)
 
     expect_gone(invitee.t.access, v.token);
     expect_gone(NULL, v.token);
-    assert_int_equal(memberships_of(invitee.id, id), 0);
+    assert_int_equal(th_db_memberships_of(O, invitee.id, id), 0);
     /* and no list shows it */
-    json_t *j = expect("GET", "/invitations", invitee.t.access, NULL, 200);
+    json_t *j = th_expect_json(O, "GET", "/invitations", invitee.t.access, NULL, 200);
     assert_false(listed(j, v.id));
     json_decref(j);
     snprintf(path, sizeof path, "/organization/%s/invitations", id);
-    j = expect("GET", path, owner.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
     assert_false(listed(j, v.id));
     json_decref(j);
     /* a new invitation works */
@@ -408,40 +293,40 @@ static void an_expired_token_is_gone(void **state)
 static void a_revoked_token_is_gone(void **state)
 {
     (void)state;
-    struct acct owner, invitee;
+    struct th_account owner, invitee;
     char id[32], name[64], other[32], other_name[64], path[200];
-    account_new("owner", &owner);
-    account_new("revoked", &invitee);
+    th_account_new(O, "owner", &owner);
+    th_account_new(O, "revoked", &invitee);
     org_new(owner.t.access, id, name);
     org_new(owner.t.access, other, other_name);
     struct inv v;
     invite(owner.t.access, id, invitee.email, NULL, &v);
     /* not through another org's path */
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", other, v.id);
-    expect_status("DELETE", path, owner.t.access, NULL, 404);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 404);
     /* not by the invitee, who is no member */
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, v.id);
-    expect_status("DELETE", path, invitee.t.access, NULL, 403);
-    expect_status("DELETE", path, owner.t.access, NULL, 204);
-    expect_status("DELETE", path, owner.t.access, NULL, 404); /* no longer pending */
+    th_expect_status(O, "DELETE", path, invitee.t.access, NULL, 403);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 404); /* no longer pending */
     char status[32];
-    status_in_db(v.id, status, sizeof status);
+    th_db_invitation_status(O, v.id, status, sizeof status);
     assert_string_equal(status, "revoked");
     expect_gone(invitee.t.access, v.token);
-    assert_int_equal(memberships_of(invitee.id, id), 0);
+    assert_int_equal(th_db_memberships_of(O, invitee.id, id), 0);
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, "0123456789abcdef01234567");
-    expect_status("DELETE", path, owner.t.access, NULL, 404);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 404);
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, "not-an-id");
-    expect_status("DELETE", path, owner.t.access, NULL, 404);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 404);
 }
 
 static void a_replaced_token_is_gone(void **state)
 {
     (void)state;
-    struct acct owner, invitee;
+    struct th_account owner, invitee;
     char id[32], name[64], path[160];
-    account_new("owner", &owner);
-    account_new("twice", &invitee);
+    th_account_new(O, "owner", &owner);
+    th_account_new(O, "twice", &invitee);
     org_new(owner.t.access, id, name);
     struct inv first, second;
     invite(owner.t.access, id, invitee.email, "admin", &first);
@@ -449,24 +334,24 @@ static void a_replaced_token_is_gone(void **state)
     assert_string_not_equal(first.token, second.token);
     /* one pending invitation per e-mail: the newer */
     snprintf(path, sizeof path, "/organization/%s/invitations", id);
-    json_t *j = expect("GET", path, owner.t.access, NULL, 200);
+    json_t *j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
     assert_true(listed(j, second.id));
     json_decref(j);
     expect_gone(invitee.t.access, first.token);
     j = accept_as(invitee.t.access, second.token, 200);
-    assert_string_equal(str(j, "role"), "member"); /* the newer's role, not the older's */
+    assert_string_equal(th_json_str(j, "role"), "member"); /* the newer's role, not the older's */
     json_decref(j);
-    assert_int_equal(memberships_of(invitee.id, id), 1);
+    assert_int_equal(th_db_memberships_of(O, invitee.id, id), 1);
 }
 
 static void tampered_and_unknown_tokens_are_404(void **state)
 {
     (void)state;
-    struct acct owner, invitee;
+    struct th_account owner, invitee;
     char id[32], name[64];
-    account_new("owner", &owner);
-    account_new("tamper", &invitee);
+    th_account_new(O, "owner", &owner);
+    th_account_new(O, "tamper", &invitee);
     org_new(owner.t.access, id, name);
     struct inv v;
     invite(owner.t.access, id, invitee.email, NULL, &v);
@@ -485,7 +370,7 @@ static void tampered_and_unknown_tokens_are_404(void **state)
     json_decref(accept_as(invitee.t.access, tampered, 404));
     snprintf(tampered, sizeof tampered, "%sA", v.token);
     json_decref(accept_as(invitee.t.access, tampered, 404));
-    assert_int_equal(memberships_of(invitee.id, id), 0);
+    assert_int_equal(th_db_memberships_of(O, invitee.id, id), 0);
     /* the real one still works */
     json_decref(accept_as(invitee.t.access, v.token, 200));
 }
@@ -495,11 +380,11 @@ static void tampered_and_unknown_tokens_are_404(void **state)
 static void accepting_needs_the_right_account(void **state)
 {
     (void)state;
-    struct acct owner, invitee, stranger;
+    struct th_account owner, invitee, stranger;
     char id[32], name[64], path[160], email[96];
-    account_new("owner", &owner);
-    account_new("invitee", &invitee);
-    account_new("stranger", &stranger);
+    th_account_new(O, "owner", &owner);
+    th_account_new(O, "invitee", &invitee);
+    th_account_new(O, "stranger", &stranger);
     org_new(owner.t.access, id, name);
     struct inv v;
     invite(owner.t.access, id, invitee.email, NULL, &v);
@@ -508,28 +393,29 @@ static void accepting_needs_the_right_account(void **state)
     /* another e-mail's bearer */
     json_decref(accept_as(stranger.t.access, v.token, 403));
     /* no bearer, no password */
-    json_t *j =
-        expect("POST", "/invitations/accept", NULL, json_pack("{s:s}", "token", v.token), 422);
-    assert_string_equal(str(json_array_get(json_object_get(j, "errors"), 0), "field"), "password");
+    json_t *j = th_expect_json(O, "POST", "/invitations/accept", NULL,
+                               json_pack("{s:s}", "token", v.token), 422);
+    assert_string_equal(th_json_str(json_array_get(json_object_get(j, "errors"), 0), "field"),
+                        "password");
     json_decref(j);
     /* no bearer, for an e-mail that has an account */
     json_decref(accept_as(NULL, v.token, 409));
     /* a bearer and a password */
-    expect_status("POST", "/invitations/accept", invitee.t.access,
-                  json_pack("{s:s, s:s}", "token", v.token, "password", TU_PASSWORD), 422);
+    th_expect_status(O, "POST", "/invitations/accept", invitee.t.access,
+                     json_pack("{s:s, s:s}", "token", v.token, "password", TU_PASSWORD), 422);
     /* no token */
-    expect_status("POST", "/invitations/accept", invitee.t.access, json_pack("{}"), 422);
-    expect_status("POST", "/invitations/accept", invitee.t.access, json_pack("{s:s}", "token", ""),
-                  422);
+    th_expect_status(O, "POST", "/invitations/accept", invitee.t.access, json_pack("{}"), 422);
+    th_expect_status(O, "POST", "/invitations/accept", invitee.t.access,
+                     json_pack("{s:s}", "token", ""), 422);
     /* a bearer that is no token */
-    expect_status("POST", "/invitations/accept", "not.a.token",
-                  json_pack("{s:s}", "token", v.token), 401);
+    th_expect_status(O, "POST", "/invitations/accept", "not.a.token",
+                     json_pack("{s:s}", "token", v.token), 401);
     char *after = th_db_snapshot(O);
     assert_string_equal(before, after);
     free(before);
     free(after);
     char status[32];
-    status_in_db(v.id, status, sizeof status);
+    th_db_invitation_status(O, v.id, status, sizeof status);
     assert_string_equal(status, "pending");
 
     /* the right one */
@@ -539,25 +425,28 @@ static void accepting_needs_the_right_account(void **state)
     snprintf(upper, sizeof upper, "%s", invitee.email);
     upper[0] = (char)(upper[0] - 'a' + 'A');
     snprintf(path, sizeof path, "/organization/%s/invite", id);
-    j = expect("POST", path, owner.t.access, json_pack("{s:s}", "email", upper), 409);
-    assert_string_equal(str(json_array_get(json_object_get(j, "errors"), 0), "field"), "email");
+    j = th_expect_json(O, "POST", path, owner.t.access, json_pack("{s:s}", "email", upper), 409);
+    assert_string_equal(th_json_str(json_array_get(json_object_get(j, "errors"), 0), "field"),
+                        "email");
     json_decref(j);
-    expect_status("POST", path, owner.t.access, json_pack("{s:s}", "email", owner.email), 409);
+    th_expect_status(O, "POST", path, owner.t.access, json_pack("{s:s}", "email", owner.email),
+                     409);
     /* bad invitations */
-    expect_status("POST", path, owner.t.access, json_pack("{s:s}", "email", "not an e-mail"), 422);
-    fresh_email("role", email, sizeof email);
-    expect_status("POST", path, owner.t.access,
-                  json_pack("{s:s, s:s}", "email", email, "role", "superuser"), 422);
-    expect_status("POST", path, owner.t.access, json_pack("{}"), 422);
+    th_expect_status(O, "POST", path, owner.t.access, json_pack("{s:s}", "email", "not an e-mail"),
+                     422);
+    th_fresh_email("role", email, sizeof email);
+    th_expect_status(O, "POST", path, owner.t.access,
+                     json_pack("{s:s, s:s}", "email", email, "role", "superuser"), 422);
+    th_expect_status(O, "POST", path, owner.t.access, json_pack("{}"), 422);
     /* a new account with a username */
     struct inv named;
     invite(owner.t.access, id, email, "admin", &named);
-    j = expect("POST", "/invitations/accept", NULL,
-               json_pack("{s:s, s:s, s:s}", "token", named.token, "password", TU_PASSWORD,
-                         "username", "Named One"),
-               200);
-    assert_string_equal(str(j, "username"), "Named One");
-    assert_string_equal(str(j, "role"), "admin");
+    j = th_expect_json(O, "POST", "/invitations/accept", NULL,
+                       json_pack("{s:s, s:s, s:s}", "token", named.token, "password", TU_PASSWORD,
+                                 "username", "Named One"),
+                       200);
+    assert_string_equal(th_json_str(j, "username"), "Named One");
+    assert_string_equal(th_json_str(j, "role"), "admin");
     assert_true(json_is_true(json_object_get(j, "account_created")));
     json_decref(j);
 }
@@ -593,10 +482,10 @@ static void concurrent_accepts_make_one_membership(void **state)
 {
     (void)state;
     for (int round = 0; round < 3; round++) {
-        struct acct owner, invitee;
+        struct th_account owner, invitee;
         char id[32], name[64], body[128];
-        account_new("owner", &owner);
-        account_new("racer", &invitee);
+        th_account_new(O, "owner", &owner);
+        th_account_new(O, "racer", &invitee);
         org_new(owner.t.access, id, name);
         struct inv v;
         invite(owner.t.access, id, invitee.email, NULL, &v);
@@ -619,9 +508,9 @@ static void concurrent_accepts_make_one_membership(void **state)
         pthread_barrier_destroy(&go);
         if (ok != 1)
             fail_msg("%d of %d concurrent accepts answered 200", ok, RACERS);
-        assert_int_equal(memberships_of(invitee.id, id), 1);
+        assert_int_equal(th_db_memberships_of(O, invitee.id, id), 1);
         char status[32];
-        status_in_db(v.id, status, sizeof status);
+        th_db_invitation_status(O, v.id, status, sizeof status);
         assert_string_equal(status, "accepted");
         expect_gone(invitee.t.access, v.token);
     }
@@ -629,49 +518,26 @@ static void concurrent_accepts_make_one_membership(void **state)
 
 /* ---- metrics ---- */
 
-static char *scrape(void)
-{
-    struct th_resp r;
-    assert_true(th_http(O, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
-    assert_int_equal(r.status, 200);
-    char *text = strdup(r.body);
-    th_resp_free(&r);
-    return text;
-}
-
-/* A counter's value; absent (not yet counted) is 0. */
-static double counter(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    }
-    return 0;
-}
-
 static void assert_moved(const char *before, const char *after, const char *outcome, double by)
 {
     char series[96];
     snprintf(series, sizeof series, "orgd_invitations_total{outcome=\"%s\"}", outcome);
-    double d = counter(after, series) - counter(before, series);
-    if (d != by)
-        fail_msg("%s moved by %g, expected %g", series, d, by);
+    th_expect_counter_moved(before, after, series, by);
 }
 
 static void metrics_count_invitation_outcomes(void **state)
 {
     (void)state;
-    struct acct owner, invitee;
+    struct th_account owner, invitee;
     char id[32], name[64], path[200];
-    account_new("owner", &owner);
-    account_new("counted", &invitee);
+    th_account_new(O, "owner", &owner);
+    th_account_new(O, "counted", &invitee);
     org_new(owner.t.access, id, name);
-    char *before = scrape();
+    char *before = th_metrics_scrape(O);
     struct inv a, b, c;
     invite(owner.t.access, id, invitee.email, NULL, &a);
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, a.id);
-    expect_status("DELETE", path, owner.t.access, NULL, 204);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
     expect_gone(invitee.t.access, a.token);                                  /* refused: revoked */
     json_decref(accept_as(invitee.t.access, "no-such-token-anywhere", 404)); /* refused */
     invite(owner.t.access, id, invitee.email, NULL, &b);
@@ -679,7 +545,7 @@ static void metrics_count_invitation_outcomes(void **state)
     expect_gone(invitee.t.access, b.token);              /* refused */
     json_decref(accept_as(invitee.t.access, c.token, 200));
     expect_gone(invitee.t.access, c.token); /* refused: used */
-    char *after = scrape();
+    char *after = th_metrics_scrape(O);
     assert_moved(before, after, "created", 3);
     assert_moved(before, after, "revoked", 1);
     assert_moved(before, after, "accepted", 1);
@@ -709,14 +575,15 @@ static void the_lifetime_is_a_setting(void **state)
     th_orgd_init(o, NULL);
     const char *env[] = {"INVITATION_TTL_SECONDS=60", NULL};
     assert_true(th_orgd_start(o, env));
-    struct acct owner;
+    struct th_account owner;
     char id[32], name[64], email[96];
-    account_on(o, "owner", &owner);
+    th_account_new(o, "owner", &owner);
     org_on(o, owner.t.access, id, name);
-    fresh_email("short", email, sizeof email);
+    th_fresh_email("short", email, sizeof email);
     struct inv v;
     json_t *j = invite_on(o, owner.t.access, id, email, NULL, &v);
-    assert_true(epoch_ms(str(j, "expires_at")) - epoch_ms(str(j, "created_at")) == 60000);
+    assert_true(epoch_ms(th_json_str(j, "expires_at")) - epoch_ms(th_json_str(j, "created_at")) ==
+                60000);
     json_decref(j);
     th_expect_check_clean(o);
     assert_int_equal(th_orgd_stop(o), 0);
@@ -763,20 +630,20 @@ static void no_invitation_token_in_the_database(void **state)
 {
     (void)state;
     /* fresh ones, pending, accepted and revoked */
-    struct acct owner, one;
+    struct th_account owner, one;
     char id[32], name[64], email[96], path[200];
-    account_new("owner", &owner);
-    account_new("one", &one);
+    th_account_new(O, "owner", &owner);
+    th_account_new(O, "one", &one);
     org_new(owner.t.access, id, name);
     struct inv v[3];
     invite(owner.t.access, id, one.email, NULL, &v[0]);
     json_decref(accept_as(one.t.access, v[0].token, 200));
-    fresh_email("pending", email, sizeof email);
+    th_fresh_email("pending", email, sizeof email);
     invite(owner.t.access, id, email, NULL, &v[1]);
-    fresh_email("revoked", email, sizeof email);
+    th_fresh_email("revoked", email, sizeof email);
     invite(owner.t.access, id, email, NULL, &v[2]);
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, v[2].id);
-    expect_status("DELETE", path, owner.t.access, NULL, 204);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
 
     mongoc_client_t *c = th_db_client(O);
     mongoc_database_t *db = mongoc_client_get_database(c, O->db);

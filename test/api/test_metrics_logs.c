@@ -17,63 +17,22 @@
 
 /* ---- /metrics ---- */
 
-/* GET /metrics on o; fails the test unless it is a 200 in the text format.
- * Caller frees. */
-static char *scrape(const struct th_orgd *o)
-{
-    struct th_resp r;
-    assert_true(th_http(o, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
-    if (r.status != 200)
-        fail_msg("/metrics answered %ld: %s", r.status, r.body);
-    char ct[128] = "";
-    assert_true(th_resp_header(&r, "Content-Type", ct, sizeof ct));
-    assert_string_equal(ct, "text/plain; version=0.0.4; charset=utf-8");
-    char *text = strdup(r.body);
-    th_resp_free(&r);
-    return text;
-}
-
 /* A scrape once the maintenance thread has counted the orgs (it does so
  * once a second, starting when orgd starts). Caller frees. */
 static char *scrape_counted(const struct th_orgd *o)
 {
-    char *text = scrape(o);
+    char *text = th_metrics_scrape(o);
     for (int waited = 0; strstr(text, "# TYPE orgd_organizations gauge") == NULL && waited < 5000;
          waited += 100) {
         free(text);
         tu_sleep_ms(100);
-        text = scrape(o);
+        text = th_metrics_scrape(o);
     }
     return text;
 }
 
-/* The value of the sample `series` (name with its labels), or -1 if absent. */
-static double sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    }
-    return -1;
-}
-
-/* Counters are listed once they are non-zero: absent counts as 0. */
-static double counter(const char *text, const char *series)
-{
-    double v = sample(text, series);
-    return v < 0 ? 0 : v;
-}
-
 #define REQ(route, method, status)                                                                 \
     "orgd_http_requests_total{route=\"" route "\",method=\"" method "\",status=\"" status "\"}"
-
-static void assert_moved(const char *before, const char *after, const char *series, double by)
-{
-    double d = counter(after, series) - counter(before, series);
-    if (d != by)
-        fail_msg("%s moved by %g, expected %g\n---- after ----\n%s", series, d, by, after);
-}
 
 static void counters_move(void **state)
 {
@@ -94,9 +53,7 @@ static void counters_move(void **state)
     char name[64], email[96];
     th_unique("Metr", name, sizeof name);
     snprintf(email, sizeof email, "%s@example.com", name);
-    for (char *p = email; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    th_lower(email);
     assert_int_equal(th_create_org(&th_shared_orgd, name, email, TU_PASSWORD), 201);
     char *token = NULL;
     assert_int_equal(th_login(&th_shared_orgd, email, TU_PASSWORD, &token), 200);
@@ -106,53 +63,58 @@ static void counters_move(void **state)
     /* the org gauges are counted once a second, off the request path: one
      * scrape after the next count (a poll would move the /metrics counter) */
     tu_sleep_ms(1500);
-    char *after = scrape(&th_shared_orgd);
+    char *after = th_metrics_scrape(&th_shared_orgd);
 
-    assert_moved(before, after, REQ("/org/create", "POST", "201"), 1);
-    assert_moved(before, after, REQ("/admin/login", "POST", "200"), 1);
-    assert_moved(before, after, REQ("unmatched", "GET", "404"), 1);
-    assert_moved(before, after, REQ("/auth/check", "GET", "401"), 2);
-    assert_moved(before, after, REQ("/metrics", "GET", "200"), 1); /* the first scrape */
-    assert_moved(before, after, REQ("/auth/check", "GET", "200"), 0);
-    assert_moved(before, after, "orgd_http_request_duration_seconds_count{route=\"/org/create\"}",
-                 1);
-    assert_moved(before, after, "orgd_http_request_duration_seconds_count{route=\"/auth/check\"}",
-                 2);
-    assert_moved(before, after,
-                 "orgd_http_request_duration_seconds_bucket{route=\"/org/create\",le=\"+Inf\"}", 1);
+    th_expect_counter_moved(before, after, REQ("/org/create", "POST", "201"), 1);
+    th_expect_counter_moved(before, after, REQ("/admin/login", "POST", "200"), 1);
+    th_expect_counter_moved(before, after, REQ("unmatched", "GET", "404"), 1);
+    th_expect_counter_moved(before, after, REQ("/auth/check", "GET", "401"), 2);
+    th_expect_counter_moved(before, after, REQ("/metrics", "GET", "200"), 1); /* the first scrape */
+    th_expect_counter_moved(before, after, REQ("/auth/check", "GET", "200"), 0);
+    th_expect_counter_moved(before, after,
+                            "orgd_http_request_duration_seconds_count{route=\"/org/create\"}", 1);
+    th_expect_counter_moved(before, after,
+                            "orgd_http_request_duration_seconds_count{route=\"/auth/check\"}", 2);
+    th_expect_counter_moved(
+        before, after,
+        "orgd_http_request_duration_seconds_bucket{route=\"/org/create\",le=\"+Inf\"}", 1);
     /* an argon2 hash takes milliseconds: the sum moved too */
-    assert_true(counter(after, "orgd_http_request_duration_seconds_sum{route=\"/org/create\"}") >
-                counter(before, "orgd_http_request_duration_seconds_sum{route=\"/org/create\"}"));
+    assert_true(
+        th_metric_counter(after, "orgd_http_request_duration_seconds_sum{route=\"/org/create\"}") >
+        th_metric_counter(before, "orgd_http_request_duration_seconds_sum{route=\"/org/create\"}"));
     /* every bucket of a route holds at most its count */
     double count =
-        sample(after, "orgd_http_request_duration_seconds_count{route=\"/admin/login\"}");
+        th_metric_sample(after, "orgd_http_request_duration_seconds_count{route=\"/admin/login\"}");
     assert_true(count >= 1);
-    assert_true(sample(after, "orgd_http_request_duration_seconds_bucket{route=\"/admin/login\","
-                              "le=\"+Inf\"}") == count);
-    assert_true(sample(after, "orgd_http_request_duration_seconds_bucket{route=\"/admin/login\","
-                              "le=\"0.005\"}") <= count);
+    assert_true(th_metric_sample(after,
+                                 "orgd_http_request_duration_seconds_bucket{route=\"/admin/login\","
+                                 "le=\"+Inf\"}") == count);
+    assert_true(th_metric_sample(after,
+                                 "orgd_http_request_duration_seconds_bucket{route=\"/admin/login\","
+                                 "le=\"0.005\"}") <= count);
 
     /* counted from the database: this orgd's database is its own */
-    assert_moved(before, after, "orgd_organizations{state=\"active\"}", 1);
-    assert_true(sample(after, "orgd_organizations{state=\"creating\"}") == 0);
-    assert_true(sample(after, "orgd_organizations{state=\"deleting\"}") == 0);
-    assert_true(sample(after, "orgd_mongo_up") == 1);
-    assert_true(sample(after, "orgd_password_hashes_in_flight") == 0); /* idle now */
-    assert_true(sample(after, "orgd_password_hash_rejections_total") == 0);
-    assert_true(sample(after, "orgd_mongo_errors_total{kind=\"unavailable\"}") == 0);
-    assert_true(sample(after, "orgd_recovery_actions_total{action=\"undo_create\"}") == 0);
+    th_expect_counter_moved(before, after, "orgd_organizations{state=\"active\"}", 1);
+    assert_true(th_metric_sample(after, "orgd_organizations{state=\"creating\"}") == 0);
+    assert_true(th_metric_sample(after, "orgd_organizations{state=\"deleting\"}") == 0);
+    assert_true(th_metric_sample(after, "orgd_mongo_up") == 1);
+    assert_true(th_metric_sample(after, "orgd_password_hashes_in_flight") == 0); /* idle now */
+    assert_true(th_metric_sample(after, "orgd_password_hash_rejections_total") == 0);
+    assert_true(th_metric_sample(after, "orgd_mongo_errors_total{kind=\"unavailable\"}") == 0);
+    assert_true(th_metric_sample(after, "orgd_recovery_actions_total{action=\"undo_create\"}") ==
+                0);
     const char *info = strstr(after, "\norgd_build_info{version=\"");
     assert_non_null(info);
     info += strlen("\norgd_build_info{version=\"");
     assert_true(info[0] != '"' && strncmp(strstr(info, "\"}"), "\"} 1\n", 5) == 0);
-    double started = sample(after, "orgd_start_time_seconds");
+    double started = th_metric_sample(after, "orgd_start_time_seconds");
     assert_true(started > (double)time(NULL) - 600 && started <= (double)time(NULL) + 1);
 
     /* an org name already taken: a conflict the store translated */
     assert_int_equal(th_create_org(&th_shared_orgd, name, "other@example.com", TU_PASSWORD), 409);
-    char *third = scrape(&th_shared_orgd);
-    assert_moved(after, third, REQ("/org/create", "POST", "409"), 1);
-    assert_moved(after, third, "orgd_mongo_errors_total{kind=\"conflict\"}", 1);
+    char *third = th_metrics_scrape(&th_shared_orgd);
+    th_expect_counter_moved(after, third, REQ("/org/create", "POST", "409"), 1);
+    th_expect_counter_moved(after, third, "orgd_mongo_errors_total{kind=\"conflict\"}", 1);
 
     /* HEAD of /metrics: same headers, no body */
     struct th_resp r;
@@ -196,30 +158,6 @@ static json_t *log_lines(const struct th_orgd *o)
     return lines;
 }
 
-/* The "request" line whose request_id is `id` (a new reference), waiting
- * for it a little: the line is written after the response. NULL if none. */
-static json_t *request_line(const struct th_orgd *o, const char *id)
-{
-    for (int waited = 0; waited <= 3000; waited += 50) {
-        json_t *lines = log_lines(o);
-        size_t i;
-        json_t *j;
-        json_array_foreach(lines, i, j)
-        {
-            const char *rid = json_string_value(json_object_get(j, "request_id"));
-            if (strcmp(json_string_value(json_object_get(j, "msg")), "request") == 0 && rid &&
-                strcmp(rid, id) == 0) {
-                json_incref(j);
-                json_decref(lines);
-                return j;
-            }
-        }
-        json_decref(lines);
-        tu_sleep_ms(50);
-    }
-    return NULL;
-}
-
 static const char *field(json_t *j, const char *key)
 {
     const char *v = json_string_value(json_object_get(j, key));
@@ -239,9 +177,10 @@ static json_t *request_logged(const struct th_orgd *o, const struct th_resp *r, 
 {
     char id[128] = "";
     assert_true(th_resp_header(r, "X-Request-Id", id, sizeof id));
-    json_t *j = request_line(o, id);
+    json_t *j = th_request_log_line(o, id);
     if (j == NULL)
         fail_msg("no request line with request_id %s in %s", id, o->log_path);
+    json_decref(log_lines(o)); /* every line so far is a well-formed one */
     assert_string_equal(field(j, "level"), r->status >= 500 ? "error" : "info");
     assert_string_equal(field(j, "method"), method);
     assert_string_equal(field(j, "route"), route);
@@ -378,10 +317,10 @@ static void metrics_port_moves_metrics_off_the_main_port(void **state)
     th_resp_free(&r);
     assert_int_equal(th_status_of(&o, "GET", "/healthz", NULL, NULL), 200);
 
-    char *text = scrape(&ops);
+    char *text = th_metrics_scrape(&ops);
     /* the main port's 404 was counted */
-    assert_true(counter(text, REQ("unmatched", "GET", "404")) >= 1);
-    assert_true(sample(text, "orgd_password_hashes_in_flight") == 0);
+    assert_true(th_metric_counter(text, REQ("unmatched", "GET", "404")) >= 1);
+    assert_true(th_metric_sample(text, "orgd_password_hashes_in_flight") == 0);
     free(text);
     /* the metrics port serves /metrics and nothing else */
     assert_int_equal(th_status_of(&ops, "GET", "/healthz", NULL, NULL), 404);
@@ -409,16 +348,16 @@ static void warn_level_and_a_dead_database(void **state)
     struct th_resp r;
     for (int waited = 0;; waited += 200) {
         assert_true(th_http(&o, "GET", "/metrics", NULL, NULL, NULL, 0, h, &r));
-        if (sample(r.body, "orgd_mongo_up") == 0 || waited >= 5000)
+        if (th_metric_sample(r.body, "orgd_mongo_up") == 0 || waited >= 5000)
             break;
         th_resp_free(&r);
         tu_sleep_ms(200);
     }
     assert_int_equal(r.status, 200);
-    assert_true(sample(r.body, "orgd_mongo_up") == 0);
+    assert_true(th_metric_sample(r.body, "orgd_mongo_up") == 0);
     assert_null(strstr(r.body, "orgd_organizations"));
-    assert_true(sample(r.body, "orgd_mongo_errors_total{kind=\"unavailable\"}") >= 1);
-    assert_true(sample(r.body, "orgd_password_hashes_in_flight") == 0);
+    assert_true(th_metric_sample(r.body, "orgd_mongo_errors_total{kind=\"unavailable\"}") >= 1);
+    assert_true(th_metric_sample(r.body, "orgd_password_hashes_in_flight") == 0);
     th_resp_free(&r);
 
     /* a 503 is an error line, logged even at warn */
@@ -469,9 +408,7 @@ static void recovery_is_counted_and_logged(void **state)
     char name[64], email[96];
     th_unique("Recov", name, sizeof name);
     snprintf(email, sizeof email, "%s@example.com", name);
-    for (char *p = email; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    th_lower(email);
     th_create_org(&crashy, name, email, TU_PASSWORD); /* dies mid-way */
     assert_int_equal(th_orgd_wait(&crashy, 15000), 128 + 9);
 
@@ -480,16 +417,16 @@ static void recovery_is_counted_and_logged(void **state)
     char *text = NULL;
     for (int waited = 0; waited < 20000; waited += 200) {
         free(text);
-        text = scrape(&o);
-        if (sample(text, "orgd_recovery_actions_total{action=\"undo_create\"}") >= 1 &&
-            sample(text, "orgd_organizations{state=\"creating\"}") == 0)
+        text = th_metrics_scrape(&o);
+        if (th_metric_sample(text, "orgd_recovery_actions_total{action=\"undo_create\"}") >= 1 &&
+            th_metric_sample(text, "orgd_organizations{state=\"creating\"}") == 0)
             break;
         tu_sleep_ms(200);
     }
-    assert_true(sample(text, "orgd_recovery_actions_total{action=\"undo_create\"}") == 1);
-    assert_true(sample(text, "orgd_recovery_actions_total{action=\"failed\"}") == 0);
-    assert_true(sample(text, "orgd_organizations{state=\"creating\"}") == 0);
-    assert_true(sample(text, "orgd_organizations{state=\"active\"}") == 0);
+    assert_true(th_metric_sample(text, "orgd_recovery_actions_total{action=\"undo_create\"}") == 1);
+    assert_true(th_metric_sample(text, "orgd_recovery_actions_total{action=\"failed\"}") == 0);
+    assert_true(th_metric_sample(text, "orgd_organizations{state=\"creating\"}") == 0);
+    assert_true(th_metric_sample(text, "orgd_organizations{state=\"active\"}") == 0);
     free(text);
 
     stop_and_check_log(&o, true);

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjose/cjose.h>
 #include <cmocka.h>
 
 #include "forge.h"
@@ -51,9 +50,7 @@ static void whole_flow(void **state)
     assert_int_equal(r.status, 201);
     char lower_email[96];
     snprintf(lower_email, sizeof lower_email, "%s", email);
-    for (char *p = lower_email; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    th_lower(lower_email);
     expect_org(&r, name, lower_email);
     char loc[128], want_loc[128];
     assert_true(th_resp_header(&r, "Location", loc, sizeof loc));
@@ -356,16 +353,7 @@ static void password_and_email_change(void **state)
  * anything: the test only needs the session's id). */
 static void session_of(const char *token, char *out, size_t cap)
 {
-    const char *dot1 = strchr(token, '.');
-    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-    assert_non_null(dot2);
-    uint8_t *raw = NULL;
-    size_t raw_len = 0;
-    cjose_err err;
-    assert_true(cjose_base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw, &raw_len, &err));
-    json_t *claims = json_loadb((const char *)raw, raw_len, 0, NULL);
-    cjose_get_dealloc()(raw);
-    assert_non_null(claims);
+    json_t *claims = th_jwt_claims(token);
     snprintf(out, cap, "%s", json_string_value(json_object_get(claims, "sid")));
     json_decref(claims);
     assert_int_equal(strlen(out), 24);

@@ -16,13 +16,6 @@
 #include "harness.h"
 #include "testutil.h"
 
-static void lower(char *s)
-{
-    for (; *s; s++)
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-}
-
 static bool is_loser(long status)
 {
     return status == 401 || status == 404 || status == 409;
@@ -42,7 +35,7 @@ static void concurrent_creates_of_one_name(void **state)
         char base[64], key[64], coll[96];
         th_unique("race", base, sizeof base);
         snprintf(key, sizeof key, "%s", base);
-        lower(key);
+        th_lower(key);
         th_collection_of(base, coll, sizeof coll);
         static struct th_call calls[CREATORS];
         for (int i = 0; i < CREATORS; i++) {
@@ -143,7 +136,7 @@ static void rename_races_create_of_its_target(void **state)
         }
         char key[64];
         snprintf(key, sizeof key, "%s", target);
-        lower(key);
+        th_lower(key);
         assert_int_equal(th_db_count_str(&o, "organizations", "name_key", key), 1);
         th_tenant_free(&a);
     }

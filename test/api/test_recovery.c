@@ -67,9 +67,7 @@ static void crash_at(const char *point, enum op op)
     struct th_resp r;
     char email[96];
     snprintf(email, sizeof email, "%s@example.com", new_name);
-    for (char *p = email; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    th_lower(email);
     if (op == OP_CREATE) {
         snprintf(body, sizeof body,
                  "{\"organization_name\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", new_name,

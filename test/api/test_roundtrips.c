@@ -25,30 +25,6 @@
 
 static struct th_orgd own;
 
-/* The log line of request `id`, polled for (orgd writes it just after the
- * answer), or NULL. Caller decrefs. */
-static json_t *log_line(const struct th_orgd *o, const char *id)
-{
-    for (int waited = 0; waited <= 3000; waited += 50) {
-        FILE *f = fopen(o->log_path, "r");
-        char line[8192];
-        while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-            json_t *j = json_loads(line, 0, NULL);
-            const char *rid = json_string_value(json_object_get(j, "request_id"));
-            const char *msg = json_string_value(json_object_get(j, "msg"));
-            if (rid != NULL && msg != NULL && strcmp(msg, "request") == 0 && strcmp(rid, id) == 0) {
-                fclose(f);
-                return j;
-            }
-            json_decref(j);
-        }
-        if (f != NULL)
-            fclose(f);
-        tu_sleep_ms(50);
-    }
-    return NULL;
-}
-
 /* Sends one request and returns its round trips, failing the test unless
  * it answered `status` and spent at most `budget`. body (JSON) may be NULL. */
 static long costs(const char *what, const char *method, const char *path, const char *token,
@@ -65,7 +41,7 @@ static long costs(const char *what, const char *method, const char *path, const 
     if (r.status != status)
         fail_msg("%s: %s %s answered %ld, not %ld: %s", what, method, path, r.status, status,
                  r.body);
-    json_t *line = log_line(&own, id);
+    json_t *line = th_request_log_line(&own, id);
     if (line == NULL)
         fail_msg("%s: no log line for request %s", what, id);
     json_t *n_commands = json_object_get(line, "db_commands");
@@ -116,8 +92,7 @@ static void routes_cost_what_they_should(void **state)
 
     /* the account-first flow */
     char email[96], name[64];
-    th_unique("rtacct", name, sizeof name);
-    snprintf(email, sizeof email, "%s@example.com", name);
+    th_fresh_email("rtacct", email, sizeof email);
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, TU_PASSWORD);
     costs("POST /auth/signup", "POST", "/auth/signup", NULL, body, 201, 4, NULL);
     struct th_resp r;
@@ -150,9 +125,7 @@ static void routes_cost_what_they_should(void **state)
     char other[64], other_email[96];
     th_unique("RtMade", other, sizeof other);
     snprintf(other_email, sizeof other_email, "%s@example.com", other);
-    for (char *p = other_email; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    th_lower(other_email);
     snprintf(body, sizeof body,
              "{\"organization_name\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", other,
              other_email, TU_PASSWORD);

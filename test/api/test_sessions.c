@@ -42,39 +42,6 @@ static int stop_extra(void **state)
 
 /* ---- helpers ---- */
 
-static void lower(char *s)
-{
-    for (; *s; s++)
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-}
-
-/* A fresh e-mail, prefix_XXXXXXXX@example.com, lower-case. */
-static void fresh_email(const char *prefix, char *email, size_t cap)
-{
-    char name[64];
-    th_unique(prefix, name, sizeof name);
-    snprintf(email, cap, "%s@example.com", name);
-    lower(email);
-}
-
-/* A signed-up account (origin signup, in no organization) with password
- * TU_PASSWORD. */
-static void new_account(const char *prefix, char *email, size_t cap)
-{
-    fresh_email(prefix, email, cap);
-    long status = th_signup(O, email, TU_PASSWORD);
-    if (status != 201)
-        fail_msg("sign-up of %s answered %ld", email, status);
-}
-
-static void signin_ok(const char *email, const char *password, struct th_tokens *t)
-{
-    long status = th_signin(O, email, password, t);
-    if (status != 200)
-        fail_msg("sign-in of %s answered %ld", email, status);
-}
-
 static void login_ok(const char *email, const char *password, struct th_tokens *t)
 {
     long status = th_signin_at(O, "/admin/login", email, password, t);
@@ -232,20 +199,6 @@ static void expect_refresh_of(const char *refresh, const char *session_id)
     assert_string_equal(hex, session_id);
 }
 
-/* The claims of a JWT (not verified: the server did). Caller decrefs. */
-static json_t *claims_of(const char *jwt)
-{
-    const char *a = strchr(jwt, '.');
-    assert_non_null(a);
-    const char *b = strchr(a + 1, '.');
-    assert_non_null(b);
-    unsigned char payload[2048];
-    size_t n = b64url_bytes(a + 1, (size_t)(b - a - 1), payload, sizeof payload);
-    json_t *claims = json_loadb((const char *)payload, n, 0, NULL);
-    assert_true(json_is_object(claims));
-    return claims;
-}
-
 /* Milliseconds since the epoch of an RFC 3339 UTC time as orgd writes them
  * (2026-11-22T08:02:48.258Z), checking that form. */
 static int64_t epoch_of(const char *text)
@@ -300,18 +253,6 @@ static int64_t active_sessions_of(const char *admin_id)
     return n;
 }
 
-/* GET /auth/check's admin id for a token. */
-static void admin_of(const char *access, char *out, size_t cap)
-{
-    struct th_resp r;
-    assert_true(th_http_json(O, "GET", "/auth/check", access, NULL, &r));
-    assert_int_equal(r.status, 200);
-    const char *id = json_string_value(json_object_get(json_object_get(r.json, "admin"), "id"));
-    assert_non_null(id);
-    snprintf(out, cap, "%s", id);
-    th_resp_free(&r);
-}
-
 /* th_db_snapshot without the counts of the collections with a TTL, whose
  * documents the database may expire at any moment, and to which a failed
  * attempt may add a throttle event even with no limit set. Caller frees. */
@@ -332,36 +273,6 @@ static char *snapshot(void)
     return s;
 }
 
-/* ---- metrics ---- */
-
-static char *scrape(void)
-{
-    struct th_resp r;
-    assert_true(th_http(O, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
-    assert_int_equal(r.status, 200);
-    char *text = strdup(r.body);
-    th_resp_free(&r);
-    return text;
-}
-
-/* A counter's value; absent (not yet counted) is 0. */
-static double counter(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    }
-    return 0;
-}
-
-static void assert_moved(const char *before, const char *after, const char *series, double by)
-{
-    double d = counter(after, series) - counter(before, series);
-    if (d != by)
-        fail_msg("%s moved by %g, expected %g", series, d, by);
-}
-
 /* ---- sign-up ---- */
 
 static void signup_answers_the_account(void **state)
@@ -371,7 +282,7 @@ static void signup_answers_the_account(void **state)
     th_unique("SignUp", name, sizeof name);
     snprintf(email, sizeof email, "%s@Example.COM", name);
     snprintf(lower_email, sizeof lower_email, "%s", email);
-    lower(lower_email);
+    th_lower(lower_email);
     char *body = json_text(json_pack("{s:s, s:s}", "email", email, "password", TU_PASSWORD));
     struct th_resp r;
     assert_true(th_http_json(O, "POST", "/auth/signup", NULL, body, &r));
@@ -390,7 +301,7 @@ static void signup_answers_the_account(void **state)
 
     /* with a username (64 characters is the most) */
     char other[96], username[65];
-    fresh_email("SignUpNamed", other, sizeof other);
+    th_fresh_email("SignUpNamed", other, sizeof other);
     memset(username, 'u', 64);
     username[64] = '\0';
     body = json_text(json_pack("{s:s, s:s, s:s}", "email", other, "password", TU_PASSWORD,
@@ -417,7 +328,7 @@ static void signup_refuses_bad_input_and_creates_nothing(void **state)
 {
     (void)state;
     char email[96], long_name[66];
-    fresh_email("SignUpBad", email, sizeof email);
+    th_fresh_email("SignUpBad", email, sizeof email);
     memset(long_name, 'u', 65);
     long_name[65] = '\0';
     struct {
@@ -469,7 +380,7 @@ static void signin_and_refresh_rotate_the_tokens(void **state)
 {
     (void)state;
     char email[96], sid[32];
-    new_account("Rot", email, sizeof email);
+    th_signup_fresh(O, "Rot", email, sizeof email);
     char *body = json_text(json_pack("{s:s, s:s}", "email", email, "password", TU_PASSWORD));
     struct th_resp r;
     assert_true(th_http_json(O, "POST", "/auth/signin", NULL, body, &r));
@@ -488,7 +399,7 @@ static void signin_and_refresh_rotate_the_tokens(void **state)
 
     session_of(first.access, sid, sizeof sid);
     expect_refresh_of(first.refresh, sid);
-    json_t *claims = claims_of(first.access);
+    json_t *claims = th_jwt_claims(first.access);
     assert_string_equal(json_string_value(json_object_get(claims, "sid")), sid);
     assert_null(json_object_get(claims, "org"));
     assert_null(json_object_get(claims, "role"));
@@ -539,10 +450,10 @@ static void a_reused_refresh_token_ends_the_session(void **state)
 {
     (void)state;
     char email[96], other_sid[32];
-    new_account("Reuse", email, sizeof email);
+    th_signup_fresh(O, "Reuse", email, sizeof email);
     struct th_tokens t1, t2, t3, other;
-    signin_ok(email, TU_PASSWORD, &t1);
-    signin_ok(email, TU_PASSWORD, &other);
+    th_signin_ok(O, email, TU_PASSWORD, &t1);
+    th_signin_ok(O, email, TU_PASSWORD, &other);
     session_of(other.access, other_sid, sizeof other_sid);
     assert_int_equal(th_refresh(O, t1.refresh, &t2), 200);
     assert_int_equal(th_refresh(O, t2.refresh, &t3), 200);
@@ -572,9 +483,9 @@ static void the_refresh_token_may_come_in_the_query(void **state)
 {
     (void)state;
     char email[96], path[256];
-    new_account("Query", email, sizeof email);
+    th_signup_fresh(O, "Query", email, sizeof email);
     struct th_tokens t;
-    signin_ok(email, TU_PASSWORD, &t);
+    th_signin_ok(O, email, TU_PASSWORD, &t);
 
     /* in the query alone */
     snprintf(path, sizeof path, "/auth/refresh_token?refresh_token=%s", t.refresh);
@@ -605,9 +516,9 @@ static void the_refresh_token_may_come_in_the_query(void **state)
 
     /* in both, different: 422, and nothing spent */
     char other_email[96];
-    new_account("QueryOther", other_email, sizeof other_email);
+    th_signup_fresh(O, "QueryOther", other_email, sizeof other_email);
     struct th_tokens o2;
-    signin_ok(other_email, TU_PASSWORD, &o2);
+    th_signin_ok(O, other_email, TU_PASSWORD, &o2);
     snprintf(path, sizeof path, "/auth/refresh_token?refresh_token=%s", o2.refresh);
     body = json_text(json_pack("{s:s}", "refresh_token", b.refresh));
     expect_problem("POST", path, NULL, body, 422, "refresh_token");
@@ -667,7 +578,7 @@ static void a_failed_login_is_a_generic_401_without_a_challenge(void **state)
     struct th_tenant t;
     th_tenant_new(O, &t, "Generic");
     char nobody[96];
-    fresh_email("GenericNobody", nobody, sizeof nobody);
+    th_fresh_email("GenericNobody", nobody, sizeof nobody);
     const char *routes[] = {"/auth/signin", "/admin/login"};
     for (size_t i = 0; i < 2; i++) {
         char *wrong_body =
@@ -703,15 +614,15 @@ static void a_token_without_a_live_session_is_refused(void **state)
 {
     (void)state;
     char email[96], sid[32];
-    new_account("Sid", email, sizeof email);
+    th_signup_fresh(O, "Sid", email, sizeof email);
     struct th_tokens t;
-    signin_ok(email, TU_PASSWORD, &t);
+    th_signin_ok(O, email, TU_PASSWORD, &t);
     session_of(t.access, sid, sizeof sid);
     const char *hs256 = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     size_t klen = strlen(O->secret);
     /* forged from the real token's own claims, so that only the session
      * differs between the accepted one and the refused ones */
-    json_t *claims = claims_of(t.access);
+    json_t *claims = th_jwt_claims(t.access);
     char *text = json_dumps(claims, JSON_COMPACT);
     char *good = forge_jwt(hs256, text, FORGE_HS256, O->secret, klen);
     free(text);
@@ -767,10 +678,10 @@ static void logout_ends_the_session_on_every_instance(void **state)
 {
     (void)state;
     char email[96];
-    new_account("Logout", email, sizeof email);
+    th_signup_fresh(O, "Logout", email, sizeof email);
     struct th_tokens t, other;
-    signin_ok(email, TU_PASSWORD, &t);
-    signin_ok(email, TU_PASSWORD, &other);
+    th_signin_ok(O, email, TU_PASSWORD, &t);
+    th_signin_ok(O, email, TU_PASSWORD, &other);
 
     /* a second orgd on the same database, which has seen the token work;
      * without a session cache it asks the database on every request, so it
@@ -821,13 +732,13 @@ static void a_password_change_ends_every_other_session(void **state)
 {
     (void)state;
     char email[96], admin_id[32];
-    new_account("Passwd", email, sizeof email);
+    th_signup_fresh(O, "Passwd", email, sizeof email);
     struct th_tokens mine, second, third, refreshed;
-    signin_ok(email, TU_PASSWORD, &mine);
-    signin_ok(email, TU_PASSWORD, &second);
-    signin_ok(email, TU_PASSWORD, &third);
+    th_signin_ok(O, email, TU_PASSWORD, &mine);
+    th_signin_ok(O, email, TU_PASSWORD, &second);
+    th_signin_ok(O, email, TU_PASSWORD, &third);
     assert_int_equal(th_refresh(O, second.refresh, &refreshed), 200);
-    admin_of(mine.access, admin_id, sizeof admin_id);
+    th_account_id_of(O, mine.access, admin_id, sizeof admin_id);
 
     /* refusals first: none of them changes or ends anything */
     char long_pw[130];
@@ -904,7 +815,7 @@ static void org_update_credential_changes_end_every_other_session(void **state)
     struct th_tokens first, second, account;
     login_ok(t.email, TU_PASSWORD, &first);
     login_ok(t.email, TU_PASSWORD, &second);
-    signin_ok(t.email, TU_PASSWORD, &account);
+    th_signin_ok(O, t.email, TU_PASSWORD, &account);
     char path[256], body[512];
     snprintf(path, sizeof path, "/org/%s", t.name);
 
@@ -931,7 +842,7 @@ static void org_update_credential_changes_end_every_other_session(void **state)
     login_ok(t.email, NEW_PASSWORD, &third);
     login_ok(t.email, NEW_PASSWORD, &fourth);
     char new_email[96];
-    fresh_email("UpdCredMail", new_email, sizeof new_email);
+    th_fresh_email("UpdCredMail", new_email, sizeof new_email);
     snprintf(path, sizeof path, "/org/update/%s", t.name);
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"current_password\":\"" NEW_PASSWORD "\"}",
              new_email);
@@ -959,7 +870,7 @@ static void org_update_checks_everything_before_it_writes(void **state)
     assert_true(th_db_insert_docs(O, coll, 4, "keep"));
     th_unique("UpdCheckNew", new_name, sizeof new_name);
     th_collection_of(new_name, new_coll, sizeof new_coll);
-    fresh_email("UpdCheckMail", new_email, sizeof new_email);
+    th_fresh_email("UpdCheckMail", new_email, sizeof new_email);
     char *before = snapshot();
 
     /* a rename with a credential change and the wrong current password */
@@ -1112,11 +1023,11 @@ static void concurrent_refreshes_have_one_winner(void **state)
 {
     (void)state;
     char email[96];
-    new_account("Race", email, sizeof email);
+    th_signup_fresh(O, "Race", email, sizeof email);
     int conclusive = 0;
     for (int round = 0; round < ROUNDS && conclusive < CONCLUSIVE_ROUNDS; round++) {
         struct th_tokens t;
-        signin_ok(email, TU_PASSWORD, &t);
+        th_signin_ok(O, email, TU_PASSWORD, &t);
         struct racer racers[RACERS];
         int64_t spread;
         int w = race_once(t.refresh, racers, round, &spread);
@@ -1149,11 +1060,11 @@ static void sessions_are_listed_and_ended_one_by_one(void **state)
 {
     (void)state;
     char email[96], id1[32], id2[32], id3[32];
-    new_account("List", email, sizeof email);
+    th_signup_fresh(O, "List", email, sizeof email);
     struct th_tokens s1, s2, s3;
-    signin_ok(email, TU_PASSWORD, &s1);
-    signin_ok(email, TU_PASSWORD, &s2);
-    signin_ok(email, TU_PASSWORD, &s3);
+    th_signin_ok(O, email, TU_PASSWORD, &s1);
+    th_signin_ok(O, email, TU_PASSWORD, &s2);
+    th_signin_ok(O, email, TU_PASSWORD, &s3);
     session_of(s1.access, id1, sizeof id1);
     session_of(s2.access, id2, sizeof id2);
     session_of(s3.access, id3, sizeof id3);
@@ -1216,9 +1127,9 @@ static void sessions_are_listed_and_ended_one_by_one(void **state)
 
     /* an ended one, someone else's, an unknown one, not an id: 404 */
     char other_email[96], other_id[32];
-    new_account("ListOther", other_email, sizeof other_email);
+    th_signup_fresh(O, "ListOther", other_email, sizeof other_email);
     struct th_tokens other;
-    signin_ok(other_email, TU_PASSWORD, &other);
+    th_signin_ok(O, other_email, TU_PASSWORD, &other);
     session_of(other.access, other_id, sizeof other_id);
     const char *not_mine[] = {id2, other_id, "0123456789abcdef01234567", "not-a-session",
                               "0123456789ABCDEF0123456Z"};
@@ -1252,7 +1163,7 @@ static void the_session_lifetime_is_a_setting(void **state)
     const char *env[] = {"REFRESH_TOKEN_SECONDS=60", NULL};
     assert_true(th_orgd_start(own, env));
     char email[96];
-    fresh_email("Lifetime", email, sizeof email);
+    th_fresh_email("Lifetime", email, sizeof email);
     assert_int_equal(th_signup(own, email, TU_PASSWORD), 201);
     struct th_tokens t, next;
     assert_int_equal(th_signin(own, email, TU_PASSWORD, &t), 200);
@@ -1274,7 +1185,7 @@ static void org_and_account_sessions_are_listed_together(void **state)
     struct th_tenant t;
     th_tenant_new(O, &t, "ListOrg");
     struct th_tokens account;
-    signin_ok(t.email, TU_PASSWORD, &account);
+    th_signin_ok(O, t.email, TU_PASSWORD, &account);
     json_t *list = sessions_of(account.access);
     /* th_tenant_new's /admin/login, then the sign-in */
     assert_int_equal(json_array_size(list), 2);
@@ -1313,7 +1224,7 @@ static void admin_login_answers_both_token_names(void **state)
     char sid[32];
     session_of(access, sid, sizeof sid);
     expect_refresh_of(refresh, sid);
-    json_t *claims = claims_of(access);
+    json_t *claims = th_jwt_claims(access);
     assert_string_equal(json_string_value(json_object_get(claims, "sid")), sid);
     assert_string_equal(json_string_value(json_object_get(claims, "org")), t.id);
     json_decref(claims);
@@ -1332,7 +1243,7 @@ static void admin_login_answers_both_token_names(void **state)
 
     /* an account in no organization may sign in, not log in to one */
     char email[96];
-    new_account("LoginNoOrg", email, sizeof email);
+    th_signup_fresh(O, "LoginNoOrg", email, sizeof email);
     body = json_text(json_pack("{s:s, s:s}", "email", email, "password", TU_PASSWORD));
     expect_problem("POST", "/admin/login", NULL, body, 403, NULL);
     free(body);
@@ -1399,7 +1310,7 @@ static void deleting_the_org_ends_its_sessions(void **state)
     struct th_tokens first, second, account;
     login_ok(t.email, TU_PASSWORD, &first);
     login_ok(t.email, TU_PASSWORD, &second);
-    signin_ok(t.email, TU_PASSWORD, &account);
+    th_signin_ok(O, t.email, TU_PASSWORD, &account);
     assert_int_equal(active_sessions_of(t.admin_id), 4);
     char path[256];
     snprintf(path, sizeof path, "/org/delete/%s", t.name);
@@ -1420,7 +1331,7 @@ static void account_tokens_reach_their_own_org(void **state)
     struct th_tenant t;
     th_tenant_new(O, &t, "AcctOrg");
     struct th_tokens account;
-    signin_ok(t.email, TU_PASSWORD, &account);
+    th_signin_ok(O, t.email, TU_PASSWORD, &account);
     char path[256], new_name[64], body[256];
     snprintf(path, sizeof path, "/org/%s", t.name);
     assert_int_equal(th_status_of(O, "GET", path, account.access, NULL), 200);
@@ -1438,9 +1349,9 @@ static void account_tokens_reach_their_own_org(void **state)
 
     /* an account in no organization has no own org */
     char email[96];
-    new_account("AcctNoOrg", email, sizeof email);
+    th_signup_fresh(O, "AcctNoOrg", email, sizeof email);
     struct th_tokens lone;
-    signin_ok(email, TU_PASSWORD, &lone);
+    th_signin_ok(O, email, TU_PASSWORD, &lone);
     th_unique("AcctNoOrgNew", new_name, sizeof new_name);
     snprintf(body, sizeof body, "{\"new_organization_name\":\"%s\"}", new_name);
     expect_problem("PUT", "/org/update", lone.access, body, 404, NULL);
@@ -1456,21 +1367,21 @@ static void metrics_count_logins_and_ended_sessions(void **state)
 {
     (void)state;
     char email[96];
-    new_account("Metr", email, sizeof email);
+    th_signup_fresh(O, "Metr", email, sizeof email);
     struct th_tenant t;
     th_tenant_new(O, &t, "MetrOrg");
-    char *before = scrape();
+    char *before = th_metrics_scrape(O);
 
     struct th_tokens a, b, c, d, b2, l2, scratch;
-    signin_ok(email, TU_PASSWORD, &a);                                        /* ok 1 */
+    th_signin_ok(O, email, TU_PASSWORD, &a);                                  /* ok 1 */
     assert_int_equal(th_signin(O, email, "not the password", &scratch), 401); /* bad 1 */
     assert_int_equal(th_signin_at(O, "/admin/login", "nobody@example.com", TU_PASSWORD, &scratch),
                      401);                                                          /* bad 2 */
     login_ok(t.email, TU_PASSWORD, &l2);                                            /* ok 2 */
     assert_int_equal(th_status_of(O, "POST", "/auth/logout", a.access, NULL), 204); /* logout */
-    signin_ok(email, TU_PASSWORD, &b);                                              /* ok 3 */
-    signin_ok(email, TU_PASSWORD, &c);                                              /* ok 4 */
-    signin_ok(email, TU_PASSWORD, &d);                                              /* ok 5 */
+    th_signin_ok(O, email, TU_PASSWORD, &b);                                        /* ok 3 */
+    th_signin_ok(O, email, TU_PASSWORD, &c);                                        /* ok 4 */
+    th_signin_ok(O, email, TU_PASSWORD, &d);                                        /* ok 5 */
     char id[32], path[128];
     session_of(c.access, id, sizeof id);
     snprintf(path, sizeof path, "/auth/sessions/%s", id);
@@ -1480,22 +1391,24 @@ static void metrics_count_logins_and_ended_sessions(void **state)
                                   "\",\"new_password\":\"" NEW_PASSWORD "\"}"),
                      204); /* password_change: d */
     char body[256], new_email[96];
-    fresh_email("MetrOrgMail", new_email, sizeof new_email);
+    th_fresh_email("MetrOrgMail", new_email, sizeof new_email);
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"current_password\":\"" TU_PASSWORD "\"}",
              new_email);
     assert_int_equal(th_status_of(O, "PUT", "/org/update", t.token, body),
                      200); /* password_change: l2 */
     assert_int_equal(th_refresh(O, b.refresh, &b2), 200);
     assert_int_equal(refresh_status(b.refresh), 401); /* refresh_reuse */
-    char *after = scrape();
+    char *after = th_metrics_scrape(O);
 
-    assert_moved(before, after, "orgd_logins_total{outcome=\"ok\"}", 5);
-    assert_moved(before, after, "orgd_logins_total{outcome=\"bad_credentials\"}", 2);
-    assert_moved(before, after, "orgd_logins_total{outcome=\"throttled\"}", 0);
-    assert_moved(before, after, "orgd_sessions_ended_total{reason=\"logout\"}", 1);
-    assert_moved(before, after, "orgd_sessions_ended_total{reason=\"revoked\"}", 1);
-    assert_moved(before, after, "orgd_sessions_ended_total{reason=\"password_change\"}", 2);
-    assert_moved(before, after, "orgd_sessions_ended_total{reason=\"refresh_reuse\"}", 1);
+    th_expect_counter_moved(before, after, "orgd_logins_total{outcome=\"ok\"}", 5);
+    th_expect_counter_moved(before, after, "orgd_logins_total{outcome=\"bad_credentials\"}", 2);
+    th_expect_counter_moved(before, after, "orgd_logins_total{outcome=\"throttled\"}", 0);
+    th_expect_counter_moved(before, after, "orgd_sessions_ended_total{reason=\"logout\"}", 1);
+    th_expect_counter_moved(before, after, "orgd_sessions_ended_total{reason=\"revoked\"}", 1);
+    th_expect_counter_moved(before, after, "orgd_sessions_ended_total{reason=\"password_change\"}",
+                            2);
+    th_expect_counter_moved(before, after, "orgd_sessions_ended_total{reason=\"refresh_reuse\"}",
+                            1);
     for (const char *f = "# TYPE orgd_logins_total counter\0"
                          "# TYPE orgd_sessions_ended_total counter\0";
          *f; f += strlen(f) + 1)

@@ -25,89 +25,15 @@ static const char *const FAST_RECOVERY[] = {"RECOVERY_AGE_SECONDS=1", "RECOVERY_
 
 /* ---- helpers ---- */
 
-struct acct {
-    char email[96];
-    char id[32];
-    struct th_tokens t;
-};
-
 /* A normal orgd, and an owner with an organization made by POST
  * /organization/ (or none). */
 struct world {
     struct th_orgd o;
     struct th_orgd crashy; /* orgd-faults on the same database */
-    struct acct owner;
+    struct th_account owner;
     char id[32];
     char name[64];
 };
-
-static void lower(char *s)
-{
-    for (; *s; s++)
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-}
-
-static void fresh_email(const char *prefix, char *email, size_t cap)
-{
-    char name[64];
-    th_unique(prefix, name, sizeof name);
-    snprintf(email, cap, "%s@example.com", name);
-    lower(email);
-}
-
-/* One request on o with a JSON body (taken; NULL: none); the status must
- * be `want`. Returns the parsed answer (caller json_decref's; may be NULL). */
-static json_t *expect(const struct th_orgd *o, const char *method, const char *path,
-                      const char *token, json_t *body, long want)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    struct th_resp r;
-    if (!th_http_json(o, method, path, token, text, &r))
-        fail_msg("%s %s: no answer", method, path);
-    if (r.status != want)
-        fail_msg("%s %s: expected %ld, got %ld: %s", method, path, want, r.status,
-                 r.body ? r.body : "");
-    free(text);
-    json_t *answer = json_incref(r.json);
-    th_resp_free(&r);
-    return answer;
-}
-
-static void expect_status(const struct th_orgd *o, const char *method, const char *path,
-                          const char *token, json_t *body, long want)
-{
-    json_decref(expect(o, method, path, token, body, want));
-}
-
-static const char *str(const json_t *j, const char *key)
-{
-    const char *s = json_string_value(json_object_get(j, key));
-    if (s == NULL)
-        fail_msg("no string \"%s\" in the answer", key);
-    return s;
-}
-
-static void signin(const struct th_orgd *o, struct acct *a)
-{
-    long status = th_signin(o, a->email, TU_PASSWORD, &a->t);
-    if (status != 200)
-        fail_msg("sign-in of %s answered %ld", a->email, status);
-}
-
-static void account_new(const struct th_orgd *o, const char *prefix, struct acct *a)
-{
-    memset(a, 0, sizeof *a);
-    fresh_email(prefix, a->email, sizeof a->email);
-    long status = th_signup(o, a->email, TU_PASSWORD);
-    if (status != 201)
-        fail_msg("sign-up of %s answered %ld", a->email, status);
-    signin(o, a);
-    json_t *j = expect(o, "GET", "/auth/check", a->t.access, NULL, 200);
-    snprintf(a->id, sizeof a->id, "%s", str(json_object_get(j, "admin"), "id"));
-    json_decref(j);
-}
 
 /* Invites email into w's org; its token out (and its id, if inv_id). */
 static void invite(struct world *w, const char *email, const char *role, char *token, size_t cap,
@@ -115,37 +41,38 @@ static void invite(struct world *w, const char *email, const char *role, char *t
 {
     char path[128];
     snprintf(path, sizeof path, "/organization/%s/invite", w->id);
-    json_t *j = expect(&w->o, "POST", path, w->owner.t.access,
-                       json_pack("{s:s, s:s}", "email", email, "role", role), 201);
-    snprintf(token, cap, "%s", str(j, "token"));
+    json_t *j = th_expect_json(&w->o, "POST", path, w->owner.t.access,
+                               json_pack("{s:s, s:s}", "email", email, "role", role), 201);
+    snprintf(token, cap, "%s", th_json_str(j, "token"));
     if (inv_id != NULL)
-        snprintf(inv_id, 32, "%s", str(j, "id"));
+        snprintf(inv_id, 32, "%s", th_json_str(j, "id"));
     json_decref(j);
 }
 
 /* A new account that joins w's org as `role` through an invitation, signed in. */
-static void member_new(struct world *w, const char *role, struct acct *a)
+static void member_new(struct world *w, const char *role, struct th_account *a)
 {
     memset(a, 0, sizeof *a);
-    fresh_email("member", a->email, sizeof a->email);
+    th_fresh_email("member", a->email, sizeof a->email);
     char token[128];
     invite(w, a->email, role, token, sizeof token, NULL);
-    json_t *j = expect(&w->o, "POST", "/invitations/accept", NULL,
+    json_t *j =
+        th_expect_json(&w->o, "POST", "/invitations/accept", NULL,
                        json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 200);
-    snprintf(a->id, sizeof a->id, "%s", str(j, "account_id"));
+    snprintf(a->id, sizeof a->id, "%s", th_json_str(j, "account_id"));
     json_decref(j);
-    signin(&w->o, a);
+    th_signin_ok(&w->o, a->email, TU_PASSWORD, &a->t);
 }
 
 /* An org-scoped token of a in org `name` (POST /admin/login). */
-static void org_login(const struct th_orgd *o, const struct acct *a, const char *name,
+static void org_login(const struct th_orgd *o, const struct th_account *a, const char *name,
                       struct th_tokens *t)
 {
-    json_t *j = expect(o, "POST", "/admin/login", NULL,
-                       json_pack("{s:s, s:s, s:s}", "email", a->email, "password", TU_PASSWORD,
-                                 "organization_name", name),
-                       200);
-    snprintf(t->access, sizeof t->access, "%s", str(j, "access_token"));
+    json_t *j = th_expect_json(o, "POST", "/admin/login", NULL,
+                               json_pack("{s:s, s:s, s:s}", "email", a->email, "password",
+                                         TU_PASSWORD, "organization_name", name),
+                               200);
+    snprintf(t->access, sizeof t->access, "%s", th_json_str(j, "access_token"));
     json_decref(j);
 }
 
@@ -170,13 +97,13 @@ static struct world *world_start(bool with_org)
     memset(w, 0, sizeof *w);
     th_orgd_init(&w->o, NULL);
     assert_true(th_orgd_start(&w->o, NULL));
-    account_new(&w->o, "owner", &w->owner);
+    th_account_new(&w->o, "owner", &w->owner);
     if (!with_org)
         return w;
     th_unique("Team", w->name, sizeof w->name);
-    json_t *j = expect(&w->o, "POST", "/organization/", w->owner.t.access,
-                       json_pack("{s:s}", "name", w->name), 201);
-    snprintf(w->id, sizeof w->id, "%s", str(j, "id"));
+    json_t *j = th_expect_json(&w->o, "POST", "/organization/", w->owner.t.access,
+                               json_pack("{s:s}", "name", w->name), 201);
+    snprintf(w->id, sizeof w->id, "%s", th_json_str(j, "id"));
     json_decref(j);
     return w;
 }
@@ -217,33 +144,12 @@ static void world_end(struct world *w)
     assert_int_equal(th_orgd_stop(&w->o), 0);
 }
 
-/* The status of invitation `id` in the database ("" when it is gone). */
-static void status_in_db(const struct th_orgd *o, const char *id, char *out, size_t cap)
-{
-    mongoc_client_t *c = th_db_client(o);
-    mongoc_collection_t *coll = mongoc_client_get_collection(c, o->db, "invitations");
-    bson_oid_t oid;
-    bson_oid_init_from_string(&oid, id);
-    bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, f, NULL, NULL);
-    const bson_t *doc;
-    bson_iter_t it;
-    out[0] = '\0';
-    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "status") &&
-        BSON_ITER_HOLDS_UTF8(&it))
-        snprintf(out, cap, "%s", bson_iter_utf8(&it, NULL));
-    mongoc_cursor_destroy(cur);
-    bson_destroy(f);
-    mongoc_collection_destroy(coll);
-    mongoc_client_destroy(c);
-}
-
 /* Waits until invitation `id` has status `want`; false after timeout_ms. */
 static bool wait_status(const struct th_orgd *o, const char *id, const char *want, int timeout_ms)
 {
     char status[32];
     for (int waited = 0; waited < timeout_ms; waited += 100) {
-        status_in_db(o, id, status, sizeof status);
+        th_db_invitation_status(o, id, status, sizeof status);
         if (strcmp(status, want) == 0)
             return true;
         tu_sleep_ms(100);
@@ -277,17 +183,6 @@ static void invitation_set(const struct th_orgd *o, const char *id, bson_t *set)
         fail_msg("could not change invitation %s: %s", id, ok ? "no match" : e.message);
 }
 
-static int64_t memberships_of(const struct th_orgd *o, const char *account_id, const char *org_id)
-{
-    bson_oid_t a, g;
-    bson_oid_init_from_string(&a, account_id);
-    bson_oid_init_from_string(&g, org_id);
-    bson_t *f = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&g));
-    int64_t n = th_db_count(o, "memberships", f);
-    bson_destroy(f);
-    return n;
-}
-
 static int64_t pending_in(const struct th_orgd *o, const char *org_id)
 {
     bson_oid_t g;
@@ -319,8 +214,8 @@ static void crash_team_update_after_checks(void **state)
     struct world *w = world_start(true);
     char path[160], coll[96], new_name[64], new_coll[96];
     org_path(path, sizeof path, w->id, NULL);
-    expect_status(&w->o, "PUT", path, w->owner.t.access,
-                  json_pack("{s:s}", "description", "before"), 200);
+    th_expect_status(&w->o, "PUT", path, w->owner.t.access,
+                     json_pack("{s:s}", "description", "before"), 200);
     th_collection_of(w->name, coll, sizeof coll);
     assert_true(th_db_insert_docs(&w->o, coll, 9, "keep"));
     th_unique("Renamed", new_name, sizeof new_name);
@@ -336,19 +231,19 @@ static void crash_team_update_after_checks(void **state)
     assert_string_equal(before, after);
     free(before);
     free(after);
-    json_t *j = expect(&w->o, "GET", path, w->owner.t.access, NULL, 200);
-    assert_string_equal(str(j, "name"), w->name);
-    assert_string_equal(str(j, "description"), "before");
+    json_t *j = th_expect_json(&w->o, "GET", path, w->owner.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "name"), w->name);
+    assert_string_equal(th_json_str(j, "description"), "before");
     json_decref(j);
     assert_int_equal(th_db_count(&w->o, coll, NULL), 9);
     assert_false(th_db_collection_exists(&w->o, new_coll));
     th_expect_check_clean(&w->o);
 
     /* and the same update now goes through */
-    j = expect(&w->o, "PUT", path, w->owner.t.access,
-               json_pack("{s:s, s:s}", "name", new_name, "description", "after"), 200);
-    assert_string_equal(str(j, "name"), new_name);
-    assert_string_equal(str(j, "description"), "after");
+    j = th_expect_json(&w->o, "PUT", path, w->owner.t.access,
+                       json_pack("{s:s, s:s}", "name", new_name, "description", "after"), 200);
+    assert_string_equal(th_json_str(j, "name"), new_name);
+    assert_string_equal(th_json_str(j, "description"), "after");
     json_decref(j);
     assert_false(th_db_collection_exists(&w->o, coll));
     assert_int_equal(th_db_count(&w->o, new_coll, NULL), 9);
@@ -362,7 +257,7 @@ static void crash_invite_after_replace(void **state)
     (void)state;
     struct world *w = world_start(true);
     char email[96], old_token[128], token[128], path[160];
-    fresh_email("invitee", email, sizeof email);
+    th_fresh_email("invitee", email, sizeof email);
     invite(w, email, "member", old_token, sizeof old_token, NULL);
     assert_int_equal(pending_in(&w->o, w->id), 1);
     org_path(path, sizeof path, w->id, "/invite");
@@ -373,18 +268,18 @@ static void crash_invite_after_replace(void **state)
     /* the old one was replaced, the new one never made: none pending */
     assert_int_equal(pending_in(&w->o, w->id), 0);
     org_path(path, sizeof path, w->id, "/invitations");
-    json_t *j = expect(&w->o, "GET", path, w->owner.t.access, NULL, 200);
+    json_t *j = th_expect_json(&w->o, "GET", path, w->owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 0);
     json_decref(j);
-    expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                  json_pack("{s:s, s:s}", "token", old_token, "password", TU_PASSWORD), 410);
+    th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
+                     json_pack("{s:s, s:s}", "token", old_token, "password", TU_PASSWORD), 410);
     th_expect_check_clean(&w->o);
 
     /* inviting again works, and the invitation is accepted */
     invite(w, email, "admin", token, sizeof token, NULL);
-    j = expect(&w->o, "POST", "/invitations/accept", NULL,
-               json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 200);
-    assert_string_equal(str(j, "role"), "admin");
+    j = th_expect_json(&w->o, "POST", "/invitations/accept", NULL,
+                       json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 200);
+    assert_string_equal(th_json_str(j, "role"), "admin");
     json_decref(j);
     world_end(w);
 }
@@ -394,8 +289,8 @@ static void crash_accept_after_account(void **state)
     (void)state;
     struct world *w = world_start(true);
     char token[128], inv_id[32];
-    struct acct invitee = {0};
-    fresh_email("invitee", invitee.email, sizeof invitee.email);
+    struct th_account invitee = {0};
+    th_fresh_email("invitee", invitee.email, sizeof invitee.email);
     invite(w, invitee.email, "member", token, sizeof token, inv_id);
 
     crash_at(w, "accept.after_account", "POST", "/invitations/accept", NULL,
@@ -405,22 +300,22 @@ static void crash_accept_after_account(void **state)
     assert_int_equal(th_db_count_str(&w->o, "admins", "email", invitee.email), 1);
     assert_int_equal(th_db_count_oid(&w->o, "memberships", "org_id", w->id), 1); /* the owner */
     char status[32];
-    status_in_db(&w->o, inv_id, status, sizeof status);
+    th_db_invitation_status(&w->o, inv_id, status, sizeof status);
     assert_string_equal(status, "pending");
     th_expect_check_clean(&w->o);
     /* a second try without a bearer finds the account; with its bearer, it joins */
-    expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                  json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 409);
-    signin(&w->o, &invitee);
-    json_t *j = expect(&w->o, "GET", "/invitations", invitee.t.access, NULL, 200);
+    th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
+                     json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 409);
+    th_signin_ok(&w->o, invitee.email, TU_PASSWORD, &invitee.t);
+    json_t *j = th_expect_json(&w->o, "GET", "/invitations", invitee.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
     json_decref(j);
-    j = expect(&w->o, "POST", "/invitations/accept", invitee.t.access,
-               json_pack("{s:s}", "token", token), 200);
+    j = th_expect_json(&w->o, "POST", "/invitations/accept", invitee.t.access,
+                       json_pack("{s:s}", "token", token), 200);
     assert_true(json_is_false(json_object_get(j, "account_created")));
-    snprintf(invitee.id, sizeof invitee.id, "%s", str(j, "account_id"));
+    snprintf(invitee.id, sizeof invitee.id, "%s", th_json_str(j, "account_id"));
     json_decref(j);
-    assert_int_equal(memberships_of(&w->o, invitee.id, w->id), 1);
+    assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 1);
     world_end(w);
 }
 
@@ -429,8 +324,8 @@ static void crash_accept_after_membership(void **state)
     (void)state;
     struct world *w = world_start(true);
     char token[128], inv_id[32], path[160];
-    struct acct invitee;
-    account_new(&w->o, "invitee", &invitee);
+    struct th_account invitee;
+    th_account_new(&w->o, "invitee", &invitee);
     invite(w, invitee.email, "admin", token, sizeof token, inv_id);
 
     crash_at(w, "accept.after_membership", "POST", "/invitations/accept", invitee.t.access,
@@ -438,9 +333,9 @@ static void crash_accept_after_membership(void **state)
     /* half accepted: the membership is there, the invitation still accepting,
      * and `orgd check` says so once it is old enough */
     char status[32];
-    status_in_db(&w->o, inv_id, status, sizeof status);
+    th_db_invitation_status(&w->o, inv_id, status, sizeof status);
     assert_string_equal(status, "accepting");
-    assert_int_equal(memberships_of(&w->o, invitee.id, w->id), 1);
+    assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 1);
     char out[8192];
     const char *args[] = {"check", NULL}, *now[] = {"RECOVERY_AGE_SECONDS=0", NULL};
     tu_sleep_ms(20);
@@ -454,13 +349,13 @@ static void crash_accept_after_membership(void **state)
     for (int i = 0; i < 50 && !th_orgd_log_contains(&w->o, "finish_accept"); i++)
         tu_sleep_ms(20);
     assert_true(th_orgd_log_contains(&w->o, "finish_accept"));
-    assert_int_equal(memberships_of(&w->o, invitee.id, w->id), 1);
+    assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 1);
     org_path(path, sizeof path, w->id, NULL);
-    json_t *j = expect(&w->o, "GET", path, invitee.t.access, NULL, 200);
-    assert_string_equal(str(j, "role"), "admin");
+    json_t *j = th_expect_json(&w->o, "GET", path, invitee.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "role"), "admin");
     json_decref(j);
-    expect_status(&w->o, "POST", "/invitations/accept", invitee.t.access,
-                  json_pack("{s:s}", "token", token), 410);
+    th_expect_status(&w->o, "POST", "/invitations/accept", invitee.t.access,
+                     json_pack("{s:s}", "token", token), 410);
     world_end(w);
 }
 
@@ -473,8 +368,8 @@ static void a_half_begun_accept_is_put_back(void **state)
     (void)state;
     struct world *w = world_start(true);
     char token[128], inv_id[32];
-    struct acct invitee;
-    account_new(&w->o, "invitee", &invitee);
+    struct th_account invitee;
+    th_account_new(&w->o, "invitee", &invitee);
     invite(w, invitee.email, "member", token, sizeof token, inv_id);
     assert_int_equal(th_orgd_stop(&w->o), 0);
     bson_oid_t who;
@@ -487,11 +382,11 @@ static void a_half_begun_accept_is_put_back(void **state)
     restart(w);
     if (!wait_status(&w->o, inv_id, "pending", 15000))
         fail_msg("the invitation was not put back by recovery");
-    assert_int_equal(memberships_of(&w->o, invitee.id, w->id), 0);
+    assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 0);
     th_expect_check_clean(&w->o);
-    expect_status(&w->o, "POST", "/invitations/accept", invitee.t.access,
-                  json_pack("{s:s}", "token", token), 200);
-    assert_int_equal(memberships_of(&w->o, invitee.id, w->id), 1);
+    th_expect_status(&w->o, "POST", "/invitations/accept", invitee.t.access,
+                     json_pack("{s:s}", "token", token), 200);
+    assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 1);
     world_end(w);
 }
 
@@ -500,9 +395,9 @@ static void long_expired_invitations_are_swept(void **state)
     (void)state;
     struct world *w = world_start(true);
     char recent[128], recent_id[32], old[128], old_id[32], email[96];
-    fresh_email("recent", email, sizeof email);
+    th_fresh_email("recent", email, sizeof email);
     invite(w, email, "member", recent, sizeof recent, recent_id);
-    fresh_email("old", email, sizeof email);
+    th_fresh_email("old", email, sizeof email);
     invite(w, email, "member", old, sizeof old, old_id);
     assert_int_equal(th_orgd_stop(&w->o), 0);
     int64_t now = (int64_t)time(NULL) * 1000;
@@ -513,18 +408,18 @@ static void long_expired_invitations_are_swept(void **state)
     restart(w);
     char status[32] = "x";
     for (int i = 0; i < 100 && status[0] != '\0'; i++) {
-        status_in_db(&w->o, old_id, status, sizeof status);
+        th_db_invitation_status(&w->o, old_id, status, sizeof status);
         if (status[0] != '\0')
             tu_sleep_ms(100);
     }
     if (status[0] != '\0')
         fail_msg("an invitation expired 8 days ago is still there");
     /* a week after its expiry it is gone (404); within the week, 410 */
-    expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                  json_pack("{s:s, s:s}", "token", old, "password", TU_PASSWORD), 404);
-    expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                  json_pack("{s:s, s:s}", "token", recent, "password", TU_PASSWORD), 410);
-    status_in_db(&w->o, recent_id, status, sizeof status);
+    th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
+                     json_pack("{s:s, s:s}", "token", old, "password", TU_PASSWORD), 404);
+    th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
+                     json_pack("{s:s, s:s}", "token", recent, "password", TU_PASSWORD), 410);
+    th_db_invitation_status(&w->o, recent_id, status, sizeof status);
     assert_string_equal(status, "pending");
     world_end(w);
 }
@@ -535,7 +430,7 @@ static void crash_member_remove_after_sessions(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
-    struct acct member;
+    struct th_account member;
     member_new(w, "member", &member);
     struct th_tokens scoped;
     org_login(&w->o, &member, w->name, &scoped);
@@ -546,17 +441,17 @@ static void crash_member_remove_after_sessions(void **state)
     crash_at(w, "member_remove.after_sessions", "DELETE", path, w->owner.t.access, NULL);
     restart(w);
     /* still a member, whose org-scoped session has ended (harmless: signs in again) */
-    assert_int_equal(memberships_of(&w->o, member.id, w->id), 1);
-    expect_status(&w->o, "GET", org, member.t.access, NULL, 200);
-    expect_status(&w->o, "GET", org, scoped.access, NULL, 401);
+    assert_int_equal(th_db_memberships_of(&w->o, member.id, w->id), 1);
+    th_expect_status(&w->o, "GET", org, member.t.access, NULL, 200);
+    th_expect_status(&w->o, "GET", org, scoped.access, NULL, 401);
     org_login(&w->o, &member, w->name, &scoped);
-    expect_status(&w->o, "GET", org, scoped.access, NULL, 200);
+    th_expect_status(&w->o, "GET", org, scoped.access, NULL, 200);
     th_expect_check_clean(&w->o);
     /* removing again works */
-    expect_status(&w->o, "DELETE", path, w->owner.t.access, NULL, 204);
-    assert_int_equal(memberships_of(&w->o, member.id, w->id), 0);
-    expect_status(&w->o, "GET", org, member.t.access, NULL, 403);
-    expect_status(&w->o, "GET", org, scoped.access, NULL, 401);
+    th_expect_status(&w->o, "DELETE", path, w->owner.t.access, NULL, 204);
+    assert_int_equal(th_db_memberships_of(&w->o, member.id, w->id), 0);
+    th_expect_status(&w->o, "GET", org, member.t.access, NULL, 403);
+    th_expect_status(&w->o, "GET", org, scoped.access, NULL, 401);
     world_end(w);
 }
 
@@ -564,7 +459,7 @@ static void crash_member_remove_after_membership(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
-    struct acct member;
+    struct th_account member;
     member_new(w, "admin", &member);
     struct th_tokens scoped;
     org_login(&w->o, &member, w->name, &scoped);
@@ -575,15 +470,15 @@ static void crash_member_remove_after_membership(void **state)
     crash_at(w, "member_remove.after_membership", "DELETE", path, w->owner.t.access, NULL);
     restart(w);
     /* gone, at once and for good; the account (made by the invitation) stays */
-    assert_int_equal(memberships_of(&w->o, member.id, w->id), 0);
-    expect_status(&w->o, "GET", org, member.t.access, NULL, 403);
-    expect_status(&w->o, "GET", org, scoped.access, NULL, 401);
+    assert_int_equal(th_db_memberships_of(&w->o, member.id, w->id), 0);
+    th_expect_status(&w->o, "GET", org, member.t.access, NULL, 403);
+    th_expect_status(&w->o, "GET", org, scoped.access, NULL, 401);
     assert_int_equal(th_db_count_str(&w->o, "admins", "email", member.email), 1);
-    json_t *j = expect(&w->o, "GET", org, w->owner.t.access, NULL, 200);
+    json_t *j = th_expect_json(&w->o, "GET", org, w->owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "members")), 1);
-    assert_string_equal(str(j, "owner_id"), w->owner.id);
+    assert_string_equal(th_json_str(j, "owner_id"), w->owner.id);
     json_decref(j);
-    expect_status(&w->o, "DELETE", path, w->owner.t.access, NULL, 404);
+    th_expect_status(&w->o, "DELETE", path, w->owner.t.access, NULL, 404);
     world_end(w);
 }
 
@@ -593,23 +488,24 @@ static void crash_owner_leaving_after_membership(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
-    struct acct heir;
+    struct th_account heir;
     member_new(w, "member", &heir);
     char path[160], org[160];
     snprintf(path, sizeof path, "/organization/%s/members/%s", w->id, heir.id);
-    expect_status(&w->o, "PATCH", path, w->owner.t.access, json_pack("{s:s}", "role", "owner"),
-                  200);
+    th_expect_status(&w->o, "PATCH", path, w->owner.t.access, json_pack("{s:s}", "role", "owner"),
+                     200);
     snprintf(path, sizeof path, "/organization/%s/members/%s", w->id, w->owner.id);
     org_path(org, sizeof org, w->id, NULL);
 
     crash_at(w, "member_remove.after_membership", "DELETE", path, w->owner.t.access, NULL);
     restart(w);
-    assert_int_equal(memberships_of(&w->o, w->owner.id, w->id), 0);
+    assert_int_equal(th_db_memberships_of(&w->o, w->owner.id, w->id), 0);
     tu_sleep_ms(1500); /* a recovery pass or two */
-    json_t *j = expect(&w->o, "GET", org, heir.t.access, NULL, 200);
-    assert_string_equal(str(j, "role"), "owner");
-    if (strcmp(str(j, "owner_id"), heir.id) != 0)
-        fail_msg("owner_id names %s, who left; the only owner is %s", str(j, "owner_id"), heir.id);
+    json_t *j = th_expect_json(&w->o, "GET", org, heir.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "role"), "owner");
+    if (strcmp(th_json_str(j, "owner_id"), heir.id) != 0)
+        fail_msg("owner_id names %s, who left; the only owner is %s", th_json_str(j, "owner_id"),
+                 heir.id);
     json_decref(j);
     world_end(w);
 }
@@ -626,21 +522,21 @@ static void crash_removing_an_org_create_account(void **state)
     th_tenant_new(&w->o, &t, "Made");
     char token[128], path[160];
     invite(w, t.email, "member", token, sizeof token, NULL);
-    expect_status(&w->o, "POST", "/invitations/accept", t.token, json_pack("{s:s}", "token", token),
-                  200);
+    th_expect_status(&w->o, "POST", "/invitations/accept", t.token,
+                     json_pack("{s:s}", "token", token), 200);
     /* its own org gets another owner, and it leaves it */
-    struct acct heir = {0};
-    fresh_email("heir", heir.email, sizeof heir.email);
+    struct th_account heir = {0};
+    th_fresh_email("heir", heir.email, sizeof heir.email);
     char heir_token[128];
     snprintf(path, sizeof path, "/organization/%s/invite", t.id);
-    json_t *j = expect(&w->o, "POST", path, t.token,
-                       json_pack("{s:s, s:s}", "email", heir.email, "role", "owner"), 201);
-    snprintf(heir_token, sizeof heir_token, "%s", str(j, "token"));
+    json_t *j = th_expect_json(&w->o, "POST", path, t.token,
+                               json_pack("{s:s, s:s}", "email", heir.email, "role", "owner"), 201);
+    snprintf(heir_token, sizeof heir_token, "%s", th_json_str(j, "token"));
     json_decref(j);
-    expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                  json_pack("{s:s, s:s}", "token", heir_token, "password", TU_PASSWORD), 200);
+    th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
+                     json_pack("{s:s, s:s}", "token", heir_token, "password", TU_PASSWORD), 200);
     snprintf(path, sizeof path, "/organization/%s/members/%s", t.id, t.admin_id);
-    expect_status(&w->o, "DELETE", path, t.token, NULL, 204);
+    th_expect_status(&w->o, "DELETE", path, t.token, NULL, 204);
     assert_int_equal(th_db_count_oid(&w->o, "memberships", "admin_id", t.admin_id), 1);
     th_expect_check_clean(&w->o);
 
@@ -680,15 +576,15 @@ static void crash_create(const char *point)
     assert_int_equal(th_db_count_oid(&w->o, "memberships", "admin_id", w->owner.id), 0);
     assert_false(th_db_collection_exists(&w->o, coll));
     assert_int_equal(th_db_count_str(&w->o, "admins", "email", w->owner.email), 1);
-    expect_status(&w->o, "GET", "/auth/check", w->owner.t.access, NULL, 200);
-    json_t *j = expect(&w->o, "GET", "/organization/", w->owner.t.access, NULL, 200);
+    th_expect_status(&w->o, "GET", "/auth/check", w->owner.t.access, NULL, 200);
+    json_t *j = th_expect_json(&w->o, "GET", "/organization/", w->owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "organizations")), 0);
     json_decref(j);
     th_expect_check_clean(&w->o);
     /* and the name is free */
-    j = expect(&w->o, "POST", "/organization/", w->owner.t.access, json_pack("{s:s}", "name", name),
-               201);
-    assert_string_equal(str(j, "owner_id"), w->owner.id);
+    j = th_expect_json(&w->o, "POST", "/organization/", w->owner.t.access,
+                       json_pack("{s:s}", "name", name), 201);
+    assert_string_equal(th_json_str(j, "owner_id"), w->owner.id);
     json_decref(j);
     assert_true(th_db_collection_exists(&w->o, coll));
     world_end(w);

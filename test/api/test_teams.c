@@ -23,101 +23,15 @@ static struct th_orgd *const O = &th_shared_orgd;
 
 /* ---- helpers ---- */
 
-/* A signed-in account: its e-mail (lower-case), id and an account-scoped
- * access token. */
-struct acct {
-    char email[96];
-    char id[32];
-    struct th_tokens t;
-};
-
-static void lower(char *s)
-{
-    for (; *s; s++)
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-}
-
-static void fresh_email(const char *prefix, char *email, size_t cap)
-{
-    char name[64];
-    th_unique(prefix, name, sizeof name);
-    snprintf(email, cap, "%s@example.com", name);
-    lower(email);
-}
-
-/* One request with a JSON body (taken; NULL: none). Fails the test unless
- * the status is `want` (and, for an error, a problem document). Returns the
- * parsed answer (caller json_decref's; NULL when there is none). */
-static json_t *expect(const char *method, const char *path, const char *token, json_t *body,
-                      long want)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    struct th_resp r;
-    if (!th_http_json(O, method, path, token, text, &r))
-        fail_msg("%s %s: no answer", method, path);
-    if (r.status != want)
-        fail_msg("%s %s %s: expected %ld, got %ld: %s", method, path, text ? text : "", want,
-                 r.status, r.body ? r.body : "");
-    if (want >= 400 && !th_is_problem(&r, want))
-        fail_msg("%s %s: a %ld that is no problem document", method, path, want);
-    free(text);
-    json_t *answer = json_incref(r.json);
-    th_resp_free(&r);
-    return answer;
-}
-
-/* expect() for callers that need nothing from the answer. */
-static void expect_status(const char *method, const char *path, const char *token, json_t *body,
-                          long want)
-{
-    json_decref(expect(method, path, token, body, want));
-}
-
-static const char *str(const json_t *j, const char *key)
-{
-    const char *s = json_string_value(json_object_get(j, key));
-    if (s == NULL)
-        fail_msg("no string \"%s\" in the answer", key);
-    return s;
-}
-
-/* The account id GET /auth/check names for a token. */
-static void account_id_of(const char *access, char *out, size_t cap)
-{
-    json_t *j = expect("GET", "/auth/check", access, NULL, 200);
-    snprintf(out, cap, "%s", str(json_object_get(j, "admin"), "id"));
-    json_decref(j);
-}
-
-static void signin(struct acct *a)
-{
-    long status = th_signin(O, a->email, TU_PASSWORD, &a->t);
-    if (status != 200)
-        fail_msg("sign-in of %s answered %ld", a->email, status);
-}
-
-/* A signed-up account (in no organization yet), signed in. */
-static void account_new(const char *prefix, struct acct *a)
-{
-    memset(a, 0, sizeof *a);
-    fresh_email(prefix, a->email, sizeof a->email);
-    long status = th_signup(O, a->email, TU_PASSWORD);
-    if (status != 201)
-        fail_msg("sign-up of %s answered %ld", a->email, status);
-    signin(a);
-    account_id_of(a->t.access, a->id, sizeof a->id);
-}
-
 /* POST /organization/ {name: prefix_XXXXXXXX} with `token`: its id and name. */
 static void org_new(const char *token, const char *prefix, char id[32], char name[64])
 {
     th_unique(prefix, name, 64);
-    json_t *j = expect("POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
-    snprintf(id, 32, "%s", str(j, "id"));
-    assert_string_equal(str(j, "name"), name);
-    assert_string_equal(str(j, "role"), "owner");
+    json_t *j =
+        th_expect_json(O, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
+    snprintf(id, 32, "%s", th_json_str(j, "id"));
+    assert_string_equal(th_json_str(j, "name"), name);
+    assert_string_equal(th_json_str(j, "role"), "owner");
     json_decref(j);
 }
 
@@ -127,43 +41,44 @@ static void invite(const char *token, const char *org_id, const char *email, con
 {
     char path[128];
     snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    json_t *j =
-        expect("POST", path, token, json_pack("{s:s, s:s}", "email", email, "role", role), 201);
-    snprintf(inv_token, cap, "%s", str(j, "token"));
+    json_t *j = th_expect_json(O, "POST", path, token,
+                               json_pack("{s:s, s:s}", "email", email, "role", role), 201);
+    snprintf(inv_token, cap, "%s", th_json_str(j, "token"));
     if (inv_id != NULL)
-        snprintf(inv_id, 32, "%s", str(j, "id"));
+        snprintf(inv_id, 32, "%s", th_json_str(j, "id"));
     json_decref(j);
 }
 
 /* A new account that joins org_id as `role` by accepting an invitation
  * without a bearer token (the accept creates it), then signs in. */
 static void member_new(const char *owner_token, const char *org_id, const char *role,
-                       const char *prefix, struct acct *a)
+                       const char *prefix, struct th_account *a)
 {
     memset(a, 0, sizeof *a);
-    fresh_email(prefix, a->email, sizeof a->email);
+    th_fresh_email(prefix, a->email, sizeof a->email);
     char token[128];
     invite(owner_token, org_id, a->email, role, token, sizeof token, NULL);
-    json_t *j = expect("POST", "/invitations/accept", NULL,
+    json_t *j =
+        th_expect_json(O, "POST", "/invitations/accept", NULL,
                        json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 200);
-    assert_string_equal(str(j, "organization_id"), org_id);
-    assert_string_equal(str(j, "role"), role);
-    assert_string_equal(str(j, "email"), a->email);
+    assert_string_equal(th_json_str(j, "organization_id"), org_id);
+    assert_string_equal(th_json_str(j, "role"), role);
+    assert_string_equal(th_json_str(j, "email"), a->email);
     assert_true(json_is_true(json_object_get(j, "account_created")));
-    snprintf(a->id, sizeof a->id, "%s", str(j, "account_id"));
+    snprintf(a->id, sizeof a->id, "%s", th_json_str(j, "account_id"));
     json_decref(j);
-    signin(a);
+    th_signin_ok(O, a->email, TU_PASSWORD, &a->t);
 }
 
 /* POST /admin/login naming the organization: an org-scoped token. */
-static void org_login(const struct acct *a, const char *org_name, struct th_tokens *t)
+static void org_login(const struct th_account *a, const char *org_name, struct th_tokens *t)
 {
-    json_t *j = expect("POST", "/admin/login", NULL,
-                       json_pack("{s:s, s:s, s:s}", "email", a->email, "password", TU_PASSWORD,
-                                 "organization_name", org_name),
-                       200);
-    snprintf(t->access, sizeof t->access, "%s", str(j, "access_token"));
-    snprintf(t->refresh, sizeof t->refresh, "%s", str(j, "refresh_token"));
+    json_t *j = th_expect_json(O, "POST", "/admin/login", NULL,
+                               json_pack("{s:s, s:s, s:s}", "email", a->email, "password",
+                                         TU_PASSWORD, "organization_name", org_name),
+                               200);
+    snprintf(t->access, sizeof t->access, "%s", th_json_str(j, "access_token"));
+    snprintf(t->refresh, sizeof t->refresh, "%s", th_json_str(j, "refresh_token"));
     json_decref(j);
 }
 
@@ -195,63 +110,64 @@ static json_t *member_in(json_t *org, const char *account_id)
 static void roles_limit_members_and_admins(void **state)
 {
     (void)state;
-    struct acct owner, admin, member;
+    struct th_account owner, admin, member;
     char id[32], name[64], path[160], token[128];
-    account_new("owner", &owner);
+    th_account_new(O, "owner", &owner);
     org_new(owner.t.access, "Roles", id, name);
     member_new(owner.t.access, id, "member", "member", &member);
     member_new(owner.t.access, id, "admin", "admin", &admin);
     org_path(path, sizeof path, id, NULL);
 
     /* everyone reads the org and sees their own role */
-    json_t *j = expect("GET", path, member.t.access, NULL, 200);
-    assert_string_equal(str(j, "role"), "member");
+    json_t *j = th_expect_json(O, "GET", path, member.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "role"), "member");
     assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
-    assert_string_equal(str(member_in(j, admin.id), "role"), "admin");
-    assert_string_equal(str(member_in(j, owner.id), "role"), "owner");
-    assert_string_equal(str(member_in(j, member.id), "email"), member.email);
+    assert_string_equal(th_json_str(member_in(j, admin.id), "role"), "admin");
+    assert_string_equal(th_json_str(member_in(j, owner.id), "role"), "owner");
+    assert_string_equal(th_json_str(member_in(j, member.id), "email"), member.email);
     json_decref(j);
-    j = expect("GET", path, admin.t.access, NULL, 200);
-    assert_string_equal(str(j, "role"), "admin");
+    j = th_expect_json(O, "GET", path, admin.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "role"), "admin");
     json_decref(j);
     org_path(path, sizeof path, id, "/members");
-    j = expect("GET", path, member.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", path, member.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
     assert_true(json_is_null(json_object_get(j, "next_cursor")));
     json_decref(j);
 
     char *before = th_db_snapshot(O);
     char other[96], renamed[64];
-    fresh_email("outsider", other, sizeof other);
+    th_fresh_email("outsider", other, sizeof other);
     th_unique("Stolen", renamed, sizeof renamed);
 
     /* a member: no invite, rename, description, delete, role change, removal */
     org_path(path, sizeof path, id, "/invite");
-    expect_status("POST", path, member.t.access, json_pack("{s:s}", "email", other), 403);
+    th_expect_status(O, "POST", path, member.t.access, json_pack("{s:s}", "email", other), 403);
     org_path(path, sizeof path, id, "/invitations");
-    expect_status("GET", path, member.t.access, NULL, 403);
+    th_expect_status(O, "GET", path, member.t.access, NULL, 403);
     org_path(path, sizeof path, id, NULL);
-    expect_status("PUT", path, member.t.access, json_pack("{s:s}", "name", renamed), 403);
-    expect_status("PUT", path, member.t.access, json_pack("{s:s}", "description", "mine now"), 403);
-    expect_status("DELETE", path, member.t.access, NULL, 403);
+    th_expect_status(O, "PUT", path, member.t.access, json_pack("{s:s}", "name", renamed), 403);
+    th_expect_status(O, "PUT", path, member.t.access, json_pack("{s:s}", "description", "mine now"),
+                     403);
+    th_expect_status(O, "DELETE", path, member.t.access, NULL, 403);
     member_path(path, sizeof path, id, member.id);
-    expect_status("PATCH", path, member.t.access, json_pack("{s:s}", "role", "owner"), 403);
+    th_expect_status(O, "PATCH", path, member.t.access, json_pack("{s:s}", "role", "owner"), 403);
     member_path(path, sizeof path, id, admin.id);
-    expect_status("DELETE", path, member.t.access, NULL, 403);
+    th_expect_status(O, "DELETE", path, member.t.access, NULL, 403);
 
     /* an admin: no owner granted, no rename, no delete, no removal of an owner */
     org_path(path, sizeof path, id, "/invite");
-    expect_status("POST", path, admin.t.access,
-                  json_pack("{s:s, s:s}", "email", other, "role", "owner"), 403);
+    th_expect_status(O, "POST", path, admin.t.access,
+                     json_pack("{s:s, s:s}", "email", other, "role", "owner"), 403);
     member_path(path, sizeof path, id, member.id);
-    expect_status("PATCH", path, admin.t.access, json_pack("{s:s}", "role", "owner"), 403);
+    th_expect_status(O, "PATCH", path, admin.t.access, json_pack("{s:s}", "role", "owner"), 403);
     member_path(path, sizeof path, id, admin.id);
-    expect_status("PATCH", path, admin.t.access, json_pack("{s:s}", "role", "owner"), 403);
+    th_expect_status(O, "PATCH", path, admin.t.access, json_pack("{s:s}", "role", "owner"), 403);
     org_path(path, sizeof path, id, NULL);
-    expect_status("DELETE", path, admin.t.access, NULL, 403);
-    expect_status("PUT", path, admin.t.access, json_pack("{s:s}", "name", renamed), 403);
+    th_expect_status(O, "DELETE", path, admin.t.access, NULL, 403);
+    th_expect_status(O, "PUT", path, admin.t.access, json_pack("{s:s}", "name", renamed), 403);
     member_path(path, sizeof path, id, owner.id);
-    expect_status("DELETE", path, admin.t.access, NULL, 403);
+    th_expect_status(O, "DELETE", path, admin.t.access, NULL, 403);
 
     /* none of that changed anything */
     char *after = th_db_snapshot(O);
@@ -262,25 +178,26 @@ static void roles_limit_members_and_admins(void **state)
 
     /* what an admin may: the description, invitations (as member or admin) */
     org_path(path, sizeof path, id, NULL);
-    j = expect("PUT", path, admin.t.access, json_pack("{s:s}", "description", "by the admin"), 200);
-    assert_string_equal(str(j, "description"), "by the admin");
-    assert_string_equal(str(j, "name"), name);
-    assert_string_equal(str(j, "role"), "admin");
+    j = th_expect_json(O, "PUT", path, admin.t.access,
+                       json_pack("{s:s}", "description", "by the admin"), 200);
+    assert_string_equal(th_json_str(j, "description"), "by the admin");
+    assert_string_equal(th_json_str(j, "name"), name);
+    assert_string_equal(th_json_str(j, "role"), "admin");
     json_decref(j);
-    j = expect("GET", path, owner.t.access, NULL, 200);
-    assert_string_equal(str(j, "description"), "by the admin");
+    j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "description"), "by the admin");
     json_decref(j);
     invite(admin.t.access, id, other, "member", token, sizeof token, NULL);
     char other2[96];
-    fresh_email("outsider", other2, sizeof other2);
+    th_fresh_email("outsider", other2, sizeof other2);
     invite(admin.t.access, id, other2, "admin", token, sizeof token, NULL);
     org_path(path, sizeof path, id, "/invitations");
-    j = expect("GET", path, admin.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", path, admin.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 2);
     json_decref(j);
     /* and may remove a plain member */
     member_path(path, sizeof path, id, member.id);
-    expect_status("DELETE", path, admin.t.access, NULL, 204);
+    th_expect_status(O, "DELETE", path, admin.t.access, NULL, 204);
     assert_int_equal(th_db_count_oid(O, "memberships", "org_id", id), 2);
 }
 
@@ -293,8 +210,8 @@ static const char *role_in_list(json_t *list, const char *id)
     json_t *o;
     json_array_foreach(json_object_get(list, "organizations"), i, o)
     {
-        if (strcmp(str(o, "id"), id) == 0)
-            return str(o, "role");
+        if (strcmp(th_json_str(o, "id"), id) == 0)
+            return th_json_str(o, "role");
     }
     return NULL;
 }
@@ -302,22 +219,22 @@ static const char *role_in_list(json_t *list, const char *id)
 static void one_account_in_several_orgs(void **state)
 {
     (void)state;
-    struct acct x, y;
+    struct th_account x, y;
     char a[32], a_name[64], b[32], b_name[64], c[32], c_name[64], path[160], token[128];
-    account_new("multi", &x);
+    th_account_new(O, "multi", &x);
     org_new(x.t.access, "MultiA", a, a_name);
     org_new(x.t.access, "MultiB", b, b_name);
     /* and an admin of a third, someone else's */
-    account_new("other", &y);
+    th_account_new(O, "other", &y);
     org_new(y.t.access, "MultiC", c, c_name);
     invite(y.t.access, c, x.email, "admin", token, sizeof token, NULL);
-    json_t *j =
-        expect("POST", "/invitations/accept", x.t.access, json_pack("{s:s}", "token", token), 200);
+    json_t *j = th_expect_json(O, "POST", "/invitations/accept", x.t.access,
+                               json_pack("{s:s}", "token", token), 200);
     assert_true(json_is_false(json_object_get(j, "account_created")));
-    assert_string_equal(str(j, "account_id"), x.id);
+    assert_string_equal(th_json_str(j, "account_id"), x.id);
     json_decref(j);
 
-    j = expect("GET", "/organization/", x.t.access, NULL, 200);
+    j = th_expect_json(O, "GET", "/organization/", x.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "organizations")), 3);
     assert_string_equal(role_in_list(j, a), "owner");
     assert_string_equal(role_in_list(j, b), "owner");
@@ -329,39 +246,40 @@ static void one_account_in_several_orgs(void **state)
     struct th_tokens scoped;
     org_login(&x, a_name, &scoped);
     org_path(path, sizeof path, a, NULL);
-    expect_status("GET", path, scoped.access, NULL, 200);
+    th_expect_status(O, "GET", path, scoped.access, NULL, 200);
     char *before = th_db_snapshot(O);
     const char *others[2] = {b, c};
     const char *other_names[2] = {b_name, c_name};
     for (int i = 0; i < 2; i++) {
         org_path(path, sizeof path, others[i], NULL);
-        expect_status("GET", path, scoped.access, NULL, 403);
-        expect_status("PUT", path, scoped.access, json_pack("{s:s}", "description", "from A"), 403);
-        expect_status("DELETE", path, scoped.access, NULL, 403);
+        th_expect_status(O, "GET", path, scoped.access, NULL, 403);
+        th_expect_status(O, "PUT", path, scoped.access, json_pack("{s:s}", "description", "from A"),
+                         403);
+        th_expect_status(O, "DELETE", path, scoped.access, NULL, 403);
         org_path(path, sizeof path, others[i], "/members");
-        expect_status("GET", path, scoped.access, NULL, 403);
+        th_expect_status(O, "GET", path, scoped.access, NULL, 403);
         org_path(path, sizeof path, others[i], "/invitations");
-        expect_status("GET", path, scoped.access, NULL, 403);
+        th_expect_status(O, "GET", path, scoped.access, NULL, 403);
         org_path(path, sizeof path, others[i], "/invite");
-        expect_status("POST", path, scoped.access,
-                      json_pack("{s:s}", "email", "someone@example.com"), 403);
+        th_expect_status(O, "POST", path, scoped.access,
+                         json_pack("{s:s}", "email", "someone@example.com"), 403);
         snprintf(path, sizeof path, "/org/%s", other_names[i]);
-        expect_status("GET", path, scoped.access, NULL, 403);
+        th_expect_status(O, "GET", path, scoped.access, NULL, 403);
     }
     char *after = th_db_snapshot(O);
     assert_string_equal(before, after);
     free(before);
     free(after);
     /* and its list holds A alone */
-    j = expect("GET", "/organization/", scoped.access, NULL, 200);
+    j = th_expect_json(O, "GET", "/organization/", scoped.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "organizations")), 1);
     assert_string_equal(role_in_list(j, a), "owner");
     json_decref(j);
     /* while the account token still reaches all three */
     org_path(path, sizeof path, b, NULL);
-    expect_status("GET", path, x.t.access, NULL, 200);
+    th_expect_status(O, "GET", path, x.t.access, NULL, 200);
     org_path(path, sizeof path, c, NULL);
-    expect_status("GET", path, x.t.access, NULL, 200);
+    th_expect_status(O, "GET", path, x.t.access, NULL, 200);
 }
 
 /* ---- paging while organizations come and go ---- */
@@ -418,7 +336,7 @@ static void page_through(const char *token, char ids[][32], size_t n)
             snprintf(path, sizeof path, "/organization/?limit=20");
         else
             snprintf(path, sizeof path, "/organization/?limit=20&cursor=%s", cursor);
-        json_t *j = expect("GET", path, token, NULL, 200);
+        json_t *j = th_expect_json(O, "GET", path, token, NULL, 200);
         pages++;
         json_t *list = json_object_get(j, "organizations");
         assert_true(json_array_size(list) <= 20);
@@ -427,7 +345,7 @@ static void page_through(const char *token, char ids[][32], size_t n)
         json_array_foreach(list, i, o)
         {
             for (size_t k = 0; k < n; k++)
-                if (strcmp(str(o, "id"), ids[k]) == 0)
+                if (strcmp(th_json_str(o, "id"), ids[k]) == 0)
                     seen[k]++;
         }
         json_t *next = json_object_get(j, "next_cursor");
@@ -467,8 +385,8 @@ static int churn_teardown(void **state)
 static void paging_sees_each_org_once_while_others_change(void **state)
 {
     (void)state;
-    struct acct x;
-    account_new("pager", &x);
+    struct th_account x;
+    th_account_new(O, "pager", &x);
     static char ids[PAGED_ORGS][32];
     char name[64];
     for (int i = 0; i < PAGED_ORGS; i++)
@@ -498,31 +416,10 @@ static void paging_sees_each_org_once_while_others_change(void **state)
     const char *bad[] = {"/organization/?limit=0", "/organization/?limit=101",
                          "/organization/?limit=x", "/organization/?cursor=zz"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect_status("GET", bad[i], x.t.access, NULL, 422);
+        th_expect_status(O, "GET", bad[i], x.t.access, NULL, 422);
 }
 
 /* ---- removing members, the last owner, handing over ---- */
-
-static char *scrape(void)
-{
-    struct th_resp r;
-    assert_true(th_http(O, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
-    assert_int_equal(r.status, 200);
-    char *text = strdup(r.body);
-    th_resp_free(&r);
-    return text;
-}
-
-/* A counter's value; absent (not yet counted) is 0. */
-static double counter(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    }
-    return 0;
-}
 
 /* Sessions of account_id scoped to org_id that are still active, in the database. */
 static int64_t active_sessions_in(const char *account_id, const char *org_id)
@@ -540,91 +437,89 @@ static int64_t active_sessions_in(const char *account_id, const char *org_id)
 static void a_removed_member_is_refused_at_once(void **state)
 {
     (void)state;
-    struct acct owner, member;
+    struct th_account owner, member;
     char id[32], name[64], path[160];
-    account_new("owner", &owner);
+    th_account_new(O, "owner", &owner);
     org_new(owner.t.access, "Remove", id, name);
     member_new(owner.t.access, id, "member", "gone", &member);
     struct th_tokens scoped;
     org_login(&member, name, &scoped);
     org_path(path, sizeof path, id, NULL);
-    expect_status("GET", path, member.t.access, NULL, 200);
-    expect_status("GET", path, scoped.access, NULL, 200);
+    th_expect_status(O, "GET", path, member.t.access, NULL, 200);
+    th_expect_status(O, "GET", path, scoped.access, NULL, 200);
     assert_int_equal(active_sessions_in(member.id, id), 1);
 
-    char *before = scrape();
+    char *before = th_metrics_scrape(O);
     member_path(path, sizeof path, id, member.id);
-    expect_status("DELETE", path, owner.t.access, NULL, 204);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
     /* its session in the org was ended then, not merely refused later */
     assert_int_equal(active_sessions_in(member.id, id), 0);
-    char *after = scrape();
+    char *after = th_metrics_scrape(O);
     const char *ended = "orgd_sessions_ended_total{reason=\"member_removed\"}";
-    if (counter(after, ended) - counter(before, ended) != 1)
-        fail_msg("%s moved by %g, expected 1", ended,
-                 counter(after, ended) - counter(before, ended));
+    th_expect_counter_moved(before, after, ended, 1);
     free(before);
     free(after);
     /* the account token loses the org; the org-scoped session is over */
     org_path(path, sizeof path, id, NULL);
-    expect_status("GET", path, member.t.access, NULL, 403);
-    expect_status("GET", path, scoped.access, NULL, 401);
-    expect_status("GET", "/auth/check", scoped.access, NULL, 401);
+    th_expect_status(O, "GET", path, member.t.access, NULL, 403);
+    th_expect_status(O, "GET", path, scoped.access, NULL, 401);
+    th_expect_status(O, "GET", "/auth/check", scoped.access, NULL, 401);
     struct th_tokens scratch;
     assert_int_equal(th_refresh(O, scoped.refresh, &scratch), 401);
     /* the account itself remains, and signs in */
-    expect_status("GET", "/auth/check", member.t.access, NULL, 200);
+    th_expect_status(O, "GET", "/auth/check", member.t.access, NULL, 200);
     assert_int_equal(th_db_count_str(O, "admins", "email", member.email), 1);
     assert_int_equal(th_db_count_oid(O, "memberships", "admin_id", member.id), 0);
     /* it is no member any more: removing it again is 404 */
     member_path(path, sizeof path, id, member.id);
-    expect_status("DELETE", path, owner.t.access, NULL, 404);
-    expect_status("PATCH", path, owner.t.access, json_pack("{s:s}", "role", "admin"), 404);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 404);
+    th_expect_status(O, "PATCH", path, owner.t.access, json_pack("{s:s}", "role", "admin"), 404);
 }
 
 static void the_last_owner_stays_until_ownership_is_handed_over(void **state)
 {
     (void)state;
-    struct acct owner, heir;
+    struct th_account owner, heir;
     char id[32], name[64], path[160];
-    account_new("owner", &owner);
+    th_account_new(O, "owner", &owner);
     org_new(owner.t.access, "Heir", id, name);
     member_new(owner.t.access, id, "member", "heir", &heir);
 
     /* alone as owner: cannot leave, be demoted */
     member_path(path, sizeof path, id, owner.id);
-    expect_status("DELETE", path, owner.t.access, NULL, 409);
-    expect_status("PATCH", path, owner.t.access, json_pack("{s:s}", "role", "admin"), 409);
-    expect_status("PATCH", path, owner.t.access, json_pack("{s:s}", "role", "member"), 409);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 409);
+    th_expect_status(O, "PATCH", path, owner.t.access, json_pack("{s:s}", "role", "admin"), 409);
+    th_expect_status(O, "PATCH", path, owner.t.access, json_pack("{s:s}", "role", "member"), 409);
     org_path(path, sizeof path, id, NULL);
-    json_t *j = expect("GET", path, owner.t.access, NULL, 200);
-    assert_string_equal(str(member_in(j, owner.id), "role"), "owner");
-    assert_string_equal(str(j, "owner_id"), owner.id);
+    json_t *j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
+    assert_string_equal(th_json_str(member_in(j, owner.id), "role"), "owner");
+    assert_string_equal(th_json_str(j, "owner_id"), owner.id);
     json_decref(j);
 
     /* hand over, then leave */
     member_path(path, sizeof path, id, heir.id);
-    j = expect("PATCH", path, owner.t.access, json_pack("{s:s}", "role", "owner"), 200);
-    assert_string_equal(str(j, "role"), "owner");
-    assert_string_equal(str(j, "id"), heir.id);
+    j = th_expect_json(O, "PATCH", path, owner.t.access, json_pack("{s:s}", "role", "owner"), 200);
+    assert_string_equal(th_json_str(j, "role"), "owner");
+    assert_string_equal(th_json_str(j, "id"), heir.id);
     json_decref(j);
     member_path(path, sizeof path, id, owner.id);
-    expect_status("DELETE", path, owner.t.access, NULL, 204);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
 
     org_path(path, sizeof path, id, NULL);
-    j = expect("GET", path, heir.t.access, NULL, 200);
-    assert_string_equal(str(j, "role"), "owner");
+    j = th_expect_json(O, "GET", path, heir.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "role"), "owner");
     assert_int_equal(json_array_size(json_object_get(j, "members")), 1);
-    assert_string_equal(str(member_in(j, heir.id), "role"), "owner");
+    assert_string_equal(th_json_str(member_in(j, heir.id), "role"), "owner");
     assert_null(member_in(j, owner.id));
-    assert_string_equal(str(j, "owner_id"), heir.id); /* it names an owner, the only one */
+    assert_string_equal(th_json_str(j, "owner_id"), heir.id); /* it names an owner, the only one */
     json_decref(j);
-    expect_status("GET", path, owner.t.access, NULL, 403);
+    th_expect_status(O, "GET", path, owner.t.access, NULL, 403);
     /* the one who left keeps the account (signed up, not made by /org/create) */
     assert_int_equal(th_db_count_str(O, "admins", "email", owner.email), 1);
     /* and the new owner is now the last one */
     member_path(path, sizeof path, id, heir.id);
-    expect_status("DELETE", path, heir.t.access, NULL, 409);
-    expect_status("PATCH", path, heir.t.access, json_pack("{s:s}", "role", "admin"), 409);
+    th_expect_status(O, "DELETE", path, heir.t.access, NULL, 409);
+    th_expect_status(O, "PATCH", path, heir.t.access, json_pack("{s:s}", "role", "admin"), 409);
 }
 
 /* ---- deleting ---- */
@@ -632,12 +527,12 @@ static void the_last_owner_stays_until_ownership_is_handed_over(void **state)
 static void deleting_removes_memberships_and_invitations(void **state)
 {
     (void)state;
-    struct acct owner, member;
+    struct th_account owner, member;
     char id[32], name[64], path[160], token[128], pending[96], coll[96];
-    account_new("owner", &owner);
+    th_account_new(O, "owner", &owner);
     org_new(owner.t.access, "Doomed", id, name);
     member_new(owner.t.access, id, "admin", "member", &member);
-    fresh_email("pending", pending, sizeof pending);
+    th_fresh_email("pending", pending, sizeof pending);
     invite(owner.t.access, id, pending, "member", token, sizeof token, NULL);
     struct th_tokens scoped;
     org_login(&member, name, &scoped);
@@ -647,7 +542,7 @@ static void deleting_removes_memberships_and_invitations(void **state)
     assert_int_equal(th_db_count_oid(O, "invitations", "org_id", id), 2);
 
     org_path(path, sizeof path, id, NULL);
-    expect_status("DELETE", path, owner.t.access, NULL, 204);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
     assert_int_equal(th_db_count_oid(O, "organizations", "_id", id), 0);
     assert_int_equal(th_db_count_oid(O, "memberships", "org_id", id), 0);
     assert_int_equal(th_db_count_oid(O, "invitations", "org_id", id), 0);
@@ -655,19 +550,20 @@ static void deleting_removes_memberships_and_invitations(void **state)
     /* the accounts remain: one signed up, one made by an invitation */
     assert_int_equal(th_db_count_str(O, "admins", "email", owner.email), 1);
     assert_int_equal(th_db_count_str(O, "admins", "email", member.email), 1);
-    expect_status("GET", "/auth/check", owner.t.access, NULL, 200);
-    expect_status("GET", "/auth/check", member.t.access, NULL, 200);
+    th_expect_status(O, "GET", "/auth/check", owner.t.access, NULL, 200);
+    th_expect_status(O, "GET", "/auth/check", member.t.access, NULL, 200);
     /* the org is gone for everyone; its org-scoped session with it */
-    expect_status("GET", path, owner.t.access, NULL, 404);
-    expect_status("GET", path, member.t.access, NULL, 404);
-    expect_status("GET", "/auth/check", scoped.access, NULL, 401);
-    expect_status("POST", "/invitations/accept", NULL,
-                  json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 404);
-    json_t *j = expect("GET", "/organization/", owner.t.access, NULL, 200);
+    th_expect_status(O, "GET", path, owner.t.access, NULL, 404);
+    th_expect_status(O, "GET", path, member.t.access, NULL, 404);
+    th_expect_status(O, "GET", "/auth/check", scoped.access, NULL, 401);
+    th_expect_status(O, "POST", "/invitations/accept", NULL,
+                     json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 404);
+    json_t *j = th_expect_json(O, "GET", "/organization/", owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "organizations")), 0);
     json_decref(j);
     /* and its name is free again */
-    expect_status("POST", "/organization/", owner.t.access, json_pack("{s:s}", "name", name), 201);
+    th_expect_status(O, "POST", "/organization/", owner.t.access, json_pack("{s:s}", "name", name),
+                     201);
 }
 
 /* ---- bad ids and bad input ---- */
@@ -675,67 +571,74 @@ static void deleting_removes_memberships_and_invitations(void **state)
 static void unknown_and_malformed_ids_are_404(void **state)
 {
     (void)state;
-    struct acct x;
+    struct th_account x;
     char id[32], name[64], path[160];
-    account_new("ids", &x);
+    th_account_new(O, "ids", &x);
     org_new(x.t.access, "Ids", id, name);
     const char *bad[] = {"0123456789abcdef01234567", "ffffffffffffffffffffffff", "not-an-id",
                          "0123456789ABCDEF0123456Z", "123"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         org_path(path, sizeof path, bad[i], NULL);
-        expect_status("GET", path, x.t.access, NULL, 404);
-        expect_status("PUT", path, x.t.access, json_pack("{s:s}", "description", "x"), 404);
-        expect_status("DELETE", path, x.t.access, NULL, 404);
+        th_expect_status(O, "GET", path, x.t.access, NULL, 404);
+        th_expect_status(O, "PUT", path, x.t.access, json_pack("{s:s}", "description", "x"), 404);
+        th_expect_status(O, "DELETE", path, x.t.access, NULL, 404);
         org_path(path, sizeof path, bad[i], "/members");
-        expect_status("GET", path, x.t.access, NULL, 404);
+        th_expect_status(O, "GET", path, x.t.access, NULL, 404);
         org_path(path, sizeof path, bad[i], "/invite");
-        expect_status("POST", path, x.t.access, json_pack("{s:s}", "email", "a@example.com"), 404);
+        th_expect_status(O, "POST", path, x.t.access, json_pack("{s:s}", "email", "a@example.com"),
+                         404);
         /* an unknown member of a real org */
         member_path(path, sizeof path, id, bad[i]);
-        expect_status("PATCH", path, x.t.access, json_pack("{s:s}", "role", "admin"), 404);
-        expect_status("DELETE", path, x.t.access, NULL, 404);
+        th_expect_status(O, "PATCH", path, x.t.access, json_pack("{s:s}", "role", "admin"), 404);
+        th_expect_status(O, "DELETE", path, x.t.access, NULL, 404);
     }
     /* and without a token it is 401 before anything */
     org_path(path, sizeof path, id, NULL);
-    expect_status("GET", path, NULL, NULL, 401);
+    th_expect_status(O, "GET", path, NULL, NULL, 401);
 }
 
 static void create_needs_an_account_token_and_a_free_name(void **state)
 {
     (void)state;
-    struct acct x, y;
+    struct th_account x, y;
     char id[32], name[64], path[160], fresh[64];
-    account_new("creator", &x);
+    th_account_new(O, "creator", &x);
     org_new(x.t.access, "Taken", id, name);
     struct th_tokens scoped;
     org_login(&x, name, &scoped);
     th_unique("Fresh", fresh, sizeof fresh);
     char *before = th_db_snapshot(O);
-    expect_status("POST", "/organization/", scoped.access, json_pack("{s:s}", "name", fresh), 403);
+    th_expect_status(O, "POST", "/organization/", scoped.access, json_pack("{s:s}", "name", fresh),
+                     403);
     /* taken, in any case, by anyone */
-    account_new("rival", &y);
+    th_account_new(O, "rival", &y);
     char upper[64];
     snprintf(upper, sizeof upper, "%s", name);
     for (char *p = upper; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
-    json_t *j = expect("POST", "/organization/", y.t.access, json_pack("{s:s}", "name", name), 409);
-    assert_string_equal(str(json_array_get(json_object_get(j, "errors"), 0), "field"), "name");
+    json_t *j = th_expect_json(O, "POST", "/organization/", y.t.access,
+                               json_pack("{s:s}", "name", name), 409);
+    assert_string_equal(th_json_str(json_array_get(json_object_get(j, "errors"), 0), "field"),
+                        "name");
     json_decref(j);
-    expect_status("POST", "/organization/", y.t.access, json_pack("{s:s}", "name", upper), 409);
-    expect_status("POST", "/organization/", x.t.access, json_pack("{s:s}", "name", name), 409);
+    th_expect_status(O, "POST", "/organization/", y.t.access, json_pack("{s:s}", "name", upper),
+                     409);
+    th_expect_status(O, "POST", "/organization/", x.t.access, json_pack("{s:s}", "name", name),
+                     409);
     /* and a rename onto it */
     char other_id[32], other_name[64];
     free(before);
     org_new(y.t.access, "Other", other_id, other_name);
     before = th_db_snapshot(O);
     org_path(path, sizeof path, other_id, NULL);
-    expect_status("PUT", path, y.t.access, json_pack("{s:s}", "name", upper), 409);
+    th_expect_status(O, "PUT", path, y.t.access, json_pack("{s:s}", "name", upper), 409);
     /* bad names and bodies */
-    expect_status("POST", "/organization/", y.t.access, json_pack("{s:s}", "name", "a b"), 422);
-    expect_status("POST", "/organization/", y.t.access, json_pack("{s:s}", "description", "x"),
-                  422);
-    expect_status("POST", "/organization/", NULL, json_pack("{s:s}", "name", fresh), 401);
+    th_expect_status(O, "POST", "/organization/", y.t.access, json_pack("{s:s}", "name", "a b"),
+                     422);
+    th_expect_status(O, "POST", "/organization/", y.t.access,
+                     json_pack("{s:s}", "description", "x"), 422);
+    th_expect_status(O, "POST", "/organization/", NULL, json_pack("{s:s}", "name", fresh), 401);
     char *after = th_db_snapshot(O);
     assert_string_equal(before, after);
     free(before);
@@ -746,14 +649,14 @@ static void create_needs_an_account_token_and_a_free_name(void **state)
     struct th_resp r;
     assert_true(th_http_json(O, "POST", "/organization/", x.t.access, body, &r));
     assert_int_equal(r.status, 201);
-    snprintf(want, sizeof want, "/organization/%s", str(r.json, "id"));
+    snprintf(want, sizeof want, "/organization/%s", th_json_str(r.json, "id"));
     assert_true(th_resp_header(&r, "Location", location, sizeof location));
     assert_string_equal(location, want);
-    assert_string_equal(str(r.json, "owner_id"), x.id);
-    assert_string_equal(str(member_in(r.json, x.id), "role"), "owner");
+    assert_string_equal(th_json_str(r.json, "owner_id"), x.id);
+    assert_string_equal(th_json_str(member_in(r.json, x.id), "role"), "owner");
     assert_int_equal(json_array_size(json_object_get(r.json, "members")), 1);
     th_resp_free(&r);
-    expect_status("GET", want, x.t.access, NULL, 200);
+    th_expect_status(O, "GET", want, x.t.access, NULL, 200);
 }
 
 /* A string of n copies of the UTF-8 character c. */
@@ -770,42 +673,45 @@ static char *repeat(const char *c, size_t n)
 static void descriptions_and_empty_updates(void **state)
 {
     (void)state;
-    struct acct x;
+    struct th_account x;
     char id[32], name[64], path[160], fresh[64];
-    account_new("desc", &x);
+    th_account_new(O, "desc", &x);
     org_new(x.t.access, "Desc", id, name);
     org_path(path, sizeof path, id, NULL);
     char *at_limit = repeat("\xc3\xa9", 1000); /* 1000 characters, 2000 bytes */
     char *ascii_over = repeat("d", 1001), *utf8_over = repeat("\xc3\xa9", 1001);
-    json_t *j = expect("PUT", path, x.t.access, json_pack("{s:s}", "description", at_limit), 200);
-    assert_string_equal(str(j, "description"), at_limit);
+    json_t *j = th_expect_json(O, "PUT", path, x.t.access,
+                               json_pack("{s:s}", "description", at_limit), 200);
+    assert_string_equal(th_json_str(j, "description"), at_limit);
     json_decref(j);
     char *before = th_db_snapshot(O);
-    j = expect("PUT", path, x.t.access, json_pack("{s:s}", "description", ascii_over), 422);
-    assert_string_equal(str(json_array_get(json_object_get(j, "errors"), 0), "field"),
+    j = th_expect_json(O, "PUT", path, x.t.access, json_pack("{s:s}", "description", ascii_over),
+                       422);
+    assert_string_equal(th_json_str(json_array_get(json_object_get(j, "errors"), 0), "field"),
                         "description");
     json_decref(j);
-    expect_status("PUT", path, x.t.access, json_pack("{s:s}", "description", utf8_over), 422);
-    expect_status("PUT", path, x.t.access, json_pack("{}"), 422);
-    expect_status("PUT", path, x.t.access, NULL, 422);
+    th_expect_status(O, "PUT", path, x.t.access, json_pack("{s:s}", "description", utf8_over), 422);
+    th_expect_status(O, "PUT", path, x.t.access, json_pack("{}"), 422);
+    th_expect_status(O, "PUT", path, x.t.access, NULL, 422);
     /* a bad description stops the rename that comes with it */
     th_unique("Fresh", fresh, sizeof fresh);
-    expect_status("PUT", path, x.t.access,
-                  json_pack("{s:s, s:s}", "name", fresh, "description", ascii_over), 422);
+    th_expect_status(O, "PUT", path, x.t.access,
+                     json_pack("{s:s, s:s}", "name", fresh, "description", ascii_over), 422);
     th_unique("Fresh", fresh, sizeof fresh);
-    expect_status("POST", "/organization/", x.t.access,
-                  json_pack("{s:s, s:s}", "name", fresh, "description", ascii_over), 422);
+    th_expect_status(O, "POST", "/organization/", x.t.access,
+                     json_pack("{s:s, s:s}", "name", fresh, "description", ascii_over), 422);
     char *after = th_db_snapshot(O);
     assert_string_equal(before, after);
     free(before);
     free(after);
-    j = expect("GET", path, x.t.access, NULL, 200);
-    assert_string_equal(str(j, "description"), at_limit);
+    j = th_expect_json(O, "GET", path, x.t.access, NULL, 200);
+    assert_string_equal(th_json_str(j, "description"), at_limit);
     json_decref(j);
     /* created with one */
-    j = expect("POST", "/organization/", x.t.access,
-               json_pack("{s:s, s:s}", "name", fresh, "description", "from the start"), 201);
-    assert_string_equal(str(j, "description"), "from the start");
+    j = th_expect_json(O, "POST", "/organization/", x.t.access,
+                       json_pack("{s:s, s:s}", "name", fresh, "description", "from the start"),
+                       201);
+    assert_string_equal(th_json_str(j, "description"), "from the start");
     json_decref(j);
     free(at_limit);
     free(ascii_over);
@@ -815,21 +721,22 @@ static void descriptions_and_empty_updates(void **state)
 static void rename_moves_the_collection_with_its_documents(void **state)
 {
     (void)state;
-    struct acct x;
+    struct th_account x;
     char id[32], name[64], path[160], fresh[64], coll[96], new_coll[96];
-    account_new("rename", &x);
+    th_account_new(O, "rename", &x);
     org_new(x.t.access, "Before", id, name);
     th_collection_of(name, coll, sizeof coll);
     assert_true(th_db_insert_docs(O, coll, 12, "kept"));
     th_unique("After", fresh, sizeof fresh);
     th_collection_of(fresh, new_coll, sizeof new_coll);
     org_path(path, sizeof path, id, NULL);
-    json_t *j = expect("PUT", path, x.t.access,
+    json_t *j =
+        th_expect_json(O, "PUT", path, x.t.access,
                        json_pack("{s:s, s:s}", "name", fresh, "description", "renamed"), 200);
-    assert_string_equal(str(j, "name"), fresh);
-    assert_string_equal(str(j, "collection_name"), new_coll);
-    assert_string_equal(str(j, "description"), "renamed");
-    assert_string_equal(str(j, "id"), id);
+    assert_string_equal(th_json_str(j, "name"), fresh);
+    assert_string_equal(th_json_str(j, "collection_name"), new_coll);
+    assert_string_equal(th_json_str(j, "description"), "renamed");
+    assert_string_equal(th_json_str(j, "id"), id);
     json_decref(j);
     assert_false(th_db_collection_exists(O, coll));
     assert_true(th_db_collection_exists(O, new_coll));
@@ -838,8 +745,9 @@ static void rename_moves_the_collection_with_its_documents(void **state)
     snprintf(path, sizeof path, "/org/%s", fresh);
     struct th_tokens scoped;
     org_login(&x, fresh, &scoped);
-    expect_status("GET", path, scoped.access, NULL, 200);
-    expect_status("POST", "/organization/", x.t.access, json_pack("{s:s}", "name", name), 201);
+    th_expect_status(O, "GET", path, scoped.access, NULL, 200);
+    th_expect_status(O, "POST", "/organization/", x.t.access, json_pack("{s:s}", "name", name),
+                     201);
 }
 
 /* ---- after everything above ---- */

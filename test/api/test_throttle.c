@@ -58,24 +58,6 @@ static void finish(struct th_orgd *o)
     assert_int_equal(th_orgd_stop(o), 0);
 }
 
-static void fresh_email(const char *prefix, char *email, size_t cap)
-{
-    char name[64];
-    th_unique(prefix, name, sizeof name);
-    snprintf(email, cap, "%s@example.com", name);
-    for (char *p = email; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-}
-
-static void new_account(const struct th_orgd *o, const char *prefix, char *email, size_t cap)
-{
-    fresh_email(prefix, email, cap);
-    long status = th_signup(o, email, TU_PASSWORD);
-    if (status != 201)
-        fail_msg("sign-up of %s answered %ld", email, status);
-}
-
 struct attempt {
     long status;
     long retry_after; /* -1: none */
@@ -168,35 +150,6 @@ static long change_password(const struct th_orgd *o, const char *token, const ch
     return status;
 }
 
-/* ---- metrics ---- */
-
-static char *scrape(const struct th_orgd *o)
-{
-    struct th_resp r;
-    assert_true(th_http(o, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r));
-    assert_int_equal(r.status, 200);
-    char *text = strdup(r.body);
-    th_resp_free(&r);
-    return text;
-}
-
-static double counter(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    }
-    return 0; /* not counted yet */
-}
-
-static void assert_moved(const char *before, const char *after, const char *series, double by)
-{
-    double d = counter(after, series) - counter(before, series);
-    if (d != by)
-        fail_msg("%s moved by %g, expected %g", series, d, by);
-}
-
 static int cmp_double(const void *x, const void *y)
 {
     double l = *(const double *)x, r = *(const double *)y;
@@ -213,9 +166,9 @@ static void the_eleventh_bad_login_is_429_before_any_hash(void **state)
                          "ARGON2_MEMORY_KIB=65536", "ARGON2_ITERATIONS=3", NULL};
     start(&a, env);
     char victim[96], bystander[96];
-    new_account(&a, "Victim", victim, sizeof victim);
-    new_account(&a, "Bystander", bystander, sizeof bystander);
-    char *before = scrape(&a);
+    th_signup_fresh(&a, "Victim", victim, sizeof victim);
+    th_signup_fresh(&a, "Bystander", bystander, sizeof bystander);
+    char *before = th_metrics_scrape(&a);
 
     double took[10];
     for (int i = 0; i < 10; i++) {
@@ -243,10 +196,10 @@ static void the_eleventh_bad_login_is_429_before_any_hash(void **state)
     expect_status(signin(&a, bystander, WRONG_PASSWORD), 401, "bystander bad", 1);
     expect_status(signin(&a, bystander, TU_PASSWORD), 200, "bystander good", 1);
 
-    char *after = scrape(&a);
-    assert_moved(before, after, "orgd_logins_total{outcome=\"ok\"}", 1);
-    assert_moved(before, after, "orgd_logins_total{outcome=\"bad_credentials\"}", 11);
-    assert_moved(before, after, "orgd_logins_total{outcome=\"throttled\"}", 3);
+    char *after = th_metrics_scrape(&a);
+    th_expect_counter_moved(before, after, "orgd_logins_total{outcome=\"ok\"}", 1);
+    th_expect_counter_moved(before, after, "orgd_logins_total{outcome=\"bad_credentials\"}", 11);
+    th_expect_counter_moved(before, after, "orgd_logins_total{outcome=\"throttled\"}", 3);
     free(before);
     free(after);
     finish(&a);
@@ -258,7 +211,7 @@ static void the_limit_ends_with_its_window(void **state)
     const char *env[] = {"LOGIN_FAILURES_PER_ACCOUNT=3", "LOGIN_WINDOW_SECONDS=2", WEAK_HASH, NULL};
     start(&a, env);
     char email[96];
-    new_account(&a, "Window", email, sizeof email);
+    th_signup_fresh(&a, "Window", email, sizeof email);
     for (int i = 0; i < 3; i++)
         expect_status(signin(&a, email, WRONG_PASSWORD), 401, "bad login", i + 1);
     struct attempt x = login_from(&a, NULL, "/auth/signin", email, WRONG_PASSWORD, NULL, NULL);
@@ -279,7 +232,7 @@ static void instances_share_the_counts(void **state)
     start(&a, env);
     start_twin(&b, &a, env);
     char email[96];
-    new_account(&a, "Shared", email, sizeof email);
+    th_signup_fresh(&a, "Shared", email, sizeof email);
     expect_status(signin(&a, email, WRONG_PASSWORD), 401, "bad login on A", 1);
     expect_status(signin(&b, email, WRONG_PASSWORD), 401, "bad login on B", 2);
     expect_status(signin(&a, email, WRONG_PASSWORD), 401, "bad login on A", 3);
@@ -296,7 +249,7 @@ static void a_good_login_clears_the_account_count(void **state)
     const char *env[] = {"LOGIN_FAILURES_PER_ACCOUNT=3", WEAK_HASH, NULL};
     start(&a, env);
     char email[96];
-    new_account(&a, "Clear", email, sizeof email);
+    th_signup_fresh(&a, "Clear", email, sizeof email);
     expect_status(signin(&a, email, WRONG_PASSWORD), 401, "bad login", 1);
     expect_status(signin(&a, email, WRONG_PASSWORD), 401, "bad login", 2);
     expect_status(signin(&a, email, TU_PASSWORD), 200, "good login", 3);
@@ -308,7 +261,7 @@ static void a_good_login_clears_the_account_count(void **state)
     /* an e-mail nobody has is counted alike, so a 429 says nothing of
      * whether the account exists */
     char nobody[96];
-    fresh_email("Nobody", nobody, sizeof nobody);
+    th_fresh_email("Nobody", nobody, sizeof nobody);
     for (int i = 0; i < 3; i++)
         expect_status(signin(&a, nobody, WRONG_PASSWORD), 401, "unknown e-mail", i + 1);
     expect_status(signin(&a, nobody, WRONG_PASSWORD), 429, "unknown e-mail", 4);
@@ -368,7 +321,7 @@ static void a_wrong_current_password_is_a_failed_login(void **state)
 
     /* the three failures counted for the address too: two more are its 5 */
     char nobody[96];
-    fresh_email("CurrentNobody", nobody, sizeof nobody);
+    th_fresh_email("CurrentNobody", nobody, sizeof nobody);
     expect_status(signin(&a, nobody, WRONG_PASSWORD), 401, "address failure", 4);
     expect_status(signin(&a, nobody, WRONG_PASSWORD), 401, "address failure", 5);
     expect_status(signin(&a, nobody, WRONG_PASSWORD), 429, "address failure", 6);
@@ -385,12 +338,12 @@ static void the_address_limit_spans_accounts(void **state)
                          WEAK_HASH, NULL};
     start(&a, env);
     char good[96], nobody[96];
-    new_account(&a, "Addr", good, sizeof good);
+    th_signup_fresh(&a, "Addr", good, sizeof good);
     for (int i = 0; i < 4; i++) {
-        fresh_email("AddrNobody", nobody, sizeof nobody);
+        th_fresh_email("AddrNobody", nobody, sizeof nobody);
         expect_status(signin(&a, nobody, WRONG_PASSWORD), 401, "another account", i + 1);
     }
-    fresh_email("AddrNobody", nobody, sizeof nobody);
+    th_fresh_email("AddrNobody", nobody, sizeof nobody);
     expect_status(signin(&a, nobody, WRONG_PASSWORD), 429, "another account", 5);
     /* the address is stopped, even with the right password */
     expect_status(signin(&a, good, TU_PASSWORD), 429, "right password from 127.0.0.1", 1);
@@ -409,10 +362,10 @@ static void signups_are_limited_per_address(void **state)
     const char *env[] = {"SIGNUPS_PER_ADDRESS=3", WEAK_HASH, NULL};
     start(&a, env);
     char e1[96], e2[96], e3[96], e4[96];
-    fresh_email("Flood", e1, sizeof e1);
-    fresh_email("Flood", e2, sizeof e2);
-    fresh_email("Flood", e3, sizeof e3);
-    fresh_email("Flood", e4, sizeof e4);
+    th_fresh_email("Flood", e1, sizeof e1);
+    th_fresh_email("Flood", e2, sizeof e2);
+    th_fresh_email("Flood", e3, sizeof e3);
+    th_fresh_email("Flood", e4, sizeof e4);
     /* invalid attempts are not counted */
     expect_status(th_signup(&a, "not-an-email", TU_PASSWORD), 422, "invalid sign-up", 1);
     expect_status(th_signup(&a, e1, "short"), 422, "invalid sign-up", 2);
@@ -493,7 +446,7 @@ static void org_creations_are_limited_per_address(void **state)
     assert_true(th_db_collection_exists(&a, coll));
     /* signing up is counted apart */
     char email[96];
-    new_account(&a, "CreateSignup", email, sizeof email);
+    th_signup_fresh(&a, "CreateSignup", email, sizeof email);
     /* a client that waits as told may create again */
     tu_sleep_ms((int)retry_after * 1000 + 300);
     expect_status(create_from(&a, NULL, n4), 201, "create after Retry-After", 1);
@@ -528,7 +481,7 @@ static void a_trusted_proxy_names_the_client(void **state)
                          WEAK_HASH, NULL};
     start(&a, env);
     char nobody[96], email[96];
-    fresh_email("ProxyNobody", nobody, sizeof nobody);
+    th_fresh_email("ProxyNobody", nobody, sizeof nobody);
     const char *route = "/auth/signin";
     for (int i = 0; i < 2; i++)
         expect_status(
@@ -564,7 +517,7 @@ static void a_trusted_proxy_names_the_client(void **state)
         429, "untrusted peer", 3);
 
     /* and the session records the client, IPv6 too */
-    new_account(&a, "Proxy", email, sizeof email);
+    th_signup_fresh(&a, "Proxy", email, sizeof email);
     expect_client_address(&a, NULL, "203.0.113.77", email, "203.0.113.77");
     expect_client_address(&a, NULL, "2001:db8::7", email, "2001:db8::7");
     expect_client_address(&a, NULL, NULL, email, "127.0.0.1");
@@ -579,8 +532,8 @@ static void without_trusted_proxies_the_header_is_ignored(void **state)
     const char *env[] = {"LOGIN_FAILURES_PER_ADDRESS=2", WEAK_HASH, NULL};
     start(&a, env);
     char nobody[96], email[96];
-    new_account(&a, "NoProxy", email, sizeof email);
-    fresh_email("NoProxyNobody", nobody, sizeof nobody);
+    th_signup_fresh(&a, "NoProxy", email, sizeof email);
+    th_fresh_email("NoProxyNobody", nobody, sizeof nobody);
     const char *route = "/auth/signin";
     expect_status(login_from(&a, NULL, route, nobody, WRONG_PASSWORD, "203.0.113.5", NULL).status,
                   401, "spoofed address", 1);

@@ -15,28 +15,54 @@ target_compile_definitions(orgd_harness PRIVATE
 target_link_libraries(orgd_harness PUBLIC orgd_core orgd_test_support PkgConfig::CMOCKA
                       PkgConfig::CURL PkgConfig::MONGOC PkgConfig::JANSSON)
 
-# orgd_api_test(name): the black-box test api/name.c
+# orgd_api_test(name [PART part ONLY pattern | SKIP pattern]...): the black-box
+# test api/name.c, as one CTest test, or as one CTest test per PART
+# (api.name.part), each running the cases whose names match its ONLY
+# pattern or do not match its SKIP pattern (harness_filter.c): the long
+# programs run in parts side by side under ctest -j.
 function(orgd_api_test name)
-  add_executable(${name} ${API_DIR}/${name}.c)
+  add_executable(${name} ${API_DIR}/${name}.c ${API_DIR}/harness_filter.c)
   target_compile_options(${name} PRIVATE ${ORGD_WARNINGS} -Wno-format-truncation)
   target_link_libraries(${name} PRIVATE orgd_harness)
   add_dependencies(${name} orgd orgd-faults)
-  add_test(NAME api.${name} COMMAND ${name})
-  set_tests_properties(api.${name} PROPERTIES
-    ENVIRONMENT "ORGD_TEST_LOG_DIR=${TEST_LOG_DIR};ORGD_TEST_EXCHANGES_DIR=${TEST_EXCHANGES_DIR}"
-    TIMEOUT 400)
+  set(env "ORGD_TEST_LOG_DIR=${TEST_LOG_DIR};ORGD_TEST_EXCHANGES_DIR=${TEST_EXCHANGES_DIR}")
+  if(NOT ARGN)
+    add_test(NAME api.${name} COMMAND ${name})
+    set_tests_properties(api.${name} PROPERTIES ENVIRONMENT "${env}" TIMEOUT 400)
+    return()
+  endif()
+  set(args ${ARGN})
+  while(args)
+    list(POP_FRONT args kw_part part kw_filter pattern)
+    if(kw_filter STREQUAL "ONLY")
+      set(filter "ORGD_TEST_ONLY=${pattern}")
+    else()
+      set(filter "ORGD_TEST_SKIP=${pattern}")
+    endif()
+    add_test(NAME api.${name}.${part} COMMAND ${name})
+    set_tests_properties(api.${name}.${part} PROPERTIES ENVIRONMENT "${env};${filter}" TIMEOUT 400)
+  endwhile()
 endfunction()
 
 orgd_api_test(test_platform)      # health, routing errors, shutdown, settings, readiness
 orgd_api_test(test_orgs)          # the organization lifecycle
-orgd_api_test(test_recovery)      # crashes at every step, the database going away
+orgd_api_test(test_recovery       # crashes at every step, the database going away
+  PART crashes ONLY "crash_*" PART database SKIP "crash_*")
 orgd_api_test(test_races)         # concurrent requests on one name or org
 orgd_api_test(test_check)         # `orgd check` and --repair
-orgd_api_test(test_hostile)       # clients that try to crash, starve or bloat it
+orgd_api_test(test_hostile        # clients that try to crash, starve or bloat it
+  PART slow ONLY "*slow*" PART other SKIP "*slow*")
 orgd_api_test(test_metrics_logs)  # GET /metrics and the JSON log lines
 orgd_api_test(test_sessions)      # accounts, sign-in, refresh, logout, the session list
 orgd_api_test(test_throttle)      # failed-login, sign-up and org-creation limits
 orgd_api_test(test_teams)         # organizations by id: roles, members, several orgs, paging
 orgd_api_test(test_invitations)   # invitations: tokens used, expired, revoked, replaced; accepts
-orgd_api_test(test_team_recovery) # crashes at every teams fault point; recovery and check after
+orgd_api_test(test_team_recovery  # crashes at every teams fault point; recovery and check after
+  PART crashes ONLY "crash_*" PART other SKIP "crash_*")
 orgd_api_test(test_roundtrips)    # database round trips per route, from each request's log line
+
+# The suite runs with ctest -j twice the cores (scripts/test): most API tests
+# wait (on crashes, timeouts, slow clients) more than they compute. Those
+# that measure time or CPU take two slots, so fewer run beside them.
+set_tests_properties(api.test_hostile.slow api.test_hostile.other api.test_throttle api.test_orgs
+                     api.test_roundtrips api.test_sessions PROPERTIES PROCESSORS 2)
