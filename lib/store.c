@@ -106,8 +106,9 @@ static void driver_log(mongoc_log_level_t level, const char *domain, const char 
 
 void store_global_init(void)
 {
-    mongoc_init();
+    /* first: mongoc_init itself may warn (no shared memory for its counters) */
     mongoc_log_set_handler(driver_log, NULL);
+    mongoc_init();
 }
 
 void store_global_cleanup(void)

@@ -943,6 +943,7 @@ static void org_update_checks_everything_before_it_writes(void **state)
 #define TIGHT_US 1000
 #define ROUNDS 20
 #define CONCLUSIVE_ROUNDS 3
+#define SLOW_WINNER_US 15000 /* a winner this slow means the machine is overloaded */
 
 struct racer {
     const char *refresh;
@@ -1024,7 +1025,7 @@ static void concurrent_refreshes_have_one_winner(void **state)
     (void)state;
     char email[96];
     th_signup_fresh(O, "Race", email, sizeof email);
-    int conclusive = 0;
+    int conclusive = 0, survived = 0;
     for (int round = 0; round < ROUNDS && conclusive < CONCLUSIVE_ROUNDS; round++) {
         struct th_tokens t;
         th_signin_ok(O, email, TU_PASSWORD, &t);
@@ -1040,18 +1041,32 @@ static void concurrent_refreshes_have_one_winner(void **state)
         long access = th_status_of(O, "GET", "/auth/check", racers[w].got.access, NULL);
         struct th_tokens next;
         long refreshed = th_refresh(O, racers[w].got.refresh, &next);
-        if (access != 200 || refreshed != 200)
+        int64_t winner_us = racers[w].answered_us - racers[w].sent_us;
+        if (access == 200 && refreshed == 200) {
+            survived++;
+            expect_alive(next.access);
+            expect_alive(t.access);
+            continue;
+        }
+        /* orgd tells a lost race from a reuse by whether the loser's request
+         * reached a worker before the winner's rotation was written. A
+         * machine too loaded to schedule the losers before the winner had
+         * written (its answer alone took SLOW_WINNER_US or more) may get a
+         * loser taken for a reuse: the session then ends, the secure side.
+         * On a machine that keeps up, no loser may end it. */
+        if (winner_us < SLOW_WINNER_US)
             fail_msg("round %d: a loser ended the session: the winner's new access token answers "
                      "%ld, its refresh token %ld (all %d refreshes were sent within %lld us; the "
                      "winner's answer came %lld us after its request)",
-                     round, access, refreshed, RACERS, (long long)spread,
-                     (long long)(racers[w].answered_us - racers[w].sent_us));
-        expect_alive(next.access);
-        expect_alive(t.access);
+                     round, access, refreshed, RACERS, (long long)spread, (long long)winner_us);
+        printf("# round %d: the session ended under load (the winner answered in %lld us)\n", round,
+               (long long)winner_us);
     }
     if (conclusive == 0)
         fail_msg("in %d rounds the %d refreshes never left within %d us of each other", ROUNDS,
                  RACERS, TIGHT_US);
+    if (survived == 0)
+        fail_msg("in no round of %d did the winner's new tokens survive their losers", conclusive);
 }
 
 /* ---- the session list ---- */
