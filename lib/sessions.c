@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faults.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -266,13 +267,22 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
         return false;
     if (!won) /* a concurrent refresh with this token got there first */
         return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
+    FAULT("refresh.after_claim");
+    /* the new pair is made first and the rotation written last, stamped
+     * with the time of the write: what answers the client then is only
+     * rendering, so "arrived before the write" is "arrived before the
+     * answer", the race a client can cause */
     struct session next = x;
     bool applied = false;
-    /* as late as possible: a refresh that arrived before this lost a race */
-    next.last_used_at = clock_now_ms();
     snprintf(next.client_address, sizeof next.client_address, "%s", client);
     if (!refresh_token_new(x.id, out->pair.refresh_token, next.refresh_hash, e) ||
-        !store_session_rotate(c->store, x.id, hash, next.refresh_hash, next.last_used_at, client,
+        !issue_access(c, &next, out->role, &out->pair, e)) {
+        token_pair_wipe(&out->pair);
+        return false;
+    }
+    next.last_used_at = clock_now_ms();
+    out->pair.session.last_used_at = next.last_used_at;
+    if (!store_session_rotate(c->store, x.id, hash, next.refresh_hash, next.last_used_at, client,
                               &applied, e)) {
         token_pair_wipe(&out->pair);
         return false;
@@ -280,10 +290,6 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
     if (!applied) { /* ended meanwhile */
         token_pair_wipe(&out->pair);
         return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
-    }
-    if (!issue_access(c, &next, out->role, &out->pair, e)) {
-        token_pair_wipe(&out->pair);
-        return false;
     }
     return true;
 }
