@@ -140,6 +140,10 @@ bool invitations_mine(struct app *c, const struct caller *who, struct invitation
 {
     *n = 0;
     struct admin me;
+    if (who->scoped)
+        return error_set(e, ERR_FORBIDDEN,
+                         "invitations to other organizations need an account token "
+                         "(POST /auth/signin); this one is scoped to one organization");
     if (!sessions_account(c, who, &me, e))
         return false;
     struct invitation *list = calloc(max ? max : 1, sizeof *list);
@@ -209,6 +213,10 @@ static bool joining_account(struct app *c, const struct caller *who,
                             const char *client, struct acceptance *out, struct error *e)
 {
     if (who != NULL) {
+        if (who->scoped) /* it acts in its own org only, and this is another */
+            return error_set(e, ERR_FORBIDDEN,
+                             "accepting an invitation needs an account token (POST "
+                             "/auth/signin); this one is scoped to one organization");
         if (req->has_password) {
             error_field(e, "password", "is for a new account; this request is signed in");
             return error_set(e, ERR_INVALID, "request validation failed");

@@ -30,9 +30,11 @@ bool lifecycle_release_account(struct app *c, const char *id, const char *except
         return false;
     /* a crash between the two leaves sessions of no account: they refuse
      * every request already, and `orgd check` removes them */
-    if (deleted)
-        session_cache_forget_account(c->sessions, id, NULL);
-    return !deleted || store_sessions_delete_admin(c->store, id, e);
+    if (!deleted)
+        return true;
+    bool ok = store_sessions_delete_admin(c->store, id, e);
+    session_cache_forget_account(c->sessions, id, NULL); /* after the write */
+    return ok;
 }
 
 bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection,
@@ -166,8 +168,9 @@ static bool release_accounts(struct app *c, const struct org *o, char (*ids)[ID_
 bool lifecycle_delete_rest(struct app *c, const struct org *o, struct error *e)
 {
     FAULT("delete.after_drop");
-    session_cache_forget_org(c->sessions, o->id);
-    if (!store_org_extras_delete(c->store, o->id, e))
+    bool extras = store_org_extras_delete(c->store, o->id, e);
+    session_cache_forget_org(c->sessions, o->id); /* after the write */
+    if (!extras)
         return false;
 
     /* accounts whose only org this is go with it; their memberships last, so

@@ -172,3 +172,20 @@ void netaddr_client(const struct netaddr_trust *t, const char *peer, const char 
     }
     ip_text(&client, out);
 }
+
+void netaddr_throttle_key(const char *ip, char out[NETADDR_BUF])
+{
+    struct ip a;
+    if (ip == NULL || !ip_parse(ip, strlen(ip), &a)) {
+        snprintf(out, NETADDR_BUF, "%s", ip != NULL ? ip : "unknown");
+        return;
+    }
+    if (a.family == AF_INET6) {
+        memset(a.b + 8, 0, 8);
+        char text[NETADDR_BUF];
+        ip_text(&a, text);
+        snprintf(out, NETADDR_BUF, "%.42s/64", text);
+        return;
+    }
+    ip_text(&a, out);
+}

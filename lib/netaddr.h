@@ -46,4 +46,10 @@ bool netaddr_trusted(const struct netaddr_trust *t, const char *ip);
 void netaddr_client(const struct netaddr_trust *t, const char *peer, const char *xff,
                     char out[NETADDR_BUF]);
 
+/* What per-address limits count by: an IPv4 address as it is; an IPv6
+ * address by its /64 ("2001:db8:1:2::/64"), since one client commonly holds
+ * a whole /64 and would otherwise get a limit per address in it. Text that
+ * is no address is used as it is. */
+void netaddr_throttle_key(const char *ip, char out[NETADDR_BUF]);
+
 #endif

@@ -226,7 +226,22 @@ bool orgs_login(struct app *c, const struct login_request *req, const char *clie
     if (!ok || !choose_membership(c, a.id, req->organization_name, &m, &out->org, e))
         return false;
     out->role = m.role;
-    return sessions_start(c, &a, &out->org, m.role, client, &out->pair, e);
+    if (!sessions_start(c, &a, &out->org, m.role, client, &out->pair, e))
+        return false;
+    /* a removal that ended the account's sessions in this org between the
+     * membership read and the session's insert would miss this one: the
+     * membership is read again, and the session ended if it went */
+    struct error le = ERROR_INIT;
+    if (store_membership_get(c->store, a.id, out->org.id, &m, &le))
+        return true;
+    struct error ue = ERROR_INIT;
+    int64_t n = 0;
+    store_sessions_revoke_in_org(c->store, a.id, out->org.id, END_MEMBER_REMOVED, clock_now_ms(),
+                                 &n, &ue);
+    token_pair_wipe(&out->pair);
+    if (!error_absent(e, &le))
+        return false;
+    return error_set(e, ERR_FORBIDDEN, "this account is no longer a member of %s", out->org.name);
 }
 
 /* An account-scoped caller's only org (see orgs.h). */

@@ -455,7 +455,7 @@ bool request_page_parse(const char *limit, const char *cursor, struct page_reque
     bool has_limit = limit != NULL, has_cursor = cursor != NULL;
     if (has_limit) {
         int v = 0;
-        bool digits = limit[0] != '\0';
+        bool digits = limit[0] != '\0' && strlen(limit) <= 3; /* 1..100: no overflow */
         for (const char *p = limit; digits && *p; p++) {
             digits = *p >= '0' && *p <= '9';
             v = digits ? v * 10 + (*p - '0') : v;

@@ -13,6 +13,7 @@ struct slot {
 struct session_cache {
     int64_t staleness_ms;
     pthread_mutex_t lock;
+    uint64_t epoch; /* forgets so far */
     struct slot slots[SESSION_CACHE_SLOTS];
 };
 
@@ -58,12 +59,24 @@ bool session_cache_get(session_cache_t *sc, const char *id, int64_t now_ms, stru
     return hit;
 }
 
-void session_cache_put(session_cache_t *sc, const struct session *x, int64_t now_ms)
+uint64_t session_cache_epoch(session_cache_t *sc)
+{
+    pthread_mutex_lock(&sc->lock);
+    uint64_t epoch = sc->epoch;
+    pthread_mutex_unlock(&sc->lock);
+    return epoch;
+}
+
+void session_cache_put(session_cache_t *sc, const struct session *x, int64_t now_ms, uint64_t epoch)
 {
     if (sc->staleness_ms <= 0)
         return;
     struct slot *s = &sc->slots[slot_of(x->id)];
     pthread_mutex_lock(&sc->lock);
+    if (epoch != sc->epoch) { /* something was forgotten since the read began */
+        pthread_mutex_unlock(&sc->lock);
+        return;
+    }
     s->x = *x;
     memset(s->x.refresh_hash, 0, sizeof s->x.refresh_hash); /* never needed from here */
     s->seen_ms = now_ms;
@@ -75,6 +88,7 @@ void session_cache_forget(session_cache_t *sc, const char *id)
 {
     struct slot *s = &sc->slots[slot_of(id)];
     pthread_mutex_lock(&sc->lock);
+    sc->epoch++;
     if (s->used && strcmp(s->x.id, id) == 0)
         s->used = false;
     pthread_mutex_unlock(&sc->lock);
@@ -83,6 +97,7 @@ void session_cache_forget(session_cache_t *sc, const char *id)
 void session_cache_forget_account(session_cache_t *sc, const char *admin_id, const char *org_id)
 {
     pthread_mutex_lock(&sc->lock);
+    sc->epoch++;
     for (size_t i = 0; i < SESSION_CACHE_SLOTS; i++) {
         struct slot *s = &sc->slots[i];
         if (s->used && strcmp(s->x.admin_id, admin_id) == 0 &&
@@ -95,6 +110,7 @@ void session_cache_forget_account(session_cache_t *sc, const char *admin_id, con
 void session_cache_forget_org(session_cache_t *sc, const char *org_id)
 {
     pthread_mutex_lock(&sc->lock);
+    sc->epoch++;
     for (size_t i = 0; i < SESSION_CACHE_SLOTS; i++) {
         if (sc->slots[i].used && strcmp(sc->slots[i].x.org_id, org_id) == 0)
             sc->slots[i].used = false;

@@ -34,8 +34,15 @@ void session_cache_destroy(session_cache_t *sc);
  * less than the staleness ago and has not expired at now_ms. */
 bool session_cache_get(session_cache_t *sc, const char *id, int64_t now_ms, struct session *out);
 
-/* Remembers x (seen live at now_ms). */
-void session_cache_put(session_cache_t *sc, const struct session *x, int64_t now_ms);
+/* A counter every forget moves on: a caller takes it before it reads a
+ * session from the database and hands it to session_cache_put, which then
+ * remembers nothing if a session was forgotten meanwhile (the read may
+ * predate that session's end: putting it back would undo the forget). */
+uint64_t session_cache_epoch(session_cache_t *sc);
+
+/* Remembers x (seen live at now_ms, read after `epoch` was taken). */
+void session_cache_put(session_cache_t *sc, const struct session *x, int64_t now_ms,
+                       uint64_t epoch);
 
 /* Forgets session id / every session of account admin_id (org_id NULL) or
  * only those of it scoped to org_id. */

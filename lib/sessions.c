@@ -124,13 +124,14 @@ bool sessions_authenticate(struct app *c, const char *token, size_t len, struct 
     struct error le = ERROR_INIT;
     int64_t now = clock_now_ms();
     if (!session_cache_get(c->sessions, out->claims.sid, now, &out->session)) {
+        uint64_t epoch = session_cache_epoch(c->sessions);
         if (!store_session_by_id(c->store, out->claims.sid, &out->session, &le)) {
             if (!error_absent(e, &le))
                 return false;
             return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
         }
         if (session_live(&out->session, &out->claims, now))
-            session_cache_put(c->sessions, &out->session, now);
+            session_cache_put(c->sessions, &out->session, now, epoch);
     }
     if (!session_live(&out->session, &out->claims, now))
         return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
@@ -170,10 +171,12 @@ bool sessions_load_account(struct app *c, struct caller *who, struct error *e)
  * (the caller's answer is a refusal either way). */
 static void end_session(struct app *c, const struct session *x, enum session_end why)
 {
-    session_cache_forget(c->sessions, x->id);
     struct error e = ERROR_INIT;
     bool revoked = false;
-    if (!store_session_revoke(c->store, x->id, x->admin_id, why, clock_now_ms(), &revoked, &e)) {
+    bool ok = store_session_revoke(c->store, x->id, x->admin_id, why, clock_now_ms(), &revoked, &e);
+    /* after the write: a read that began before it cannot put the session back */
+    session_cache_forget(c->sessions, x->id);
+    if (!ok) {
         log_emit(LOG_WARN, "session not ended",
                  json_pack("{s:s, s:s, s:s}", "session_id", x->id, "reason", session_end_name(why),
                            "error", e.message));
@@ -296,10 +299,11 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
 
 bool sessions_logout(struct app *c, const struct caller *who, struct error *e)
 {
-    session_cache_forget(c->sessions, who->session.id);
     bool revoked = false;
-    if (!store_session_revoke(c->store, who->session.id, who->admin.id, END_LOGOUT, clock_now_ms(),
-                              &revoked, e))
+    bool ok = store_session_revoke(c->store, who->session.id, who->admin.id, END_LOGOUT,
+                                   clock_now_ms(), &revoked, e);
+    session_cache_forget(c->sessions, who->session.id); /* after the write: see end_session */
+    if (!ok)
         return false;
     if (revoked)
         metrics_sessions_ended(END_LOGOUT, 1);
@@ -317,14 +321,16 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
     struct session x;
     struct error le = ERROR_INIT;
     bool revoked = false;
-    session_cache_forget(c->sessions, id);
     if (!store_session_by_id(c->store, id, &x, &le)) {
         if (!error_absent(e, &le))
             return false;
-    } else if (strcmp(x.admin_id, who->admin.id) == 0 && x.expires_at > clock_now_ms() &&
-               !store_session_revoke(c->store, id, who->admin.id, END_REVOKED, clock_now_ms(),
-                                     &revoked, e)) {
-        return false;
+    } else if (strcmp(x.admin_id, who->admin.id) == 0 && x.expires_at > clock_now_ms()) {
+        /* the id as stored: the path's may be spelt in capitals */
+        bool ok = store_session_revoke(c->store, x.id, who->admin.id, END_REVOKED, clock_now_ms(),
+                                       &revoked, e);
+        session_cache_forget(c->sessions, x.id); /* after the write: see end_session */
+        if (!ok)
+            return false;
     }
     if (!revoked)
         return error_set(e, ERR_NOT_FOUND, "no such session");
@@ -335,10 +341,12 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
 bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid, struct error *e)
 {
     int64_t n = 0;
-    /* keep_sid is forgotten too: its next request asks the database once */
+    bool ok = store_sessions_revoke_others(c->store, admin_id, keep_sid, END_PASSWORD_CHANGE,
+                                           clock_now_ms(), &n, e);
+    /* after the write (see end_session); keep_sid is forgotten too: its
+     * next request asks the database once */
     session_cache_forget_account(c->sessions, admin_id, NULL);
-    if (!store_sessions_revoke_others(c->store, admin_id, keep_sid, END_PASSWORD_CHANGE,
-                                      clock_now_ms(), &n, e))
+    if (!ok)
         return false;
     metrics_sessions_ended(END_PASSWORD_CHANGE, n);
     if (n > 0)

@@ -125,6 +125,7 @@ bool store_admin_each(store_t *s, bool (*fn)(const struct admin *a, void *ud), v
 
 /* ---- memberships ---- */
 bool store_membership_insert(store_t *s, const struct membership *m, struct error *e);
+/* ERR_NOT_FOUND also for a membership being removed (removing_at set). */
 bool store_membership_get(store_t *s, const char *admin_id, const char *org_id,
                           struct membership *out, struct error *e);
 /* An admin's memberships, oldest first, at most max. */

@@ -184,7 +184,9 @@ bool store_membership_get(store_t *s, const char *admin_id, const char *org_id,
     bson_oid_t a, o;
     if (!store__oid_from(admin_id, &a) || !store__oid_from(org_id, &o))
         return error_set(e, ERR_NOT_FOUND, "not found");
-    bson_t *f = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
+    /* a membership being removed is no longer one: nothing may start from it */
+    bson_t *f = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o), "removing_at", "{",
+                         "$exists", BCON_BOOL(false), "}");
     bool ok = store__find_one(s, C_MEMBERS, f, membership_from_doc, out, "membership get", e);
     bson_destroy(f);
     return ok;

@@ -339,6 +339,7 @@ bool teams_set_role(struct app *c, const struct caller *who, const char *id, con
         return forbidden(e, ACT_GRANT_OWNER);
     if (!member_of(c, o.org.id, account_id, &target, e))
         return false;
+    account_id = target.admin_id; /* as stored: the path's may be spelt in capitals */
     bool demote = target.role == ROLE_OWNER && role != ROLE_OWNER;
     if (demote && !another_owner(c, o.org.id, "be demoted", e))
         return false;
@@ -381,9 +382,10 @@ static bool finish_removal(struct app *c, const char *org_id, const char *accoun
 static bool end_sessions_in(struct app *c, const char *account_id, const char *org_id,
                             int64_t *ended, struct error *e)
 {
-    session_cache_forget_account(c->sessions, account_id, org_id);
-    if (!store_sessions_revoke_in_org(c->store, account_id, org_id, END_MEMBER_REMOVED,
-                                      clock_now_ms(), ended, e))
+    bool ok = store_sessions_revoke_in_org(c->store, account_id, org_id, END_MEMBER_REMOVED,
+                                           clock_now_ms(), ended, e);
+    session_cache_forget_account(c->sessions, account_id, org_id); /* after the write */
+    if (!ok)
         return false;
     metrics_sessions_ended(END_MEMBER_REMOVED, *ended);
     return true;
@@ -396,9 +398,10 @@ bool teams_remove(struct app *c, const struct caller *who, const char *id, const
     struct membership m, target;
     if (!teams_access(c, who, id, false, &o, &m, e))
         return false;
-    bool self = strcmp(account_id, who->admin.id) == 0;
     if (!member_of(c, o.org.id, account_id, &target, e))
         return false;
+    account_id = target.admin_id; /* as stored: the path's may be spelt in capitals */
+    bool self = strcmp(account_id, who->admin.id) == 0;
     enum action need = target.role == ROLE_MEMBER ? ACT_REMOVE_MEMBER : ACT_REMOVE_PRIVILEGED;
     if (!self && !roles_may(m.role, need))
         return forbidden(e, need);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "netaddr.h"
 #include "util.h"
 
 #define KEY_BUF (EMAIL_BUF + 32)
@@ -10,6 +11,14 @@
 static void key_of(char out[KEY_BUF], const char *kind, const char *who)
 {
     snprintf(out, KEY_BUF, "%s:%s", kind, who);
+}
+
+/* A per-address key: an IPv6 client counts by its /64 (netaddr_throttle_key). */
+static void address_key(char out[KEY_BUF], const char *kind, const char *client)
+{
+    char addr[NETADDR_BUF];
+    netaddr_throttle_key(client, addr);
+    key_of(out, kind, addr);
 }
 
 /* Refuses when key has `limit` events or more inside the window ending now;
@@ -48,7 +57,7 @@ bool throttle_login_check(struct app *c, const char *email_key, const char *clie
     const struct config *cfg = c->cfg;
     char account[KEY_BUF], address[KEY_BUF];
     key_of(account, "login:account", email_key);
-    key_of(address, "login:address", client);
+    address_key(address, "login:address", client);
     int64_t now = clock_now_ms(), failures = 0;
     bool ok = under_limit(c, account, cfg->login_failures_per_account, cfg->login_window_seconds,
                           now, &failures, e) &&
@@ -68,7 +77,7 @@ void throttle_login_failed(struct app *c, const char *email_key, const char *cli
         add_event(c, key, cfg->login_window_seconds, now);
     }
     if (cfg->login_failures_per_address > 0) {
-        key_of(key, "login:address", client);
+        address_key(key, "login:address", client);
         add_event(c, key, cfg->login_window_seconds, now);
     }
 }
@@ -92,7 +101,7 @@ bool throttle_attempt(struct app *c, enum throttle_attempt kind, const char *cli
     if (limit <= 0)
         return true;
     char key[KEY_BUF];
-    key_of(key, kind == THROTTLE_SIGNUP ? "signup:address" : "create:address", client);
+    address_key(key, kind == THROTTLE_SIGNUP ? "signup:address" : "create:address", client);
     int64_t now = clock_now_ms();
     if (!under_limit(c, key, limit, cfg->signup_window_seconds, now, NULL, e))
         return false;

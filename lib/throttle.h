@@ -10,7 +10,8 @@
  * throttled request costs two small queries, not an argon2 run.
  *
  * Keys: "login:account:<e-mail>", "login:address:<ip>",
- * "signup:address:<ip>", "create:address:<ip>". A limit of 0 is off.
+ * "signup:address:<ip>", "create:address:<ip>"; an IPv6 client counts by
+ * its /64. A limit of 0 is off.
  */
 #ifndef ORGD_THROTTLE_H
 #define ORGD_THROTTLE_H

@@ -562,8 +562,9 @@ server_t *server_start(struct app *app, struct error *e)
  * on each listening port (connects and hangs up) so the poll returns and
  * the flag is seen at once. */
 struct waker {
-    struct mg_context *ctx;
     char host[64];
+    int ports[4];
+    int nports;
     atomic_bool done;
 };
 
@@ -582,24 +583,27 @@ static void knock(const char *host, int port)
 static void *waker_main(void *arg)
 {
     struct waker *w = arg;
-    struct mg_server_port ports[4];
-    int n = mg_get_server_ports(w->ctx, 4, ports);
     for (int round = 0; round < 200 && !atomic_load(&w->done); round++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL); /* mg_stop has set its flag by now */
-        for (int i = 0; i < n && !atomic_load(&w->done); i++)
-            knock(w->host, ports[i].port);
+        for (int i = 0; i < w->nports && !atomic_load(&w->done); i++)
+            knock(w->host, w->ports[i]);
     }
     return NULL;
 }
 
 static void stop_civetweb(server_t *s)
 {
-    struct waker w = {.ctx = s->ctx};
+    /* the ports are read before mg_stop starts freeing the context */
+    struct waker w = {0};
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(s->ctx, 4, ports);
+    for (int i = 0; i < n && i < 4; i++)
+        w.ports[w.nports++] = ports[i].port;
     snprintf(w.host, sizeof w.host, "%s", s->app->cfg->host);
     atomic_init(&w.done, false);
     pthread_t t;
-    bool waking = pthread_create(&t, NULL, waker_main, &w) == 0;
+    bool waking = w.nports > 0 && pthread_create(&t, NULL, waker_main, &w) == 0;
     mg_stop(s->ctx);
     atomic_store(&w.done, true);
     if (waking)

@@ -685,6 +685,29 @@ static void check_is_clean(void **state)
     th_expect_check_clean(O);
 }
 
+/* Found by review: an org-scoped token (from /admin/login) acts in its own
+ * org only, so it may neither list the invitations to its account nor
+ * accept one into another org; the account's own token may. */
+static void an_org_token_stays_in_its_org(void **state)
+{
+    (void)state;
+    struct th_account owner;
+    char org_id[32], org_name[64];
+    th_account_new(O, "owner", &owner);
+    org_new(owner.t.access, org_id, org_name);
+    struct th_tenant t; /* an account made by /org/create, with an org token */
+    th_tenant_new(O, &t, "Scoped");
+    struct inv v;
+    invite(owner.t.access, org_id, t.email, "member", &v);
+    th_expect_status(O, "GET", "/invitations", t.token, NULL, 403);
+    json_decref(accept_as(t.token, v.token, 403));
+    struct th_tokens account;
+    th_signin_ok(O, t.email, TU_PASSWORD, &account);
+    th_expect_status(O, "GET", "/invitations", account.access, NULL, 200);
+    json_decref(accept_as(account.access, v.token, 200));
+    th_tenant_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +721,7 @@ int main(void)
         cmocka_unit_test(concurrent_accepts_make_one_membership),
         cmocka_unit_test(metrics_count_invitation_outcomes),
         cmocka_unit_test_teardown(the_lifetime_is_a_setting, own_teardown),
+        cmocka_unit_test(an_org_token_stays_in_its_org),
         cmocka_unit_test(no_invitation_token_in_the_database),
         cmocka_unit_test(check_is_clean),
     };

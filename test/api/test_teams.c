@@ -758,6 +758,37 @@ static void check_is_clean(void **state)
     th_expect_check_clean(O);
 }
 
+/* Found by review: an id spelt in capitals is the same id. Removing a
+ * member named so ends their sessions here at once (the session cache is
+ * keyed by the stored, lower-case id), and a limit past int is a 422, not
+ * a wrapped-around valid one. */
+static void ids_in_capitals_and_huge_limits(void **state)
+{
+    (void)state;
+    struct th_account owner, member;
+    char id[32], name[64], path[160], upper[32];
+    th_account_new(O, "owner", &owner);
+    org_new(owner.t.access, "Caps", id, name);
+    member_new(owner.t.access, id, "member", "caps", &member);
+    struct th_tokens scoped;
+    org_login(&member, name, &scoped);
+    org_path(path, sizeof path, id, NULL);
+    th_expect_status(O, "GET", path, scoped.access, NULL, 200); /* remembered by the cache */
+    snprintf(upper, sizeof upper, "%s", member.id);
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 'a' + 'A');
+    member_path(path, sizeof path, id, upper);
+    th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
+    org_path(path, sizeof path, id, NULL);
+    th_expect_status(O, "GET", path, scoped.access, NULL, 401);
+    const char *limits[] = {"4294967297", "4294967396", "1000", "0100x"};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        snprintf(path, sizeof path, "/organization/?limit=%s", limits[i]);
+        th_expect_status(O, "GET", path, owner.t.access, NULL, 422);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +802,7 @@ int main(void)
         cmocka_unit_test(create_needs_an_account_token_and_a_free_name),
         cmocka_unit_test(descriptions_and_empty_updates),
         cmocka_unit_test(rename_moves_the_collection_with_its_documents),
+        cmocka_unit_test(ids_in_capitals_and_huge_limits),
         cmocka_unit_test(check_is_clean),
     };
     return th_run_with_shared_orgd(tests);

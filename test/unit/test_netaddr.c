@@ -83,11 +83,29 @@ static void forwarded_for(void **state)
     client(&none, "not-an-ip", NULL, "unknown");
 }
 
+static void throttle_keys(void **state)
+{
+    (void)state;
+    char out[NETADDR_BUF];
+    netaddr_throttle_key("203.0.113.9", out);
+    assert_string_equal(out, "203.0.113.9");
+    /* every address of one /64 is one client's */
+    netaddr_throttle_key("2001:db8:1:2::1", out);
+    assert_string_equal(out, "2001:db8:1:2::/64");
+    netaddr_throttle_key("2001:db8:1:2:ffff:ffff:ffff:ffff", out);
+    assert_string_equal(out, "2001:db8:1:2::/64");
+    netaddr_throttle_key("2001:db8:1:3::1", out);
+    assert_string_equal(out, "2001:db8:1:3::/64");
+    netaddr_throttle_key("unknown", out);
+    assert_string_equal(out, "unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cidr_lists),
         cmocka_unit_test(forwarded_for),
+        cmocka_unit_test(throttle_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
