@@ -24,6 +24,9 @@ bool random_bytes(void *buf, size_t n);
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(const void *buf, size_t n, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int hex_digit(char c);
+
 /* n bytes from 2n hex digits (either case); false on anything else. */
 bool hex_decode(const char *hex, size_t n, void *out);
 

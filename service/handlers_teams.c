@@ -105,18 +105,25 @@ static bool send_team(struct request *r, int status, struct team_view *v)
     return true;
 }
 
-bool handlers_team_create(struct request *r, struct error *e)
+/* POST /organization/ (create) and PUT /organization/{id}. */
+static bool write_team(struct request *r, bool create, struct error *e)
 {
     struct caller who;
-    struct team_request *req = malloc(sizeof *req);
+    struct team_request *req = malloc(sizeof *req); /* a description is 4 KiB: not on the stack */
     struct team_view v;
     if (req == NULL)
         return error_set(e, ERR_INTERNAL, "out of memory");
     bool ok = handlers__authenticate(r, &who, e) &&
-              request_team_parse(r->body, r->body_len, true, req, e) &&
-              teams_create(r->app, &who, req, r->client, &v, e);
+              request_team_parse(r->body, r->body_len, create, req, e) &&
+              (create ? teams_create(r->app, &who, req, r->client, &v, e)
+                      : teams_update(r->app, &who, r->param, req, &v, e));
     free(req);
-    return ok && send_team(r, 201, &v);
+    return ok && send_team(r, create ? 201 : 200, &v);
+}
+
+bool handlers_team_create(struct request *r, struct error *e)
+{
+    return write_team(r, true, e);
 }
 
 bool handlers_team_get(struct request *r, struct error *e)
@@ -129,16 +136,7 @@ bool handlers_team_get(struct request *r, struct error *e)
 
 bool handlers_team_update(struct request *r, struct error *e)
 {
-    struct caller who;
-    struct team_request *req = malloc(sizeof *req);
-    struct team_view v;
-    if (req == NULL)
-        return error_set(e, ERR_INTERNAL, "out of memory");
-    bool ok = handlers__authenticate(r, &who, e) &&
-              request_team_parse(r->body, r->body_len, false, req, e) &&
-              teams_update(r->app, &who, r->param, req, &v, e);
-    free(req);
-    return ok && send_team(r, 200, &v);
+    return write_team(r, false, e);
 }
 
 bool handlers_team_delete(struct request *r, struct error *e)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "problem.h"
+#include "util.h"
 
 void http_add_header(struct request *r, const char *name, const char *fmt, ...)
 {
@@ -105,17 +106,6 @@ void http_send_empty(struct request *r, int status)
     send_response(r, status, NULL, NULL, 0);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool http_decode(const char *in, size_t len, bool plus_is_space, char *out, size_t cap,
                  const char *field, struct error *e)
 {
@@ -127,7 +117,7 @@ bool http_decode(const char *in, size_t len, bool plus_is_space, char *out, size
                 error_field(e, field, "has a malformed percent-escape");
                 return error_set(e, ERR_MALFORMED, "malformed percent-encoding");
             }
-            int a = hexval(in[i + 1]), b = hexval(in[i + 2]);
+            int a = hex_digit(in[i + 1]), b = hex_digit(in[i + 2]);
             if (a < 0 || b < 0) {
                 error_field(e, field, "has a malformed percent-escape");
                 return error_set(e, ERR_MALFORMED, "malformed percent-encoding");
