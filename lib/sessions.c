@@ -205,8 +205,7 @@ static bool refuse_stale(struct app *c, const struct session *x, const char *has
         return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
     if (!ours) {
         char owner[ID_BUF];
-        int64_t rotated_at = 0;
-        if (!store_rotation_session(c->store, hash, owner, &rotated_at, &ours, e))
+        if (!store_rotation_session(c->store, hash, owner, &ours, e))
             return false;
         ours = ours && strcmp(owner, x->id) == 0;
     }

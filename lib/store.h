@@ -192,9 +192,6 @@ bool store_invitation_begin_accept(store_t *s, const char *id, const char *admin
 /* Invitations left accepting since before before_ms, at most max. */
 bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *out, size_t max,
                              size_t *n, struct error *e);
-/* Every invitation in accepting (for the checker). */
-bool store_invitation_each_accepting(store_t *s, bool (*fn)(const struct invitation *v, void *ud),
-                                     void *ud, struct error *e);
 /* A member of org_id holding `role`, not being removed, other than
  * except_admin_id (NULL: any); ERR_NOT_FOUND if none. */
 bool store_member_with_role(store_t *s, const char *org_id, enum role role,
@@ -228,7 +225,6 @@ bool store_sessions_live(store_t *s, const char *admin_id, int64_t now, struct s
 /* Revokes admin_id's sessions scoped to org_id; *n how many. */
 bool store_sessions_revoke_in_org(store_t *s, const char *admin_id, const char *org_id,
                                   enum session_end why, int64_t now, int64_t *n, struct error *e);
-bool store_sessions_delete_org(store_t *s, const char *org_id, struct error *e);
 bool store_sessions_delete_admin(store_t *s, const char *admin_id, struct error *e);
 bool store_session_delete(store_t *s, const char *id, struct error *e);
 /* Every session (refresh_hash not read), for the checker. */
@@ -241,10 +237,9 @@ bool store_session_each(store_t *s, bool (*fn)(const struct session *x, void *ud
  * read-then-write. */
 bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, int64_t now,
                           int64_t expires_at, bool *won, struct error *e);
-/* The session a rotated-away hash belonged to, and when it was rotated
- * away; *found false if unknown. */
-bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF],
-                            int64_t *rotated_at, bool *found, struct error *e);
+/* The session a rotated-away hash belonged to; *found false if unknown. */
+bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF], bool *found,
+                            struct error *e);
 
 /* ---- throttling events (collection "throttle_events"): one document per
  * counted event, so that concurrent increments cannot be lost ---- */

@@ -174,16 +174,3 @@ bool store_invitations_revoke_pending(store_t *s, const char *org_id, const char
     bson_destroy(update);
     return ok;
 }
-
-bool store_invitation_each_accepting(store_t *s, bool (*fn)(const struct invitation *v, void *ud),
-                                     void *ud, struct error *e)
-{
-    bson_t *filter = BCON_NEW("status", BCON_UTF8("accepting"));
-    struct store__cursor c = store__find(s, C_INVITATIONS, filter, NULL);
-    struct invitation v;
-    while (store__cursor_next(&c, invitation_from_doc, &v) && fn(&v, ud))
-        ;
-    bool ok = store__cursor_close(&c, "accepting invitation list", e);
-    bson_destroy(filter);
-    return ok;
-}

@@ -172,11 +172,6 @@ static bool delete_by(store_t *s, const char *field, const char *hex, const char
     return ok;
 }
 
-bool store_sessions_delete_org(store_t *s, const char *org_id, struct error *e)
-{
-    return delete_by(s, "org_id", org_id, "sessions delete by org", e);
-}
-
 bool store_sessions_delete_admin(store_t *s, const char *admin_id, struct error *e)
 {
     return delete_by(s, "admin_id", admin_id, "sessions delete by admin", e);
@@ -222,33 +217,23 @@ bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, 
     return store__fail(e, &be, "rotation claim");
 }
 
-struct rotation {
-    char *session_id;
-    int64_t rotated_at;
-};
-
-static void rotation_from_doc(const bson_t *doc, void *out)
+static void session_id_from_doc(const bson_t *doc, void *out)
 {
-    struct rotation *r = out;
+    char *id = out;
     bson_iter_t it;
-    r->session_id[0] = '\0';
-    r->rotated_at = 0;
+    id[0] = '\0';
     if (bson_iter_init_find(&it, doc, "session_id"))
-        store__copy_oid(&it, r->session_id);
-    if (bson_iter_init_find(&it, doc, "rotated_at"))
-        r->rotated_at = store__get_time(&it);
+        store__copy_oid(&it, id);
 }
 
-bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF],
-                            int64_t *rotated_at, bool *found, struct error *e)
+bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF], bool *found,
+                            struct error *e)
 {
     *found = false;
-    struct rotation r = {session_id, 0};
     struct error le = ERROR_INIT;
-    if (store__find_by_utf8(s, C_ROTATIONS, "_id", hash, rotation_from_doc, &r, "rotation by hash",
-                            &le)) {
+    if (store__find_by_utf8(s, C_ROTATIONS, "_id", hash, session_id_from_doc, session_id,
+                            "rotation by hash", &le)) {
         *found = true;
-        *rotated_at = r.rotated_at;
         return true;
     }
     return error_absent(e, &le);
