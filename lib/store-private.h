@@ -150,7 +150,8 @@ bool store__cursor_next(struct store__cursor *c, store__from_doc_fn conv, void *
 bool store__cursor_close(struct store__cursor *c, const char *what, struct error *e);
 
 /* Converts the documents matching filter into out[0..max), an array of
- * records of item_size bytes; *n gets how many it filled, also on failure. */
+ * records of item_size bytes; *n gets how many it filled, also on failure.
+ * opts NULL asks the server for at most max documents. */
 bool store__find_many(store_t *s, const char *coll, const bson_t *filter, const bson_t *opts,
                       size_t item_size, store__from_doc_fn conv, void *out, size_t max, size_t *n,
                       const char *what, struct error *e);

@@ -444,7 +444,10 @@ bool store__find_many(store_t *s, const char *coll, const bson_t *filter, const 
                       const char *what, struct error *e)
 {
     unsigned char *slots = out;
-    struct store__cursor c = store__find(s, coll, filter, opts);
+    /* no options: at most max documents are asked for */
+    bson_t *limit = opts == NULL && max > 0 ? BCON_NEW("limit", BCON_INT64((int64_t)max)) : NULL;
+    struct store__cursor c = store__find(s, coll, filter, opts != NULL ? opts : limit);
+    bson_destroy(limit);
     *n = 0;
     /* reads one past the last slot rather than stop before it: with max 0
      * (no limit, to the server) the query still runs and its failure counts */

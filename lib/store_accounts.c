@@ -402,11 +402,9 @@ bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership
                                 size_t *n, struct error *e)
 {
     bson_t *filter = BCON_NEW("removing_at", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
-    bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)max));
-    bool ok = store__find_many(s, C_MEMBERS, filter, opts, sizeof *out, membership_from_doc, out,
+    bool ok = store__find_many(s, C_MEMBERS, filter, NULL, sizeof *out, membership_from_doc, out,
                                max, n, "memberships being removed", e);
     bson_destroy(filter);
-    bson_destroy(opts);
     return ok;
 }
 

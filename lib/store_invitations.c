@@ -127,11 +127,9 @@ bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *o
 {
     bson_t *filter = BCON_NEW("status", BCON_UTF8("accepting"), "accepting_at", "{", "$lt",
                               BCON_DATE_TIME(before_ms), "}");
-    bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)max));
-    bool ok = store__find_many(s, C_INVITATIONS, filter, opts, sizeof *out, invitation_from_doc,
+    bool ok = store__find_many(s, C_INVITATIONS, filter, NULL, sizeof *out, invitation_from_doc,
                                out, max, n, "invitations stuck", e);
     bson_destroy(filter);
-    bson_destroy(opts);
     return ok;
 }
 

@@ -316,11 +316,9 @@ bool store_orgs_owned_by(store_t *s, const char *admin_id, struct org *out, size
     if (!store__oid_from(admin_id, &a))
         return true;
     bson_t *filter = BCON_NEW("owner_id", BCON_OID(&a));
-    bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)max));
-    bool ok = store__find_many(s, C_ORGS, filter, opts, sizeof *out, org_from_doc, out, max, n,
+    bool ok = store__find_many(s, C_ORGS, filter, NULL, sizeof *out, org_from_doc, out, max, n,
                                "orgs owned by", e);
     bson_destroy(filter);
-    bson_destroy(opts);
     return ok;
 }
 
@@ -339,11 +337,9 @@ bool store_org_stuck(store_t *s, int64_t before_ms, struct org *out, size_t max,
 {
     bson_t *filter = BCON_NEW("state", "{", "$ne", BCON_UTF8("active"), "}", "op.touched_at", "{",
                               "$lt", BCON_DATE_TIME(before_ms), "}");
-    bson_t *opts = BCON_NEW("limit", BCON_INT64((int64_t)max));
-    bool ok = store__find_many(s, C_ORGS, filter, opts, sizeof *out, org_from_doc, out, max, n,
+    bool ok = store__find_many(s, C_ORGS, filter, NULL, sizeof *out, org_from_doc, out, max, n,
                                "org stuck", e);
     bson_destroy(filter);
-    bson_destroy(opts);
     return ok;
 }
 
