@@ -139,6 +139,12 @@ static char **child_env(struct th_orgd *o, const char *const *extra)
     ADD("PORT=%d", o->port);
     ADD("HOST=127.0.0.1");
     ADD("ENV_FILE=/nonexistent/orgd-test.env");
+    /* libmongoc's shared-memory counters: an orgd the tests SIGKILL leaves
+     * /dev/shm/mongoc-<pid> behind, and a later process given the same pid
+     * cannot create its own; libmongoc then writes a plain-text warning
+     * while the library loads, before orgd can route its messages into the
+     * JSON log. orgd does not use those counters. */
+    ADD("MONGOC_DISABLE_SHM=1");
     /* No throttling unless a test asks for it: the suite logs in and signs
      * up far more often from 127.0.0.1 than the defaults allow, and a test
      * must not depend on what ran before it against the shared orgd. */

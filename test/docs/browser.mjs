@@ -97,6 +97,7 @@ const env = {
   HOST: '127.0.0.1',
   PORT: String(port),
   ENV_FILE: '/nonexistent/orgd-test.env',
+  MONGOC_DISABLE_SHM: '1', // see test/api/harness_orgd.c
 };
 for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'DOCS_DIR']) {
   if (process.env[k] !== undefined) env[k] = process.env[k];
