@@ -2,7 +2,6 @@
 
 #include <cjose/cjose.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,9 +238,8 @@ bool jwt_verify(jwt_t *j, const char *token, size_t len, int64_t now, struct jwt
     memset(out, 0, sizeof *out);
     if (len == 0 || len > JWT_MAX_LEN)
         return verify_uncached(j, token, len, now, out, e);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    if (EVP_Digest(token, len, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != 32)
+    unsigned char digest[32];
+    if (!sha256(token, len, digest))
         return verify_uncached(j, token, len, now, out, e);
     struct verified *v = &j->verified[(digest[0] | digest[1] << 8) % VERIFIED_SLOTS];
     pthread_mutex_lock(&j->lock);

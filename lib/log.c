@@ -130,13 +130,9 @@ static void write_all(int fd, const char *p, size_t len)
     }
 }
 
-void log_emit(enum log_level level, const char *msg, json_t *fields)
+/* Writes text (a line without its newline, malloc'd, taken) and frees it. */
+static void write_line(char *text)
 {
-    if (!log_enabled(level)) {
-        json_decref(fields);
-        return;
-    }
-    char *text = log_format(level, msg, fields, clock_now_ms());
     if (text == NULL)
         return;
     size_t len = strlen(text);
@@ -145,6 +141,96 @@ void log_emit(enum log_level level, const char *msg, json_t *fields)
     write_all(STDERR_FILENO, text, len + 1);
     pthread_mutex_unlock(&out_lock);
     free(text);
+}
+
+void log_emit(enum log_level level, const char *msg, json_t *fields)
+{
+    if (!log_enabled(level)) {
+        json_decref(fields);
+        return;
+    }
+    write_line(log_format(level, msg, fields, clock_now_ms()));
+}
+
+/* ---- flat lines without jansson (every request writes one) ---- */
+
+/* Printable ASCII and not secret: written as it is, with " and \ escaped. */
+static bool plain_text(const char *s)
+{
+    for (const char *p = s; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            return false;
+    return !log_looks_secret(s);
+}
+
+static void put_text(char **out, const char *s)
+{
+    char *o = *out;
+    *o++ = '"';
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            *o++ = '\\';
+        *o++ = *p;
+    }
+    *o++ = '"';
+    *out = o;
+}
+
+/* The fields as a jansson object, for the lines the fast path leaves. */
+static json_t *fields_object(const struct log_field *f, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < n; i++)
+        json_object_set_new(o, f[i].key,
+                            f[i].text != NULL ? json_string(f[i].text)
+                                              : json_integer((json_int_t)f[i].number));
+    return o;
+}
+
+char *log_format_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n,
+                        int64_t ms)
+{
+    /* what the fast path takes: keys and values of printable ASCII, nothing
+     * secret, no key twice or named like the three every line has */
+    size_t need = 64 + CLOCK_TEXT_BUF + 2 * strlen(msg);
+    bool plain = plain_text(msg);
+    for (size_t i = 0; plain && i < n; i++) {
+        plain = plain_text(f[i].key) && strcmp(f[i].key, "time") != 0 &&
+                strcmp(f[i].key, "level") != 0 && strcmp(f[i].key, "msg") != 0 &&
+                (f[i].text == NULL || plain_text(f[i].text));
+        for (size_t k = 0; plain && k < i; k++)
+            plain = strcmp(f[k].key, f[i].key) != 0;
+        need += 2 * strlen(f[i].key) + (f[i].text ? 2 * strlen(f[i].text) : 24) + 8;
+    }
+    if (!plain)
+        return log_format(level, msg, fields_object(f, n), ms);
+    char *line = malloc(need);
+    if (line == NULL)
+        return NULL;
+    char *o = line, *end = line + need; /* need is counted above: nothing is cut */
+    char when[CLOCK_TEXT_BUF];
+    clock_rfc3339(ms, when);
+    o += snprintf(o, (size_t)(end - o), "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":", when,
+                  log_level_name(level));
+    put_text(&o, msg);
+    for (size_t i = 0; i < n; i++) {
+        *o++ = ',';
+        put_text(&o, f[i].key);
+        *o++ = ':';
+        if (f[i].text != NULL)
+            put_text(&o, f[i].text);
+        else
+            o += snprintf(o, (size_t)(end - o), "%lld", (long long)f[i].number);
+    }
+    *o++ = '}';
+    *o = '\0';
+    return line;
+}
+
+void log_emit_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n)
+{
+    if (log_enabled(level))
+        write_line(log_format_fields(level, msg, f, n, clock_now_ms()));
 }
 
 void log_text(enum log_level level, const char *msg, const char *fmt, ...)

@@ -30,6 +30,23 @@ void log_emit(enum log_level level, const char *msg, json_t *fields);
 void log_text(enum log_level level, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* One field of a flat line: a text, or (text NULL) a number. */
+struct log_field {
+    const char *key;
+    const char *text;
+    int64_t number;
+};
+
+/* Writes one line of flat fields, in order: the same line log_emit writes
+ * for the same fields, made without building a jansson object when every
+ * key and text is plain printable ASCII (the request line of every
+ * request). */
+void log_emit_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n);
+
+/* The line log_emit_fields would write at time ms; caller frees. */
+char *log_format_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n,
+                        int64_t ms);
+
 const char *log_level_name(enum log_level level);
 
 /* The line log_emit would write at time `ms` (Unix milliseconds), without

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -82,18 +83,36 @@ bool hex_decode(const char *hex, size_t n, void *out)
     return true;
 }
 
+/* OpenSSL 3 looks the algorithm up in its providers on every EVP_Digest
+ * given EVP_sha256(); fetched once, it is not (a tenth of a token check). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+bool sha256(const void *buf, size_t n, unsigned char out[32])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    unsigned int md_len = 0;
+    return EVP_Digest(buf, n, out, &md_len, sha256_md != NULL ? sha256_md : EVP_sha256(), NULL) ==
+               1 &&
+           md_len == 32;
+}
+
 void sha256_hex(const void *buf, size_t n, char out[SHA256_HEX_BUF])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (EVP_Digest(buf, n, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32) {
+    unsigned char md[32];
+    if (!sha256(buf, n, md)) {
         /* cannot happen with a working libcrypto; a hash of nothing would
          * match nothing stored, so fail closed rather than abort */
         memset(out, 'x', SHA256_HEX_BUF - 1);
         out[SHA256_HEX_BUF - 1] = '\0';
         return;
     }
-    hex_encode(md, md_len, out);
+    hex_encode(md, 32, out);
 }
 
 int cpu_count(void)

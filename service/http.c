@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "problem.h"
 #include "util.h"
@@ -21,46 +22,109 @@ void http_add_header(struct request *r, const char *name, const char *fmt, ...)
     r->nextra++;
 }
 
-/* One response header. After a 100 Continue civetweb counts the response
- * as started and refuses its header calls, so the head is written raw. */
-static void head_add(struct request *r, const char *name, const char *value)
+/* The response head is built in one buffer and goes out with its body in
+ * one write: civetweb's header calls send every line by itself, and with
+ * TCP_NODELAY each was a packet of its own (ten per answer). So orgd, not
+ * civetweb, writes the status line, Date and Connection. */
+struct head {
+    char *buf;
+    size_t len, cap;
+};
+
+static void head_put(struct head *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void head_put(struct head *h, const char *fmt, ...)
 {
-    if (r->continued)
-        mg_printf(r->conn, "%s: %s\r\n", name, value);
-    else
-        mg_response_header_add(r->conn, name, value, -1);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(h->buf + h->len, h->cap - h->len, fmt, ap);
+    va_end(ap);
+    /* the capacity is computed from the bounded parts, so this cannot cut */
+    if (n > 0)
+        h->len += (size_t)n < h->cap - h->len ? (size_t)n : h->cap - h->len - 1;
+}
+
+/* The IMF-fixdate of now, formatted once a second per thread. */
+static const char *http_date(void)
+{
+    static __thread time_t shown = -1;
+    static __thread char text[40];
+    time_t now = time(NULL);
+    if (now != shown) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        shown = now;
+    }
+    return text;
+}
+
+/* Whether the comma-separated header value has `token` as one of its
+ * elements (any case, spaces and tabs around it ignored). */
+static bool has_token(const char *value, const char *token)
+{
+    size_t n = strlen(token);
+    for (const char *p = value; *p != '\0';) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ",");
+        size_t trimmed = len;
+        while (trimmed > 0 && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
+            trimmed--;
+        if (trimmed == n && strncasecmp(p, token, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+/* Whether the connection stays open after this response. When ours says
+ * close, civetweb is told too; when ours says keep-alive, civetweb's own
+ * rule (keep-alive is on in server.c; with a Connection header, its
+ * keep-alive element; without one, HTTP/1.1) says the same, so the header
+ * and what happens agree. */
+static bool keeps_alive(struct request *r)
+{
+    bool keep = false;
+    if (!r->close && !r->continued) {
+        const char *c = mg_get_header(r->conn, "Connection");
+        keep = c != NULL ? has_token(c, "keep-alive") && !has_token(c, "close")
+                         : r->ri->http_version != NULL && strcmp(r->ri->http_version, "1.1") == 0;
+    }
+    if (!keep)
+        mg_disable_connection_keep_alive(r->conn);
+    return keep;
 }
 
 static void send_response(struct request *r, int status, const char *content_type, const void *body,
                           size_t len)
 {
-    char length[32];
-    snprintf(length, sizeof length, "%zu", len);
     r->status = status;
-    if (r->close || r->continued)
+    size_t body_len = r->head ? 0 : len;
+    struct head h = {0};
+    h.cap = 512 + (content_type ? strlen(content_type) : 0) +
+            HTTP_MAX_EXTRA_HEADERS * (sizeof r->extra[0].name + sizeof r->extra[0].value + 4);
+    h.buf = malloc(h.cap + body_len);
+    if (h.buf == NULL) {
         mg_disable_connection_keep_alive(r->conn);
-    if (r->continued)
-        mg_printf(r->conn, "HTTP/1.1 %d %s\r\n", status, problem_title(status));
-    else
-        mg_response_header_start(r->conn, status);
+        return; /* nothing can be said; the connection closes */
+    }
+    head_put(&h, "HTTP/1.1 %d %s\r\n", status, problem_title(status));
     if (content_type != NULL)
-        head_add(r, "Content-Type", content_type);
-    head_add(r, "Content-Length", length);
-    head_add(r, "X-Request-Id", r->request_id);
+        head_put(&h, "Content-Type: %s\r\n", content_type);
+    head_put(&h, "Content-Length: %zu\r\nX-Request-Id: %s\r\n", len, r->request_id);
     bool cache_set = false; /* a handler may allow caching; everything else: no-store */
     for (int i = 0; i < r->nextra; i++)
         cache_set = cache_set || strcasecmp(r->extra[i].name, "Cache-Control") == 0;
     if (!cache_set)
-        head_add(r, "Cache-Control", "no-store");
-    head_add(r, "X-Content-Type-Options", "nosniff");
+        head_put(&h, "Cache-Control: no-store\r\n");
+    head_put(&h, "X-Content-Type-Options: nosniff\r\n");
     for (int i = 0; i < r->nextra; i++)
-        head_add(r, r->extra[i].name, r->extra[i].value);
-    if (r->continued)
-        mg_printf(r->conn, "Connection: close\r\n\r\n");
-    else
-        mg_response_header_send(r->conn);
-    if (len > 0 && !r->head)
-        mg_write(r->conn, body, len);
+        head_put(&h, "%s: %s\r\n", r->extra[i].name, r->extra[i].value);
+    head_put(&h, "Date: %s\r\nConnection: %s\r\n\r\n", http_date(),
+             keeps_alive(r) ? "keep-alive" : "close");
+    if (body_len > 0)
+        memcpy(h.buf + h.len, body, body_len);
+    mg_write(r->conn, h.buf, h.len + body_len);
+    free(h.buf);
 }
 
 static void send_json_as(struct request *r, int status, const char *content_type, json_t *body)

@@ -495,6 +495,96 @@ static void expect_100_continue_is_answered(void **state)
     assert_non_null(strstr(out, "HTTP/1.1 401 "));
 }
 
+/* One response on fd: the head, then Content-Length bytes of body unless
+ * `head_only`. Returns the head and body in out; fails the test on EOF. */
+static void read_response(int fd, bool head_only, char *out, size_t cap)
+{
+    size_t got = 0;
+    recv_until(fd, out, cap, &got, "\r\n\r\n", 3000);
+    char *end = strstr(out, "\r\n\r\n");
+    if (end == NULL)
+        fail_msg("no complete head: %.200s", out);
+    const char *cl = strstr(out, "Content-Length: ");
+    assert_non_null(cl);
+    size_t want = (size_t)(end + 4 - out) + (head_only ? 0 : strtoul(cl + 16, NULL, 10));
+    while (got < want && got + 1 < cap) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_true(poll(&p, 1, 3000) == 1);
+        ssize_t k = recv(fd, out + got, want - got, 0);
+        assert_true(k > 0);
+        got += (size_t)k;
+    }
+    out[got] = '\0';
+}
+
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* True if the server closes fd within a second (and sends nothing more). */
+static bool closed_by_server(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char c;
+    return poll(&p, 1, 1000) == 1 && recv(fd, &c, 1, 0) == 0;
+}
+
+/* orgd writes the whole head itself: its Connection header must say what
+ * then happens to the connection, for every version and request header,
+ * with one Date and one Connection line, and HEAD must send no body. */
+static void the_connection_header_tells_the_truth(void **state)
+{
+    (void)state;
+    struct th_orgd *o = &th_shared_orgd;
+    const struct {
+        const char *version, *connection, *method, *path;
+        bool keep;
+    } cases[] = {
+        {"1.1", NULL, "GET", "/healthz", true},
+        {"1.1", "keep-alive", "GET", "/healthz", true},
+        {"1.1", "close", "GET", "/healthz", false},
+        {"1.1", "Keep-Alive , TE", "GET", "/healthz", true},
+        {"1.1", "close, keep-alive", "GET", "/healthz", false},
+        {"1.1", "TE", "GET", "/healthz", false},
+        {"1.0", NULL, "GET", "/healthz", false},
+        {"1.0", "keep-alive", "GET", "/healthz", true},
+        {"1.1", NULL, "HEAD", "/healthz", true},
+        {"1.1", NULL, "GET", "/auth/check", true}, /* a 401 */
+        {"1.1", NULL, "GET", "/no/such/route", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int fd = connect_from("127.0.0.1", o->port);
+        char req[256], out[4096];
+        for (int round = 0; round < (cases[i].keep ? 2 : 1); round++) {
+            snprintf(req, sizeof req, "%s %s HTTP/%s\r\nHost: x\r\n%s%s%s\r\n", cases[i].method,
+                     cases[i].path, cases[i].version, cases[i].connection ? "Connection: " : "",
+                     cases[i].connection ? cases[i].connection : "",
+                     cases[i].connection ? "\r\n" : "");
+            send_all(fd, req);
+            read_response(fd, strcmp(cases[i].method, "HEAD") == 0, out, sizeof out);
+            const char *said =
+                cases[i].keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+            if (strncmp(out, "HTTP/1.1 ", 9) != 0 || strstr(out, said) == NULL ||
+                count_of(out, "Connection: ") != 1 || count_of(out, "\r\nDate: ") != 1 ||
+                count_of(out, "HTTP/1.1 ") != 1)
+                fail_msg("case %zu round %d: want one head with %s, got: %.400s", i, round, said,
+                         out);
+        }
+        if (cases[i].keep) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (poll(&p, 1, 300) != 0) /* nothing more: no stray body, no close */
+                fail_msg("case %zu: the connection said keep-alive but did not stay open", i);
+        } else if (!closed_by_server(fd)) {
+            fail_msg("case %zu: the connection said close but stayed open", i);
+        }
+        close(fd);
+    }
+}
+
 /* Headers that never finish are a 408 problem at the deadline. */
 static void slow_headers_get_a_timeout(void **state)
 {
@@ -819,6 +909,7 @@ int main(void)
         cmocka_unit_test(unread_bodies_are_not_drained),
         cmocka_unit_test(malformed_http_gets_a_problem),
         cmocka_unit_test(expect_100_continue_is_answered),
+        cmocka_unit_test(the_connection_header_tells_the_truth),
         cmocka_unit_test(premade_collection_is_not_adopted),
     };
     const struct CMUnitTest alone[] = {
