@@ -42,6 +42,7 @@ static atomic_ullong buckets[N_SLOTS][METRICS_BUCKETS + 1];
 static atomic_ullong sum_us[N_SLOTS];
 static atomic_ullong mongo_errors[ERR_KIND_COUNT];
 static atomic_ullong hash_rejections;
+static atomic_ullong hashes, hash_cpu_us;
 static atomic_ullong recovery_actions[RECOVERY_ACTION_COUNT];
 static atomic_ullong logins[LOGIN_OUTCOME_COUNT];
 static atomic_ullong sessions_ended[END_COUNT];
@@ -145,6 +146,12 @@ void metrics_hash_rejected(void)
     ADD(hash_rejections, 1);
 }
 
+void metrics_hash_done(int64_t cpu_us)
+{
+    ADD(hashes, 1);
+    ADD(hash_cpu_us, cpu_us > 0 ? (unsigned long long)cpu_us : 0);
+}
+
 void metrics_recovery_action(enum recovery_action a)
 {
     if ((unsigned)a < RECOVERY_ACTION_COUNT)
@@ -212,6 +219,8 @@ void metrics_reset(void)
     for (size_t k = 0; k < ERR_KIND_COUNT; k++)
         atomic_store(&mongo_errors[k], 0);
     atomic_store(&hash_rejections, 0);
+    atomic_store(&hashes, 0);
+    atomic_store(&hash_cpu_us, 0);
     for (size_t a = 0; a < RECOVERY_ACTION_COUNT; a++)
         atomic_store(&recovery_actions[a], 0);
     for (size_t a = 0; a < LOGIN_OUTCOME_COUNT; a++)
@@ -420,6 +429,13 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
     family(&o, "orgd_password_hash_rejections_total", "counter",
            "Password hashes refused (503) because no hashing slot freed up in time.");
     put(&o, "orgd_password_hash_rejections_total %llu\n", GET(hash_rejections));
+    family(&o, "orgd_password_hashes_total", "counter",
+           "Password hashes and verifies (argon2id) computed.");
+    put(&o, "orgd_password_hashes_total %llu\n", GET(hashes));
+    family(&o, "orgd_password_hash_cpu_seconds_total", "counter",
+           "CPU time the hashing threads spent computing them.");
+    put(&o, "orgd_password_hash_cpu_seconds_total %llu.%06llu\n", GET(hash_cpu_us) / 1000000,
+        GET(hash_cpu_us) % 1000000);
 
     family(&o, "orgd_recovery_actions_total", "counter",
            "Interrupted operations finished or undone by recovery, by action.");

@@ -23,6 +23,8 @@
  *   orgd_mongo_up                                         gauge (when known)
  *   orgd_password_hashes_in_flight                        gauge
  *   orgd_password_hash_rejections_total                   counter
+ *   orgd_password_hashes_total                            counter
+ *   orgd_password_hash_cpu_seconds_total                  counter
  *   orgd_organizations{state}                             gauge (when known)
  *   orgd_recovery_actions_total{action}                   counter
  *   orgd_logins_total{outcome}                            counter
@@ -75,6 +77,10 @@ void metrics_mongo_command(const char *name);
 
 /* A password hash refused because no slot freed up in time. */
 void metrics_hash_rejected(void);
+
+/* A password hash (or verify) computed, with the CPU time its thread spent
+ * on it: the cost of one login's argon2 on this machine, as it runs. */
+void metrics_hash_done(int64_t cpu_us);
 
 /* One recovery action finished (or failed). Fits recovery_observer. */
 void metrics_recovery_action(enum recovery_action a);

@@ -318,6 +318,15 @@ static int verify_raw(const char *encoded, const char *pw, size_t len)
     return rc;
 }
 
+/* CPU time this thread has used, in µs. */
+static int64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void *hash_thread(void *arg)
 {
     hasher_t *h = arg;
@@ -334,7 +343,9 @@ static void *hash_thread(void *arg)
         if (h->head == NULL)
             h->tail = NULL;
         pthread_mutex_unlock(&h->lock);
+        int64_t cpu0 = thread_cpu_us();
         job->run(job);
+        metrics_hash_done(thread_cpu_us() - cpu0);
         pthread_mutex_lock(&h->lock);
         job->done = true;
         pthread_cond_broadcast(&h->done);

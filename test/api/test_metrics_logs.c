@@ -100,6 +100,10 @@ static void counters_move(void **state)
     assert_true(th_metric_sample(after, "orgd_mongo_up") == 1);
     assert_true(th_metric_sample(after, "orgd_password_hashes_in_flight") == 0); /* idle now */
     assert_true(th_metric_sample(after, "orgd_password_hash_rejections_total") == 0);
+    /* the create's hash and the login's verify, and the CPU they took */
+    th_expect_counter_moved(before, after, "orgd_password_hashes_total", 2);
+    assert_true(th_metric_counter(after, "orgd_password_hash_cpu_seconds_total") >
+                th_metric_counter(before, "orgd_password_hash_cpu_seconds_total"));
     assert_true(th_metric_sample(after, "orgd_mongo_errors_total{kind=\"unavailable\"}") == 0);
     assert_true(th_metric_sample(after, "orgd_recovery_actions_total{action=\"undo_create\"}") ==
                 0);

@@ -204,6 +204,8 @@ static void other_counters_and_scrape_values(void **state)
     metrics_mongo_error(ERR_CONFLICT);
     metrics_mongo_error(ERR_KIND_COUNT); /* out of range: ignored */
     metrics_hash_rejected();
+    metrics_hash_done(1000000);
+    metrics_hash_done(50007);
     metrics_recovery_action(RECOVERY_UNDO_CREATE);
     metrics_recovery_action(RECOVERY_FINISH_DELETE);
     metrics_recovery_action(RECOVERY_FINISH_DELETE);
@@ -224,6 +226,8 @@ static void other_counters_and_scrape_values(void **state)
     assert_line(t, "orgd_organizations{state=\"deleting\"} 2");
     assert_line(t, "orgd_password_hashes_in_flight 3");
     assert_line(t, "orgd_password_hash_rejections_total 1");
+    assert_line(t, "orgd_password_hashes_total 2");
+    assert_line(t, "orgd_password_hash_cpu_seconds_total 1.050007");
     assert_line(t, "orgd_recovery_actions_total{action=\"undo_create\"} 1");
     assert_line(t, "orgd_recovery_actions_total{action=\"finish_rename\"} 0");
     assert_line(t, "orgd_recovery_actions_total{action=\"finish_delete\"} 2");
@@ -321,6 +325,8 @@ static void exposition_format_is_well_formed(void **state)
                           "orgd_organizations",
                           "orgd_password_hashes_in_flight",
                           "orgd_password_hash_rejections_total",
+                          "orgd_password_hashes_total",
+                          "orgd_password_hash_cpu_seconds_total",
                           "orgd_recovery_actions_total",
                           "orgd_logins_total",
                           "orgd_sessions_ended_total",
