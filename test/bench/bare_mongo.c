@@ -15,6 +15,14 @@
  *       each of its memberships with the new org_id. No org_<name>
  *       collection is made for the clones (the reads measured never touch
  *       it). Prints how many were inserted.
+ *   bench_bare_mongo probe URI DB
+ *       What one find of an organization costs the database alone, by
+ *       where the org lies: prints "BENCH_PROBE {json}" with the best of
+ *       three times, in ms, of a find by name_key of the oldest org and of
+ *       the newest, and by _id of the newest (each with limit 1, as orgd
+ *       asks). A database that uses its indexes answers the three alike; one
+ *       that reads the collection in order until it finds a match (FerretDB
+ *       1.x on SQLite) answers the oldest at once and the newest last.
  *   bench_bare_mongo count URI DB
  *       Prints the number of documents in DB.organizations.
  *   bench_bare_mongo drop URI DB
@@ -383,6 +391,91 @@ static int run_seed(int argc, char **argv)
     return ok ? 0 : 1;
 }
 
+/* ---- probe ---- */
+
+/* The best of three times (ms) of one find with limit 1; -1 on an error. */
+static double best_find_ms(mongoc_collection_t *c, const bson_t *filter)
+{
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    double best = -1;
+    for (int i = 0; i < 3; i++) {
+        int64_t t0 = now_us();
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, filter, opts, NULL);
+        const bson_t *doc;
+        bool found = mongoc_cursor_next(cur, &doc);
+        bson_error_t be;
+        bool failed = mongoc_cursor_error(cur, &be);
+        mongoc_cursor_destroy(cur);
+        double ms = (double)(now_us() - t0) / 1000.0;
+        if (failed || !found) {
+            fprintf(stderr, "bench_bare_mongo: probe: %s\n", failed ? be.message : "not found");
+            best = -1;
+            break;
+        }
+        if (best < 0 || ms < best)
+            best = ms;
+    }
+    bson_destroy(opts);
+    return best;
+}
+
+/* The org first or last by _id (ObjectIds grow with time): its _id and name_key. */
+static bool org_at_end(mongoc_collection_t *c, int order, bson_oid_t *id, char *key, size_t cap)
+{
+    bson_t all = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(order), "}", "limit", BCON_INT64(1));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, &all, opts, NULL);
+    const bson_t *doc;
+    bool ok = false;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "_id") &&
+        BSON_ITER_HOLDS_OID(&it)) {
+        bson_oid_copy(bson_iter_oid(&it), id);
+        ok = bson_iter_init_find(&it, doc, "name_key") && BSON_ITER_HOLDS_UTF8(&it);
+        if (ok)
+            snprintf(key, cap, "%s", bson_iter_utf8(&it, NULL));
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    return ok;
+}
+
+static int run_probe(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: bench_bare_mongo probe URI DB\n");
+        return 2;
+    }
+    mongoc_client_pool_t *pool = pool_new(argv[2]);
+    mongoc_client_t *client = mongoc_client_pool_pop(pool);
+    mongoc_collection_t *orgs = mongoc_client_get_collection(client, argv[3], "organizations");
+    bson_oid_t first_id, last_id;
+    char first_key[256], last_key[256];
+    bool ok = org_at_end(orgs, 1, &first_id, first_key, sizeof first_key) &&
+              org_at_end(orgs, -1, &last_id, last_key, sizeof last_key);
+    if (ok) {
+        bson_t *by_first = BCON_NEW("name_key", BCON_UTF8(first_key));
+        bson_t *by_last = BCON_NEW("name_key", BCON_UTF8(last_key));
+        bson_t *by_last_id = BCON_NEW("_id", BCON_OID(&last_id));
+        double a = best_find_ms(orgs, by_first), b = best_find_ms(orgs, by_last),
+               c = best_find_ms(orgs, by_last_id);
+        ok = a >= 0 && b >= 0 && c >= 0;
+        if (ok)
+            printf("BENCH_PROBE {\"name_key_oldest_ms\":%.2f,\"name_key_newest_ms\":%.2f,"
+                   "\"id_newest_ms\":%.2f}\n",
+                   a, b, c);
+        bson_destroy(by_first);
+        bson_destroy(by_last);
+        bson_destroy(by_last_id);
+    } else {
+        fprintf(stderr, "bench_bare_mongo: probe: no organizations\n");
+    }
+    mongoc_collection_destroy(orgs);
+    mongoc_client_pool_push(pool, client);
+    mongoc_client_pool_destroy(pool);
+    return ok ? 0 : 1;
+}
+
 /* ---- count, drop ---- */
 
 static int run_count(int argc, char **argv)
@@ -440,11 +533,12 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     int (*run)(int, char **) = strcmp(mode, "loop") == 0    ? run_loop
                                : strcmp(mode, "seed") == 0  ? run_seed
+                               : strcmp(mode, "probe") == 0 ? run_probe
                                : strcmp(mode, "count") == 0 ? run_count
                                : strcmp(mode, "drop") == 0  ? run_drop
                                                             : NULL;
     if (run == NULL) {
-        fprintf(stderr, "usage: bench_bare_mongo loop|seed|count|drop ...\n");
+        fprintf(stderr, "usage: bench_bare_mongo loop|seed|probe|count|drop ...\n");
         return 2;
     }
     mongoc_init();

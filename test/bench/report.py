@@ -360,6 +360,11 @@ def main():
         print("one request alone: " + "; ".join(
             f"{'GET /organization/' if k.startswith('list') else 'GET /org/{name}'} "
             f"@{small if k.endswith('small') else large:,} {v:,.1f} ms" for k, v in one.items()))
+    for size, p in (meta.get("db_probe") or {}).items():
+        n = meta["orgs_small"] if size == "small" else meta["orgs_large"]
+        print(f"the database alone @{n:,}, one find (limit 1): by name_key, the oldest org "
+              f"{p['name_key_oldest_ms']:.1f} ms, the newest {p['name_key_newest_ms']:.1f} ms; "
+              f"by _id, the newest {p['id_newest_ms']:.1f} ms")
     print()
     print("where the time goes: CPU µs per request (from /proc/<pid>/stat) and orgd's RSS")
     print(table(("scenario", "orgd µs", "bare server µs", "database µs", "orgd RSS MiB"),
