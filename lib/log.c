@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -137,9 +138,21 @@ static void write_line(char *text)
         return;
     size_t len = strlen(text);
     text[len] = '\n'; /* the NUL's place: one write for the whole line */
-    pthread_mutex_lock(&out_lock);
-    write_all(STDERR_FILENO, text, len + 1);
-    pthread_mutex_unlock(&out_lock);
+    /* One write of at most PIPE_BUF bytes is never interleaved with another
+     * (a pipe guarantees it; a file's offset and a terminal's lock make it
+     * so), and most lines are one: those skip the lock that every worker
+     * would otherwise queue on. A longer line, or the rest of a write cut
+     * short, is written under the lock. */
+    size_t done = 0;
+    if (len + 1 <= PIPE_BUF) {
+        ssize_t n = write(STDERR_FILENO, text, len + 1);
+        done = n > 0 ? (size_t)n : 0;
+    }
+    if (done < len + 1) {
+        pthread_mutex_lock(&out_lock);
+        write_all(STDERR_FILENO, text + done, len + 1 - done);
+        pthread_mutex_unlock(&out_lock);
+    }
     free(text);
 }
 

@@ -25,12 +25,29 @@ int64_t clock_mono_ms(void)
 
 void clock_rfc3339(int64_t ms, char out[CLOCK_TEXT_BUF])
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char date[32];
-    gmtime_r(&secs, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, CLOCK_TEXT_BUF, "%.20s.%03dZ", date, (int)(ms % 1000));
+    /* the date and time to the second change once a second: kept per thread */
+    static __thread int64_t shown_secs = INT64_MIN;
+    static __thread char date[32];
+    int64_t secs = ms / 1000, frac = ms % 1000;
+    if (frac < 0) { /* before 1970: the second before, and what is left of it */
+        secs--;
+        frac += 1000;
+    }
+    if (secs != shown_secs) {
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+        shown_secs = secs;
+    }
+    size_t n = strnlen(date, 20);
+    memcpy(out, date, n);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + frac / 100);
+    out[n + 2] = (char)('0' + frac / 10 % 10);
+    out[n + 3] = (char)('0' + frac % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
 }
 
 bool random_bytes(void *buf, size_t n)

@@ -107,16 +107,15 @@ static void send_response(struct request *r, int status, const char *content_typ
         mg_disable_connection_keep_alive(r->conn);
         return; /* nothing can be said; the connection closes */
     }
-    head_put(&h, "HTTP/1.1 %d %s\r\n", status, problem_title(status));
-    if (content_type != NULL)
-        head_put(&h, "Content-Type: %s\r\n", content_type);
-    head_put(&h, "Content-Length: %zu\r\nX-Request-Id: %s\r\n", len, r->request_id);
     bool cache_set = false; /* a handler may allow caching; everything else: no-store */
     for (int i = 0; i < r->nextra; i++)
         cache_set = cache_set || strcasecmp(r->extra[i].name, "Cache-Control") == 0;
-    if (!cache_set)
-        head_put(&h, "Cache-Control: no-store\r\n");
-    head_put(&h, "X-Content-Type-Options: nosniff\r\n");
+    head_put(&h,
+             "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-Id: %s\r\n%s"
+             "X-Content-Type-Options: nosniff\r\n",
+             status, problem_title(status), content_type ? "Content-Type: " : "",
+             content_type ? content_type : "", content_type ? "\r\n" : "", len, r->request_id,
+             cache_set ? "" : "Cache-Control: no-store\r\n");
     for (int i = 0; i < r->nextra; i++)
         head_put(&h, "%s: %s\r\n", r->extra[i].name, r->extra[i].value);
     head_put(&h, "Date: %s\r\nConnection: %s\r\n\r\n", http_date(),

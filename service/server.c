@@ -255,6 +255,25 @@ static void client_address(struct request *r)
     netaddr_client(trust, r->ri->remote_addr, list, r->client);
 }
 
+/* 16 random bytes for a request id, from a per-thread supply refilled from
+ * getrandom 256 ids at a time: a request id needs to be unique and
+ * unguessable, not a system call of its own. */
+static void request_id_bytes(unsigned char out[16])
+{
+    static __thread unsigned char supply[4096];
+    static __thread size_t left;
+    if (left < 16) {
+        if (!random_bytes(supply, sizeof supply)) {
+            (void)random_bytes(out, 16); /* as before the supply: one call each */
+            return;
+        }
+        left = sizeof supply;
+    }
+    left -= 16;
+    memcpy(out, supply + left, 16);
+    explicit_bzero(supply + left, 16); /* each id leaves the supply once */
+}
+
 static void request_init(struct request *r, struct mg_connection *conn, struct app *app)
 {
     memset(r, 0, sizeof *r);
@@ -278,7 +297,7 @@ static void request_init(struct request *r, struct mg_connection *conn, struct a
         snprintf(r->request_id, sizeof r->request_id, "%s", rid);
     } else {
         unsigned char raw[16];
-        random_bytes(raw, sizeof raw);
+        request_id_bytes(raw);
         hex_encode(raw, sizeof raw, r->request_id);
     }
 }

@@ -1,7 +1,8 @@
 /* bare_civetweb.c — the reference for orgd's GET /healthz in scripts/bench:
  * civetweb with the option values orgd's service/server.c gives it, and
  * one handler that answers GET /healthz with the bytes orgd sends (the
- * same headers and body, a fixed request id), doing nothing else. What
+ * same headers and body, a fixed request id, written in one mg_write as
+ * orgd writes them), doing nothing else. What
  * orgd adds per request (routing, request ids, logging, metrics, the
  * intake watchdog's bookkeeping) is the difference between the two.
  *
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char body[] = "{\"status\":\"ok\"}";
 
@@ -28,16 +30,19 @@ static int healthz(struct mg_connection *conn, void *cbdata)
         mg_send_http_error(conn, 405, "%s", "");
         return 405;
     }
-    char len[16];
-    snprintf(len, sizeof len, "%zu", sizeof body - 1);
-    mg_response_header_start(conn, 200);
-    mg_response_header_add(conn, "Content-Type", "application/json", -1);
-    mg_response_header_add(conn, "Content-Length", len, -1);
-    mg_response_header_add(conn, "X-Request-Id", "00000000000000000000000000000000", -1);
-    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-    mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
-    mg_response_header_send(conn);
-    mg_write(conn, body, sizeof body - 1);
+    /* as orgd writes it (service/http.c): the whole answer in one write */
+    char date[40], out[512];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    int n = snprintf(out, sizeof out,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nX-Request-Id: 00000000000000000000000000000000\r\n"
+                     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                     "Date: %s\r\nConnection: keep-alive\r\n\r\n%s",
+                     sizeof body - 1, date, body);
+    mg_write(conn, out, (size_t)n);
     return 200;
 }
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "util.h"
 
 /* 2026-01-02T03:04:05.678Z */
 static const int64_t WHEN = 1767323045678;
@@ -195,6 +196,29 @@ static void flat_fields_make_the_same_line(void **state)
     }
 }
 
+/* Every line's time: cached per thread by the second, so the same second
+ * twice, the next one, and times before 1970 must all come out right. */
+static void times_are_rfc3339_to_the_millisecond(void **state)
+{
+    (void)state;
+    const struct {
+        int64_t ms;
+        const char *text;
+    } cases[] = {
+        {0, "1970-01-01T00:00:00.000Z"},        {999, "1970-01-01T00:00:00.999Z"},
+        {1000, "1970-01-01T00:00:01.000Z"},     {WHEN, "2026-01-02T03:04:05.678Z"},
+        {WHEN + 1, "2026-01-02T03:04:05.679Z"}, {WHEN + 322, "2026-01-02T03:04:06.000Z"},
+        {WHEN, "2026-01-02T03:04:05.678Z"},     {-1, "1969-12-31T23:59:59.999Z"},
+        {-1000, "1969-12-31T23:59:59.000Z"},    {253402300799999, "9999-12-31T23:59:59.999Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[CLOCK_TEXT_BUF];
+        clock_rfc3339(cases[i].ms, out);
+        if (strcmp(out, cases[i].text) != 0)
+            fail_msg("%lld: %s, not %s", (long long)cases[i].ms, out, cases[i].text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +229,7 @@ int main(void)
         cmocka_unit_test(secrets_are_recognised),
         cmocka_unit_test(secrets_never_reach_a_line),
         cmocka_unit_test(flat_fields_make_the_same_line),
+        cmocka_unit_test(times_are_rfc3339_to_the_millisecond),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
