@@ -401,12 +401,12 @@ static void render_mongo(struct out *o, const struct metrics_scrape *x)
     if (!x->db_known)
         return;
     family(o, "orgd_mongo_up", "gauge",
-           "1 if MongoDB answered the last count of organizations (once a second), else 0.");
+           "1 if MongoDB answered the last count of organizations, else 0.");
     put(o, "orgd_mongo_up %d\n", x->db_up ? 1 : 0);
     if (!x->db_up)
         return;
     family(o, "orgd_organizations", "gauge",
-           "Organizations in the database, by state (counted once a second).");
+           "Organizations in the database, by state (counted at most once a second).");
     for (int s = 0; s < ORG_STATE_COUNT; s++)
         put(o, "orgd_organizations{state=\"%s\"} %ld\n", org_state_name((enum org_state)s),
             x->orgs[s]);

@@ -111,7 +111,7 @@ struct metrics_scrape {
     long orgs[ORG_STATE_COUNT]; /* by state, when db_up */
 };
 
-/* The org counts as the maintenance thread last read them (once a second,
+/* The org counts as the maintenance thread last read them (at most once a second,
  * off the request path): a scrape runs no query. up: the database answered. */
 void metrics_set_orgs(bool up, const long counts[ORG_STATE_COUNT]);
 /* Fills x->db_known, db_up and orgs from the last metrics_set_orgs. */

@@ -2,7 +2,7 @@
  *
  * The counters live in lib/metrics.c; this page adds hashes in flight from
  * the hasher. Organizations by state are counted by the maintenance thread
- * once a second (service/main.c), so a scrape sends no query: scraping
+ * at most once a second (service/main.c), so a scrape sends no query: scraping
  * often costs the database nothing. A database that did not answer the
  * last count leaves them out (with orgd_mongo_up 0); the page is still a 200. Which port serves
  * this page is decided by the dispatcher (METRICS_PORT). */

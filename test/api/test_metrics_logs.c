@@ -296,6 +296,37 @@ static void stop_and_check_log(struct th_orgd *o, bool lifecycle)
     assert_true(stopped == lifecycle);
 }
 
+/* ---- the org count's share of the database ---- */
+
+/* The org gauges' count reads every org. Made slow (a fault pause of 3 s
+ * inside it), it must not come back the next second: at most a fiftieth
+ * of the time goes to it, so one count in the 10 s that follow start-up. */
+static void a_slow_org_count_is_made_seldom(void **state)
+{
+    (void)state;
+    struct th_orgd o;
+    th_orgd_init(&o, th_orgd_faults_bin());
+    const char *env[] = {"FAULT_POINT=pause:maintenance.org_count", NULL};
+    assert_true(th_orgd_start(&o, env));
+    tu_sleep_ms(10000);
+    char *text = scrape_counted(&o);
+    assert_true(th_metric_sample(text, "orgd_mongo_up") == 1); /* the one count went through */
+    free(text);
+    int pauses = 0;
+    json_t *lines = log_lines(&o);
+    size_t i;
+    json_t *j;
+    json_array_foreach(lines, i, j)
+    {
+        const char *detail = json_string_value(json_object_get(j, "detail"));
+        pauses += detail != NULL && strcmp(detail, "maintenance.org_count") == 0;
+    }
+    json_decref(lines);
+    assert_int_equal(th_orgd_stop(&o), 0);
+    if (pauses != 1)
+        fail_msg("the 3 s count ran %d times in 10 s; once is its share", pauses);
+}
+
 /* ---- METRICS_PORT ---- */
 
 static void metrics_port_moves_metrics_off_the_main_port(void **state)
@@ -458,6 +489,7 @@ int main(void)
         cmocka_unit_test(metrics_port_moves_metrics_off_the_main_port),
         cmocka_unit_test(warn_level_and_a_dead_database),
         cmocka_unit_test(recovery_is_counted_and_logged),
+        cmocka_unit_test(a_slow_org_count_is_made_seldom),
     };
     return th_run_with_shared_orgd(tests);
 }
