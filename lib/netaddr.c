@@ -153,6 +153,12 @@ void netaddr_client(const struct netaddr_trust *t, const char *peer, const char 
         snprintf(out, NETADDR_BUF, "%s", "unknown");
         return;
     }
+    if (xff == NULL && client.family == AF_INET && strchr(peer, ':') == NULL) {
+        /* the peer's own dotted quad (not ::ffff:-mapped): inet_pton took it
+         * as it is, so it is already canonical */
+        snprintf(out, NETADDR_BUF, "%s", peer);
+        return;
+    }
     if (xff != NULL && in_trust(t, &client)) {
         size_t end = strlen(xff);
         while (end > 0) {

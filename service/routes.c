@@ -55,6 +55,8 @@ static int match_pattern(const char *pattern, const char *path, struct route_mat
             return -1;
         p++;
         s++;
+        if (*p != '{' && *p != *s) /* a literal segment that cannot match: most routes, at once */
+            return -1;
         const char *pend = strchr(p, '/');
         const char *send = strchr(s, '/');
         size_t plen = pend ? (size_t)(pend - p) : strlen(p);

@@ -81,6 +81,11 @@ static void forwarded_for(void **state)
     client(&lb, "127.0.0.1", "2001:DB8:0:0:0:0:0:7", "2001:db8::7");
     client(&lb, "127.0.0.1", "::ffff:1.2.3.4", "1.2.3.4");
     client(&none, "not-an-ip", NULL, "unknown");
+    /* the peer alone (no header), as civetweb writes it: the same rules */
+    client(&none, "::ffff:10.9.8.7", NULL, "10.9.8.7");
+    client(&lb, "::FFFF:127.0.0.2", NULL, "127.0.0.2");
+    client(&none, "2001:DB8::0:1", NULL, "2001:db8::1");
+    client(&none, "127.0.0.2", NULL, "127.0.0.2");
 }
 
 static void throttle_keys(void **state)
