@@ -48,6 +48,8 @@ const char *problem_title(int status)
         return "Created";
     case 204:
         return "No Content";
+    case 307:
+        return "Temporary Redirect";
     case 400:
         return "Bad Request";
     case 401:

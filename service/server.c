@@ -318,22 +318,65 @@ static bool admit(struct request *r, struct error *e)
     return true;
 }
 
-/* Finds r's route into r->route and *m. OPTIONS is answered here (204 with
- * Allow, and CORS when configured); no route is 404, another method 405. */
-static bool route_request(struct request *r, struct route_match *m, struct error *e)
+/* What path matches on this port (/metrics alone on METRICS_PORT when set). */
+static enum match_result match_on_port(const struct request *r, const char *path,
+                                       struct route_match *m)
 {
-    const char *path = r->ri->local_uri_raw ? r->ri->local_uri_raw : r->ri->local_uri;
-    enum match_result res = path ? routes_match(r->method, path, m) : MATCH_NOT_FOUND;
+    enum match_result res = routes_match(r->method, path, m);
     long metrics_port = r->app->cfg->metrics_port; /* set: /metrics there, and only there */
     if (metrics_port != 0 && res != MATCH_NOT_FOUND &&
         (r->ri->server_port == metrics_port) != (strcmp(path, "/metrics") == 0))
         res = MATCH_NOT_FOUND;
+    return res;
+}
+
+static bool printable(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return false;
+    return true;
+}
+
+/* A path that is a route's but for its trailing slash (/organization for
+ * /organization/, /org/create/ for /org/create) is answered 307 to the
+ * route, query kept, as the FastAPI services did: their clients follow it
+ * with the same method and body. */
+static bool redirect_slash(struct request *r, const char *path)
+{
+    size_t len = strlen(path);
+    const char *query = r->ri->query_string;
+    char to[ROUTE_PARAM_MAX * 3];
+    if (len < 2 || len + 2 >= sizeof to || !printable(path) || (query && !printable(query)))
+        return false;
+    memcpy(to, path, len + 1);
+    if (to[len - 1] == '/')
+        to[len - 1] = '\0';
+    else
+        memcpy(to + len, "/", 2);
+    struct route_match m;
+    if (match_on_port(r, to, &m) == MATCH_NOT_FOUND)
+        return false;
+    http_add_header(r, "Location", "%s%s%.200s", to, query ? "?" : "", query ? query : "");
+    http_send_empty(r, 307);
+    return true;
+}
+
+/* Finds r's route into r->route and *m. OPTIONS is answered here (204 with
+ * Allow, and CORS when configured); no route is 404 (or 307 to the route
+ * the path names but for its trailing slash), another method 405. */
+static bool route_request(struct request *r, struct route_match *m, struct error *e)
+{
+    const char *path = r->ri->local_uri_raw ? r->ri->local_uri_raw : r->ri->local_uri;
+    enum match_result res = path ? match_on_port(r, path, m) : MATCH_NOT_FOUND;
     bool allowed_origin = cors(r);
     if (res == MATCH_OK) {
         r->route = m->route;
         r->route_name = m->route->pattern;
         return true;
     }
+    if (res == MATCH_NOT_FOUND && path != NULL && redirect_slash(r, path))
+        return true;
     if (res == MATCH_NOT_FOUND)
         return error_set(e, ERR_NOT_FOUND, "no such route");
     http_add_header(r, "Allow", "%s", m->allow);
