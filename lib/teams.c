@@ -84,22 +84,26 @@ static bool member_views(struct app *c, const struct membership *ms, size_t n,
     return ok;
 }
 
-/* A page of memberships (by account id) as member views. */
+/* A page of memberships (by account id) as member views. One more than
+ * the page is asked for: there is a next page only if it came. */
 static bool members_page(struct app *c, const char *org_id, const char *after, size_t limit,
                          struct member_page *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
-    struct membership *ms = calloc(limit, sizeof *ms);
-    out->items = calloc(limit, sizeof *out->items);
+    struct membership *ms = calloc(limit + 1, sizeof *ms);
+    out->items = calloc(limit + 1, sizeof *out->items);
     if (ms == NULL || out->items == NULL) {
         free(ms);
         free(out->items);
         out->items = NULL;
         return error_set(e, ERR_INTERNAL, "out of memory");
     }
-    bool ok = store_members_page(c->store, org_id, after, ms, limit, &out->n, e) &&
-              member_views(c, ms, out->n, out->items, e);
-    if (ok && out->n == limit)
+    bool ok = store_members_page(c->store, org_id, after, ms, limit + 1, &out->n, e);
+    bool more = ok && out->n > limit;
+    if (more)
+        out->n = limit;
+    ok = ok && member_views(c, ms, out->n, out->items, e);
+    if (ok && more)
         memcpy(out->next_cursor, ms[out->n - 1].admin_id, ID_BUF);
     free(ms);
     if (!ok) {
@@ -131,7 +135,8 @@ bool teams_list(struct app *c, const struct caller *who, const struct page_reque
 {
     memset(out, 0, sizeof *out);
     size_t limit = (size_t)page->limit;
-    struct membership *ms = calloc(limit, sizeof *ms);
+    /* one membership more than the page: there is a next page only if it came */
+    struct membership *ms = calloc(limit + 1, sizeof *ms);
     char(*ids)[ID_BUF] = calloc(limit, ID_BUF);
     struct org_described *orgs = calloc(limit, sizeof *orgs);
     out->items = calloc(limit, sizeof *out->items);
@@ -149,8 +154,11 @@ bool teams_list(struct app *c, const struct caller *who, const struct page_reque
         else if (le.kind != ERR_OK && !error_absent(e, &le))
             ok = false;
     } else {
-        ok = store_memberships_page(c->store, who->admin.id, page->cursor, ms, limit, &n, e);
+        ok = store_memberships_page(c->store, who->admin.id, page->cursor, ms, limit + 1, &n, e);
     }
+    bool more = ok && n > limit;
+    if (more)
+        n = limit;
     for (size_t i = 0; ok && i < n; i++)
         memcpy(ids[i], ms[i].org_id, ID_BUF);
     if (ok)
@@ -167,7 +175,7 @@ bool teams_list(struct app *c, const struct caller *who, const struct page_reque
             out->n++;
         }
     }
-    if (ok && !who->scoped && n == limit)
+    if (ok && more)
         memcpy(out->next_cursor, ms[n - 1].org_id, ID_BUF);
     free(ms);
     free(ids);

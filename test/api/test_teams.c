@@ -134,6 +134,26 @@ static void roles_limit_members_and_admins(void **state)
     assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
     assert_true(json_is_null(json_object_get(j, "next_cursor")));
     json_decref(j);
+    /* a full last page says it is the last: no empty page after it */
+    char paged[200];
+    org_path(paged, sizeof paged, id, "/members?limit=3");
+    j = th_expect_json(O, "GET", paged, member.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
+    assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    json_decref(j);
+    org_path(paged, sizeof paged, id, "/members?limit=2");
+    j = th_expect_json(O, "GET", paged, member.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "members")), 2);
+    const char *next = json_string_value(json_object_get(j, "next_cursor"));
+    assert_non_null(next);
+    char more[200], suffix[96];
+    snprintf(suffix, sizeof suffix, "/members?limit=2&cursor=%s", next);
+    org_path(more, sizeof more, id, suffix);
+    json_decref(j);
+    j = th_expect_json(O, "GET", more, member.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "members")), 1);
+    assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    json_decref(j);
 
     char *before = th_db_snapshot(O);
     char other[96], renamed[64];
@@ -240,6 +260,15 @@ static void one_account_in_several_orgs(void **state)
     assert_string_equal(role_in_list(j, b), "owner");
     assert_string_equal(role_in_list(j, c), "admin");
     assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    json_decref(j);
+    /* exactly a page: the last, and it says so */
+    j = th_expect_json(O, "GET", "/organization/?limit=3", x.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "organizations")), 3);
+    assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    json_decref(j);
+    j = th_expect_json(O, "GET", "/organization/?limit=2", x.t.access, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "organizations")), 2);
+    assert_true(json_is_string(json_object_get(j, "next_cursor")));
     json_decref(j);
 
     /* a token scoped to A reaches A, and nothing of B or C */
