@@ -8,6 +8,7 @@
 #include "faults.h"
 #include "log.h"
 #include "metrics.h"
+#include "recovery.h"
 #include "roles.h"
 #include "teams.h"
 #include "throttle.h"
@@ -333,10 +334,11 @@ bool invitations_recover(struct app *c, int64_t before_ms, int *done, struct err
                                         &applied, &le) &&
             applied) {
             (*done)++;
+            enum recovery_action a = member ? RECOVERY_FINISH_ACCEPT : RECOVERY_UNDO_ACCEPT;
+            recovery_note(a);
             log_emit(LOG_INFO, "recovery",
-                     json_pack("{s:s, s:s, s:s}", "action",
-                               member ? "finish_accept" : "undo_accept", "invitation_id",
-                               stuck[i].id, "instance", c->instance_id));
+                     json_pack("{s:s, s:s, s:s}", "action", recovery_action_name(a),
+                               "invitation_id", stuck[i].id, "instance", c->instance_id));
         }
     }
     return true;

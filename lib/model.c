@@ -90,6 +90,12 @@ const char *recovery_action_name(enum recovery_action a)
         return "finish_rename";
     case RECOVERY_FINISH_DELETE:
         return "finish_delete";
+    case RECOVERY_FINISH_ACCEPT:
+        return "finish_accept";
+    case RECOVERY_UNDO_ACCEPT:
+        return "undo_accept";
+    case RECOVERY_FINISH_REMOVAL:
+        return "finish_removal";
     default:
         return "failed";
     }

@@ -144,6 +144,9 @@ enum recovery_action {
     RECOVERY_UNDO_CREATE,
     RECOVERY_FINISH_RENAME,
     RECOVERY_FINISH_DELETE,
+    RECOVERY_FINISH_ACCEPT,  /* an invitation accepted before a crash: marked accepted */
+    RECOVERY_UNDO_ACCEPT,    /* an accept begun, no membership: the invitation pending again */
+    RECOVERY_FINISH_REMOVAL, /* a member's removal begun: sessions ended, membership gone */
     RECOVERY_FAILED,
     RECOVERY_ACTION_COUNT
 };

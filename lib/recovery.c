@@ -13,6 +13,12 @@
 
 void (*recovery_observer)(enum recovery_action a) = NULL;
 
+void recovery_note(enum recovery_action a)
+{
+    if (recovery_observer != NULL)
+        recovery_observer(a);
+}
+
 bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_action *action,
                   struct error *e)
 {
@@ -54,8 +60,7 @@ bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_
                        "error", ok ? "" : e->message));
     if (!ok)
         *action = RECOVERY_FAILED;
-    if (recovery_observer != NULL)
-        recovery_observer(*action);
+    recovery_note(*action);
     return ok;
 }
 

@@ -35,4 +35,8 @@ bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_
 /* Called after every action (for metrics); may be NULL. */
 extern void (*recovery_observer)(enum recovery_action a);
 
+/* Tells recovery_observer, if any, of an action (the invitation and
+ * membership repairs of lib/invitations.c and lib/teams.c use it too). */
+void recovery_note(enum recovery_action a);
+
 #endif

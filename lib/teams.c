@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "orgs.h"
+#include "recovery.h"
 #include "roles.h"
 #include "util.h"
 
@@ -458,6 +459,7 @@ bool teams_recover(struct app *c, int64_t before_ms, int *done, struct error *e)
                   finish_removal(c, stuck[i].org_id, stuck[i].admin_id, &le);
         if (ok)
             (*done)++;
+        recovery_note(ok ? RECOVERY_FINISH_REMOVAL : RECOVERY_FAILED);
         log_emit(ok ? LOG_INFO : LOG_WARN, "recovery",
                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "finish_removal", "org_id",
                            stuck[i].org_id, "admin_id", stuck[i].admin_id, "instance",

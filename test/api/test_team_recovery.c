@@ -208,6 +208,23 @@ static void org_path(char *out, size_t cap, const char *id, const char *tail)
 
 /* ---- updates ---- */
 
+/* Waits (up to 5 s) for orgd to count `want` recovery actions named so. */
+static void expect_recovery_counted(const struct th_orgd *o, const char *action, double want)
+{
+    char series[96];
+    snprintf(series, sizeof series, "orgd_recovery_actions_total{action=\"%s\"}", action);
+    double got = -1;
+    for (int waited = 0; waited <= 5000; waited += 100) {
+        char *text = th_metrics_scrape(o);
+        got = th_metric_sample(text, series);
+        free(text);
+        if (got == want)
+            return;
+        tu_sleep_ms(100);
+    }
+    fail_msg("%s is %g, not %g", series, got, want);
+}
+
 static void crash_team_update_after_checks(void **state)
 {
     (void)state;
@@ -349,6 +366,7 @@ static void crash_accept_after_membership(void **state)
     for (int i = 0; i < 50 && !th_orgd_log_contains(&w->o, "finish_accept"); i++)
         tu_sleep_ms(20);
     assert_true(th_orgd_log_contains(&w->o, "finish_accept"));
+    expect_recovery_counted(&w->o, "finish_accept", 1);
     assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 1);
     org_path(path, sizeof path, w->id, NULL);
     json_t *j = th_expect_json(&w->o, "GET", path, invitee.t.access, NULL, 200);
@@ -382,6 +400,7 @@ static void a_half_begun_accept_is_put_back(void **state)
     restart(w);
     if (!wait_status(&w->o, inv_id, "pending", 15000))
         fail_msg("the invitation was not put back by recovery");
+    expect_recovery_counted(&w->o, "undo_accept", 1);
     assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 0);
     th_expect_check_clean(&w->o);
     th_expect_status(&w->o, "POST", "/invitations/accept", invitee.t.access,
@@ -447,6 +466,7 @@ static void crash_member_remove_after_sessions(void **state)
          waited += 100)
         tu_sleep_ms(100);
     assert_int_equal(th_db_memberships_of(&w->o, member.id, w->id), 0);
+    expect_recovery_counted(&w->o, "finish_removal", 1);
     th_expect_status(&w->o, "GET", org, member.t.access, NULL, 403);
     th_expect_status(&w->o, "GET", org, scoped.access, NULL, 401);
     th_expect_status(&w->o, "POST", "/admin/login", NULL,
