@@ -12,7 +12,11 @@
 #include "util.h"
 
 static enum log_level min_level = LOG_INFO;
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Lines of at most PIPE_BUF bytes are one write each and share the lock;
+ * a longer line (or the rest of a cut write) holds it alone, so that no
+ * short line lands inside it. Writers first: a stream of short lines must
+ * not keep a long one waiting for ever. */
+static pthread_rwlock_t out_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 void log_set_level(enum log_level level)
 {
@@ -140,18 +144,20 @@ static void write_line(char *text)
     text[len] = '\n'; /* the NUL's place: one write for the whole line */
     /* One write of at most PIPE_BUF bytes is never interleaved with another
      * (a pipe guarantees it; a file's offset and a terminal's lock make it
-     * so), and most lines are one: those skip the lock that every worker
-     * would otherwise queue on. A longer line, or the rest of a write cut
-     * short, is written under the lock. */
+     * so), and most lines are one: those share the lock, instead of every
+     * worker queueing on it. A longer line, or the rest of a write cut
+     * short, is written holding it alone. */
     size_t done = 0;
     if (len + 1 <= PIPE_BUF) {
+        pthread_rwlock_rdlock(&out_lock);
         ssize_t n = write(STDERR_FILENO, text, len + 1);
+        pthread_rwlock_unlock(&out_lock);
         done = n > 0 ? (size_t)n : 0;
     }
     if (done < len + 1) {
-        pthread_mutex_lock(&out_lock);
+        pthread_rwlock_wrlock(&out_lock);
         write_all(STDERR_FILENO, text + done, len + 1 - done);
-        pthread_mutex_unlock(&out_lock);
+        pthread_rwlock_unlock(&out_lock);
     }
     free(text);
 }

@@ -32,10 +32,10 @@ bool hex_decode(const char *hex, size_t n, void *out);
 
 #define SHA256_HEX_BUF 65
 
-/* SHA-256 of n bytes as lower-case hex: what the database keeps of a
- * secret token (refresh tokens, invitation tokens), never the token. */
 /* The SHA-256 of n bytes; false only if libcrypto fails. */
 bool sha256(const void *buf, size_t n, unsigned char out[32]);
+/* SHA-256 of n bytes as lower-case hex: what the database keeps of a
+ * secret token (refresh tokens, invitation tokens), never the token. */
 void sha256_hex(const void *buf, size_t n, char out[SHA256_HEX_BUF]);
 
 /* Number of online cores, at least 1. */

@@ -94,35 +94,49 @@ static bool keeps_alive(struct request *r)
     return keep;
 }
 
+/* Bodies up to this size are copied behind the head and go out with it;
+ * larger ones (the /docs assets, /metrics) are a second write of their own. */
+#define HTTP_ONE_WRITE_MAX 16384
+
 static void send_response(struct request *r, int status, const char *content_type, const void *body,
                           size_t len)
 {
     r->status = status;
     size_t body_len = r->head ? 0 : len;
+    size_t inline_len = body_len <= HTTP_ONE_WRITE_MAX ? body_len : 0;
     struct head h = {0};
     h.cap = 512 + (content_type ? strlen(content_type) : 0) +
             HTTP_MAX_EXTRA_HEADERS * (sizeof r->extra[0].name + sizeof r->extra[0].value + 4);
-    h.buf = malloc(h.cap + body_len);
-    if (h.buf == NULL) {
+    h.buf = malloc(h.cap + inline_len);
+    if (h.buf == NULL) { /* a fixed answer that needs no memory, and the connection closes */
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                   "Retry-After: 1\r\nConnection: close\r\n\r\n";
         mg_disable_connection_keep_alive(r->conn);
-        return; /* nothing can be said; the connection closes */
+        mg_write(r->conn, busy, sizeof busy - 1);
+        r->status = 503;
+        return;
     }
     bool cache_set = false; /* a handler may allow caching; everything else: no-store */
     for (int i = 0; i < r->nextra; i++)
         cache_set = cache_set || strcasecmp(r->extra[i].name, "Cache-Control") == 0;
+    char length[48] = ""; /* none on a 204 (RFC 9110 8.6) */
+    if (status != 204)
+        snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
     head_put(&h,
-             "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-Id: %s\r\n%s"
+             "HTTP/1.1 %d %s\r\n%s%s%s%sX-Request-Id: %s\r\n%s"
              "X-Content-Type-Options: nosniff\r\n",
              status, problem_title(status), content_type ? "Content-Type: " : "",
-             content_type ? content_type : "", content_type ? "\r\n" : "", len, r->request_id,
+             content_type ? content_type : "", content_type ? "\r\n" : "", length, r->request_id,
              cache_set ? "" : "Cache-Control: no-store\r\n");
     for (int i = 0; i < r->nextra; i++)
         head_put(&h, "%s: %s\r\n", r->extra[i].name, r->extra[i].value);
     head_put(&h, "Date: %s\r\nConnection: %s\r\n\r\n", http_date(),
              keeps_alive(r) ? "keep-alive" : "close");
-    if (body_len > 0)
-        memcpy(h.buf + h.len, body, body_len);
-    mg_write(r->conn, h.buf, h.len + body_len);
+    if (inline_len > 0)
+        memcpy(h.buf + h.len, body, inline_len);
+    mg_write(r->conn, h.buf, h.len + inline_len);
+    if (body_len > inline_len)
+        mg_write(r->conn, body, body_len);
     free(h.buf);
 }
 

@@ -69,10 +69,14 @@ struct maintenance {
 /* The org gauges of /metrics are counted here, off the request path. The
  * count reads every organization (on FerretDB, 10,000 of them take about
  * 300 ms), so it runs at most once a second and never takes more than a
- * fiftieth of the time: a count that took 300 ms is next made 15 s later.
- * A failed count (the database is down) is retried at the next tick, so
- * orgd_mongo_up comes back within a second of the database. */
+ * fiftieth of the time: a count that took 300 ms is next made 15 s later,
+ * and none waits more than a minute. A count that failed at once (the
+ * database is down) is retried at the next tick, so orgd_mongo_up follows
+ * the database within a second; one that failed slowly (timed out) waits
+ * as a slow count does, so a struggling database is not sent it again and
+ * again. */
 #define ORG_COUNT_SHARE 50
+#define ORG_COUNT_WAIT_MAX_MS 60000
 
 static void count_orgs(struct maintenance *m, int64_t *next_count)
 {
@@ -85,7 +89,10 @@ static void count_orgs(struct maintenance *m, int64_t *next_count)
     bool up = store_org_count_by_state(m->app->store, counts, &ce);
     metrics_set_orgs(up, counts);
     int64_t took = clock_mono_ms() - started;
-    *next_count = up ? started + took * ORG_COUNT_SHARE : 0;
+    int64_t wait = took * ORG_COUNT_SHARE;
+    if (wait > ORG_COUNT_WAIT_MAX_MS)
+        wait = ORG_COUNT_WAIT_MAX_MS;
+    *next_count = up || took >= 1000 ? started + wait : 0;
 }
 
 static void *maintenance_main(void *arg)

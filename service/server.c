@@ -341,13 +341,18 @@ static bool printable(const char *s)
 /* A path that is a route's but for its trailing slash (/organization for
  * /organization/, /org/create/ for /org/create) is answered 307 to the
  * route, query kept, as the FastAPI services did: their clients follow it
- * with the same method and body. */
+ * with the same method and body. Not for OPTIONS: a browser's preflight
+ * follows no redirect. A path and query too long for one Location: 404. */
 static bool redirect_slash(struct request *r, const char *path)
 {
     size_t len = strlen(path);
     const char *query = r->ri->query_string;
-    char to[ROUTE_PARAM_MAX * 3];
-    if (len < 2 || len + 2 >= sizeof to || !printable(path) || (query && !printable(query)))
+    char to[sizeof r->extra[0].value];
+    /* the whole Location must fit in a header value: a cut one would name
+     * another resource (a query's last parameter cut short) */
+    if (strcmp(r->method, "OPTIONS") == 0 || len < 2 ||
+        len + 2 + (query ? strlen(query) + 1 : 0) >= sizeof to || !printable(path) ||
+        (query && !printable(query)))
         return false;
     memcpy(to, path, len + 1);
     if (to[len - 1] == '/')
@@ -357,7 +362,7 @@ static bool redirect_slash(struct request *r, const char *path)
     struct route_match m;
     if (match_on_port(r, to, &m) == MATCH_NOT_FOUND)
         return false;
-    http_add_header(r, "Location", "%s%s%.200s", to, query ? "?" : "", query ? query : "");
+    http_add_header(r, "Location", "%s%s%s", to, query ? "?" : "", query ? query : "");
     http_send_empty(r, 307);
     return true;
 }

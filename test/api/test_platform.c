@@ -81,6 +81,24 @@ static void a_trailing_slash_off_by_one_is_redirected(void **state)
                      location, cases[i].location);
         th_resp_free(&r);
     }
+    /* no redirect whose Location would have to be cut (it would name
+     * another resource), and none for a preflight (browsers follow none) */
+    char longer[400];
+    int n = snprintf(longer, sizeof longer, "/org/delete/?organization_name=");
+    memset(longer + n, 'a', 300);
+    longer[n + 300] = '\0';
+    const struct {
+        const char *method, *path;
+    } not_redirected[] = {{"DELETE", longer}, {"OPTIONS", "/organization"}};
+    for (size_t i = 0; i < sizeof not_redirected / sizeof not_redirected[0]; i++) {
+        struct th_resp r;
+        assert_true(th_http(&th_shared_orgd, not_redirected[i].method, not_redirected[i].path, NULL,
+                            NULL, NULL, 0, NULL, &r));
+        if (!th_is_problem(&r, 404))
+            fail_msg("%s %.60s...: %ld, want 404", not_redirected[i].method, not_redirected[i].path,
+                     r.status);
+        th_resp_free(&r);
+    }
 }
 
 static void wrong_method_is_405_with_allow(void **state)
@@ -115,6 +133,7 @@ static void options_lists_methods_and_cors_is_off_by_default(void **state)
     assert_true(
         th_http(&th_shared_orgd, "OPTIONS", "/org/create", NULL, NULL, NULL, 0, origin, &r));
     assert_int_equal(r.status, 204);
+    assert_null(strcasestr(r.headers, "Content-Length")); /* none on a 204: RFC 9110 8.6 */
     char v[128];
     assert_true(th_resp_header(&r, "Allow", v, sizeof v));
     assert_string_equal(v, "POST, OPTIONS");

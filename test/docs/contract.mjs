@@ -93,6 +93,7 @@ spec['x-contract-check'] = {
   '405': problemOf(405, 'method-not-allowed'),
   '503': problemOf(503, 'unavailable'),
   '204': { description: 'OPTIONS' },
+  '307': { description: 'a route off by its trailing slash (see the info description)' },
 };
 ajv.addSchema(spec, 'openapi');
 const generic = (status) => [`/x-contract-check/${status}`, spec['x-contract-check'][status]];
@@ -175,6 +176,10 @@ function check(x) {
       errors.push(`expected ${expected} for ${method} on ${tpl}, got ${status}`);
       return errors;
     }
+    [where, response] = generic(status);
+  } else if (status === '307' && method !== 'OPTIONS' &&
+             matchPath(rawPath.endsWith('/') ? rawPath.slice(0, -1) : `${rawPath}/`)) {
+    label = '(a route off by its trailing slash)';
     [where, response] = generic(status);
   } else {
     label = '(no route)';

@@ -1,5 +1,6 @@
 /* lib/log.c: the shape of a line, levels, and the last-resort redaction of
  * anything that looks like a hash or a token. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -219,6 +221,83 @@ static void times_are_rfc3339_to_the_millisecond(void **state)
     }
 }
 
+/* ---- whole lines on a pipe, long and short at once ---- */
+
+#define WRITERS 4
+#define SHORT_LINES 4000
+#define LONG_LINES 300
+
+static void *short_lines(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < SHORT_LINES; i++) {
+        const struct log_field f[] = {{"route", "/org/{name}", 0}, {"status", NULL, 200}};
+        log_emit_fields(LOG_INFO, "request", f, 2);
+    }
+    return NULL;
+}
+
+static void *long_lines(void *arg)
+{
+    (void)arg;
+    char detail[6000];
+    memset(detail, 'x', sizeof detail - 1);
+    detail[sizeof detail - 1] = '\0';
+    for (int i = 0; i < LONG_LINES; i++)
+        log_emit(LOG_WARN, "mongodb error", json_pack("{s:s}", "detail", detail));
+    return NULL;
+}
+
+struct reader {
+    int fd;
+    long lines, bad;
+};
+
+static void *read_lines(void *arg)
+{
+    struct reader *rd = arg;
+    FILE *in = fdopen(rd->fd, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        rd->lines++;
+        json_t *j = json_loadb(line, (size_t)n, 0, NULL);
+        rd->bad += j == NULL;
+        json_decref(j);
+    }
+    free(line);
+    fclose(in);
+    return NULL;
+}
+
+/* Lines longer than PIPE_BUF may be split by a pipe; no short line may land
+ * between their parts (a log shipper reads lines). */
+static void lines_stay_whole_on_a_pipe(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+    close(p[1]);
+    struct reader rd = {.fd = p[0]};
+    pthread_t reader, writers[WRITERS + 1];
+    assert_int_equal(pthread_create(&reader, NULL, read_lines, &rd), 0);
+    for (int i = 0; i < WRITERS; i++)
+        assert_int_equal(pthread_create(&writers[i], NULL, short_lines, NULL), 0);
+    assert_int_equal(pthread_create(&writers[WRITERS], NULL, long_lines, NULL), 0);
+    for (int i = 0; i <= WRITERS; i++)
+        pthread_join(writers[i], NULL);
+    dup2(saved, STDERR_FILENO); /* the pipe's last writer gone: the reader sees its end */
+    close(saved);
+    pthread_join(reader, NULL);
+    if (rd.bad != 0)
+        fail_msg("%ld of %ld lines were torn", rd.bad, rd.lines);
+    assert_int_equal(rd.lines, WRITERS * SHORT_LINES + LONG_LINES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +309,7 @@ int main(void)
         cmocka_unit_test(secrets_never_reach_a_line),
         cmocka_unit_test(flat_fields_make_the_same_line),
         cmocka_unit_test(times_are_rfc3339_to_the_millisecond),
+        cmocka_unit_test(lines_stay_whole_on_a_pipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
