@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "faults.h"
 #include "log.h"
@@ -167,15 +168,88 @@ bool sessions_load_account(struct app *c, struct caller *who, struct error *e)
     return true;
 }
 
+/* How long ending a session waits for a refresh that has claimed the
+ * session's token to write its rotation. */
+#define ROTATION_WAIT_MS 5000
+
+/* Waits until the session's refresh hash is no longer `held` (the rotation
+ * that claimed it has been written), re-reading it into *x; false on a
+ * database error. Gives up (true, *x unchanged in hash) at `until`. */
+static bool await_rotation(struct app *c, struct session *x, int64_t until, struct error *e)
+{
+    char held[SESSION_HASH_BUF];
+    memcpy(held, x->refresh_hash, sizeof held);
+    while (clock_mono_ms() < until) {
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+        struct error le = ERROR_INIT;
+        if (!store_session_by_id(c->store, x->id, x, &le)) {
+            if (!error_absent(e, &le))
+                return false;
+            x->status = SESSION_REVOKED; /* gone: nothing left to end */
+            return true;
+        }
+        if (strcmp(x->refresh_hash, held) != 0 || x->status != SESSION_ACTIVE)
+            return true;
+    }
+    return true;
+}
+
+/* Claims x's current refresh hash, after the rotation that holds it if
+ * one does (see end_one); x is re-read as needed. */
+static bool hold_rotations(struct app *c, struct session *x, int64_t until, struct error *e)
+{
+    while (x->status == SESSION_ACTIVE && x->refresh_hash[0] != '\0') {
+        bool won = false;
+        if (!store_rotation_claim(c->store, x->refresh_hash, x->id, clock_now_ms(), x->expires_at,
+                                  &won, e))
+            return false;
+        if (won || clock_mono_ms() >= until)
+            break;
+        char held[SESSION_HASH_BUF];
+        memcpy(held, x->refresh_hash, sizeof held);
+        if (!await_rotation(c, x, until, e))
+            return false;
+        if (strcmp(x->refresh_hash, held) == 0)
+            break; /* the rotation never came (its refresh died): nothing can undo us now */
+    }
+    return true;
+}
+
+/* Ends session `id` of admin_id (revoked: whether this call ended it).
+ *
+ * FerretDB applies an update as a read and then a write of the whole
+ * document, so a refresh whose rotation read the session just before this
+ * revocation was written would write it back active: a logout sent beside
+ * a refresh was undone more often than not. A rotation first claims the
+ * refresh hash it spends (store_rotation_claim, a unique insert), so ending
+ * claims the current hash too: no rotation can start after that. If a
+ * rotation holds the claim already, ending waits for it to be written and
+ * claims the hash it wrote. The revocation then comes after every rotation
+ * there can be. On MongoDB the claim is one insert more, and harmless. */
+static bool end_one(struct app *c, const char *id, const char *admin_id, enum session_end why,
+                    bool *revoked, struct error *e)
+{
+    *revoked = false;
+    struct session x;
+    struct error le = ERROR_INIT;
+    if (!store_session_by_id(c->store, id, &x, &le))
+        return error_absent(e, &le);
+    if (!hold_rotations(c, &x, clock_mono_ms() + ROTATION_WAIT_MS, e))
+        return false;
+    bool ok = store_session_revoke(c->store, x.id, admin_id, why, clock_now_ms(), revoked, e);
+    /* after the write: a read that began before it cannot put the session back */
+    session_cache_forget(c->sessions, x.id);
+    return ok;
+}
+
 /* Ends session x for `why`, counting and logging it; a failure is logged
  * (the caller's answer is a refusal either way). */
 static void end_session(struct app *c, const struct session *x, enum session_end why)
 {
     struct error e = ERROR_INIT;
     bool revoked = false;
-    bool ok = store_session_revoke(c->store, x->id, x->admin_id, why, clock_now_ms(), &revoked, &e);
-    /* after the write: a read that began before it cannot put the session back */
-    session_cache_forget(c->sessions, x->id);
+    bool ok = end_one(c, x->id, x->admin_id, why, &revoked, &e);
     if (!ok) {
         log_emit(LOG_WARN, "session not ended",
                  json_pack("{s:s, s:s, s:s}", "session_id", x->id, "reason", session_end_name(why),
@@ -299,10 +373,7 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
 bool sessions_logout(struct app *c, const struct caller *who, struct error *e)
 {
     bool revoked = false;
-    bool ok = store_session_revoke(c->store, who->session.id, who->admin.id, END_LOGOUT,
-                                   clock_now_ms(), &revoked, e);
-    session_cache_forget(c->sessions, who->session.id); /* after the write: see end_session */
-    if (!ok)
+    if (!end_one(c, who->session.id, who->admin.id, END_LOGOUT, &revoked, e))
         return false;
     if (revoked)
         metrics_sessions_ended(END_LOGOUT, 1);
@@ -325,10 +396,7 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
             return false;
     } else if (strcmp(x.admin_id, who->admin.id) == 0 && x.expires_at > clock_now_ms()) {
         /* the id as stored: the path's may be spelt in capitals */
-        bool ok = store_session_revoke(c->store, x.id, who->admin.id, END_REVOKED, clock_now_ms(),
-                                       &revoked, e);
-        session_cache_forget(c->sessions, x.id); /* after the write: see end_session */
-        if (!ok)
+        if (!end_one(c, x.id, who->admin.id, END_REVOKED, &revoked, e))
             return false;
     }
     if (!revoked)
@@ -337,8 +405,34 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
     return true;
 }
 
+/* The most sessions of one account whose rotations a bulk end holds
+ * first; any beyond (an account with more live sessions than this) are
+ * ended without, as before end_one existed. */
+#define HELD_MAX 100
+
+bool sessions_hold_all(struct app *c, const char *admin_id, const char *org_id,
+                       const char *keep_sid, struct error *e)
+{
+    struct session *live = calloc(HELD_MAX, sizeof *live);
+    if (live == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    size_t n = 0;
+    bool ok = store_sessions_live(c->store, admin_id, clock_now_ms(), live, HELD_MAX, &n, e);
+    int64_t until = clock_mono_ms() + ROTATION_WAIT_MS;
+    for (size_t i = 0; ok && i < n; i++) {
+        if ((keep_sid != NULL && strcmp(live[i].id, keep_sid) == 0) ||
+            (org_id != NULL && strcmp(live[i].org_id, org_id) != 0))
+            continue;
+        ok = hold_rotations(c, &live[i], until, e);
+    }
+    free(live);
+    return ok;
+}
+
 bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid, struct error *e)
 {
+    if (!sessions_hold_all(c, admin_id, NULL, keep_sid, e))
+        return false;
     int64_t n = 0;
     bool ok = store_sessions_revoke_others(c->store, admin_id, keep_sid, END_PASSWORD_CHANGE,
                                            clock_now_ms(), &n, e);

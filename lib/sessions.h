@@ -111,6 +111,13 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
 
 /* Ends every session of the account but keep_sid (after its credentials
  * changed). */
+/* Before ending sessions of an account in bulk (all but keep_sid, or
+ * those of org_id): claims each live one's refresh hash, after any
+ * rotation in flight, so that no refresh can write one back active on a
+ * database whose updates are a read and a write (FerretDB). */
+bool sessions_hold_all(struct app *c, const char *admin_id, const char *org_id,
+                       const char *keep_sid, struct error *e);
+
 bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid,
                          struct error *e);
 

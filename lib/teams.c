@@ -391,7 +391,8 @@ static bool finish_removal(struct app *c, const char *org_id, const char *accoun
 static bool end_sessions_in(struct app *c, const char *account_id, const char *org_id,
                             int64_t *ended, struct error *e)
 {
-    bool ok = store_sessions_revoke_in_org(c->store, account_id, org_id, END_MEMBER_REMOVED,
+    bool ok = sessions_hold_all(c, account_id, org_id, NULL, e) &&
+              store_sessions_revoke_in_org(c->store, account_id, org_id, END_MEMBER_REMOVED,
                                            clock_now_ms(), ended, e);
     session_cache_forget_account(c->sessions, account_id, org_id); /* after the write */
     if (!ok)

@@ -456,9 +456,11 @@ static void *call_main(void *arg)
     c->retry_after[0] = '\0';
     if (c->delay_ms > 0)
         tu_sleep_ms(c->delay_ms);
+    c->json = NULL;
     if (th_http_json(c->o, c->method, c->path, c->token, c->body[0] ? c->body : NULL, &r)) {
         c->status = r.status;
         th_resp_header(&r, "Retry-After", c->retry_after, sizeof c->retry_after);
+        c->json = c->want_json && r.json != NULL ? json_incref(r.json) : NULL;
     } else {
         c->status = -1;
     }

@@ -185,6 +185,8 @@ struct th_call {
     int delay_ms; /* waits this long on its thread before sending */
     long status;  /* -1: no answer */
     char retry_after[16];
+    bool want_json; /* keep the answer's JSON body in json (the caller frees it) */
+    json_t *json;
     pthread_t thread;
 };
 

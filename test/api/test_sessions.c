@@ -1105,6 +1105,100 @@ static void a_lost_race_keeps_the_session(void **state)
     assert_int_equal(th_orgd_stop(paused), 0);
 }
 
+/* A logout sent together with a refresh of the same session. FerretDB
+ * applies an update as a read and then a whole-document write, so a
+ * rotation that read the session just before the logout's write would
+ * write it back active: the logout must never be undone, whichever of the
+ * two the database takes first. */
+#define LOGOUT_RACES 60
+static void a_logout_racing_a_refresh_is_not_undone(void **state)
+{
+    (void)state;
+    char email[96];
+    th_signup_fresh(O, "Racing", email, sizeof email);
+    int undone = 0, refreshed = 0;
+    for (int i = 0; i < LOGOUT_RACES; i++) {
+        struct th_tokens t;
+        th_signin_ok(O, email, TU_PASSWORD, &t);
+        struct th_call refresh = {.o = O, .method = "POST", .want_json = true};
+        snprintf(refresh.path, sizeof refresh.path, "/auth/refresh_token");
+        snprintf(refresh.body, sizeof refresh.body, "{\"refresh_token\":\"%s\"}", t.refresh);
+        struct th_call logout = {.o = O, .method = "POST", .token = t.access};
+        snprintf(logout.path, sizeof logout.path, "/auth/logout");
+        logout.delay_ms = i % 3; /* a little either way of the refresh */
+        th_call_start(&refresh);
+        th_call_start(&logout);
+        th_call_join(&refresh);
+        th_call_join(&logout);
+        assert_int_equal(logout.status, 204);
+        if (refresh.status == 200) {
+            refreshed++;
+            struct th_tokens next;
+            if (th_refresh(O, th_json_str(refresh.json, "refresh_token"), &next) == 200)
+                undone++;
+        } else {
+            assert_int_equal(refresh.status, 401);
+        }
+        json_decref(refresh.json);
+    }
+    if (undone > 0)
+        fail_msg("%d of %d logouts were undone by a refresh (%d refreshes went through first)",
+                 undone, LOGOUT_RACES, refreshed);
+}
+
+/* The same for a password change, which ends the account's other
+ * sessions at once: none of them refreshing at that moment may come back
+ * (a thief's refresh racing the owner's change). The change hashes twice
+ * before it ends anything, so the others refresh at staggered moments
+ * around then. */
+#define PASSWORD_RACES 6
+#define RACERS 8
+static void a_password_change_racing_refreshes_is_not_undone(void **state)
+{
+    (void)state;
+    char email[96];
+    th_signup_fresh(O, "RacingPw", email, sizeof email);
+    const char *pw[2] = {TU_PASSWORD, NEW_PASSWORD};
+    int undone = 0, through = 0;
+    for (int i = 0; i < PASSWORD_RACES; i++) {
+        struct th_tokens mine, other[RACERS];
+        th_signin_ok(O, email, pw[i % 2], &mine);
+        struct th_call refresh[RACERS];
+        for (int k = 0; k < RACERS; k++) {
+            th_signin_ok(O, email, pw[i % 2], &other[k]);
+            refresh[k] = (struct th_call){.o = O, .method = "POST", .want_json = true};
+            snprintf(refresh[k].path, sizeof refresh[k].path, "/auth/refresh_token");
+            snprintf(refresh[k].body, sizeof refresh[k].body, "{\"refresh_token\":\"%s\"}",
+                     other[k].refresh);
+            refresh[k].delay_ms = 40 + k * 15 + i * 4;
+        }
+        struct th_call change = {.o = O, .method = "PUT", .token = mine.access};
+        snprintf(change.path, sizeof change.path, "/auth/password");
+        snprintf(change.body, sizeof change.body,
+                 "{\"current_password\":\"%s\",\"new_password\":\"%s\"}", pw[i % 2],
+                 pw[(i + 1) % 2]);
+        th_call_start(&change);
+        for (int k = 0; k < RACERS; k++)
+            th_call_start(&refresh[k]);
+        th_call_join(&change);
+        assert_int_equal(change.status, 204);
+        for (int k = 0; k < RACERS; k++) {
+            th_call_join(&refresh[k]);
+            if (refresh[k].status == 200) {
+                through++;
+                struct th_tokens next;
+                if (th_refresh(O, th_json_str(refresh[k].json, "refresh_token"), &next) == 200)
+                    undone++;
+            }
+            json_decref(refresh[k].json);
+        }
+    }
+    if (undone > 0)
+        fail_msg("%d sessions came back after a password change ended them (%d refreshes went "
+                 "through)",
+                 undone, through);
+}
+
 /* ---- the session list ---- */
 
 static void sessions_are_listed_and_ended_one_by_one(void **state)
@@ -1503,6 +1597,8 @@ int main(void)
         cmocka_unit_test(org_update_checks_everything_before_it_writes),
         cmocka_unit_test(concurrent_refreshes_have_one_winner),
         cmocka_unit_test_teardown(a_lost_race_keeps_the_session, stop_extra),
+        cmocka_unit_test(a_logout_racing_a_refresh_is_not_undone),
+        cmocka_unit_test(a_password_change_racing_refreshes_is_not_undone),
         cmocka_unit_test(sessions_are_listed_and_ended_one_by_one),
         cmocka_unit_test_teardown(the_session_lifetime_is_a_setting, stop_extra),
         cmocka_unit_test(org_and_account_sessions_are_listed_together),
