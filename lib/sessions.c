@@ -172,16 +172,13 @@ bool sessions_load_account(struct app *c, struct caller *who, struct error *e)
  * session's token to write its rotation. */
 #define ROTATION_WAIT_MS 5000
 
-/* Waits until the session's refresh hash is no longer `held` (the rotation
- * that claimed it has been written), re-reading it into *x; false on a
- * database error. Gives up (true, *x unchanged in hash) at `until`. */
-static bool await_rotation(struct app *c, struct session *x, int64_t until, struct error *e)
+/* Re-reads *x until its refresh hash is no longer `held` or it is no
+ * longer active (true), or `until` (mono ms) passes with it unchanged
+ * (true, hash still held); false on a database error. Reads at least once. */
+static bool await_rotation(struct app *c, struct session *x, const char *held, int64_t until,
+                           struct error *e)
 {
-    char held[SESSION_HASH_BUF];
-    memcpy(held, x->refresh_hash, sizeof held);
-    while (clock_mono_ms() < until) {
-        struct timespec pause = {0, 10 * 1000000L};
-        nanosleep(&pause, NULL);
+    for (;;) {
         struct error le = ERROR_INIT;
         if (!store_session_by_id(c->store, x->id, x, &le)) {
             if (!error_absent(e, &le))
@@ -189,31 +186,52 @@ static bool await_rotation(struct app *c, struct session *x, int64_t until, stru
             x->status = SESSION_REVOKED; /* gone: nothing left to end */
             return true;
         }
-        if (strcmp(x->refresh_hash, held) != 0 || x->status != SESSION_ACTIVE)
+        if (strcmp(x->refresh_hash, held) != 0 || x->status != SESSION_ACTIVE ||
+            clock_mono_ms() >= until)
             return true;
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* Claims x's current refresh hash as an end's, after the rotation that
+ * holds it if a refresh does (see end_one); x is re-read as needed. A
+ * claim another end holds needs no wait: no rotation follows it. A
+ * refresh's claim is waited for until ROTATION_WAIT_MS after it was made,
+ * so a refresh that died after its claim costs the first end at most that.
+ * False on a database error or a rotation not written in time: the caller
+ * logs it and revokes all the same. */
+static bool hold_rotations(struct app *c, struct session *x, struct error *e)
+{
+    while (x->status == SESSION_ACTIVE && x->refresh_hash[0] != '\0') {
+        bool won = false, found = false, by_end = false;
+        int64_t at = 0;
+        if (!store_rotation_claim_end(c->store, x->refresh_hash, x->id, clock_now_ms(),
+                                      x->expires_at, &won, e) ||
+            (!won && !store_rotation_claim_of(c->store, x->refresh_hash, &by_end, &at, &found, e)))
+            return false;
+        if (won || !found || by_end)
+            return true;
+        char held[SESSION_HASH_BUF];
+        memcpy(held, x->refresh_hash, sizeof held);
+        int64_t until = clock_mono_ms() + (at + ROTATION_WAIT_MS - clock_now_ms());
+        if (!await_rotation(c, x, held, until, e))
+            return false;
+        if (x->status == SESSION_ACTIVE && strcmp(x->refresh_hash, held) == 0)
+            return error_set(e, ERR_UNAVAILABLE,
+                             "a refresh of the session claimed its token and never finished");
     }
     return true;
 }
 
-/* Claims x's current refresh hash, after the rotation that holds it if
- * one does (see end_one); x is re-read as needed. */
-static bool hold_rotations(struct app *c, struct session *x, int64_t until, struct error *e)
+/* Holds x's rotations (above), logging a failure: an end goes ahead
+ * whatever happens here, since not ending is worse than ending unguarded. */
+static void hold_or_log(struct app *c, struct session *x)
 {
-    while (x->status == SESSION_ACTIVE && x->refresh_hash[0] != '\0') {
-        bool won = false;
-        if (!store_rotation_claim(c->store, x->refresh_hash, x->id, clock_now_ms(), x->expires_at,
-                                  &won, e))
-            return false;
-        if (won || clock_mono_ms() >= until)
-            break;
-        char held[SESSION_HASH_BUF];
-        memcpy(held, x->refresh_hash, sizeof held);
-        if (!await_rotation(c, x, until, e))
-            return false;
-        if (strcmp(x->refresh_hash, held) == 0)
-            break; /* the rotation never came (its refresh died): nothing can undo us now */
-    }
-    return true;
+    struct error he = ERROR_INIT;
+    if (!hold_rotations(c, x, &he))
+        log_emit(LOG_WARN, "session ended unguarded",
+                 json_pack("{s:s, s:s}", "session_id", x->id, "error", he.message));
 }
 
 /* Ends session `id` of admin_id (revoked: whether this call ended it).
@@ -235,8 +253,7 @@ static bool end_one(struct app *c, const char *id, const char *admin_id, enum se
     struct error le = ERROR_INIT;
     if (!store_session_by_id(c->store, id, &x, &le))
         return error_absent(e, &le);
-    if (!hold_rotations(c, &x, clock_mono_ms() + ROTATION_WAIT_MS, e))
-        return false;
+    hold_or_log(c, &x);
     bool ok = store_session_revoke(c->store, x.id, admin_id, why, clock_now_ms(), revoked, e);
     /* after the write: a read that began before it cannot put the session back */
     session_cache_forget(c->sessions, x.id);
@@ -405,43 +422,73 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
     return true;
 }
 
-/* The most sessions of one account whose rotations a bulk end holds
- * first; any beyond (an account with more live sessions than this) are
- * ended without, as before end_one existed. */
+/* The most live sessions of one account a bulk end lists at a time. */
 #define HELD_MAX 100
 
-bool sessions_hold_all(struct app *c, const char *admin_id, const char *org_id,
-                       const char *keep_sid, struct error *e)
+/* The account's live sessions that a bulk end is about (not keep_sid; only
+ * org_id's when given), at most HELD_MAX, into a calloc'd array. */
+static struct session *live_of(struct app *c, const char *admin_id, const char *org_id,
+                               const char *keep_sid, size_t *n, struct error *e)
 {
+    *n = 0;
     struct session *live = calloc(HELD_MAX, sizeof *live);
-    if (live == NULL)
-        return error_set(e, ERR_INTERNAL, "out of memory");
+    size_t got = 0;
+    if (live == NULL) {
+        error_set(e, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    if (!store_sessions_live(c->store, admin_id, clock_now_ms(), live, HELD_MAX, &got, e)) {
+        free(live);
+        return NULL;
+    }
+    for (size_t i = 0; i < got; i++)
+        if ((keep_sid == NULL || strcmp(live[i].id, keep_sid) != 0) &&
+            (org_id == NULL || strcmp(live[i].org_id, org_id) == 0))
+            live[(*n)++] = live[i];
+    return live;
+}
+
+bool sessions_end_all(struct app *c, const char *admin_id, const char *org_id, const char *keep_sid,
+                      enum session_end why, int64_t *ended, struct error *e)
+{
+    *ended = 0;
+    /* first every live one's rotations held (best effort: see hold_or_log) */
+    struct error le = ERROR_INIT;
     size_t n = 0;
-    bool ok = store_sessions_live(c->store, admin_id, clock_now_ms(), live, HELD_MAX, &n, e);
-    int64_t until = clock_mono_ms() + ROTATION_WAIT_MS;
-    for (size_t i = 0; ok && i < n; i++) {
-        if ((keep_sid != NULL && strcmp(live[i].id, keep_sid) == 0) ||
-            (org_id != NULL && strcmp(live[i].org_id, org_id) != 0))
-            continue;
-        ok = hold_rotations(c, &live[i], until, e);
+    struct session *live = live_of(c, admin_id, org_id, keep_sid, &n, &le);
+    for (size_t i = 0; i < n; i++)
+        hold_or_log(c, &live[i]);
+    free(live);
+    bool ok = org_id != NULL ? store_sessions_revoke_in_org(c->store, admin_id, org_id, why,
+                                                            clock_now_ms(), ended, e)
+                             : store_sessions_revoke_others(c->store, admin_id, keep_sid, why,
+                                                            clock_now_ms(), ended, e);
+    /* after the write (see end_session); keep_sid is forgotten too: its
+     * next request asks the database once */
+    session_cache_forget_account(c->sessions, admin_id, org_id);
+    if (!ok)
+        return false;
+    /* then any still live: begun after the list, or past its HELD_MAX */
+    struct error se = ERROR_INIT;
+    live = live_of(c, admin_id, org_id, keep_sid, &n, &se);
+    for (size_t i = 0; i < n; i++) {
+        bool revoked = false;
+        if (end_one(c, live[i].id, admin_id, why, &revoked, &se) && revoked)
+            (*ended)++;
     }
     free(live);
-    return ok;
+    if (se.kind != ERR_OK)
+        log_emit(LOG_WARN, "sessions not all ended",
+                 json_pack("{s:s, s:s}", "admin_id", admin_id, "error", se.message));
+    metrics_sessions_ended(why, *ended);
+    return true;
 }
 
 bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid, struct error *e)
 {
-    if (!sessions_hold_all(c, admin_id, NULL, keep_sid, e))
-        return false;
     int64_t n = 0;
-    bool ok = store_sessions_revoke_others(c->store, admin_id, keep_sid, END_PASSWORD_CHANGE,
-                                           clock_now_ms(), &n, e);
-    /* after the write (see end_session); keep_sid is forgotten too: its
-     * next request asks the database once */
-    session_cache_forget_account(c->sessions, admin_id, NULL);
-    if (!ok)
+    if (!sessions_end_all(c, admin_id, NULL, keep_sid, END_PASSWORD_CHANGE, &n, e))
         return false;
-    metrics_sessions_ended(END_PASSWORD_CHANGE, n);
     if (n > 0)
         log_emit(LOG_INFO, "sessions ended",
                  json_pack("{s:s, s:s, s:I}", "admin_id", admin_id, "reason",

@@ -109,15 +109,17 @@ bool sessions_list(struct app *c, const struct caller *who, struct session *out,
 /* Ends one of the caller's sessions; 404 if it is not a live one of theirs. */
 bool sessions_revoke(struct app *c, const struct caller *who, const char *id, struct error *e);
 
-/* Ends every session of the account but keep_sid (after its credentials
- * changed). */
-/* Before ending sessions of an account in bulk (all but keep_sid, or
- * those of org_id): claims each live one's refresh hash, after any
- * rotation in flight, so that no refresh can write one back active on a
- * database whose updates are a read and a write (FerretDB). */
-bool sessions_hold_all(struct app *c, const char *admin_id, const char *org_id,
-                       const char *keep_sid, struct error *e);
+/* Ends the account's sessions in org_id (when given) or all but keep_sid,
+ * for `why`, counting them (*ended) and forgetting them here. Each live
+ * one's refresh token is claimed first, after any rotation in flight, so
+ * that no refresh can write one back active on a database whose updates
+ * are a read and a write (FerretDB); any still live after the bulk write
+ * (begun meanwhile, or beyond the first 100) is then ended one by one. */
+bool sessions_end_all(struct app *c, const char *admin_id, const char *org_id, const char *keep_sid,
+                      enum session_end why, int64_t *ended, struct error *e);
 
+/* Ends every session of the account but keep_sid (after its credentials
+ * changed), and logs it. */
 bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid,
                          struct error *e);
 

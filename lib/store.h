@@ -237,6 +237,14 @@ bool store_session_each(store_t *s, bool (*fn)(const struct session *x, void *ud
  * read-then-write. */
 bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, int64_t now,
                           int64_t expires_at, bool *won, struct error *e);
+/* The same claim made by an end of the session (see lib/sessions.c
+ * end_one): marked so, since no rotation follows it. */
+bool store_rotation_claim_end(store_t *s, const char *hash, const char *session_id, int64_t now,
+                              int64_t expires_at, bool *won, struct error *e);
+/* Who holds the claim of hash: *by_end, and when it was made (*at, Unix
+ * ms); *found false if nobody does. */
+bool store_rotation_claim_of(store_t *s, const char *hash, bool *by_end, int64_t *at, bool *found,
+                             struct error *e);
 /* The session a rotated-away hash belonged to; *found false if unknown. */
 bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF], bool *found,
                             struct error *e);

@@ -197,14 +197,16 @@ bool store_session_each(store_t *s, bool (*fn)(const struct session *x, void *ud
 
 /* ---- rotations: the hashes of refresh tokens rotated away ---- */
 
-bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, int64_t now,
-                          int64_t expires_at, bool *won, struct error *e)
+static bool claim(store_t *s, const char *hash, const char *session_id, int64_t now,
+                  int64_t expires_at, bool by_end, bool *won, struct error *e)
 {
     *won = false;
     bson_t doc = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&doc, "_id", hash);
     store__append_oid(&doc, "session_id", session_id);
     BCON_APPEND(&doc, "rotated_at", BCON_DATE_TIME(now), "expires_at", BCON_DATE_TIME(expires_at));
+    if (by_end)
+        BSON_APPEND_BOOL(&doc, "by_end", true);
     bson_error_t be;
     bool ok = store__insert_raw(s, C_ROTATIONS, &doc, &be);
     bson_destroy(&doc);
@@ -215,6 +217,48 @@ bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, 
     if (store__classify(&be) == ERR_CONFLICT)
         return true; /* someone rotated this token first */
     return store__fail(e, &be, "rotation claim");
+}
+
+bool store_rotation_claim(store_t *s, const char *hash, const char *session_id, int64_t now,
+                          int64_t expires_at, bool *won, struct error *e)
+{
+    return claim(s, hash, session_id, now, expires_at, false, won, e);
+}
+
+bool store_rotation_claim_end(store_t *s, const char *hash, const char *session_id, int64_t now,
+                              int64_t expires_at, bool *won, struct error *e)
+{
+    return claim(s, hash, session_id, now, expires_at, true, won, e);
+}
+
+struct claim_seen {
+    bool by_end;
+    int64_t at;
+};
+
+static void claim_from_doc(const bson_t *doc, void *out)
+{
+    struct claim_seen *c = out;
+    bson_iter_t it;
+    c->by_end =
+        bson_iter_init_find(&it, doc, "by_end") && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+    c->at = bson_iter_init_find(&it, doc, "rotated_at") ? store__get_time(&it) : 0;
+}
+
+bool store_rotation_claim_of(store_t *s, const char *hash, bool *by_end, int64_t *at, bool *found,
+                             struct error *e)
+{
+    *found = false;
+    struct claim_seen c = {0};
+    struct error le = ERROR_INIT;
+    if (store__find_by_utf8(s, C_ROTATIONS, "_id", hash, claim_from_doc, &c, "claim by hash",
+                            &le)) {
+        *found = true;
+        *by_end = c.by_end;
+        *at = c.at;
+        return true;
+    }
+    return error_absent(e, &le);
 }
 
 static void session_id_from_doc(const bson_t *doc, void *out)

@@ -391,14 +391,7 @@ static bool finish_removal(struct app *c, const char *org_id, const char *accoun
 static bool end_sessions_in(struct app *c, const char *account_id, const char *org_id,
                             int64_t *ended, struct error *e)
 {
-    bool ok = sessions_hold_all(c, account_id, org_id, NULL, e) &&
-              store_sessions_revoke_in_org(c->store, account_id, org_id, END_MEMBER_REMOVED,
-                                           clock_now_ms(), ended, e);
-    session_cache_forget_account(c->sessions, account_id, org_id); /* after the write */
-    if (!ok)
-        return false;
-    metrics_sessions_ended(END_MEMBER_REMOVED, *ended);
-    return true;
+    return sessions_end_all(c, account_id, org_id, NULL, END_MEMBER_REMOVED, ended, e);
 }
 
 bool teams_remove(struct app *c, const struct caller *who, const char *id, const char *account_id,
