@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,8 +176,18 @@ static pid_t spawn_to(struct th_orgd *o, const char *const *extra, const char *c
     char *argv[16] = {(char *)o->binary};
     for (size_t i = 0; args && args[i] && i < 14; i++)
         argv[i + 1] = (char *)args[i];
+    /* A test process that dies (a crash, an abort mid-test) takes the orgd
+     * it started with it, instead of leaving it running. Only for orgds
+     * the main thread starts: the signal follows the thread that forked. */
+    pid_t parent = getpid();
+    bool main_thread = (pid_t)syscall(SYS_gettid) == parent;
     pid_t pid = fork();
     if (pid == 0) {
+        if (main_thread) {
+            (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) /* it died before the line above */
+                _exit(127);
+        }
         int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null = open("/dev/null", O_RDONLY);
         dup2(null, 0);
