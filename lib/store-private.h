@@ -177,6 +177,11 @@ bool store__write_op(store_t *s, const char *coll, enum store__write_kind kind,
                      const bson_t *filter, const bson_t *update, int64_t *matched, const char *what,
                      struct error *e);
 
+/* update_one of the document filter matches, taking (and destroying) filter
+ * and update; *applied: exactly one matched. */
+bool store__update_one(store_t *s, const char *coll, bson_t *filter, bson_t *update, bool *applied,
+                       const char *what, struct error *e);
+
 /* Counts the documents matching filter into *n (negative on failure). */
 bool store__count(store_t *s, const char *coll, const bson_t *filter, int64_t *n, const char *what,
                   struct error *e);

@@ -502,6 +502,17 @@ bool store__write_op(store_t *s, const char *coll, enum store__write_kind kind,
     return ok || store__fail(e, &be, what);
 }
 
+bool store__update_one(store_t *s, const char *coll, bson_t *filter, bson_t *update, bool *applied,
+                       const char *what, struct error *e)
+{
+    int64_t matched = 0;
+    bool ok = store__write_op(s, coll, STORE__UPDATE_ONE, filter, update, &matched, what, e);
+    bson_destroy(filter);
+    bson_destroy(update);
+    *applied = ok && matched == 1;
+    return ok;
+}
+
 bool store__count(store_t *s, const char *coll, const bson_t *filter, int64_t *n, const char *what,
                   struct error *e)
 {

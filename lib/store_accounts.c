@@ -355,13 +355,7 @@ bool store_membership_set_role(store_t *s, const char *admin_id, const char *org
         return true;
     bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
     bson_t *update = BCON_NEW("$set", "{", "role", BCON_UTF8(role_name(role)), "}");
-    int64_t matched = 0;
-    bool ok = store__write_op(s, C_MEMBERS, STORE__UPDATE_ONE, filter, update, &matched,
-                              "membership role", e);
-    bson_destroy(filter);
-    bson_destroy(update);
-    *applied = ok && matched == 1;
-    return ok;
+    return store__update_one(s, C_MEMBERS, filter, update, applied, "membership role", e);
 }
 
 bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
@@ -389,13 +383,7 @@ bool store_membership_mark_removing(store_t *s, const char *admin_id, const char
     bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
     bson_t *update = at > 0 ? BCON_NEW("$set", "{", "removing_at", BCON_DATE_TIME(at), "}")
                             : BCON_NEW("$unset", "{", "removing_at", BCON_UTF8(""), "}");
-    int64_t matched = 0;
-    bool ok = store__write_op(s, C_MEMBERS, STORE__UPDATE_ONE, filter, update, &matched,
-                              "membership removing", e);
-    bson_destroy(filter);
-    bson_destroy(update);
-    *applied = ok && matched == 1;
-    return ok;
+    return store__update_one(s, C_MEMBERS, filter, update, applied, "membership removing", e);
 }
 
 bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership *out, size_t max,

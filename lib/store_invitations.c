@@ -113,13 +113,7 @@ bool store_invitation_begin_accept(store_t *s, const char *id, const char *admin
     bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "status", BCON_UTF8("pending"));
     bson_t *update = BCON_NEW("$set", "{", "status", BCON_UTF8("accepting"), "accepting_by",
                               BCON_OID(&a), "accepting_at", BCON_DATE_TIME(at), "}");
-    int64_t matched = 0;
-    bool ok = store__write_op(s, C_INVITATIONS, STORE__UPDATE_ONE, filter, update, &matched,
-                              "invitation accept", e);
-    bson_destroy(filter);
-    bson_destroy(update);
-    *applied = ok && matched == 1;
-    return ok;
+    return store__update_one(s, C_INVITATIONS, filter, update, applied, "invitation accept", e);
 }
 
 bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *out, size_t max,
@@ -146,13 +140,7 @@ bool store_invitation_set_status(store_t *s, const char *id, enum invitation_sta
     bson_t *update =
         BCON_NEW("$set", "{", "status", BCON_UTF8(invitation_status_name(to)),
                  to == INV_ACCEPTED ? "accepted_at" : "ended_at", BCON_DATE_TIME(at), "}");
-    int64_t matched = 0;
-    bool ok = store__write_op(s, C_INVITATIONS, STORE__UPDATE_ONE, filter, update, &matched,
-                              "invitation status", e);
-    bson_destroy(filter);
-    bson_destroy(update);
-    *applied = ok && matched == 1;
-    return ok;
+    return store__update_one(s, C_INVITATIONS, filter, update, applied, "invitation status", e);
 }
 
 bool store_invitations_revoke_pending(store_t *s, const char *org_id, const char *email, int64_t at,

@@ -73,13 +73,7 @@ bool store_session_rotate(store_t *s, const char *id, const char *old_hash, cons
     bson_t *update = BCON_NEW("$set", "{", "refresh_hash", BCON_UTF8(new_hash), "previous_hash",
                               BCON_UTF8(old_hash), "last_used_at", BCON_DATE_TIME(now),
                               "client_address", BCON_UTF8(client), "}");
-    int64_t matched = 0;
-    bool ok = store__write_op(s, C_SESSIONS, STORE__UPDATE_ONE, filter, update, &matched,
-                              "session rotate", e);
-    bson_destroy(filter);
-    bson_destroy(update);
-    *applied = ok && matched == 1;
-    return ok;
+    return store__update_one(s, C_SESSIONS, filter, update, applied, "session rotate", e);
 }
 
 /* Revokes the active sessions matching filter (with status: active added). */
