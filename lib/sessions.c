@@ -234,7 +234,7 @@ static void hold_or_log(struct app *c, struct session *x)
                  json_pack("{s:s, s:s}", "session_id", x->id, "error", he.message));
 }
 
-/* Ends session `id` of admin_id (revoked: whether this call ended it).
+/* Ends session `read` (as read) of admin_id (revoked: whether this call ended it).
  *
  * FerretDB applies an update as a read and then a write of the whole
  * document, so a refresh whose rotation read the session just before this
@@ -245,14 +245,11 @@ static void hold_or_log(struct app *c, struct session *x)
  * rotation holds the claim already, ending waits for it to be written and
  * claims the hash it wrote. The revocation then comes after every rotation
  * there can be. On MongoDB the claim is one insert more, and harmless. */
-static bool end_one(struct app *c, const char *id, const char *admin_id, enum session_end why,
-                    bool *revoked, struct error *e)
+static bool end_one(struct app *c, const struct session *read, const char *admin_id,
+                    enum session_end why, bool *revoked, struct error *e)
 {
     *revoked = false;
-    struct session x;
-    struct error le = ERROR_INIT;
-    if (!store_session_by_id(c->store, id, &x, &le))
-        return error_absent(e, &le);
+    struct session x = *read; /* as read, however long ago: the hold re-reads what it needs */
     hold_or_log(c, &x);
     bool ok = store_session_revoke(c->store, x.id, admin_id, why, clock_now_ms(), revoked, e);
     /* after the write: a read that began before it cannot put the session back */
@@ -266,7 +263,7 @@ static void end_session(struct app *c, const struct session *x, enum session_end
 {
     struct error e = ERROR_INIT;
     bool revoked = false;
-    bool ok = end_one(c, x->id, x->admin_id, why, &revoked, &e);
+    bool ok = end_one(c, x, x->admin_id, why, &revoked, &e);
     if (!ok) {
         log_emit(LOG_WARN, "session not ended",
                  json_pack("{s:s, s:s, s:s}", "session_id", x->id, "reason", session_end_name(why),
@@ -390,7 +387,11 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
 bool sessions_logout(struct app *c, const struct caller *who, struct error *e)
 {
     bool revoked = false;
-    if (!end_one(c, who->session.id, who->admin.id, END_LOGOUT, &revoked, e))
+    struct session x;
+    struct error le = ERROR_INIT;
+    if (!store_session_by_id(c->store, who->session.id, &x, &le)) /* with its refresh hash */
+        return error_absent(e, &le);
+    if (!end_one(c, &x, who->admin.id, END_LOGOUT, &revoked, e))
         return false;
     if (revoked)
         metrics_sessions_ended(END_LOGOUT, 1);
@@ -413,7 +414,7 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
             return false;
     } else if (strcmp(x.admin_id, who->admin.id) == 0 && x.expires_at > clock_now_ms()) {
         /* the id as stored: the path's may be spelt in capitals */
-        if (!end_one(c, x.id, who->admin.id, END_REVOKED, &revoked, e))
+        if (!end_one(c, &x, who->admin.id, END_REVOKED, &revoked, e))
             return false;
     }
     if (!revoked)
@@ -473,7 +474,7 @@ bool sessions_end_all(struct app *c, const char *admin_id, const char *org_id, c
     live = live_of(c, admin_id, org_id, keep_sid, &n, &se);
     for (size_t i = 0; i < n; i++) {
         bool revoked = false;
-        if (end_one(c, live[i].id, admin_id, why, &revoked, &se) && revoked)
+        if (end_one(c, &live[i], admin_id, why, &revoked, &se) && revoked)
             (*ended)++;
     }
     free(live);
