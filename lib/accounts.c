@@ -10,25 +10,29 @@
 
 static const char *const BAD_CREDENTIALS = "invalid email or password";
 
-/* Stores a hash with the current parameters; a failure only costs the
- * upgrade, never the login. */
+/* Stores a hash with the current parameters, if the account is still as
+ * read (a guarded change: a password changed meanwhile is not put back);
+ * a failure only costs the upgrade, never the login. */
 static void upgrade_hash(struct app *c, const struct admin *a, const struct secret_text *pw)
 {
     char fresh[PASSWORD_HASH_BUF];
     struct error le = ERROR_INIT;
+    bool applied = false;
     if (password_hash(c->hasher, pw->text, pw->len, fresh, &le) &&
-        store_admin_update(c->store, a->id, NULL, fresh, &le))
+        store_admin_update(c->store, a, NULL, fresh, &applied, &le) && applied)
         log_emit(LOG_INFO, "password rehashed", json_pack("{s:s}", "admin_id", a->id));
     else
         log_emit(LOG_WARN, "password rehash skipped",
-                 json_pack("{s:s, s:s}", "admin_id", a->id, "error", le.message));
+                 json_pack("{s:s, s:s}", "admin_id", a->id, "error",
+                           le.kind != ERR_OK ? le.message : "the account changed meanwhile"));
     explicit_bzero(fresh, sizeof fresh);
 }
 
-/* The password check itself, after the throttle let it through: an unknown
- * e-mail costs a hash too (of nothing stored), and answers the same. */
+/* The password check itself, after the throttle reserved its place: an
+ * unknown e-mail costs a hash too (of nothing stored), and answers the
+ * same. */
 static bool verify(struct app *c, const char *email_key, const struct secret_text *pw,
-                   const char *client, bool failures, struct admin *a, struct error *e)
+                   struct throttle_hold *hold, struct admin *a, struct error *e)
 {
     struct error le = ERROR_INIT;
     bool known = store_admin_by_email(c->store, email_key, a, &le);
@@ -38,12 +42,9 @@ static bool verify(struct app *c, const char *email_key, const struct secret_tex
     if (!password_verify(c->hasher, known ? a->password_hash : NULL, pw->text, pw->len, &match,
                          &rehash, e))
         return false;
-    if (!match) {
-        throttle_login_failed(c, email_key, client);
+    if (!match) /* the reserved places stay: they are this failure */
         return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_CREDENTIALS);
-    }
-    if (failures)
-        throttle_login_succeeded(c, email_key);
+    throttle_login_succeeded(c, hold);
     if (rehash)
         upgrade_hash(c, a, pw);
     return true;
@@ -54,19 +55,26 @@ bool accounts_check_password(struct app *c, const char *email, const struct secr
 {
     char email_key[EMAIL_BUF];
     names_email_key(email, email_key);
-    bool failures = false;
-    bool ok = throttle_login_check(c, email_key, client, &failures, e) &&
-              verify(c, email_key, pw, client, failures, out, e);
+    struct throttle_hold hold;
+    memset(out, 0, sizeof *out);
+    if (!throttle_login_reserve(c, email_key, client, &hold, e))
+        return false;
+    bool ok = verify(c, email_key, pw, &hold, out, e);
+    if (!ok && e->kind != ERR_UNAUTHORIZED) /* not checked: nothing to count */
+        throttle_login_release(c, &hold);
     explicit_bzero(out->password_hash, sizeof out->password_hash);
     return ok;
 }
 
 bool accounts_reauthenticate(struct app *c, const struct admin *who, const struct secret_text *pw,
-                             const char *client, struct error *e)
+                             const char *client, struct admin *verified, struct error *e)
 {
-    struct admin a;
-    if (accounts_check_password(c, who->email, pw, client, &a, e))
-        return true;
+    if (accounts_check_password(c, who->email, pw, client, verified, e)) {
+        if (strcmp(verified->id, who->id) == 0)
+            return true;
+        /* the e-mail moved to another account between the two reads */
+        return error_set(e, ERR_CONFLICT, "the account changed meanwhile; retry");
+    }
     if (e->kind == ERR_UNAUTHORIZED) {
         error_clear(e);
         error_field(e, "current_password", "is incorrect");
@@ -140,14 +148,19 @@ bool accounts_change_password(struct app *c, const struct caller *who,
                               struct error *e)
 {
     char hash[PASSWORD_HASH_BUF];
-    struct admin me;
+    struct admin me, verified;
+    bool applied = false;
     bool ok = sessions_account(c, who, &me, e) &&
-              accounts_reauthenticate(c, &me, &req->current_password, client, e) &&
+              accounts_reauthenticate(c, &me, &req->current_password, client, &verified, e) &&
               password_hash(c->hasher, req->new_password.text, req->new_password.len, hash, e) &&
-              store_admin_update(c->store, who->admin.id, NULL, hash, e);
+              store_admin_update(c->store, &verified, NULL, hash, &applied, e);
     explicit_bzero(hash, sizeof hash);
     if (!ok)
         return false;
+    if (!applied) /* the account changed since its password was checked: another change won */
+        return error_set(e, ERR_CONFLICT,
+                         "the account changed while the password was being changed (another "
+                         "change won); nothing was changed");
     log_emit(LOG_INFO, "password changed", json_pack("{s:s}", "admin_id", who->admin.id));
     /* the change is made: a failure to end the other sessions is logged,
      * not turned into an error the client would take for "unchanged" */

@@ -26,9 +26,12 @@ bool accounts_check_password(struct app *c, const char *email, const struct secr
                              const char *client, struct admin *out, struct error *e);
 
 /* The caller proves its password again (current_password): 401 "current
- * password is incorrect" when wrong, throttled like a login. */
+ * password is incorrect" when wrong, throttled like a login. *verified is
+ * the account as its password was checked (its version): a change of its
+ * credentials is a guarded write on it, so of two changes made with one
+ * password, one wins and the other is a 409. */
 bool accounts_reauthenticate(struct app *c, const struct admin *who, const struct secret_text *pw,
-                             const char *client, struct error *e);
+                             const char *client, struct admin *verified, struct error *e);
 
 /* The e-mail (lower-cased) belongs to nobody but except_id (NULL: nobody):
  * 409 naming `email` otherwise. A fast answer; the unique index decides races. */
@@ -48,7 +51,9 @@ bool accounts_signup(struct app *c, const struct signup_request *req, const char
 bool accounts_signin(struct app *c, const struct login_request *req, const char *client,
                      struct token_pair *out, struct error *e);
 
-/* PUT /auth/password: every other session of the account ends. */
+/* PUT /auth/password: every other session of the account ends. 409 when
+ * the account changed since its password was checked (another change
+ * won): nothing changed then. */
 bool accounts_change_password(struct app *c, const struct caller *who,
                               const struct password_request *req, const char *client,
                               struct error *e);

@@ -437,7 +437,7 @@ bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn repor
     int64_t cutoff = clock_now_ms() - age_ms;
     /* first, so that the stuck operations they hold can be recovered below */
     int64_t stale = 0;
-    if (!store_org_locks_stale(c->store, cutoff, repair, &stale, e))
+    if (!store_locks_stale(c->store, cutoff, repair, &stale, e))
         return false;
     if (stale > 0)
         found(&r, "stale_lock", repair,

@@ -5,7 +5,7 @@
  * no two orgs claiming one collection; no membership, invitation or token
  * pointing at a missing org (or a membership at a missing admin); no admin
  * left without any membership; no operation stuck longer than the recovery
- * age; no org lock left by a writer that died (store_org_locks_stale).
+ * age; no org lock left by a writer that died (store_locks_stale).
  * Operations younger than that are in progress, not problems.
  *
  * With repair, each problem is fixed: stuck operations by recovery; a

@@ -51,6 +51,49 @@ static bool not_a_member(struct app *c, const char *org_id, const char *email_ke
     return error_set(e, ERR_CONFLICT, "this person is already a member");
 }
 
+/* Ends invitation v (as read): revoked, its slot given back. */
+static bool end_invitation(struct app *c, const struct invitation *v, bool *applied,
+                           struct error *e)
+{
+    return store_invitation_move(c->store, v, INV_REVOKED, NULL, clock_now_ms(), applied, e);
+}
+
+/* Inserts v, replacing the invitation that holds its (org, e-mail) slot:
+ * the unique pending_key makes one pending per e-mail the database's rule,
+ * so a conflict names the holder, which is revoked (a guarded transition:
+ * an accept of it that got there first wins, and this is a 409) before the
+ * insert is tried again. *replaced counts those revoked. */
+static bool insert_replacing(struct app *c, const struct invitation *v, int64_t *replaced,
+                             struct error *e)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (store_invitation_insert(c->store, v, e))
+            return true;
+        if (e->kind != ERR_CONFLICT)
+            return false;
+        error_clear(e);
+        struct invitation holder;
+        bool found = false, applied = false;
+        if (!store_invitation_holding(c->store, v->org_id, v->email, &holder, &found, e))
+            return false;
+        if (!found)
+            continue; /* given back meanwhile */
+        if (holder.status == INV_ACCEPTING) {
+            e->retry_after = 1;
+            error_field(e, "email", "has an invitation being accepted right now");
+            return error_set(e, ERR_BUSY,
+                             "an invitation to this e-mail is being accepted; "
+                             "retry shortly");
+        }
+        if (!end_invitation(c, &holder, &applied, e))
+            return false;
+        *replaced += applied;
+        FAULT("invite.after_replace");
+    }
+    e->retry_after = 1;
+    return error_set(e, ERR_BUSY, "invitations to this e-mail are changing; retry shortly");
+}
+
 bool invitations_create(struct app *c, const struct caller *who, const char *org_id,
                         const struct invite_request *req, struct invitation_view *out,
                         struct error *e)
@@ -66,25 +109,34 @@ bool invitations_create(struct app *c, const struct caller *who, const char *org
         return error_set(e, ERR_FORBIDDEN, "only an owner may invite an owner");
     struct invitation *v = &out->inv;
     names_email_key(req->email, v->email);
-    if (!not_a_member(c, o.org.id, v->email, e) || !token_new(out->token, v->token_hash, e))
+    if (!token_new(out->token, v->token_hash, e))
         return false;
     store_new_id(v->id);
     memcpy(v->org_id, o.org.id, ID_BUF);
     memcpy(v->invited_by, who->admin.id, ID_BUF);
     v->role = req->role;
     v->status = INV_PENDING;
+    v->version = 1;
     v->created_at = clock_now_ms();
     v->expires_at = v->created_at + (int64_t)c->cfg->invitation_seconds * 1000;
     snprintf(out->org_name, sizeof out->org_name, "%s", o.org.name);
-    /* one pending invitation per e-mail: a new one replaces the old (a crash
-     * in between leaves none, and the inviter invites again) */
     int64_t replaced = 0;
-    if (!store_invitations_revoke_pending(c->store, o.org.id, v->email, v->created_at, &replaced,
-                                          e))
-        return false;
-    FAULT("invite.after_replace");
-    if (!store_invitation_insert(c->store, v, e)) {
+    if (!insert_replacing(c, v, &replaced, e)) {
         explicit_bzero(out->token, sizeof out->token);
+        return false;
+    }
+    /* after the insert: an accept that finished just before it (the slot
+     * it gave back is what let the insert through) made a member, and an
+     * invitation to a member would be a live token for nothing */
+    struct error me = ERROR_INIT;
+    if (!not_a_member(c, o.org.id, v->email, &me)) {
+        bool applied = false;
+        struct error ue = ERROR_INIT;
+        if (!end_invitation(c, v, &applied, &ue) || !applied)
+            log_emit(LOG_WARN, "invitation to a member left pending",
+                     json_pack("{s:s, s:s}", "invitation_id", v->id, "error", ue.message));
+        explicit_bzero(out->token, sizeof out->token);
+        *e = me;
         return false;
     }
     metrics_invitation(INVITATION_CREATED);
@@ -117,23 +169,29 @@ bool invitations_revoke(struct app *c, const struct caller *who, const char *org
                         const char *invitation_id, struct error *e)
 {
     struct org_described o;
-    struct invitation v;
-    struct error le = ERROR_INIT;
-    bool applied = false;
     if (!manage(c, who, org_id, &o, e))
         return false;
-    if (!store_invitation_by_id(c->store, invitation_id, &v, &le)) {
-        if (!error_absent(e, &le))
+    /* a guarded transition from pending: of a revoke and an accept sent
+     * together exactly one happens; a version that moved on while it
+     * stayed pending (an accept undone) is read again */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct invitation v;
+        struct error le = ERROR_INIT;
+        bool applied = false;
+        if (!store_invitation_by_id(c->store, invitation_id, &v, &le))
+            return error_absent(e, &le) &&
+                   error_set(e, ERR_NOT_FOUND, "no such pending invitation");
+        if (strcmp(v.org_id, o.org.id) != 0 || v.status != INV_PENDING)
+            return error_set(e, ERR_NOT_FOUND, "no such pending invitation");
+        if (!end_invitation(c, &v, &applied, e))
             return false;
-    } else if (strcmp(v.org_id, o.org.id) == 0 &&
-               !store_invitation_set_status(c->store, v.id, INV_PENDING, INV_REVOKED,
-                                            clock_now_ms(), &applied, e)) {
-        return false;
+        if (applied) {
+            metrics_invitation(INVITATION_REVOKED);
+            return true;
+        }
     }
-    if (!applied)
-        return error_set(e, ERR_NOT_FOUND, "no such pending invitation");
-    metrics_invitation(INVITATION_REVOKED);
-    return true;
+    e->retry_after = 1;
+    return error_set(e, ERR_BUSY, "the invitation is changing; retry shortly");
 }
 
 bool invitations_mine(struct app *c, const struct caller *who, struct invitation_view *out,
@@ -263,29 +321,79 @@ static bool joining_account(struct app *c, const struct caller *who,
     return ok;
 }
 
+/* The invitation's inviter may still grant its role in the org: an
+ * invitation made by an admin who was then removed, or demoted below
+ * what it grants, is no longer an offer anyone stands behind. Checked at
+ * the accept (not by revoking at the removal): whatever the order of the
+ * two, the accept stands only on a right held when it was made. */
+static bool inviter_may_grant(struct app *c, const struct invitation *v, struct error *e)
+{
+    struct membership inviter;
+    struct error le = ERROR_INIT;
+    if (!store_membership_get(c->store, v->invited_by, v->org_id, &inviter, &le)) {
+        if (!error_absent(e, &le))
+            return false;
+    } else if (roles_may(inviter.role, ACT_INVITE) &&
+               (v->role != ROLE_OWNER || roles_may(inviter.role, ACT_GRANT_OWNER))) {
+        return true;
+    }
+    bool applied = false;
+    struct error ue = ERROR_INIT;
+    end_invitation(c, v, &applied, &ue); /* best effort: the 410 stands either way */
+    return refused(e, ERR_GONE,
+                   "this invitation is no longer valid: the person who sent it may no longer "
+                   "grant its role");
+}
+
+/* The org is still there to join (not being created or deleted). */
+static bool org_joinable(struct app *c, const char *org_id, struct org *out, struct error *e)
+{
+    struct error le = ERROR_INIT;
+    if (store_org_by_id(c->store, org_id, out, &le) && out->state != ORG_CREATING &&
+        out->state != ORG_DELETING)
+        return true;
+    if (le.kind != ERR_OK && !error_absent(e, &le))
+        return false;
+    return refused(e, ERR_GONE, "the organization no longer exists");
+}
+
+/* Why an invitation that was pending when read is not now. */
+static bool moved_on(struct app *c, const struct invitation *read, struct error *e)
+{
+    struct invitation now;
+    struct error le = ERROR_INIT;
+    if (!store_invitation_by_id(c->store, read->id, &now, &le) && !error_absent(e, &le))
+        return false;
+    if (le.kind == ERR_OK && now.status == INV_ACCEPTING) {
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY, "this invitation is being accepted; retry shortly");
+    }
+    if (le.kind == ERR_OK && now.status == INV_ACCEPTED)
+        return refused(e, ERR_GONE, "this invitation has already been accepted");
+    return refused(e, ERR_GONE, "this invitation has been revoked");
+}
+
 bool invitations_accept(struct app *c, const struct caller *who, const struct accept_request *req,
                         const char *client, struct acceptance *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     struct invitation v;
-    struct error le = ERROR_INIT;
-    if (!usable(c, req, &v, e))
-        return false;
-    if (!store_org_by_id(c->store, v.org_id, &out->org, &le) || out->org.state == ORG_CREATING ||
-        out->org.state == ORG_DELETING) {
-        if (le.kind != ERR_OK && !error_absent(e, &le))
-            return false;
-        return refused(e, ERR_GONE, "the organization no longer exists");
-    }
-    if (!joining_account(c, who, req, &v, client, out, e))
+    if (!usable(c, req, &v, e) || !org_joinable(c, v.org_id, &out->org, e) ||
+        !joining_account(c, who, req, &v, client, out, e))
         return false;
     FAULT("accept.after_account");
+    if (!inviter_may_grant(c, &v, e))
+        return false;
     int64_t now = clock_now_ms();
     bool applied = false;
-    if (!store_invitation_begin_accept(c->store, v.id, out->account.id, now, &applied, e))
+    /* the guarded transition that decides this invitation's fate: of this
+     * accept and a revoke, a replacing invite or another accept, one wins */
+    if (!store_invitation_move(c->store, &v, INV_ACCEPTING, out->account.id, now, &applied, e))
         return false;
     if (!applied)
-        return refused(e, ERR_GONE, "this invitation has already been used");
+        return moved_on(c, &v, e);
+    v.status = INV_ACCEPTING;
+    v.version++;
     struct membership *m = &out->membership;
     memcpy(m->admin_id, out->account.id, ID_BUF);
     memcpy(m->org_id, v.org_id, ID_BUF);
@@ -294,16 +402,28 @@ bool invitations_accept(struct app *c, const struct caller *who, const struct ac
     bool joined = store_membership_insert(c->store, m, e);
     if (!joined && e->kind != ERR_CONFLICT) {
         struct error ue = ERROR_INIT; /* back to pending, or recovery does it */
-        store_invitation_set_status(c->store, v.id, INV_ACCEPTING, INV_PENDING, now, &applied, &ue);
+        store_invitation_move(c->store, &v, INV_PENDING, NULL, now, &applied, &ue);
         return false;
     }
     FAULT("accept.after_membership");
+    /* a delete of the org that began after the first look removes every
+     * membership it finds; this one may have come after that: look again */
+    struct org again;
+    struct error oe = ERROR_INIT;
+    if (joined && !org_joinable(c, v.org_id, &again, &oe)) {
+        struct error ue = ERROR_INIT;
+        if (oe.kind == ERR_GONE && !store_membership_delete(c->store, m->admin_id, m->org_id, &ue))
+            log_emit(LOG_WARN, "membership of a deleted org left for check --repair",
+                     json_pack("{s:s, s:s}", "org_id", v.org_id, "error", ue.message));
+        store_invitation_move(c->store, &v, INV_REVOKED, NULL, now, &applied, &ue);
+        *e = oe;
+        return false;
+    }
     struct error se = ERROR_INIT;
-    if (!store_invitation_set_status(c->store, v.id, INV_ACCEPTING, INV_ACCEPTED, now, &applied,
-                                     &se))
+    if (!store_invitation_move(c->store, &v, INV_ACCEPTED, NULL, now, &applied, &se) || !applied)
         log_emit(LOG_WARN, "invitation left accepting for recovery",
                  json_pack("{s:s, s:s}", "invitation_id", v.id, "error", se.message));
-    if (!joined) { /* already a member (or a concurrent accept won): one membership */
+    if (!joined) { /* already a member: one membership */
         error_clear(e);
         return error_set(e, ERR_CONFLICT, "already a member of this organization");
     }
@@ -330,8 +450,7 @@ bool invitations_recover(struct app *c, int64_t before_ms, int *done, struct err
             continue; /* the database cannot tell now: next pass */
         bool applied = false;
         enum invitation_status to = member ? INV_ACCEPTED : INV_PENDING;
-        if (store_invitation_set_status(c->store, stuck[i].id, INV_ACCEPTING, to, clock_now_ms(),
-                                        &applied, &le) &&
+        if (store_invitation_move(c->store, &stuck[i], to, NULL, clock_now_ms(), &applied, &le) &&
             applied) {
             (*done)++;
             enum recovery_action a = member ? RECOVERY_FINISH_ACCEPT : RECOVERY_UNDO_ACCEPT;

@@ -57,14 +57,17 @@ struct admin {
     char password_hash[PASSWORD_HASH_BUF];
     enum origin origin; /* documents without one are org_create (older data) */
     int64_t created_at;
+    int64_t version; /* every change is a guarded transition on it (0: none stored yet) */
 };
 
 struct membership {
+    char id[ID_BUF]; /* the document's own */
     char admin_id[ID_BUF];
     char org_id[ID_BUF];
     enum role role;
     int64_t member_at;
     int64_t removing_at; /* 0, or when a removal began (recovery finishes one left behind) */
+    int64_t version;     /* every change is a guarded transition on it (0: none stored yet) */
 };
 
 #define DESCRIPTION_MAX_CHARS 1000
@@ -96,6 +99,7 @@ struct invitation {
     int64_t accepted_at;       /* 0 = not accepted */
     char accepting_by[ID_BUF]; /* accepting: the account joining */
     int64_t accepting_at;      /* accepting: since when */
+    int64_t version;           /* every change is a guarded transition on it (0: none stored yet) */
 };
 
 const char *invitation_status_name(enum invitation_status s);

@@ -401,21 +401,28 @@ bool orgs_name_free(struct app *c, const struct org *o, const char *new_name, co
     return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
 }
 
-/* Changes the caller's e-mail and/or password hash, keeping the old ones in
- * *before so a later failure can put them back. */
-static bool change_credentials(struct app *c, const char *admin_id, const char *email_key,
-                               const char *hash, struct admin *before, struct error *e)
+/* Changes the caller's e-mail and/or password hash: a guarded write on the
+ * account as its password was checked (*verified), so of two changes made
+ * with one password one wins and the other is a 409. On success
+ * verified->version is the account's new one (a failed rename puts the
+ * old credentials back with it). */
+static bool change_credentials(struct app *c, struct admin *verified, const char *email_key,
+                               const char *hash, struct error *e)
 {
-    if (!store_admin_by_id(c->store, admin_id, before, e))
-        return false;
-    if (store_admin_update(c->store, admin_id, email_key, hash, e))
-        return true;
-    if (e->kind == ERR_CONFLICT) {
+    bool applied = false;
+    if (!store_admin_update(c->store, verified, email_key, hash, &applied, e)) {
+        if (e->kind != ERR_CONFLICT)
+            return false;
         error_clear(e);
         error_field(e, "email", "is already registered");
         return error_set(e, ERR_CONFLICT, "an account with this email already exists");
     }
-    return false;
+    if (!applied)
+        return error_set(e, ERR_CONFLICT,
+                         "the account changed while its credentials were being changed (another "
+                         "change won); nothing was changed");
+    verified->version++;
+    return true;
 }
 
 /* Everything a client can be refused for, before anything is written:
@@ -423,16 +430,19 @@ static bool change_credentials(struct app *c, const char *admin_id, const char *
  * e-mail key and the new hash the writes need. */
 static bool update_checks(struct app *c, const struct caller *who, const struct update_request *req,
                           const struct org *o, const struct membership *m, const char *client,
-                          char email_key[EMAIL_BUF], char hash[PASSWORD_HASH_BUF], struct error *e)
+                          struct admin *verified, char email_key[EMAIL_BUF],
+                          char hash[PASSWORD_HASH_BUF], struct error *e)
 {
     if (req->new_name[0] != '\0' && !roles_may(m->role, ACT_RENAME))
         return error_set(e, ERR_FORBIDDEN, "only an owner may rename this organization");
     if ((req->has_email || req->has_password) && !roles_may(m->role, ACT_CHANGE_CREDENTIALS))
         return error_set(e, ERR_FORBIDDEN, "only an owner may update this organization");
     struct admin me;
+    if (req->has_email && !throttle_attempt(c, THROTTLE_EMAIL_CHANGE, client, e))
+        return false;
     if ((req->has_email || req->has_password) &&
         (!sessions_account(c, who, &me, e) ||
-         !accounts_reauthenticate(c, &me, &req->current_password, client, e)))
+         !accounts_reauthenticate(c, &me, &req->current_password, client, verified, e)))
         return false;
     if (req->has_email) {
         names_email_key(req->email, email_key);
@@ -487,28 +497,40 @@ bool orgs_update(struct app *c, const struct caller *who, const struct update_re
 {
     struct org o;
     struct membership m;
+    struct admin verified = {0};
     char email_key[EMAIL_BUF] = "", hash[PASSWORD_HASH_BUF] = "";
     if (!resolve(c, who, req->old_name, false, &o, &m, e) ||
-        !update_checks(c, who, req, &o, &m, client, email_key, hash, e)) {
+        !update_checks(c, who, req, &o, &m, client, &verified, email_key, hash, e)) {
         explicit_bzero(hash, sizeof hash);
         return false;
     }
     FAULT("update.after_checks");
     bool credentials = req->has_email || req->has_password;
-    struct admin before;
-    bool ok =
-        !credentials || change_credentials(c, who->admin.id, req->has_email ? email_key : NULL,
-                                           req->has_password ? hash : NULL, &before, e);
+    struct admin before = verified; /* its e-mail and hash as they were */
+    struct error be = ERROR_INIT;
+    bool ok = !credentials || (store_admin_by_id(c->store, who->admin.id, &before, &be) &&
+                               before.version == verified.version &&
+                               change_credentials(c, &verified, req->has_email ? email_key : NULL,
+                                                  req->has_password ? hash : NULL, e));
     explicit_bzero(hash, sizeof hash);
-    if (!ok)
+    if (!ok) {
+        explicit_bzero(before.password_hash, sizeof before.password_hash);
+        if (be.kind != ERR_OK)
+            *e = be;
+        else if (e->kind == ERR_OK)
+            error_set(e, ERR_CONFLICT, "the account changed meanwhile; nothing was changed");
         return false;
+    }
     if (req->new_name[0] != '\0' && strcmp(req->new_name, o.name) != 0 &&
         !orgs_rename(c, &o, req->new_name, "new_organization_name", e)) {
         struct error ue = ERROR_INIT;
-        if (credentials &&
-            !store_admin_update(c->store, who->admin.id, before.email, before.password_hash, &ue))
+        bool applied = false;
+        if (credentials && (!store_admin_update(c->store, &verified, before.email,
+                                                before.password_hash, &applied, &ue) ||
+                            !applied))
             log_emit(LOG_ERROR, "credentials kept after a failed rename",
-                     json_pack("{s:s, s:s}", "admin_id", who->admin.id, "error", ue.message));
+                     json_pack("{s:s, s:s}", "admin_id", who->admin.id, "error",
+                               ue.kind != ERR_OK ? ue.message : "the account changed meanwhile"));
         explicit_bzero(before.password_hash, sizeof before.password_hash);
         return false;
     }

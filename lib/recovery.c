@@ -68,7 +68,7 @@ bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, s
 {
     memset(stats, 0, sizeof *stats);
     int64_t expired = 0;
-    if (!store_org_locks_stale(c->store, clock_now_ms() - age_ms, true, &expired, e))
+    if (!store_locks_stale(c->store, clock_now_ms() - age_ms, true, &expired, e))
         return false;
     if (expired > 0)
         log_emit(LOG_WARN, "expired org locks left by a process that died mid-write",

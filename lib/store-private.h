@@ -23,6 +23,7 @@ struct store {
     mongoc_client_pool_t *pool;
     char db[64];
     atomic_bool indexed;         /* the unique indexes exist: names, e-mails, locks */
+    atomic_bool locks_indexed;   /* the locks' unique index exists (store__swap may run) */
     atomic_bool ttl_unsupported; /* the server refused a TTL index (FerretDB 1.x) */
     int64_t lock_ttl_ms;         /* an org lock younger than this may still be in use */
 };
@@ -36,6 +37,10 @@ struct store {
 #define C_ROTATIONS "session_rotations"
 #define C_THROTTLE "throttle_events"
 #define C_LOCKS "locks"
+
+/* Gives invitations stored before pending_key existed theirs (store_invitations.c);
+ * store_ensure_indexes calls it before it makes pending_key unique. */
+bool store__invitations_slot_legacy(store_t *s, struct error *e);
 
 /* The server error codes the store tells apart, by their names in MongoDB's
  * error_codes.yml. Any other code is ERR_INTERNAL. */
@@ -61,6 +66,12 @@ enum mongo_error_code {
     MONGO_ERR_INTERRUPTED_DUE_TO_REPL_STATE_CHANGE = 11602,
     MONGO_ERR_NOT_PRIMARY_NO_SECONDARY_OK = 13435,
     MONGO_ERR_NOT_PRIMARY_OR_SECONDARY = 13436,
+};
+
+/* One key's count (store_sessions.c, the throttle). */
+struct store__key_count {
+    char key[320];
+    int64_t n;
 };
 
 /* ---- errors (store.c) ---- */
@@ -181,6 +192,17 @@ bool store__write_op(store_t *s, const char *coll, enum store__write_kind kind,
  * and update; *applied: exactly one matched. */
 bool store__update_one(store_t *s, const char *coll, bson_t *filter, bson_t *update, bool *applied,
                        const char *what, struct error *e);
+
+/* The one guarded transition (the comment above it in store.c says why):
+ * applies `update` (operators; `version` is incremented here) to the
+ * document _id = id of coll if its version is still `version` (0: a
+ * document written before versions, which has none); update NULL deletes
+ * it instead. Atomic on FerretDB too: a unique insert into `locks` comes
+ * first. *applied says whether it matched; a unique-key clash of the write
+ * is ERR_CONFLICT. Every write to a document that two requests may change
+ * goes through it (docs/ARCHITECTURE.md lists them). */
+bool store__swap(store_t *s, const char *coll, const char *id, int64_t version,
+                 const bson_t *update, bool *applied, const char *what, struct error *e);
 
 /* Counts the documents matching filter into *n (negative on failure). */
 bool store__count(store_t *s, const char *coll, const bson_t *filter, int64_t *n, const char *what,

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store-private.h"
+#include "util.h"
 
 /* ---- errors ---- */
 
@@ -159,6 +160,7 @@ store_t *store_new(const char *uri_text, const char *db, int timeout_ms, struct 
     int32_t socket_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 0);
     s->lock_ttl_ms = 2 * (int64_t)(socket_ms > 10000 ? socket_ms : 10000) + 5000;
     atomic_init(&s->indexed, false);
+    atomic_init(&s->locks_indexed, false);
     atomic_init(&s->ttl_unsupported, false);
     s->pool = mongoc_client_pool_new(uri);
     mongoc_uri_destroy(uri);
@@ -286,8 +288,12 @@ static bool create_index(store_t *s, const char *coll, const char *name, enum in
 
 bool store_ensure_indexes(store_t *s, struct error *e)
 {
+    /* the locks first: every guarded transition needs them, the upgrade of
+     * older invitations below too */
+    if (!create_index(s, C_LOCKS, "key_unique", INDEX_UNIQUE, "key", NULL, e))
+        return false;
+    atomic_store(&s->locks_indexed, true);
     bool ok =
-        create_index(s, C_LOCKS, "key_unique", INDEX_UNIQUE, "key", NULL, e) &&
         create_index(s, C_ORGS, "name_key_unique", INDEX_UNIQUE, "name_key", NULL, e) &&
         create_index(s, C_ORGS, "state_touched", INDEX_PLAIN, "state", "op.touched_at", e) &&
         create_index(s, C_ORGS, "collection", INDEX_PLAIN, "collection", NULL, e) &&
@@ -298,6 +304,9 @@ bool store_ensure_indexes(store_t *s, struct error *e)
         create_index(s, C_INVITATIONS, "token_hash_unique", INDEX_UNIQUE, "token_hash", NULL, e) &&
         create_index(s, C_INVITATIONS, "email", INDEX_PLAIN, "email", NULL, e) &&
         create_index(s, C_INVITATIONS, "expires", INDEX_TTL_GRACE, "expires_at", NULL, e) &&
+        store__invitations_slot_legacy(s, e) &&
+        create_index(s, C_INVITATIONS, "pending_key_unique", INDEX_UNIQUE, "pending_key", NULL,
+                     e) &&
         create_index(s, C_SESSIONS, "admin_last_used", INDEX_PLAIN, "admin_id", "last_used_at",
                      e) &&
         create_index(s, C_SESSIONS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
@@ -510,6 +519,109 @@ bool store__update_one(store_t *s, const char *coll, bson_t *filter, bson_t *upd
     bson_destroy(filter);
     bson_destroy(update);
     *applied = ok && matched == 1;
+    return ok;
+}
+
+/* ---- the guarded transition ----
+ *
+ * FerretDB applies an update or a delete as a read followed by a write of
+ * the whole document by _id, on its SQLite and its PostgreSQL backends
+ * alike, so a filter on `version` alone is no compare-and-swap there: two
+ * writers that read the same version both write, and the later write puts
+ * back every field the earlier one changed. An insert into a unique index
+ * is atomic everywhere, so a writer first inserts the lock (collection,
+ * id, version), then writes filtered on that version, then removes its
+ * lock. Of the writers that read one version exactly one takes the lock;
+ * a writer that read an older version takes its lock but matches nothing.
+ * A lock left behind by a process that died between the two writes
+ * freezes only that document, until store_locks_stale removes it (the
+ * recovery pass does, once it is older than both the recovery age and
+ * twice the socket timeout, so that no write can still be in flight under
+ * it); `orgd check` reports such locks. On MongoDB the version filter
+ * alone would do; the lock is one insert and one delete more. */
+
+static bool lock_take(store_t *s, const char *coll, const char *id, int64_t version,
+                      bson_oid_t *lock, bool *taken, struct error *e)
+{
+    *taken = false;
+    if (!atomic_load(&s->locks_indexed) && !store__indexes_ready(s, e))
+        return false;
+    char key[128];
+    snprintf(key, sizeof key, "%s:%s:%lld", coll, id, (long long)version);
+    bson_oid_init(lock, NULL);
+    bson_t *doc = BCON_NEW("_id", BCON_OID(lock), "key", BCON_UTF8(key), "at",
+                           BCON_DATE_TIME(clock_now_ms()));
+    bson_error_t be;
+    bool ok = store__insert_raw(s, C_LOCKS, doc, &be);
+    bson_destroy(doc);
+    if (ok) {
+        *taken = true;
+        return true;
+    }
+    if (store__classify(&be) == ERR_CONFLICT)
+        return true; /* another writer has this version: contention, not an error */
+    return store__fail(e, &be, "lock");
+}
+
+static void lock_release(store_t *s, const bson_oid_t *lock)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_OID(lock));
+    struct error e = ERROR_INIT;
+    if (!store__write_op(s, C_LOCKS, STORE__DELETE_ONE, filter, NULL, NULL, "unlock", &e))
+        log_text(LOG_WARN, "lock left for recovery to expire", "%s", e.message);
+    bson_destroy(filter);
+}
+
+/* _id, and version (or its absence, for version 0: a document written
+ * before it had one). */
+static bson_t *version_filter(const bson_oid_t *oid, int64_t version)
+{
+    if (version > 0)
+        return BCON_NEW("_id", BCON_OID(oid), "version", BCON_INT64(version));
+    return BCON_NEW("_id", BCON_OID(oid), "version", "{", "$exists", BCON_BOOL(false), "}");
+}
+
+bool store__swap(store_t *s, const char *coll, const char *id, int64_t version,
+                 const bson_t *update, bool *applied, const char *what, struct error *e)
+{
+    *applied = false;
+    bson_oid_t oid;
+    if (!store__oid_from(id, &oid))
+        return true;
+    bson_t *filter = version_filter(&oid, version);
+    bson_t write = BSON_INITIALIZER;
+    if (update != NULL) {
+        bson_copy_to_excluding_noinit(update, &write, "$inc", NULL);
+        BCON_APPEND(&write, "$inc", "{", "version", BCON_INT64(1), "}");
+    }
+    int64_t matched = 0;
+    bson_oid_t lock;
+    bool taken = false;
+    char lock_id[ID_BUF];
+    bson_oid_to_string(&oid, lock_id);
+    bool ok = lock_take(s, coll, lock_id, version, &lock, &taken, e);
+    if (ok && taken) {
+        ok = store__write_op(s, coll, update != NULL ? STORE__UPDATE_ONE : STORE__DELETE_ONE,
+                             filter, update != NULL ? &write : NULL, &matched, what, e);
+        if (ok || e->kind == ERR_CONFLICT) /* else the write may still land: let the lock expire */
+            lock_release(s, &lock);
+    }
+    *applied = ok && matched == 1;
+    bson_destroy(filter);
+    bson_destroy(&write);
+    return ok;
+}
+
+bool store_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n, struct error *e)
+{
+    int64_t ttl_cutoff = clock_now_ms() - s->lock_ttl_ms;
+    bson_t *filter = BCON_NEW("at", "{", "$lt",
+                              BCON_DATE_TIME(before_ms < ttl_cutoff ? before_ms : ttl_cutoff), "}");
+    *n = 0;
+    bool ok =
+        remove ? store__write_op(s, C_LOCKS, STORE__DELETE_MANY, filter, NULL, n, "locks expire", e)
+               : store__count(s, C_LOCKS, filter, n, "locks count", e);
+    bson_destroy(filter);
     return ok;
 }
 

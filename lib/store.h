@@ -87,11 +87,11 @@ bool store_orgs_owned_by(store_t *s, const char *admin_id, struct org *out, size
 /* Deletes the org document if it still has `version`. */
 bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e);
 
-/* Org locks left by a process that died between taking one and writing:
- * those taken before `before_ms` and before the lock lifetime (twice the
- * socket timeout, plus margin). Counts them into *n, or removes them (and
- * counts those removed) when `remove`. */
-bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n, struct error *e);
+/* Locks (see store__swap) left by a process that died between taking one
+ * and writing: those taken before `before_ms` and before the lock lifetime
+ * (twice the socket timeout, plus margin). Counts them into *n, or removes
+ * them (and counts those removed) when `remove`. */
+bool store_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n, struct error *e);
 
 /* Calls fn for every org document (any state). fn returns false to stop. */
 /* True (in *claimed) when an org other than except_id (NULL or "": any)
@@ -112,10 +112,12 @@ bool store_org_stuck(store_t *s, int64_t before_ms, struct org *out, size_t max,
 bool store_admin_insert(store_t *s, const struct admin *a, struct error *e);
 bool store_admin_by_email(store_t *s, const char *email_key, struct admin *out, struct error *e);
 bool store_admin_by_id(store_t *s, const char *id, struct admin *out, struct error *e);
-/* Sets email and/or password_hash (NULL: unchanged). ERR_CONFLICT if the
- * e-mail belongs to someone else; ERR_NOT_FOUND if the admin is gone. */
-bool store_admin_update(store_t *s, const char *id, const char *email_key,
-                        const char *password_hash, struct error *e);
+/* The guarded change of account cur (as read: its version): sets email
+ * and/or password_hash (NULL: unchanged). *applied false: the account
+ * changed (or went) since cur was read. ERR_CONFLICT if the e-mail belongs
+ * to someone else. */
+bool store_admin_update(store_t *s, const struct admin *cur, const char *email_key,
+                        const char *password_hash, bool *applied, struct error *e);
 /* Deletes the admin if it has no membership in any org but except_org_id
  * (NULL: none excepted); *deleted says whether it did. */
 bool store_admin_delete_if_unattached(store_t *s, const char *id, const char *except_org_id,
@@ -156,7 +158,9 @@ bool store_memberships_page(store_t *s, const char *admin_id, const char *after_
 /* org_id's memberships ordered by account id, after after_admin_id. */
 bool store_members_page(store_t *s, const char *org_id, const char *after_admin_id,
                         struct membership *out, size_t max, size_t *n, struct error *e);
-bool store_membership_set_role(store_t *s, const char *admin_id, const char *org_id, enum role role,
+/* The guarded change of membership cur's role (as read: its version);
+ * *applied false: it changed or went since. */
+bool store_membership_set_role(store_t *s, const struct membership *cur, enum role role,
                                bool *applied, struct error *e);
 /* Members of org_id holding `role`, those being removed not counted. */
 bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
@@ -170,6 +174,9 @@ bool store_admins_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct
                          size_t *found, struct error *e);
 
 /* ---- invitations (collection "invitations"; the token only as SHA-256) ---- */
+/* ERR_CONFLICT when (org, e-mail) has an invitation pending or being
+ * accepted already: one pending invitation per e-mail is the database's
+ * rule (a unique index), not a read before the insert. */
 bool store_invitation_insert(store_t *s, const struct invitation *v, struct error *e);
 bool store_invitation_by_hash(store_t *s, const char *token_hash, struct invitation *out,
                               struct error *e);
@@ -178,28 +185,30 @@ bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, 
  * newest first, at most max. */
 bool store_invitations_pending(store_t *s, const char *org_id, const char *email, int64_t now,
                                struct invitation *out, size_t max, size_t *n, struct error *e);
-/* Moves invitation id from status `from` to `to` (stamping when); *applied
- * says whether it was in `from`. */
-bool store_invitation_set_status(store_t *s, const char *id, enum invitation_status from,
-                                 enum invitation_status to, int64_t at, bool *applied,
-                                 struct error *e);
-/* Revokes every pending invitation of org_id to email; *n how many. */
-bool store_invitations_revoke_pending(store_t *s, const char *org_id, const char *email, int64_t at,
-                                      int64_t *n, struct error *e);
-/* pending -> accepting by admin_id; *applied says whether it was pending. */
-bool store_invitation_begin_accept(store_t *s, const char *id, const char *admin_id, int64_t at,
-                                   bool *applied, struct error *e);
-/* Invitations left accepting since before before_ms, at most max. */
+/* The invitation that holds (org_id, email)'s pending slot (pending or
+ * being accepted): *found false if none. */
+bool store_invitation_holding(store_t *s, const char *org_id, const char *email,
+                              struct invitation *out, bool *found, struct error *e);
+/* The guarded transition of invitation cur (as read: its version) to `to`,
+ * releasing its pending slot unless `to` is pending or accepting. `by`
+ * (accepting: the joining account) and `at` stamp the move. *applied
+ * false: it changed since cur was read. ERR_CONFLICT: back to pending while
+ * another invitation holds the slot. */
+bool store_invitation_move(store_t *s, const struct invitation *cur, enum invitation_status to,
+                           const char *by, int64_t at, bool *applied, struct error *e);
+/* The pending invitations of org_id that inviter_id made, at most max. */
+bool store_invitations_by_inviter(store_t *s, const char *org_id, const char *inviter_id,
+                                  struct invitation *out, size_t max, size_t *n, struct error *e);
 bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *out, size_t max,
                              size_t *n, struct error *e);
 /* A member of org_id holding `role`, not being removed, other than
  * except_admin_id (NULL: any); ERR_NOT_FOUND if none. */
 bool store_member_with_role(store_t *s, const char *org_id, enum role role,
                             const char *except_admin_id, struct membership *out, struct error *e);
-/* Marks the membership as being removed at `at` (0: unmarks it); *applied
- * says whether it exists. */
-bool store_membership_mark_removing(store_t *s, const char *admin_id, const char *org_id,
-                                    int64_t at, bool *applied, struct error *e);
+/* Marks membership cur (as read: its version) as being removed at `at`
+ * (0: unmarks it), a guarded change; *applied false: it changed or went. */
+bool store_membership_mark_removing(store_t *s, const struct membership *cur, int64_t at,
+                                    bool *applied, struct error *e);
 /* Memberships whose removal began before before_ms, at most max. */
 bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership *out, size_t max,
                                 size_t *n, struct error *e);
@@ -251,13 +260,21 @@ bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF
 
 /* ---- throttling events (collection "throttle_events"): one document per
  * counted event, so that concurrent increments cannot be lost ---- */
-bool store_throttle_count(store_t *s, const char *key, int64_t since, int64_t *n, struct error *e);
+#define THROTTLE_KEYS_MAX 2
+/* Inserts one event now for each of keys[0..n) (n <= THROTTLE_KEYS_MAX),
+ * in one command; their ids into ids. */
+bool store_throttle_reserve(store_t *s, const char *const *keys, size_t n, int64_t now,
+                            int64_t expires_at, char (*ids)[ID_BUF], struct error *e);
+/* The events of each of keys[0..n) after since, into counts, in one command. */
+bool store_throttle_counts(store_t *s, const char *const *keys, size_t n, int64_t since,
+                           int64_t *counts, struct error *e);
 /* The time of key's event number `skip` (0 = oldest) after since; 0 if none. */
 bool store_throttle_nth(store_t *s, const char *key, int64_t since, int64_t skip, int64_t *at,
                         struct error *e);
-bool store_throttle_add(store_t *s, const char *key, int64_t now, int64_t expires_at,
-                        struct error *e);
-bool store_throttle_clear(store_t *s, const char *key, struct error *e);
+/* Deletes the events ids[0..n) and, when clear_key is given, every event
+ * of that key, in one command. */
+bool store_throttle_release(store_t *s, const char (*ids)[ID_BUF], size_t n, const char *clear_key,
+                            struct error *e);
 
 /* An expired invitation is kept this long after its expiry, so that its
  * token answers 410 (expired), not 404 (unknown). */

@@ -36,6 +36,8 @@ static void admin_from_doc(const bson_t *doc, void *out)
             a->origin = origin_from_iter(&it);
         else if (strcmp(k, "created_at") == 0)
             a->created_at = store__get_time(&it);
+        else if (strcmp(k, "version") == 0)
+            a->version = bson_iter_as_int64(&it);
     }
 }
 
@@ -49,7 +51,9 @@ static void membership_from_doc(const bson_t *doc, void *out)
         return;
     while (bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);
-        if (strcmp(k, "admin_id") == 0) {
+        if (strcmp(k, "_id") == 0) {
+            store__copy_oid(&it, m->id);
+        } else if (strcmp(k, "admin_id") == 0) {
             store__copy_oid(&it, m->admin_id);
         } else if (strcmp(k, "org_id") == 0) {
             store__copy_oid(&it, m->org_id);
@@ -62,6 +66,8 @@ static void membership_from_doc(const bson_t *doc, void *out)
             m->member_at = store__get_time(&it);
         } else if (strcmp(k, "removing_at") == 0) {
             m->removing_at = store__get_time(&it);
+        } else if (strcmp(k, "version") == 0) {
+            m->version = bson_iter_as_int64(&it);
         }
     }
 }
@@ -76,7 +82,7 @@ bool store_admin_insert(store_t *s, const struct admin *a, struct error *e)
     store__append_oid(&doc, "_id", a->id);
     BCON_APPEND(&doc, "email", BCON_UTF8(a->email), "password_hash", BCON_UTF8(a->password_hash),
                 "origin", BCON_UTF8(origin_name(a->origin)), "created_at",
-                BCON_DATE_TIME(a->created_at));
+                BCON_DATE_TIME(a->created_at), "version", BCON_INT64(1));
     if (a->username[0] != '\0')
         BSON_APPEND_UTF8(&doc, "username", a->username);
     bool ok = store__insert(s, C_ADMINS, &doc, "admin insert", e);
@@ -95,13 +101,9 @@ bool store_admin_by_id(store_t *s, const char *id, struct admin *out, struct err
     return store__find_by_id(s, C_ADMINS, id, admin_from_doc, out, "admin by id", e);
 }
 
-bool store_admin_update(store_t *s, const char *id, const char *email_key,
-                        const char *password_hash, struct error *e)
+bool store_admin_update(store_t *s, const struct admin *cur, const char *email_key,
+                        const char *password_hash, bool *applied, struct error *e)
 {
-    bson_oid_t oid;
-    if (!store__oid_from(id, &oid))
-        return error_set(e, ERR_NOT_FOUND, "not found");
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
     bson_t update = BSON_INITIALIZER, set;
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
     if (email_key != NULL)
@@ -109,13 +111,8 @@ bool store_admin_update(store_t *s, const char *id, const char *email_key,
     if (password_hash != NULL)
         BSON_APPEND_UTF8(&set, "password_hash", password_hash);
     bson_append_document_end(&update, &set);
-    int64_t matched = 0;
-    bool ok = store__write_op(s, C_ADMINS, STORE__UPDATE_ONE, filter, &update, &matched,
-                              "admin update", e);
-    bson_destroy(filter);
+    bool ok = store__swap(s, C_ADMINS, cur->id, cur->version, &update, applied, "admin update", e);
     bson_destroy(&update);
-    if (ok && matched == 0)
-        return error_set(e, ERR_NOT_FOUND, "not found");
     return ok;
 }
 
@@ -169,10 +166,11 @@ bool store_membership_insert(store_t *s, const struct membership *m, struct erro
     if (!store__indexes_ready(s, e))
         return false;
     bson_t doc = BSON_INITIALIZER;
+    store__append_oid(&doc, "_id", m->id);
     store__append_oid(&doc, "admin_id", m->admin_id);
     store__append_oid(&doc, "org_id", m->org_id);
     BCON_APPEND(&doc, "role", BCON_UTF8(role_name(m->role)), "member_at",
-                BCON_DATE_TIME(m->member_at));
+                BCON_DATE_TIME(m->member_at), "version", BCON_INT64(1));
     bool ok = store__insert(s, C_MEMBERS, &doc, "membership insert", e);
     bson_destroy(&doc);
     return ok;
@@ -346,16 +344,21 @@ bool store_members_page(store_t *s, const char *org_id, const char *after_admin_
     return ok;
 }
 
-bool store_membership_set_role(store_t *s, const char *admin_id, const char *org_id, enum role role,
-                               bool *applied, struct error *e)
+/* The guarded write of one membership (as read: its version). */
+static bool membership_swap(store_t *s, const struct membership *cur, bson_t *update, bool *applied,
+                            const char *what, struct error *e)
 {
     *applied = false;
-    bson_oid_t a, o;
-    if (!store__oid_from(admin_id, &a) || !store__oid_from(org_id, &o))
-        return true;
-    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
-    bson_t *update = BCON_NEW("$set", "{", "role", BCON_UTF8(role_name(role)), "}");
-    return store__update_one(s, C_MEMBERS, filter, update, applied, "membership role", e);
+    bool ok = store__swap(s, C_MEMBERS, cur->id, cur->version, update, applied, what, e);
+    bson_destroy(update);
+    return ok;
+}
+
+bool store_membership_set_role(store_t *s, const struct membership *cur, enum role role,
+                               bool *applied, struct error *e)
+{
+    return membership_swap(s, cur, BCON_NEW("$set", "{", "role", BCON_UTF8(role_name(role)), "}"),
+                           applied, "membership role", e);
 }
 
 bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
@@ -373,17 +376,12 @@ bool store_members_count_role(store_t *s, const char *org_id, enum role role, in
     return ok;
 }
 
-bool store_membership_mark_removing(store_t *s, const char *admin_id, const char *org_id,
-                                    int64_t at, bool *applied, struct error *e)
+bool store_membership_mark_removing(store_t *s, const struct membership *cur, int64_t at,
+                                    bool *applied, struct error *e)
 {
-    *applied = false;
-    bson_oid_t a, o;
-    if (!store__oid_from(admin_id, &a) || !store__oid_from(org_id, &o))
-        return true;
-    bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "org_id", BCON_OID(&o));
     bson_t *update = at > 0 ? BCON_NEW("$set", "{", "removing_at", BCON_DATE_TIME(at), "}")
                             : BCON_NEW("$unset", "{", "removing_at", BCON_UTF8(""), "}");
-    return store__update_one(s, C_MEMBERS, filter, update, applied, "membership removing", e);
+    return membership_swap(s, cur, update, applied, "membership removing", e);
 }
 
 bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership *out, size_t max,

@@ -1,6 +1,14 @@
 /* store_invitations.c — invitations to join an org. Only the SHA-256 of an
- * invitation's token is stored. */
+ * invitation's token is stored.
+ *
+ * pending_key is what keeps one invitation pending per (org, e-mail) in
+ * the database itself: "<org id>:<e-mail>" while the invitation is pending
+ * or being accepted, its own id once it has ended, under a unique index.
+ * The field is always there (FerretDB has no sparse or partial indexes),
+ * and it changes in the same guarded write as the status. */
 #include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store-private.h"
@@ -45,25 +53,57 @@ static void invitation_from_doc(const bson_t *doc, void *out)
             store__copy_oid(&it, v->accepting_by);
         } else if (strcmp(k, "accepting_at") == 0) {
             v->accepting_at = store__get_time(&it);
+        } else if (strcmp(k, "version") == 0) {
+            v->version = bson_iter_as_int64(&it);
         }
     }
+}
+
+/* The pending slot of (org, e-mail) while an invitation holds it. */
+static void slot_key(const char *org_id, const char *email, char out[ID_BUF + EMAIL_BUF + 1])
+{
+    snprintf(out, ID_BUF + EMAIL_BUF + 1, "%s:%s", org_id, email);
+}
+
+/* pending_key for an invitation in `status`: the slot, or its own id. */
+static void pending_key_of(const struct invitation *v, enum invitation_status status,
+                           char out[ID_BUF + EMAIL_BUF + 1])
+{
+    if (status == INV_PENDING || status == INV_ACCEPTING)
+        slot_key(v->org_id, v->email, out);
+    else
+        memcpy(out, v->id, ID_BUF);
 }
 
 bool store_invitation_insert(store_t *s, const struct invitation *v, struct error *e)
 {
     if (!store__indexes_ready(s, e))
         return false;
+    char key[ID_BUF + EMAIL_BUF + 1];
+    pending_key_of(v, v->status, key);
     bson_t doc = BSON_INITIALIZER;
     store__append_oid(&doc, "_id", v->id);
     store__append_oid(&doc, "org_id", v->org_id);
     BCON_APPEND(&doc, "email", BCON_UTF8(v->email), "role", BCON_UTF8(role_name(v->role)));
     store__append_oid(&doc, "invited_by", v->invited_by);
-    BCON_APPEND(&doc, "status", BCON_UTF8(invitation_status_name(v->status)), "token_hash",
-                BCON_UTF8(v->token_hash), "created_at", BCON_DATE_TIME(v->created_at), "expires_at",
-                BCON_DATE_TIME(v->expires_at));
+    BCON_APPEND(&doc, "status", BCON_UTF8(invitation_status_name(v->status)), "pending_key",
+                BCON_UTF8(key), "token_hash", BCON_UTF8(v->token_hash), "created_at",
+                BCON_DATE_TIME(v->created_at), "expires_at", BCON_DATE_TIME(v->expires_at),
+                "version", BCON_INT64(1));
     bool ok = store__insert(s, C_INVITATIONS, &doc, "invitation insert", e);
     bson_destroy(&doc);
     return ok;
+}
+
+bool store_invitation_holding(store_t *s, const char *org_id, const char *email,
+                              struct invitation *out, bool *found, struct error *e)
+{
+    char key[ID_BUF + EMAIL_BUF + 1];
+    slot_key(org_id, email, key);
+    struct error le = ERROR_INIT;
+    *found = store__find_by_utf8(s, C_INVITATIONS, "pending_key", key, invitation_from_doc, out,
+                                 "invitation holding", &le);
+    return *found || error_absent(e, &le);
 }
 
 bool store_invitation_by_hash(store_t *s, const char *token_hash, struct invitation *out,
@@ -103,19 +143,6 @@ bool store_invitations_pending(store_t *s, const char *org_id, const char *email
     return ok;
 }
 
-bool store_invitation_begin_accept(store_t *s, const char *id, const char *admin_id, int64_t at,
-                                   bool *applied, struct error *e)
-{
-    *applied = false;
-    bson_oid_t oid, a;
-    if (!store__oid_from(id, &oid) || !store__oid_from(admin_id, &a))
-        return true;
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "status", BCON_UTF8("pending"));
-    bson_t *update = BCON_NEW("$set", "{", "status", BCON_UTF8("accepting"), "accepting_by",
-                              BCON_OID(&a), "accepting_at", BCON_DATE_TIME(at), "}");
-    return store__update_one(s, C_INVITATIONS, filter, update, applied, "invitation accept", e);
-}
-
 bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *out, size_t max,
                              size_t *n, struct error *e)
 {
@@ -127,36 +154,94 @@ bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *o
     return ok;
 }
 
-bool store_invitation_set_status(store_t *s, const char *id, enum invitation_status from,
-                                 enum invitation_status to, int64_t at, bool *applied,
-                                 struct error *e)
+bool store_invitation_move(store_t *s, const struct invitation *cur, enum invitation_status to,
+                           const char *by, int64_t at, bool *applied, struct error *e)
 {
-    *applied = false;
-    bson_oid_t oid;
-    if (!store__oid_from(id, &oid))
-        return true;
-    bson_t *filter =
-        BCON_NEW("_id", BCON_OID(&oid), "status", BCON_UTF8(invitation_status_name(from)));
-    bson_t *update =
-        BCON_NEW("$set", "{", "status", BCON_UTF8(invitation_status_name(to)),
-                 to == INV_ACCEPTED ? "accepted_at" : "ended_at", BCON_DATE_TIME(at), "}");
-    return store__update_one(s, C_INVITATIONS, filter, update, applied, "invitation status", e);
+    char key[ID_BUF + EMAIL_BUF + 1];
+    pending_key_of(cur, to, key);
+    bson_t update = BSON_INITIALIZER, set;
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    BCON_APPEND(&set, "status", BCON_UTF8(invitation_status_name(to)), "pending_key",
+                BCON_UTF8(key));
+    if (to == INV_ACCEPTING) {
+        store__append_oid(&set, "accepting_by", by);
+        BSON_APPEND_DATE_TIME(&set, "accepting_at", at);
+    } else if (to == INV_ACCEPTED) {
+        BSON_APPEND_DATE_TIME(&set, "accepted_at", at);
+    } else if (to == INV_REVOKED) {
+        BSON_APPEND_DATE_TIME(&set, "ended_at", at);
+    }
+    bson_append_document_end(&update, &set);
+    bool ok = store__swap(s, C_INVITATIONS, cur->id, cur->version, &update, applied,
+                          "invitation status", e);
+    bson_destroy(&update);
+    return ok;
 }
 
-bool store_invitations_revoke_pending(store_t *s, const char *org_id, const char *email, int64_t at,
-                                      int64_t *n, struct error *e)
+bool store_invitations_by_inviter(store_t *s, const char *org_id, const char *inviter_id,
+                                  struct invitation *out, size_t max, size_t *n, struct error *e)
 {
     *n = 0;
-    bson_oid_t o;
-    if (!store__oid_from(org_id, &o))
+    bson_oid_t o, i;
+    if (!store__oid_from(org_id, &o) || !store__oid_from(inviter_id, &i))
         return true;
-    bson_t *filter =
-        BCON_NEW("org_id", BCON_OID(&o), "email", BCON_UTF8(email), "status", BCON_UTF8("pending"));
-    bson_t *update =
-        BCON_NEW("$set", "{", "status", BCON_UTF8("revoked"), "ended_at", BCON_DATE_TIME(at), "}");
-    bool ok = store__write_op(s, C_INVITATIONS, STORE__UPDATE_MANY, filter, update, n,
-                              "invitations replace", e);
+    bson_t *filter = BCON_NEW("org_id", BCON_OID(&o), "invited_by", BCON_OID(&i), "status",
+                              BCON_UTF8("pending"));
+    bool ok = store__find_many(s, C_INVITATIONS, filter, NULL, sizeof *out, invitation_from_doc,
+                               out, max, n, "invitations by inviter", e);
     bson_destroy(filter);
-    bson_destroy(update);
+    return ok;
+}
+
+/* Sets pending_key on one invitation stored before it existed (as read):
+ * its slot if it is pending or being accepted and the slot is free, else
+ * its own id (a pending one that finds its slot taken is revoked: one
+ * pending invitation per e-mail is the rule from now on). */
+static bool slot_legacy(store_t *s, const struct invitation *v, struct error *e)
+{
+    char key[ID_BUF + EMAIL_BUF + 1];
+    bool live = v->status == INV_PENDING || v->status == INV_ACCEPTING;
+    bool applied = false;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool revoke = attempt == 1 && v->status == INV_PENDING;
+        pending_key_of(v, live && attempt == 0 ? v->status : INV_REVOKED, key);
+        bson_t *update = revoke ? BCON_NEW("$set", "{", "pending_key", BCON_UTF8(key), "status",
+                                           BCON_UTF8("revoked"), "}")
+                                : BCON_NEW("$set", "{", "pending_key", BCON_UTF8(key), "}");
+        struct error le = ERROR_INIT;
+        bool ok = store__swap(s, C_INVITATIONS, v->id, v->version, update, &applied,
+                              "invitation slot", &le);
+        bson_destroy(update);
+        if (ok)
+            return true; /* written, or changed meanwhile by someone who set it */
+        if (le.kind != ERR_CONFLICT || !live) {
+            *e = le;
+            return false;
+        }
+    }
+    return true;
+}
+
+bool store__invitations_slot_legacy(store_t *s, struct error *e)
+{
+    enum { BATCH = 64 };
+    /* on the heap: this may run on a worker thread, whose stack is small */
+    struct invitation *batch = calloc(BATCH, sizeof *batch);
+    if (batch == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bson_t *filter = BCON_NEW("pending_key", "{", "$exists", BCON_BOOL(false), "}");
+    bool ok = true, done = false;
+    for (int round = 0; ok && !done && round < 1000; round++) { /* a stale lock holds one back */
+        size_t n = 0;
+        ok = store__find_many(s, C_INVITATIONS, filter, NULL, sizeof batch[0], invitation_from_doc,
+                              batch, BATCH, &n, "invitations to slot", e);
+        for (size_t i = 0; ok && i < n; i++)
+            ok = slot_legacy(s, &batch[i], e);
+        done = n < BATCH;
+    }
+    bson_destroy(filter);
+    free(batch);
+    if (ok && !done)
+        return error_set(e, ERR_UNAVAILABLE, "invitations are still being upgraded; retry shortly");
     return ok;
 }

@@ -1,5 +1,5 @@
-/* store_orgs.c — organization documents and the lock that makes their
- * compare-and-swap atomic on FerretDB too. */
+/* store_orgs.c — organization documents. Every change to one is a guarded
+ * transition (store__swap in store.c). */
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <string.h>
@@ -164,65 +164,6 @@ bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char
     return store__find_by_id(s, C_ORGS, id, described_from_doc, &d, "org by id", e);
 }
 
-/* ---- the compare-and-swap on org documents ----
- *
- * FerretDB applies an update or delete as a read followed by a write by
- * _id, so a filter on `version` alone is no compare-and-swap there: two
- * writers that read the same version both write. An insert into a unique
- * index is atomic on FerretDB and MongoDB alike, so a writer first inserts
- * the lock (org id, version), then writes filtered on that version, then
- * removes its lock. A writer that read an older version gets its lock but
- * matches nothing: the version filter stops it. A lock left behind by a
- * process that died between the two writes freezes only that org, until
- * store_org_locks_stale removes it (recovery does, once it is older than
- * both the recovery age and twice the socket timeout, so that no write
- * can still be in flight under it); `orgd check` reports such locks. */
-
-static bool lock_take(store_t *s, const char *org_id, int64_t version, bson_oid_t *lock,
-                      bool *taken, struct error *e)
-{
-    *taken = false;
-    if (!store__indexes_ready(s, e))
-        return false;
-    char key[64];
-    snprintf(key, sizeof key, "%s:%lld", org_id, (long long)version);
-    bson_oid_init(lock, NULL);
-    bson_t *doc = BCON_NEW("_id", BCON_OID(lock), "key", BCON_UTF8(key), "at",
-                           BCON_DATE_TIME(clock_now_ms()));
-    bson_error_t be;
-    bool ok = store__insert_raw(s, C_LOCKS, doc, &be);
-    bson_destroy(doc);
-    if (ok) {
-        *taken = true;
-        return true;
-    }
-    if (store__classify(&be) == ERR_CONFLICT)
-        return true; /* another writer has this version: contention, not an error */
-    return store__fail(e, &be, "org lock");
-}
-
-static void lock_release(store_t *s, const bson_oid_t *lock)
-{
-    bson_t *filter = BCON_NEW("_id", BCON_OID(lock));
-    struct error e = ERROR_INIT;
-    if (!store__write_op(s, C_LOCKS, STORE__DELETE_ONE, filter, NULL, NULL, "org unlock", &e))
-        log_text(LOG_WARN, "org lock left for recovery to expire", "%s", e.message);
-    bson_destroy(filter);
-}
-
-bool store_org_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n, struct error *e)
-{
-    int64_t ttl_cutoff = clock_now_ms() - s->lock_ttl_ms;
-    bson_t *filter = BCON_NEW("at", "{", "$lt",
-                              BCON_DATE_TIME(before_ms < ttl_cutoff ? before_ms : ttl_cutoff), "}");
-    *n = 0;
-    bool ok = remove ? store__write_op(s, C_LOCKS, STORE__DELETE_MANY, filter, NULL, n,
-                                       "org locks expire", e)
-                     : store__count(s, C_LOCKS, filter, n, "org locks count", e);
-    bson_destroy(filter);
-    return ok;
-}
-
 bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
                     struct error *e)
 {
@@ -232,18 +173,12 @@ bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *a
 bool store_org_swap_described(store_t *s, const struct org *cur, struct org *next,
                               const char *description, bool *applied, struct error *e)
 {
-    *applied = false;
-    bson_oid_t oid;
-    if (!store__oid_from(cur->id, &oid))
-        return error_set(e, ERR_NOT_FOUND, "not found");
     next->version = cur->version + 1;
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "version", BCON_INT64(cur->version));
     bson_t update = BSON_INITIALIZER, set;
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
     org_fields_append(&set, next);
     if (description != NULL)
         BSON_APPEND_UTF8(&set, "description", description);
-    BSON_APPEND_INT64(&set, "version", next->version);
     if (next->has_op)
         org_op_append(&set, &next->op);
     bson_append_document_end(&update, &set);
@@ -253,41 +188,12 @@ bool store_org_swap_described(store_t *s, const struct org *cur, struct org *nex
         BSON_APPEND_UTF8(&unset, "op", "");
         bson_append_document_end(&update, &unset);
     }
-    int64_t matched = 0;
-    bson_oid_t lock;
-    bool taken = false;
-    bool ok = lock_take(s, cur->id, cur->version, &lock, &taken, e);
-    if (ok && taken) {
-        ok =
-            store__write_op(s, C_ORGS, STORE__UPDATE_ONE, filter, &update, &matched, "org swap", e);
-        if (ok || e->kind == ERR_CONFLICT) /* else the write may still land: let the lock expire */
-            lock_release(s, &lock);
-    }
-    *applied = ok && matched == 1;
-    bson_destroy(filter);
-    bson_destroy(&update);
-    return ok;
+    return store__swap(s, C_ORGS, cur->id, cur->version, &update, applied, "org swap", e);
 }
 
 bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e)
 {
-    *applied = false;
-    bson_oid_t oid;
-    if (!store__oid_from(id, &oid))
-        return error_set(e, ERR_NOT_FOUND, "not found");
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "version", BCON_INT64(version));
-    int64_t n = 0;
-    bson_oid_t lock;
-    bool taken = false;
-    bool ok = lock_take(s, id, version, &lock, &taken, e);
-    if (ok && taken) {
-        ok = store__write_op(s, C_ORGS, STORE__DELETE_ONE, filter, NULL, &n, "org delete", e);
-        if (ok) /* else the delete may still land: let the lock expire */
-            lock_release(s, &lock);
-    }
-    *applied = ok && n == 1;
-    bson_destroy(filter);
-    return ok;
+    return store__swap(s, C_ORGS, id, version, NULL, applied, "org delete", e);
 }
 
 bool store_org_claiming(store_t *s, const char *collection, const char *except_id, bool *claimed,

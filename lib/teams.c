@@ -335,6 +335,34 @@ static bool owner_left(struct app *c, const char *org_id)
     return !store_members_count_role(c->store, org_id, ROLE_OWNER, &owners, &e) || owners > 0;
 }
 
+/* One try at a role change on target (as read); *applied false: the
+ * membership changed meanwhile (read it again). */
+static bool set_role_once(struct app *c, struct org *o, struct membership *target, enum role role,
+                          bool *applied, struct error *e)
+{
+    *applied = false;
+    bool demote = target->role == ROLE_OWNER && role != ROLE_OWNER;
+    if (demote && !another_owner(c, o->id, "be demoted", e))
+        return false;
+    if (target->role == role) {
+        *applied = true;
+        return true;
+    }
+    if (demote) /* first: a crash after it leaves owner_id on an owner either way */
+        owner_follows(c, o, target->admin_id);
+    if (!store_membership_set_role(c->store, target, role, applied, e) || !*applied)
+        return !*applied && e->kind == ERR_OK;
+    target->version++;
+    if (demote && !owner_left(c, o->id)) {
+        struct error ue = ERROR_INIT;
+        bool back = false;
+        store_membership_set_role(c->store, target, ROLE_OWNER, &back, &ue);
+        return error_set(e, ERR_CONFLICT, "the last owner cannot be demoted");
+    }
+    target->role = role;
+    return true;
+}
+
 bool teams_set_role(struct app *c, const struct caller *who, const char *id, const char *account_id,
                     enum role role, struct member_view *out, struct error *e)
 {
@@ -346,26 +374,20 @@ bool teams_set_role(struct app *c, const struct caller *who, const char *id, con
         return forbidden(e, ACT_SET_ROLE);
     if (role == ROLE_OWNER && !roles_may(m.role, ACT_GRANT_OWNER))
         return forbidden(e, ACT_GRANT_OWNER);
-    if (!member_of(c, o.org.id, account_id, &target, e))
-        return false;
-    account_id = target.admin_id; /* as stored: the path's may be spelt in capitals */
-    bool demote = target.role == ROLE_OWNER && role != ROLE_OWNER;
-    if (demote && !another_owner(c, o.org.id, "be demoted", e))
-        return false;
-    if (demote) /* first: a crash after it leaves owner_id on an owner either way */
-        owner_follows(c, &o.org, account_id);
+    /* a guarded change of the membership as read: a removal (or another
+     * role change) that got there first makes this one read it again */
     bool applied = false;
-    if (target.role != role &&
-        !store_membership_set_role(c->store, account_id, o.org.id, role, &applied, e))
-        return false;
-    if (demote && applied && !owner_left(c, o.org.id)) {
-        struct error ue = ERROR_INIT;
-        store_membership_set_role(c->store, account_id, o.org.id, ROLE_OWNER, &applied, &ue);
-        return error_set(e, ERR_CONFLICT, "the last owner cannot be demoted");
+    for (int attempt = 0; attempt < 3 && !applied; attempt++) {
+        if (!member_of(c, o.org.id, account_id, &target, e) ||
+            !set_role_once(c, &o.org, &target, role, &applied, e))
+            return false;
     }
-    target.role = role;
+    if (!applied) {
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY, "the membership is changing; retry shortly");
+    }
     log_emit(LOG_INFO, "member role changed",
-             json_pack("{s:s, s:s, s:s}", "org_id", o.org.id, "admin_id", account_id, "role",
+             json_pack("{s:s, s:s, s:s}", "org_id", o.org.id, "admin_id", target.admin_id, "role",
                        role_name(role)));
     return member_views(c, &target, 1, out, e);
 }
@@ -394,6 +416,35 @@ static bool end_sessions_in(struct app *c, const char *account_id, const char *o
     return sessions_end_all(c, account_id, org_id, NULL, END_MEMBER_REMOVED, ended, e);
 }
 
+/* One try at marking target (as read) removed by the caller (whose
+ * membership is m); *applied false: it changed meanwhile. */
+static bool mark_once(struct app *c, const struct caller *who, const char *org_id,
+                      const struct membership *m, struct membership *target, bool *applied,
+                      struct error *e)
+{
+    *applied = false;
+    bool self = strcmp(target->admin_id, who->admin.id) == 0;
+    enum action need = target->role == ROLE_MEMBER ? ACT_REMOVE_MEMBER : ACT_REMOVE_PRIVILEGED;
+    if (!self && !roles_may(m->role, need))
+        return forbidden(e, need);
+    const char *what = self ? "leave" : "be removed";
+    if (target->role == ROLE_OWNER && !another_owner(c, org_id, what, e))
+        return false;
+    /* marked first: from here on the removal is finished, by this request
+     * or by recovery; and a marked owner no longer counts, so two owners
+     * removing each other at once cannot both go */
+    if (!store_membership_mark_removing(c->store, target, clock_now_ms(), applied, e) || !*applied)
+        return !*applied && e->kind == ERR_OK;
+    target->version++;
+    if (target->role == ROLE_OWNER && !owner_left(c, org_id)) {
+        struct error ue = ERROR_INIT;
+        bool back = false;
+        store_membership_mark_removing(c->store, target, 0, &back, &ue);
+        return error_set(e, ERR_CONFLICT, "the last owner cannot %s", what);
+    }
+    return true;
+}
+
 bool teams_remove(struct app *c, const struct caller *who, const char *id, const char *account_id,
                   struct error *e)
 {
@@ -401,31 +452,18 @@ bool teams_remove(struct app *c, const struct caller *who, const char *id, const
     struct membership m, target;
     if (!teams_access(c, who, id, false, &o, &m, e))
         return false;
-    if (!member_of(c, o.org.id, account_id, &target, e))
-        return false;
+    bool applied = false;
+    for (int attempt = 0; attempt < 3 && !applied; attempt++) {
+        if (!member_of(c, o.org.id, account_id, &target, e) ||
+            !mark_once(c, who, o.org.id, &m, &target, &applied, e))
+            return false;
+    }
+    if (!applied) {
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY, "the membership is changing; retry shortly");
+    }
     account_id = target.admin_id; /* as stored: the path's may be spelt in capitals */
     bool self = strcmp(account_id, who->admin.id) == 0;
-    enum action need = target.role == ROLE_MEMBER ? ACT_REMOVE_MEMBER : ACT_REMOVE_PRIVILEGED;
-    if (!self && !roles_may(m.role, need))
-        return forbidden(e, need);
-    const char *what = self ? "leave" : "be removed";
-    if (target.role == ROLE_OWNER && !another_owner(c, o.org.id, what, e))
-        return false;
-
-    /* marked first: from here on the removal is finished, by this request
-     * or by recovery; and a marked owner no longer counts, so two owners
-     * removing each other at once cannot both go */
-    bool applied = false;
-    if (!store_membership_mark_removing(c->store, account_id, o.org.id, clock_now_ms(), &applied,
-                                        e))
-        return false;
-    if (!applied)
-        return error_set(e, ERR_NOT_FOUND, "no such member");
-    if (target.role == ROLE_OWNER && !owner_left(c, o.org.id)) {
-        struct error ue = ERROR_INIT;
-        store_membership_mark_removing(c->store, account_id, o.org.id, 0, &applied, &ue);
-        return error_set(e, ERR_CONFLICT, "the last owner cannot %s", what);
-    }
     int64_t ended = 0;
     if (!end_sessions_in(c, account_id, o.org.id, &ended, e))
         return false;

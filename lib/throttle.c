@@ -1,110 +1,130 @@
 #include "throttle.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "netaddr.h"
 #include "util.h"
 
-#define KEY_BUF (EMAIL_BUF + 32)
-
-static void key_of(char out[KEY_BUF], const char *kind, const char *who)
+static void key_of(char out[THROTTLE_KEY_BUF], const char *kind, const char *who)
 {
-    snprintf(out, KEY_BUF, "%s:%s", kind, who);
+    snprintf(out, THROTTLE_KEY_BUF, "%s:%s", kind, who);
 }
 
 /* A per-address key: an IPv6 client counts by its /64 (netaddr_throttle_key). */
-static void address_key(char out[KEY_BUF], const char *kind, const char *client)
+static void address_key(char out[THROTTLE_KEY_BUF], const char *kind, const char *client)
 {
     char addr[NETADDR_BUF];
     netaddr_throttle_key(client, addr);
     key_of(out, kind, addr);
 }
 
-/* Refuses when key has `limit` events or more inside the window ending now;
- * *n (may be NULL) gets how many it has. */
-static bool under_limit(struct app *c, const char *key, long limit, long window_s, int64_t now,
-                        int64_t *count, struct error *e)
+static void release(struct app *c, const char (*ids)[ID_BUF], size_t n, const char *clear_key)
 {
-    if (limit <= 0)
-        return true;
-    int64_t window_ms = (int64_t)window_s * 1000, since = now - window_ms, n = 0;
-    if (!store_throttle_count(c->store, key, since, &n, e))
-        return false;
-    if (count != NULL)
-        *count = n;
-    if (n < limit)
-        return true;
-    /* the count drops below the limit when event n - limit (oldest first) leaves the window */
-    int64_t at = 0;
-    if (!store_throttle_nth(c->store, key, since, n - limit, &at, e))
-        return false;
+    struct error e = ERROR_INIT;
+    if (n > 0 && !store_throttle_release(c->store, ids, n, clear_key, &e))
+        log_emit(LOG_WARN, "throttle event not released", json_pack("{s:s}", "error", e.message));
+}
+
+/* 429 for key, whose count `n` (its own event among them) is over limit:
+ * retry_after is when the count drops to the limit, i.e. when event
+ * n - limit - 1 (oldest first, after the own one is taken back) leaves
+ * the window. */
+static bool refuse(struct app *c, const char *key, long limit, long window_s, int64_t now,
+                   int64_t n, struct error *e)
+{
+    int64_t window_ms = (int64_t)window_s * 1000, at = 0;
+    struct error le = ERROR_INIT;
+    int64_t skip = n - 1 - limit; /* without the own event, the count is n - 1 >= limit */
+    if (!store_throttle_nth(c->store, key, now - window_ms, skip < 0 ? 0 : skip, &at, &le))
+        at = 0; /* the answer is a refusal either way; the wait is then the window */
     int64_t wait_ms = at > 0 ? at + window_ms - now : window_ms;
     e->retry_after = (int)(wait_ms <= 0 ? 1 : (wait_ms + 999) / 1000);
     return error_set(e, ERR_RATE_LIMITED, "too many attempts; retry in %d s", e->retry_after);
 }
 
-static void add_event(struct app *c, const char *key, long window_s, int64_t now)
+/* Reserves one event for each of keys[0..n) (limits[i] > 0), then counts;
+ * refuses, giving the events back, when a count passes its limit. The ids
+ * of the events it keeps go into ids (*kept how many), the counts before
+ * this attempt into before. */
+static bool reserve(struct app *c, const char *const *keys, const long *limits, size_t n,
+                    long window_s, char (*ids)[ID_BUF], size_t *kept, int64_t *before,
+                    struct error *e)
 {
-    struct error e = ERROR_INIT;
-    if (!store_throttle_add(c->store, key, now, now + (int64_t)window_s * 1000, &e))
-        log_emit(LOG_WARN, "throttle event not recorded", json_pack("{s:s}", "error", e.message));
-}
-
-bool throttle_login_check(struct app *c, const char *email_key, const char *client,
-                          bool *account_failures, struct error *e)
-{
-    const struct config *cfg = c->cfg;
-    char account[KEY_BUF], address[KEY_BUF];
-    key_of(account, "login:account", email_key);
-    address_key(address, "login:address", client);
-    int64_t now = clock_now_ms(), failures = 0;
-    bool ok = under_limit(c, account, cfg->login_failures_per_account, cfg->login_window_seconds,
-                          now, &failures, e) &&
-              under_limit(c, address, cfg->login_failures_per_address, cfg->login_window_seconds,
-                          now, NULL, e);
-    *account_failures = failures > 0;
-    return ok;
-}
-
-void throttle_login_failed(struct app *c, const char *email_key, const char *client)
-{
-    const struct config *cfg = c->cfg;
-    char key[KEY_BUF];
+    *kept = 0;
     int64_t now = clock_now_ms();
-    if (cfg->login_failures_per_account > 0) {
-        key_of(key, "login:account", email_key);
-        add_event(c, key, cfg->login_window_seconds, now);
+    if (n == 0)
+        return true;
+    if (!store_throttle_reserve(c->store, keys, n, now, now + (int64_t)window_s * 1000, ids, e))
+        return false;
+    int64_t counts[THROTTLE_KEYS_MAX] = {0};
+    if (!store_throttle_counts(c->store, keys, n, now - (int64_t)window_s * 1000 - 1, counts, e)) {
+        release(c, (const char(*)[ID_BUF])ids, n, NULL);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (counts[i] > limits[i]) {
+            release(c, (const char(*)[ID_BUF])ids, n, NULL);
+            return refuse(c, keys[i], limits[i], window_s, now, counts[i], e);
+        }
+        before[i] = counts[i] - 1;
+    }
+    *kept = n;
+    return true;
+}
+
+bool throttle_login_reserve(struct app *c, const char *email_key, const char *client,
+                            struct throttle_hold *h, struct error *e)
+{
+    const struct config *cfg = c->cfg;
+    memset(h, 0, sizeof *h);
+    char address[THROTTLE_KEY_BUF];
+    key_of(h->account_key, "login:account", email_key);
+    address_key(address, "login:address", client);
+    const char *keys[THROTTLE_KEYS_MAX];
+    long limits[THROTTLE_KEYS_MAX];
+    size_t n = 0;
+    bool account = cfg->login_failures_per_account > 0;
+    if (account) {
+        keys[n] = h->account_key;
+        limits[n++] = cfg->login_failures_per_account;
     }
     if (cfg->login_failures_per_address > 0) {
-        address_key(key, "login:address", client);
-        add_event(c, key, cfg->login_window_seconds, now);
+        keys[n] = address;
+        limits[n++] = cfg->login_failures_per_address;
     }
+    int64_t before[THROTTLE_KEYS_MAX] = {0};
+    if (!reserve(c, keys, limits, n, cfg->login_window_seconds, h->ids, &h->n, before, e))
+        return false;
+    h->account_failures = account && before[0] > 0;
+    return true;
 }
 
-void throttle_login_succeeded(struct app *c, const char *email_key)
+void throttle_login_succeeded(struct app *c, struct throttle_hold *h)
 {
-    if (c->cfg->login_failures_per_account <= 0)
-        return;
-    char key[KEY_BUF];
-    key_of(key, "login:account", email_key);
-    struct error e = ERROR_INIT;
-    if (!store_throttle_clear(c->store, key, &e))
-        log_emit(LOG_WARN, "throttle reset failed", json_pack("{s:s}", "error", e.message));
+    release(c, (const char(*)[ID_BUF])h->ids, h->n, h->account_failures ? h->account_key : NULL);
+    h->n = 0;
+}
+
+void throttle_login_release(struct app *c, struct throttle_hold *h)
+{
+    release(c, (const char(*)[ID_BUF])h->ids, h->n, NULL);
+    h->n = 0;
 }
 
 bool throttle_attempt(struct app *c, enum throttle_attempt kind, const char *client,
                       struct error *e)
 {
     const struct config *cfg = c->cfg;
-    long limit = kind == THROTTLE_SIGNUP ? cfg->signups_per_address : cfg->org_creates_per_address;
+    long limit =
+        kind == THROTTLE_ORG_CREATE ? cfg->org_creates_per_address : cfg->signups_per_address;
     if (limit <= 0)
         return true;
-    char key[KEY_BUF];
-    address_key(key, kind == THROTTLE_SIGNUP ? "signup:address" : "create:address", client);
-    int64_t now = clock_now_ms();
-    if (!under_limit(c, key, limit, cfg->signup_window_seconds, now, NULL, e))
-        return false;
-    add_event(c, key, cfg->signup_window_seconds, now);
-    return true;
+    char key[THROTTLE_KEY_BUF], ids[1][ID_BUF];
+    address_key(key, kind == THROTTLE_ORG_CREATE ? "create:address" : "signup:address", client);
+    const char *keys[1] = {key};
+    size_t kept = 0;
+    int64_t before[1];
+    return reserve(c, keys, &limit, 1, cfg->signup_window_seconds, ids, &kept, before, e);
 }

@@ -1,17 +1,23 @@
-/* throttle.h — login, sign-up and org-creation limits, shared by every
- * instance through the database.
+/* throttle.h — login, sign-up, org-creation and e-mail-change limits,
+ * shared by every instance through the database.
  *
  * Each counted event is one document (key, at, expires_at; a TTL index
  * removes it after the window): inserts cannot lose a concurrent
- * increment, as a read-then-write counter can on FerretDB. A check counts
- * the key's events inside the window; past the limit the answer is
- * ERR_RATE_LIMITED (429) with retry_after set to when the count drops
- * below the limit again. Checks come before any password hash, so a
- * throttled request costs two small queries, not an argon2 run.
+ * increment, as a read-then-write counter can on FerretDB. An attempt
+ * reserves its place first (inserts its event), then counts the key's
+ * events inside the window, its own among them; past the limit it takes
+ * its event back and is refused with ERR_RATE_LIMITED (429), retry_after
+ * set to when the count drops below the limit again. Of attempts that
+ * arrive together each sees at least the events inserted before its own,
+ * so however many arrive at once, at most `limit` of them go on within a
+ * window: a burst cannot pass the check before any of it is counted. All
+ * of it comes before any password hash, so a refused attempt costs three
+ * small commands, not an argon2 run.
  *
  * Keys: "login:account:<e-mail>", "login:address:<ip>",
- * "signup:address:<ip>", "create:address:<ip>"; an IPv6 client counts by
- * its /64. A limit of 0 is off.
+ * "signup:address:<ip>" (sign-ups, accounts made by accepting an
+ * invitation, and e-mail changes), "create:address:<ip>"; an IPv6 client
+ * counts by its /64. A limit of 0 is off.
  */
 #ifndef ORGD_THROTTLE_H
 #define ORGD_THROTTLE_H
@@ -19,27 +25,41 @@
 #include <stdbool.h>
 
 #include "app.h"
+#include "store.h"
 
-/* Before a password is checked: refuses when the account or the client
- * address has used up its failed logins. *account_failures tells whether
- * the account has any (only then is there something for a success to
- * forget). */
-bool throttle_login_check(struct app *c, const char *email_key, const char *client,
-                          bool *account_failures, struct error *e);
+#define THROTTLE_KEY_BUF (EMAIL_BUF + 32)
 
-/* A wrong password (or an unknown e-mail): one event for the account and
- * one for the address. A database error is logged, not returned: the
- * caller's answer (401) does not change. */
-void throttle_login_failed(struct app *c, const char *email_key, const char *client);
+/* A login attempt's places in its account's and its address's counts,
+ * held while its password is checked. */
+struct throttle_hold {
+    char ids[THROTTLE_KEYS_MAX][ID_BUF];
+    size_t n;
+    char account_key[THROTTLE_KEY_BUF];
+    bool account_failures; /* the account had failures before this attempt */
+};
 
-/* A right password: the account's failures are forgotten (the address's
- * are not, or one good account would launder guesses at others). */
-void throttle_login_succeeded(struct app *c, const char *email_key);
+/* Before a password is checked: reserves the attempt's places, and refuses
+ * (giving them back) when the account or the client address has used up
+ * its failed logins. */
+bool throttle_login_reserve(struct app *c, const char *email_key, const char *client,
+                            struct throttle_hold *h, struct error *e);
 
-enum throttle_attempt { THROTTLE_SIGNUP, THROTTLE_ORG_CREATE };
+/* The password was right: the attempt's places are given back, and the
+ * account's failures forgotten (the address's are not, or one good account
+ * would launder guesses at others). */
+void throttle_login_succeeded(struct app *c, struct throttle_hold *h);
 
-/* A sign-up or an org creation from client: refused past the limit,
- * else counted (whatever its outcome will be). */
+/* The password could not be checked (the database or the hash pool
+ * failed): the places are given back, since nothing was learnt. A wrong
+ * password needs no call: its places stay, as its failures. Database
+ * errors are logged, not returned: the caller's answer does not change. */
+void throttle_login_release(struct app *c, struct throttle_hold *h);
+
+enum throttle_attempt { THROTTLE_SIGNUP, THROTTLE_ORG_CREATE, THROTTLE_EMAIL_CHANGE };
+
+/* A sign-up, an org creation or an e-mail change from client: counted
+ * first (whatever its outcome will be), refused past the limit. E-mail
+ * changes count as sign-ups: each tells whether an address is registered. */
 bool throttle_attempt(struct app *c, enum throttle_attempt kind, const char *client,
                       struct error *e);
 

@@ -201,8 +201,11 @@ static bool request(const struct th_orgd *o, const char *source, const char *met
     }
     if (source != NULL)
         curl_easy_cleanup(c);
-    if (rc != CURLE_OK)
+    if (rc != CURLE_OK) {
+        if (rc != CURLE_COULDNT_CONNECT) /* (waiting for a start: not news) */
+            fprintf(stderr, "no answer to %s %s: %s\n", method, path, curl_easy_strerror(rc));
         return false;
+    }
     if (r->len > 0)
         r->json = json_loadb(r->body, r->len, 0, NULL);
     secrets_of_exchange(body, len, r);

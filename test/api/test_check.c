@@ -313,8 +313,8 @@ static void stale_lock_freezes_its_org_until_repaired(void **state)
     scene_start(&s);
     int64_t version = org_version(&s.o, s.b.id);
     assert_true(version > 0);
-    char key[64];
-    snprintf(key, sizeof key, "%s:%lld", s.b.id, (long long)version);
+    char key[96];
+    snprintf(key, sizeof key, "organizations:%s:%lld", s.b.id, (long long)version);
     bson_oid_t lock;
     bson_oid_init(&lock, NULL);
     bson_t *doc = BCON_NEW("_id", BCON_OID(&lock), "key", BCON_UTF8(key), "at",
