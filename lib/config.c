@@ -47,6 +47,10 @@ static const struct setting settings[] = {
      false, "access token lifetime"},
     {"REFRESH_TOKEN_SECONDS", T_LONG, "1209600", OFF(refresh_token_seconds), 0, 60, 31536000, NULL,
      NULL, false, "session (refresh token) lifetime from sign-in; refreshing does not extend it"},
+    {"REFRESH_REUSE_GRACE_MS", T_LONG, "2000", OFF(refresh_reuse_grace_ms), 0, 0, 60000, NULL, NULL,
+     false,
+     "a rotated refresh token presented again this soon, from the same address, is a retry: it "
+     "gets the pair its rotation made, and the session goes on (0 = every reuse ends it)"},
     {"SESSION_CACHE_MS", T_LONG, "1000", OFF(session_cache_ms), 0, 0, 60000, NULL, NULL, false,
      "how long a session seen live is taken as live without asking the database (0 = always "
      "ask); a session ended on another instance is refused here at most this much later"},

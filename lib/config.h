@@ -27,9 +27,10 @@ struct config {
     size_t jwt_secret_len;
     enum jwt_alg jwt_algorithm;
     long jwt_expires_seconds;
-    long refresh_token_seconds; /* a session's lifetime, from its sign-in */
-    long invitation_seconds;    /* how long an invitation's token may be accepted */
-    long session_cache_ms;      /* how long a session seen live is taken as live (0 = off) */
+    long refresh_token_seconds;  /* a session's lifetime, from its sign-in */
+    long refresh_reuse_grace_ms; /* a retry of a refresh this soon is not a reuse */
+    long invitation_seconds;     /* how long an invitation's token may be accepted */
+    long session_cache_ms;       /* how long a session seen live is taken as live (0 = off) */
     char jwt_issuer[128];
     char host[64];
     long port;

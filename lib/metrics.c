@@ -46,6 +46,7 @@ static atomic_ullong hashes, hash_cpu_us;
 static atomic_ullong recovery_actions[RECOVERY_ACTION_COUNT];
 static atomic_ullong logins[LOGIN_OUTCOME_COUNT];
 static atomic_ullong sessions_ended[END_COUNT];
+static atomic_ullong refresh_retries;
 static atomic_ullong invitations[INVITATION_OUTCOME_COUNT];
 
 static const char *const command_names[] = {
@@ -204,8 +205,14 @@ void metrics_sessions_ended(enum session_end why, int64_t n)
         ADD(sessions_ended[why], (unsigned long long)n);
 }
 
+void metrics_refresh_retry(void)
+{
+    ADD(refresh_retries, 1);
+}
+
 void metrics_reset(void)
 {
+    atomic_store(&refresh_retries, 0);
     for (size_t i = 0; i < METRICS_ROUTES_MAX; i++)
         atomic_store(&route_names[i], NULL);
     for (size_t s = 0; s < N_SLOTS; s++) {
@@ -452,6 +459,11 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
     for (int a = 0; a < END_COUNT; a++)
         put(&o, "orgd_sessions_ended_total{reason=\"%s\"} %llu\n",
             session_end_name((enum session_end)a), GET(sessions_ended[a]));
+
+    family(&o, "orgd_refresh_retries_total", "counter",
+           "Refreshes answered with the pair a rotation just made (a retry within "
+           "REFRESH_REUSE_GRACE_MS), not taken for reuse.");
+    put(&o, "orgd_refresh_retries_total %llu\n", GET(refresh_retries));
 
     family(&o, "orgd_mongo_commands_total", "counter",
            "Commands sent to the database (each one a round trip), by command.");

@@ -29,6 +29,7 @@
  *   orgd_recovery_actions_total{action}                   counter
  *   orgd_logins_total{outcome}                            counter
  *   orgd_sessions_ended_total{reason}                     counter
+ *   orgd_refresh_retries_total                            counter
  *   orgd_invitations_total{outcome}                       counter
  *   orgd_build_info{version}                              gauge, always 1
  *   orgd_start_time_seconds                               gauge
@@ -102,6 +103,8 @@ void metrics_invitation(enum invitation_outcome o);
 
 /* n sessions ended for this reason. */
 void metrics_sessions_ended(enum session_end why, int64_t n);
+/* A refresh answered as a retry of the rotation just made (sessions.c). */
+void metrics_refresh_retry(void);
 
 /* What the caller reads at scrape time. */
 struct metrics_scrape {

@@ -127,6 +127,8 @@ struct session {
     char org_id[ID_BUF]; /* "" = account scope */
     char refresh_hash[SESSION_HASH_BUF];
     char previous_hash[SESSION_HASH_BUF]; /* the refresh token rotated away last, or "" */
+    char rotation_key[SESSION_HASH_BUF];  /* hex of 32 random bytes the next refresh token is
+                                             derived with (see sessions.c); "" in older sessions */
     enum session_status status;
     int64_t created_at;
     int64_t last_used_at;

@@ -53,6 +53,27 @@ static bool refresh_token_new(const char *sid, char out[REFRESH_TOKEN_LEN + 1],
     return sessions_token_text(raw, sizeof raw, out, REFRESH_TOKEN_LEN + 1, hash, e);
 }
 
+/* The refresh token that follows `token` in session x: the session id and
+ * HMAC-SHA256(x's rotation key, token). Derived, not drawn, so that every
+ * refresh sent with one token gets the same successor: the first writes
+ * it, a retry within REFRESH_REUSE_GRACE_MS is answered with it (see
+ * retry_answer). Only the server holds the key, so the chain cannot be
+ * followed from a stolen token alone. A session from before rotation keys
+ * draws its successor at random. */
+static bool refresh_token_next(const struct session *x, const char *token, size_t len,
+                               char out[REFRESH_TOKEN_LEN + 1], char hash[SESSION_HASH_BUF],
+                               struct error *e)
+{
+    uint8_t key[32], raw[REFRESH_TOKEN_BYTES];
+    if (x->rotation_key[0] == '\0' || !hex_decode(x->rotation_key, sizeof key, key))
+        return refresh_token_new(x->id, out, hash, e);
+    bool ok = hex_decode(x->id, 12, raw) && hmac_sha256(key, sizeof key, token, len, raw + 12);
+    explicit_bzero(key, sizeof key);
+    if (!ok)
+        return error_set(e, ERR_INTERNAL, "cannot issue a token");
+    return sessions_token_text(raw, sizeof raw, out, REFRESH_TOKEN_LEN + 1, hash, e);
+}
+
 /* The session id a refresh token names, or false when it cannot be one of ours. */
 static bool refresh_token_sid(const char *token, size_t len, char sid[ID_BUF])
 {
@@ -100,6 +121,11 @@ bool sessions_start(struct app *c, const struct admin *a, const struct org *org,
     x.created_at = x.last_used_at = clock_now_ms();
     x.expires_at = x.created_at + (int64_t)c->cfg->refresh_token_seconds * 1000;
     snprintf(x.client_address, sizeof x.client_address, "%s", client);
+    uint8_t key[32];
+    if (!random_bytes(key, sizeof key))
+        return error_set(e, ERR_INTERNAL, "no randomness available");
+    hex_encode(key, sizeof key, x.rotation_key);
+    explicit_bzero(key, sizeof key);
     if (!refresh_token_new(x.id, out->refresh_token, x.refresh_hash, e) ||
         !store_session_insert(c->store, &x, e) || !issue_access(c, &x, role, out, e)) {
         token_pair_wipe(out);
@@ -277,33 +303,6 @@ static void end_session(struct app *c, const struct session *x, enum session_end
                        session_end_name(why)));
 }
 
-/* A token that is not the session's current one. The one rotated away
- * last, by a request that arrived before that rotation was written, lost a
- * race (two refreshes sent together): refused, the session kept. Any
- * token the session rotated away, presented later, is reuse: one of its
- * holders is not the owner, and the session ends. Anything else is
- * unknown. */
-static bool refuse_stale(struct app *c, const struct session *x, const char *hash,
-                         int64_t arrived_ms, struct error *e)
-{
-    if (x->status != SESSION_ACTIVE)
-        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
-    bool ours = strcmp(hash, x->previous_hash) == 0;
-    if (ours && arrived_ms <= x->last_used_at)
-        return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
-    if (!ours) {
-        char owner[ID_BUF];
-        if (!store_rotation_session(c->store, hash, owner, &ours, e))
-            return false;
-        ours = ours && strcmp(owner, x->id) == 0;
-    }
-    if (!ours)
-        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
-    end_session(c, x, END_REFRESH_REUSE);
-    return error_set(e, ERR_UNAUTHORIZED,
-                     "the refresh token was already used; the session has been ended");
-}
-
 /* The account, and for a scoped session its org and membership, are still
  * there; if not, the session ends. */
 static bool still_entitled(struct app *c, const struct session *x, struct refresh_result *out,
@@ -329,6 +328,83 @@ static bool still_entitled(struct app *c, const struct session *x, struct refres
     return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
 }
 
+/* `token` was rotated away last in x (as read now), and is presented again
+ * by `client` within the grace of that rotation: a client that sent two
+ * refreshes at once, or retried one whose answer it never got. If the
+ * rotation was this client's and is still the last one, the answer is the
+ * pair it made: its successor token (derived again) and a fresh access
+ * token. A token rotated again since is refused, the session kept. */
+static bool retry_answer(struct app *c, const struct session *x, const char *token, size_t len,
+                         const char *client, struct refresh_result *out, struct error *e)
+{
+    char hash[SESSION_HASH_BUF];
+    if (x->rotation_key[0] == '\0' || strcmp(x->client_address, client) != 0 ||
+        !refresh_token_next(x, token, len, out->pair.refresh_token, hash, e) ||
+        strcmp(hash, x->refresh_hash) != 0) {
+        explicit_bzero(out->pair.refresh_token, sizeof out->pair.refresh_token);
+        return e->kind == ERR_OK &&
+               error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
+    }
+    if (!still_entitled(c, x, out, e) || !issue_access(c, x, out->role, &out->pair, e)) {
+        token_pair_wipe(&out->pair);
+        return false;
+    }
+    metrics_refresh_retry();
+    return true;
+}
+
+/* A token that is not the session's current one. The one rotated away
+ * last, presented again within REFRESH_REUSE_GRACE_MS from the address
+ * that rotated it, is a retry (retry_answer); by a request that arrived
+ * before that rotation was written, it lost a race (two refreshes sent
+ * together): refused, the session kept. Any token the session rotated
+ * away, presented later, is reuse: one of its holders is not the owner,
+ * and the session ends. Anything else is unknown. */
+static bool refuse_stale(struct app *c, const struct session *x, const char *token, size_t len,
+                         const char *hash, const char *client, int64_t arrived_ms,
+                         struct refresh_result *out, struct error *e)
+{
+    if (x->status != SESSION_ACTIVE)
+        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
+    bool ours = strcmp(hash, x->previous_hash) == 0;
+    if (ours && arrived_ms - x->last_used_at <= c->cfg->refresh_reuse_grace_ms &&
+        strcmp(client, x->client_address) == 0)
+        return retry_answer(c, x, token, len, client, out, e);
+    if (ours && arrived_ms <= x->last_used_at)
+        return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
+    if (!ours) {
+        char owner[ID_BUF];
+        if (!store_rotation_session(c->store, hash, owner, &ours, e))
+            return false;
+        ours = ours && strcmp(owner, x->id) == 0;
+    }
+    if (!ours)
+        return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
+    end_session(c, x, END_REFRESH_REUSE);
+    return error_set(e, ERR_UNAUTHORIZED,
+                     "the refresh token was already used; the session has been ended");
+}
+
+/* A concurrent refresh with this token claimed it first: its rotation is
+ * waited for (at most the grace), then this request is answered as a
+ * retry of it, or refused. A rotation not written by then is a 409 to
+ * retry: the retry will find it written. */
+static bool lost_claim(struct app *c, struct session *x, const char *token, size_t len,
+                       const char *hash, const char *client, int64_t arrived_ms,
+                       struct refresh_result *out, struct error *e)
+{
+    long grace = c->cfg->refresh_reuse_grace_ms;
+    if (!await_rotation(c, x, hash, clock_mono_ms() + (grace > 0 ? grace : 0), e))
+        return false;
+    if (x->status == SESSION_ACTIVE && strcmp(x->refresh_hash, hash) == 0) {
+        if (grace <= 0)
+            return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY, "a refresh with this token is under way; retry shortly");
+    }
+    return refuse_stale(c, x, token, len, hash, client, arrived_ms, out, e);
+}
+
 bool sessions_refresh(struct app *c, const char *token, size_t len, const char *client,
                       int64_t arrived_ms, struct refresh_result *out, struct error *e)
 {
@@ -346,7 +422,7 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
     }
     int64_t now = clock_now_ms();
     if (strcmp(hash, x.refresh_hash) != 0)
-        return refuse_stale(c, &x, hash, arrived_ms, e);
+        return refuse_stale(c, &x, token, len, hash, client, arrived_ms, out, e);
     if (x.status != SESSION_ACTIVE || x.expires_at <= now)
         return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
     if (!still_entitled(c, &x, out, e))
@@ -356,7 +432,7 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
     if (!store_rotation_claim(c->store, hash, x.id, now, x.expires_at, &won, e))
         return false;
     if (!won) /* a concurrent refresh with this token got there first */
-        return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
+        return lost_claim(c, &x, token, len, hash, client, arrived_ms, out, e);
     FAULT("refresh.after_claim");
     /* the new pair is made first and the rotation written last, stamped
      * with the time of the write: what answers the client then is only
@@ -365,7 +441,7 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
     struct session next = x;
     bool applied = false;
     snprintf(next.client_address, sizeof next.client_address, "%s", client);
-    if (!refresh_token_new(x.id, out->pair.refresh_token, next.refresh_hash, e) ||
+    if (!refresh_token_next(&x, token, len, out->pair.refresh_token, next.refresh_hash, e) ||
         !issue_access(c, &next, out->role, &out->pair, e)) {
         token_pair_wipe(&out->pair);
         return false;

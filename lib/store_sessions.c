@@ -25,6 +25,8 @@ static void session_from_doc(const bson_t *doc, void *out)
             store__copy_utf8(&it, x->refresh_hash, sizeof x->refresh_hash);
         } else if (strcmp(k, "previous_hash") == 0) {
             store__copy_utf8(&it, x->previous_hash, sizeof x->previous_hash);
+        } else if (strcmp(k, "rotation_key") == 0) {
+            store__copy_utf8(&it, x->rotation_key, sizeof x->rotation_key);
         } else if (strcmp(k, "status") == 0) {
             char st[16];
             store__copy_utf8(&it, st, sizeof st);
@@ -47,6 +49,8 @@ bool store_session_insert(store_t *s, const struct session *x, struct error *e)
     store__append_oid(&doc, "_id", x->id);
     store__append_oid(&doc, "admin_id", x->admin_id);
     store__append_oid(&doc, "org_id", x->org_id); /* nothing for account scope */
+    if (x->rotation_key[0] != '\0')
+        BSON_APPEND_UTF8(&doc, "rotation_key", x->rotation_key);
     BCON_APPEND(&doc, "refresh_hash", BCON_UTF8(x->refresh_hash), "status", BCON_UTF8("active"),
                 "created_at", BCON_DATE_TIME(x->created_at), "last_used_at",
                 BCON_DATE_TIME(x->last_used_at), "expires_at", BCON_DATE_TIME(x->expires_at),
@@ -179,7 +183,8 @@ bool store_session_delete(store_t *s, const char *id, struct error *e)
 bool store_session_each(store_t *s, bool (*fn)(const struct session *x, void *ud), void *ud,
                         struct error *e)
 {
-    bson_t *opts = BCON_NEW("projection", "{", "refresh_hash", BCON_INT32(0), "}");
+    bson_t *opts = BCON_NEW("projection", "{", "refresh_hash", BCON_INT32(0), "rotation_key",
+                            BCON_INT32(0), "}");
     struct store__cursor c = store__find(s, C_SESSIONS, NULL, opts);
     struct session x;
     while (store__cursor_next(&c, session_from_doc, &x) && fn(&x, ud))

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,6 +131,12 @@ void sha256_hex(const void *buf, size_t n, char out[SHA256_HEX_BUF])
         return;
     }
     hex_encode(md, 32, out);
+}
+
+bool hmac_sha256(const void *key, size_t key_len, const void *buf, size_t n, unsigned char out[32])
+{
+    unsigned int md_len = 0;
+    return HMAC(EVP_sha256(), key, (int)key_len, buf, n, out, &md_len) != NULL && md_len == 32;
 }
 
 int cpu_count(void)

@@ -38,6 +38,9 @@ bool sha256(const void *buf, size_t n, unsigned char out[32]);
  * secret token (refresh tokens, invitation tokens), never the token. */
 void sha256_hex(const void *buf, size_t n, char out[SHA256_HEX_BUF]);
 
+/* HMAC-SHA256 of n bytes under key; false only if libcrypto fails. */
+bool hmac_sha256(const void *key, size_t key_len, const void *buf, size_t n, unsigned char out[32]);
+
 /* Number of online cores, at least 1. */
 int cpu_count(void);
 
