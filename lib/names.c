@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <uninorm.h>
+#include <stdlib.h>
 
 static const char *const reserved[] = {"create", "get", "list", "update", "delete"};
 
@@ -49,6 +51,11 @@ bool names_email_valid(const char *email, size_t len, const char *field, struct 
     const char *at = NULL;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)email[i];
+        if (c >= 0x80) /* letters from other scripts look like ours: one account would
+                          look like another (a Cyrillic a, the Kelvin sign) */
+            return error_field(e, field,
+                               "must be ASCII: write an internationalized domain in its "
+                               "xn-- (punycode) form");
         if (c <= 0x20 || c == 0x7f || c == '"' || c == '(' || c == ')' || c == '<' || c == '>' ||
             c == '[' || c == ']' || c == ',' || c == ';' || c == ':' || c == '\\')
             return error_field(e, field, "is not a valid e-mail address");
@@ -97,6 +104,63 @@ static bool count_chars(const char *s, size_t len, const char *allowed, size_t *
             (*chars)++;
     }
     return true;
+}
+
+/* The code point of the UTF-8 sequence at s (valid UTF-8, as jansson
+ * hands strings over) and its length in *n. */
+static uint32_t utf8_at(const unsigned char *s, size_t left, size_t *n)
+{
+    if (s[0] < 0x80 || left < 2) {
+        *n = 1;
+        return s[0];
+    }
+    if (s[0] < 0xe0) {
+        *n = 2;
+        return (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
+    }
+    if (s[0] < 0xf0 || left < 4) {
+        *n = left < 3 ? left : 3;
+        return *n < 3 ? 0xfffd : (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 |
+                                     (s[2] & 0x3f);
+    }
+    *n = 4;
+    return (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 |
+           (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
+}
+
+/* Formatting characters that change how text around them looks or
+ * reads while showing nothing: the bidirectional marks, embeddings,
+ * overrides and isolates (U+202E turns "gpj.exe" into what reads
+ * "exe.jpg"), and the zero-width ones (two names that differ only by one
+ * look the same). */
+static bool invisible_control(uint32_t cp)
+{
+    return cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff ||
+           cp == 0x180e;
+}
+
+bool names_display_text(char *text, size_t *len, size_t cap, const char *field, struct error *e)
+{
+    for (size_t i = 0, n = 0; i < *len; i += n) {
+        if (invisible_control(utf8_at((const unsigned char *)text + i, *len - i, &n)))
+            return error_field(e, field,
+                               "must not contain bidirectional or zero-width formatting "
+                               "characters (U+%04X)",
+                               (unsigned)utf8_at((const unsigned char *)text + i, *len - i, &n));
+    }
+    size_t out_len = 0;
+    uint8_t *nfc = u8_normalize(UNINORM_NFC, (const uint8_t *)text, *len, NULL, &out_len);
+    if (nfc == NULL)
+        return error_field(e, field, "is not text orgd can normalize");
+    bool fits = out_len < cap;
+    if (fits) {
+        memcpy(text, nfc, out_len);
+        text[out_len] = '\0';
+        *len = out_len;
+    }
+    free(nfc);
+    return fits || error_field(e, field, "is too long");
 }
 
 bool names_username_valid(const char *username, size_t len, const char *field, struct error *e)

@@ -34,11 +34,23 @@ void names_org_key(const char *name, char key[NAME_BUF]);
 /* "org_" + key into out (COLLECTION_BUF bytes). */
 void names_collection(const char *key, char out[COLLECTION_BUF]);
 
-/* True if `email` looks like an address we accept: 3..254 bytes, one '@',
+/* True if `email` looks like an address we accept: 3..254 bytes of ASCII
+ * (letters of other scripts look like ours: an internationalized domain is
+ * written in its xn-- form), one '@',
  * a non-empty local part of at most 64 bytes, a domain with a dot and no
  * empty labels, and no spaces, control characters, quotes or brackets.
  * Otherwise adds a field error. */
 bool names_email_valid(const char *email, size_t len, const char *field, struct error *e);
+
+/* Display text (usernames, descriptions, display names) as orgd keeps it,
+ * so that two texts that look alike are one text or one is refused: NFC
+ * (a precomposed e-acute and an e with a combining acute are one
+ * spelling), and no bidirectional (U+202A-U+202E, U+2066-U+2069, U+200E,
+ * U+200F, U+061C) or zero-width (U+200B-U+200D, U+2060-U+2064, U+FEFF,
+ * U+180E) formatting characters. `text` (len bytes of valid UTF-8, cap the
+ * buffer's size) is normalized in place and *len updated. False (a field
+ * error) for such a character, or an NFC form that does not fit. */
+bool names_display_text(char *text, size_t *len, size_t cap, const char *field, struct error *e);
 
 /* True if `username` (len bytes of valid UTF-8, as jansson hands strings
  * over) is 1..USERNAME_MAX_CHARS characters with no control characters

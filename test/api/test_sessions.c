@@ -312,6 +312,16 @@ static void signup_answers_the_account(void **state)
     assert_string_equal(json_string_value(json_object_get(r.json, "username")), username);
     th_resp_free(&r);
 
+    /* a username is kept in NFC: an e with a combining acute is the e-acute */
+    th_fresh_email("SignUpNfc", other, sizeof other);
+    body = json_text(json_pack("{s:s, s:s, s:s}", "email", other, "password", TU_PASSWORD,
+                               "username", "Jose\xcc\x81"));
+    assert_true(th_http_json(O, "POST", "/auth/signup", NULL, body, &r));
+    free(body);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(json_string_value(json_object_get(r.json, "username")), "Jos\xc3\xa9");
+    th_resp_free(&r);
+
     /* the e-mail is taken in any case, by a signed-up or an org's account */
     body = json_text(json_pack("{s:s, s:s}", "email", email, "password", TU_PASSWORD));
     expect_problem("POST", "/auth/signup", NULL, body, 409, "email");
@@ -346,6 +356,26 @@ static void signup_refuses_bad_input_and_creates_nothing(void **state)
          "username"},
         {json_pack("{s:s, s:s, s:s}", "email", email, "password", TU_PASSWORD, "username",
                    "tab\there"),
+         "username"},
+        /* identities that look like others: a Cyrillic a in the e-mail, the
+         * Kelvin sign for a K, and a username that reads backwards */
+        {json_pack("{s:s, s:s}", "email",
+                   "\xd0\xb0"
+                   "da@example.com",
+                   "password", TU_PASSWORD),
+         "email"},
+        {json_pack("{s:s, s:s}", "email",
+                   "\xe2\x84\xaa"
+                   "en@example.com",
+                   "password", TU_PASSWORD),
+         "email"},
+        {json_pack("{s:s, s:s, s:s}", "email", email, "password", TU_PASSWORD, "username",
+                   "ann\xe2\x80\xae"
+                   "gpj.exe"),
+         "username"},
+        {json_pack("{s:s, s:s, s:s}", "email", email, "password", TU_PASSWORD, "username",
+                   "a\xe2\x80\x8b"
+                   "nn"),
          "username"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

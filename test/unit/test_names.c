@@ -1,6 +1,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -82,10 +83,19 @@ static void emails(void **state)
 {
     (void)state;
     const char *good[] = {"a@b.co", "first.last+tag@example.com", "x@sub.domain.org",
-                          "\xc3\xa9@exemple.fr"};
-    const char *bad[] = {"",           "a",       "a@b",     "@b.co",    "a@.co",
-                         "a@b.",       "a@@b.co", "a@b..co", "a b@c.de", "a@b.co\n",
-                         "\"a\"@b.co", "a@b.co;", "<a@b.co>"};
+                          "ann@xn--bcher-kva.de"};
+    const char *bad[] = {"", "a", "a@b", "@b.co", "a@.co", "a@b.", "a@@b.co", "a@b..co", "a b@c.de",
+                         "a@b.co\n", "\"a\"@b.co", "a@b.co;", "<a@b.co>",
+                         /* letters that look like others: refused, never a second account */
+                         "\xc3\xa9@exemple.fr", /* e-acute */
+                         "\xd0\xb0"
+                         "da@example.com",           /* Cyrillic a */
+                         "\xe2\x84\xaa@example.com", /* the Kelvin sign, K */
+                         "stra\xc3\x9f"
+                         "e@example.com",           /* sharp s */
+                         "\xc4\xb0nci@example.com", /* dotted capital I */
+                         "ann@b\xc3\xbc"
+                         "cher.de"}; /* a domain not in its xn-- form */
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (!email_ok(good[i]))
             fail_msg("'%s' should be valid", good[i]);
@@ -97,6 +107,49 @@ static void emails(void **state)
     assert_string_equal(key, "ann.lee@example.com");
 }
 
+/* Display text: NFC, so that two spellings of one text are one; no
+ * bidirectional or zero-width formatting characters. */
+static bool display(const char *in, char *out, size_t cap)
+{
+    struct error e;
+    error_clear(&e);
+    size_t len = strlen(in);
+    snprintf(out, cap, "%s", in);
+    return names_display_text(out, &len, cap, "username", &e) && len == strlen(out);
+}
+
+static void display_text_is_nfc_without_invisible_controls(void **state)
+{
+    (void)state;
+    char out[64];
+    /* e + combining acute is the precomposed e-acute */
+    assert_true(display("Jose\xcc\x81", out, sizeof out));
+    assert_string_equal(out, "Jos\xc3\xa9");
+    assert_true(display("Grace Labs \xe2\x9c\xa8", out, sizeof out));
+    assert_string_equal(out, "Grace Labs \xe2\x9c\xa8");
+    const char *refused[] = {
+        "admin\xe2\x80\xae"
+        "gpj.exe", /* U+202E right-to-left override */
+        "ad\xe2\x80\x8b"
+        "min", /* U+200B zero-width space */
+        "\xe2\x80\x8f"
+        "ada",                          /* U+200F right-to-left mark */
+        "ada\xe2\x81\xa6x\xe2\x81\xa9", /* U+2066 ... U+2069 isolate */
+        "\xef\xbb\xbf"
+        "ada", /* U+FEFF */
+        "a\xe2\x80\x8d"
+        "b", /* U+200D zero-width joiner */
+        "\xd8\x9c"
+        "x", /* U+061C Arabic letter mark */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (display(refused[i], out, sizeof out))
+            fail_msg("refused[%zu] was taken", i);
+    /* an NFC form that does not fit its buffer is refused, not cut */
+    char small[4];
+    assert_false(display("abc", small, 3));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +157,7 @@ int main(void)
         cmocka_unit_test(embedded_nul_is_invalid),
         cmocka_unit_test(keys_and_collections),
         cmocka_unit_test(emails),
+        cmocka_unit_test(display_text_is_nfc_without_invisible_controls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
