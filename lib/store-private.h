@@ -45,9 +45,8 @@ bool store__invitations_slot_legacy(store_t *s, struct error *e);
 /* The server error codes the store tells apart, by their names in MongoDB's
  * error_codes.yml. Any other code is ERR_INTERNAL. */
 enum mongo_error_code {
-    /* FerretDB (SQLite) reports a unique-index clash on update as this code
-     * with "UNIQUE constraint failed" in the message, not as DuplicateKey:
-     * only that message makes it a conflict */
+    /* FerretDB reports what its backend said as this code, with the
+     * backend's words (store__worded_kind reads them) */
     MONGO_ERR_INTERNAL_ERROR = 1,
     MONGO_ERR_HOST_UNREACHABLE = 6,
     MONGO_ERR_HOST_NOT_FOUND = 7,
@@ -75,6 +74,10 @@ struct store__key_count {
 };
 
 /* ---- errors (store.c) ---- */
+
+/* The kind a FerretDB InternalError's message gives it (its backend's
+ * words: a unique clash, a backend going away), or ERR_INTERNAL. */
+enum err_kind store__worded_kind(const char *message);
 
 /* What a driver error means to us; logs and counts nothing. */
 enum err_kind store__classify(const bson_error_t *be);

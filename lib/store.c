@@ -40,12 +40,40 @@ static bool is_duplicate_code(uint32_t code)
            code == MONGO_ERR_NAMESPACE_EXISTS;
 }
 
-/* FerretDB (SQLite) reports a unique-index clash on update as InternalError
- * with SQLite's own words, not as DuplicateKey. */
-static bool is_ferretdb_unique_clash(const bson_error_t *be)
+/* FerretDB reports what its backend said as InternalError (code 1) with
+ * the backend's own words, which differ between its SQLite and its
+ * PostgreSQL backends: a unique clash on an update is no DuplicateKey
+ * there, and a backend going away is no network error. Each row is one
+ * wording seen from one of them; test/unit/test_store_errors.c holds the
+ * messages as the servers write them. */
+static const struct {
+    const char *words;
+    enum err_kind kind;
+} worded[] = {
+    {"UNIQUE constraint failed", ERR_CONFLICT}, /* SQLite */
+    {"duplicate key value violates unique constraint", ERR_CONFLICT}, /* PostgreSQL, 23505 */
+    {"(SQLSTATE 23505)", ERR_CONFLICT},
+    {"database is locked", ERR_UNAVAILABLE},    /* SQLite busy past its timeout */
+    {"context canceled", ERR_UNAVAILABLE},      /* FerretDB shutting down */
+    {"context deadline exceeded", ERR_UNAVAILABLE},
+    {"the database system is shutting down", ERR_UNAVAILABLE}, /* PostgreSQL, 57P03 */
+    {"the database system is starting up", ERR_UNAVAILABLE},
+    {"(SQLSTATE 57P01)", ERR_UNAVAILABLE}, /* terminating connection: administrator command */
+    {"(SQLSTATE 57P02)", ERR_UNAVAILABLE}, /* crash shutdown */
+    {"(SQLSTATE 57P03)", ERR_UNAVAILABLE}, /* cannot connect now */
+    {"(SQLSTATE 53300)", ERR_UNAVAILABLE}, /* too many connections */
+    {"failed to connect to", ERR_UNAVAILABLE}, /* PostgreSQL unreachable */
+    {"conn closed", ERR_UNAVAILABLE},
+    {"unexpected EOF", ERR_UNAVAILABLE},
+};
+
+/* The kind a server error's words give it, or ERR_INTERNAL. */
+enum err_kind store__worded_kind(const char *message)
 {
-    return be->code == MONGO_ERR_INTERNAL_ERROR &&
-           strstr(be->message, "UNIQUE constraint failed") != NULL;
+    for (size_t i = 0; i < sizeof worded / sizeof worded[0]; i++)
+        if (strstr(message, worded[i].words) != NULL)
+            return worded[i].kind;
+    return ERR_INTERNAL;
 }
 
 enum err_kind store__classify(const bson_error_t *be)
@@ -54,12 +82,14 @@ enum err_kind store__classify(const bson_error_t *be)
     if (be->domain == MONGOC_ERROR_SERVER_SELECTION || be->domain == MONGOC_ERROR_STREAM ||
         be->domain == MONGOC_ERROR_PROTOCOL || be->domain == MONGOC_ERROR_CLIENT) {
         kind = ERR_UNAVAILABLE;
-    } else if (is_duplicate_code(be->code) || is_ferretdb_unique_clash(be)) {
+    } else if (is_duplicate_code(be->code)) {
         kind = ERR_CONFLICT;
     } else if (be->code == MONGO_ERR_NAMESPACE_NOT_FOUND) {
         kind = ERR_NOT_FOUND;
-    } else if (is_unavailable_code(be->code) || strstr(be->message, "database is locked") != NULL) {
-        kind = ERR_UNAVAILABLE; /* "database is locked": FerretDB's SQLite was busy */
+    } else if (is_unavailable_code(be->code)) {
+        kind = ERR_UNAVAILABLE;
+    } else if (be->code == MONGO_ERR_INTERNAL_ERROR || be->code == 0) {
+        kind = store__worded_kind(be->message);
     }
     return kind;
 }

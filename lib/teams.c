@@ -223,9 +223,11 @@ bool teams_update(struct app *c, const struct caller *who, const char *id,
     struct membership m;
     if (!teams_access(c, who, id, false, &o, &m, e))
         return false;
-    bool rename = req->has_name && strcmp(req->name, o.org.name) != 0;
-    if (rename && !roles_may(m.role, ACT_RENAME))
+    /* the role first, whatever the request would change: a member learns
+     * nothing from sending the current name */
+    if (req->has_name && !roles_may(m.role, ACT_RENAME))
         return forbidden(e, ACT_RENAME);
+    bool rename = req->has_name && strcmp(req->name, o.org.name) != 0;
     if (req->has_description && !roles_may(m.role, ACT_DESCRIBE))
         return forbidden(e, ACT_DESCRIBE);
     if (rename && !orgs_name_free(c, &o.org, req->name, "name", e))

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -359,8 +360,10 @@ void th_db_expect_no_secret(const struct th_orgd *o)
 static bool db_script(struct th_private_db *d, const char *verb, char *out, size_t cap)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "env -u MONGO_URI ORGD_DB_DIR='%s' '%s/scripts/db' %s", d->dir,
-             th_source_dir(), verb);
+    /* on a Unix socket of its own: a database stopped and started again
+     * keeps its address, which no parallel test can take meanwhile */
+    snprintf(cmd, sizeof cmd, "env -u MONGO_URI ORGD_DB_SOCKET=1 ORGD_DB_DIR='%s' '%s/scripts/db' %s",
+             d->dir, th_source_dir(), verb);
     FILE *p = popen(cmd, "r");
     if (p == NULL)
         return false;
@@ -376,9 +379,22 @@ bool th_private_db_start(struct th_private_db *d)
 {
     if (d->dir[0] == '\0') {
         const char *base = getenv("ORGD_TEST_LOG_DIR");
-        snprintf(d->dir, sizeof d->dir, "%s/privdb.XXXXXX", base ? base : "/tmp");
-        if (mkdtemp(d->dir) == NULL)
-            return false;
+        /* its socket's path must fit a sockaddr_un (108 bytes), and be in
+         * lower case: libmongoc lower-cases the host of a URI, a socket's
+         * path among them */
+        bool usable = base != NULL && strlen(base) <= 80;
+        for (const char *p = base; usable && *p; p++)
+            usable = !(*p >= 'A' && *p <= 'Z');
+        char name[32];
+        for (int tries = 0;; tries++) {
+            th_unique("privdb", name, sizeof name);
+            th_lower(name);
+            snprintf(d->dir, sizeof d->dir, "%s/%s", usable ? base : "/tmp", name);
+            if (mkdir(d->dir, 0700) == 0)
+                break;
+            if (tries == 10)
+                return false;
+        }
     }
     return db_script(d, "start", d->uri, sizeof d->uri);
 }

@@ -167,6 +167,9 @@ static void roles_limit_members_and_admins(void **state)
     th_expect_status(O, "GET", path, member.t.access, NULL, 403);
     org_path(path, sizeof path, id, NULL);
     th_expect_status(O, "PUT", path, member.t.access, json_pack("{s:s}", "name", renamed), 403);
+    /* the role is checked before anything is compared: the current name
+     * changes nothing, and is refused all the same */
+    th_expect_status(O, "PUT", path, member.t.access, json_pack("{s:s}", "name", name), 403);
     th_expect_status(O, "PUT", path, member.t.access, json_pack("{s:s}", "description", "mine now"),
                      403);
     th_expect_status(O, "DELETE", path, member.t.access, NULL, 403);

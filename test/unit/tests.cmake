@@ -24,6 +24,8 @@ orgd_unit_test(test_jsonin)
 orgd_unit_test(test_worker_stack)
 orgd_unit_test(test_metrics)
 orgd_unit_test(test_log)
+orgd_unit_test(test_store_errors)
+target_link_libraries(test_store_errors PRIVATE PkgConfig::MONGOC)
 set_tests_properties(unit.test_metrics unit.test_log PROPERTIES TIMEOUT 60)
 
 # service/
