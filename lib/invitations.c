@@ -66,11 +66,11 @@ static bool end_invitation(struct app *c, const struct invitation *v, bool *appl
 static bool insert_replacing(struct app *c, const struct invitation *v, int64_t *replaced,
                              struct error *e)
 {
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int attempt = 0; attempt < 8; attempt++) {
         if (store_invitation_insert(c->store, v, e))
             return true;
-        if (e->kind != ERR_CONFLICT)
-            return false;
+        if (e->kind != ERR_CONFLICT || attempt == 7) /* never end on a revoke: no insert follows */
+            break;
         error_clear(e);
         struct invitation holder;
         bool found = false, applied = false;
@@ -90,6 +90,9 @@ static bool insert_replacing(struct app *c, const struct invitation *v, int64_t 
         *replaced += applied;
         FAULT("invite.after_replace");
     }
+    if (e->kind != ERR_CONFLICT)
+        return false;
+    error_clear(e);
     e->retry_after = 1;
     return error_set(e, ERR_BUSY, "invitations to this e-mail are changing; retry shortly");
 }

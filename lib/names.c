@@ -2,10 +2,10 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <uninorm.h>
-#include <stdlib.h>
 
 static const char *const reserved[] = {"create", "get", "list", "update", "delete"};
 
@@ -120,8 +120,9 @@ static uint32_t utf8_at(const unsigned char *s, size_t left, size_t *n)
     }
     if (s[0] < 0xf0 || left < 4) {
         *n = left < 3 ? left : 3;
-        return *n < 3 ? 0xfffd : (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 |
-                                     (s[2] & 0x3f);
+        return *n < 3
+                   ? 0xfffd
+                   : (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
     }
     *n = 4;
     return (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 |

@@ -193,7 +193,8 @@ bool request_signup_parse(const char *body, size_t len, struct signup_request *o
         names_email_valid(out->email, email_len, "email", e);
     if (require(e, has_pw, "password"))
         password_length_ok(out->password.len, "password", e);
-    if (has_user && names_display_text(out->username, &user_len, sizeof out->username, "username", e))
+    if (has_user &&
+        names_display_text(out->username, &user_len, sizeof out->username, "username", e))
         names_username_valid(out->username, user_len, "username", e);
     return finish(e);
 }
@@ -375,8 +376,8 @@ bool request_team_parse(const char *body, size_t len, bool create, struct team_r
         require(e, out->has_name, "name");
     if (out->has_name && names_org_valid(name, name_len, "name", e))
         memcpy(out->name, name, name_len + 1);
-    if (out->has_description && names_display_text(out->description, &desc_len,
-                                                   sizeof out->description, "description", e))
+    if (out->has_description &&
+        names_display_text(out->description, &desc_len, sizeof out->description, "description", e))
         names_description_valid(out->description, desc_len, "description", e);
     if (!create && !out->has_name && !out->has_description && e->nfields == 0)
         error_field(e, "name", "give name or description to change");

@@ -50,18 +50,18 @@ static const struct {
     const char *words;
     enum err_kind kind;
 } worded[] = {
-    {"UNIQUE constraint failed", ERR_CONFLICT}, /* SQLite */
+    {"UNIQUE constraint failed", ERR_CONFLICT},                       /* SQLite */
     {"duplicate key value violates unique constraint", ERR_CONFLICT}, /* PostgreSQL, 23505 */
     {"(SQLSTATE 23505)", ERR_CONFLICT},
-    {"database is locked", ERR_UNAVAILABLE},    /* SQLite busy past its timeout */
-    {"context canceled", ERR_UNAVAILABLE},      /* FerretDB shutting down */
+    {"database is locked", ERR_UNAVAILABLE}, /* SQLite busy past its timeout */
+    {"context canceled", ERR_UNAVAILABLE},   /* FerretDB shutting down */
     {"context deadline exceeded", ERR_UNAVAILABLE},
     {"the database system is shutting down", ERR_UNAVAILABLE}, /* PostgreSQL, 57P03 */
     {"the database system is starting up", ERR_UNAVAILABLE},
-    {"(SQLSTATE 57P01)", ERR_UNAVAILABLE}, /* terminating connection: administrator command */
-    {"(SQLSTATE 57P02)", ERR_UNAVAILABLE}, /* crash shutdown */
-    {"(SQLSTATE 57P03)", ERR_UNAVAILABLE}, /* cannot connect now */
-    {"(SQLSTATE 53300)", ERR_UNAVAILABLE}, /* too many connections */
+    {"(SQLSTATE 57P01)", ERR_UNAVAILABLE},     /* terminating connection: administrator command */
+    {"(SQLSTATE 57P02)", ERR_UNAVAILABLE},     /* crash shutdown */
+    {"(SQLSTATE 57P03)", ERR_UNAVAILABLE},     /* cannot connect now */
+    {"(SQLSTATE 53300)", ERR_UNAVAILABLE},     /* too many connections */
     {"failed to connect to", ERR_UNAVAILABLE}, /* PostgreSQL unreachable */
     {"conn closed", ERR_UNAVAILABLE},
     {"unexpected EOF", ERR_UNAVAILABLE},

@@ -5,9 +5,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <setjmp.h> /* cmocka.h needs these first */
@@ -362,8 +362,9 @@ static bool db_script(struct th_private_db *d, const char *verb, char *out, size
     char cmd[2048];
     /* on a Unix socket of its own: a database stopped and started again
      * keeps its address, which no parallel test can take meanwhile */
-    snprintf(cmd, sizeof cmd, "env -u MONGO_URI ORGD_DB_SOCKET=1 ORGD_DB_DIR='%s' '%s/scripts/db' %s",
-             d->dir, th_source_dir(), verb);
+    snprintf(cmd, sizeof cmd,
+             "env -u MONGO_URI ORGD_DB_SOCKET=1 ORGD_DB_DIR='%s' '%s/scripts/db' %s", d->dir,
+             th_source_dir(), verb);
     FILE *p = popen(cmd, "r");
     if (p == NULL)
         return false;

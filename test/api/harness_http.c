@@ -404,6 +404,46 @@ void th_account_new(const struct th_orgd *o, const char *prefix, struct th_accou
     th_account_id_of(o, a->t.access, a->id, sizeof a->id);
 }
 
+void th_org_new(const struct th_orgd *o, const char *token, const char *prefix, char id[32],
+                char name[64])
+{
+    th_unique(prefix, name, 64);
+    json_t *j =
+        th_expect_json(o, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
+    snprintf(id, 32, "%s", th_json_str(j, "id"));
+    json_decref(j);
+}
+
+void th_invite(const struct th_orgd *o, const char *token, const char *org_id, const char *email,
+               const char *role, struct th_invitation *out)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
+    json_t *body = role ? json_pack("{s:s, s:s}", "email", email, "role", role)
+                        : json_pack("{s:s}", "email", email);
+    json_t *j = th_expect_json(o, "POST", path, token, body, 201);
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", th_json_str(j, "id"));
+    snprintf(out->token, sizeof out->token, "%s", th_json_str(j, "token"));
+    snprintf(out->email, sizeof out->email, "%s", th_json_str(j, "email"));
+    json_decref(j);
+}
+
+void th_member_new(const struct th_orgd *o, const char *owner_token, const char *org_id,
+                   const char *role, const char *prefix, struct th_account *a)
+{
+    memset(a, 0, sizeof *a);
+    th_fresh_email(prefix, a->email, sizeof a->email);
+    struct th_invitation inv;
+    th_invite(o, owner_token, org_id, a->email, role, &inv);
+    json_t *j =
+        th_expect_json(o, "POST", "/invitations/accept", NULL,
+                       json_pack("{s:s, s:s}", "token", inv.token, "password", TU_PASSWORD), 200);
+    snprintf(a->id, sizeof a->id, "%s", th_json_str(j, "account_id"));
+    json_decref(j);
+    th_signin_ok(o, a->email, TU_PASSWORD, &a->t);
+}
+
 json_t *th_jwt_claims(const char *jwt)
 {
     const char *dot1 = strchr(jwt, '.');
@@ -457,10 +497,22 @@ static void *call_main(void *arg)
     struct th_call *c = arg;
     struct th_resp r;
     c->retry_after[0] = '\0';
+    c->json = NULL;
+    if (c->go != NULL) {
+        /* this thread's connection first, so that the race is between the
+         * requests and not between connects (a source address gets a
+         * connection per request: nothing to open ahead for it) */
+        if (c->source == NULL && th_http(c->o, "GET", "/healthz", NULL, NULL, NULL, 0, NULL, &r))
+            th_resp_free(&r);
+        pthread_barrier_wait(c->go);
+    }
     if (c->delay_ms > 0)
         tu_sleep_ms(c->delay_ms);
-    c->json = NULL;
-    if (th_http_json(c->o, c->method, c->path, c->token, c->body[0] ? c->body : NULL, &r)) {
+    const char *body = c->body[0] ? c->body : NULL;
+    bool answered = c->source != NULL ? th_http_from(c->o, c->source, c->method, c->path, c->token,
+                                                     body, NULL, &r)
+                                      : th_http_json(c->o, c->method, c->path, c->token, body, &r);
+    if (answered) {
         c->status = r.status;
         th_resp_header(&r, "Retry-After", c->retry_after, sizeof c->retry_after);
         c->json = c->want_json && r.json != NULL ? json_incref(r.json) : NULL;
@@ -480,6 +532,31 @@ void th_call_start(struct th_call *c)
 void th_call_join(struct th_call *c)
 {
     pthread_join(c->thread, NULL);
+}
+
+void th_race(struct th_call *calls, size_t n)
+{
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, (unsigned)n);
+    for (size_t i = 0; i < n; i++) {
+        calls[i].go = &go;
+        th_call_start(&calls[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        th_call_join(&calls[i]);
+        calls[i].go = NULL;
+    }
+    pthread_barrier_destroy(&go);
+}
+
+bool th_race_lost(long status)
+{
+    /* a loser's honest answers: refused for what the winner did (403,
+     * 404, 409, 410, 401 for a token the winner spent), or turned away by
+     * a busy machine before it decided anything (503 from the hash queue,
+     * 429); never a success, never a 500, never no answer */
+    return status == 401 || status == 403 || status == 404 || status == 409 || status == 410 ||
+           status == 429 || status == 503;
 }
 
 void th_collection_of(const char *name, char *out, size_t cap)

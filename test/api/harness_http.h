@@ -166,6 +166,28 @@ void th_account_id_of(const struct th_orgd *o, const char *access, char *out, si
  * start of most account-first tests. Fails the test if a step does. */
 void th_account_new(const struct th_orgd *o, const char *prefix, struct th_account *a);
 
+/* POST /organization/ {name: prefix_XXXXXXXX} with `token`: fails the test
+ * unless 201; the org's id and name. */
+void th_org_new(const struct th_orgd *o, const char *token, const char *prefix, char id[32],
+                char name[64]);
+
+/* An invitation as its answer named it. */
+struct th_invitation {
+    char id[32];
+    char token[128];
+    char email[96];
+};
+
+/* POST /organization/{org_id}/invite {email, role} (role NULL: the
+ * default) with `token`: fails the test unless 201. */
+void th_invite(const struct th_orgd *o, const char *token, const char *org_id, const char *email,
+               const char *role, struct th_invitation *out);
+
+/* A new account that joins org_id as `role` by accepting an invitation
+ * without a bearer token (the accept creates it), signed in. */
+void th_member_new(const struct th_orgd *o, const char *owner_token, const char *org_id,
+                   const char *role, const char *prefix, struct th_account *a);
+
 /* The claims of a JWT orgd issued: its payload decoded, not verified (orgd
  * did that), for tests that look at what a token says (sid, org, role).
  * Fails the test unless the payload is a JSON object. Caller decrefs. */
@@ -182,16 +204,30 @@ struct th_call {
     char path[256];
     char body[512]; /* "" sends none */
     const char *token;
-    int delay_ms; /* waits this long on its thread before sending */
-    long status;  /* -1: no answer */
+    const char *source; /* a local address to send from ("127.0.0.2"), or NULL */
+    int delay_ms;       /* waits this long on its thread before sending */
+    long status;        /* -1: no answer */
     char retry_after[16];
     bool want_json; /* keep the answer's JSON body in json (the caller frees it) */
     json_t *json;
     pthread_t thread;
+    pthread_barrier_t *go; /* th_race's */
 };
 
 /* Sends c's request on a new thread; th_call_join waits and fills status. */
 void th_call_start(struct th_call *c);
 void th_call_join(struct th_call *c);
+
+/* The one way a test races requests: calls[0..n) each on its own thread,
+ * each with its connection open, all released at once by one barrier
+ * (then each waits its delay_ms, if any); returns when every one has
+ * answered. No assertion runs on those threads. */
+void th_race(struct th_call *calls, size_t n);
+
+/* A status a race's loser may honestly answer: a refusal because of what
+ * the winner did, or a busy machine turning it away before it decided
+ * anything (503, 429). A loaded machine is a condition, not an excuse:
+ * such answers still leave exactly one winner to find. */
+bool th_race_lost(long status);
 
 #endif

@@ -329,6 +329,96 @@ static void a_wrong_current_password_is_a_failed_login(void **state)
     finish(&a);
 }
 
+/* ---- bursts ---- */
+
+#define BURST 60
+
+/* BURST wrong-password sign-ins released together (th_race), each from
+ * the address sources[i] (NULL: the default) at the account emails[i].
+ * Returns how many were checked (401: a hash ran and said no); every
+ * other answer must be 429 or a busy 503. */
+static int burst(const struct th_orgd *o, char (*emails)[96], char (*sources)[16])
+{
+    static struct th_call calls[BURST];
+    for (int i = 0; i < BURST; i++) {
+        memset(&calls[i], 0, sizeof calls[i]);
+        calls[i].o = o;
+        calls[i].method = "POST";
+        calls[i].source = sources ? sources[i] : NULL;
+        snprintf(calls[i].path, sizeof calls[i].path, "/auth/signin");
+        snprintf(calls[i].body, sizeof calls[i].body, "{\"email\":\"%s\",\"password\":\"%s\"}",
+                 emails[i], WRONG_PASSWORD);
+    }
+    th_race(calls, BURST);
+    int checked = 0, throttled = 0, busy = 0;
+    for (int i = 0; i < BURST; i++) {
+        if (calls[i].status == 401)
+            checked++;
+        else if (calls[i].status == 429)
+            throttled++;
+        else if (calls[i].status == 503)
+            busy++;
+        else
+            fail_msg("a guess of the burst answered %ld", calls[i].status);
+    }
+    printf("# %d guesses at once: %d checked (401), %d refused (429), %d turned away busy "
+           "(503)\n",
+           BURST, checked, throttled, busy);
+    return checked;
+}
+
+/* Sixty guesses at one account, each from an address of its own, all at
+ * once: a burst cannot pass the check before any of it is counted, since
+ * each attempt reserves its place before it counts (throttle.h). At most
+ * the limit is checked, with hashes enough for all sixty at once. */
+static void a_burst_at_one_account_is_held_to_the_limit(void **state)
+{
+    (void)state;
+    const char *env[] = {"LOGIN_FAILURES_PER_ACCOUNT=10",
+                         "LOGIN_FAILURES_PER_ADDRESS=100",
+                         "HASH_QUEUE=64",
+                         "THREADS=96",
+                         WEAK_HASH,
+                         NULL};
+    start(&a, env);
+    static char emails[BURST][96], sources[BURST][16];
+    th_signup_fresh(&a, "Burst", emails[0], sizeof emails[0]);
+    for (int i = 0; i < BURST; i++) {
+        memcpy(emails[i], emails[0], sizeof emails[i]);
+        snprintf(sources[i], sizeof sources[i], "127.0.1.%d", i + 1);
+    }
+    int checked = burst(&a, emails, sources);
+    if (checked > 10)
+        fail_msg("%d guesses at one account were checked; the limit is 10", checked);
+    /* the failures counted are the ones checked (a refused guess gives its
+     * place back, and may have crowded out one that would have been
+     * checked): the right password is refused once all ten are spent */
+    expect_status(signin(&a, emails[0], TU_PASSWORD), checked == 10 ? 429 : 200,
+                  "right password after the burst", 1);
+    finish(&a);
+}
+
+/* Sixty guesses at sixty accounts from one address, all at once: the
+ * address's limit holds the same way. */
+static void a_burst_from_one_address_is_held_to_the_limit(void **state)
+{
+    (void)state;
+    const char *env[] = {"LOGIN_FAILURES_PER_ACCOUNT=10",
+                         "LOGIN_FAILURES_PER_ADDRESS=10",
+                         "HASH_QUEUE=64",
+                         "THREADS=96",
+                         WEAK_HASH,
+                         NULL};
+    start(&a, env);
+    static char emails[BURST][96];
+    for (int i = 0; i < BURST; i++)
+        th_fresh_email("BurstAddr", emails[i], sizeof emails[i]);
+    int checked = burst(&a, emails, NULL);
+    if (checked > 10)
+        fail_msg("%d guesses from one address were checked; the limit is 10", checked);
+    finish(&a);
+}
+
 /* ---- per address ---- */
 
 static void the_address_limit_spans_accounts(void **state)
@@ -556,6 +646,8 @@ int main(void)
         cmocka_unit_test_teardown(a_good_login_clears_the_account_count, stop_all),
         cmocka_unit_test_teardown(both_login_routes_share_the_account_count, stop_all),
         cmocka_unit_test_teardown(a_wrong_current_password_is_a_failed_login, stop_all),
+        cmocka_unit_test_teardown(a_burst_at_one_account_is_held_to_the_limit, stop_all),
+        cmocka_unit_test_teardown(a_burst_from_one_address_is_held_to_the_limit, stop_all),
         cmocka_unit_test_teardown(the_address_limit_spans_accounts, stop_all),
         cmocka_unit_test_teardown(signups_are_limited_per_address, stop_all),
         cmocka_unit_test_teardown(org_creations_are_limited_per_address, stop_all),

@@ -49,6 +49,8 @@ orgd_api_test(test_orgs)          # the organization lifecycle
 orgd_api_test(test_recovery       # crashes at every step, the database going away
   PART crashes ONLY "crash_*" PART database SKIP "crash_*")
 orgd_api_test(test_races)         # concurrent requests on one name or org
+orgd_api_test(test_races_invitations) # revoke, accept, re-invite, expiry, delete: one winner each
+orgd_api_test(test_races_accounts) # password, e-mail, role change against removal: one winner each
 orgd_api_test(test_check)         # `orgd check` and --repair
 orgd_api_test(test_hostile        # clients that try to crash, starve or bloat it
   PART slow ONLY "*slow*" PART other SKIP "*slow*")

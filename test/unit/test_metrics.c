@@ -265,7 +265,7 @@ static void exposition_format_is_well_formed(void **state)
     struct metrics_scrape x = {.db_known = true, .db_up = true};
     char *t = render(&x);
     assert_true(strlen(t) > 0 && t[strlen(t) - 1] == '\n');
-    char fam[16][64], type[16][16];
+    char fam[32][64], type[32][16];
     int nfam = 0, helps = 0;
     char *next = t;
     while (*next != '\0') {
@@ -280,7 +280,7 @@ static void exposition_format_is_well_formed(void **state)
             continue;
         }
         if (sscanf(line, "# TYPE %63s %255s", name, rest) == 2) {
-            assert_true(nfam < 16);
+            assert_true(nfam < 32);
             for (int i = 0; i < nfam; i++)
                 if (strcmp(fam[i], name) == 0)
                     fail_msg("family %s announced twice", name);
@@ -330,6 +330,7 @@ static void exposition_format_is_well_formed(void **state)
                           "orgd_recovery_actions_total",
                           "orgd_logins_total",
                           "orgd_sessions_ended_total",
+                          "orgd_refresh_retries_total",
                           "orgd_mongo_commands_total",
                           "orgd_invitations_total",
                           "orgd_build_info",
