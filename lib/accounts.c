@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "faults.h"
 #include "log.h"
 #include "metrics.h"
 #include "throttle.h"
@@ -152,8 +153,9 @@ bool accounts_change_password(struct app *c, const struct caller *who,
     bool applied = false;
     bool ok = sessions_account(c, who, &me, e) &&
               accounts_reauthenticate(c, &me, &req->current_password, client, &verified, e) &&
-              password_hash(c->hasher, req->new_password.text, req->new_password.len, hash, e) &&
-              store_admin_update(c->store, &verified, NULL, hash, &applied, e);
+              password_hash(c->hasher, req->new_password.text, req->new_password.len, hash, e);
+    FAULT("password.after_check");
+    ok = ok && store_admin_update(c->store, &verified, NULL, hash, &applied, e);
     explicit_bzero(hash, sizeof hash);
     if (!ok)
         return false;

@@ -186,6 +186,7 @@ bool invitations_revoke(struct app *c, const struct caller *who, const char *org
                    error_set(e, ERR_NOT_FOUND, "no such pending invitation");
         if (strcmp(v.org_id, o.org.id) != 0 || v.status != INV_PENDING)
             return error_set(e, ERR_NOT_FOUND, "no such pending invitation");
+        FAULT("revoke.after_read");
         if (!end_invitation(c, &v, &applied, e))
             return false;
         if (applied) {

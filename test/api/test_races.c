@@ -16,11 +16,6 @@
 #include "harness.h"
 #include "testutil.h"
 
-static bool is_loser(long status)
-{
-    return status == 401 || status == 404 || status == 409;
-}
-
 /* ---- 32 creates of one name, in mixed case ---- */
 
 #define CREATORS 32
@@ -54,25 +49,23 @@ static void concurrent_creates_of_one_name(void **state)
                      "\"password\":\"%s\"}",
                      name, i, key, TU_PASSWORD);
         }
-        for (int i = 0; i < CREATORS; i++)
-            th_call_start(&calls[i]);
-        int won = 0, lost = 0;
+        th_race(calls, CREATORS);
+        int won = 0, busy = 0;
         for (int i = 0; i < CREATORS; i++) {
-            th_call_join(&calls[i]);
             if (calls[i].status == 201)
                 won++;
-            else if (calls[i].status == 409)
-                lost++;
-            else
+            else if (calls[i].status == 503 || calls[i].status == 429)
+                busy++; /* turned away by a loaded machine's hash queue: not a winner */
+            else if (calls[i].status != 409)
                 fail_msg("round %d caller %d: status %ld", round, i, calls[i].status);
         }
-        assert_int_equal(won, 1);
-        assert_int_equal(lost, CREATORS - 1);
-        assert_int_equal(th_db_count_str(&o, "organizations", "name_key", key), 1);
-        assert_true(th_db_collection_exists(&o, coll));
+        /* one winner, unless a loaded machine turned every one away */
+        assert_int_equal(won, busy == CREATORS ? 0 : 1);
+        assert_int_equal(th_db_count_str(&o, "organizations", "name_key", key), won);
+        assert_int_equal(th_db_collection_exists(&o, coll), won == 1);
         /* the losers' admins were undone with their orgs */
         bson_t *f = BCON_NEW("email", "{", "$regex", BCON_UTF8(key), "}");
-        assert_int_equal(th_db_count(&o, "admins", f), 1);
+        assert_int_equal(th_db_count(&o, "admins", f), won);
         bson_destroy(f);
     }
     th_expect_check_clean(&o);
@@ -108,10 +101,10 @@ static void rename_races_create_of_its_target(void **state)
         /* create hashes a password before it claims the name; a growing head
          * start for it lets either side get there first */
         rename.delay_ms = round * 10;
-        th_call_start(&create);
-        th_call_start(&rename);
-        th_call_join(&create);
-        th_call_join(&rename);
+        struct th_call both[2] = {create, rename};
+        th_race(both, 2);
+        create = both[0];
+        rename = both[1];
 
         char path[256];
         if (rename.status == 200) {
@@ -168,18 +161,14 @@ static void delete_races_rename_of_the_same_org(void **state)
         struct th_call ren = {.o = &o, .method = "PUT", .token = a.token};
         snprintf(ren.path, sizeof ren.path, "/org/update/%s", a.name);
         snprintf(ren.body, sizeof ren.body, "{\"new_organization_name\":\"%s\"}", target);
-        if (round % 2 == 0) {
-            th_call_start(&del);
-            th_call_start(&ren);
-        } else {
-            th_call_start(&ren);
-            th_call_start(&del);
-        }
-        th_call_join(&del);
-        th_call_join(&ren);
+        struct th_call both[2] = {del, ren};
+        both[round % 2].delay_ms = round % 3; /* either may start first */
+        th_race(both, 2);
+        del = both[0];
+        ren = both[1];
 
         if (del.status == 204) {
-            if (!is_loser(ren.status) && ren.status != 200)
+            if (!th_race_lost(ren.status) && ren.status != 200)
                 fail_msg("round %d: delete won, rename got %ld", round, ren.status);
             /* a rename that finished first and a delete by the old name
              * cannot both succeed */
@@ -192,7 +181,7 @@ static void delete_races_rename_of_the_same_org(void **state)
             assert_int_equal(th_db_count_oid(&o, "admins", "_id", a.admin_id), 0);
             assert_int_equal(th_status_of(&o, "GET", "/auth/check", a.token, NULL), 401);
         } else if (ren.status == 200) {
-            if (!is_loser(del.status))
+            if (!th_race_lost(del.status))
                 fail_msg("round %d: rename won, delete got %ld", round, del.status);
             rename_wins++;
             if (th_db_collection_exists(&o, a_coll) || th_db_count(&o, target_coll, NULL) != 7)

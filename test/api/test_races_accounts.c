@@ -179,6 +179,58 @@ static void role_change_and_removal_have_one_outcome(void **state)
     expect_decided(removed, "role change and removal");
 }
 
+/* The race held open: a password change pauses (fault point, 3 s) after
+ * its current password was checked and its new one hashed, another change
+ * is made meanwhile; the first must not write over it. */
+static struct th_orgd paused;
+
+static int stop_paused(void **state)
+{
+    (void)state;
+    if (paused.pid > 0)
+        th_orgd_stop(&paused);
+    return 0;
+}
+
+static void a_held_password_change_loses_to_the_one_made_meanwhile(void **state)
+{
+    (void)state;
+    th_orgd_init(&paused, th_orgd_faults_bin());
+    const char *env[] = {"FAULT_POINT=pause:password.after_check", NULL};
+    assert_true(th_orgd_start(&paused, env));
+    struct th_account a;
+    th_account_new(&paused, "HeldPw", &a);
+    struct th_tokens second;
+    th_signin_ok(&paused, a.email, TU_PASSWORD, &second);
+    struct th_call held = {.o = &paused, .method = "PUT", .token = a.t.access};
+    snprintf(held.path, sizeof held.path, "/auth/password");
+    snprintf(held.body, sizeof held.body,
+             "{\"current_password\":\"%s\",\"new_password\":\"the held password\"}", TU_PASSWORD);
+    th_call_start(&held);
+    tu_sleep_ms(1000); /* checked and hashed; waiting at the fault point */
+    /* the pause holds every thread that reaches it: this change is made
+     * by hand in the database, as another instance would */
+    mongoc_client_t *client = th_db_client(&paused);
+    mongoc_collection_t *admins = mongoc_client_get_collection(client, paused.db, "admins");
+    bson_oid_t id;
+    bson_oid_init_from_string(&id, a.id);
+    bson_t *f = BCON_NEW("_id", BCON_OID(&id));
+    bson_t *u = BCON_NEW("$set", "{", "password_hash", BCON_UTF8("$argon2id$changed"), "}", "$inc",
+                         "{", "version", BCON_INT64(1), "}");
+    assert_true(mongoc_collection_update_one(admins, f, u, NULL, NULL, NULL));
+    bson_destroy(f);
+    bson_destroy(u);
+    th_call_join(&held);
+    assert_int_equal(held.status, 409);
+    /* the held change wrote nothing: the hash is the one set meanwhile */
+    f = BCON_NEW("_id", BCON_OID(&id), "password_hash", BCON_UTF8("$argon2id$changed"));
+    assert_int_equal(mongoc_collection_count_documents(admins, f, NULL, NULL, NULL, NULL), 1);
+    bson_destroy(f);
+    mongoc_collection_destroy(admins);
+    mongoc_client_destroy(client);
+    assert_int_equal(th_orgd_stop(&paused), 0);
+}
+
 static void check_is_clean(void **state)
 {
     (void)state;
@@ -191,6 +243,8 @@ int main(void)
         cmocka_unit_test(password_and_password_have_one_winner),
         cmocka_unit_test(email_and_email_have_one_winner),
         cmocka_unit_test(role_change_and_removal_have_one_outcome),
+        cmocka_unit_test_teardown(a_held_password_change_loses_to_the_one_made_meanwhile,
+                                  stop_paused),
         cmocka_unit_test(check_is_clean),
     };
     return th_run_with_shared_orgd(tests);

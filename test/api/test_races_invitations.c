@@ -379,6 +379,52 @@ static void an_invitation_follows_its_inviter(void **state)
     th_expect_check_clean(O);
 }
 
+/* The race held open: a revoke pauses (fault point, 3 s) after it read
+ * the invitation pending; the invitee accepts meanwhile. The revoke's
+ * write is a guarded transition from the version it read, so it finds the
+ * invitation moved on and says so (404), and the member stays. */
+static struct th_orgd held;
+
+static int stop_held(void **state)
+{
+    (void)state;
+    if (held.pid > 0)
+        th_orgd_stop(&held);
+    return 0;
+}
+
+static void a_held_revoke_loses_to_the_accept_made_meanwhile(void **state)
+{
+    (void)state;
+    th_orgd_init(&held, th_orgd_faults_bin());
+    const char *env[] = {"FAULT_POINT=pause:revoke.after_read", NULL};
+    assert_true(th_orgd_start(&held, env));
+    struct th_account owner, invitee;
+    struct th_invitation inv;
+    char org[32], name[64];
+    th_account_new(&held, "HeldOwner", &owner);
+    th_org_new(&held, owner.t.access, "HeldOrg", org, name);
+    th_account_new(&held, "HeldInvitee", &invitee);
+    th_invite(&held, owner.t.access, org, invitee.email, "admin", &inv);
+    struct th_call revoke;
+    call_init(&revoke, "DELETE", owner.t.access);
+    revoke.o = &held;
+    snprintf(revoke.path, sizeof revoke.path, "/organization/%s/invitations/%s", org, inv.id);
+    th_call_start(&revoke);
+    tu_sleep_ms(1000); /* read pending; waiting at the fault point */
+    json_t *j = th_expect_json(&held, "POST", "/invitations/accept", invitee.t.access,
+                               json_pack("{s:s}", "token", inv.token), 200);
+    json_decref(j);
+    th_call_join(&revoke);
+    assert_int_equal(revoke.status, 404);
+    assert_int_equal(th_db_memberships_of(&held, invitee.id, org), 1);
+    char status[16];
+    th_db_invitation_status(&held, inv.id, status, sizeof status);
+    assert_string_equal(status, "accepted");
+    th_expect_check_clean(&held);
+    assert_int_equal(th_orgd_stop(&held), 0);
+}
+
 static void check_is_clean(void **state)
 {
     (void)state;
@@ -395,6 +441,7 @@ int main(void)
         cmocka_unit_test(delete_and_accept_leave_no_member_behind),
         cmocka_unit_test_teardown(revoke_and_expiry_have_one_outcome, stop_brief),
         cmocka_unit_test(an_invitation_follows_its_inviter),
+        cmocka_unit_test_teardown(a_held_revoke_loses_to_the_accept_made_meanwhile, stop_held),
         cmocka_unit_test(check_is_clean),
     };
     return th_run_with_shared_orgd(tests);
