@@ -1,8 +1,10 @@
-# test/docs — the OpenAPI file, the contract check and the /docs page.
+# test/docs — the OpenAPI file, the contract check, the /docs page and the
+# Markdown documents' links.
 # Included by test/CMakeLists.txt (after the api.* tests are registered).
 # One place for every check that the documentation is true: the spec is
 # lint-clean, names exactly the routes the code serves, matches every
-# exchange the black-box tests recorded, and renders in a browser. The C
+# exchange the black-box tests recorded, and renders in a browser; and every
+# link in README.md and docs/ leads to a file and heading that exist. The C
 # tests of docs.c itself are unit tests (test/unit/test_docs.c).
 #
 #   docs.openapi_lint       Redocly CLI lints service/openapi.yaml (redocly.yaml)
@@ -13,6 +15,8 @@
 #   docs.exchanges_reset    (fixture) empties the exchanges dir before the tests that record
 #   docs.contract           every exchange the api.* tests and docs.browser recorded
 #                           matches the spec; runs after them all
+#   docs.links              every relative link and #fragment in README.md and
+#                           docs/**/*.md names a file, and a heading, that exist
 #
 # The node tools come from package-lock.json (scripts/node-deps, run by CMake
 # at configure time).
@@ -30,6 +34,11 @@ add_test(NAME docs.openapi_lint
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(docs.openapi_lint PROPERTIES TIMEOUT 60
   ENVIRONMENT "REDOCLY_TELEMETRY=off;REDOCLY_SUPPRESS_UPDATE_NOTICE=true;NO_COLOR=1")
+
+# ---- the Markdown documents: every link between them resolves (node alone, no npm)
+add_test(NAME docs.links
+         COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/links.mjs ${PROJECT_SOURCE_DIR})
+set_tests_properties(docs.links PROPERTIES TIMEOUT 30)
 
 add_executable(print_routes ${DOCS_DIR}/print_routes.c)
 target_compile_options(print_routes PRIVATE ${ORGD_WARNINGS})

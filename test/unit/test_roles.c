@@ -1,5 +1,5 @@
-/* The permission table (lib/roles.c), pinned: the README's roles table says
- * the same, and a change to either must be a change to both. */
+/* The permission table (lib/roles.c), pinned: the roles table in docs/API.md
+ * says the same, and a change to either must be a change to both. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
