@@ -4,48 +4,48 @@
 
 #include "util.h"
 
-bool app_init(struct app *c, const struct config *cfg, struct error *e)
+bool app_init(struct app *app, const struct config *cfg, struct error *e)
 {
-    memset(c, 0, sizeof *c);
-    c->cfg = cfg;
+    memset(app, 0, sizeof *app);
+    app->cfg = cfg;
     unsigned char id[16];
     if (!random_bytes(id, sizeof id))
         return error_set(e, ERR_INTERNAL, "no randomness available");
-    hex_encode(id, sizeof id, c->instance_id);
-    c->store = store_new(cfg->mongo_uri, cfg->master_db, (int)cfg->mongo_timeout_ms, e);
-    if (c->store == NULL)
+    hex_encode(id, sizeof id, app->instance_id);
+    app->store = store_new(cfg->mongo_uri, cfg->master_db, (int)cfg->mongo_timeout_ms, e);
+    if (app->store == NULL)
         return false;
     struct password_params pp = {(uint32_t)cfg->argon2_memory_kib, (uint32_t)cfg->argon2_iterations,
                                  (uint32_t)cfg->argon2_parallelism};
-    c->hasher = hasher_new(pp, (int)cfg->hash_concurrency, (int)cfg->hash_wait_ms, e);
-    if (c->hasher == NULL) {
-        app_cleanup(c);
+    app->hasher = hasher_new(pp, (int)cfg->hash_concurrency, (int)cfg->hash_wait_ms, e);
+    if (app->hasher == NULL) {
+        app_cleanup(app);
         return false;
     }
-    hasher_limit_waiting(c->hasher,
+    hasher_limit_waiting(app->hasher,
                          (int)(cfg->hash_queue > 0 ? cfg->hash_queue : cfg->threads / 2));
-    c->jwt = jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, cfg->jwt_secret_len, cfg->jwt_issuer,
-                     cfg->jwt_expires_seconds, e);
-    if (c->jwt == NULL) {
-        app_cleanup(c);
+    app->jwt = jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, cfg->jwt_secret_len, cfg->jwt_issuer,
+                       cfg->jwt_expires_seconds, e);
+    if (app->jwt == NULL) {
+        app_cleanup(app);
         return false;
     }
-    c->sessions = session_cache_new(cfg->session_cache_ms);
-    if (c->sessions == NULL) {
-        app_cleanup(c);
+    app->sessions = session_cache_new(cfg->session_cache_ms);
+    if (app->sessions == NULL) {
+        app_cleanup(app);
         return error_set(e, ERR_INTERNAL, "out of memory");
     }
     return true;
 }
 
-void app_cleanup(struct app *c)
+void app_cleanup(struct app *app)
 {
-    session_cache_destroy(c->sessions);
-    c->sessions = NULL;
-    jwt_destroy(c->jwt);
-    hasher_destroy(c->hasher);
-    store_destroy(c->store);
-    c->jwt = NULL;
-    c->hasher = NULL;
-    c->store = NULL;
+    session_cache_destroy(app->sessions);
+    app->sessions = NULL;
+    jwt_destroy(app->jwt);
+    hasher_destroy(app->hasher);
+    store_destroy(app->store);
+    app->jwt = NULL;
+    app->hasher = NULL;
+    app->store = NULL;
 }

@@ -20,7 +20,7 @@ struct app {
 
 /* Builds store, hasher and JWT key from cfg (which must outlive the app).
  * Does not touch the network. False with e set on failure. */
-bool app_init(struct app *c, const struct config *cfg, struct error *e);
-void app_cleanup(struct app *c);
+bool app_init(struct app *app, const struct config *cfg, struct error *e);
+void app_cleanup(struct app *app);
 
 #endif

@@ -9,8 +9,8 @@
 #include "invitations.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "members.h"
 #include "recovery.h"
-#include "teams.h"
 #include "util.h"
 
 /* A growable array of fixed-size records. */
@@ -52,21 +52,21 @@ static void vec_sort(struct vec *v)
 }
 
 struct snapshot {
-    struct vec orgs;          /* struct org */
-    struct vec org_ids;       /* char[ID_BUF], sorted */
-    struct vec admin_ids;     /* char[ID_BUF], sorted */
-    struct vec disposable;    /* char[ID_BUF]: accounts made by /org/create, which go with
-                                 their last org */
-    struct vec sessions;      /* struct session_link */
-    struct vec collections;   /* char[COLLECTION_BUF], sorted */
-    struct vec members;       /* struct membership */
-    struct vec member_admins; /* char[ID_BUF], sorted: admins with a membership */
-    struct vec extras;        /* struct extra */
+    struct vec orgs;            /* struct org */
+    struct vec org_ids;         /* char[ID_BUF], sorted */
+    struct vec account_ids;     /* char[ID_BUF], sorted */
+    struct vec disposable;      /* char[ID_BUF]: accounts made by /org/create, which go with
+                                   their last org */
+    struct vec sessions;        /* struct session_link */
+    struct vec collections;     /* char[COLLECTION_BUF], sorted */
+    struct vec members;         /* struct membership */
+    struct vec member_accounts; /* char[ID_BUF], sorted: admins with a membership */
+    struct vec extras;          /* struct extra */
 };
 
 struct session_link {
     char id[ID_BUF];
-    char admin_id[ID_BUF];
+    char account_id[ID_BUF];
 };
 
 struct extra {
@@ -86,10 +86,10 @@ static bool push_org(const struct org *o, void *ud)
     return true;
 }
 
-static bool push_admin(const struct admin *a, void *ud)
+static bool push_account(const struct account *a, void *ud)
 {
     struct snapshot *s = ud;
-    char *id = vec_push(&s->admin_ids);
+    char *id = vec_push(&s->account_ids);
     if (id == NULL)
         return false;
     memcpy(id, a->id, ID_BUF);
@@ -108,7 +108,7 @@ static bool push_session(const struct session *x, void *ud)
     if (slot == NULL)
         return false;
     memcpy(slot->id, x->id, ID_BUF);
-    memcpy(slot->admin_id, x->admin_id, ID_BUF);
+    memcpy(slot->account_id, x->account_id, ID_BUF);
     return true;
 }
 
@@ -125,11 +125,11 @@ static bool push_member(const struct membership *m, void *ud)
 {
     struct snapshot *s = ud;
     struct membership *slot = vec_push(&s->members);
-    char *id = vec_push(&s->member_admins);
+    char *id = vec_push(&s->member_accounts);
     if (slot == NULL || id == NULL)
         return false;
     *slot = *m;
-    memcpy(id, m->admin_id, ID_BUF);
+    memcpy(id, m->account_id, ID_BUF);
     return true;
 }
 
@@ -147,43 +147,43 @@ static void snapshot_free(struct snapshot *s)
 {
     free(s->orgs.items);
     free(s->org_ids.items);
-    free(s->admin_ids.items);
+    free(s->account_ids.items);
     free(s->disposable.items);
     free(s->sessions.items);
     free(s->collections.items);
     free(s->members.items);
-    free(s->member_admins.items);
+    free(s->member_accounts.items);
     free(s->extras.items);
 }
 
-static bool snapshot_load(struct app *c, struct snapshot *s, struct error *e)
+static bool snapshot_load(struct app *app, struct snapshot *s, struct error *e)
 {
     memset(s, 0, sizeof *s);
     s->orgs.size = sizeof(struct org);
-    s->org_ids.size = s->admin_ids.size = s->member_admins.size = s->disposable.size = ID_BUF;
+    s->org_ids.size = s->account_ids.size = s->member_accounts.size = s->disposable.size = ID_BUF;
     s->sessions.size = sizeof(struct session_link);
     s->collections.size = COLLECTION_BUF;
     s->members.size = sizeof(struct membership);
     s->extras.size = sizeof(struct extra);
-    bool ok = store_org_each(c->store, push_org, s, e) &&
-              store_admin_each(c->store, push_admin, s, e) &&
-              store_collection_each_tenant(c->store, push_collection, s, e) &&
-              store_membership_each(c->store, NULL, push_member, s, e) &&
-              store_extras_each_org_id(c->store, push_extra, s, e) &&
-              store_session_each(c->store, push_session, s, e);
-    if (ok && (s->orgs.oom || s->org_ids.oom || s->admin_ids.oom || s->collections.oom ||
-               s->members.oom || s->member_admins.oom || s->extras.oom || s->disposable.oom ||
+    bool ok = store_org_each(app->store, push_org, s, e) &&
+              store_account_each(app->store, push_account, s, e) &&
+              store_collection_each_tenant(app->store, push_collection, s, e) &&
+              store_membership_each(app->store, NULL, push_member, s, e) &&
+              store_extras_each_org_id(app->store, push_extra, s, e) &&
+              store_session_each(app->store, push_session, s, e);
+    if (ok && (s->orgs.oom || s->org_ids.oom || s->account_ids.oom || s->collections.oom ||
+               s->members.oom || s->member_accounts.oom || s->extras.oom || s->disposable.oom ||
                s->sessions.oom))
         ok = error_set(e, ERR_INTERNAL, "out of memory");
     vec_sort(&s->org_ids);
-    vec_sort(&s->admin_ids);
+    vec_sort(&s->account_ids);
     vec_sort(&s->collections);
-    vec_sort(&s->member_admins);
+    vec_sort(&s->member_accounts);
     return ok;
 }
 
 struct run {
-    struct app *c;
+    struct app *app;
     bool repair;
     check_report_fn report;
     void *ud;
@@ -252,7 +252,7 @@ static void check_orgs(struct run *r, const struct snapshot *s, int64_t cutoff)
             bool done = false, fixed = false;
             enum recovery_action action;
             if (r->repair)
-                fixed = recovery_one(r->c, o, &done, &action, &e) && done;
+                fixed = recovery_one(r->app, o, &done, &action, &e) && done;
             char when[CLOCK_TEXT_BUF];
             clock_rfc3339(o->op.touched_at, when);
             found(r, "stuck_operation", fixed, "org %s (%s) stuck in state %s since %s", o->id,
@@ -272,11 +272,11 @@ static void check_orgs(struct run *r, const struct snapshot *s, int64_t cutoff)
                 struct org next = *o;
                 snprintf(next.collection, sizeof next.collection, "%s", expected);
                 bool applied = false;
-                fixed = (move ? store_collection_rename(r->c->store, o->collection, expected, &e)
+                fixed = (move ? store_collection_rename(r->app->store, o->collection, expected, &e)
                               : true) &&
-                        store_org_swap(r->c->store, o, &next, &applied, &e) && applied;
+                        store_org_swap(r->app->store, o, &next, &applied, &e) && applied;
                 if (fixed && !move && !has_expected)
-                    fixed = store_collection_create(r->c->store, expected, &e);
+                    fixed = store_collection_create(r->app->store, expected, &e);
                 has_expected = fixed || has_expected;
             }
             found(r, "wrong_collection", fixed, "org %s (%s) records collection %s instead of %s",
@@ -284,7 +284,7 @@ static void check_orgs(struct run *r, const struct snapshot *s, int64_t cutoff)
             continue;
         }
         if (!has_expected) {
-            bool fixed = r->repair && store_collection_create(r->c->store, expected, &e);
+            bool fixed = r->repair && store_collection_create(r->app->store, expected, &e);
             found(r, "missing_collection", fixed, "org %s (%s) has no collection %s", o->id,
                   o->name, expected);
         }
@@ -314,9 +314,9 @@ static void check_collections(struct run *r, const struct snapshot *s)
              * by now: ask again right before moving anything */
             struct error e = ERROR_INIT;
             bool claimed = true;
-            if (!store_org_claiming(r->c->store, names[i], "", &claimed, &e) || claimed)
+            if (!store_org_claiming(r->app->store, names[i], "", &claimed, &e) || claimed)
                 continue;
-            fixed = store_collection_rename(r->c->store, names[i], moved, &e);
+            fixed = store_collection_rename(r->app->store, names[i], moved, &e);
         }
         found(r, "orphan_collection", fixed, "collection %s belongs to no org%s%s", names[i],
               fixed ? "; renamed to " : "", fixed ? moved : "");
@@ -331,29 +331,30 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
         const struct org *o = org_by_id(s, m->org_id);
         if (o != NULL && in_progress(o, cutoff))
             continue;
-        bool no_org = o == NULL, no_admin = !vec_has(&s->admin_ids, m->admin_id);
-        if (!no_org && !no_admin)
+        bool no_org = o == NULL, no_account = !vec_has(&s->account_ids, m->account_id);
+        if (!no_org && !no_account)
             continue;
         struct error e = ERROR_INIT;
-        bool fixed = r->repair && store_membership_delete(r->c->store, m->admin_id, m->org_id, &e);
+        bool fixed =
+            r->repair && store_membership_delete(r->app->store, m->account_id, m->org_id, &e);
         if (no_org)
             found(r, "membership_without_org", fixed,
-                  "membership of admin %s points at missing org %s", m->admin_id, m->org_id);
+                  "membership of account %s points at missing org %s", m->account_id, m->org_id);
         else
             found(r, "membership_without_admin", fixed,
-                  "membership in org %s points at missing admin %s", m->org_id, m->admin_id);
+                  "membership in org %s points at missing account %s", m->org_id, m->account_id);
     }
 
     const struct extra *xs = s->extras.items;
     for (size_t i = 0; i < s->extras.n; i++) {
         struct error e = ERROR_INIT;
         struct org o;
+        bool exists = true;
         /* the org may have been created after the snapshot read the orgs */
         if (vec_has(&s->org_ids, xs[i].org_id) ||
-            store_org_by_id(r->c->store, xs[i].org_id, &o, &e) || e.kind != ERR_NOT_FOUND)
+            !store_org_by_id(r->app->store, xs[i].org_id, &o, &exists, &e) || exists)
             continue;
-        error_clear(&e);
-        bool fixed = r->repair && store_org_extras_delete(r->c->store, xs[i].org_id, &e);
+        bool fixed = r->repair && store_org_extras_delete(r->app->store, xs[i].org_id, &e);
         found(r,
               strcmp(xs[i].collection, "sessions") == 0 ? "session_without_org"
                                                         : "invitation_without_org",
@@ -364,22 +365,22 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
     const struct session_link *xs2 = s->sessions.items;
     for (size_t i = 0; i < s->sessions.n; i++) {
         struct error e = ERROR_INIT;
-        struct admin a;
+        struct account a;
+        bool exists = true;
         /* the account may have signed up after the snapshot read the accounts */
-        if (vec_has(&s->admin_ids, xs2[i].admin_id) ||
-            store_admin_by_id(r->c->store, xs2[i].admin_id, &a, &e) || e.kind != ERR_NOT_FOUND)
+        if (vec_has(&s->account_ids, xs2[i].account_id) ||
+            !store_account_by_id(r->app->store, xs2[i].account_id, &a, &exists, &e) || exists)
             continue;
-        error_clear(&e);
-        bool fixed = r->repair && store_session_delete(r->c->store, xs2[i].id, &e);
+        bool fixed = r->repair && store_session_delete(r->app->store, xs2[i].id, &e);
         found(r, "session_without_account", fixed, "session %s belongs to missing account %s",
-              xs2[i].id, xs2[i].admin_id[0] ? xs2[i].admin_id : "(none)");
+              xs2[i].id, xs2[i].account_id[0] ? xs2[i].account_id : "(none)");
     }
 
     /* only accounts made by /org/create must belong to an org */
     const char(*admins)[ID_BUF] = s->disposable.items;
     const struct org *orgs = s->orgs.items;
     for (size_t i = 0; i < s->disposable.n; i++) {
-        if (vec_has(&s->member_admins, admins[i]))
+        if (vec_has(&s->member_accounts, admins[i]))
             continue;
         bool owner_in_progress = false;
         for (size_t j = 0; j < s->orgs.n && !owner_in_progress; j++)
@@ -389,9 +390,10 @@ static void check_links(struct run *r, const struct snapshot *s, int64_t cutoff)
             continue; /* a create or delete in progress (or stuck: reported above) */
         struct error e = ERROR_INIT;
         bool deleted = false;
-        bool fixed = r->repair &&
-                     store_admin_delete_if_unattached(r->c->store, admins[i], NULL, &deleted, &e) &&
-                     deleted;
+        bool fixed =
+            r->repair &&
+            store_account_delete_if_unattached(r->app->store, admins[i], NULL, &deleted, &e) &&
+            deleted;
         found(r, "admin_without_membership", fixed, "admin %s belongs to no org", admins[i]);
     }
 }
@@ -401,14 +403,14 @@ static bool check_removals(struct run *r, int64_t cutoff, struct error *e)
 {
     struct membership stuck[32];
     size_t n = 0;
-    if (!store_memberships_removing(r->c->store, cutoff, stuck, 32, &n, e))
+    if (!store_memberships_removing(r->app->store, cutoff, stuck, 32, &n, e))
         return false;
     int done = 0;
-    if (n > 0 && r->repair && !teams_recover(r->c, cutoff, &done, e))
+    if (n > 0 && r->repair && !members_recover(r->app, cutoff, &done, e))
         return false;
     for (size_t i = 0; i < n; i++)
         found(r, "stuck_removal", r->repair && (size_t)done == n,
-              "removal of account %s from org %s left half done", stuck[i].admin_id,
+              "removal of account %s from org %s left half done", stuck[i].account_id,
               stuck[i].org_id);
     return true;
 }
@@ -418,10 +420,10 @@ static bool check_invitations(struct run *r, int64_t cutoff, struct error *e)
 {
     struct invitation stuck[32];
     size_t n = 0;
-    if (!store_invitations_stuck(r->c->store, cutoff, stuck, 32, &n, e))
+    if (!store_invitations_stuck(r->app->store, cutoff, stuck, 32, &n, e))
         return false;
     int done = 0;
-    if (n > 0 && r->repair && !invitations_recover(r->c, cutoff, &done, e))
+    if (n > 0 && r->repair && !invitations_recover(r->app, cutoff, &done, e))
         return false;
     for (size_t i = 0; i < n; i++)
         found(r, "stuck_invitation", r->repair && (size_t)done == n,
@@ -429,15 +431,15 @@ static bool check_invitations(struct run *r, int64_t cutoff, struct error *e)
     return true;
 }
 
-bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn report, void *ud,
+bool check_run(struct app *app, bool repair, int64_t age_ms, check_report_fn report, void *ud,
                int *problems, struct error *e)
 {
     *problems = 0;
-    struct run r = {c, repair, report, ud, 0};
+    struct run r = {app, repair, report, ud, 0};
     int64_t cutoff = clock_now_ms() - age_ms;
     /* first, so that the stuck operations they hold can be recovered below */
     int64_t stale = 0;
-    if (!store_locks_stale(c->store, cutoff, repair, &stale, e))
+    if (!store_locks_stale(app->store, cutoff, repair, &stale, e))
         return false;
     if (stale > 0)
         found(&r, "stale_lock", repair,
@@ -447,7 +449,7 @@ bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn repor
     if (!check_invitations(&r, cutoff, e) || !check_removals(&r, cutoff, e))
         return false;
     struct snapshot s;
-    if (!snapshot_load(c, &s, e)) {
+    if (!snapshot_load(app, &s, e)) {
         snapshot_free(&s);
         *problems = r.problems;
         return false;
@@ -458,7 +460,7 @@ bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn repor
          * what is there now, or an org's own collection, which its
          * document pointed away from before the repair, would look orphaned */
         snapshot_free(&s);
-        if (!snapshot_load(c, &s, e)) {
+        if (!snapshot_load(app, &s, e)) {
             snapshot_free(&s);
             *problems = r.problems;
             return false;

@@ -3,9 +3,11 @@
  * Verifies the invariants of docs/ARCHITECTURE.md: every active org has exactly its
  * collection (org_<name_key>, present); no org_* collection without an org;
  * no two orgs claiming one collection; no membership, invitation or token
- * pointing at a missing org (or a membership at a missing admin); no admin
- * left without any membership; no operation stuck longer than the recovery
- * age; no org lock left by a writer that died (store_locks_stale).
+ * pointing at a missing org (or a membership at a missing account); no
+ * account made by /org/create left without any membership (reported as
+ * admin_without_membership, the original service's word); no operation
+ * stuck longer than the recovery age; no lock left by a writer that died
+ * (store_locks_stale).
  * Operations younger than that are in progress, not problems.
  *
  * With repair, each problem is fixed: stuck operations by recovery; a
@@ -29,7 +31,7 @@ typedef void (*check_report_fn)(const char *kind, const char *detail, bool repai
 
 /* Runs one pass; *problems counts what was found (repaired or not).
  * False only if the database could not be read. */
-bool check_run(struct app *c, bool repair, int64_t age_ms, check_report_fn report, void *ud,
+bool check_run(struct app *app, bool repair, int64_t age_ms, check_report_fn report, void *ud,
                int *problems, struct error *e);
 
 #endif

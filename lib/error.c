@@ -50,12 +50,3 @@ const char *error_kind_name(enum err_kind kind)
         return "unknown";
     return names[kind];
 }
-
-bool error_absent(struct error *e, const struct error *got)
-{
-    if (got->kind == ERR_NOT_FOUND)
-        return true;
-    if (e != NULL)
-        *e = *got;
-    return false;
-}

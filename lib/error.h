@@ -55,11 +55,6 @@ struct error {
 /* Resets to ERR_OK. Accepts NULL. */
 void error_clear(struct error *e);
 
-/* For lookups where "not found" is an answer, not a failure: true when
- * `got` is ERR_NOT_FOUND; otherwise copies `got` into e (the caller's
- * failure) and returns false. */
-bool error_absent(struct error *e, const struct error *got);
-
 /* Sets kind and a printf-style message (truncated to fit); keeps field
  * errors already added. Always returns false so callers can
  * `return error_set(...)`. Accepts NULL. */

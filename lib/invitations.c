@@ -4,13 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "accounts.h"
 #include "faults.h"
 #include "log.h"
 #include "metrics.h"
-#include "recovery.h"
 #include "roles.h"
-#include "teams.h"
 #include "throttle.h"
 #include "util.h"
 
@@ -25,11 +24,12 @@ static bool token_new(char out[INVITATION_TOKEN_LEN + 1], char hash[SESSION_HASH
 }
 
 /* The org and the caller's right to manage its invitations. */
-static bool manage(struct app *c, const struct caller *who, const char *org_id,
+static bool manage(struct app *app, const struct caller *who, const char *org_id,
                    struct org_described *o, struct error *e)
 {
     struct membership m;
-    if (!teams_access(c, who, org_id, false, o, &m, e))
+    const struct access_ref ref = {.id = org_id};
+    if (!access_org(app, who, &ref, ACCESS_ACT, o, &m, e))
         return false;
     if (!roles_may(m.role, ACT_INVITE))
         return error_set(e, ERR_FORBIDDEN, "only an owner or an admin may manage invitations");
@@ -37,25 +37,25 @@ static bool manage(struct app *c, const struct caller *who, const char *org_id,
 }
 
 /* The e-mail already belongs to a member of the org: 409. */
-static bool not_a_member(struct app *c, const char *org_id, const char *email_key, struct error *e)
+static bool not_a_member(struct app *app, const char *org_id, const char *email_key,
+                         struct error *e)
 {
-    struct admin a;
+    struct account a;
     struct membership m;
-    struct error le = ERROR_INIT;
-    if (!store_admin_by_email(c->store, email_key, &a, &le))
-        return error_absent(e, &le);
+    bool found = false;
+    bool ok = store_account_by_email(app->store, email_key, &a, &found, e);
     explicit_bzero(a.password_hash, sizeof a.password_hash);
-    if (!store_membership_get(c->store, a.id, org_id, &m, &le))
-        return error_absent(e, &le);
+    if (!ok || !found || !store_membership_get(app->store, a.id, org_id, &m, &found, e) || !found)
+        return ok && e->kind == ERR_OK;
     error_field(e, "email", "is already a member of this organization");
     return error_set(e, ERR_CONFLICT, "this person is already a member");
 }
 
 /* Ends invitation v (as read): revoked, its slot given back. */
-static bool end_invitation(struct app *c, const struct invitation *v, bool *applied,
+static bool end_invitation(struct app *app, const struct invitation *v, bool *applied,
                            struct error *e)
 {
-    return store_invitation_move(c->store, v, INV_REVOKED, NULL, clock_now_ms(), applied, e);
+    return store_invitation_move(app->store, v, INV_REVOKED, NULL, clock_now_ms(), applied, e);
 }
 
 /* Inserts v, replacing the invitation that holds its (org, e-mail) slot:
@@ -63,18 +63,18 @@ static bool end_invitation(struct app *c, const struct invitation *v, bool *appl
  * so a conflict names the holder, which is revoked (a guarded transition:
  * an accept of it that got there first wins, and this is a 409) before the
  * insert is tried again. *replaced counts those revoked. */
-static bool insert_replacing(struct app *c, const struct invitation *v, int64_t *replaced,
+static bool insert_replacing(struct app *app, const struct invitation *v, int64_t *replaced,
                              struct error *e)
 {
     for (int attempt = 0; attempt < 8; attempt++) {
-        if (store_invitation_insert(c->store, v, e))
+        if (store_invitation_insert(app->store, v, e))
             return true;
         if (e->kind != ERR_CONFLICT || attempt == 7) /* never end on a revoke: no insert follows */
             break;
         error_clear(e);
         struct invitation holder;
         bool found = false, applied = false;
-        if (!store_invitation_holding(c->store, v->org_id, v->email, &holder, &found, e))
+        if (!store_invitation_holding(app->store, v->org_id, v->email, &holder, &found, e))
             return false;
         if (!found)
             continue; /* given back meanwhile */
@@ -85,7 +85,7 @@ static bool insert_replacing(struct app *c, const struct invitation *v, int64_t 
                              "an invitation to this e-mail is being accepted; "
                              "retry shortly");
         }
-        if (!end_invitation(c, &holder, &applied, e))
+        if (!end_invitation(app, &holder, &applied, e))
             return false;
         *replaced += applied;
         FAULT("invite.after_replace");
@@ -97,14 +97,15 @@ static bool insert_replacing(struct app *c, const struct invitation *v, int64_t 
     return error_set(e, ERR_BUSY, "invitations to this e-mail are changing; retry shortly");
 }
 
-bool invitations_create(struct app *c, const struct caller *who, const char *org_id,
+bool invitations_create(struct app *app, const struct caller *who, const char *org_id,
                         const struct invite_request *req, struct invitation_view *out,
                         struct error *e)
 {
     memset(out, 0, sizeof *out);
     struct org_described o;
     struct membership m;
-    if (!teams_access(c, who, org_id, false, &o, &m, e))
+    const struct access_ref ref = {.id = org_id};
+    if (!access_org(app, who, &ref, ACCESS_ACT, &o, &m, e))
         return false;
     if (!roles_may(m.role, ACT_INVITE))
         return error_set(e, ERR_FORBIDDEN, "only an owner or an admin may invite");
@@ -116,15 +117,15 @@ bool invitations_create(struct app *c, const struct caller *who, const char *org
         return false;
     store_new_id(v->id);
     memcpy(v->org_id, o.org.id, ID_BUF);
-    memcpy(v->invited_by, who->admin.id, ID_BUF);
+    memcpy(v->invited_by, who->account.id, ID_BUF);
     v->role = req->role;
     v->status = INV_PENDING;
     v->version = 1;
     v->created_at = clock_now_ms();
-    v->expires_at = v->created_at + (int64_t)c->cfg->invitation_seconds * 1000;
+    v->expires_at = v->created_at + (int64_t)app->cfg->invitation_seconds * 1000;
     snprintf(out->org_name, sizeof out->org_name, "%s", o.org.name);
     int64_t replaced = 0;
-    if (!insert_replacing(c, v, &replaced, e)) {
+    if (!insert_replacing(app, v, &replaced, e)) {
         explicit_bzero(out->token, sizeof out->token);
         return false;
     }
@@ -132,10 +133,10 @@ bool invitations_create(struct app *c, const struct caller *who, const char *org
      * it gave back is what let the insert through) made a member, and an
      * invitation to a member would be a live token for nothing */
     struct error me = ERROR_INIT;
-    if (!not_a_member(c, o.org.id, v->email, &me)) {
+    if (!not_a_member(app, o.org.id, v->email, &me)) {
         bool applied = false;
         struct error ue = ERROR_INIT;
-        if (!end_invitation(c, v, &applied, &ue) || !applied)
+        if (!end_invitation(app, v, &applied, &ue) || !applied)
             log_emit(LOG_WARN, "invitation to a member left pending",
                      json_pack("{s:s, s:s}", "invitation_id", v->id, "error", ue.message));
         explicit_bzero(out->token, sizeof out->token);
@@ -149,7 +150,7 @@ bool invitations_create(struct app *c, const struct caller *who, const char *org
     return true;
 }
 
-bool invitations_list(struct app *c, const struct caller *who, const char *org_id,
+bool invitations_list(struct app *app, const struct caller *who, const char *org_id,
                       struct invitation_view *out, size_t max, size_t *n, struct error *e)
 {
     *n = 0;
@@ -157,8 +158,9 @@ bool invitations_list(struct app *c, const struct caller *who, const char *org_i
     struct invitation *list = calloc(max ? max : 1, sizeof *list);
     if (list == NULL)
         return error_set(e, ERR_INTERNAL, "out of memory");
-    bool ok = manage(c, who, org_id, &o, e) &&
-              store_invitations_pending(c->store, o.org.id, NULL, clock_now_ms(), list, max, n, e);
+    bool ok =
+        manage(app, who, org_id, &o, e) &&
+        store_invitations_pending(app->store, o.org.id, NULL, clock_now_ms(), list, max, n, e);
     for (size_t i = 0; ok && i < *n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         out[i].inv = list[i];
@@ -168,26 +170,24 @@ bool invitations_list(struct app *c, const struct caller *who, const char *org_i
     return ok;
 }
 
-bool invitations_revoke(struct app *c, const struct caller *who, const char *org_id,
+bool invitations_revoke(struct app *app, const struct caller *who, const char *org_id,
                         const char *invitation_id, struct error *e)
 {
     struct org_described o;
-    if (!manage(c, who, org_id, &o, e))
+    if (!manage(app, who, org_id, &o, e))
         return false;
     /* a guarded transition from pending: of a revoke and an accept sent
      * together exactly one happens; a version that moved on while it
      * stayed pending (an accept undone) is read again */
     for (int attempt = 0; attempt < 3; attempt++) {
         struct invitation v;
-        struct error le = ERROR_INIT;
-        bool applied = false;
-        if (!store_invitation_by_id(c->store, invitation_id, &v, &le))
-            return error_absent(e, &le) &&
-                   error_set(e, ERR_NOT_FOUND, "no such pending invitation");
-        if (strcmp(v.org_id, o.org.id) != 0 || v.status != INV_PENDING)
+        bool applied = false, found = false;
+        if (!store_invitation_by_id(app->store, invitation_id, &v, &found, e))
+            return false;
+        if (!found || strcmp(v.org_id, o.org.id) != 0 || v.status != INV_PENDING)
             return error_set(e, ERR_NOT_FOUND, "no such pending invitation");
         FAULT("revoke.after_read");
-        if (!end_invitation(c, &v, &applied, e))
+        if (!end_invitation(app, &v, &applied, e))
             return false;
         if (applied) {
             metrics_invitation(INVITATION_REVOKED);
@@ -198,16 +198,16 @@ bool invitations_revoke(struct app *c, const struct caller *who, const char *org
     return error_set(e, ERR_BUSY, "the invitation is changing; retry shortly");
 }
 
-bool invitations_mine(struct app *c, const struct caller *who, struct invitation_view *out,
+bool invitations_mine(struct app *app, const struct caller *who, struct invitation_view *out,
                       size_t max, size_t *n, struct error *e)
 {
     *n = 0;
-    struct admin me;
+    struct account me;
     if (who->scoped)
         return error_set(e, ERR_FORBIDDEN,
                          "invitations to other organizations need an account token "
                          "(POST /auth/signin); this one is scoped to one organization");
-    if (!sessions_account(c, who, &me, e))
+    if (!sessions_account(app, who, &me, e))
         return false;
     struct invitation *list = calloc(max ? max : 1, sizeof *list);
     char(*ids)[ID_BUF] = calloc(max ? max : 1, ID_BUF);
@@ -215,12 +215,12 @@ bool invitations_mine(struct app *c, const struct caller *who, struct invitation
     size_t found = 0;
     bool ok =
         list != NULL && ids != NULL && orgs != NULL
-            ? store_invitations_pending(c->store, NULL, me.email, clock_now_ms(), list, max, n, e)
+            ? store_invitations_pending(app->store, NULL, me.email, clock_now_ms(), list, max, n, e)
             : error_set(e, ERR_INTERNAL, "out of memory");
     for (size_t i = 0; ok && i < *n; i++)
         memcpy(ids[i], list[i].org_id, ID_BUF);
     if (ok)
-        ok = store_orgs_by_ids(c->store, (const char(*)[ID_BUF])ids, *n, orgs, &found, e);
+        ok = store_orgs_by_ids(app->store, (const char(*)[ID_BUF])ids, *n, orgs, &found, e);
     for (size_t i = 0; ok && i < *n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         out[i].inv = list[i];
@@ -242,17 +242,16 @@ static bool refused(struct error *e, enum err_kind kind, const char *why)
 }
 
 /* The invitation a token names, if it can still be accepted. */
-static bool usable(struct app *c, const struct accept_request *req, struct invitation *v,
+static bool usable(struct app *app, const struct accept_request *req, struct invitation *v,
                    struct error *e)
 {
     char hash[SESSION_HASH_BUF];
     sha256_hex(req->token, req->token_len, hash);
-    struct error le = ERROR_INIT;
-    if (!store_invitation_by_hash(c->store, hash, v, &le)) {
-        if (!error_absent(e, &le))
-            return false;
+    bool found = false;
+    if (!store_invitation_by_hash(app->store, hash, v, &found, e))
+        return false;
+    if (!found)
         return refused(e, ERR_NOT_FOUND, "no such invitation");
-    }
     switch (v->status) {
     case INV_ACCEPTED:
         return refused(e, ERR_GONE, "this invitation has already been accepted");
@@ -271,7 +270,7 @@ static bool usable(struct app *c, const struct accept_request *req, struct invit
 
 /* The account that joins: the bearer's (whose e-mail must be the invited
  * one), or a new one made from the request's password. */
-static bool joining_account(struct app *c, const struct caller *who,
+static bool joining_account(struct app *app, const struct caller *who,
                             const struct accept_request *req, const struct invitation *v,
                             const char *client, struct acceptance *out, struct error *e)
 {
@@ -284,7 +283,7 @@ static bool joining_account(struct app *c, const struct caller *who,
             error_field(e, "password", "is for a new account; this request is signed in");
             return error_set(e, ERR_INVALID, "request validation failed");
         }
-        if (!sessions_account(c, who, &out->account, e))
+        if (!sessions_account(app, who, &out->account, e))
             return false;
         if (strcmp(out->account.email, v->email) != 0)
             return error_set(e, ERR_FORBIDDEN, "this invitation is for another e-mail address");
@@ -295,34 +294,19 @@ static bool joining_account(struct app *c, const struct caller *who,
                     "is required to create the account (or accept with a bearer token)");
         return error_set(e, ERR_INVALID, "request validation failed");
     }
-    struct admin *a = &out->account;
-    memcpy(a->email, v->email, EMAIL_BUF);
-    struct error fe = ERROR_INIT;
-    if (!throttle_attempt(c, THROTTLE_SIGNUP, client, e))
+    if (!throttle_attempt(app, THROTTLE_SIGNUP, client, e))
         return false;
-    if (!accounts_email_free(c, a->email, NULL, &fe)) {
-        if (fe.kind != ERR_CONFLICT) {
-            *e = fe;
+    if (!accounts_create(app, v->email, &req->password, req->username, ORIGIN_INVITATION,
+                         &out->account, e)) {
+        if (e->kind != ERR_CONFLICT)
             return false;
-        }
+        error_clear(e);
         return error_set(e, ERR_CONFLICT,
                          "an account with this e-mail exists: sign in and accept with its "
                          "bearer token");
     }
-    if (!password_hash(c->hasher, req->password.text, req->password.len, a->password_hash, e))
-        return false;
-    store_new_id(a->id);
-    snprintf(a->username, sizeof a->username, "%s", req->username);
-    a->origin = ORIGIN_INVITATION;
-    a->created_at = clock_now_ms();
-    bool ok = store_admin_insert(c->store, a, e);
-    explicit_bzero(a->password_hash, sizeof a->password_hash);
-    if (!ok && e->kind == ERR_CONFLICT) {
-        error_clear(e);
-        return error_set(e, ERR_CONFLICT, "an account with this e-mail exists");
-    }
-    out->account_created = ok;
-    return ok;
+    out->account_created = true;
+    return true;
 }
 
 /* The invitation's inviter may still grant its role in the org: an
@@ -330,83 +314,80 @@ static bool joining_account(struct app *c, const struct caller *who,
  * what it grants, is no longer an offer anyone stands behind. Checked at
  * the accept (not by revoking at the removal): whatever the order of the
  * two, the accept stands only on a right held when it was made. */
-static bool inviter_may_grant(struct app *c, const struct invitation *v, struct error *e)
+static bool inviter_may_grant(struct app *app, const struct invitation *v, struct error *e)
 {
     struct membership inviter;
-    struct error le = ERROR_INIT;
-    if (!store_membership_get(c->store, v->invited_by, v->org_id, &inviter, &le)) {
-        if (!error_absent(e, &le))
-            return false;
-    } else if (roles_may(inviter.role, ACT_INVITE) &&
-               (v->role != ROLE_OWNER || roles_may(inviter.role, ACT_GRANT_OWNER))) {
+    bool found = false;
+    if (!store_membership_get(app->store, v->invited_by, v->org_id, &inviter, &found, e))
+        return false;
+    if (found && roles_may(inviter.role, ACT_INVITE) &&
+        (v->role != ROLE_OWNER || roles_may(inviter.role, ACT_GRANT_OWNER)))
         return true;
-    }
     bool applied = false;
     struct error ue = ERROR_INIT;
-    end_invitation(c, v, &applied, &ue); /* best effort: the 410 stands either way */
+    end_invitation(app, v, &applied, &ue); /* best effort: the 410 stands either way */
     return refused(e, ERR_GONE,
                    "this invitation is no longer valid: the person who sent it may no longer "
                    "grant its role");
 }
 
 /* The org is still there to join (not being created or deleted). */
-static bool org_joinable(struct app *c, const char *org_id, struct org *out, struct error *e)
+static bool org_joinable(struct app *app, const char *org_id, struct org *out, struct error *e)
 {
-    struct error le = ERROR_INIT;
-    if (store_org_by_id(c->store, org_id, out, &le) && out->state != ORG_CREATING &&
-        out->state != ORG_DELETING)
-        return true;
-    if (le.kind != ERR_OK && !error_absent(e, &le))
+    bool found = false;
+    if (!store_org_by_id(app->store, org_id, out, &found, e))
         return false;
+    if (found && out->state != ORG_CREATING && out->state != ORG_DELETING)
+        return true;
     return refused(e, ERR_GONE, "the organization no longer exists");
 }
 
 /* Why an invitation that was pending when read is not now. */
-static bool moved_on(struct app *c, const struct invitation *read, struct error *e)
+static bool moved_on(struct app *app, const struct invitation *read, struct error *e)
 {
     struct invitation now;
-    struct error le = ERROR_INIT;
-    if (!store_invitation_by_id(c->store, read->id, &now, &le) && !error_absent(e, &le))
+    bool found = false;
+    if (!store_invitation_by_id(app->store, read->id, &now, &found, e))
         return false;
-    if (le.kind == ERR_OK && now.status == INV_ACCEPTING) {
+    if (found && now.status == INV_ACCEPTING) {
         e->retry_after = 1;
         return error_set(e, ERR_BUSY, "this invitation is being accepted; retry shortly");
     }
-    if (le.kind == ERR_OK && now.status == INV_ACCEPTED)
+    if (found && now.status == INV_ACCEPTED)
         return refused(e, ERR_GONE, "this invitation has already been accepted");
     return refused(e, ERR_GONE, "this invitation has been revoked");
 }
 
-bool invitations_accept(struct app *c, const struct caller *who, const struct accept_request *req,
+bool invitations_accept(struct app *app, const struct caller *who, const struct accept_request *req,
                         const char *client, struct acceptance *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     struct invitation v;
-    if (!usable(c, req, &v, e) || !org_joinable(c, v.org_id, &out->org, e) ||
-        !joining_account(c, who, req, &v, client, out, e))
+    if (!usable(app, req, &v, e) || !org_joinable(app, v.org_id, &out->org, e) ||
+        !joining_account(app, who, req, &v, client, out, e))
         return false;
     FAULT("accept.after_account");
-    if (!inviter_may_grant(c, &v, e))
+    if (!inviter_may_grant(app, &v, e))
         return false;
     int64_t now = clock_now_ms();
     bool applied = false;
     /* the guarded transition that decides this invitation's fate: of this
      * accept and a revoke, a replacing invite or another accept, one wins */
-    if (!store_invitation_move(c->store, &v, INV_ACCEPTING, out->account.id, now, &applied, e))
+    if (!store_invitation_move(app->store, &v, INV_ACCEPTING, out->account.id, now, &applied, e))
         return false;
     if (!applied)
-        return moved_on(c, &v, e);
+        return moved_on(app, &v, e);
     v.status = INV_ACCEPTING;
     v.version++;
     struct membership *m = &out->membership;
-    memcpy(m->admin_id, out->account.id, ID_BUF);
+    memcpy(m->account_id, out->account.id, ID_BUF);
     memcpy(m->org_id, v.org_id, ID_BUF);
     m->role = v.role;
     m->member_at = now;
-    bool joined = store_membership_insert(c->store, m, e);
+    bool joined = store_membership_insert(app->store, m, e);
     if (!joined && e->kind != ERR_CONFLICT) {
         struct error ue = ERROR_INIT; /* back to pending, or recovery does it */
-        store_invitation_move(c->store, &v, INV_PENDING, NULL, now, &applied, &ue);
+        store_invitation_move(app->store, &v, INV_PENDING, NULL, now, &applied, &ue);
         return false;
     }
     FAULT("accept.after_membership");
@@ -414,17 +395,18 @@ bool invitations_accept(struct app *c, const struct caller *who, const struct ac
      * membership it finds; this one may have come after that: look again */
     struct org again;
     struct error oe = ERROR_INIT;
-    if (joined && !org_joinable(c, v.org_id, &again, &oe)) {
+    if (joined && !org_joinable(app, v.org_id, &again, &oe)) {
         struct error ue = ERROR_INIT;
-        if (oe.kind == ERR_GONE && !store_membership_delete(c->store, m->admin_id, m->org_id, &ue))
+        if (oe.kind == ERR_GONE &&
+            !store_membership_delete(app->store, m->account_id, m->org_id, &ue))
             log_emit(LOG_WARN, "membership of a deleted org left for check --repair",
                      json_pack("{s:s, s:s}", "org_id", v.org_id, "error", ue.message));
-        store_invitation_move(c->store, &v, INV_REVOKED, NULL, now, &applied, &ue);
+        store_invitation_move(app->store, &v, INV_REVOKED, NULL, now, &applied, &ue);
         *e = oe;
         return false;
     }
     struct error se = ERROR_INIT;
-    if (!store_invitation_move(c->store, &v, INV_ACCEPTED, NULL, now, &applied, &se) || !applied)
+    if (!store_invitation_move(app->store, &v, INV_ACCEPTED, NULL, now, &applied, &se) || !applied)
         log_emit(LOG_WARN, "invitation left accepting for recovery",
                  json_pack("{s:s, s:s}", "invitation_id", v.id, "error", se.message));
     if (!joined) { /* already a member: one membership */
@@ -434,34 +416,34 @@ bool invitations_accept(struct app *c, const struct caller *who, const struct ac
     metrics_invitation(INVITATION_ACCEPTED);
     log_emit(LOG_INFO, "invitation accepted",
              json_pack("{s:s, s:s, s:s, s:b}", "invitation_id", v.id, "org_id", v.org_id,
-                       "admin_id", out->account.id, "account_created", out->account_created));
+                       "account_id", out->account.id, "account_created", out->account_created));
     return true;
 }
 
-bool invitations_recover(struct app *c, int64_t before_ms, int *done, struct error *e)
+bool invitations_recover(struct app *app, int64_t before_ms, int *done, struct error *e)
 {
     *done = 0;
     struct invitation stuck[32];
     size_t n = 0;
-    if (!store_invitations_stuck(c->store, before_ms, stuck, 32, &n, e))
+    if (!store_invitations_stuck(app->store, before_ms, stuck, 32, &n, e))
         return false;
     for (size_t i = 0; i < n; i++) {
         struct membership m;
         struct error le = ERROR_INIT;
-        bool member =
-            store_membership_get(c->store, stuck[i].accepting_by, stuck[i].org_id, &m, &le);
-        if (!member && le.kind != ERR_NOT_FOUND)
+        bool member = false;
+        if (!store_membership_get(app->store, stuck[i].accepting_by, stuck[i].org_id, &m, &member,
+                                  &le))
             continue; /* the database cannot tell now: next pass */
         bool applied = false;
         enum invitation_status to = member ? INV_ACCEPTED : INV_PENDING;
-        if (store_invitation_move(c->store, &stuck[i], to, NULL, clock_now_ms(), &applied, &le) &&
+        if (store_invitation_move(app->store, &stuck[i], to, NULL, clock_now_ms(), &applied, &le) &&
             applied) {
             (*done)++;
             enum recovery_action a = member ? RECOVERY_FINISH_ACCEPT : RECOVERY_UNDO_ACCEPT;
-            recovery_note(a);
+            metrics_recovery_action(a);
             log_emit(LOG_INFO, "recovery",
                      json_pack("{s:s, s:s, s:s}", "action", recovery_action_name(a),
-                               "invitation_id", stuck[i].id, "instance", c->instance_id));
+                               "invitation_id", stuck[i].id, "instance", app->instance_id));
         }
     }
     return true;

@@ -34,34 +34,34 @@ struct invitation_view {
     char token[INVITATION_TOKEN_LEN + 1]; /* only in the answer to the invite */
 };
 
-bool invitations_create(struct app *c, const struct caller *who, const char *org_id,
+bool invitations_create(struct app *app, const struct caller *who, const char *org_id,
                         const struct invite_request *req, struct invitation_view *out,
                         struct error *e);
 
 /* The org's pending invitations (owner or admin), newest first. */
-bool invitations_list(struct app *c, const struct caller *who, const char *org_id,
+bool invitations_list(struct app *app, const struct caller *who, const char *org_id,
                       struct invitation_view *out, size_t max, size_t *n, struct error *e);
 
-bool invitations_revoke(struct app *c, const struct caller *who, const char *org_id,
+bool invitations_revoke(struct app *app, const struct caller *who, const char *org_id,
                         const char *invitation_id, struct error *e);
 
 /* Pending invitations to the caller's e-mail. */
-bool invitations_mine(struct app *c, const struct caller *who, struct invitation_view *out,
+bool invitations_mine(struct app *app, const struct caller *who, struct invitation_view *out,
                       size_t max, size_t *n, struct error *e);
 
 struct acceptance {
     struct org org;
     struct membership membership;
-    struct admin account; /* password_hash empty */
+    struct account account; /* password_hash empty */
     bool account_created;
 };
 
 /* who: the bearer's caller, or NULL (then req must carry a password). */
-bool invitations_accept(struct app *c, const struct caller *who, const struct accept_request *req,
+bool invitations_accept(struct app *app, const struct caller *who, const struct accept_request *req,
                         const char *client, struct acceptance *out, struct error *e);
 
 /* Recovery: invitations left accepting since before before_ms are
  * finished (the membership exists) or put back to pending. */
-bool invitations_recover(struct app *c, int64_t before_ms, int *done, struct error *e);
+bool invitations_recover(struct app *app, int64_t before_ms, int *done, struct error *e);
 
 #endif

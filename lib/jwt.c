@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "jsonin.h"
 #include "log.h"
 #include "util.h"

@@ -4,7 +4,7 @@
  * signature segment's length and the header's `alg` (which must equal the
  * configured one exactly; `none` and every other value are refused) are
  * checked before cjose_jws_verify, and the claims are read only after the
- * signature verified. Claims: iss, sub (admin id), sid (session id), iat,
+ * signature verified. Claims: iss, sub (account id), sid (session id), iat,
  * nbf, exp, jti, and for an org-scoped token org (org id) and role; times
  * are checked with a 30 s leeway. A token without sid is refused.
  */

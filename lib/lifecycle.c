@@ -1,17 +1,57 @@
+/* lifecycle.c — create, rename and delete as state machines on the org
+ * document (the states first, then every transition and the function
+ * that makes it, next to the code, as sqlite's pager.c does).
+ *
+ * States (organizations.state): creating, active, renaming, deleting. An
+ * org in any state but active carries `op`: when it started, when it was
+ * last touched and by which recovering instance, and for a rename where
+ * its collection comes from and goes to.
+ *
+ *   (none)   -> creating  lifecycle_create: the document, name reserved  [create.after_metadata]
+ *   creating              the owner's account (/org/create only)        [create.after_admin]
+ *   creating              the owner's membership                        [create.after_membership]
+ *   creating              the collection, asked for first, never adopted [create.after_collection]
+ *   creating -> active    lifecycle_settle
+ *   creating -> (none)    lifecycle_create_undo: collection, membership, account, document
+ *                         (after a failed step, and by recovery)
+ *   active   -> renaming  lifecycle_rename: new name taken, old released [rename.after_reserve]
+ *   renaming              lifecycle_rename_finish: the collection moved  [rename.after_collection]
+ *   renaming -> active    lifecycle_settle under the new name; rename_undo under the old
+ *                         when the move provably did not happen
+ *   active   -> deleting  lifecycle_delete: marked                       [delete.after_mark]
+ *   deleting              the collection dropped, unless another org claims it
+ *   deleting              its invitations and org sessions; accounts it made
+ *                         left without an org                            [delete.after_drop]
+ *                                                                        [delete.after_admins]
+ *   deleting              its memberships                                [delete.after_memberships]
+ *   deleting -> (none)    the document
+ *   deleting -> active    a failed drop, with the collection provably still there
+ *
+ * Recovery (recovery.c) claims an org stuck past RECOVERY_AGE_SECONDS with
+ * a guarded swap and calls lifecycle_create_undo, lifecycle_rename_finish
+ * or lifecycle_delete_finish: a create is undone (its client never got a
+ * 201), a rename or a delete finished. Every step is idempotent, so a step
+ * repeated after a crash does no harm. A member's removal and an
+ * invitation's accept are state machines of their own, in members.c and
+ * invitations.c.
+ */
 #include "lifecycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "faults.h"
 #include "log.h"
 #include "util.h"
 
-bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, struct error *e)
+/* ---- shared steps ---- */
+
+static bool drop_unclaimed(struct app *app, const struct org *o, struct error *e)
 {
     bool claimed = true;
-    if (!store_org_claiming(c->store, o->collection, o->id, &claimed, e))
+    if (!store_org_claiming(app->store, o->collection, o->id, &claimed, e))
         return false;
     if (claimed) {
         /* another org's data, whatever o says: never ours to drop */
@@ -19,48 +59,32 @@ bool lifecycle_collection_drop_unclaimed(struct app *c, const struct org *o, str
                  json_pack("{s:s, s:s}", "org_id", o->id, "collection", o->collection));
         return true;
     }
-    return store_collection_drop(c->store, o->collection, e);
+    return store_collection_drop(app->store, o->collection, e);
 }
 
-bool lifecycle_release_account(struct app *c, const char *id, const char *except_org_id,
+bool lifecycle_release_account(struct app *app, const char *id, const char *except_org_id,
                                struct error *e)
 {
     bool deleted = false;
-    if (!store_admin_delete_if_unattached(c->store, id, except_org_id, &deleted, e))
+    if (!store_account_delete_if_unattached(app->store, id, except_org_id, &deleted, e))
         return false;
     /* a crash between the two leaves sessions of no account: they refuse
      * every request already, and `orgd check` removes them */
     if (!deleted)
         return true;
-    bool ok = store_sessions_delete_admin(c->store, id, e);
-    session_cache_forget_account(c->sessions, id, NULL); /* after the write */
+    bool ok = store_sessions_delete_account(app->store, id, e);
+    session_cache_forget_account(app->sessions, id, NULL); /* after the write */
     return ok;
 }
 
-bool lifecycle_create_undo(struct app *c, const struct org *o, bool drop_collection,
-                           struct error *e)
-{
-    if (drop_collection && !lifecycle_collection_drop_unclaimed(c, o, e))
-        return false;
-    if (!store_membership_delete(c->store, o->owner_id, o->id, e) ||
-        !lifecycle_release_account(c, o->owner_id, o->id, e))
-        return false;
-    bool applied = false;
-    if (!store_org_delete(c->store, o->id, o->version, &applied, e))
-        return false;
-    if (!applied)
-        return error_set(e, ERR_BUSY, "the organization changed while it was being undone");
-    return true;
-}
-
-bool lifecycle_settle(struct app *c, struct org *o, struct org next, const char *doing,
+bool lifecycle_settle(struct app *app, struct org *o, struct org next, const char *doing,
                       struct error *e)
 {
     next.state = ORG_ACTIVE;
     next.has_op = false;
     memset(&next.op, 0, sizeof next.op);
     bool applied = false;
-    if (!store_org_swap(c->store, o, &next, &applied, e))
+    if (!store_org_swap(app->store, o, &next, &applied, e))
         return false;
     if (!applied)
         return error_set(e, ERR_BUSY, "the organization changed while it was being %s", doing);
@@ -68,34 +92,173 @@ bool lifecycle_settle(struct app *c, struct org *o, struct org next, const char 
     return true;
 }
 
-bool lifecycle_rename_undo(struct app *c, struct org *o, struct error *e)
+/* ---- create ---- */
+
+void lifecycle_draft(const char *name, const struct account *owner, struct org *o)
+{
+    int64_t now = clock_now_ms();
+    store_new_id(o->id);
+    snprintf(o->name, sizeof o->name, "%s", name);
+    names_org_key(name, o->name_key);
+    names_collection(o->name_key, o->collection);
+    memcpy(o->owner_id, owner->id, ID_BUF);
+    memcpy(o->owner_email, owner->email, EMAIL_BUF);
+    o->state = ORG_CREATING;
+    o->created_at = o->updated_at = now;
+    o->version = 1;
+    o->has_op = true;
+    o->op.started_at = o->op.touched_at = now;
+}
+
+bool lifecycle_create_undo(struct app *app, const struct org *o, bool drop_collection,
+                           struct error *e)
+{
+    if (drop_collection && !drop_unclaimed(app, o, e))
+        return false;
+    if (!store_membership_delete(app->store, o->owner_id, o->id, e) ||
+        !lifecycle_release_account(app, o->owner_id, o->id, e))
+        return false;
+    bool applied = false;
+    if (!store_org_delete(app->store, o->id, o->version, &applied, e))
+        return false;
+    if (!applied)
+        return error_set(e, ERR_BUSY, "the organization changed while it was being undone");
+    return true;
+}
+
+/* Keeps the first error of a failed step when an undo fails too. */
+static void undo_or_log(struct app *app, const struct org *o, bool drop, const char *why)
+{
+    struct error ue = ERROR_INIT;
+    if (!lifecycle_create_undo(app, o, drop, &ue))
+        log_emit(LOG_WARN, "undo deferred to recovery",
+                 json_pack("{s:s, s:s, s:s, s:s}", "op", "create", "org_id", o->id, "reason", why,
+                           "error", ue.message));
+}
+
+/* The collection step: on a conflict, says whether the name is still
+ * being released by a rename (409 busy) or an orphan collection holds it. */
+static bool create_collection(struct app *app, struct org *o, const char *field, struct error *e)
+{
+    if (store_collection_create(app->store, o->collection, e))
+        return true;
+    bool ours = e->kind != ERR_CONFLICT;
+    undo_or_log(app, o, ours, "collection create failed");
+    if (ours)
+        return false;
+    bool claimed = false;
+    struct error ce = ERROR_INIT;
+    error_clear(e);
+    if (store_org_claiming(app->store, o->collection, o->id, &claimed, &ce) && claimed) {
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY,
+                         "this name is still being released by a rename; retry shortly");
+    }
+    log_emit(LOG_ERROR, "create blocked by an existing collection",
+             json_pack("{s:s}", "collection", o->collection));
+    error_field(e, field, "cannot be used now");
+    return error_set(e, ERR_CONFLICT,
+                     "a collection named %s already exists and belongs to no organization; an "
+                     "operator should run `orgd check`",
+                     o->collection);
+}
+
+/* The steps of a create, for a new owner (new_owner: stored here, after the
+ * org document) or an existing one. Each step records what it is about to
+ * do before doing it; a failed step undoes the earlier ones
+ * (lifecycle_create_undo), and recovery does the same for a process that
+ * died midway. `field` names the name in errors. */
+bool lifecycle_create(struct app *app, struct org *o, const char *description,
+                      const struct account *new_owner, const char *field, struct error *e)
+{
+    if (!store_org_insert(app->store, o, description, e)) {
+        if (e->kind == ERR_CONFLICT) {
+            error_field(e, field, "is already taken");
+            return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
+        }
+        return false;
+    }
+    FAULT("create.after_metadata");
+    if (new_owner != NULL && !store_account_insert(app->store, new_owner, e)) {
+        undo_or_log(app, o, false, "admin insert failed");
+        if (e->kind == ERR_CONFLICT) {
+            error_field(e, "email", "is already registered");
+            return error_set(e, ERR_CONFLICT, "an account with this email already exists");
+        }
+        return false;
+    }
+    FAULT("create.after_admin");
+    struct membership m = {.role = ROLE_OWNER, .member_at = o->created_at};
+    memcpy(m.account_id, o->owner_id, ID_BUF);
+    memcpy(m.org_id, o->id, ID_BUF);
+    if (!store_membership_insert(app->store, &m, e)) {
+        undo_or_log(app, o, false, "membership insert failed");
+        return false;
+    }
+    FAULT("create.after_membership");
+    if (!create_collection(app, o, field, e))
+        return false;
+    FAULT("create.after_collection");
+
+    struct org created = *o;
+    if (!lifecycle_settle(app, o, *o, "created", e)) {
+        if (e->kind != ERR_BUSY) /* busy: recovery has it already */
+            undo_or_log(app, &created, true, "activate failed");
+        return false;
+    }
+    log_emit(LOG_INFO, "organization created",
+             json_pack("{s:s, s:s, s:s}", "org_id", o->id, "organization_name", o->name,
+                       "collection", o->collection));
+    return true;
+}
+
+/* ---- rename ---- */
+
+bool lifecycle_name_free(struct app *app, const struct org *o, const char *new_name,
+                         const char *field, struct error *e)
+{
+    char key[NAME_BUF];
+    names_org_key(new_name, key);
+    if (strcmp(key, o->name_key) == 0)
+        return true;
+    struct org other;
+    bool found = false;
+    if (!store_org_by_key(app->store, key, &other, &found, e))
+        return false;
+    if (!found)
+        return true;
+    error_field(e, field, "is already taken");
+    return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
+}
+
+static bool rename_undo(struct app *app, struct org *o, struct error *e)
 {
     struct org back = *o;
     snprintf(back.name, sizeof back.name, "%s", o->op.from_name);
     snprintf(back.name_key, sizeof back.name_key, "%s", o->op.from_key);
     snprintf(back.collection, sizeof back.collection, "%s", o->op.from_collection);
     back.updated_at = clock_now_ms();
-    return lifecycle_settle(c, o, back, "renamed", e);
+    return lifecycle_settle(app, o, back, "renamed", e);
 }
 
-bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e)
+bool lifecycle_rename_finish(struct app *app, struct org *o, struct error *e)
 {
     const char *from = o->op.from_collection, *to = o->op.to_collection;
     struct error step = ERROR_INIT;
-    if (strcmp(from, to) != 0 && !store_collection_rename(c->store, from, to, &step)) {
+    if (strcmp(from, to) != 0 && !store_collection_rename(app->store, from, to, &step)) {
         bool from_exists = false, to_exists = false;
         if (step.kind != ERR_NOT_FOUND && step.kind != ERR_CONFLICT) {
             *e = step;
             return false;
         }
-        if (!store_collection_exists(c->store, from, &from_exists, e) ||
-            !store_collection_exists(c->store, to, &to_exists, e))
+        if (!store_collection_exists(app->store, from, &from_exists, e) ||
+            !store_collection_exists(app->store, to, &to_exists, e))
             return false;
         if (from_exists && to_exists) {
             /* the target is someone else's: give the old name back if we can */
             log_emit(LOG_ERROR, "rename blocked by an existing collection",
                      json_pack("{s:s, s:s, s:s}", "org_id", o->id, "from", from, "to", to));
-            if (!lifecycle_rename_undo(c, o, e))
+            if (!rename_undo(app, o, e))
                 return false;
             return error_set(e, ERR_CONFLICT,
                              "a collection named %s already exists and belongs to no "
@@ -107,7 +270,7 @@ bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e)
              * invariant (an active org has its collection) and say so */
             log_emit(LOG_ERROR, "tenant collection missing during rename",
                      json_pack("{s:s, s:s}", "org_id", o->id, "collection", from));
-            if (!store_collection_create(c->store, to, &step) && step.kind != ERR_CONFLICT) {
+            if (!store_collection_create(app->store, to, &step) && step.kind != ERR_CONFLICT) {
                 *e = step;
                 return false;
             }
@@ -119,8 +282,79 @@ bool lifecycle_rename_finish(struct app *c, struct org *o, struct error *e)
     struct org done = *o;
     snprintf(done.collection, sizeof done.collection, "%s", to);
     done.updated_at = clock_now_ms();
-    return lifecycle_settle(c, o, done, "renamed", e);
+    return lifecycle_settle(app, o, done, "renamed", e);
 }
+
+/* Undoes a rename whose collection step failed, but only when the
+ * collection provably did not move; otherwise recovery finishes it. */
+static void rename_undo_if_unmoved(struct app *app, struct org *o)
+{
+    struct error ue = ERROR_INIT;
+    bool from = false, to = true;
+    if (store_collection_exists(app->store, o->op.from_collection, &from, &ue) &&
+        store_collection_exists(app->store, o->op.to_collection, &to, &ue) && from && !to &&
+        rename_undo(app, o, &ue))
+        return;
+    log_emit(LOG_WARN, "rename left to recovery",
+             json_pack("{s:s, s:s}", "org_id", o->id, "error", ue.message));
+}
+
+bool lifecycle_rename(struct app *app, struct org *o, const char *new_name, const char *field,
+                      struct error *e)
+{
+    char key[NAME_BUF];
+    names_org_key(new_name, key);
+    struct org next = *o;
+    snprintf(next.name, sizeof next.name, "%s", new_name);
+    next.updated_at = clock_now_ms();
+    bool applied = false;
+
+    if (strcmp(key, o->name_key) == 0) {
+        /* same key (a change of case): same collection, one write */
+        if (!store_org_swap(app->store, o, &next, &applied, e))
+            return false;
+        if (!applied)
+            return access_busy(e, "changed");
+        *o = next;
+        return true;
+    }
+
+    /* step 1: take the new name and release the old one in one write;
+     * the unique name_key index makes this the lock on the new name */
+    memcpy(next.name_key, key, NAME_BUF);
+    next.state = ORG_RENAMING;
+    next.has_op = true;
+    next.op.started_at = next.op.touched_at = next.updated_at;
+    snprintf(next.op.from_name, sizeof next.op.from_name, "%s", o->name);
+    snprintf(next.op.from_key, sizeof next.op.from_key, "%s", o->name_key);
+    snprintf(next.op.from_collection, sizeof next.op.from_collection, "%s", o->collection);
+    names_collection(key, next.op.to_collection);
+    if (!store_org_swap(app->store, o, &next, &applied, e)) {
+        if (e->kind == ERR_CONFLICT) {
+            error_clear(e);
+            error_field(e, field, "is already taken");
+            return error_set(e, ERR_CONFLICT, "an organization with this name already exists");
+        }
+        return false;
+    }
+    if (!applied)
+        return access_busy(e, "changed");
+    FAULT("rename.after_reserve");
+
+    /* step 2 and 3: move the collection, then activate */
+    if (!lifecycle_rename_finish(app, &next, e)) {
+        if (e->kind == ERR_UNAVAILABLE || e->kind == ERR_INTERNAL)
+            rename_undo_if_unmoved(app, &next);
+        return false;
+    }
+    log_emit(LOG_INFO, "organization renamed",
+             json_pack("{s:s, s:s, s:s, s:s}", "org_id", o->id, "from", o->name, "to", next.name,
+                       "collection", next.collection));
+    *o = next;
+    return true;
+}
+
+/* ---- delete ---- */
 
 struct id_list {
     char (*ids)[ID_BUF];
@@ -128,7 +362,7 @@ struct id_list {
     bool oom;
 };
 
-static bool collect_admin(const struct membership *m, void *ud)
+static bool collect_account(const struct membership *m, void *ud)
 {
     struct id_list *l = ud;
     if (l->n == l->cap) {
@@ -141,68 +375,100 @@ static bool collect_admin(const struct membership *m, void *ud)
         l->ids = p;
         l->cap = cap;
     }
-    memcpy(l->ids[l->n++], m->admin_id, ID_BUF);
+    memcpy(l->ids[l->n++], m->account_id, ID_BUF);
     return true;
 }
 
 /* The accounts made by /org/create among ids[0..n) that belong to no other
  * org go; the others (signed up, invited, or in other orgs) stay. One read
  * picks the candidates, a hundred ids at a time. */
-static bool release_accounts(struct app *c, const struct org *o, char (*ids)[ID_BUF], size_t n,
+static bool release_accounts(struct app *app, const struct org *o, char (*ids)[ID_BUF], size_t n,
                              struct error *e)
 {
     char disposable[100][ID_BUF];
     for (size_t at = 0; at < n; at += 100) {
         size_t chunk = n - at < 100 ? n - at : 100, found = 0;
-        if (!store_admins_disposable(c->store, (const char(*)[ID_BUF])ids + at, chunk, disposable,
-                                     &found, e))
+        if (!store_accounts_disposable(app->store, (const char(*)[ID_BUF])ids + at, chunk,
+                                       disposable, &found, e))
             return false;
         for (size_t i = 0; i < found; i++) {
-            if (!lifecycle_release_account(c, disposable[i], o->id, e))
+            if (!lifecycle_release_account(app, disposable[i], o->id, e))
                 return false;
         }
     }
     return true;
 }
 
-bool lifecycle_delete_rest(struct app *c, const struct org *o, struct error *e)
+static bool delete_rest(struct app *app, const struct org *o, struct error *e)
 {
     FAULT("delete.after_drop");
-    bool extras = store_org_extras_delete(c->store, o->id, e);
-    session_cache_forget_org(c->sessions, o->id); /* after the write */
+    bool extras = store_org_extras_delete(app->store, o->id, e);
+    session_cache_forget_org(app->sessions, o->id); /* after the write */
     if (!extras)
         return false;
 
     /* accounts whose only org this is go with it; their memberships last, so
      * that a retry after a crash still finds them */
     struct id_list admins = {0};
-    bool ok = store_membership_each(c->store, o->id, collect_admin, &admins, e);
+    bool ok = store_membership_each(app->store, o->id, collect_account, &admins, e);
     bool owner_listed = false;
     for (size_t i = 0; ok && i < admins.n; i++)
         owner_listed = owner_listed || strcmp(admins.ids[i], o->owner_id) == 0;
     struct membership owner = {0};
-    memcpy(owner.admin_id, o->owner_id, ID_BUF);
+    memcpy(owner.account_id, o->owner_id, ID_BUF);
     if (ok && !owner_listed)
-        collect_admin(&owner, &admins);
+        collect_account(&owner, &admins);
     if (ok && admins.oom)
         ok = error_set(e, ERR_INTERNAL, "out of memory");
-    ok = ok && release_accounts(c, o, admins.ids, admins.n, e);
+    ok = ok && release_accounts(app, o, admins.ids, admins.n, e);
     free(admins.ids);
     if (!ok)
         return false;
     FAULT("delete.after_admins");
-    if (!store_memberships_delete_org(c->store, o->id, e))
+    if (!store_memberships_delete_org(app->store, o->id, e))
         return false;
     FAULT("delete.after_memberships");
     bool applied = false;
-    if (!store_org_delete(c->store, o->id, o->version, &applied, e))
+    if (!store_org_delete(app->store, o->id, o->version, &applied, e))
         return false;
     if (!applied)
         return error_set(e, ERR_BUSY, "the organization changed while it was being deleted");
     return true;
 }
 
-bool lifecycle_delete_finish(struct app *c, const struct org *o, struct error *e)
+bool lifecycle_delete_finish(struct app *app, const struct org *o, struct error *e)
 {
-    return lifecycle_collection_drop_unclaimed(c, o, e) && lifecycle_delete_rest(c, o, e);
+    return drop_unclaimed(app, o, e) && delete_rest(app, o, e);
+}
+
+bool lifecycle_delete(struct app *app, const struct org *cur, struct error *e)
+{
+    struct org o = *cur;
+    struct org next = o;
+    next.state = ORG_DELETING;
+    next.has_op = true;
+    next.updated_at = next.op.started_at = next.op.touched_at = clock_now_ms();
+    bool applied = false;
+    if (!store_org_swap(app->store, &o, &next, &applied, e))
+        return false;
+    if (!applied)
+        return access_busy(e, "changed");
+    FAULT("delete.after_mark");
+
+    if (!drop_unclaimed(app, &next, e)) {
+        /* undo only if the collection is provably still there */
+        struct error ue = ERROR_INIT;
+        bool exists = false;
+        if (store_collection_exists(app->store, next.collection, &exists, &ue) && exists &&
+            lifecycle_settle(app, &next, o, "deleted", &ue))
+            return false;
+        log_emit(LOG_WARN, "delete left to recovery",
+                 json_pack("{s:s, s:s}", "org_id", o.id, "error", ue.message));
+        return false;
+    }
+    if (!delete_rest(app, &next, e))
+        return false;
+    log_emit(LOG_INFO, "organization deleted",
+             json_pack("{s:s, s:s}", "org_id", o.id, "organization_name", o.name));
+    return true;
 }

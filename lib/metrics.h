@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "model.h"
+#include "states.h"
 
 #define METRICS_ROUTES_MAX 48
 #define METRICS_ROUTE_UNMATCHED (-1)
@@ -83,7 +83,7 @@ void metrics_hash_rejected(void);
  * on it: the cost of one login's argon2 on this machine, as it runs. */
 void metrics_hash_done(int64_t cpu_us);
 
-/* One recovery action finished (or failed). Fits recovery_observer. */
+/* One recovery action finished (or failed): recovery.c, invitations.c, members.c. */
 void metrics_recovery_action(enum recovery_action a);
 
 enum login_outcome { LOGIN_OK, LOGIN_BAD_CREDENTIALS, LOGIN_THROTTLED, LOGIN_OUTCOME_COUNT };

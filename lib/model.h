@@ -11,12 +11,9 @@
 #include "names.h"
 #include "netaddr.h"
 #include "password.h"
+#include "states.h"
 
 #define ID_BUF 25
-
-enum org_state { ORG_CREATING, ORG_ACTIVE, ORG_RENAMING, ORG_DELETING, ORG_STATE_COUNT };
-
-enum role { ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER, ROLE_COUNT };
 
 /* What an operation in progress needs to be finished or undone by anyone. */
 struct org_op {
@@ -46,11 +43,7 @@ struct org {
     struct org_op op;
 };
 
-/* How an account came to be: an account made by /org/create goes with its
- * last organization (as in the original service); the others stay. */
-enum origin { ORIGIN_ORG_CREATE, ORIGIN_SIGNUP, ORIGIN_INVITATION, ORIGIN_COUNT };
-
-struct admin {
+struct account {
     char id[ID_BUF];
     char email[EMAIL_BUF];
     char username[USERNAME_BUF]; /* "" = none */
@@ -62,7 +55,7 @@ struct admin {
 
 struct membership {
     char id[ID_BUF]; /* the document's own */
-    char admin_id[ID_BUF];
+    char account_id[ID_BUF];
     char org_id[ID_BUF];
     enum role role;
     int64_t member_at;
@@ -79,10 +72,6 @@ struct org_described {
     struct org org;
     char description[DESCRIPTION_BUF];
 };
-
-/* pending -> accepting (the membership is being made; recovery finishes or
- * rolls back one left behind) -> accepted; pending -> revoked. */
-enum invitation_status { INV_PENDING, INV_ACCEPTING, INV_ACCEPTED, INV_REVOKED, INV_STATUS_COUNT };
 
 /* An invitation to join an org with a role; the token itself is shown once
  * and only its SHA-256 is kept. */
@@ -102,28 +91,12 @@ struct invitation {
     int64_t version;           /* every change is a guarded transition on it (0: none stored yet) */
 };
 
-const char *invitation_status_name(enum invitation_status s);
-bool invitation_status_parse(const char *s, enum invitation_status *out);
-
-enum session_status { SESSION_ACTIVE, SESSION_REVOKED };
-
-/* Why a session ended (the metric's label and the document's ended_reason). */
-enum session_end {
-    END_LOGOUT,          /* POST /auth/logout */
-    END_REVOKED,         /* DELETE /auth/sessions/{id} */
-    END_PASSWORD_CHANGE, /* another session of the account changed its credentials */
-    END_REFRESH_REUSE,   /* a rotated refresh token was presented again */
-    END_ACCESS_LOST,     /* refresh found the account, org or membership gone */
-    END_MEMBER_REMOVED,  /* the account was removed from (or left) the session's org */
-    END_COUNT
-};
-
 #define SESSION_HASH_BUF 65 /* SHA-256 as hex */
 
 /* One sign-in: every token carries its id (the `sid` claim). */
 struct session {
     char id[ID_BUF];
-    char admin_id[ID_BUF];
+    char account_id[ID_BUF];
     char org_id[ID_BUF]; /* "" = account scope */
     char refresh_hash[SESSION_HASH_BUF];
     char previous_hash[SESSION_HASH_BUF]; /* the refresh token rotated away last, or "" */
@@ -135,27 +108,5 @@ struct session {
     int64_t expires_at;
     char client_address[NETADDR_BUF];
 };
-
-const char *origin_name(enum origin o);
-bool origin_parse(const char *s, enum origin *out);
-const char *session_end_name(enum session_end r);
-
-const char *org_state_name(enum org_state s);
-bool org_state_parse(const char *s, enum org_state *out);
-const char *role_name(enum role r);
-bool role_parse(const char *s, enum role *out);
-
-/* What recovery did with one interrupted operation. */
-enum recovery_action {
-    RECOVERY_UNDO_CREATE,
-    RECOVERY_FINISH_RENAME,
-    RECOVERY_FINISH_DELETE,
-    RECOVERY_FINISH_ACCEPT,  /* an invitation accepted before a crash: marked accepted */
-    RECOVERY_UNDO_ACCEPT,    /* an accept begun, no membership: the invitation pending again */
-    RECOVERY_FINISH_REMOVAL, /* a member's removal begun: sessions ended, membership gone */
-    RECOVERY_FAILED,
-    RECOVERY_ACTION_COUNT
-};
-const char *recovery_action_name(enum recovery_action a); /* static text */
 
 #endif

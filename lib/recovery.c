@@ -6,20 +6,13 @@
 #include "invitations.h"
 #include "lifecycle.h"
 #include "log.h"
-#include "teams.h"
+#include "members.h"
+#include "metrics.h"
 #include "util.h"
 
 #define BATCH 64
 
-void (*recovery_observer)(enum recovery_action a) = NULL;
-
-void recovery_note(enum recovery_action a)
-{
-    if (recovery_observer != NULL)
-        recovery_observer(a);
-}
-
-bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_action *action,
+bool recovery_one(struct app *app, const struct org *o, bool *done, enum recovery_action *action,
                   struct error *e)
 {
     *done = false;
@@ -28,9 +21,9 @@ bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_
         return true;
     struct org claimed = *o;
     claimed.op.touched_at = clock_now_ms();
-    snprintf(claimed.op.claimed_by, sizeof claimed.op.claimed_by, "%s", c->instance_id);
+    snprintf(claimed.op.claimed_by, sizeof claimed.op.claimed_by, "%s", app->instance_id);
     bool applied = false;
-    if (!store_org_swap(c->store, o, &claimed, &applied, e))
+    if (!store_org_swap(app->store, o, &claimed, &applied, e))
         return false;
     if (!applied)
         return true; /* someone else has it */
@@ -40,15 +33,15 @@ bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_
     switch (claimed.state) {
     case ORG_CREATING:
         *action = RECOVERY_UNDO_CREATE;
-        ok = lifecycle_create_undo(c, &claimed, true, e);
+        ok = lifecycle_create_undo(app, &claimed, true, e);
         break;
     case ORG_RENAMING:
         *action = RECOVERY_FINISH_RENAME;
-        ok = lifecycle_rename_finish(c, &claimed, e);
+        ok = lifecycle_rename_finish(app, &claimed, e);
         break;
     case ORG_DELETING:
         *action = RECOVERY_FINISH_DELETE;
-        ok = lifecycle_delete_finish(c, &claimed, e);
+        ok = lifecycle_delete_finish(app, &claimed, e);
         break;
     default:
         break;
@@ -56,39 +49,39 @@ bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_
     log_emit(ok ? LOG_INFO : LOG_ERROR, "recovery",
              json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "action",
                        recovery_action_name(*action), "org_id", o->id, "organization_name", o->name,
-                       "state", org_state_name(o->state), "instance", c->instance_id, "ok", ok,
+                       "state", org_state_name(o->state), "instance", app->instance_id, "ok", ok,
                        "error", ok ? "" : e->message));
     if (!ok)
         *action = RECOVERY_FAILED;
-    recovery_note(*action);
+    metrics_recovery_action(*action);
     return ok;
 }
 
-bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, struct error *e)
+bool recovery_run(struct app *app, int64_t age_ms, struct recovery_stats *stats, struct error *e)
 {
     memset(stats, 0, sizeof *stats);
     int64_t expired = 0;
-    if (!store_locks_stale(c->store, clock_now_ms() - age_ms, true, &expired, e))
+    if (!store_locks_stale(app->store, clock_now_ms() - age_ms, true, &expired, e))
         return false;
     if (expired > 0)
         log_emit(LOG_WARN, "expired org locks left by a process that died mid-write",
                  json_pack("{s:I}", "locks", (json_int_t)expired));
     int64_t swept = 0;
-    if (!store_expired_delete(c->store, clock_now_ms(), &swept, e))
+    if (!store_expired_delete(app->store, clock_now_ms(), &swept, e))
         return false;
     if (swept > 0)
         log_emit(LOG_DEBUG, "expired sessions and throttling events removed",
                  json_pack("{s:I}", "documents", (json_int_t)swept));
     int finished = 0;
-    if (!invitations_recover(c, clock_now_ms() - age_ms, &finished, e) ||
-        !teams_recover(c, clock_now_ms() - age_ms, &finished, e))
+    if (!invitations_recover(app, clock_now_ms() - age_ms, &finished, e) ||
+        !members_recover(app, clock_now_ms() - age_ms, &finished, e))
         return false;
     struct org stuck[BATCH];
     /* each claimed org is touched now, so it is not listed again in this run:
      * a few batches always end */
     for (int round = 0; round < 16; round++) {
         size_t n = 0;
-        if (!store_org_stuck(c->store, clock_now_ms() - age_ms, stuck, BATCH, &n, e))
+        if (!store_org_stuck(app->store, clock_now_ms() - age_ms, stuck, BATCH, &n, e))
             return false;
         if (n == 0)
             break;
@@ -96,7 +89,7 @@ bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, s
             bool done = false;
             enum recovery_action action;
             struct error oe = ERROR_INIT;
-            recovery_one(c, &stuck[i], &done, &action, &oe);
+            recovery_one(app, &stuck[i], &done, &action, &oe);
             if (done)
                 stats->actions[action]++;
         }

@@ -25,18 +25,11 @@ struct recovery_stats {
  * refresh-token records and throttling events (what a TTL index would do,
  * for servers without them); then finishes or undoes the stuck operations.
  * Returns false only if one of those lists could not be read. */
-bool recovery_run(struct app *c, int64_t age_ms, struct recovery_stats *stats, struct error *e);
+bool recovery_run(struct app *app, int64_t age_ms, struct recovery_stats *stats, struct error *e);
 
 /* Claims and repairs one org (as read). *done tells whether this caller did
  * it (false: another instance had claimed it, or it changed). */
-bool recovery_one(struct app *c, const struct org *o, bool *done, enum recovery_action *action,
+bool recovery_one(struct app *app, const struct org *o, bool *done, enum recovery_action *action,
                   struct error *e);
-
-/* Called after every action (for metrics); may be NULL. */
-extern void (*recovery_observer)(enum recovery_action a);
-
-/* Tells recovery_observer, if any, of an action (the invitation and
- * membership repairs of lib/invitations.c and lib/teams.c use it too). */
-void recovery_note(enum recovery_action a);
 
 #endif

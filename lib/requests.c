@@ -359,8 +359,8 @@ bool request_delete_parse(const char *body, size_t len, const char *path_name,
     return true;
 }
 
-bool request_team_parse(const char *body, size_t len, bool create, struct team_request *out,
-                        struct error *e)
+bool request_org_parse(const char *body, size_t len, bool create, struct org_request *out,
+                       struct error *e)
 {
     memset(out, 0, sizeof *out);
     char name[NAME_BUF + 1];

@@ -115,15 +115,15 @@ bool request_delete_parse(const char *body, size_t len, const char *path_name,
 /* POST /organization/ and PUT /organization/{id}: both fields optional in
  * an update (at least one), name required to create. description: up to
  * DESCRIPTION_MAX_CHARS characters. */
-struct team_request {
+struct org_request {
     bool has_name;
     char name[NAME_BUF];
     bool has_description;
     char description[DESCRIPTION_BUF];
 };
 
-bool request_team_parse(const char *body, size_t len, bool create, struct team_request *out,
-                        struct error *e);
+bool request_org_parse(const char *body, size_t len, bool create, struct org_request *out,
+                       struct error *e);
 
 /* POST /organization/{id}/invite: {email, role?} (role defaults to member). */
 struct invite_request {

@@ -50,3 +50,11 @@ const char *action_name(enum action a)
 {
     return (unsigned)a < ACT_COUNT ? names[a] : "unknown";
 }
+
+bool roles_require(enum role r, enum action a, struct error *e)
+{
+    if (roles_may(r, a))
+        return true;
+    return error_set(e, ERR_FORBIDDEN, "your role in this organization does not allow %s",
+                     a == ACT_READ ? "this" : action_name(a));
+}

@@ -1,14 +1,15 @@
 /* roles.h — who may do what in an organization: the one permission table.
  *
  * Every use case asks roles_may() with the role the caller holds in the
- * database (never the token's claim). The README's roles table is this
- * table; test/unit/test_roles.c pins it.
+ * database (never the token's claim). The roles table of docs/API.md is
+ * this table; test/unit/test_roles.c pins it.
  */
 #ifndef ORGD_ROLES_H
 #define ORGD_ROLES_H
 
 #include <stdbool.h>
 
+#include "error.h"
 #include "model.h"
 
 enum action {
@@ -27,7 +28,11 @@ enum action {
 
 bool roles_may(enum role r, enum action a);
 
-/* Stable lower-case names, for the README and errors ("rename"). */
+/* roles_may, or false with 403 "your role in this organization does not
+ * allow <action>". */
+bool roles_require(enum role r, enum action a, struct error *e);
+
+/* Stable lower-case names, for the docs and errors ("rename"). */
 const char *action_name(enum action a);
 
 #endif

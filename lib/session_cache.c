@@ -94,13 +94,13 @@ void session_cache_forget(session_cache_t *sc, const char *id)
     pthread_mutex_unlock(&sc->lock);
 }
 
-void session_cache_forget_account(session_cache_t *sc, const char *admin_id, const char *org_id)
+void session_cache_forget_account(session_cache_t *sc, const char *account_id, const char *org_id)
 {
     pthread_mutex_lock(&sc->lock);
     sc->epoch++;
     for (size_t i = 0; i < SESSION_CACHE_SLOTS; i++) {
         struct slot *s = &sc->slots[i];
-        if (s->used && strcmp(s->x.admin_id, admin_id) == 0 &&
+        if (s->used && strcmp(s->x.account_id, account_id) == 0 &&
             (org_id == NULL || strcmp(s->x.org_id, org_id) == 0))
             s->used = false;
     }

@@ -44,10 +44,10 @@ uint64_t session_cache_epoch(session_cache_t *sc);
 void session_cache_put(session_cache_t *sc, const struct session *x, int64_t now_ms,
                        uint64_t epoch);
 
-/* Forgets session id / every session of account admin_id (org_id NULL) or
+/* Forgets session id / every session of account account_id (org_id NULL) or
  * only those of it scoped to org_id. */
 void session_cache_forget(session_cache_t *sc, const char *id);
-void session_cache_forget_account(session_cache_t *sc, const char *admin_id, const char *org_id);
+void session_cache_forget_account(session_cache_t *sc, const char *account_id, const char *org_id);
 /* Forgets every session scoped to org_id (the org is being deleted). */
 void session_cache_forget_org(session_cache_t *sc, const char *org_id);
 

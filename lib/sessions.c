@@ -92,34 +92,34 @@ static bool refresh_token_sid(const char *token, size_t len, char sid[ID_BUF])
     return ok;
 }
 
-static bool issue_access(struct app *c, const struct session *x, enum role role,
+static bool issue_access(struct app *app, const struct session *x, enum role role,
                          struct token_pair *out, struct error *e)
 {
     struct jwt_claims claims = {0};
-    memcpy(claims.sub, x->admin_id, ID_BUF);
+    memcpy(claims.sub, x->account_id, ID_BUF);
     memcpy(claims.sid, x->id, ID_BUF);
     if (x->org_id[0] != '\0') {
         memcpy(claims.org, x->org_id, ID_BUF);
         snprintf(claims.role, sizeof claims.role, "%s", role_name(role));
     }
-    if (!jwt_issue(c->jwt, &claims, clock_now_ms() / 1000, &out->access_token, e))
+    if (!jwt_issue(app->jwt, &claims, clock_now_ms() / 1000, &out->access_token, e))
         return false;
-    out->expires_in = c->cfg->jwt_expires_seconds;
+    out->expires_in = app->cfg->jwt_expires_seconds;
     out->session = *x;
     return true;
 }
 
-bool sessions_start(struct app *c, const struct admin *a, const struct org *org, enum role role,
+bool sessions_start(struct app *app, const struct account *a, const struct org *org, enum role role,
                     const char *client, struct token_pair *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     struct session x = {.status = SESSION_ACTIVE};
     store_new_id(x.id);
-    memcpy(x.admin_id, a->id, ID_BUF);
+    memcpy(x.account_id, a->id, ID_BUF);
     if (org != NULL)
         memcpy(x.org_id, org->id, ID_BUF);
     x.created_at = x.last_used_at = clock_now_ms();
-    x.expires_at = x.created_at + (int64_t)c->cfg->refresh_token_seconds * 1000;
+    x.expires_at = x.created_at + (int64_t)app->cfg->refresh_token_seconds * 1000;
     snprintf(x.client_address, sizeof x.client_address, "%s", client);
     uint8_t key[32];
     if (!random_bytes(key, sizeof key))
@@ -127,7 +127,7 @@ bool sessions_start(struct app *c, const struct admin *a, const struct org *org,
     hex_encode(key, sizeof key, x.rotation_key);
     explicit_bzero(key, sizeof key);
     if (!refresh_token_new(x.id, out->refresh_token, x.refresh_hash, e) ||
-        !store_session_insert(c->store, &x, e) || !issue_access(c, &x, role, out, e)) {
+        !store_session_insert(app->store, &x, e) || !issue_access(app, &x, role, out, e)) {
         token_pair_wipe(out);
         return false;
     }
@@ -138,31 +138,30 @@ bool sessions_start(struct app *c, const struct admin *a, const struct org *org,
 static bool session_live(const struct session *x, const struct jwt_claims *claims, int64_t now)
 {
     return x->status == SESSION_ACTIVE && x->expires_at > now &&
-           strcmp(x->admin_id, claims->sub) == 0 && strcmp(x->org_id, claims->org) == 0;
+           strcmp(x->account_id, claims->sub) == 0 && strcmp(x->org_id, claims->org) == 0;
 }
 
-bool sessions_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
+bool sessions_authenticate(struct app *app, const char *token, size_t len, struct caller *out,
                            struct error *e)
 {
     memset(out, 0, sizeof *out);
-    if (!jwt_verify(c->jwt, token, len, clock_now_ms() / 1000, &out->claims, e))
+    if (!jwt_verify(app->jwt, token, len, clock_now_ms() / 1000, &out->claims, e))
         return false;
     out->scoped = out->claims.org[0] != '\0';
-    struct error le = ERROR_INIT;
     int64_t now = clock_now_ms();
-    if (!session_cache_get(c->sessions, out->claims.sid, now, &out->session)) {
-        uint64_t epoch = session_cache_epoch(c->sessions);
-        if (!store_session_by_id(c->store, out->claims.sid, &out->session, &le)) {
-            if (!error_absent(e, &le))
-                return false;
+    if (!session_cache_get(app->sessions, out->claims.sid, now, &out->session)) {
+        uint64_t epoch = session_cache_epoch(app->sessions);
+        bool found = false;
+        if (!store_session_by_id(app->store, out->claims.sid, &out->session, &found, e))
+            return false;
+        if (!found)
             return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
-        }
         if (session_live(&out->session, &out->claims, now))
-            session_cache_put(c->sessions, &out->session, now, epoch);
+            session_cache_put(app->sessions, &out->session, now, epoch);
     }
     if (!session_live(&out->session, &out->claims, now))
         return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
-    memcpy(out->admin.id, out->claims.sub, ID_BUF);
+    memcpy(out->account.id, out->claims.sub, ID_BUF);
     memcpy(out->org.id, out->claims.org, ID_BUF);
     out->role = ROLE_MEMBER; /* least, unless the token names a role we know */
     if (out->scoped)
@@ -170,26 +169,26 @@ bool sessions_authenticate(struct app *c, const char *token, size_t len, struct 
     return true;
 }
 
-bool sessions_account(struct app *c, const struct caller *who, struct admin *out, struct error *e)
+bool sessions_account(struct app *app, const struct caller *who, struct account *out,
+                      struct error *e)
 {
     struct caller copy = *who;
-    if (!sessions_load_account(c, &copy, e))
+    if (!sessions_load_account(app, &copy, e))
         return false;
-    *out = copy.admin;
+    *out = copy.account;
     return true;
 }
 
-bool sessions_load_account(struct app *c, struct caller *who, struct error *e)
+bool sessions_load_account(struct app *app, struct caller *who, struct error *e)
 {
     if (who->account_loaded)
         return true;
-    struct error le = ERROR_INIT;
-    if (!store_admin_by_id(c->store, who->claims.sub, &who->admin, &le)) {
-        if (!error_absent(e, &le))
-            return false;
+    bool found = false;
+    if (!store_account_by_id(app->store, who->claims.sub, &who->account, &found, e))
+        return false;
+    if (!found)
         return error_set(e, ERR_UNAUTHORIZED, "token is no longer valid");
-    }
-    explicit_bzero(who->admin.password_hash, sizeof who->admin.password_hash);
+    explicit_bzero(who->account.password_hash, sizeof who->account.password_hash);
     who->account_loaded = true;
     return true;
 }
@@ -201,14 +200,14 @@ bool sessions_load_account(struct app *c, struct caller *who, struct error *e)
 /* Re-reads *x until its refresh hash is no longer `held` or it is no
  * longer active (true), or `until` (mono ms) passes with it unchanged
  * (true, hash still held); false on a database error. Reads at least once. */
-static bool await_rotation(struct app *c, struct session *x, const char *held, int64_t until,
+static bool await_rotation(struct app *app, struct session *x, const char *held, int64_t until,
                            struct error *e)
 {
     for (;;) {
-        struct error le = ERROR_INIT;
-        if (!store_session_by_id(c->store, x->id, x, &le)) {
-            if (!error_absent(e, &le))
-                return false;
+        bool found = false;
+        if (!store_session_by_id(app->store, x->id, x, &found, e))
+            return false;
+        if (!found) {
             x->status = SESSION_REVOKED; /* gone: nothing left to end */
             return true;
         }
@@ -227,21 +226,22 @@ static bool await_rotation(struct app *c, struct session *x, const char *held, i
  * so a refresh that died after its claim costs the first end at most that.
  * False on a database error or a rotation not written in time: the caller
  * logs it and revokes all the same. */
-static bool hold_rotations(struct app *c, struct session *x, struct error *e)
+static bool hold_rotations(struct app *app, struct session *x, struct error *e)
 {
     while (x->status == SESSION_ACTIVE && x->refresh_hash[0] != '\0') {
         bool won = false, found = false, by_end = false;
         int64_t at = 0;
-        if (!store_rotation_claim_end(c->store, x->refresh_hash, x->id, clock_now_ms(),
+        if (!store_rotation_claim_end(app->store, x->refresh_hash, x->id, clock_now_ms(),
                                       x->expires_at, &won, e) ||
-            (!won && !store_rotation_claim_of(c->store, x->refresh_hash, &by_end, &at, &found, e)))
+            (!won &&
+             !store_rotation_claim_of(app->store, x->refresh_hash, &by_end, &at, &found, e)))
             return false;
         if (won || !found || by_end)
             return true;
         char held[SESSION_HASH_BUF];
         memcpy(held, x->refresh_hash, sizeof held);
         int64_t until = clock_mono_ms() + (at + ROTATION_WAIT_MS - clock_now_ms());
-        if (!await_rotation(c, x, held, until, e))
+        if (!await_rotation(app, x, held, until, e))
             return false;
         if (x->status == SESSION_ACTIVE && strcmp(x->refresh_hash, held) == 0)
             return error_set(e, ERR_UNAVAILABLE,
@@ -252,15 +252,15 @@ static bool hold_rotations(struct app *c, struct session *x, struct error *e)
 
 /* Holds x's rotations (above), logging a failure: an end goes ahead
  * whatever happens here, since not ending is worse than ending unguarded. */
-static void hold_or_log(struct app *c, struct session *x)
+static void hold_or_log(struct app *app, struct session *x)
 {
     struct error he = ERROR_INIT;
-    if (!hold_rotations(c, x, &he))
+    if (!hold_rotations(app, x, &he))
         log_emit(LOG_WARN, "session ended unguarded",
                  json_pack("{s:s, s:s}", "session_id", x->id, "error", he.message));
 }
 
-/* Ends session `read` (as read) of admin_id (revoked: whether this call ended it).
+/* Ends session `read` (as read) of account_id (revoked: whether this call ended it).
  *
  * FerretDB applies an update as a read and then a write of the whole
  * document, so a refresh whose rotation read the session just before this
@@ -271,25 +271,25 @@ static void hold_or_log(struct app *c, struct session *x)
  * rotation holds the claim already, ending waits for it to be written and
  * claims the hash it wrote. The revocation then comes after every rotation
  * there can be. On MongoDB the claim is one insert more, and harmless. */
-static bool end_one(struct app *c, const struct session *read, const char *admin_id,
+static bool end_one(struct app *app, const struct session *read, const char *account_id,
                     enum session_end why, bool *revoked, struct error *e)
 {
     *revoked = false;
     struct session x = *read; /* as read, however long ago: the hold re-reads what it needs */
-    hold_or_log(c, &x);
-    bool ok = store_session_revoke(c->store, x.id, admin_id, why, clock_now_ms(), revoked, e);
+    hold_or_log(app, &x);
+    bool ok = store_session_revoke(app->store, x.id, account_id, why, clock_now_ms(), revoked, e);
     /* after the write: a read that began before it cannot put the session back */
-    session_cache_forget(c->sessions, x.id);
+    session_cache_forget(app->sessions, x.id);
     return ok;
 }
 
 /* Ends session x for `why`, counting and logging it; a failure is logged
  * (the caller's answer is a refusal either way). */
-static void end_session(struct app *c, const struct session *x, enum session_end why)
+static void end_session(struct app *app, const struct session *x, enum session_end why)
 {
     struct error e = ERROR_INIT;
     bool revoked = false;
-    bool ok = end_one(c, x, x->admin_id, why, &revoked, &e);
+    bool ok = end_one(app, x, x->account_id, why, &revoked, &e);
     if (!ok) {
         log_emit(LOG_WARN, "session not ended",
                  json_pack("{s:s, s:s, s:s}", "session_id", x->id, "reason", session_end_name(why),
@@ -299,32 +299,35 @@ static void end_session(struct app *c, const struct session *x, enum session_end
     if (revoked)
         metrics_sessions_ended(why, 1);
     log_emit(why == END_REFRESH_REUSE ? LOG_WARN : LOG_INFO, "session ended",
-             json_pack("{s:s, s:s, s:s}", "session_id", x->id, "admin_id", x->admin_id, "reason",
-                       session_end_name(why)));
+             json_pack("{s:s, s:s, s:s}", "session_id", x->id, "account_id", x->account_id,
+                       "reason", session_end_name(why)));
 }
 
 /* The account, and for a scoped session its org and membership, are still
  * there; if not, the session ends. */
-static bool still_entitled(struct app *c, const struct session *x, struct refresh_result *out,
+static bool still_entitled(struct app *app, const struct session *x, struct refresh_result *out,
                            struct error *e)
 {
-    struct error le = ERROR_INIT;
-    struct admin a;
+    struct account a;
     struct membership m = {.role = ROLE_MEMBER};
-    bool found = store_admin_by_id(c->store, x->admin_id, &a, &le);
-    explicit_bzero(a.password_hash, sizeof a.password_hash);
+    bool found = false;
     out->scoped = x->org_id[0] != '\0';
-    if (found && out->scoped)
-        found = store_org_by_id(c->store, x->org_id, &out->org, &le) &&
-                out->org.state != ORG_CREATING && out->org.state != ORG_DELETING &&
-                store_membership_get(c->store, x->admin_id, x->org_id, &m, &le);
+    bool ok = store_account_by_id(app->store, x->account_id, &a, &found, e);
+    explicit_bzero(a.password_hash, sizeof a.password_hash);
+    if (!ok)
+        return false;
+    if (found && out->scoped) {
+        if (!store_org_by_id(app->store, x->org_id, &out->org, &found, e))
+            return false;
+        found = found && out->org.state != ORG_CREATING && out->org.state != ORG_DELETING;
+        if (found && !store_membership_get(app->store, x->account_id, x->org_id, &m, &found, e))
+            return false;
+    }
     if (found) {
         out->role = m.role;
         return true;
     }
-    if (le.kind != ERR_OK && !error_absent(e, &le))
-        return false;
-    end_session(c, x, END_ACCESS_LOST);
+    end_session(app, x, END_ACCESS_LOST);
     return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
 }
 
@@ -334,7 +337,7 @@ static bool still_entitled(struct app *c, const struct session *x, struct refres
  * rotation was this client's and is still the last one, the answer is the
  * pair it made: its successor token (derived again) and a fresh access
  * token. A token rotated again since is refused, the session kept. */
-static bool retry_answer(struct app *c, const struct session *x, const char *token, size_t len,
+static bool retry_answer(struct app *app, const struct session *x, const char *token, size_t len,
                          const char *client, struct refresh_result *out, struct error *e)
 {
     char hash[SESSION_HASH_BUF];
@@ -345,7 +348,7 @@ static bool retry_answer(struct app *c, const struct session *x, const char *tok
         return e->kind == ERR_OK &&
                error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
     }
-    if (!still_entitled(c, x, out, e) || !issue_access(c, x, out->role, &out->pair, e)) {
+    if (!still_entitled(app, x, out, e) || !issue_access(app, x, out->role, &out->pair, e)) {
         token_pair_wipe(&out->pair);
         return false;
     }
@@ -360,27 +363,27 @@ static bool retry_answer(struct app *c, const struct session *x, const char *tok
  * together): refused, the session kept. Any token the session rotated
  * away, presented later, is reuse: one of its holders is not the owner,
  * and the session ends. Anything else is unknown. */
-static bool refuse_stale(struct app *c, const struct session *x, const char *token, size_t len,
+static bool refuse_stale(struct app *app, const struct session *x, const char *token, size_t len,
                          const char *hash, const char *client, int64_t arrived_ms,
                          struct refresh_result *out, struct error *e)
 {
     if (x->status != SESSION_ACTIVE)
         return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
     bool ours = strcmp(hash, x->previous_hash) == 0;
-    if (ours && arrived_ms - x->last_used_at <= c->cfg->refresh_reuse_grace_ms &&
+    if (ours && arrived_ms - x->last_used_at <= app->cfg->refresh_reuse_grace_ms &&
         strcmp(client, x->client_address) == 0)
-        return retry_answer(c, x, token, len, client, out, e);
+        return retry_answer(app, x, token, len, client, out, e);
     if (ours && arrived_ms <= x->last_used_at)
         return error_set(e, ERR_UNAUTHORIZED, "the refresh token was already used");
     if (!ours) {
         char owner[ID_BUF];
-        if (!store_rotation_session(c->store, hash, owner, &ours, e))
+        if (!store_rotation_session(app->store, hash, owner, &ours, e))
             return false;
         ours = ours && strcmp(owner, x->id) == 0;
     }
     if (!ours)
         return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
-    end_session(c, x, END_REFRESH_REUSE);
+    end_session(app, x, END_REFRESH_REUSE);
     return error_set(e, ERR_UNAUTHORIZED,
                      "the refresh token was already used; the session has been ended");
 }
@@ -389,12 +392,12 @@ static bool refuse_stale(struct app *c, const struct session *x, const char *tok
  * waited for (at most the grace), then this request is answered as a
  * retry of it, or refused. A rotation not written by then is a 409 to
  * retry: the retry will find it written. */
-static bool lost_claim(struct app *c, struct session *x, const char *token, size_t len,
+static bool lost_claim(struct app *app, struct session *x, const char *token, size_t len,
                        const char *hash, const char *client, int64_t arrived_ms,
                        struct refresh_result *out, struct error *e)
 {
-    long grace = c->cfg->refresh_reuse_grace_ms;
-    if (!await_rotation(c, x, hash, clock_mono_ms() + (grace > 0 ? grace : 0), e))
+    long grace = app->cfg->refresh_reuse_grace_ms;
+    if (!await_rotation(app, x, hash, clock_mono_ms() + (grace > 0 ? grace : 0), e))
         return false;
     if (x->status == SESSION_ACTIVE && strcmp(x->refresh_hash, hash) == 0) {
         if (grace <= 0)
@@ -402,10 +405,10 @@ static bool lost_claim(struct app *c, struct session *x, const char *token, size
         e->retry_after = 1;
         return error_set(e, ERR_BUSY, "a refresh with this token is under way; retry shortly");
     }
-    return refuse_stale(c, x, token, len, hash, client, arrived_ms, out, e);
+    return refuse_stale(app, x, token, len, hash, client, arrived_ms, out, e);
 }
 
-bool sessions_refresh(struct app *c, const char *token, size_t len, const char *client,
+bool sessions_refresh(struct app *app, const char *token, size_t len, const char *client,
                       int64_t arrived_ms, struct refresh_result *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
@@ -414,25 +417,24 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
         return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
     sha256_hex(token, len, hash);
     struct session x;
-    struct error le = ERROR_INIT;
-    if (!store_session_by_id(c->store, sid, &x, &le)) {
-        if (!error_absent(e, &le))
-            return false;
+    bool found = false;
+    if (!store_session_by_id(app->store, sid, &x, &found, e))
+        return false;
+    if (!found)
         return error_set(e, ERR_UNAUTHORIZED, "%s", BAD_REFRESH);
-    }
     int64_t now = clock_now_ms();
     if (strcmp(hash, x.refresh_hash) != 0)
-        return refuse_stale(c, &x, token, len, hash, client, arrived_ms, out, e);
+        return refuse_stale(app, &x, token, len, hash, client, arrived_ms, out, e);
     if (x.status != SESSION_ACTIVE || x.expires_at <= now)
         return error_set(e, ERR_UNAUTHORIZED, "%s", SESSION_ENDED);
-    if (!still_entitled(c, &x, out, e))
+    if (!still_entitled(app, &x, out, e))
         return false;
 
     bool won = false;
-    if (!store_rotation_claim(c->store, hash, x.id, now, x.expires_at, &won, e))
+    if (!store_rotation_claim(app->store, hash, x.id, now, x.expires_at, &won, e))
         return false;
     if (!won) /* a concurrent refresh with this token got there first */
-        return lost_claim(c, &x, token, len, hash, client, arrived_ms, out, e);
+        return lost_claim(app, &x, token, len, hash, client, arrived_ms, out, e);
     FAULT("refresh.after_claim");
     /* the new pair is made first and the rotation written last, stamped
      * with the time of the write: what answers the client then is only
@@ -442,13 +444,13 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
     bool applied = false;
     snprintf(next.client_address, sizeof next.client_address, "%s", client);
     if (!refresh_token_next(&x, token, len, out->pair.refresh_token, next.refresh_hash, e) ||
-        !issue_access(c, &next, out->role, &out->pair, e)) {
+        !issue_access(app, &next, out->role, &out->pair, e)) {
         token_pair_wipe(&out->pair);
         return false;
     }
     next.last_used_at = clock_now_ms();
     out->pair.session.last_used_at = next.last_used_at;
-    if (!store_session_rotate(c->store, x.id, hash, next.refresh_hash, next.last_used_at, client,
+    if (!store_session_rotate(app->store, x.id, hash, next.refresh_hash, next.last_used_at, client,
                               &applied, e)) {
         token_pair_wipe(&out->pair);
         return false;
@@ -460,37 +462,38 @@ bool sessions_refresh(struct app *c, const char *token, size_t len, const char *
     return true;
 }
 
-bool sessions_logout(struct app *c, const struct caller *who, struct error *e)
+bool sessions_logout(struct app *app, const struct caller *who, struct error *e)
 {
     bool revoked = false;
     struct session x;
-    struct error le = ERROR_INIT;
-    if (!store_session_by_id(c->store, who->session.id, &x, &le)) /* with its refresh hash */
-        return error_absent(e, &le);
-    if (!end_one(c, &x, who->admin.id, END_LOGOUT, &revoked, e))
+    bool found = false;
+    if (!store_session_by_id(app->store, who->session.id, &x, &found,
+                             e)) /* with its refresh hash */
+        return false;
+    if (!found)
+        return true;
+    if (!end_one(app, &x, who->account.id, END_LOGOUT, &revoked, e))
         return false;
     if (revoked)
         metrics_sessions_ended(END_LOGOUT, 1);
     return true;
 }
 
-bool sessions_list(struct app *c, const struct caller *who, struct session *out, size_t max,
+bool sessions_list(struct app *app, const struct caller *who, struct session *out, size_t max,
                    size_t *n, struct error *e)
 {
-    return store_sessions_live(c->store, who->admin.id, clock_now_ms(), out, max, n, e);
+    return store_sessions_live(app->store, who->account.id, clock_now_ms(), out, max, n, e);
 }
 
-bool sessions_revoke(struct app *c, const struct caller *who, const char *id, struct error *e)
+bool sessions_revoke(struct app *app, const struct caller *who, const char *id, struct error *e)
 {
     struct session x;
-    struct error le = ERROR_INIT;
-    bool revoked = false;
-    if (!store_session_by_id(c->store, id, &x, &le)) {
-        if (!error_absent(e, &le))
-            return false;
-    } else if (strcmp(x.admin_id, who->admin.id) == 0 && x.expires_at > clock_now_ms()) {
+    bool revoked = false, found = false;
+    if (!store_session_by_id(app->store, id, &x, &found, e))
+        return false;
+    if (found && strcmp(x.account_id, who->account.id) == 0 && x.expires_at > clock_now_ms()) {
         /* the id as stored: the path's may be spelt in capitals */
-        if (!end_one(c, &x, who->admin.id, END_REVOKED, &revoked, e))
+        if (!end_one(app, &x, who->account.id, END_REVOKED, &revoked, e))
             return false;
     }
     if (!revoked)
@@ -504,7 +507,7 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
 
 /* The account's live sessions that a bulk end is about (not keep_sid; only
  * org_id's when given), at most HELD_MAX, into a calloc'd array. */
-static struct session *live_of(struct app *c, const char *admin_id, const char *org_id,
+static struct session *live_of(struct app *app, const char *account_id, const char *org_id,
                                const char *keep_sid, size_t *n, struct error *e)
 {
     *n = 0;
@@ -514,7 +517,7 @@ static struct session *live_of(struct app *c, const char *admin_id, const char *
         error_set(e, ERR_INTERNAL, "out of memory");
         return NULL;
     }
-    if (!store_sessions_live(c->store, admin_id, clock_now_ms(), live, HELD_MAX, &got, e)) {
+    if (!store_sessions_live(app->store, account_id, clock_now_ms(), live, HELD_MAX, &got, e)) {
         free(live);
         return NULL;
     }
@@ -525,50 +528,51 @@ static struct session *live_of(struct app *c, const char *admin_id, const char *
     return live;
 }
 
-bool sessions_end_all(struct app *c, const char *admin_id, const char *org_id, const char *keep_sid,
-                      enum session_end why, int64_t *ended, struct error *e)
+bool sessions_end_all(struct app *app, const char *account_id, const char *org_id,
+                      const char *keep_sid, enum session_end why, int64_t *ended, struct error *e)
 {
     *ended = 0;
     /* first every live one's rotations held (best effort: see hold_or_log) */
     struct error le = ERROR_INIT;
     size_t n = 0;
-    struct session *live = live_of(c, admin_id, org_id, keep_sid, &n, &le);
+    struct session *live = live_of(app, account_id, org_id, keep_sid, &n, &le);
     for (size_t i = 0; i < n; i++)
-        hold_or_log(c, &live[i]);
+        hold_or_log(app, &live[i]);
     free(live);
-    bool ok = org_id != NULL ? store_sessions_revoke_in_org(c->store, admin_id, org_id, why,
+    bool ok = org_id != NULL ? store_sessions_revoke_in_org(app->store, account_id, org_id, why,
                                                             clock_now_ms(), ended, e)
-                             : store_sessions_revoke_others(c->store, admin_id, keep_sid, why,
+                             : store_sessions_revoke_others(app->store, account_id, keep_sid, why,
                                                             clock_now_ms(), ended, e);
     /* after the write (see end_session); keep_sid is forgotten too: its
      * next request asks the database once */
-    session_cache_forget_account(c->sessions, admin_id, org_id);
+    session_cache_forget_account(app->sessions, account_id, org_id);
     if (!ok)
         return false;
     /* then any still live: begun after the list, or past its HELD_MAX */
     struct error se = ERROR_INIT;
-    live = live_of(c, admin_id, org_id, keep_sid, &n, &se);
+    live = live_of(app, account_id, org_id, keep_sid, &n, &se);
     for (size_t i = 0; i < n; i++) {
         bool revoked = false;
-        if (end_one(c, &live[i], admin_id, why, &revoked, &se) && revoked)
+        if (end_one(app, &live[i], account_id, why, &revoked, &se) && revoked)
             (*ended)++;
     }
     free(live);
     if (se.kind != ERR_OK)
         log_emit(LOG_WARN, "sessions not all ended",
-                 json_pack("{s:s, s:s}", "admin_id", admin_id, "error", se.message));
+                 json_pack("{s:s, s:s}", "account_id", account_id, "error", se.message));
     metrics_sessions_ended(why, *ended);
     return true;
 }
 
-bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid, struct error *e)
+bool sessions_end_others(struct app *app, const char *account_id, const char *keep_sid,
+                         struct error *e)
 {
     int64_t n = 0;
-    if (!sessions_end_all(c, admin_id, NULL, keep_sid, END_PASSWORD_CHANGE, &n, e))
+    if (!sessions_end_all(app, account_id, NULL, keep_sid, END_PASSWORD_CHANGE, &n, e))
         return false;
     if (n > 0)
         log_emit(LOG_INFO, "sessions ended",
-                 json_pack("{s:s, s:s, s:I}", "admin_id", admin_id, "reason",
+                 json_pack("{s:s, s:s, s:I}", "account_id", account_id, "reason",
                            session_end_name(END_PASSWORD_CHANGE), "sessions", (json_int_t)n));
     return true;
 }

@@ -61,7 +61,7 @@ void token_pair_wipe(struct token_pair *p);
 struct caller {
     struct jwt_claims claims;
     struct session session;
-    struct admin admin; /* id only, until sessions_load_account (password_hash never) */
+    struct account account; /* id only, until sessions_load_account (password_hash never) */
     bool account_loaded;
     bool scoped;    /* an org-scoped token (from /admin/login) */
     struct org org; /* scoped: only org.id (the token's org) */
@@ -69,19 +69,20 @@ struct caller {
                        writes read the membership) */
 };
 
-/* Reads the caller's account into who->admin (401 when it is gone). */
-bool sessions_load_account(struct app *c, struct caller *who, struct error *e);
-/* The caller's account into *out: who->admin when loaded, else read. */
-bool sessions_account(struct app *c, const struct caller *who, struct admin *out, struct error *e);
+/* Reads the caller's account into who->account (401 when it is gone). */
+bool sessions_load_account(struct app *app, struct caller *who, struct error *e);
+/* The caller's account into *out: who->account when loaded, else read. */
+bool sessions_account(struct app *app, const struct caller *who, struct account *out,
+                      struct error *e);
 
 /* Starts a session for account a, scoped to org (NULL: account scope) with
  * `role` there, signed in from client. */
-bool sessions_start(struct app *c, const struct admin *a, const struct org *org, enum role role,
+bool sessions_start(struct app *app, const struct account *a, const struct org *org, enum role role,
                     const char *client, struct token_pair *out, struct error *e);
 
 /* Verifies the access token, then that its session is active and
  * unexpired (one read). 401 otherwise. */
-bool sessions_authenticate(struct app *c, const char *token, size_t len, struct caller *out,
+bool sessions_authenticate(struct app *app, const char *token, size_t len, struct caller *out,
                            struct error *e);
 
 struct refresh_result {
@@ -96,18 +97,18 @@ struct refresh_result {
  * arrived_ms: when the request arrived (wall clock), which tells a reuse
  * (the token was rotated away before it arrived) from a lost race (while
  * it was being handled). */
-bool sessions_refresh(struct app *c, const char *token, size_t len, const char *client,
+bool sessions_refresh(struct app *app, const char *token, size_t len, const char *client,
                       int64_t arrived_ms, struct refresh_result *out, struct error *e);
 
 /* Ends the caller's own session (logout). */
-bool sessions_logout(struct app *c, const struct caller *who, struct error *e);
+bool sessions_logout(struct app *app, const struct caller *who, struct error *e);
 
 /* The caller's live sessions, most recently used first (at most max). */
-bool sessions_list(struct app *c, const struct caller *who, struct session *out, size_t max,
+bool sessions_list(struct app *app, const struct caller *who, struct session *out, size_t max,
                    size_t *n, struct error *e);
 
 /* Ends one of the caller's sessions; 404 if it is not a live one of theirs. */
-bool sessions_revoke(struct app *c, const struct caller *who, const char *id, struct error *e);
+bool sessions_revoke(struct app *app, const struct caller *who, const char *id, struct error *e);
 
 /* Ends the account's sessions in org_id (when given) or all but keep_sid,
  * for `why`, counting them (*ended) and forgetting them here. Each live
@@ -115,12 +116,12 @@ bool sessions_revoke(struct app *c, const struct caller *who, const char *id, st
  * that no refresh can write one back active on a database whose updates
  * are a read and a write (FerretDB); any still live after the bulk write
  * (begun meanwhile, or beyond the first 100) is then ended one by one. */
-bool sessions_end_all(struct app *c, const char *admin_id, const char *org_id, const char *keep_sid,
-                      enum session_end why, int64_t *ended, struct error *e);
+bool sessions_end_all(struct app *app, const char *account_id, const char *org_id,
+                      const char *keep_sid, enum session_end why, int64_t *ended, struct error *e);
 
 /* Ends every session of the account but keep_sid (after its credentials
  * changed), and logs it. */
-bool sessions_end_others(struct app *c, const char *admin_id, const char *keep_sid,
+bool sessions_end_others(struct app *app, const char *account_id, const char *keep_sid,
                          struct error *e);
 
 #endif

@@ -1,10 +1,11 @@
 /* store-private.h — what lib/store*.c share, and nothing else includes.
  *
- * store.c owns the pool, the translation of driver errors and the generic
- * reads and writes below; store_orgs.c, store_accounts.c and
- * store_tenants.c build their documents and filters and go through these.
- * Functions named store__verb are shared between those files; every other
- * helper is static in the file that uses it.
+ * store.c owns the pool, the translation of driver errors, the guarded
+ * transition (store__swap) and the generic reads and writes below; the
+ * other store_*.c files (one per collection, as store.h's sections say)
+ * build their documents and filters and go through these. Functions named
+ * store__verb are shared between those files; every other helper is
+ * static in the file that uses it.
  */
 #ifndef ORGD_STORE_PRIVATE_H
 #define ORGD_STORE_PRIVATE_H
@@ -30,7 +31,7 @@ struct store {
 
 /* The master database's own collections. */
 #define C_ORGS "organizations"
-#define C_ADMINS "admins"
+#define C_ACCOUNTS "admins"
 #define C_MEMBERS "memberships"
 #define C_INVITATIONS "invitations"
 #define C_SESSIONS "sessions"
@@ -130,16 +131,17 @@ int64_t store__get_time(bson_iter_t *it);
 
 /* ---- generic reads ---- */
 
-/* Finds one document matching filter and converts it into out.
- * ERR_NOT_FOUND if there is none. */
+/* Finds one document matching filter and converts it into out; *found
+ * says whether there was one. False only when the database failed. */
 bool store__find_one(store_t *s, const char *coll, const bson_t *filter, store__from_doc_fn conv,
-                     void *out, const char *what, struct error *e);
-/* The same by _id (hex); ERR_NOT_FOUND also when id is no ObjectId. */
+                     void *out, bool *found, const char *what, struct error *e);
+/* The same by _id (hex); not found also when id is no ObjectId. */
 bool store__find_by_id(store_t *s, const char *coll, const char *id, store__from_doc_fn conv,
-                       void *out, const char *what, struct error *e);
+                       void *out, bool *found, const char *what, struct error *e);
 /* The same by one text field's value. */
 bool store__find_by_utf8(store_t *s, const char *coll, const char *field, const char *value,
-                         store__from_doc_fn conv, void *out, const char *what, struct error *e);
+                         store__from_doc_fn conv, void *out, bool *found, const char *what,
+                         struct error *e);
 
 /* A find's cursor and the pooled client it holds; read it with
  * store__cursor_next, always end it with store__cursor_close. One loop
@@ -190,6 +192,11 @@ enum store__write_kind {
 bool store__write_op(store_t *s, const char *coll, enum store__write_kind kind,
                      const bson_t *filter, const bson_t *update, int64_t *matched, const char *what,
                      struct error *e);
+
+/* Deletes every document of coll whose `field` is the ObjectId hex;
+ * nothing (and no error) when hex is no ObjectId. */
+bool store__delete_by_oid(store_t *s, const char *coll, const char *field, const char *hex,
+                          const char *what, struct error *e);
 
 /* update_one of the document filter matches, taking (and destroying) filter
  * and update; *applied: exactly one matched. */

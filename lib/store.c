@@ -327,7 +327,7 @@ bool store_ensure_indexes(store_t *s, struct error *e)
         create_index(s, C_ORGS, "name_key_unique", INDEX_UNIQUE, "name_key", NULL, e) &&
         create_index(s, C_ORGS, "state_touched", INDEX_PLAIN, "state", "op.touched_at", e) &&
         create_index(s, C_ORGS, "collection", INDEX_PLAIN, "collection", NULL, e) &&
-        create_index(s, C_ADMINS, "email_unique", INDEX_UNIQUE, "email", NULL, e) &&
+        create_index(s, C_ACCOUNTS, "email_unique", INDEX_UNIQUE, "email", NULL, e) &&
         create_index(s, C_MEMBERS, "admin_org_unique", INDEX_UNIQUE, "admin_id", "org_id", e) &&
         create_index(s, C_MEMBERS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
         create_index(s, C_INVITATIONS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
@@ -445,35 +445,37 @@ bool store__cursor_close(struct store__cursor *c, const char *what, struct error
 }
 
 bool store__find_one(store_t *s, const char *coll, const bson_t *filter, store__from_doc_fn conv,
-                     void *out, const char *what, struct error *e)
+                     void *out, bool *found, const char *what, struct error *e)
 {
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
     struct store__cursor c = store__find(s, coll, filter, opts);
-    bool found = store__cursor_next(&c, conv, out);
+    *found = store__cursor_next(&c, conv, out);
     bool ok = store__cursor_close(&c, what, e);
     bson_destroy(opts);
-    if (ok && !found)
-        return error_set(e, ERR_NOT_FOUND, "not found");
-    return ok && found;
+    if (!ok)
+        *found = false;
+    return ok;
 }
 
 bool store__find_by_id(store_t *s, const char *coll, const char *id, store__from_doc_fn conv,
-                       void *out, const char *what, struct error *e)
+                       void *out, bool *found, const char *what, struct error *e)
 {
+    *found = false;
     bson_oid_t oid;
     if (!store__oid_from(id, &oid))
-        return error_set(e, ERR_NOT_FOUND, "not found");
+        return true; /* no id of ours: no such document */
     bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
-    bool ok = store__find_one(s, coll, f, conv, out, what, e);
+    bool ok = store__find_one(s, coll, f, conv, out, found, what, e);
     bson_destroy(f);
     return ok;
 }
 
 bool store__find_by_utf8(store_t *s, const char *coll, const char *field, const char *value,
-                         store__from_doc_fn conv, void *out, const char *what, struct error *e)
+                         store__from_doc_fn conv, void *out, bool *found, const char *what,
+                         struct error *e)
 {
     bson_t *f = BCON_NEW(field, BCON_UTF8(value));
-    bool ok = store__find_one(s, coll, f, conv, out, what, e);
+    bool ok = store__find_one(s, coll, f, conv, out, found, what, e);
     bson_destroy(f);
     return ok;
 }
@@ -539,6 +541,18 @@ bool store__write_op(store_t *s, const char *coll, enum store__write_kind kind,
     bson_destroy(&reply);
     store__conn_close(&c);
     return ok || store__fail(e, &be, what);
+}
+
+bool store__delete_by_oid(store_t *s, const char *coll, const char *field, const char *hex,
+                          const char *what, struct error *e)
+{
+    bson_oid_t o;
+    if (!store__oid_from(hex, &o))
+        return true;
+    bson_t *filter = BCON_NEW(field, BCON_OID(&o));
+    bool ok = store__write_op(s, coll, STORE__DELETE_MANY, filter, NULL, NULL, what, e);
+    bson_destroy(filter);
+    return ok;
 }
 
 bool store__update_one(store_t *s, const char *coll, bson_t *filter, bson_t *update, bool *applied,
@@ -663,4 +677,31 @@ bool store__count(store_t *s, const char *coll, const bson_t *filter, int64_t *n
     *n = mongoc_collection_count_documents(c.coll, filter, NULL, NULL, NULL, &be);
     store__conn_close(&c);
     return *n >= 0 || store__fail(e, &be, what);
+}
+
+/* ---- expiry ---- */
+
+bool store_expired_delete(store_t *s, int64_t now, int64_t *n, struct error *e)
+{
+    *n = 0;
+    const char *colls[] = {C_SESSIONS, C_ROTATIONS, C_THROTTLE};
+    bson_t *filter = BCON_NEW("expires_at", "{", "$lte", BCON_DATE_TIME(now), "}");
+    bool ok = true;
+    for (size_t i = 0; ok && i < sizeof colls / sizeof colls[0]; i++) {
+        int64_t gone = 0;
+        ok = store__write_op(s, colls[i], STORE__DELETE_MANY, filter, NULL, &gone, "expired delete",
+                             e);
+        *n += gone;
+    }
+    bson_destroy(filter);
+    if (ok) {
+        int64_t gone = 0;
+        int64_t cutoff = now - (int64_t)STORE_INVITATION_GRACE_S * 1000;
+        bson_t *old = BCON_NEW("expires_at", "{", "$lte", BCON_DATE_TIME(cutoff), "}");
+        ok = store__write_op(s, C_INVITATIONS, STORE__DELETE_MANY, old, NULL, &gone,
+                             "expired delete", e);
+        bson_destroy(old);
+        *n += gone;
+    }
+    return ok;
 }

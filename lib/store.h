@@ -1,19 +1,21 @@
 /* store.h — the only code that talks to MongoDB.
  *
- * Returns typed records and typed errors: ERR_NOT_FOUND, ERR_CONFLICT
- * (duplicate key, namespace exists), ERR_UNAVAILABLE (no server, network,
- * timeouts, shutdown), ERR_INTERNAL (anything else; the driver's message is
- * logged, never returned). Every call pops a client from the pool and
- * pushes it back before returning, so a store_t is safe to share between
- * threads. Tenant collections live in the master database, named by the
- * caller ("org_<key>").
+ * Returns typed records and typed errors: ERR_CONFLICT (duplicate key,
+ * namespace exists), ERR_UNAVAILABLE (no server, network, timeouts,
+ * shutdown), ERR_INTERNAL (anything else; the driver's message is logged,
+ * never returned). A lookup of one document says whether it found one in
+ * a `bool *found` and returns false only when the database failed: "not
+ * found" is an answer, not an error. Every call pops a client from the
+ * pool and pushes it back before returning, so a store_t is safe to share
+ * between threads. Tenant collections live in the master database, named
+ * by the caller ("org_<key>").
  *
- * One header, five files: store.c (the pool, error translation, indexes,
- * the generic reads and writes), store_orgs.c (organizations and their
- * lock), store_accounts.c (admins, memberships, an org's invitations),
- * store_sessions.c (sessions, rotated refresh tokens, throttling events),
- * store_tenants.c (tenant collections); store-private.h is what they
- * share, and nothing else includes it.
+ * Each section below is one file: store.c, store_orgs.c,
+ * store_accounts.c, store_memberships.c, store_invitations.c,
+ * store_sessions.c, store_throttle.c, store_tenants.c. What they share is
+ * store-private.h, which nothing else includes. Every write that two
+ * requests may race is a guarded transition (store__swap, store.c) or a
+ * unique insert: docs/ARCHITECTURE.md lists them.
  */
 #ifndef ORGD_STORE_H
 #define ORGD_STORE_H
@@ -26,6 +28,8 @@
 #include "model.h"
 
 typedef struct store store_t;
+
+/* ---- store.c: the pool, indexes, locks, expiry ---- */
 
 /* Once per process, before any other store call / after the last one:
  * initializes libmongoc and routes its own log messages into ours. */
@@ -52,40 +56,10 @@ void store_thread_commands_reset(void);
 unsigned long store_thread_commands(void);
 
 /* Creates the unique indexes (organizations.name_key, admins.email,
- * memberships{admin_id,org_id}) and the lookup ones; idempotent. */
+ * memberships{admin_id, org_id}, invitations.pending_key, locks.key) and
+ * the lookup ones, giving invitations stored before pending_key existed
+ * theirs first; idempotent. */
 bool store_ensure_indexes(store_t *s, struct error *e);
-
-/* ---- organizations ---- */
-/* description: NULL or "" for none. */
-bool store_org_insert(store_t *s, const struct org *o, const char *description, struct error *e);
-bool store_org_by_key(store_t *s, const char *name_key, struct org *out, struct error *e);
-bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *e);
-/* The orgs among ids[0..n) that exist, with their descriptions, in any order. */
-bool store_orgs_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct org_described *out,
-                       size_t *found, struct error *e);
-/* The same, with the org's description (cap bytes, truncated) from the same read. */
-bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char *description,
-                               size_t cap, struct error *e);
-
-/* Compare-and-swap: if the document still has cur->version, replaces its
- * name, name_key, collection, owner_id, owner_email, state, updated_at and op with next's, and
- * sets version to cur->version + 1 (also written back into next->version).
- * *applied tells whether it matched. A unique-key clash is ERR_CONFLICT.
- * Atomic on FerretDB too: see the lock in store_orgs.c. */
-bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
-                    struct error *e);
-/* The same swap, also setting the description (NULL: unchanged): the
- * description is part of the org document, so it changes under the same
- * lock and version as everything else in it. */
-bool store_org_swap_described(store_t *s, const struct org *cur, struct org *next,
-                              const char *description, bool *applied, struct error *e);
-
-/* The orgs whose owner_id is admin_id, at most max. */
-bool store_orgs_owned_by(store_t *s, const char *admin_id, struct org *out, size_t max, size_t *n,
-                         struct error *e);
-
-/* Deletes the org document if it still has `version`. */
-bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e);
 
 /* Locks (see store__swap) left by a process that died between taking one
  * and writing: those taken before `before_ms` and before the lock lifetime
@@ -93,52 +67,64 @@ bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied
  * them (and counts those removed) when `remove`. */
 bool store_locks_stale(store_t *s, int64_t before_ms, bool remove, int64_t *n, struct error *e);
 
-/* Calls fn for every org document (any state). fn returns false to stop. */
+/* An expired invitation is kept this long after its expiry, so that its
+ * token answers 410 (expired), not 404 (unknown). */
+#define STORE_INVITATION_GRACE_S (7 * 24 * 3600)
+
+/* Deletes the sessions, rotations and throttling events whose expires_at
+ * has passed, and invitations STORE_INVITATION_GRACE_S after theirs: what
+ * a TTL index does, for servers without TTL indexes (FerretDB 1.x). Cheap
+ * (indexed) and harmless where TTL indexes exist. *n gets how many went. */
+bool store_expired_delete(store_t *s, int64_t now, int64_t *n, struct error *e);
+
+/* ---- store_orgs.c: organizations, and what else belongs to one ---- */
+
+/* description: NULL or "" for none. */
+bool store_org_insert(store_t *s, const struct org *o, const char *description, struct error *e);
+bool store_org_by_key(store_t *s, const char *name_key, struct org *out, bool *found,
+                      struct error *e);
+bool store_org_by_id(store_t *s, const char *id, struct org *out, bool *found, struct error *e);
+/* The same, with the org's description (cap bytes, truncated) from the same read. */
+bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char *description,
+                               size_t cap, bool *found, struct error *e);
+bool store_org_by_key_described(store_t *s, const char *name_key, struct org *out,
+                                char *description, size_t cap, bool *found, struct error *e);
+/* The orgs among ids[0..n) that exist, with their descriptions, in any order. */
+bool store_orgs_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct org_described *out,
+                       size_t *found, struct error *e);
+
+/* The guarded transition of an org (store__swap): if the document still
+ * has cur->version, replaces its name, name_key, collection, owner_id,
+ * owner_email, state, updated_at and op with next's, and sets version to
+ * cur->version + 1 (also written back into next->version). *applied tells
+ * whether it matched. A unique-key clash is ERR_CONFLICT. */
+bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
+                    struct error *e);
+/* The same swap, also setting the description (NULL: unchanged): the
+ * description is part of the org document, so it changes under the same
+ * lock and version as everything else in it. */
+bool store_org_swap_described(store_t *s, const struct org *cur, struct org *next,
+                              const char *description, bool *applied, struct error *e);
+/* Deletes the org document if it still has `version` (guarded too). */
+bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e);
+
+/* The orgs whose owner_id is account_id, at most max. */
+bool store_orgs_owned_by(store_t *s, const char *account_id, struct org *out, size_t max, size_t *n,
+                         struct error *e);
 /* True (in *claimed) when an org other than except_id (NULL or "": any)
  * names `collection` as its collection or as either end of a rename in
  * progress. One query, served by the index on `collection`. On failure
  * *claimed is true: a caller that cannot tell must not drop anything. */
 bool store_org_claiming(store_t *s, const char *collection, const char *except_id, bool *claimed,
                         struct error *e);
-
+/* Calls fn for every org document (any state). fn returns false to stop. */
 bool store_org_each(store_t *s, bool (*fn)(const struct org *o, void *ud), void *ud,
                     struct error *e);
-
 /* Orgs not active whose op was last touched before `before_ms`, at most max. */
 bool store_org_stuck(store_t *s, int64_t before_ms, struct org *out, size_t max, size_t *n,
                      struct error *e);
-
-/* ---- admins ---- */
-bool store_admin_insert(store_t *s, const struct admin *a, struct error *e);
-bool store_admin_by_email(store_t *s, const char *email_key, struct admin *out, struct error *e);
-bool store_admin_by_id(store_t *s, const char *id, struct admin *out, struct error *e);
-/* The guarded change of account cur (as read: its version): sets email
- * and/or password_hash (NULL: unchanged). *applied false: the account
- * changed (or went) since cur was read. ERR_CONFLICT if the e-mail belongs
- * to someone else. */
-bool store_admin_update(store_t *s, const struct admin *cur, const char *email_key,
-                        const char *password_hash, bool *applied, struct error *e);
-/* Deletes the admin if it has no membership in any org but except_org_id
- * (NULL: none excepted); *deleted says whether it did. */
-bool store_admin_delete_if_unattached(store_t *s, const char *id, const char *except_org_id,
-                                      bool *deleted, struct error *e);
-bool store_admin_each(store_t *s, bool (*fn)(const struct admin *a, void *ud), void *ud,
-                      struct error *e);
-
-/* ---- memberships ---- */
-bool store_membership_insert(store_t *s, const struct membership *m, struct error *e);
-/* ERR_NOT_FOUND also for a membership being removed (removing_at set). */
-bool store_membership_get(store_t *s, const char *admin_id, const char *org_id,
-                          struct membership *out, struct error *e);
-/* An admin's memberships, oldest first, at most max. */
-bool store_memberships_of_admin(store_t *s, const char *admin_id, struct membership *out,
-                                size_t max, size_t *n, struct error *e);
-/* Calls fn for every membership of org_id (org_id NULL: every membership). */
-bool store_membership_each(store_t *s, const char *org_id,
-                           bool (*fn)(const struct membership *m, void *ud), void *ud,
-                           struct error *e);
-bool store_memberships_delete_org(store_t *s, const char *org_id, struct error *e);
-bool store_membership_delete(store_t *s, const char *admin_id, const char *org_id, struct error *e);
+/* Counts orgs by state (for metrics). */
+bool store_org_count_by_state(store_t *s, long counts[ORG_STATE_COUNT], struct error *e);
 
 /* Invitations and org-scoped sessions that belong to an org (collections
  * "invitations" and "sessions"): delete them all / list the org ids they
@@ -148,47 +134,98 @@ bool store_extras_each_org_id(store_t *s,
                               bool (*fn)(const char *collection, const char *org_id, void *ud),
                               void *ud, struct error *e);
 
-/* ---- the account-first API: pages, roles ---- */
+/* ---- store_accounts.c: accounts (collection "admins") ---- */
 
-/* admin_id's memberships ordered by org id, those after after_org_id ("":
+bool store_account_insert(store_t *s, const struct account *a, struct error *e);
+bool store_account_by_email(store_t *s, const char *email_key, struct account *out, bool *found,
+                            struct error *e);
+bool store_account_by_id(store_t *s, const char *id, struct account *out, bool *found,
+                         struct error *e);
+/* The accounts among ids[0..n) that exist (password_hash not read), in any order. */
+bool store_accounts_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct account *out,
+                           size_t *found, struct error *e);
+/* The guarded change of account cur (as read: its version): sets email
+ * and/or password_hash (NULL: unchanged). *applied false: the account
+ * changed (or went) since cur was read. ERR_CONFLICT if the e-mail belongs
+ * to someone else. */
+bool store_account_update(store_t *s, const struct account *cur, const char *email_key,
+                          const char *password_hash, bool *applied, struct error *e);
+/* Deletes the account if it has no membership in any org but
+ * except_org_id (NULL: none excepted) and was made by /org/create;
+ * *deleted says whether it did. */
+bool store_account_delete_if_unattached(store_t *s, const char *id, const char *except_org_id,
+                                        bool *deleted, struct error *e);
+/* The ids among ids[0..n) of accounts made by /org/create (or older ones
+ * without an origin): those that go with their last org. */
+bool store_accounts_disposable(store_t *s, const char (*ids)[ID_BUF], size_t n, char (*out)[ID_BUF],
+                               size_t *found, struct error *e);
+/* Every account (password_hash not read), for the checker. */
+bool store_account_each(store_t *s, bool (*fn)(const struct account *a, void *ud), void *ud,
+                        struct error *e);
+
+/* ---- store_memberships.c: memberships ---- */
+
+bool store_membership_insert(store_t *s, const struct membership *m, struct error *e);
+/* A membership being removed (removing_at set) is not found: nothing may
+ * start from it. */
+bool store_membership_get(store_t *s, const char *account_id, const char *org_id,
+                          struct membership *out, bool *found, struct error *e);
+/* An account's memberships, oldest first, at most max. */
+bool store_memberships_of_account(store_t *s, const char *account_id, struct membership *out,
+                                  size_t max, size_t *n, struct error *e);
+/* account_id's memberships ordered by org id, those after after_org_id ("":
  * from the first), at most max. Keyset paging: an org created or deleted
  * meanwhile moves no other between pages. */
-bool store_memberships_page(store_t *s, const char *admin_id, const char *after_org_id,
+bool store_memberships_page(store_t *s, const char *account_id, const char *after_org_id,
                             struct membership *out, size_t max, size_t *n, struct error *e);
-/* org_id's memberships ordered by account id, after after_admin_id. */
-bool store_members_page(store_t *s, const char *org_id, const char *after_admin_id,
+/* org_id's memberships ordered by account id, after after_account_id. */
+bool store_members_page(store_t *s, const char *org_id, const char *after_account_id,
                         struct membership *out, size_t max, size_t *n, struct error *e);
+/* Calls fn for every membership of org_id (org_id NULL: every membership). */
+bool store_membership_each(store_t *s, const char *org_id,
+                           bool (*fn)(const struct membership *m, void *ud), void *ud,
+                           struct error *e);
+/* A member of org_id holding `role`, not being removed, other than
+ * except_account_id (NULL: any). */
+bool store_member_with_role(store_t *s, const char *org_id, enum role role,
+                            const char *except_account_id, struct membership *out, bool *found,
+                            struct error *e);
+/* Members of org_id holding `role`, those being removed not counted. */
+bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
+                              struct error *e);
 /* The guarded change of membership cur's role (as read: its version);
  * *applied false: it changed or went since. */
 bool store_membership_set_role(store_t *s, const struct membership *cur, enum role role,
                                bool *applied, struct error *e);
-/* Members of org_id holding `role`, those being removed not counted. */
-bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
-                              struct error *e);
-/* The ids among ids[0..n) of accounts made by /org/create (or older ones
- * without an origin): those that go with their last org. */
-bool store_admins_disposable(store_t *s, const char (*ids)[ID_BUF], size_t n, char (*out)[ID_BUF],
-                             size_t *found, struct error *e);
-/* The accounts among ids[0..n) that exist (password_hash not read), in any order. */
-bool store_admins_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct admin *out,
-                         size_t *found, struct error *e);
+/* Marks membership cur (as read: its version) as being removed at `at`
+ * (0: unmarks it), a guarded change; *applied false: it changed or went. */
+bool store_membership_mark_removing(store_t *s, const struct membership *cur, int64_t at,
+                                    bool *applied, struct error *e);
+/* Memberships whose removal began before before_ms, at most max. */
+bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership *out, size_t max,
+                                size_t *n, struct error *e);
+bool store_membership_delete(store_t *s, const char *account_id, const char *org_id,
+                             struct error *e);
+bool store_memberships_delete_org(store_t *s, const char *org_id, struct error *e);
 
-/* ---- invitations (collection "invitations"; the token only as SHA-256) ---- */
+/* ---- store_invitations.c: invitations (the token only as SHA-256) ---- */
+
 /* ERR_CONFLICT when (org, e-mail) has an invitation pending or being
  * accepted already: one pending invitation per e-mail is the database's
  * rule (a unique index), not a read before the insert. */
 bool store_invitation_insert(store_t *s, const struct invitation *v, struct error *e);
 bool store_invitation_by_hash(store_t *s, const char *token_hash, struct invitation *out,
-                              struct error *e);
-bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, struct error *e);
+                              bool *found, struct error *e);
+bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, bool *found,
+                            struct error *e);
+/* The invitation that holds (org_id, email)'s pending slot (pending or
+ * being accepted). */
+bool store_invitation_holding(store_t *s, const char *org_id, const char *email,
+                              struct invitation *out, bool *found, struct error *e);
 /* Pending, unexpired invitations of org_id and/or to email (NULL: any),
  * newest first, at most max. */
 bool store_invitations_pending(store_t *s, const char *org_id, const char *email, int64_t now,
                                struct invitation *out, size_t max, size_t *n, struct error *e);
-/* The invitation that holds (org_id, email)'s pending slot (pending or
- * being accepted): *found false if none. */
-bool store_invitation_holding(store_t *s, const char *org_id, const char *email,
-                              struct invitation *out, bool *found, struct error *e);
 /* The guarded transition of invitation cur (as read: its version) to `to`,
  * releasing its pending slot unless `to` is pending or accepting. `by`
  * (accepting: the joining account) and `at` stamp the move. *applied
@@ -199,44 +236,37 @@ bool store_invitation_move(store_t *s, const struct invitation *cur, enum invita
 /* The pending invitations of org_id that inviter_id made, at most max. */
 bool store_invitations_by_inviter(store_t *s, const char *org_id, const char *inviter_id,
                                   struct invitation *out, size_t max, size_t *n, struct error *e);
+/* Invitations left accepting since before before_ms, at most max. */
 bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *out, size_t max,
                              size_t *n, struct error *e);
-/* A member of org_id holding `role`, not being removed, other than
- * except_admin_id (NULL: any); ERR_NOT_FOUND if none. */
-bool store_member_with_role(store_t *s, const char *org_id, enum role role,
-                            const char *except_admin_id, struct membership *out, struct error *e);
-/* Marks membership cur (as read: its version) as being removed at `at`
- * (0: unmarks it), a guarded change; *applied false: it changed or went. */
-bool store_membership_mark_removing(store_t *s, const struct membership *cur, int64_t at,
-                                    bool *applied, struct error *e);
-/* Memberships whose removal began before before_ms, at most max. */
-bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership *out, size_t max,
-                                size_t *n, struct error *e);
 
-/* ---- sessions (collection "sessions"; never a token in clear) ---- */
+/* ---- store_sessions.c: sessions (never a token in clear) and rotations ---- */
+
 bool store_session_insert(store_t *s, const struct session *x, struct error *e);
-bool store_session_by_id(store_t *s, const char *id, struct session *out, struct error *e);
+bool store_session_by_id(store_t *s, const char *id, struct session *out, bool *found,
+                         struct error *e);
 /* Replaces the refresh hash old_hash by new_hash (keeping old_hash as the
  * previous one, and now as last_used_at) if the session is still active
- * with old_hash; *applied says whether it was. */
+ * with old_hash; *applied says whether it was. Written only by the winner
+ * of store_rotation_claim. */
 bool store_session_rotate(store_t *s, const char *id, const char *old_hash, const char *new_hash,
                           int64_t now, const char *client, bool *applied, struct error *e);
-/* Revokes session id if it is admin_id's and active; *revoked says whether. */
-bool store_session_revoke(store_t *s, const char *id, const char *admin_id, enum session_end why,
+/* Revokes session id if it is account_id's and active; *revoked says whether. */
+bool store_session_revoke(store_t *s, const char *id, const char *account_id, enum session_end why,
                           int64_t now, bool *revoked, struct error *e);
-/* Revokes every active session of admin_id but except_id (NULL: none
+/* Revokes every active session of account_id but except_id (NULL: none
  * excepted); *n gets how many. */
-bool store_sessions_revoke_others(store_t *s, const char *admin_id, const char *except_id,
+bool store_sessions_revoke_others(store_t *s, const char *account_id, const char *except_id,
                                   enum session_end why, int64_t now, int64_t *n, struct error *e);
-/* admin_id's active, unexpired sessions, most recently used first, at most max. */
-bool store_sessions_live(store_t *s, const char *admin_id, int64_t now, struct session *out,
+/* Revokes account_id's sessions scoped to org_id; *n how many. */
+bool store_sessions_revoke_in_org(store_t *s, const char *account_id, const char *org_id,
+                                  enum session_end why, int64_t now, int64_t *n, struct error *e);
+/* account_id's active, unexpired sessions, most recently used first, at most max. */
+bool store_sessions_live(store_t *s, const char *account_id, int64_t now, struct session *out,
                          size_t max, size_t *n, struct error *e);
-/* Revokes admin_id's sessions scoped to org_id; *n how many. */
-bool store_sessions_revoke_in_org(store_t *s, const char *admin_id, const char *org_id,
-                                  enum session_end why, int64_t now, int64_t *n, struct error *e);
-bool store_sessions_delete_admin(store_t *s, const char *admin_id, struct error *e);
+bool store_sessions_delete_account(store_t *s, const char *account_id, struct error *e);
 bool store_session_delete(store_t *s, const char *id, struct error *e);
-/* Every session (refresh_hash not read), for the checker. */
+/* Every session (refresh_hash and rotation_key not read), for the checker. */
 bool store_session_each(store_t *s, bool (*fn)(const struct session *x, void *ud), void *ud,
                         struct error *e);
 
@@ -258,8 +288,8 @@ bool store_rotation_claim_of(store_t *s, const char *hash, bool *by_end, int64_t
 bool store_rotation_session(store_t *s, const char *hash, char session_id[ID_BUF], bool *found,
                             struct error *e);
 
-/* ---- throttling events (collection "throttle_events"): one document per
- * counted event, so that concurrent increments cannot be lost ---- */
+/* ---- store_throttle.c: throttling events (collection "throttle_events") ---- */
+
 #define THROTTLE_KEYS_MAX 2
 /* Inserts one event now for each of keys[0..n) (n <= THROTTLE_KEYS_MAX),
  * in one command; their ids into ids. */
@@ -276,21 +306,13 @@ bool store_throttle_nth(store_t *s, const char *key, int64_t since, int64_t skip
 bool store_throttle_release(store_t *s, const char (*ids)[ID_BUF], size_t n, const char *clear_key,
                             struct error *e);
 
-/* An expired invitation is kept this long after its expiry, so that its
- * token answers 410 (expired), not 404 (unknown). */
-#define STORE_INVITATION_GRACE_S (7 * 24 * 3600)
+/* ---- store_tenants.c: tenant collections ---- */
 
-/* Deletes the sessions, rotations and throttling events whose expires_at
- * has passed, and invitations STORE_INVITATION_GRACE_S after theirs: what a TTL index does, for
- * servers without TTL indexes (FerretDB 1.x). Cheap (indexed) and harmless where TTL indexes exist.
- * *n gets how many went. */
-bool store_expired_delete(store_t *s, int64_t now, int64_t *n, struct error *e);
-
-/* ---- tenant collections ---- */
 /* ERR_CONFLICT if it exists already, on every server (MongoDB 7's `create`
  * of an existing collection succeeds: existence is asked first). */
 bool store_collection_create(store_t *s, const char *name, struct error *e);
-/* ERR_NOT_FOUND if `from` is missing; ERR_CONFLICT if `to` exists. Never drops a target. */
+/* A missing `from` is ERR_NOT_FOUND here (a move's own answer, not a
+ * lookup's); ERR_CONFLICT if `to` exists. Never drops a target. */
 bool store_collection_rename(store_t *s, const char *from, const char *to, struct error *e);
 /* A missing collection is not an error. */
 bool store_collection_drop(store_t *s, const char *name, struct error *e);
@@ -298,8 +320,5 @@ bool store_collection_exists(store_t *s, const char *name, bool *exists, struct 
 /* Calls fn for every collection whose name starts with "org_". */
 bool store_collection_each_tenant(store_t *s, bool (*fn)(const char *name, void *ud), void *ud,
                                   struct error *e);
-
-/* Counts orgs by state (for metrics). */
-bool store_org_count_by_state(store_t *s, long counts[ORG_STATE_COUNT], struct error *e);
 
 #endif

@@ -100,22 +100,22 @@ bool store_invitation_holding(store_t *s, const char *org_id, const char *email,
 {
     char key[ID_BUF + EMAIL_BUF + 1];
     slot_key(org_id, email, key);
-    struct error le = ERROR_INIT;
-    *found = store__find_by_utf8(s, C_INVITATIONS, "pending_key", key, invitation_from_doc, out,
-                                 "invitation holding", &le);
-    return *found || error_absent(e, &le);
+    return store__find_by_utf8(s, C_INVITATIONS, "pending_key", key, invitation_from_doc, out,
+                               found, "invitation holding", e);
 }
 
 bool store_invitation_by_hash(store_t *s, const char *token_hash, struct invitation *out,
-                              struct error *e)
+                              bool *found, struct error *e)
 {
     return store__find_by_utf8(s, C_INVITATIONS, "token_hash", token_hash, invitation_from_doc, out,
-                               "invitation by token", e);
+                               found, "invitation by token", e);
 }
 
-bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, struct error *e)
+bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, bool *found,
+                            struct error *e)
 {
-    return store__find_by_id(s, C_INVITATIONS, id, invitation_from_doc, out, "invitation by id", e);
+    return store__find_by_id(s, C_INVITATIONS, id, invitation_from_doc, out, found,
+                             "invitation by id", e);
 }
 
 bool store_invitations_pending(store_t *s, const char *org_id, const char *email, int64_t now,

@@ -108,15 +108,16 @@ bool store_org_insert(store_t *s, const struct org *o, const char *description, 
     return ok;
 }
 
-bool store_org_by_key(store_t *s, const char *name_key, struct org *out, struct error *e)
+bool store_org_by_key(store_t *s, const char *name_key, struct org *out, bool *found,
+                      struct error *e)
 {
-    return store__find_by_utf8(s, C_ORGS, "name_key", name_key, org_from_doc, out, "org by name",
-                               e);
+    return store__find_by_utf8(s, C_ORGS, "name_key", name_key, org_from_doc, out, found,
+                               "org by name", e);
 }
 
-bool store_org_by_id(store_t *s, const char *id, struct org *out, struct error *e)
+bool store_org_by_id(store_t *s, const char *id, struct org *out, bool *found, struct error *e)
 {
-    return store__find_by_id(s, C_ORGS, id, org_from_doc, out, "org by id", e);
+    return store__find_by_id(s, C_ORGS, id, org_from_doc, out, found, "org by id", e);
 }
 
 /* An org and its description, from one document. */
@@ -157,11 +158,19 @@ bool store_orgs_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, struct o
     return ok;
 }
 
-bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char *description,
-                               size_t cap, struct error *e)
+bool store_org_by_key_described(store_t *s, const char *name_key, struct org *out,
+                                char *description, size_t cap, bool *found, struct error *e)
 {
     struct described d = {out, description, cap};
-    return store__find_by_id(s, C_ORGS, id, described_from_doc, &d, "org by id", e);
+    return store__find_by_utf8(s, C_ORGS, "name_key", name_key, described_from_doc, &d, found,
+                               "org by name", e);
+}
+
+bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char *description,
+                               size_t cap, bool *found, struct error *e)
+{
+    struct described d = {out, description, cap};
+    return store__find_by_id(s, C_ORGS, id, described_from_doc, &d, found, "org by id", e);
 }
 
 bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
@@ -188,7 +197,9 @@ bool store_org_swap_described(store_t *s, const struct org *cur, struct org *nex
         BSON_APPEND_UTF8(&unset, "op", "");
         bson_append_document_end(&update, &unset);
     }
-    return store__swap(s, C_ORGS, cur->id, cur->version, &update, applied, "org swap", e);
+    bool ok = store__swap(s, C_ORGS, cur->id, cur->version, &update, applied, "org swap", e);
+    bson_destroy(&update);
+    return ok;
 }
 
 bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e)
@@ -214,12 +225,12 @@ bool store_org_claiming(store_t *s, const char *collection, const char *except_i
     return ok;
 }
 
-bool store_orgs_owned_by(store_t *s, const char *admin_id, struct org *out, size_t max, size_t *n,
+bool store_orgs_owned_by(store_t *s, const char *account_id, struct org *out, size_t max, size_t *n,
                          struct error *e)
 {
     *n = 0;
     bson_oid_t a;
-    if (!store__oid_from(admin_id, &a))
+    if (!store__oid_from(account_id, &a))
         return true;
     bson_t *filter = BCON_NEW("owner_id", BCON_OID(&a));
     bool ok = store__find_many(s, C_ORGS, filter, NULL, sizeof *out, org_from_doc, out, max, n,
@@ -285,5 +296,44 @@ bool store_org_count_by_state(store_t *s, long counts[ORG_STATE_COUNT], struct e
     mongoc_cursor_destroy(cur);
     store__conn_close(&c);
     bson_destroy(pipeline);
+    return ok;
+}
+
+/* ---- what else belongs to an org: its invitations and its org-scoped
+ * sessions (their own collections, deleted with it) ---- */
+
+bool store_org_extras_delete(store_t *s, const char *org_id, struct error *e)
+{
+    return store__delete_by_oid(s, C_INVITATIONS, "org_id", org_id, "invitations delete", e) &&
+           store__delete_by_oid(s, C_SESSIONS, "org_id", org_id, "sessions delete", e);
+}
+
+static void org_id_from_doc(const bson_t *doc, void *out)
+{
+    char *id = out;
+    bson_iter_t it;
+    id[0] = '\0';
+    if (bson_iter_init_find(&it, doc, "org_id"))
+        store__copy_oid(&it, id);
+}
+
+bool store_extras_each_org_id(store_t *s,
+                              bool (*fn)(const char *collection, const char *org_id, void *ud),
+                              void *ud, struct error *e)
+{
+    const char *colls[] = {C_INVITATIONS, C_SESSIONS};
+    bson_t *opts = BCON_NEW("projection", "{", "org_id", BCON_INT32(1), "}");
+    /* account-scoped sessions belong to no org */
+    bson_t *has_org = BCON_NEW("org_id", "{", "$exists", BCON_BOOL(true), "}");
+    bool ok = true;
+    for (size_t i = 0; ok && i < 2; i++) {
+        struct store__cursor c = store__find(s, colls[i], has_org, opts);
+        char id[ID_BUF];
+        while (store__cursor_next(&c, org_id_from_doc, id) && fn(colls[i], id, ud))
+            ;
+        ok = store__cursor_close(&c, "extras list", e);
+    }
+    bson_destroy(opts);
+    bson_destroy(has_org);
     return ok;
 }

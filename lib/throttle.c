@@ -20,10 +20,10 @@ static void address_key(char out[THROTTLE_KEY_BUF], const char *kind, const char
     key_of(out, kind, addr);
 }
 
-static void release(struct app *c, const char (*ids)[ID_BUF], size_t n, const char *clear_key)
+static void release(struct app *app, const char (*ids)[ID_BUF], size_t n, const char *clear_key)
 {
     struct error e = ERROR_INIT;
-    if (n > 0 && !store_throttle_release(c->store, ids, n, clear_key, &e))
+    if (n > 0 && !store_throttle_release(app->store, ids, n, clear_key, &e))
         log_emit(LOG_WARN, "throttle event not released", json_pack("{s:s}", "error", e.message));
 }
 
@@ -31,13 +31,13 @@ static void release(struct app *c, const char (*ids)[ID_BUF], size_t n, const ch
  * retry_after is when the count drops to the limit, i.e. when event
  * n - limit - 1 (oldest first, after the own one is taken back) leaves
  * the window. */
-static bool refuse(struct app *c, const char *key, long limit, long window_s, int64_t now,
+static bool refuse(struct app *app, const char *key, long limit, long window_s, int64_t now,
                    int64_t n, struct error *e)
 {
     int64_t window_ms = (int64_t)window_s * 1000, at = 0;
     struct error le = ERROR_INIT;
     int64_t skip = n - 1 - limit; /* without the own event, the count is n - 1 >= limit */
-    if (!store_throttle_nth(c->store, key, now - window_ms, skip < 0 ? 0 : skip, &at, &le))
+    if (!store_throttle_nth(app->store, key, now - window_ms, skip < 0 ? 0 : skip, &at, &le))
         at = 0; /* the answer is a refusal either way; the wait is then the window */
     int64_t wait_ms = at > 0 ? at + window_ms - now : window_ms;
     e->retry_after = (int)(wait_ms <= 0 ? 1 : (wait_ms + 999) / 1000);
@@ -48,7 +48,7 @@ static bool refuse(struct app *c, const char *key, long limit, long window_s, in
  * refuses, giving the events back, when a count passes its limit. The ids
  * of the events it keeps go into ids (*kept how many), the counts before
  * this attempt into before. */
-static bool reserve(struct app *c, const char *const *keys, const long *limits, size_t n,
+static bool reserve(struct app *app, const char *const *keys, const long *limits, size_t n,
                     long window_s, char (*ids)[ID_BUF], size_t *kept, int64_t *before,
                     struct error *e)
 {
@@ -56,17 +56,18 @@ static bool reserve(struct app *c, const char *const *keys, const long *limits, 
     int64_t now = clock_now_ms();
     if (n == 0)
         return true;
-    if (!store_throttle_reserve(c->store, keys, n, now, now + (int64_t)window_s * 1000, ids, e))
+    if (!store_throttle_reserve(app->store, keys, n, now, now + (int64_t)window_s * 1000, ids, e))
         return false;
     int64_t counts[THROTTLE_KEYS_MAX] = {0};
-    if (!store_throttle_counts(c->store, keys, n, now - (int64_t)window_s * 1000 - 1, counts, e)) {
-        release(c, (const char(*)[ID_BUF])ids, n, NULL);
+    if (!store_throttle_counts(app->store, keys, n, now - (int64_t)window_s * 1000 - 1, counts,
+                               e)) {
+        release(app, (const char(*)[ID_BUF])ids, n, NULL);
         return false;
     }
     for (size_t i = 0; i < n; i++) {
         if (counts[i] > limits[i]) {
-            release(c, (const char(*)[ID_BUF])ids, n, NULL);
-            return refuse(c, keys[i], limits[i], window_s, now, counts[i], e);
+            release(app, (const char(*)[ID_BUF])ids, n, NULL);
+            return refuse(app, keys[i], limits[i], window_s, now, counts[i], e);
         }
         before[i] = counts[i] - 1;
     }
@@ -74,10 +75,10 @@ static bool reserve(struct app *c, const char *const *keys, const long *limits, 
     return true;
 }
 
-bool throttle_login_reserve(struct app *c, const char *email_key, const char *client,
+bool throttle_login_reserve(struct app *app, const char *email_key, const char *client,
                             struct throttle_hold *h, struct error *e)
 {
-    const struct config *cfg = c->cfg;
+    const struct config *cfg = app->cfg;
     memset(h, 0, sizeof *h);
     char address[THROTTLE_KEY_BUF];
     key_of(h->account_key, "login:account", email_key);
@@ -95,28 +96,28 @@ bool throttle_login_reserve(struct app *c, const char *email_key, const char *cl
         limits[n++] = cfg->login_failures_per_address;
     }
     int64_t before[THROTTLE_KEYS_MAX] = {0};
-    if (!reserve(c, keys, limits, n, cfg->login_window_seconds, h->ids, &h->n, before, e))
+    if (!reserve(app, keys, limits, n, cfg->login_window_seconds, h->ids, &h->n, before, e))
         return false;
     h->account_failures = account && before[0] > 0;
     return true;
 }
 
-void throttle_login_succeeded(struct app *c, struct throttle_hold *h)
+void throttle_login_succeeded(struct app *app, struct throttle_hold *h)
 {
-    release(c, (const char(*)[ID_BUF])h->ids, h->n, h->account_failures ? h->account_key : NULL);
+    release(app, (const char(*)[ID_BUF])h->ids, h->n, h->account_failures ? h->account_key : NULL);
     h->n = 0;
 }
 
-void throttle_login_release(struct app *c, struct throttle_hold *h)
+void throttle_login_release(struct app *app, struct throttle_hold *h)
 {
-    release(c, (const char(*)[ID_BUF])h->ids, h->n, NULL);
+    release(app, (const char(*)[ID_BUF])h->ids, h->n, NULL);
     h->n = 0;
 }
 
-bool throttle_attempt(struct app *c, enum throttle_attempt kind, const char *client,
+bool throttle_attempt(struct app *app, enum throttle_attempt kind, const char *client,
                       struct error *e)
 {
-    const struct config *cfg = c->cfg;
+    const struct config *cfg = app->cfg;
     long limit =
         kind == THROTTLE_ORG_CREATE ? cfg->org_creates_per_address : cfg->signups_per_address;
     if (limit <= 0)
@@ -126,5 +127,5 @@ bool throttle_attempt(struct app *c, enum throttle_attempt kind, const char *cli
     const char *keys[1] = {key};
     size_t kept = 0;
     int64_t before[1];
-    return reserve(c, keys, &limit, 1, cfg->signup_window_seconds, ids, &kept, before, e);
+    return reserve(app, keys, &limit, 1, cfg->signup_window_seconds, ids, &kept, before, e);
 }

@@ -41,26 +41,26 @@ struct throttle_hold {
 /* Before a password is checked: reserves the attempt's places, and refuses
  * (giving them back) when the account or the client address has used up
  * its failed logins. */
-bool throttle_login_reserve(struct app *c, const char *email_key, const char *client,
+bool throttle_login_reserve(struct app *app, const char *email_key, const char *client,
                             struct throttle_hold *h, struct error *e);
 
 /* The password was right: the attempt's places are given back, and the
  * account's failures forgotten (the address's are not, or one good account
  * would launder guesses at others). */
-void throttle_login_succeeded(struct app *c, struct throttle_hold *h);
+void throttle_login_succeeded(struct app *app, struct throttle_hold *h);
 
 /* The password could not be checked (the database or the hash pool
  * failed): the places are given back, since nothing was learnt. A wrong
  * password needs no call: its places stay, as its failures. Database
  * errors are logged, not returned: the caller's answer does not change. */
-void throttle_login_release(struct app *c, struct throttle_hold *h);
+void throttle_login_release(struct app *app, struct throttle_hold *h);
 
 enum throttle_attempt { THROTTLE_SIGNUP, THROTTLE_ORG_CREATE, THROTTLE_EMAIL_CHANGE };
 
 /* A sign-up, an org creation or an e-mail change from client: counted
  * first (whatever its outcome will be), refused past the limit. E-mail
  * changes count as sign-ups: each tells whether an address is registered. */
-bool throttle_attempt(struct app *c, enum throttle_attempt kind, const char *client,
+bool throttle_attempt(struct app *app, enum throttle_attempt kind, const char *client,
                       struct error *e);
 
 #endif

@@ -27,8 +27,8 @@ int64_t clock_mono_ms(void)
 void clock_rfc3339(int64_t ms, char out[CLOCK_TEXT_BUF])
 {
     /* the date and time to the second change once a second: kept per thread */
-    static __thread int64_t shown_secs = INT64_MIN;
-    static __thread char date[32];
+    static _Thread_local int64_t shown_secs = INT64_MIN;
+    static _Thread_local char date[32];
     int64_t secs = ms / 1000, frac = ms % 1000;
     if (frac < 0) { /* before 1970: the second before, and what is left of it */
         secs--;

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "docs_internal.h"
+#include "docs-private.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -162,14 +162,14 @@ static const char *docs__cached(struct request *r, const struct docs_asset *a, s
     return data;
 }
 
-bool handlers_openapi(struct request *r, struct error *e)
+bool handle_openapi(struct request *r, struct error *e)
 {
     (void)e;
     http_send_bytes(r, "application/yaml; charset=utf-8", orgd_openapi_yaml, orgd_openapi_yaml_len);
     return true;
 }
 
-bool handlers_docs(struct request *r, struct error *e)
+bool handle_docs(struct request *r, struct error *e)
 {
     (void)e;
     http_add_header(r, "Content-Security-Policy", "%s", docs__csp);
@@ -178,7 +178,7 @@ bool handlers_docs(struct request *r, struct error *e)
     return true;
 }
 
-bool handlers_docs_asset(struct request *r, struct error *e)
+bool handle_docs_asset(struct request *r, struct error *e)
 {
     const struct docs_asset *a = docs__asset_find(r->param);
     if (a == NULL)

@@ -1,5 +1,14 @@
-/* handlers-private.h — what service/handlers.c and handlers_teams.c share,
- * and nothing else includes: bearer authentication and small renderers. */
+/* handlers-private.h — what the handlers share, and nothing else includes:
+ * bearer authentication, small renderers, and every route's handler, so
+ * that handlers.c's one table can name them.
+ *
+ * A handler is `bool handle_<route>(struct request *, struct error *)`:
+ * it sends its response and returns true, or returns false with the error
+ * in e, which handlers_run renders as a problem. The handlers of a route
+ * family live in one file: handlers_org_first.c (/org/..., /admin/login),
+ * handlers_account_first.c (/organization/..., /invitations),
+ * handlers_auth.c (/auth/...), handlers_ops.c (/healthz, /health,
+ * /readyz), docs.c (/openapi.yaml, /docs) and metrics_page.c (/metrics). */
 #ifndef ORGD_HANDLERS_PRIVATE_H
 #define ORGD_HANDLERS_PRIVATE_H
 
@@ -20,19 +29,56 @@ json_t *handlers__time_json(int64_t ms);
 /* A JSON string, or null for "". */
 json_t *handlers__string_or_null(const char *s);
 
-/* The account-first routes (service/handlers_teams.c). */
-bool handlers_teams(struct request *r, struct error *e);
-bool handlers_team_create(struct request *r, struct error *e);
-bool handlers_team_get(struct request *r, struct error *e);
-bool handlers_team_update(struct request *r, struct error *e);
-bool handlers_team_delete(struct request *r, struct error *e);
-bool handlers_team_invite(struct request *r, struct error *e);
-bool handlers_team_invitations(struct request *r, struct error *e);
-bool handlers_team_invitation_delete(struct request *r, struct error *e);
-bool handlers_team_members(struct request *r, struct error *e);
-bool handlers_team_member_role(struct request *r, struct error *e);
-bool handlers_team_member_delete(struct request *r, struct error *e);
-bool handlers_my_invitations(struct request *r, struct error *e);
-bool handlers_invitation_accept(struct request *r, struct error *e);
+/* The answer to a sign-in or a refresh; org-scoped pairs (org not NULL)
+ * also carry `token` (the original service's key for the access token),
+ * the org's name and the role held there. */
+json_t *handlers__pair_json(const struct token_pair *p, const struct org *org, enum role role);
+
+/* handlers_ops.c */
+bool handle_healthz(struct request *r, struct error *e);
+bool handle_readyz(struct request *r, struct error *e);
+
+/* handlers_auth.c */
+bool handle_signup(struct request *r, struct error *e);
+bool handle_signin(struct request *r, struct error *e);
+bool handle_refresh(struct request *r, struct error *e);
+bool handle_logout(struct request *r, struct error *e);
+bool handle_sessions(struct request *r, struct error *e);
+bool handle_session_delete(struct request *r, struct error *e);
+bool handle_password(struct request *r, struct error *e);
+bool handle_auth_check(struct request *r, struct error *e);
+
+/* handlers_org_first.c */
+bool handle_org_create(struct request *r, struct error *e);
+bool handle_login(struct request *r, struct error *e);
+bool handle_org_get(struct request *r, struct error *e);
+bool handle_org_get_query(struct request *r, struct error *e);
+bool handle_org_update(struct request *r, struct error *e);
+bool handle_org_update_name(struct request *r, struct error *e);
+bool handle_org_delete(struct request *r, struct error *e);
+bool handle_org_delete_name(struct request *r, struct error *e);
+
+/* handlers_account_first.c */
+bool handle_organization_list(struct request *r, struct error *e);
+bool handle_organization_create(struct request *r, struct error *e);
+bool handle_organization_get(struct request *r, struct error *e);
+bool handle_organization_update(struct request *r, struct error *e);
+bool handle_organization_delete(struct request *r, struct error *e);
+bool handle_invite(struct request *r, struct error *e);
+bool handle_invitations(struct request *r, struct error *e);
+bool handle_invitation_delete(struct request *r, struct error *e);
+bool handle_members(struct request *r, struct error *e);
+bool handle_member_role(struct request *r, struct error *e);
+bool handle_member_delete(struct request *r, struct error *e);
+bool handle_my_invitations(struct request *r, struct error *e);
+bool handle_invitation_accept(struct request *r, struct error *e);
+
+/* docs.c */
+bool handle_openapi(struct request *r, struct error *e);
+bool handle_docs(struct request *r, struct error *e);
+bool handle_docs_asset(struct request *r, struct error *e);
+
+/* metrics_page.c */
+bool handle_metrics(struct request *r, struct error *e);
 
 #endif

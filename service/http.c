@@ -46,8 +46,8 @@ static void head_put(struct head *h, const char *fmt, ...)
 /* The IMF-fixdate of now, formatted once a second per thread. */
 static const char *http_date(void)
 {
-    static __thread time_t shown = -1;
-    static __thread char text[40];
+    static _Thread_local time_t shown = -1;
+    static _Thread_local char text[40];
     time_t now = time(NULL);
     if (now != shown) {
         struct tm tm;

@@ -188,7 +188,6 @@ static int serve(struct config *cfg)
         return 1;
     }
     metrics_start();
-    recovery_observer = metrics_recovery_action; /* before the maintenance thread */
     if ((srv = server_start(&app, &e)) == NULL) {
         log_text(LOG_ERROR, "cannot start", "%s", e.message);
         app_cleanup(&app);

@@ -16,7 +16,7 @@ _Static_assert(R_COUNT <= METRICS_ROUTES_MAX, "lib/metrics.h: raise METRICS_ROUT
 /* Far above any real page (every series of every route is a few hundred KiB). */
 #define METRICS_PAGE_MAX (4u << 20)
 
-bool handlers_metrics(struct request *r, struct error *e)
+bool handle_metrics(struct request *r, struct error *e)
 {
     struct metrics_scrape x = {.hashes_in_flight = hasher_in_flight(r->app->hasher)};
     metrics_get_orgs(&x); /* counted by the maintenance thread: no query here */

@@ -260,8 +260,8 @@ static void client_address(struct request *r)
  * unguessable, not a system call of its own. */
 static void request_id_bytes(unsigned char out[16])
 {
-    static __thread unsigned char supply[4096];
-    static __thread size_t left;
+    static _Thread_local unsigned char supply[4096];
+    static _Thread_local size_t left;
     if (left < 16) {
         if (!random_bytes(supply, sizeof supply)) {
             (void)random_bytes(out, 16); /* as before the supply: one call each */

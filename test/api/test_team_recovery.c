@@ -225,7 +225,7 @@ static void expect_recovery_counted(const struct th_orgd *o, const char *action,
     fail_msg("%s is %g, not %g", series, got, want);
 }
 
-static void crash_team_update_after_checks(void **state)
+static void crash_org_update_after_checks(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
@@ -240,7 +240,7 @@ static void crash_team_update_after_checks(void **state)
     /* the database as it is (orgd idle: nothing moves meanwhile) */
     char *before = th_db_snapshot(&w->o);
 
-    crash_at(w, "team_update.after_checks", "PUT", path, w->owner.t.access,
+    crash_at(w, "org_update.after_checks", "PUT", path, w->owner.t.access,
              json_pack("{s:s, s:s}", "name", new_name, "description", "after"));
     restart(w);
     tu_sleep_ms(1500); /* a recovery pass or two, which must find nothing to do */
@@ -640,7 +640,7 @@ static void crash_create_after_collection(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(crash_team_update_after_checks, world_teardown),
+        cmocka_unit_test_teardown(crash_org_update_after_checks, world_teardown),
         cmocka_unit_test_teardown(crash_invite_after_replace, world_teardown),
         cmocka_unit_test_teardown(crash_accept_after_account, world_teardown),
         cmocka_unit_test_teardown(crash_accept_after_membership, world_teardown),

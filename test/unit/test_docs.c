@@ -2,7 +2,7 @@
  * only (no case folding, no path tricks), and every file it reads from the
  * docs directory is installed there by the build (scripts/node-deps).
  * Linked with docs.c built with -DORGD_UNITTEST, which makes the statics
- * declared in docs_internal.h reachable. */
+ * declared in docs-private.h reachable. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "docs_internal.h"
+#include "docs-private.h"
 
 static void allow_list_names_match_exactly(void **state)
 {

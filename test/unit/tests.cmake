@@ -35,7 +35,7 @@ orgd_unit_test(test_http)
 
 # service/docs.c's allow-list, page and CSP. The test links its own docs.c
 # object, built with ORGD_UNITTEST so that the statics declared in
-# docs_internal.h are reachable (service/testable.h); the rest comes from
+# docs-private.h are reachable (service/testable.h); the rest comes from
 # orgd_service, whose docs.o the linker then never needs.
 add_library(orgd_docs_unittest OBJECT ${PROJECT_SOURCE_DIR}/service/docs.c)
 target_compile_definitions(orgd_docs_unittest PRIVATE ORGD_UNITTEST ORGD_DOCS_DIR="${ORGD_DOCS_DIR}")

@@ -1,10 +1,10 @@
-/* docs_internal.h — the parts of service/docs.c its unit test
+/* docs-private.h — the parts of service/docs.c its unit test
  * (test/unit/test_docs.c) checks: the /docs/{asset} allow-list, the page,
  * its start-up script and its Content-Security-Policy. docs.c keeps them
  * static; the declarations below exist only when ORGD_UNITTEST is defined
  * (see testable.h). */
-#ifndef ORGD_DOCS_INTERNAL_H
-#define ORGD_DOCS_INTERNAL_H
+#ifndef ORGD_DOCS_PRIVATE_H
+#define ORGD_DOCS_PRIVATE_H
 
 #include <stddef.h>
 

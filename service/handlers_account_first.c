@@ -1,18 +1,19 @@
-/* handlers_teams.c — the account-first routes: /organization/..., and
+/* handle_organization_list.c — the account-first routes: /organization/..., and
  * /invitations. Rendered with the original service's field names (name,
  * description, owner_id, created_date, members). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "account_first.h"
 #include "handlers-private.h"
 #include "invitations.h"
+#include "members.h"
 #include "requests.h"
-#include "teams.h"
 
 static json_t *member_json(const struct member_view *v)
 {
-    return json_pack("{s:s, s:o, s:s, s:s, s:o}", "id", v->m.admin_id, "username",
+    return json_pack("{s:s, s:o, s:s, s:s, s:o}", "id", v->m.account_id, "username",
                      handlers__string_or_null(v->username), "email", v->email, "role",
                      role_name(v->m.role), "member_at", handlers__time_json(v->m.member_at));
 }
@@ -26,7 +27,7 @@ static json_t *members_json(const struct member_view *items, size_t n)
 }
 
 /* An org as the account-first routes show it, with the caller's role. */
-static json_t *team_json(const struct org_described *o, enum role role)
+static json_t *org_json(const struct org_described *o, enum role role)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "id", o->org.id, "name",
                      o->org.name, "description", o->description, "owner_id", o->org.owner_id,
@@ -35,9 +36,9 @@ static json_t *team_json(const struct org_described *o, enum role role)
                      handlers__time_json(o->org.updated_at), "role", role_name(role));
 }
 
-static json_t *team_view_json(const struct team_view *v)
+static json_t *org_view_json(const struct account_first_view *v)
 {
-    json_t *body = team_json(&v->org, v->role);
+    json_t *body = org_json(&v->org, v->role);
     if (body != NULL)
         json_object_set_new(body, "members", members_json(v->members, v->nmembers));
     return body;
@@ -76,17 +77,17 @@ static void note_org(struct request *r, const char *id)
     snprintf(r->org_id, sizeof r->org_id, "%.24s", id); /* an id, or a path segment */
 }
 
-bool handlers_teams(struct request *r, struct error *e)
+bool handle_organization_list(struct request *r, struct error *e)
 {
     struct caller who;
     struct page_request page;
-    struct team_page list;
+    struct account_first_page list;
     if (!handlers__authenticate(r, &who, e) || !page_of(r, &page, e) ||
-        !teams_list(r->app, &who, &page, &list, e))
+        !account_first_list(r->app, &who, &page, &list, e))
         return false;
     json_t *items = json_array();
     for (size_t i = 0; items != NULL && i < list.n; i++)
-        json_array_append_new(items, team_json(&list.items[i].org, list.items[i].role));
+        json_array_append_new(items, org_json(&list.items[i].org, list.items[i].role));
     free(list.items);
     http_send_json(r, 200,
                    json_pack("{s:o, s:o}", "organizations", items, "next_cursor",
@@ -95,67 +96,67 @@ bool handlers_teams(struct request *r, struct error *e)
 }
 
 /* Sends v (status) and frees it. */
-static bool send_team(struct request *r, int status, struct team_view *v)
+static bool send_org(struct request *r, int status, struct account_first_view *v)
 {
     note_org(r, v->org.org.id);
     if (status == 201)
         http_add_header(r, "Location", "/organization/%s", v->org.org.id);
-    http_send_json(r, status, team_view_json(v));
-    team_view_free(v);
+    http_send_json(r, status, org_view_json(v));
+    account_first_view_free(v);
     return true;
 }
 
 /* POST /organization/ (create) and PUT /organization/{id}. */
-static bool write_team(struct request *r, bool create, struct error *e)
+static bool write_org(struct request *r, bool create, struct error *e)
 {
     struct caller who;
-    struct team_request *req = malloc(sizeof *req); /* a description is 4 KiB: not on the stack */
-    struct team_view v;
+    struct org_request *req = malloc(sizeof *req); /* a description is 4 KiB: not on the stack */
+    struct account_first_view v;
     if (req == NULL)
         return error_set(e, ERR_INTERNAL, "out of memory");
     bool ok = handlers__authenticate(r, &who, e) &&
-              request_team_parse(r->body, r->body_len, create, req, e) &&
-              (create ? teams_create(r->app, &who, req, r->client, &v, e)
-                      : teams_update(r->app, &who, r->param, req, &v, e));
+              request_org_parse(r->body, r->body_len, create, req, e) &&
+              (create ? account_first_create(r->app, &who, req, r->client, &v, e)
+                      : account_first_update(r->app, &who, r->param, req, &v, e));
     free(req);
-    return ok && send_team(r, create ? 201 : 200, &v);
+    return ok && send_org(r, create ? 201 : 200, &v);
 }
 
-bool handlers_team_create(struct request *r, struct error *e)
+bool handle_organization_create(struct request *r, struct error *e)
 {
-    return write_team(r, true, e);
+    return write_org(r, true, e);
 }
 
-bool handlers_team_get(struct request *r, struct error *e)
-{
-    struct caller who;
-    struct team_view v;
-    return handlers__authenticate(r, &who, e) && teams_get(r->app, &who, r->param, &v, e) &&
-           send_team(r, 200, &v);
-}
-
-bool handlers_team_update(struct request *r, struct error *e)
-{
-    return write_team(r, false, e);
-}
-
-bool handlers_team_delete(struct request *r, struct error *e)
+bool handle_organization_get(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!handlers__authenticate(r, &who, e) || !teams_delete(r->app, &who, r->param, e))
+    struct account_first_view v;
+    return handlers__authenticate(r, &who, e) && account_first_get(r->app, &who, r->param, &v, e) &&
+           send_org(r, 200, &v);
+}
+
+bool handle_organization_update(struct request *r, struct error *e)
+{
+    return write_org(r, false, e);
+}
+
+bool handle_organization_delete(struct request *r, struct error *e)
+{
+    struct caller who;
+    if (!handlers__authenticate(r, &who, e) || !account_first_delete(r->app, &who, r->param, e))
         return false;
     note_org(r, r->param);
     http_send_empty(r, 204);
     return true;
 }
 
-bool handlers_team_members(struct request *r, struct error *e)
+bool handle_members(struct request *r, struct error *e)
 {
     struct caller who;
     struct page_request page;
     struct member_page list;
     if (!handlers__authenticate(r, &who, e) || !page_of(r, &page, e) ||
-        !teams_members(r->app, &who, r->param, &page, &list, e))
+        !members_list(r->app, &who, r->param, &page, &list, e))
         return false;
     json_t *items = members_json(list.items, list.n);
     free(list.items);
@@ -165,29 +166,30 @@ bool handlers_team_members(struct request *r, struct error *e)
     return true;
 }
 
-bool handlers_team_member_role(struct request *r, struct error *e)
+bool handle_member_role(struct request *r, struct error *e)
 {
     struct caller who;
     enum role role = ROLE_MEMBER;
     struct member_view v;
     if (!handlers__authenticate(r, &who, e) ||
         !request_role_parse(r->body, r->body_len, &role, e) ||
-        !teams_set_role(r->app, &who, r->param, r->param2, role, &v, e))
+        !members_set_role(r->app, &who, r->param, r->param2, role, &v, e))
         return false;
     http_send_json(r, 200, member_json(&v));
     return true;
 }
 
-bool handlers_team_member_delete(struct request *r, struct error *e)
+bool handle_member_delete(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!handlers__authenticate(r, &who, e) || !teams_remove(r->app, &who, r->param, r->param2, e))
+    if (!handlers__authenticate(r, &who, e) ||
+        !members_remove(r->app, &who, r->param, r->param2, e))
         return false;
     http_send_empty(r, 204);
     return true;
 }
 
-bool handlers_team_invite(struct request *r, struct error *e)
+bool handle_invite(struct request *r, struct error *e)
 {
     struct caller who;
     struct invite_request req;
@@ -229,12 +231,12 @@ static bool list_invitations(struct request *r, bool mine, struct error *e)
     return ok;
 }
 
-bool handlers_team_invitations(struct request *r, struct error *e)
+bool handle_invitations(struct request *r, struct error *e)
 {
     return list_invitations(r, false, e);
 }
 
-bool handlers_team_invitation_delete(struct request *r, struct error *e)
+bool handle_invitation_delete(struct request *r, struct error *e)
 {
     struct caller who;
     if (!handlers__authenticate(r, &who, e) ||
@@ -244,12 +246,12 @@ bool handlers_team_invitation_delete(struct request *r, struct error *e)
     return true;
 }
 
-bool handlers_my_invitations(struct request *r, struct error *e)
+bool handle_my_invitations(struct request *r, struct error *e)
 {
     return list_invitations(r, true, e);
 }
 
-bool handlers_invitation_accept(struct request *r, struct error *e)
+bool handle_invitation_accept(struct request *r, struct error *e)
 {
     /* a bearer token is optional here: without one the body creates the account */
     struct caller who;

@@ -1,0 +1,25 @@
+/* handlers_ops.c — liveness and readiness: /healthz, /health, /readyz. */
+#include <stdatomic.h>
+
+#include "handlers-private.h"
+#include "handlers.h"
+
+bool handle_healthz(struct request *r, struct error *e)
+{
+    (void)e;
+    static const char ok[] = "{\"status\":\"ok\"}";
+    http_send_bytes(r, "application/json", ok, sizeof ok - 1);
+    return true;
+}
+
+bool handle_readyz(struct request *r, struct error *e)
+{
+    if (atomic_load(&handlers_draining)) {
+        e->retry_after = 1;
+        return error_set(e, ERR_UNAVAILABLE, "shutting down");
+    }
+    if (!store_ping(r->app->store, e))
+        return false;
+    http_send_json(r, 200, json_pack("{s:s}", "status", "ready"));
+    return true;
+}
