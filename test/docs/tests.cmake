@@ -18,8 +18,8 @@
 #   docs.links              every relative link and #fragment in README.md and
 #                           docs/**/*.md names a file, and a heading, that exist
 #
-# The node tools come from package-lock.json (scripts/node-deps, run by CMake
-# at configure time).
+# The node tools come from package-lock.json (scripts/node-deps, the build's
+# node_deps target).
 
 find_program(NODE_EXECUTABLE node)
 if(NOT NODE_EXECUTABLE)
