@@ -100,6 +100,17 @@ int64_t th_db_memberships_of(const struct th_orgd *o, const char *account_id, co
     return n;
 }
 
+int64_t th_db_active_sessions_of(const struct th_orgd *o, const char *account_id)
+{
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, account_id);
+    bson_t *f = BCON_NEW("status", BCON_UTF8("active"), "$or", "[", "{", "admin_id", BCON_OID(&oid),
+                         "}", "{", "admin_id", BCON_UTF8(account_id), "}", "]");
+    int64_t n = th_db_count(o, "sessions", f);
+    bson_destroy(f);
+    return n;
+}
+
 void th_db_invitation_status(const struct th_orgd *o, const char *id, char *out, size_t cap)
 {
     mongoc_client_t *c = th_db_client(o);

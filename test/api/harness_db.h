@@ -25,6 +25,10 @@ int64_t th_db_count_oid(const struct th_orgd *o, const char *collection, const c
  * MASTER_DB: 0 or 1 unless a step left a duplicate, which is the point of
  * counting them. */
 int64_t th_db_memberships_of(const struct th_orgd *o, const char *account_id, const char *org_id);
+/* Active sessions of account `account_id` (hex) in o's MASTER_DB, its
+ * admin_id stored as an ObjectId or as the hex: what a test counts after a
+ * step that must have ended some, whatever the answers said. */
+int64_t th_db_active_sessions_of(const struct th_orgd *o, const char *account_id);
 /* The status of invitation `id` (hex) as its document holds it ("" when
  * there is no such document): what an invitation test checks after a
  * step, whatever the answers said. */

@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <setjmp.h> /* cmocka.h needs these first */
 #include <stdarg.h>
 #include <stddef.h>
 
-#include <cjose/cjose.h>
 #include <cmocka.h>
 
 #include "testutil.h"
@@ -282,216 +282,6 @@ bool th_is_problem(const struct th_resp *r, long status)
     return ok;
 }
 
-long th_create_org(const struct th_orgd *o, const char *name, const char *email,
-                   const char *password)
-{
-    json_t *j = json_pack("{s:s, s:s, s:s}", "organization_name", name, "email", email, "password",
-                          password);
-    char *body = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    struct th_resp r;
-    long status = th_http_json(o, "POST", "/org/create", NULL, body, &r) ? r.status : -1;
-    free(body);
-    th_resp_free(&r);
-    return status;
-}
-
-long th_login(const struct th_orgd *o, const char *email, const char *password, char **token)
-{
-    *token = NULL;
-    json_t *j = json_pack("{s:s, s:s}", "email", email, "password", password);
-    char *body = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    struct th_resp r;
-    long status = th_http_json(o, "POST", "/admin/login", NULL, body, &r) ? r.status : -1;
-    if (status == 200)
-        *token = strdup(json_string_value(json_object_get(r.json, "access_token")));
-    free(body);
-    th_resp_free(&r);
-    return status;
-}
-
-long th_signup(const struct th_orgd *o, const char *email, const char *password)
-{
-    json_t *j = json_pack("{s:s, s:s}", "email", email, "password", password);
-    char *body = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    long status = th_status_of(o, "POST", "/auth/signup", NULL, body);
-    free(body);
-    return status;
-}
-
-/* On a 200 with both tokens, copies them into t; otherwise fails the test. */
-static void tokens_of(const struct th_resp *r, struct th_tokens *t)
-{
-    const char *access = json_string_value(json_object_get(r->json, "access_token"));
-    const char *refresh = json_string_value(json_object_get(r->json, "refresh_token"));
-    if (access == NULL || refresh == NULL || strlen(access) >= sizeof t->access ||
-        strlen(refresh) >= sizeof t->refresh)
-        fail_msg("a 200 without a usable token pair: %.300s", r->body);
-    snprintf(t->access, sizeof t->access, "%s", access);
-    snprintf(t->refresh, sizeof t->refresh, "%s", refresh);
-}
-
-long th_signin_at(const struct th_orgd *o, const char *route, const char *email,
-                  const char *password, struct th_tokens *t)
-{
-    json_t *j = json_pack("{s:s, s:s}", "email", email, "password", password);
-    char *body = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    struct th_resp r;
-    long status = th_http_json(o, "POST", route, NULL, body, &r) ? r.status : -1;
-    free(body);
-    if (status == 200)
-        tokens_of(&r, t);
-    th_resp_free(&r);
-    return status;
-}
-
-long th_signin(const struct th_orgd *o, const char *email, const char *password,
-               struct th_tokens *t)
-{
-    return th_signin_at(o, "/auth/signin", email, password, t);
-}
-
-long th_refresh(const struct th_orgd *o, const char *refresh, struct th_tokens *t)
-{
-    json_t *j = json_pack("{s:s}", "refresh_token", refresh);
-    char *body = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    struct th_resp r;
-    long status = th_http_json(o, "POST", "/auth/refresh_token", NULL, body, &r) ? r.status : -1;
-    free(body);
-    if (status == 200)
-        tokens_of(&r, t);
-    th_resp_free(&r);
-    return status;
-}
-
-void th_signup_ok(const struct th_orgd *o, const char *email, const char *password)
-{
-    long status = th_signup(o, email, password);
-    if (status != 201)
-        fail_msg("sign-up of %s answered %ld", email, status);
-}
-
-void th_signin_ok(const struct th_orgd *o, const char *email, const char *password,
-                  struct th_tokens *t)
-{
-    long status = th_signin(o, email, password, t);
-    if (status != 200)
-        fail_msg("sign-in of %s answered %ld", email, status);
-}
-
-void th_signup_fresh(const struct th_orgd *o, const char *prefix, char *email, size_t cap)
-{
-    th_fresh_email(prefix, email, cap);
-    th_signup_ok(o, email, TU_PASSWORD);
-}
-
-void th_account_id_of(const struct th_orgd *o, const char *access, char *out, size_t cap)
-{
-    json_t *j = th_expect_json(o, "GET", "/auth/check", access, NULL, 200);
-    snprintf(out, cap, "%s", th_json_str(json_object_get(j, "admin"), "id"));
-    json_decref(j);
-}
-
-void th_account_new(const struct th_orgd *o, const char *prefix, struct th_account *a)
-{
-    memset(a, 0, sizeof *a);
-    th_signup_fresh(o, prefix, a->email, sizeof a->email);
-    th_signin_ok(o, a->email, TU_PASSWORD, &a->t);
-    th_account_id_of(o, a->t.access, a->id, sizeof a->id);
-}
-
-void th_org_new(const struct th_orgd *o, const char *token, const char *prefix, char id[32],
-                char name[64])
-{
-    th_unique(prefix, name, 64);
-    json_t *j =
-        th_expect_json(o, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
-    snprintf(id, 32, "%s", th_json_str(j, "id"));
-    json_decref(j);
-}
-
-void th_invite(const struct th_orgd *o, const char *token, const char *org_id, const char *email,
-               const char *role, struct th_invitation *out)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    json_t *body = role ? json_pack("{s:s, s:s}", "email", email, "role", role)
-                        : json_pack("{s:s}", "email", email);
-    json_t *j = th_expect_json(o, "POST", path, token, body, 201);
-    memset(out, 0, sizeof *out);
-    snprintf(out->id, sizeof out->id, "%s", th_json_str(j, "id"));
-    snprintf(out->token, sizeof out->token, "%s", th_json_str(j, "token"));
-    snprintf(out->email, sizeof out->email, "%s", th_json_str(j, "email"));
-    json_decref(j);
-}
-
-void th_member_new(const struct th_orgd *o, const char *owner_token, const char *org_id,
-                   const char *role, const char *prefix, struct th_account *a)
-{
-    memset(a, 0, sizeof *a);
-    th_fresh_email(prefix, a->email, sizeof a->email);
-    struct th_invitation inv;
-    th_invite(o, owner_token, org_id, a->email, role, &inv);
-    json_t *j =
-        th_expect_json(o, "POST", "/invitations/accept", NULL,
-                       json_pack("{s:s, s:s}", "token", inv.token, "password", TU_PASSWORD), 200);
-    snprintf(a->id, sizeof a->id, "%s", th_json_str(j, "account_id"));
-    json_decref(j);
-    th_signin_ok(o, a->email, TU_PASSWORD, &a->t);
-}
-
-json_t *th_jwt_claims(const char *jwt)
-{
-    const char *dot1 = strchr(jwt, '.');
-    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-    if (dot2 == NULL)
-        fail_msg("not a JWT: %.100s", jwt);
-    uint8_t *raw = NULL;
-    size_t raw_len = 0;
-    cjose_err err;
-    if (!cjose_base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw, &raw_len, &err))
-        fail_msg("a JWT whose payload is not base64url: %.100s", jwt);
-    json_t *claims = json_loadb((const char *)raw, raw_len, 0, NULL);
-    cjose_get_dealloc()(raw);
-    if (!json_is_object(claims))
-        fail_msg("a JWT whose payload is no JSON object: %.100s", jwt);
-    return claims;
-}
-
-void th_tenant_new(const struct th_orgd *o, struct th_tenant *t, const char *prefix)
-{
-    memset(t, 0, sizeof *t);
-    th_unique(prefix, t->name, sizeof t->name);
-    snprintf(t->email, sizeof t->email, "%s@example.com", t->name);
-    th_lower(t->email);
-    long created = th_create_org(o, t->name, t->email, TU_PASSWORD);
-    long logged_in = created == 201 ? th_login(o, t->email, TU_PASSWORD, &t->token) : 0;
-    if (created != 201 || logged_in != 200)
-        fail_msg("tenant %s: create answered %ld, login %ld", t->name, created, logged_in);
-    struct th_resp r;
-    if (!th_http_json(o, "GET", "/auth/check", t->token, NULL, &r) || r.status != 200)
-        fail_msg("tenant %s: /auth/check answered %ld", t->name, r.status);
-    const char *org_id =
-        json_string_value(json_object_get(json_object_get(r.json, "organization"), "id"));
-    const char *admin_id =
-        json_string_value(json_object_get(json_object_get(r.json, "admin"), "id"));
-    if (org_id == NULL || admin_id == NULL)
-        fail_msg("tenant %s: /auth/check lacks the ids: %s", t->name, r.body);
-    snprintf(t->id, sizeof t->id, "%s", org_id);
-    snprintf(t->admin_id, sizeof t->admin_id, "%s", admin_id);
-    th_resp_free(&r);
-}
-
-void th_tenant_free(struct th_tenant *t)
-{
-    free(t->token);
-    t->token = NULL;
-}
-
 static void *call_main(void *arg)
 {
     struct th_call *c = arg;
@@ -559,10 +349,18 @@ bool th_race_lost(long status)
            status == 429 || status == 503;
 }
 
-void th_collection_of(const char *name, char *out, size_t cap)
+void th_race_expect_lost(const struct th_call *c, const char *what, int round)
 {
-    snprintf(out, cap, "org_%s", name);
-    th_lower(out);
+    if (!th_race_lost(c->status))
+        fail_msg("round %d: %s answered %ld, which is neither a win nor an honest loss", round,
+                 what, c->status);
+}
+
+void th_race_expect_decided(int decided, int rounds, const char *race)
+{
+    printf("# %s: %d of %d rounds had a winner\n", race, decided, rounds);
+    if (decided < rounds / 2)
+        fail_msg("%s: only %d of %d rounds had a winner", race, decided, rounds);
 }
 
 long th_status_of(const struct th_orgd *o, const char *method, const char *path, const char *token,
@@ -605,6 +403,54 @@ const char *th_json_str(const json_t *j, const char *key)
     if (s == NULL)
         fail_msg("no string \"%s\" in the answer", key);
     return s;
+}
+
+char *th_json_text(json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return text;
+}
+
+bool th_names_field(const struct th_resp *r, const char *field)
+{
+    json_t *errors = json_object_get(r->json, "errors");
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+    {
+        const char *f = json_string_value(json_object_get(e, "field"));
+        if (f != NULL && strcmp(f, field) == 0)
+            return true;
+    }
+    return false;
+}
+
+void th_expect_problem(const struct th_orgd *o, const char *method, const char *path,
+                       const char *token, const char *body, long status, const char *field)
+{
+    struct th_resp r;
+    assert_true(th_http_json(o, method, path, token, body, &r));
+    if (!th_is_problem(&r, status))
+        fail_msg("%s %s %s: expected %ld", method, path, body ? body : "", status);
+    if (field != NULL && !th_names_field(&r, field))
+        fail_msg("%s %s %s: the %ld does not name %s: %s", method, path, body ? body : "", status,
+                 field, r.body);
+    th_resp_free(&r);
+}
+
+int64_t th_epoch_ms(const char *text)
+{
+    assert_non_null(text);
+    assert_int_equal(strlen(text), 24);
+    struct tm tm = {0};
+    int ms = 0;
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        fail_msg("not an RFC 3339 time: %s", text);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
 char *th_metrics_scrape(const struct th_orgd *o)
@@ -670,4 +516,21 @@ json_t *th_request_log_line(const struct th_orgd *o, const char *id)
         tu_sleep_ms(50);
     }
     return NULL;
+}
+
+double th_slowest_healthz_until(const struct th_orgd *o, int64_t until, int *probes)
+{
+    const char *fresh[] = {"Connection: close", NULL};
+    double slowest = 0;
+    while (tu_now_ms() < until) {
+        struct th_resp r;
+        assert_true(th_http(o, "GET", "/healthz", NULL, NULL, NULL, 0, fresh, &r));
+        assert_int_equal(r.status, 200);
+        if (r.seconds > slowest)
+            slowest = r.seconds;
+        th_resp_free(&r);
+        (*probes)++;
+        tu_sleep_ms(100);
+    }
+    return slowest;
 }

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "harness_orgd.h"
 
@@ -69,6 +70,20 @@ void th_expect_status(const struct th_orgd *o, const char *method, const char *p
  * there is none, so that a test may use an answer's fields without a check
  * of its own before each. */
 const char *th_json_str(const json_t *j, const char *key);
+/* j as compact JSON text; takes j (decref'd here). Caller frees. */
+char *th_json_text(json_t *j);
+/* True if the problem r names `field` among its errors (its "errors"
+ * array's "field" members). */
+bool th_names_field(const struct th_resp *r, const char *field);
+/* One request with a JSON text body (NULL: none) that must be a problem of
+ * `status` (th_is_problem) naming `field` (NULL: no field to check); fails
+ * the test, naming the request and the answer, otherwise. */
+void th_expect_problem(const struct th_orgd *o, const char *method, const char *path,
+                       const char *token, const char *body, long status, const char *field);
+/* Milliseconds since the epoch of an RFC 3339 UTC time as orgd writes them
+ * (2026-11-22T08:02:48.258Z); fails the test unless text is one, in that
+ * form. */
+int64_t th_epoch_ms(const char *text);
 
 /* ---- /metrics ---- */
 
@@ -97,104 +112,13 @@ void th_expect_counter_moved(const char *before, const char *after, const char *
  * such line came. */
 json_t *th_request_log_line(const struct th_orgd *o, const char *id);
 
-/* ---- the org flow ---- */
+/* ---- being served while something else goes on ---- */
 
-/* POST /org/create; returns the status. */
-long th_create_org(const struct th_orgd *o, const char *name, const char *email,
-                   const char *password);
-/* POST /admin/login; on 200 copies the token into out (malloc'd, caller frees). */
-long th_login(const struct th_orgd *o, const char *email, const char *password, char **token);
-
-/* A fresh org with its owner logged in. */
-struct th_tenant {
-    char name[64];
-    char email[96];
-    char *token;
-    char id[32];       /* the org's */
-    char admin_id[32]; /* the owner's */
-};
-
-/* Creates prefix_XXXXXXXX with owner prefix_XXXXXXXX@example.com (password
- * TU_PASSWORD), logs in; fails the test if any step does. t->token is
- * malloc'd: th_tenant_free frees it. */
-void th_tenant_new(const struct th_orgd *o, struct th_tenant *t, const char *prefix);
-void th_tenant_free(struct th_tenant *t);
-
-/* ---- the account flow ---- */
-
-/* The two tokens of a session, as a sign-in or a refresh answered them. */
-struct th_tokens {
-    char access[2048];
-    char refresh[128];
-};
-
-/* POST /auth/signup {email, password}; returns the status. */
-long th_signup(const struct th_orgd *o, const char *email, const char *password);
-/* POST `route` ("/auth/signin" or "/admin/login") {email, password}; on 200
- * fills t (fails the test if the answer lacks either token). Returns the
- * status. */
-long th_signin_at(const struct th_orgd *o, const char *route, const char *email,
-                  const char *password, struct th_tokens *t);
-/* th_signin_at "/auth/signin": an account session. */
-long th_signin(const struct th_orgd *o, const char *email, const char *password,
-               struct th_tokens *t);
-/* POST /auth/refresh_token {refresh_token}; on 200 fills t (which may be
- * the struct `refresh` points into). Returns the status. */
-long th_refresh(const struct th_orgd *o, const char *refresh, struct th_tokens *t);
-
-/* th_signup that fails the test unless it answers 201. */
-void th_signup_ok(const struct th_orgd *o, const char *email, const char *password);
-/* th_signin that fails the test unless it answers 200. */
-void th_signin_ok(const struct th_orgd *o, const char *email, const char *password,
-                  struct th_tokens *t);
-/* A fresh e-mail (th_fresh_email) signed up with TU_PASSWORD: an account
- * in no organization. Fails the test unless the sign-up answers 201. */
-void th_signup_fresh(const struct th_orgd *o, const char *prefix, char *email, size_t cap);
-
-/* An account of the account-first flow: its e-mail (lower-case), its id
- * and the tokens of an account-scoped session. */
-struct th_account {
-    char email[96];
-    char id[32];
-    struct th_tokens t;
-};
-
-/* The account id GET /auth/check names for an access token; fails the
- * test unless it answers 200 with one. */
-void th_account_id_of(const struct th_orgd *o, const char *access, char *out, size_t cap);
-/* A new account (th_signup_fresh with prefix), signed in, with its id: the
- * start of most account-first tests. Fails the test if a step does. */
-void th_account_new(const struct th_orgd *o, const char *prefix, struct th_account *a);
-
-/* POST /organization/ {name: prefix_XXXXXXXX} with `token`: fails the test
- * unless 201; the org's id and name. */
-void th_org_new(const struct th_orgd *o, const char *token, const char *prefix, char id[32],
-                char name[64]);
-
-/* An invitation as its answer named it. */
-struct th_invitation {
-    char id[32];
-    char token[128];
-    char email[96];
-};
-
-/* POST /organization/{org_id}/invite {email, role} (role NULL: the
- * default) with `token`: fails the test unless 201. */
-void th_invite(const struct th_orgd *o, const char *token, const char *org_id, const char *email,
-               const char *role, struct th_invitation *out);
-
-/* A new account that joins org_id as `role` by accepting an invitation
- * without a bearer token (the accept creates it), signed in. */
-void th_member_new(const struct th_orgd *o, const char *owner_token, const char *org_id,
-                   const char *role, const char *prefix, struct th_account *a);
-
-/* The claims of a JWT orgd issued: its payload decoded, not verified (orgd
- * did that), for tests that look at what a token says (sid, org, role).
- * Fails the test unless the payload is a JSON object. Caller decrefs. */
-json_t *th_jwt_claims(const char *jwt);
-
-/* "org_" + the lower-case name. */
-void th_collection_of(const char *name, char *out, size_t cap);
+/* Probes GET /healthz every 100 ms until `until` (tu_now_ms), each time on
+ * a new connection (one kept alive would keep its worker); fails the test
+ * unless every answer is a 200. Returns the slowest in seconds; *probes
+ * counts them. */
+double th_slowest_healthz_until(const struct th_orgd *o, int64_t until, int *probes);
 
 /* ---- requests on their own threads, for races ---- */
 
@@ -229,5 +153,11 @@ void th_race(struct th_call *calls, size_t n);
  * anything (503, 429). A loaded machine is a condition, not an excuse:
  * such answers still leave exactly one winner to find. */
 bool th_race_lost(long status);
+/* Fails the test unless the call c, which did not win round `round` of a
+ * race, answered th_race_lost; `what` names the call. */
+void th_race_expect_lost(const struct th_call *c, const char *what, int round);
+/* Prints how many of `rounds` rounds of `race` had a winner, and fails the
+ * test unless most did: a race nobody wins tests nothing. */
+void th_race_expect_decided(int decided, int rounds, const char *race);
 
 #endif

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "harness_db.h"
 #include "harness_http.h"
 #include "testutil.h"
 
@@ -305,6 +306,36 @@ int th_run_group(const struct CMUnitTest *tests, size_t n)
         failed++;
     }
     return failed;
+}
+
+struct th_orgd th_own_orgd;
+
+int th_own_orgd_stop(void **state)
+{
+    (void)state;
+    if (th_own_orgd.pid > 0)
+        th_orgd_stop(&th_own_orgd);
+    return 0;
+}
+
+struct th_orgd *th_own_orgd_start(const char *binary, const char *const *extra_env)
+{
+    th_orgd_init(&th_own_orgd, binary);
+    if (!th_orgd_start(&th_own_orgd, extra_env))
+        fail_msg("the test's own orgd did not start");
+    return &th_own_orgd;
+}
+
+void th_case_no_secret_in_the_database(void **state)
+{
+    (void)state;
+    th_db_expect_no_secret(&th_shared_orgd);
+}
+
+void th_case_check_is_clean(void **state)
+{
+    (void)state;
+    th_expect_check_clean(&th_shared_orgd);
 }
 
 int th_orgd_run_to_exit(struct th_orgd *o, const char *const *extra_env, int timeout_ms)

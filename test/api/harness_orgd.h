@@ -50,6 +50,23 @@ extern struct th_orgd th_shared_orgd;
 struct CMUnitTest;
 int th_run_group(const struct CMUnitTest *tests, size_t n);
 
+/* The orgd a test starts for itself, besides the shared one, and the
+ * teardown that stops it if it still runs: a failed assertion leaves the
+ * test at once, and the process would outlive the run. A test that uses it
+ * is registered as cmocka_unit_test_teardown(test, th_own_orgd_stop). */
+extern struct th_orgd th_own_orgd;
+int th_own_orgd_stop(void **state);
+/* th_orgd_init and th_orgd_start of th_own_orgd with `binary` (NULL: orgd)
+ * and `extra_env`; fails the test unless it starts. Returns &th_own_orgd. */
+struct th_orgd *th_own_orgd_start(const char *binary, const char *const *extra_env);
+
+/* Cases for the end of a group on the shared orgd, after everything above
+ * them: no document of its database holds a password a test sent or a
+ * token orgd issued (th_db_expect_no_secret); `orgd check` finds it
+ * consistent (th_expect_check_clean). */
+void th_case_no_secret_in_the_database(void **state);
+void th_case_check_is_clean(void **state);
+
 /* Starts orgd with its settings plus `extra_env` ("NAME=value" strings,
  * NULL-terminated; they override). Waits until /healthz answers 200.
  * False if it did not come up (its log is printed).

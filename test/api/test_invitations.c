@@ -3,7 +3,6 @@
  * replaced, tampered, unknown), who may accept and how, concurrent
  * accepts of one token, the metrics, the lifetime setting, and no token in
  * clear in the database. */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,63 +22,6 @@ static struct th_orgd *const O = &th_shared_orgd;
 #define WEEK_MS (7LL * 24 * 3600 * 1000) /* INVITATION_TTL_SECONDS by default */
 
 /* ---- helpers ---- */
-
-/* An invitation as the invite answered it. */
-struct inv {
-    char id[32];
-    char token[128];
-    char email[96];
-};
-
-/* Milliseconds since the epoch of an RFC 3339 time with milliseconds. */
-static int64_t epoch_ms(const char *text)
-{
-    struct tm tm = {0};
-    int ms = 0;
-    if (sscanf(text, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &ms) != 7)
-        fail_msg("not an RFC 3339 time with milliseconds: %s", text);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
-static void org_on(const struct th_orgd *o, const char *token, char id[32], char name[64])
-{
-    th_unique("Inv", name, 64);
-    json_t *j =
-        th_expect_json(o, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
-    snprintf(id, 32, "%s", th_json_str(j, "id"));
-    json_decref(j);
-}
-
-/* A new organization of `token`'s account. */
-static void org_new(const char *token, char id[32], char name[64])
-{
-    org_on(O, token, id, name);
-}
-
-static json_t *invite_on(const struct th_orgd *o, const char *token, const char *org_id,
-                         const char *email, const char *role, struct inv *out)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    json_t *body = role ? json_pack("{s:s, s:s}", "email", email, "role", role)
-                        : json_pack("{s:s}", "email", email);
-    json_t *j = th_expect_json(o, "POST", path, token, body, 201);
-    memset(out, 0, sizeof *out);
-    snprintf(out->id, sizeof out->id, "%s", th_json_str(j, "id"));
-    snprintf(out->token, sizeof out->token, "%s", th_json_str(j, "token"));
-    snprintf(out->email, sizeof out->email, "%s", th_json_str(j, "email"));
-    return j;
-}
-
-/* Invites `email` (role NULL: the default) into org_id. */
-static void invite(const char *token, const char *org_id, const char *email, const char *role,
-                   struct inv *out)
-{
-    json_decref(invite_on(O, token, org_id, email, role, out));
-}
 
 /* POST /invitations/accept {token} with a bearer, or {token, password}
  * without one; the status must be `want`. */
@@ -120,8 +62,8 @@ static void invitations_are_answered_and_listed(void **state)
     char id[32], name[64], other_id[32], other_name[64], path[160];
     th_account_new(O, "owner", &owner);
     th_account_new(O, "invitee", &invitee);
-    org_new(owner.t.access, id, name);
-    org_new(owner.t.access, other_id, other_name);
+    th_org_new(O, owner.t.access, "Inv", id, name);
+    th_org_new(O, owner.t.access, "Inv", other_id, other_name);
 
     /* the e-mail in any case is the account's */
     char shouting[96];
@@ -129,9 +71,9 @@ static void invitations_are_answered_and_listed(void **state)
     for (char *p = shouting; *p && *p != '@'; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
-    struct inv a, b;
+    struct th_invitation a, b;
     int64_t before_ms = (int64_t)time(NULL) * 1000 - 2000;
-    json_t *j = invite_on(O, owner.t.access, id, shouting, NULL, &a);
+    json_t *j = th_invite_answer(O, owner.t.access, id, shouting, NULL, &a);
     assert_string_equal(th_json_str(j, "email"), invitee.email);
     assert_string_equal(th_json_str(j, "role"), "member"); /* the default */
     assert_string_equal(th_json_str(j, "status"), "pending");
@@ -140,11 +82,11 @@ static void invitations_are_answered_and_listed(void **state)
     assert_string_equal(th_json_str(j, "invited_by"), owner.id);
     assert_int_equal(strlen(a.id), 24);
     assert_int_equal(strlen(a.token), 43); /* 32 random bytes, base64url */
-    int64_t created = epoch_ms(th_json_str(j, "created_at"));
+    int64_t created = th_epoch_ms(th_json_str(j, "created_at"));
     assert_true(created >= before_ms);
-    assert_true(epoch_ms(th_json_str(j, "expires_at")) - created == WEEK_MS);
+    assert_true(th_epoch_ms(th_json_str(j, "expires_at")) - created == WEEK_MS);
     json_decref(j);
-    invite(owner.t.access, other_id, invitee.email, "admin", &b);
+    th_invite(O, owner.t.access, other_id, invitee.email, "admin", &b);
 
     /* the invitee sees both, without tokens */
     j = th_expect_json(O, "GET", "/invitations", invitee.t.access, NULL, 200);
@@ -167,9 +109,9 @@ static void invitations_are_answered_and_listed(void **state)
     /* the org's list: pending ones, for its owner and admins */
     th_account_new(O, "admin", &admin);
     th_account_new(O, "member", &member);
-    struct inv ia, im;
-    invite(owner.t.access, id, admin.email, "admin", &ia);
-    invite(owner.t.access, id, member.email, "member", &im);
+    struct th_invitation ia, im;
+    th_invite(O, owner.t.access, id, admin.email, "admin", &ia);
+    th_invite(O, owner.t.access, id, member.email, "member", &im);
     json_decref(accept_as(admin.t.access, ia.token, 200));
     json_decref(accept_as(member.t.access, im.token, 200));
     snprintf(path, sizeof path, "/organization/%s/invitations", id);
@@ -219,10 +161,10 @@ static void a_used_token_is_gone(void **state)
     struct th_account owner;
     char id[32], name[64], email[96];
     th_account_new(O, "owner", &owner);
-    org_new(owner.t.access, id, name);
+    th_org_new(O, owner.t.access, "Inv", id, name);
     th_fresh_email("new", email, sizeof email);
-    struct inv v;
-    invite(owner.t.access, id, email, NULL, &v);
+    struct th_invitation v;
+    th_invite(O, owner.t.access, id, email, NULL, &v);
     json_t *j = accept_as(NULL, v.token, 200);
     assert_true(json_is_true(json_object_get(j, "account_created")));
     assert_true(json_is_null(json_object_get(j, "username")));
@@ -249,9 +191,9 @@ static void an_expired_token_is_gone(void **state)
     char id[32], name[64], path[160];
     th_account_new(O, "owner", &owner);
     th_account_new(O, "late", &invitee);
-    org_new(owner.t.access, id, name);
-    struct inv v;
-    invite(owner.t.access, id, invitee.email, NULL, &v);
+    th_org_new(O, owner.t.access, "Inv", id, name);
+    struct th_invitation v;
+    th_invite(O, owner.t.access, id, invitee.email, NULL, &v);
 
     /* its time passes, in the database */
     mongoc_client_t *c = th_db_client(O);
@@ -285,8 +227,8 @@ static void an_expired_token_is_gone(void **state)
     assert_false(listed(j, v.id));
     json_decref(j);
     /* a new invitation works */
-    struct inv again;
-    invite(owner.t.access, id, invitee.email, NULL, &again);
+    struct th_invitation again;
+    th_invite(O, owner.t.access, id, invitee.email, NULL, &again);
     json_decref(accept_as(invitee.t.access, again.token, 200));
 }
 
@@ -297,10 +239,10 @@ static void a_revoked_token_is_gone(void **state)
     char id[32], name[64], other[32], other_name[64], path[200];
     th_account_new(O, "owner", &owner);
     th_account_new(O, "revoked", &invitee);
-    org_new(owner.t.access, id, name);
-    org_new(owner.t.access, other, other_name);
-    struct inv v;
-    invite(owner.t.access, id, invitee.email, NULL, &v);
+    th_org_new(O, owner.t.access, "Inv", id, name);
+    th_org_new(O, owner.t.access, "Inv", other, other_name);
+    struct th_invitation v;
+    th_invite(O, owner.t.access, id, invitee.email, NULL, &v);
     /* not through another org's path */
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", other, v.id);
     th_expect_status(O, "DELETE", path, owner.t.access, NULL, 404);
@@ -327,10 +269,10 @@ static void a_replaced_token_is_gone(void **state)
     char id[32], name[64], path[160];
     th_account_new(O, "owner", &owner);
     th_account_new(O, "twice", &invitee);
-    org_new(owner.t.access, id, name);
-    struct inv first, second;
-    invite(owner.t.access, id, invitee.email, "admin", &first);
-    invite(owner.t.access, id, invitee.email, "member", &second);
+    th_org_new(O, owner.t.access, "Inv", id, name);
+    struct th_invitation first, second;
+    th_invite(O, owner.t.access, id, invitee.email, "admin", &first);
+    th_invite(O, owner.t.access, id, invitee.email, "member", &second);
     assert_string_not_equal(first.token, second.token);
     /* one pending invitation per e-mail: the newer */
     snprintf(path, sizeof path, "/organization/%s/invitations", id);
@@ -352,9 +294,9 @@ static void tampered_and_unknown_tokens_are_404(void **state)
     char id[32], name[64];
     th_account_new(O, "owner", &owner);
     th_account_new(O, "tamper", &invitee);
-    org_new(owner.t.access, id, name);
-    struct inv v;
-    invite(owner.t.access, id, invitee.email, NULL, &v);
+    th_org_new(O, owner.t.access, "Inv", id, name);
+    struct th_invitation v;
+    th_invite(O, owner.t.access, id, invitee.email, NULL, &v);
     char tampered[128];
     const size_t positions[] = {0, 21, 42};
     for (size_t i = 0; i < sizeof positions / sizeof positions[0]; i++) {
@@ -385,9 +327,9 @@ static void accepting_needs_the_right_account(void **state)
     th_account_new(O, "owner", &owner);
     th_account_new(O, "invitee", &invitee);
     th_account_new(O, "stranger", &stranger);
-    org_new(owner.t.access, id, name);
-    struct inv v;
-    invite(owner.t.access, id, invitee.email, NULL, &v);
+    th_org_new(O, owner.t.access, "Inv", id, name);
+    struct th_invitation v;
+    th_invite(O, owner.t.access, id, invitee.email, NULL, &v);
     char *before = th_db_snapshot(O);
 
     /* another e-mail's bearer */
@@ -439,8 +381,8 @@ static void accepting_needs_the_right_account(void **state)
                      json_pack("{s:s, s:s}", "email", email, "role", "superuser"), 422);
     th_expect_status(O, "POST", path, owner.t.access, json_pack("{}"), 422);
     /* a new account with a username */
-    struct inv named;
-    invite(owner.t.access, id, email, "admin", &named);
+    struct th_invitation named;
+    th_invite(O, owner.t.access, id, email, "admin", &named);
     j = th_expect_json(O, "POST", "/invitations/accept", NULL,
                        json_pack("{s:s, s:s, s:s}", "token", named.token, "password", TU_PASSWORD,
                                  "username", "Named One"),
@@ -455,57 +397,31 @@ static void accepting_needs_the_right_account(void **state)
 
 #define RACERS 8
 
-struct racer {
-    const char *bearer;
-    const char *body;
-    pthread_barrier_t *go;
-    long status;
-    pthread_t thread;
-};
-
-static void *racer_main(void *arg)
-{
-    struct racer *r = arg;
-    struct th_resp resp;
-    /* a first request opens this thread's connection, so that the racing
-     * requests leave together */
-    th_status_of(O, "GET", "/healthz", NULL, NULL);
-    pthread_barrier_wait(r->go);
-    r->status = th_http_json(O, "POST", "/invitations/accept", r->bearer, r->body, &resp)
-                    ? resp.status
-                    : -1;
-    th_resp_free(&resp);
-    return NULL;
-}
-
 static void concurrent_accepts_make_one_membership(void **state)
 {
     (void)state;
     for (int round = 0; round < 3; round++) {
         struct th_account owner, invitee;
-        char id[32], name[64], body[128];
+        char id[32], name[64];
         th_account_new(O, "owner", &owner);
         th_account_new(O, "racer", &invitee);
-        org_new(owner.t.access, id, name);
-        struct inv v;
-        invite(owner.t.access, id, invitee.email, NULL, &v);
-        snprintf(body, sizeof body, "{\"token\":\"%s\"}", v.token);
-        pthread_barrier_t go;
-        pthread_barrier_init(&go, NULL, RACERS);
-        struct racer racers[RACERS];
+        th_org_new(O, owner.t.access, "Inv", id, name);
+        struct th_invitation v;
+        th_invite(O, owner.t.access, id, invitee.email, NULL, &v);
+        struct th_call calls[RACERS];
         for (int i = 0; i < RACERS; i++) {
-            racers[i] = (struct racer){.bearer = invitee.t.access, .body = body, .go = &go};
-            assert_int_equal(pthread_create(&racers[i].thread, NULL, racer_main, &racers[i]), 0);
+            calls[i] = (struct th_call){.o = O, .method = "POST", .token = invitee.t.access};
+            snprintf(calls[i].path, sizeof calls[i].path, "/invitations/accept");
+            snprintf(calls[i].body, sizeof calls[i].body, "{\"token\":\"%s\"}", v.token);
         }
+        th_race(calls, RACERS);
         int ok = 0;
         for (int i = 0; i < RACERS; i++) {
-            pthread_join(racers[i].thread, NULL);
-            if (racers[i].status == 200)
+            if (calls[i].status == 200)
                 ok++;
-            else if (racers[i].status != 409 && racers[i].status != 410)
-                fail_msg("a concurrent accept answered %ld", racers[i].status);
+            else if (calls[i].status != 409 && calls[i].status != 410)
+                fail_msg("a concurrent accept answered %ld", calls[i].status);
         }
-        pthread_barrier_destroy(&go);
         if (ok != 1)
             fail_msg("%d of %d concurrent accepts answered 200", ok, RACERS);
         assert_int_equal(th_db_memberships_of(O, invitee.id, id), 1);
@@ -532,17 +448,17 @@ static void metrics_count_invitation_outcomes(void **state)
     char id[32], name[64], path[200];
     th_account_new(O, "owner", &owner);
     th_account_new(O, "counted", &invitee);
-    org_new(owner.t.access, id, name);
+    th_org_new(O, owner.t.access, "Inv", id, name);
     char *before = th_metrics_scrape(O);
-    struct inv a, b, c;
-    invite(owner.t.access, id, invitee.email, NULL, &a);
+    struct th_invitation a, b, c;
+    th_invite(O, owner.t.access, id, invitee.email, NULL, &a);
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, a.id);
     th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
     expect_gone(invitee.t.access, a.token);                                  /* refused: revoked */
     json_decref(accept_as(invitee.t.access, "no-such-token-anywhere", 404)); /* refused */
-    invite(owner.t.access, id, invitee.email, NULL, &b);
-    invite(owner.t.access, id, invitee.email, NULL, &c); /* replaces b */
-    expect_gone(invitee.t.access, b.token);              /* refused */
+    th_invite(O, owner.t.access, id, invitee.email, NULL, &b);
+    th_invite(O, owner.t.access, id, invitee.email, NULL, &c); /* replaces b */
+    expect_gone(invitee.t.access, b.token);                    /* refused */
     json_decref(accept_as(invitee.t.access, c.token, 200));
     expect_gone(invitee.t.access, c.token); /* refused: used */
     char *after = th_metrics_scrape(O);
@@ -556,33 +472,20 @@ static void metrics_count_invitation_outcomes(void **state)
 
 /* ---- the lifetime is a setting ---- */
 
-/* An orgd of the test's own, stopped by the teardown even when an assertion
- * jumped out of the test. */
-static struct th_orgd own;
-
-static int own_teardown(void **state)
-{
-    (void)state;
-    if (own.pid > 0)
-        th_orgd_stop(&own);
-    return 0;
-}
-
 static void the_lifetime_is_a_setting(void **state)
 {
     (void)state;
-    struct th_orgd *o = &own;
-    th_orgd_init(o, NULL);
     const char *env[] = {"INVITATION_TTL_SECONDS=60", NULL};
-    assert_true(th_orgd_start(o, env));
+    struct th_orgd *o = th_own_orgd_start(NULL, env);
     struct th_account owner;
     char id[32], name[64], email[96];
     th_account_new(o, "owner", &owner);
-    org_on(o, owner.t.access, id, name);
+    th_org_new(o, owner.t.access, "Inv", id, name);
     th_fresh_email("short", email, sizeof email);
-    struct inv v;
-    json_t *j = invite_on(o, owner.t.access, id, email, NULL, &v);
-    assert_true(epoch_ms(th_json_str(j, "expires_at")) - epoch_ms(th_json_str(j, "created_at")) ==
+    struct th_invitation v;
+    json_t *j = th_invite_answer(o, owner.t.access, id, email, NULL, &v);
+    assert_true(th_epoch_ms(th_json_str(j, "expires_at")) -
+                    th_epoch_ms(th_json_str(j, "created_at")) ==
                 60000);
     json_decref(j);
     th_expect_check_clean(o);
@@ -634,14 +537,14 @@ static void no_invitation_token_in_the_database(void **state)
     char id[32], name[64], email[96], path[200];
     th_account_new(O, "owner", &owner);
     th_account_new(O, "one", &one);
-    org_new(owner.t.access, id, name);
-    struct inv v[3];
-    invite(owner.t.access, id, one.email, NULL, &v[0]);
+    th_org_new(O, owner.t.access, "Inv", id, name);
+    struct th_invitation v[3];
+    th_invite(O, owner.t.access, id, one.email, NULL, &v[0]);
     json_decref(accept_as(one.t.access, v[0].token, 200));
     th_fresh_email("pending", email, sizeof email);
-    invite(owner.t.access, id, email, NULL, &v[1]);
+    th_invite(O, owner.t.access, id, email, NULL, &v[1]);
     th_fresh_email("revoked", email, sizeof email);
-    invite(owner.t.access, id, email, NULL, &v[2]);
+    th_invite(O, owner.t.access, id, email, NULL, &v[2]);
     snprintf(path, sizeof path, "/organization/%s/invitations/%s", id, v[2].id);
     th_expect_status(O, "DELETE", path, owner.t.access, NULL, 204);
 
@@ -679,12 +582,6 @@ static void no_invitation_token_in_the_database(void **state)
     th_db_expect_no_secret(O);
 }
 
-static void check_is_clean(void **state)
-{
-    (void)state;
-    th_expect_check_clean(O);
-}
-
 /* Found by review: an org-scoped token (from /admin/login) acts in its own
  * org only, so it may neither list the invitations to its account nor
  * accept one into another org; the account's own token may. */
@@ -694,11 +591,11 @@ static void an_org_token_stays_in_its_org(void **state)
     struct th_account owner;
     char org_id[32], org_name[64];
     th_account_new(O, "owner", &owner);
-    org_new(owner.t.access, org_id, org_name);
+    th_org_new(O, owner.t.access, "Inv", org_id, org_name);
     struct th_tenant t; /* an account made by /org/create, with an org token */
     th_tenant_new(O, &t, "Scoped");
-    struct inv v;
-    invite(owner.t.access, org_id, t.email, "member", &v);
+    struct th_invitation v;
+    th_invite(O, owner.t.access, org_id, t.email, "member", &v);
     th_expect_status(O, "GET", "/invitations", t.token, NULL, 403);
     json_decref(accept_as(t.token, v.token, 403));
     struct th_tokens account;
@@ -720,10 +617,10 @@ int main(void)
         cmocka_unit_test(accepting_needs_the_right_account),
         cmocka_unit_test(concurrent_accepts_make_one_membership),
         cmocka_unit_test(metrics_count_invitation_outcomes),
-        cmocka_unit_test_teardown(the_lifetime_is_a_setting, own_teardown),
+        cmocka_unit_test_teardown(the_lifetime_is_a_setting, th_own_orgd_stop),
         cmocka_unit_test(an_org_token_stays_in_its_org),
         cmocka_unit_test(no_invitation_token_in_the_database),
-        cmocka_unit_test(check_is_clean),
+        cmocka_unit_test(th_case_check_is_clean),
     };
     return th_run_with_shared_orgd(tests);
 }

@@ -22,20 +22,6 @@ static struct th_orgd *const O = &th_shared_orgd;
 
 #define ROUNDS 20
 
-static void expect_lost(const struct th_call *c, const char *what, int round)
-{
-    if (!th_race_lost(c->status))
-        fail_msg("round %d: %s answered %ld, which is neither a win nor an honest loss", round,
-                 what, c->status);
-}
-
-static void expect_decided(int decided, const char *race)
-{
-    printf("# %s: %d of %d rounds had a winner\n", race, decided, ROUNDS);
-    if (decided < ROUNDS / 2)
-        fail_msg("%s: only %d of %d rounds had a winner", race, decided, ROUNDS);
-}
-
 static long signin_status(const char *email, const char *password)
 {
     struct th_tokens scratch;
@@ -73,7 +59,7 @@ static void password_and_password_have_one_winner(void **state)
                     fail_msg("round %d: both password changes answered 204", round);
                 won = i;
             } else {
-                expect_lost(&calls[i], "a password change", round);
+                th_race_expect_lost(&calls[i], "a password change", round);
             }
         }
         decided += won >= 0;
@@ -83,7 +69,7 @@ static void password_and_password_have_one_winner(void **state)
         assert_int_equal(signin_status(a.email, TU_PASSWORD), won >= 0 ? 401 : 200);
         th_expect_check_clean(O);
     }
-    expect_decided(decided, "password and password");
+    th_race_expect_decided(decided, ROUNDS, "password and password");
 }
 
 /* Two e-mail changes of one org-first account (PUT /org/update): the
@@ -115,7 +101,7 @@ static void email_and_email_have_one_winner(void **state)
                     fail_msg("round %d: both e-mail changes answered 200", round);
                 won = i;
             } else {
-                expect_lost(&calls[i], "an e-mail change", round);
+                th_race_expect_lost(&calls[i], "an e-mail change", round);
             }
         }
         decided += won >= 0;
@@ -125,7 +111,7 @@ static void email_and_email_have_one_winner(void **state)
         th_tenant_free(&t);
         th_expect_check_clean(O);
     }
-    expect_decided(decided, "e-mail and e-mail");
+    th_race_expect_decided(decided, ROUNDS, "e-mail and e-mail");
 }
 
 /* A role change and the removal of the same member: a member removed is
@@ -155,9 +141,9 @@ static void role_change_and_removal_have_one_outcome(void **state)
         calls[round % 2].delay_ms = round % 3; /* either may start first */
         th_race(calls, 2);
         if (calls[0].status != 200)
-            expect_lost(&calls[0], "the role change", round);
+            th_race_expect_lost(&calls[0], "the role change", round);
         if (calls[1].status != 204)
-            expect_lost(&calls[1], "the removal", round);
+            th_race_expect_lost(&calls[1], "the removal", round);
         removed += calls[1].status == 204;
         int64_t left = th_db_memberships_of(O, m.id, org);
         if (calls[1].status == 204 && left != 0)
@@ -176,33 +162,22 @@ static void role_change_and_removal_have_one_outcome(void **state)
         }
         th_expect_check_clean(O);
     }
-    expect_decided(removed, "role change and removal");
+    th_race_expect_decided(removed, ROUNDS, "role change and removal");
 }
 
 /* The race held open: a password change pauses (fault point, 3 s) after
  * its current password was checked and its new one hashed, another change
  * is made meanwhile; the first must not write over it. */
-static struct th_orgd paused;
-
-static int stop_paused(void **state)
-{
-    (void)state;
-    if (paused.pid > 0)
-        th_orgd_stop(&paused);
-    return 0;
-}
-
 static void a_held_password_change_loses_to_the_one_made_meanwhile(void **state)
 {
     (void)state;
-    th_orgd_init(&paused, th_orgd_faults_bin());
     const char *env[] = {"FAULT_POINT=pause:password.after_check", NULL};
-    assert_true(th_orgd_start(&paused, env));
+    struct th_orgd *paused = th_own_orgd_start(th_orgd_faults_bin(), env);
     struct th_account a;
-    th_account_new(&paused, "HeldPw", &a);
+    th_account_new(paused, "HeldPw", &a);
     struct th_tokens second;
-    th_signin_ok(&paused, a.email, TU_PASSWORD, &second);
-    struct th_call held = {.o = &paused, .method = "PUT", .token = a.t.access};
+    th_signin_ok(paused, a.email, TU_PASSWORD, &second);
+    struct th_call held = {.o = paused, .method = "PUT", .token = a.t.access};
     snprintf(held.path, sizeof held.path, "/auth/password");
     snprintf(held.body, sizeof held.body,
              "{\"current_password\":\"%s\",\"new_password\":\"the held password\"}", TU_PASSWORD);
@@ -210,8 +185,8 @@ static void a_held_password_change_loses_to_the_one_made_meanwhile(void **state)
     tu_sleep_ms(1000); /* checked and hashed; waiting at the fault point */
     /* the pause holds every thread that reaches it: this change is made
      * by hand in the database, as another instance would */
-    mongoc_client_t *client = th_db_client(&paused);
-    mongoc_collection_t *admins = mongoc_client_get_collection(client, paused.db, "admins");
+    mongoc_client_t *client = th_db_client(paused);
+    mongoc_collection_t *admins = mongoc_client_get_collection(client, paused->db, "admins");
     bson_oid_t id;
     bson_oid_init_from_string(&id, a.id);
     bson_t *f = BCON_NEW("_id", BCON_OID(&id));
@@ -228,13 +203,7 @@ static void a_held_password_change_loses_to_the_one_made_meanwhile(void **state)
     bson_destroy(f);
     mongoc_collection_destroy(admins);
     mongoc_client_destroy(client);
-    assert_int_equal(th_orgd_stop(&paused), 0);
-}
-
-static void check_is_clean(void **state)
-{
-    (void)state;
-    th_expect_check_clean(O);
+    assert_int_equal(th_orgd_stop(paused), 0);
 }
 
 int main(void)
@@ -244,8 +213,8 @@ int main(void)
         cmocka_unit_test(email_and_email_have_one_winner),
         cmocka_unit_test(role_change_and_removal_have_one_outcome),
         cmocka_unit_test_teardown(a_held_password_change_loses_to_the_one_made_meanwhile,
-                                  stop_paused),
-        cmocka_unit_test(check_is_clean),
+                                  th_own_orgd_stop),
+        cmocka_unit_test(th_case_check_is_clean),
     };
     return th_run_with_shared_orgd(tests);
 }

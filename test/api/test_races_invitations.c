@@ -31,22 +31,6 @@ static struct th_orgd *const O = &th_shared_orgd;
 #define ROUNDS 20
 #define INVITERS 8
 
-/* The status a race's call must have lost with, or fail. */
-static void expect_lost(const struct th_call *c, const char *what, int round)
-{
-    if (!th_race_lost(c->status))
-        fail_msg("round %d: %s answered %ld, which is neither a win nor an honest loss", round,
-                 what, c->status);
-}
-
-/* Needs winners in most rounds: a race nobody wins tests nothing. */
-static void expect_decided(int decided, const char *race)
-{
-    printf("# %s: %d of %d rounds had a winner\n", race, decided, ROUNDS);
-    if (decided < ROUNDS / 2)
-        fail_msg("%s: only %d of %d rounds had a winner", race, decided, ROUNDS);
-}
-
 /* Pending invitations of (org, e-mail) in the database. */
 static int64_t pending_of(const char *org_id, const char *email)
 {
@@ -106,9 +90,9 @@ static void revoke_and_accept_have_one_winner(void **state)
         if (revoked && accepted)
             fail_msg("round %d: the revoke answered 204 and the accept 200", round);
         if (!revoked)
-            expect_lost(&calls[0], "the revoke", round);
+            th_race_expect_lost(&calls[0], "the revoke", round);
         if (!accepted)
-            expect_lost(&calls[1], "the accept", round);
+            th_race_expect_lost(&calls[1], "the accept", round);
         decided += revoked || accepted;
         char status[16];
         th_db_invitation_status(O, inv.id, status, sizeof status);
@@ -116,7 +100,7 @@ static void revoke_and_accept_have_one_winner(void **state)
         assert_string_equal(status, accepted ? "accepted" : revoked ? "revoked" : "pending");
         th_expect_check_clean(O);
     }
-    expect_decided(decided, "revoke and accept");
+    th_race_expect_decided(decided, ROUNDS, "revoke and accept");
 }
 
 /* An accept of the pending invitation and a new invite of the same
@@ -145,16 +129,16 @@ static void accept_and_reinvite_have_one_winner(void **state)
         if (accepted && reinvited)
             fail_msg("round %d: the accept answered 200 and the re-invite 201", round);
         if (!accepted)
-            expect_lost(&calls[0], "the accept", round);
+            th_race_expect_lost(&calls[0], "the accept", round);
         if (!reinvited)
-            expect_lost(&calls[1], "the re-invite", round);
+            th_race_expect_lost(&calls[1], "the re-invite", round);
         decided += accepted || reinvited;
         assert_int_equal(th_db_memberships_of(O, invitee.id, org), accepted ? 1 : 0);
         /* a member has no invitation pending; otherwise exactly one is */
         assert_int_equal(pending_of(org, invitee.email), accepted ? 0 : 1);
         th_expect_check_clean(O);
     }
-    expect_decided(decided, "accept and re-invite");
+    th_race_expect_decided(decided, ROUNDS, "accept and re-invite");
 }
 
 /* Eight invites of one e-mail at once leave one pending invitation: each
@@ -182,7 +166,7 @@ static void parallel_invites_leave_one_pending(void **state)
             if (calls[i].status == 201)
                 created++;
             else
-                expect_lost(&calls[i], "an invite", round);
+                th_race_expect_lost(&calls[i], "an invite", round);
         }
         decided += created > 0;
         assert_int_equal(pending_of(org, invitee.email), created > 0 ? 1 : 0);
@@ -208,7 +192,7 @@ static void parallel_invites_leave_one_pending(void **state)
         assert_int_equal(th_db_memberships_of(O, invitee.id, org), created > 0 ? 1 : 0);
         th_expect_check_clean(O);
     }
-    expect_decided(decided, "parallel invites");
+    th_race_expect_decided(decided, ROUNDS, "parallel invites");
 }
 
 /* Two accepts of one token by its account: one membership, one 200. */
@@ -234,12 +218,12 @@ static void accept_and_accept_have_one_winner(void **state)
             fail_msg("round %d: both accepts answered 200", round);
         for (int i = 0; i < 2; i++)
             if (calls[i].status != 200)
-                expect_lost(&calls[i], "an accept", round);
+                th_race_expect_lost(&calls[i], "an accept", round);
         decided += won;
         assert_int_equal(th_db_memberships_of(O, invitee.id, org), won);
         th_expect_check_clean(O);
     }
-    expect_decided(decided, "accept and accept");
+    th_race_expect_decided(decided, ROUNDS, "accept and accept");
 }
 
 /* A delete of the org and an accept into it: no membership outlives the
@@ -263,9 +247,9 @@ static void delete_and_accept_leave_no_member_behind(void **state)
         calls[1].delay_ms = round % 4; /* the accept's few steps against the delete's many */
         th_race(calls, 2);
         if (calls[0].status != 204)
-            expect_lost(&calls[0], "the delete", round);
+            th_race_expect_lost(&calls[0], "the delete", round);
         if (calls[1].status != 200)
-            expect_lost(&calls[1], "the accept", round);
+            th_race_expect_lost(&calls[1], "the accept", round);
         deleted += calls[0].status == 204;
         if (calls[0].status == 204) {
             assert_int_equal(th_db_memberships_of(O, invitee.id, org), 0);
@@ -276,31 +260,20 @@ static void delete_and_accept_leave_no_member_behind(void **state)
         }
         th_expect_check_clean(O);
     }
-    expect_decided(deleted, "delete and accept");
+    th_race_expect_decided(deleted, ROUNDS, "delete and accept");
 }
 
 /* An invitation accepted at the moment it expires: revoked and accepted
  * never both, and a member only if the accept said so. */
-static struct th_orgd brief;
-
-static int stop_brief(void **state)
-{
-    (void)state;
-    if (brief.pid > 0)
-        th_orgd_stop(&brief);
-    return 0;
-}
-
 static void revoke_and_expiry_have_one_outcome(void **state)
 {
     (void)state;
-    th_orgd_init(&brief, NULL);
     const char *env[] = {"INVITATION_TTL_SECONDS=60", NULL};
-    assert_true(th_orgd_start(&brief, env));
+    struct th_orgd *brief = th_own_orgd_start(NULL, env);
     struct th_account owner;
     char org[32], name[64];
-    th_account_new(&brief, "ExOwner", &owner);
-    th_org_new(&brief, owner.t.access, "ExOrg", org, name);
+    th_account_new(brief, "ExOwner", &owner);
+    th_org_new(brief, owner.t.access, "ExOrg", org, name);
     int outcomes[3] = {0}; /* accepted, revoked, expired */
     /* the expiry falls before, at and after the moment both are sent */
     const int offsets_ms[] = {-60, -20, 0, 10, 20, 60, 200};
@@ -308,14 +281,14 @@ static void revoke_and_expiry_have_one_outcome(void **state)
     for (int round = 0; round < rounds; round++) {
         struct th_account invitee;
         struct th_invitation inv;
-        th_account_new(&brief, "ExInvitee", &invitee);
-        th_invite(&brief, owner.t.access, org, invitee.email, "member", &inv);
+        th_account_new(brief, "ExInvitee", &invitee);
+        th_invite(brief, owner.t.access, org, invitee.email, "member", &inv);
         /* its expiry moved to a moment from now, as if it had been made a
          * minute ago: the race meets it */
         bson_oid_t id;
         bson_oid_init_from_string(&id, inv.id);
-        mongoc_client_t *client = th_db_client(&brief);
-        mongoc_collection_t *coll = mongoc_client_get_collection(client, brief.db, "invitations");
+        mongoc_client_t *client = th_db_client(brief);
+        mongoc_collection_t *coll = mongoc_client_get_collection(client, brief->db, "invitations");
         bson_t *f = BCON_NEW("_id", BCON_OID(&id));
         int64_t sent = tu_now_ms() + 300; /* the calls' delay, from about now */
         bson_t *u =
@@ -327,11 +300,11 @@ static void revoke_and_expiry_have_one_outcome(void **state)
         mongoc_client_destroy(client);
         struct th_call calls[2];
         call_init(&calls[0], "DELETE", owner.t.access);
-        calls[0].o = &brief;
+        calls[0].o = brief;
         snprintf(calls[0].path, sizeof calls[0].path, "/organization/%s/invitations/%s", org,
                  inv.id);
         accept_call(&calls[1], invitee.t.access, inv.token);
-        calls[1].o = &brief;
+        calls[1].o = brief;
         calls[0].delay_ms = calls[1].delay_ms = (int)(sent - tu_now_ms());
         th_race(calls, 2);
         bool revoked = calls[0].status == 204, accepted = calls[1].status == 200;
@@ -340,12 +313,12 @@ static void revoke_and_expiry_have_one_outcome(void **state)
         if (!accepted && calls[1].status != 410 && !th_race_lost(calls[1].status))
             fail_msg("round %d: the accept answered %ld", round, calls[1].status);
         outcomes[accepted ? 0 : revoked ? 1 : 2]++;
-        assert_int_equal(th_db_memberships_of(&brief, invitee.id, org), accepted ? 1 : 0);
-        th_expect_check_clean(&brief);
+        assert_int_equal(th_db_memberships_of(brief, invitee.id, org), accepted ? 1 : 0);
+        th_expect_check_clean(brief);
     }
     printf("# at expiry: accepted %d, revoked %d, neither %d\n", outcomes[0], outcomes[1],
            outcomes[2]);
-    assert_int_equal(th_orgd_stop(&brief), 0);
+    assert_int_equal(th_orgd_stop(brief), 0);
 }
 
 /* An invitation stands only on its inviter's right to grant its role: an
@@ -383,52 +356,35 @@ static void an_invitation_follows_its_inviter(void **state)
  * the invitation pending; the invitee accepts meanwhile. The revoke's
  * write is a guarded transition from the version it read, so it finds the
  * invitation moved on and says so (404), and the member stays. */
-static struct th_orgd held;
-
-static int stop_held(void **state)
-{
-    (void)state;
-    if (held.pid > 0)
-        th_orgd_stop(&held);
-    return 0;
-}
-
 static void a_held_revoke_loses_to_the_accept_made_meanwhile(void **state)
 {
     (void)state;
-    th_orgd_init(&held, th_orgd_faults_bin());
     const char *env[] = {"FAULT_POINT=pause:revoke.after_read", NULL};
-    assert_true(th_orgd_start(&held, env));
+    struct th_orgd *held = th_own_orgd_start(th_orgd_faults_bin(), env);
     struct th_account owner, invitee;
     struct th_invitation inv;
     char org[32], name[64];
-    th_account_new(&held, "HeldOwner", &owner);
-    th_org_new(&held, owner.t.access, "HeldOrg", org, name);
-    th_account_new(&held, "HeldInvitee", &invitee);
-    th_invite(&held, owner.t.access, org, invitee.email, "admin", &inv);
+    th_account_new(held, "HeldOwner", &owner);
+    th_org_new(held, owner.t.access, "HeldOrg", org, name);
+    th_account_new(held, "HeldInvitee", &invitee);
+    th_invite(held, owner.t.access, org, invitee.email, "admin", &inv);
     struct th_call revoke;
     call_init(&revoke, "DELETE", owner.t.access);
-    revoke.o = &held;
+    revoke.o = held;
     snprintf(revoke.path, sizeof revoke.path, "/organization/%s/invitations/%s", org, inv.id);
     th_call_start(&revoke);
     tu_sleep_ms(1000); /* read pending; waiting at the fault point */
-    json_t *j = th_expect_json(&held, "POST", "/invitations/accept", invitee.t.access,
+    json_t *j = th_expect_json(held, "POST", "/invitations/accept", invitee.t.access,
                                json_pack("{s:s}", "token", inv.token), 200);
     json_decref(j);
     th_call_join(&revoke);
     assert_int_equal(revoke.status, 404);
-    assert_int_equal(th_db_memberships_of(&held, invitee.id, org), 1);
+    assert_int_equal(th_db_memberships_of(held, invitee.id, org), 1);
     char status[16];
-    th_db_invitation_status(&held, inv.id, status, sizeof status);
+    th_db_invitation_status(held, inv.id, status, sizeof status);
     assert_string_equal(status, "accepted");
-    th_expect_check_clean(&held);
-    assert_int_equal(th_orgd_stop(&held), 0);
-}
-
-static void check_is_clean(void **state)
-{
-    (void)state;
-    th_expect_check_clean(O);
+    th_expect_check_clean(held);
+    assert_int_equal(th_orgd_stop(held), 0);
 }
 
 int main(void)
@@ -439,10 +395,11 @@ int main(void)
         cmocka_unit_test(parallel_invites_leave_one_pending),
         cmocka_unit_test(accept_and_accept_have_one_winner),
         cmocka_unit_test(delete_and_accept_leave_no_member_behind),
-        cmocka_unit_test_teardown(revoke_and_expiry_have_one_outcome, stop_brief),
+        cmocka_unit_test_teardown(revoke_and_expiry_have_one_outcome, th_own_orgd_stop),
         cmocka_unit_test(an_invitation_follows_its_inviter),
-        cmocka_unit_test_teardown(a_held_revoke_loses_to_the_accept_made_meanwhile, stop_held),
-        cmocka_unit_test(check_is_clean),
+        cmocka_unit_test_teardown(a_held_revoke_loses_to_the_accept_made_meanwhile,
+                                  th_own_orgd_stop),
+        cmocka_unit_test(th_case_check_is_clean),
     };
     return th_run_with_shared_orgd(tests);
 }

@@ -103,17 +103,17 @@ static void routes_cost_what_they_should(void **state)
     char *account = string_of(&r, "access_token");
     char *refresh = string_of(&r, "refresh_token");
     th_resp_free(&r);
-    th_unique("RtTeam", name, sizeof name);
+    th_unique("RtById", name, sizeof name);
     snprintf(body, sizeof body, "{\"name\":\"%s\",\"description\":\"d\"}", name);
     costs("POST /organization/", "POST", "/organization/", account, body, 201, 14, &r);
-    char *team = string_of(&r, "id");
+    char *org_id = string_of(&r, "id");
     th_resp_free(&r);
     snprintf(path, sizeof path, "/org/%s", name);
     costs("GET /org/{name} (account token)", "GET", path, account, NULL, 200, 3, NULL);
-    snprintf(path, sizeof path, "/organization/%s", team);
+    snprintf(path, sizeof path, "/organization/%s", org_id);
     costs("GET /organization/{id} (with members)", "GET", path, account, NULL, 200, 5, NULL);
     costs("GET /organization/", "GET", "/organization/", account, NULL, 200, 3, NULL);
-    snprintf(path, sizeof path, "/organization/%s/members", team);
+    snprintf(path, sizeof path, "/organization/%s/members", org_id);
     costs("GET /organization/{id}/members", "GET", path, account, NULL, 200, 5, NULL);
     snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", refresh);
     costs("POST /auth/refresh_token", "POST", "/auth/refresh_token", NULL, body, 200, 4, NULL);
@@ -137,7 +137,7 @@ static void routes_cost_what_they_should(void **state)
     costs("POST /org/create", "POST", "/org/create", NULL, body, 201, 13, NULL);
     snprintf(path, sizeof path, "/org/delete/%s", renamed);
     costs("DELETE /org/delete/{name}", "DELETE", path, t.token, NULL, 204, 19, NULL);
-    snprintf(path, sizeof path, "/organization/%s", team);
+    snprintf(path, sizeof path, "/organization/%s", org_id);
     costs("DELETE /organization/{id}", "DELETE", path, account, NULL, 204, 19, NULL);
     /* the session, the session again with its refresh hash, the claim of
      * that hash (so that no refresh in flight can write the session back
@@ -145,7 +145,7 @@ static void routes_cost_what_they_should(void **state)
     costs("POST /auth/logout", "POST", "/auth/logout", account, NULL, 204, 4, NULL);
     free(account);
     free(refresh);
-    free(team);
+    free(org_id);
     th_tenant_free(&t);
     th_expect_check_clean(&own);
     assert_int_equal(th_orgd_stop(&own), 0);

@@ -6,7 +6,7 @@
 set(API_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 add_library(orgd_harness STATIC ${API_DIR}/harness_orgd.c ${API_DIR}/harness_http.c
-            ${API_DIR}/harness_db.c)
+            ${API_DIR}/harness_flows.c ${API_DIR}/harness_db.c ${API_DIR}/harness_raw.c)
 target_include_directories(orgd_harness PUBLIC ${API_DIR})
 target_compile_options(orgd_harness PRIVATE ${ORGD_WARNINGS} -Wno-format-truncation)
 target_compile_definitions(orgd_harness PRIVATE
@@ -52,19 +52,23 @@ orgd_api_test(test_races)         # concurrent requests on one name or org
 orgd_api_test(test_races_invitations) # revoke, accept, re-invite, expiry, delete: one winner each
 orgd_api_test(test_races_accounts) # password, e-mail, role change against removal: one winner each
 orgd_api_test(test_check)         # `orgd check` and --repair
-orgd_api_test(test_hostile        # clients that try to crash, starve or bloat it
-  PART slow ONLY "*slow*" PART other SKIP "*slow*")
+orgd_api_test(test_hostile)       # clients that try to crash, starve or bloat it
+orgd_api_test(test_hostile_slow)  # slow senders, slow bodies, slow headers: no starving, no spinning
 orgd_api_test(test_metrics_logs)  # GET /metrics and the JSON log lines
-orgd_api_test(test_sessions)      # accounts, sign-in, refresh, logout, the session list
+orgd_api_test(test_accounts)      # sign-up, sign-in answers, failed logins, login metrics
+orgd_api_test(test_sessions)      # refresh, reuse, logout on every instance, the session list
+orgd_api_test(test_session_races) # refreshes at once; logout and password change racing refreshes
+orgd_api_test(test_credentials)   # password and e-mail changes end the other sessions
 orgd_api_test(test_throttle)      # failed-login, sign-up and org-creation limits
-orgd_api_test(test_teams)         # organizations by id: roles, members, several orgs, paging
+orgd_api_test(test_account_first) # organizations by id: roles, members, several orgs, paging
 orgd_api_test(test_invitations)   # invitations: tokens used, expired, revoked, replaced; accepts
-orgd_api_test(test_team_recovery  # crashes at every teams fault point; recovery and check after
+orgd_api_test(test_account_first_recovery # crashes at every account-first fault point; recovery
   PART crashes ONLY "crash_*" PART other SKIP "crash_*")
 orgd_api_test(test_roundtrips)    # database round trips per route, from each request's log line
 
 # The suite runs with ctest -j twice the cores (scripts/test): most API tests
 # wait (on crashes, timeouts, slow clients) more than they compute. Those
 # that measure time or CPU take two slots, so fewer run beside them.
-set_tests_properties(api.test_hostile.slow api.test_hostile.other api.test_throttle api.test_orgs
-                     api.test_roundtrips api.test_sessions PROPERTIES PROCESSORS 2)
+set_tests_properties(api.test_hostile api.test_hostile_slow api.test_throttle api.test_orgs
+                     api.test_roundtrips api.test_sessions api.test_session_races
+                     PROPERTIES PROCESSORS 2)

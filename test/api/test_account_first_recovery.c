@@ -35,47 +35,6 @@ struct world {
     char name[64];
 };
 
-/* Invites email into w's org; its token out (and its id, if inv_id). */
-static void invite(struct world *w, const char *email, const char *role, char *token, size_t cap,
-                   char *inv_id)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/organization/%s/invite", w->id);
-    json_t *j = th_expect_json(&w->o, "POST", path, w->owner.t.access,
-                               json_pack("{s:s, s:s}", "email", email, "role", role), 201);
-    snprintf(token, cap, "%s", th_json_str(j, "token"));
-    if (inv_id != NULL)
-        snprintf(inv_id, 32, "%s", th_json_str(j, "id"));
-    json_decref(j);
-}
-
-/* A new account that joins w's org as `role` through an invitation, signed in. */
-static void member_new(struct world *w, const char *role, struct th_account *a)
-{
-    memset(a, 0, sizeof *a);
-    th_fresh_email("member", a->email, sizeof a->email);
-    char token[128];
-    invite(w, a->email, role, token, sizeof token, NULL);
-    json_t *j =
-        th_expect_json(&w->o, "POST", "/invitations/accept", NULL,
-                       json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 200);
-    snprintf(a->id, sizeof a->id, "%s", th_json_str(j, "account_id"));
-    json_decref(j);
-    th_signin_ok(&w->o, a->email, TU_PASSWORD, &a->t);
-}
-
-/* An org-scoped token of a in org `name` (POST /admin/login). */
-static void org_login(const struct th_orgd *o, const struct th_account *a, const char *name,
-                      struct th_tokens *t)
-{
-    json_t *j = th_expect_json(o, "POST", "/admin/login", NULL,
-                               json_pack("{s:s, s:s, s:s}", "email", a->email, "password",
-                                         TU_PASSWORD, "organization_name", name),
-                               200);
-    snprintf(t->access, sizeof t->access, "%s", th_json_str(j, "access_token"));
-    json_decref(j);
-}
-
 /* The world of the running test: static, so that the teardown can stop its
  * orgd processes when a failed assertion jumped out of the test. */
 static struct world world;
@@ -100,11 +59,7 @@ static struct world *world_start(bool with_org)
     th_account_new(&w->o, "owner", &w->owner);
     if (!with_org)
         return w;
-    th_unique("Team", w->name, sizeof w->name);
-    json_t *j = th_expect_json(&w->o, "POST", "/organization/", w->owner.t.access,
-                               json_pack("{s:s}", "name", w->name), 201);
-    snprintf(w->id, sizeof w->id, "%s", th_json_str(j, "id"));
-    json_decref(j);
+    th_org_new(&w->o, w->owner.t.access, "Org", w->id, w->name);
     return w;
 }
 
@@ -273,9 +228,10 @@ static void crash_invite_after_replace(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
-    char email[96], old_token[128], token[128], path[160];
+    char email[96], path[160];
     th_fresh_email("invitee", email, sizeof email);
-    invite(w, email, "member", old_token, sizeof old_token, NULL);
+    struct th_invitation old, inv;
+    th_invite(&w->o, w->owner.t.access, w->id, email, "member", &old);
     assert_int_equal(pending_in(&w->o, w->id), 1);
     org_path(path, sizeof path, w->id, "/invite");
 
@@ -289,13 +245,13 @@ static void crash_invite_after_replace(void **state)
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 0);
     json_decref(j);
     th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                     json_pack("{s:s, s:s}", "token", old_token, "password", TU_PASSWORD), 410);
+                     json_pack("{s:s, s:s}", "token", old.token, "password", TU_PASSWORD), 410);
     th_expect_check_clean(&w->o);
 
     /* inviting again works, and the invitation is accepted */
-    invite(w, email, "admin", token, sizeof token, NULL);
+    th_invite(&w->o, w->owner.t.access, w->id, email, "admin", &inv);
     j = th_expect_json(&w->o, "POST", "/invitations/accept", NULL,
-                       json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 200);
+                       json_pack("{s:s, s:s}", "token", inv.token, "password", TU_PASSWORD), 200);
     assert_string_equal(th_json_str(j, "role"), "admin");
     json_decref(j);
     world_end(w);
@@ -305,30 +261,30 @@ static void crash_accept_after_account(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
-    char token[128], inv_id[32];
+    struct th_invitation inv;
     struct th_account invitee = {0};
     th_fresh_email("invitee", invitee.email, sizeof invitee.email);
-    invite(w, invitee.email, "member", token, sizeof token, inv_id);
+    th_invite(&w->o, w->owner.t.access, w->id, invitee.email, "member", &inv);
 
     crash_at(w, "accept.after_account", "POST", "/invitations/accept", NULL,
-             json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD));
+             json_pack("{s:s, s:s}", "token", inv.token, "password", TU_PASSWORD));
     restart(w);
     /* the account exists; the invitation was not touched */
     assert_int_equal(th_db_count_str(&w->o, "admins", "email", invitee.email), 1);
     assert_int_equal(th_db_count_oid(&w->o, "memberships", "org_id", w->id), 1); /* the owner */
     char status[32];
-    th_db_invitation_status(&w->o, inv_id, status, sizeof status);
+    th_db_invitation_status(&w->o, inv.id, status, sizeof status);
     assert_string_equal(status, "pending");
     th_expect_check_clean(&w->o);
     /* a second try without a bearer finds the account; with its bearer, it joins */
     th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                     json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 409);
+                     json_pack("{s:s, s:s}", "token", inv.token, "password", TU_PASSWORD), 409);
     th_signin_ok(&w->o, invitee.email, TU_PASSWORD, &invitee.t);
     json_t *j = th_expect_json(&w->o, "GET", "/invitations", invitee.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
     json_decref(j);
     j = th_expect_json(&w->o, "POST", "/invitations/accept", invitee.t.access,
-                       json_pack("{s:s}", "token", token), 200);
+                       json_pack("{s:s}", "token", inv.token), 200);
     assert_true(json_is_false(json_object_get(j, "account_created")));
     snprintf(invitee.id, sizeof invitee.id, "%s", th_json_str(j, "account_id"));
     json_decref(j);
@@ -340,17 +296,18 @@ static void crash_accept_after_membership(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
-    char token[128], inv_id[32], path[160];
+    char path[160];
+    struct th_invitation inv;
     struct th_account invitee;
     th_account_new(&w->o, "invitee", &invitee);
-    invite(w, invitee.email, "admin", token, sizeof token, inv_id);
+    th_invite(&w->o, w->owner.t.access, w->id, invitee.email, "admin", &inv);
 
     crash_at(w, "accept.after_membership", "POST", "/invitations/accept", invitee.t.access,
-             json_pack("{s:s}", "token", token));
+             json_pack("{s:s}", "token", inv.token));
     /* half accepted: the membership is there, the invitation still accepting,
      * and `orgd check` says so once it is old enough */
     char status[32];
-    th_db_invitation_status(&w->o, inv_id, status, sizeof status);
+    th_db_invitation_status(&w->o, inv.id, status, sizeof status);
     assert_string_equal(status, "accepting");
     assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 1);
     char out[8192];
@@ -361,7 +318,7 @@ static void crash_accept_after_membership(void **state)
         fail_msg("orgd check exited %d:\n%s", code, out);
 
     restart(w);
-    if (!wait_status(&w->o, inv_id, "accepted", 15000))
+    if (!wait_status(&w->o, inv.id, "accepted", 15000))
         fail_msg("the invitation was not finished by recovery");
     for (int i = 0; i < 50 && !th_orgd_log_contains(&w->o, "finish_accept"); i++)
         tu_sleep_ms(20);
@@ -373,7 +330,7 @@ static void crash_accept_after_membership(void **state)
     assert_string_equal(th_json_str(j, "role"), "admin");
     json_decref(j);
     th_expect_status(&w->o, "POST", "/invitations/accept", invitee.t.access,
-                     json_pack("{s:s}", "token", token), 410);
+                     json_pack("{s:s}", "token", inv.token), 410);
     world_end(w);
 }
 
@@ -385,26 +342,26 @@ static void a_half_begun_accept_is_put_back(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
-    char token[128], inv_id[32];
+    struct th_invitation inv;
     struct th_account invitee;
     th_account_new(&w->o, "invitee", &invitee);
-    invite(w, invitee.email, "member", token, sizeof token, inv_id);
+    th_invite(&w->o, w->owner.t.access, w->id, invitee.email, "member", &inv);
     assert_int_equal(th_orgd_stop(&w->o), 0);
     bson_oid_t who;
     bson_oid_init_from_string(&who, invitee.id);
     int64_t then = (int64_t)time(NULL) * 1000 - 60000;
-    invitation_set(&w->o, inv_id,
+    invitation_set(&w->o, inv.id,
                    BCON_NEW("status", BCON_UTF8("accepting"), "accepting_by", BCON_OID(&who),
                             "accepting_at", BCON_DATE_TIME(then)));
 
     restart(w);
-    if (!wait_status(&w->o, inv_id, "pending", 15000))
+    if (!wait_status(&w->o, inv.id, "pending", 15000))
         fail_msg("the invitation was not put back by recovery");
     expect_recovery_counted(&w->o, "undo_accept", 1);
     assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 0);
     th_expect_check_clean(&w->o);
     th_expect_status(&w->o, "POST", "/invitations/accept", invitee.t.access,
-                     json_pack("{s:s}", "token", token), 200);
+                     json_pack("{s:s}", "token", inv.token), 200);
     assert_int_equal(th_db_memberships_of(&w->o, invitee.id, w->id), 1);
     world_end(w);
 }
@@ -413,21 +370,22 @@ static void long_expired_invitations_are_swept(void **state)
 {
     (void)state;
     struct world *w = world_start(true);
-    char recent[128], recent_id[32], old[128], old_id[32], email[96];
+    char email[96];
+    struct th_invitation recent, old;
     th_fresh_email("recent", email, sizeof email);
-    invite(w, email, "member", recent, sizeof recent, recent_id);
+    th_invite(&w->o, w->owner.t.access, w->id, email, "member", &recent);
     th_fresh_email("old", email, sizeof email);
-    invite(w, email, "member", old, sizeof old, old_id);
+    th_invite(&w->o, w->owner.t.access, w->id, email, "member", &old);
     assert_int_equal(th_orgd_stop(&w->o), 0);
     int64_t now = (int64_t)time(NULL) * 1000;
     int64_t day = 24LL * 3600 * 1000;
-    invitation_set(&w->o, recent_id, BCON_NEW("expires_at", BCON_DATE_TIME(now - 6 * day)));
-    invitation_set(&w->o, old_id, BCON_NEW("expires_at", BCON_DATE_TIME(now - 8 * day)));
+    invitation_set(&w->o, recent.id, BCON_NEW("expires_at", BCON_DATE_TIME(now - 6 * day)));
+    invitation_set(&w->o, old.id, BCON_NEW("expires_at", BCON_DATE_TIME(now - 8 * day)));
 
     restart(w);
     char status[32] = "x";
     for (int i = 0; i < 100 && status[0] != '\0'; i++) {
-        th_db_invitation_status(&w->o, old_id, status, sizeof status);
+        th_db_invitation_status(&w->o, old.id, status, sizeof status);
         if (status[0] != '\0')
             tu_sleep_ms(100);
     }
@@ -435,10 +393,10 @@ static void long_expired_invitations_are_swept(void **state)
         fail_msg("an invitation expired 8 days ago is still there");
     /* a week after its expiry it is gone (404); within the week, 410 */
     th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                     json_pack("{s:s, s:s}", "token", old, "password", TU_PASSWORD), 404);
+                     json_pack("{s:s, s:s}", "token", old.token, "password", TU_PASSWORD), 404);
     th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                     json_pack("{s:s, s:s}", "token", recent, "password", TU_PASSWORD), 410);
-    th_db_invitation_status(&w->o, recent_id, status, sizeof status);
+                     json_pack("{s:s, s:s}", "token", recent.token, "password", TU_PASSWORD), 410);
+    th_db_invitation_status(&w->o, recent.id, status, sizeof status);
     assert_string_equal(status, "pending");
     world_end(w);
 }
@@ -450,9 +408,9 @@ static void crash_member_remove_after_sessions(void **state)
     (void)state;
     struct world *w = world_start(true);
     struct th_account member;
-    member_new(w, "member", &member);
+    th_member_new(&w->o, w->owner.t.access, w->id, "member", "member", &member);
     struct th_tokens scoped;
-    org_login(&w->o, &member, w->name, &scoped);
+    th_org_login(&w->o, &member, w->name, &scoped);
     char path[160], org[160];
     snprintf(path, sizeof path, "/organization/%s/members/%s", w->id, member.id);
     org_path(org, sizeof org, w->id, NULL);
@@ -485,9 +443,9 @@ static void crash_member_remove_after_membership(void **state)
     (void)state;
     struct world *w = world_start(true);
     struct th_account member;
-    member_new(w, "admin", &member);
+    th_member_new(&w->o, w->owner.t.access, w->id, "admin", "member", &member);
     struct th_tokens scoped;
-    org_login(&w->o, &member, w->name, &scoped);
+    th_org_login(&w->o, &member, w->name, &scoped);
     char path[160], org[160];
     snprintf(path, sizeof path, "/organization/%s/members/%s", w->id, member.id);
     org_path(org, sizeof org, w->id, NULL);
@@ -514,7 +472,7 @@ static void crash_owner_leaving_after_membership(void **state)
     (void)state;
     struct world *w = world_start(true);
     struct th_account heir;
-    member_new(w, "member", &heir);
+    th_member_new(&w->o, w->owner.t.access, w->id, "member", "member", &heir);
     char path[160], org[160];
     snprintf(path, sizeof path, "/organization/%s/members/%s", w->id, heir.id);
     th_expect_status(&w->o, "PATCH", path, w->owner.t.access, json_pack("{s:s}", "role", "owner"),
@@ -545,27 +503,24 @@ static void crash_removing_an_org_create_account(void **state)
     /* t: an account made by /org/create, then member of w's org only */
     struct th_tenant t;
     th_tenant_new(&w->o, &t, "Made");
-    char token[128], path[160];
-    invite(w, t.email, "member", token, sizeof token, NULL);
+    char path[160];
+    struct th_invitation inv;
+    th_invite(&w->o, w->owner.t.access, w->id, t.email, "member", &inv);
     /* an org-scoped token acts in its own org only: accepting takes the
      * account's own token (POST /auth/signin) */
     th_expect_status(&w->o, "POST", "/invitations/accept", t.token,
-                     json_pack("{s:s}", "token", token), 403);
+                     json_pack("{s:s}", "token", inv.token), 403);
     struct th_tokens account;
     th_signin_ok(&w->o, t.email, TU_PASSWORD, &account);
     th_expect_status(&w->o, "POST", "/invitations/accept", account.access,
-                     json_pack("{s:s}", "token", token), 200);
+                     json_pack("{s:s}", "token", inv.token), 200);
     /* its own org gets another owner, and it leaves it */
-    struct th_account heir = {0};
-    th_fresh_email("heir", heir.email, sizeof heir.email);
-    char heir_token[128];
-    snprintf(path, sizeof path, "/organization/%s/invite", t.id);
-    json_t *j = th_expect_json(&w->o, "POST", path, t.token,
-                               json_pack("{s:s, s:s}", "email", heir.email, "role", "owner"), 201);
-    snprintf(heir_token, sizeof heir_token, "%s", th_json_str(j, "token"));
-    json_decref(j);
+    char heir_email[96];
+    th_fresh_email("heir", heir_email, sizeof heir_email);
+    struct th_invitation heir;
+    th_invite(&w->o, t.token, t.id, heir_email, "owner", &heir);
     th_expect_status(&w->o, "POST", "/invitations/accept", NULL,
-                     json_pack("{s:s, s:s}", "token", heir_token, "password", TU_PASSWORD), 200);
+                     json_pack("{s:s, s:s}", "token", heir.token, "password", TU_PASSWORD), 200);
     snprintf(path, sizeof path, "/organization/%s/members/%s", t.id, t.admin_id);
     th_expect_status(&w->o, "DELETE", path, t.token, NULL, 204);
     assert_int_equal(th_db_count_oid(&w->o, "memberships", "admin_id", t.admin_id), 1);

@@ -3,7 +3,7 @@
  * members and handing over ownership, deleting an organization with its
  * memberships and invitations, and the answers to bad ids and bad input.
  * Invitations themselves are test_invitations.c; crashes are
- * test_team_recovery.c. */
+ * test_account_first_recovery.c. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,65 +22,6 @@
 static struct th_orgd *const O = &th_shared_orgd;
 
 /* ---- helpers ---- */
-
-/* POST /organization/ {name: prefix_XXXXXXXX} with `token`: its id and name. */
-static void org_new(const char *token, const char *prefix, char id[32], char name[64])
-{
-    th_unique(prefix, name, 64);
-    json_t *j =
-        th_expect_json(O, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
-    snprintf(id, 32, "%s", th_json_str(j, "id"));
-    assert_string_equal(th_json_str(j, "name"), name);
-    assert_string_equal(th_json_str(j, "role"), "owner");
-    json_decref(j);
-}
-
-/* Invites `email` as `role` into org_id; the token (and the invitation id) out. */
-static void invite(const char *token, const char *org_id, const char *email, const char *role,
-                   char *inv_token, size_t cap, char *inv_id)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    json_t *j = th_expect_json(O, "POST", path, token,
-                               json_pack("{s:s, s:s}", "email", email, "role", role), 201);
-    snprintf(inv_token, cap, "%s", th_json_str(j, "token"));
-    if (inv_id != NULL)
-        snprintf(inv_id, 32, "%s", th_json_str(j, "id"));
-    json_decref(j);
-}
-
-/* A new account that joins org_id as `role` by accepting an invitation
- * without a bearer token (the accept creates it), then signs in. */
-static void member_new(const char *owner_token, const char *org_id, const char *role,
-                       const char *prefix, struct th_account *a)
-{
-    memset(a, 0, sizeof *a);
-    th_fresh_email(prefix, a->email, sizeof a->email);
-    char token[128];
-    invite(owner_token, org_id, a->email, role, token, sizeof token, NULL);
-    json_t *j =
-        th_expect_json(O, "POST", "/invitations/accept", NULL,
-                       json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 200);
-    assert_string_equal(th_json_str(j, "organization_id"), org_id);
-    assert_string_equal(th_json_str(j, "role"), role);
-    assert_string_equal(th_json_str(j, "email"), a->email);
-    assert_true(json_is_true(json_object_get(j, "account_created")));
-    snprintf(a->id, sizeof a->id, "%s", th_json_str(j, "account_id"));
-    json_decref(j);
-    th_signin_ok(O, a->email, TU_PASSWORD, &a->t);
-}
-
-/* POST /admin/login naming the organization: an org-scoped token. */
-static void org_login(const struct th_account *a, const char *org_name, struct th_tokens *t)
-{
-    json_t *j = th_expect_json(O, "POST", "/admin/login", NULL,
-                               json_pack("{s:s, s:s, s:s}", "email", a->email, "password",
-                                         TU_PASSWORD, "organization_name", org_name),
-                               200);
-    snprintf(t->access, sizeof t->access, "%s", th_json_str(j, "access_token"));
-    snprintf(t->refresh, sizeof t->refresh, "%s", th_json_str(j, "refresh_token"));
-    json_decref(j);
-}
 
 static void org_path(char *out, size_t cap, const char *id, const char *tail)
 {
@@ -111,11 +52,11 @@ static void roles_limit_members_and_admins(void **state)
 {
     (void)state;
     struct th_account owner, admin, member;
-    char id[32], name[64], path[160], token[128];
+    char id[32], name[64], path[160];
     th_account_new(O, "owner", &owner);
-    org_new(owner.t.access, "Roles", id, name);
-    member_new(owner.t.access, id, "member", "member", &member);
-    member_new(owner.t.access, id, "admin", "admin", &admin);
+    th_org_new(O, owner.t.access, "Roles", id, name);
+    th_member_new(O, owner.t.access, id, "member", "member", &member);
+    th_member_new(O, owner.t.access, id, "admin", "admin", &admin);
     org_path(path, sizeof path, id, NULL);
 
     /* everyone reads the org and sees their own role */
@@ -210,10 +151,11 @@ static void roles_limit_members_and_admins(void **state)
     j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
     assert_string_equal(th_json_str(j, "description"), "by the admin");
     json_decref(j);
-    invite(admin.t.access, id, other, "member", token, sizeof token, NULL);
+    struct th_invitation inv;
+    th_invite(O, admin.t.access, id, other, "member", &inv);
     char other2[96];
     th_fresh_email("outsider", other2, sizeof other2);
-    invite(admin.t.access, id, other2, "admin", token, sizeof token, NULL);
+    th_invite(O, admin.t.access, id, other2, "admin", &inv);
     org_path(path, sizeof path, id, "/invitations");
     j = th_expect_json(O, "GET", path, admin.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "invitations")), 2);
@@ -243,16 +185,17 @@ static void one_account_in_several_orgs(void **state)
 {
     (void)state;
     struct th_account x, y;
-    char a[32], a_name[64], b[32], b_name[64], c[32], c_name[64], path[160], token[128];
+    char a[32], a_name[64], b[32], b_name[64], c[32], c_name[64], path[160];
     th_account_new(O, "multi", &x);
-    org_new(x.t.access, "MultiA", a, a_name);
-    org_new(x.t.access, "MultiB", b, b_name);
+    th_org_new(O, x.t.access, "MultiA", a, a_name);
+    th_org_new(O, x.t.access, "MultiB", b, b_name);
     /* and an admin of a third, someone else's */
     th_account_new(O, "other", &y);
-    org_new(y.t.access, "MultiC", c, c_name);
-    invite(y.t.access, c, x.email, "admin", token, sizeof token, NULL);
+    th_org_new(O, y.t.access, "MultiC", c, c_name);
+    struct th_invitation inv;
+    th_invite(O, y.t.access, c, x.email, "admin", &inv);
     json_t *j = th_expect_json(O, "POST", "/invitations/accept", x.t.access,
-                               json_pack("{s:s}", "token", token), 200);
+                               json_pack("{s:s}", "token", inv.token), 200);
     assert_true(json_is_false(json_object_get(j, "account_created")));
     assert_string_equal(th_json_str(j, "account_id"), x.id);
     json_decref(j);
@@ -276,7 +219,7 @@ static void one_account_in_several_orgs(void **state)
 
     /* a token scoped to A reaches A, and nothing of B or C */
     struct th_tokens scoped;
-    org_login(&x, a_name, &scoped);
+    th_org_login(O, &x, a_name, &scoped);
     org_path(path, sizeof path, a, NULL);
     th_expect_status(O, "GET", path, scoped.access, NULL, 200);
     char *before = th_db_snapshot(O);
@@ -422,7 +365,7 @@ static void paging_sees_each_org_once_while_others_change(void **state)
     static char ids[PAGED_ORGS][32];
     char name[64];
     for (int i = 0; i < PAGED_ORGS; i++)
-        org_new(x.t.access, "Page", ids[i], name);
+        th_org_new(O, x.t.access, "Page", ids[i], name);
 
     struct churn *c = &churn;
     memset(c, 0, sizeof *c);
@@ -472,10 +415,10 @@ static void a_removed_member_is_refused_at_once(void **state)
     struct th_account owner, member;
     char id[32], name[64], path[160];
     th_account_new(O, "owner", &owner);
-    org_new(owner.t.access, "Remove", id, name);
-    member_new(owner.t.access, id, "member", "gone", &member);
+    th_org_new(O, owner.t.access, "Remove", id, name);
+    th_member_new(O, owner.t.access, id, "member", "gone", &member);
     struct th_tokens scoped;
-    org_login(&member, name, &scoped);
+    th_org_login(O, &member, name, &scoped);
     org_path(path, sizeof path, id, NULL);
     th_expect_status(O, "GET", path, member.t.access, NULL, 200);
     th_expect_status(O, "GET", path, scoped.access, NULL, 200);
@@ -514,8 +457,8 @@ static void the_last_owner_stays_until_ownership_is_handed_over(void **state)
     struct th_account owner, heir;
     char id[32], name[64], path[160];
     th_account_new(O, "owner", &owner);
-    org_new(owner.t.access, "Heir", id, name);
-    member_new(owner.t.access, id, "member", "heir", &heir);
+    th_org_new(O, owner.t.access, "Heir", id, name);
+    th_member_new(O, owner.t.access, id, "member", "heir", &heir);
 
     /* alone as owner: cannot leave, be demoted */
     member_path(path, sizeof path, id, owner.id);
@@ -560,14 +503,15 @@ static void deleting_removes_memberships_and_invitations(void **state)
 {
     (void)state;
     struct th_account owner, member;
-    char id[32], name[64], path[160], token[128], pending[96], coll[96];
+    char id[32], name[64], path[160], pending[96], coll[96];
     th_account_new(O, "owner", &owner);
-    org_new(owner.t.access, "Doomed", id, name);
-    member_new(owner.t.access, id, "admin", "member", &member);
+    th_org_new(O, owner.t.access, "Doomed", id, name);
+    th_member_new(O, owner.t.access, id, "admin", "member", &member);
     th_fresh_email("pending", pending, sizeof pending);
-    invite(owner.t.access, id, pending, "member", token, sizeof token, NULL);
+    struct th_invitation inv;
+    th_invite(O, owner.t.access, id, pending, "member", &inv);
     struct th_tokens scoped;
-    org_login(&member, name, &scoped);
+    th_org_login(O, &member, name, &scoped);
     th_collection_of(name, coll, sizeof coll);
     assert_true(th_db_insert_docs(O, coll, 3, "doomed"));
     assert_int_equal(th_db_count_oid(O, "memberships", "org_id", id), 2);
@@ -589,7 +533,7 @@ static void deleting_removes_memberships_and_invitations(void **state)
     th_expect_status(O, "GET", path, member.t.access, NULL, 404);
     th_expect_status(O, "GET", "/auth/check", scoped.access, NULL, 401);
     th_expect_status(O, "POST", "/invitations/accept", NULL,
-                     json_pack("{s:s, s:s}", "token", token, "password", TU_PASSWORD), 404);
+                     json_pack("{s:s, s:s}", "token", inv.token, "password", TU_PASSWORD), 404);
     json_t *j = th_expect_json(O, "GET", "/organization/", owner.t.access, NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "organizations")), 0);
     json_decref(j);
@@ -606,7 +550,7 @@ static void unknown_and_malformed_ids_are_404(void **state)
     struct th_account x;
     char id[32], name[64], path[160];
     th_account_new(O, "ids", &x);
-    org_new(x.t.access, "Ids", id, name);
+    th_org_new(O, x.t.access, "Ids", id, name);
     const char *bad[] = {"0123456789abcdef01234567", "ffffffffffffffffffffffff", "not-an-id",
                          "0123456789ABCDEF0123456Z", "123"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -635,9 +579,9 @@ static void create_needs_an_account_token_and_a_free_name(void **state)
     struct th_account x, y;
     char id[32], name[64], path[160], fresh[64];
     th_account_new(O, "creator", &x);
-    org_new(x.t.access, "Taken", id, name);
+    th_org_new(O, x.t.access, "Taken", id, name);
     struct th_tokens scoped;
-    org_login(&x, name, &scoped);
+    th_org_login(O, &x, name, &scoped);
     th_unique("Fresh", fresh, sizeof fresh);
     char *before = th_db_snapshot(O);
     th_expect_status(O, "POST", "/organization/", scoped.access, json_pack("{s:s}", "name", fresh),
@@ -661,7 +605,7 @@ static void create_needs_an_account_token_and_a_free_name(void **state)
     /* and a rename onto it */
     char other_id[32], other_name[64];
     free(before);
-    org_new(y.t.access, "Other", other_id, other_name);
+    th_org_new(O, y.t.access, "Other", other_id, other_name);
     before = th_db_snapshot(O);
     org_path(path, sizeof path, other_id, NULL);
     th_expect_status(O, "PUT", path, y.t.access, json_pack("{s:s}", "name", upper), 409);
@@ -708,7 +652,7 @@ static void descriptions_and_empty_updates(void **state)
     struct th_account x;
     char id[32], name[64], path[160], fresh[64];
     th_account_new(O, "desc", &x);
-    org_new(x.t.access, "Desc", id, name);
+    th_org_new(O, x.t.access, "Desc", id, name);
     org_path(path, sizeof path, id, NULL);
     char *at_limit = repeat("\xc3\xa9", 1000); /* 1000 characters, 2000 bytes */
     char *ascii_over = repeat("d", 1001), *utf8_over = repeat("\xc3\xa9", 1001);
@@ -756,7 +700,7 @@ static void rename_moves_the_collection_with_its_documents(void **state)
     struct th_account x;
     char id[32], name[64], path[160], fresh[64], coll[96], new_coll[96];
     th_account_new(O, "rename", &x);
-    org_new(x.t.access, "Before", id, name);
+    th_org_new(O, x.t.access, "Before", id, name);
     th_collection_of(name, coll, sizeof coll);
     assert_true(th_db_insert_docs(O, coll, 12, "kept"));
     th_unique("After", fresh, sizeof fresh);
@@ -776,18 +720,10 @@ static void rename_moves_the_collection_with_its_documents(void **state)
     /* the old name is free, the new one answers on the org-first route too */
     snprintf(path, sizeof path, "/org/%s", fresh);
     struct th_tokens scoped;
-    org_login(&x, fresh, &scoped);
+    th_org_login(O, &x, fresh, &scoped);
     th_expect_status(O, "GET", path, scoped.access, NULL, 200);
     th_expect_status(O, "POST", "/organization/", x.t.access, json_pack("{s:s}", "name", name),
                      201);
-}
-
-/* ---- after everything above ---- */
-
-static void check_is_clean(void **state)
-{
-    (void)state;
-    th_expect_check_clean(O);
 }
 
 /* Found by review: an id spelt in capitals is the same id. Removing a
@@ -800,10 +736,10 @@ static void ids_in_capitals_and_huge_limits(void **state)
     struct th_account owner, member;
     char id[32], name[64], path[160], upper[32];
     th_account_new(O, "owner", &owner);
-    org_new(owner.t.access, "Caps", id, name);
-    member_new(owner.t.access, id, "member", "caps", &member);
+    th_org_new(O, owner.t.access, "Caps", id, name);
+    th_member_new(O, owner.t.access, id, "member", "caps", &member);
     struct th_tokens scoped;
-    org_login(&member, name, &scoped);
+    th_org_login(O, &member, name, &scoped);
     org_path(path, sizeof path, id, NULL);
     th_expect_status(O, "GET", path, scoped.access, NULL, 200); /* remembered by the cache */
     snprintf(upper, sizeof upper, "%s", member.id);
@@ -835,7 +771,7 @@ int main(void)
         cmocka_unit_test(descriptions_and_empty_updates),
         cmocka_unit_test(rename_moves_the_collection_with_its_documents),
         cmocka_unit_test(ids_in_capitals_and_huge_limits),
-        cmocka_unit_test(check_is_clean),
+        cmocka_unit_test(th_case_check_is_clean),
     };
     return th_run_with_shared_orgd(tests);
 }
