@@ -1,5 +1,6 @@
 #include "account_first.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,33 @@ bool account_first_list(struct app *app, const struct caller *who, const struct 
     return ok;
 }
 
+/* How many slugs a create or a rename tries when the one derived from the
+ * name is taken: "grace-labs", then "grace-labs-2" ... */
+/* A derived slug that is taken gets the suffix -2, -3, -4, then a random
+ * number: a name everybody uses ("Team", or one in a script with no ASCII
+ * letters, whose slug is "org") costs a few tries, not one per org made. */
+#define SLUG_COUNTED_TRIES 4
+#define SLUG_TRIES 8
+
+/* The slug try k (1, 2, ...) asks for: the one the request gives (only
+ * k 1), or the display name's. False when there is no try k. */
+static bool slug_try(const struct org_request *req, int k, char out[NAME_BUF])
+{
+    if (req->has_slug) {
+        memcpy(out, req->slug, NAME_BUF);
+        return k == 1;
+    }
+    uint32_t r = 0;
+    int suffix = k;
+    if (k > SLUG_COUNTED_TRIES) {
+        if (!random_bytes(&r, sizeof r))
+            return false;
+        suffix = 10000 + (int)(r % 90000000u); /* 5 to 8 digits */
+    }
+    names_slug_derive(req->name, suffix, out);
+    return k <= SLUG_TRIES;
+}
+
 bool account_first_create(struct app *app, const struct caller *who, const struct org_request *req,
                           const char *client, struct account_first_view *out, struct error *e)
 {
@@ -112,11 +140,21 @@ bool account_first_create(struct app *app, const struct caller *who, const struc
     if (!sessions_account(app, who, &me, e) ||
         !throttle_attempt(app, THROTTLE_ORG_CREATE, client, e))
         return false;
-    lifecycle_draft(req->name, &me, &o.org);
-    if (!lifecycle_create(app, &o.org, req->description, NULL, "name", e))
-        return false;
-    snprintf(o.description, sizeof o.description, "%s", req->description);
-    return view_of(app, &o, ROLE_OWNER, out, e);
+    /* a derived slug that is taken gets a numeric suffix; a given one is
+     * the client's to change (409) */
+    char slug[NAME_BUF];
+    for (int k = 1; slug_try(req, k, slug); k++) {
+        error_clear(e);
+        lifecycle_draft(slug, req->name, &me, &o.org);
+        if (lifecycle_create(app, &o.org, req->description, NULL, req->has_slug ? "slug" : "name",
+                             e)) {
+            snprintf(o.description, sizeof o.description, "%s", req->description);
+            return view_of(app, &o, ROLE_OWNER, out, e);
+        }
+        if (e->kind != ERR_CONFLICT)
+            return false;
+    }
+    return false;
 }
 
 bool account_first_get(struct app *app, const struct caller *who, const char *id,
@@ -130,20 +168,37 @@ bool account_first_get(struct app *app, const struct caller *who, const char *id
     return access_org(app, who, &ref, ACCESS_ACT, &o, &m, e) && view_of(app, &o, m.role, out, e);
 }
 
-/* A new description, by a guarded swap of the org as read. */
-static bool describe(struct app *app, struct org_described *o, const char *description,
-                     struct error *e)
+/* A new display name and/or description, by a guarded swap of the org as
+ * read (the name, and so the collection, stays). */
+static bool redescribe(struct app *app, struct org_described *o, const struct org_request *req,
+                       struct error *e)
 {
     struct org next = o->org;
     bool applied = false;
     next.updated_at = clock_now_ms();
-    if (!store_org_swap_described(app->store, &o->org, &next, description, &applied, e))
+    if (req->has_name)
+        snprintf(next.display_name, sizeof next.display_name, "%s", req->name);
+    if (!store_org_swap_described(app->store, &o->org, &next,
+                                  req->has_description ? req->description : NULL, &applied, e))
         return false;
     if (!applied)
         return access_busy(e, "changed");
     o->org = next;
-    snprintf(o->description, sizeof o->description, "%s", description);
+    if (req->has_description)
+        snprintf(o->description, sizeof o->description, "%s", req->description);
     return true;
+}
+
+/* The slug an update moves the org to: the one the body gives, or the new
+ * name's (k: the try, as slug_try); "" when the name keeps the slug (a
+ * new display name whose slug is the current one, with or without a
+ * suffix, moves nothing). */
+static bool new_slug(const struct org *o, const struct org_request *req, int k, char out[NAME_BUF])
+{
+    out[0] = '\0';
+    if (!req->has_slug && (!req->has_name || names_slug_of(o->name, req->name)))
+        return k == 1;
+    return slug_try(req, k, out);
 }
 
 bool account_first_update(struct app *app, const struct caller *who, const char *id,
@@ -158,15 +213,26 @@ bool account_first_update(struct app *app, const struct caller *who, const char 
         return false;
     /* the role first, for every field given, whatever the request would
      * change: a member learns nothing from sending the current name */
-    if ((req->has_name && !roles_require(m.role, ACT_RENAME, e)) ||
+    if (((req->has_name || req->has_slug) && !roles_require(m.role, ACT_RENAME, e)) ||
         (req->has_description && !roles_require(m.role, ACT_DESCRIBE, e)))
         return false;
-    bool rename = req->has_name && strcmp(req->name, o.org.name) != 0;
-    if (rename && !lifecycle_name_free(app, &o.org, req->name, "name", e))
+    char slug[NAME_BUF];
+    const char *field = req->has_slug ? "slug" : "name";
+    const char *display = req->has_name ? req->name : o.org.display_name;
+    if (!new_slug(&o.org, req, 1, slug))
+        return false;
+    bool rename = slug[0] != '\0' && strcmp(slug, o.org.name) != 0;
+    if (rename && req->has_slug && !lifecycle_name_free(app, &o.org, slug, field, e))
         return false;
     FAULT("org_update.after_checks");
-    if ((rename && !lifecycle_rename(app, &o.org, req->name, "name", e)) ||
-        (req->has_description && !describe(app, &o, req->description, e)))
+    for (int k = 2; rename; k++) {
+        error_clear(e);
+        if (lifecycle_rename(app, &o.org, slug, display, field, e))
+            break;
+        if (e->kind != ERR_CONFLICT || !new_slug(&o.org, req, k, slug))
+            return false; /* a taken slug the body gave, or no free one derived */
+    }
+    if (((req->has_name && !rename) || req->has_description) && !redescribe(app, &o, req, e))
         return false;
     return view_of(app, &o, m.role, out, e);
 }

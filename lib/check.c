@@ -22,15 +22,9 @@ struct vec {
 
 static void *vec_push(struct vec *v)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        void *p = realloc(v->items, cap * v->size);
-        if (p == NULL) {
-            v->oom = true;
-            return NULL;
-        }
-        v->items = p;
-        v->cap = cap;
+    if (!array_reserve(&v->items, &v->cap, v->n, v->size)) {
+        v->oom = true;
+        return NULL;
     }
     return (char *)v->items + v->n++ * v->size;
 }

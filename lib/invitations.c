@@ -151,16 +151,17 @@ bool invitations_create(struct app *app, const struct caller *who, const char *o
 }
 
 bool invitations_list(struct app *app, const struct caller *who, const char *org_id,
-                      struct invitation_view *out, size_t max, size_t *n, struct error *e)
+                      const char *before, struct invitation_view *out, size_t max, size_t *n,
+                      struct error *e)
 {
     *n = 0;
     struct org_described o;
     struct invitation *list = calloc(max ? max : 1, sizeof *list);
     if (list == NULL)
         return error_set(e, ERR_INTERNAL, "out of memory");
-    bool ok =
-        manage(app, who, org_id, &o, e) &&
-        store_invitations_pending(app->store, o.org.id, NULL, clock_now_ms(), list, max, n, e);
+    bool ok = manage(app, who, org_id, &o, e) &&
+              store_invitations_pending(app->store, o.org.id, NULL, clock_now_ms(), before, list,
+                                        max, n, e);
     for (size_t i = 0; ok && i < *n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         out[i].inv = list[i];
@@ -198,8 +199,8 @@ bool invitations_revoke(struct app *app, const struct caller *who, const char *o
     return error_set(e, ERR_BUSY, "the invitation is changing; retry shortly");
 }
 
-bool invitations_mine(struct app *app, const struct caller *who, struct invitation_view *out,
-                      size_t max, size_t *n, struct error *e)
+bool invitations_mine(struct app *app, const struct caller *who, const char *before,
+                      struct invitation_view *out, size_t max, size_t *n, struct error *e)
 {
     *n = 0;
     struct account me;
@@ -213,10 +214,10 @@ bool invitations_mine(struct app *app, const struct caller *who, struct invitati
     char(*ids)[ID_BUF] = calloc(max ? max : 1, ID_BUF);
     struct org_described *orgs = calloc(max ? max : 1, sizeof *orgs);
     size_t found = 0;
-    bool ok =
-        list != NULL && ids != NULL && orgs != NULL
-            ? store_invitations_pending(app->store, NULL, me.email, clock_now_ms(), list, max, n, e)
-            : error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = list != NULL && ids != NULL && orgs != NULL
+                  ? store_invitations_pending(app->store, NULL, me.email, clock_now_ms(), before,
+                                              list, max, n, e)
+                  : error_set(e, ERR_INTERNAL, "out of memory");
     for (size_t i = 0; ok && i < *n; i++)
         memcpy(ids[i], list[i].org_id, ID_BUF);
     if (ok)

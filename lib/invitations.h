@@ -26,7 +26,6 @@
 
 #define INVITATION_TOKEN_BYTES 32
 #define INVITATION_TOKEN_LEN 43 /* base64url without padding */
-#define INVITATIONS_LIST_MAX 100
 
 struct invitation_view {
     struct invitation inv;
@@ -38,16 +37,18 @@ bool invitations_create(struct app *app, const struct caller *who, const char *o
                         const struct invite_request *req, struct invitation_view *out,
                         struct error *e);
 
-/* The org's pending invitations (owner or admin), newest first. */
+/* The org's pending invitations (owner or admin), newest first, those
+ * before the invitation `before` ("": from the newest), at most max: a page. */
 bool invitations_list(struct app *app, const struct caller *who, const char *org_id,
-                      struct invitation_view *out, size_t max, size_t *n, struct error *e);
+                      const char *before, struct invitation_view *out, size_t max, size_t *n,
+                      struct error *e);
 
 bool invitations_revoke(struct app *app, const struct caller *who, const char *org_id,
                         const char *invitation_id, struct error *e);
 
-/* Pending invitations to the caller's e-mail. */
-bool invitations_mine(struct app *app, const struct caller *who, struct invitation_view *out,
-                      size_t max, size_t *n, struct error *e);
+/* Pending invitations to the caller's e-mail, a page as invitations_list. */
+bool invitations_mine(struct app *app, const struct caller *who, const char *before,
+                      struct invitation_view *out, size_t max, size_t *n, struct error *e);
 
 struct acceptance {
     struct org org;

@@ -94,11 +94,14 @@ bool lifecycle_settle(struct app *app, struct org *o, struct org next, const cha
 
 /* ---- create ---- */
 
-void lifecycle_draft(const char *name, const struct account *owner, struct org *o)
+void lifecycle_draft(const char *name, const char *display_name, const struct account *owner,
+                     struct org *o)
 {
     int64_t now = clock_now_ms();
     store_new_id(o->id);
     snprintf(o->name, sizeof o->name, "%s", name);
+    snprintf(o->display_name, sizeof o->display_name, "%s",
+             display_name != NULL ? display_name : name);
     names_org_key(name, o->name_key);
     names_collection(o->name_key, o->collection);
     memcpy(o->owner_id, owner->id, ID_BUF);
@@ -235,6 +238,8 @@ static bool rename_undo(struct app *app, struct org *o, struct error *e)
 {
     struct org back = *o;
     snprintf(back.name, sizeof back.name, "%s", o->op.from_name);
+    if (o->op.from_display_name[0] != '\0')
+        snprintf(back.display_name, sizeof back.display_name, "%s", o->op.from_display_name);
     snprintf(back.name_key, sizeof back.name_key, "%s", o->op.from_key);
     snprintf(back.collection, sizeof back.collection, "%s", o->op.from_collection);
     back.updated_at = clock_now_ms();
@@ -299,13 +304,18 @@ static void rename_undo_if_unmoved(struct app *app, struct org *o)
              json_pack("{s:s, s:s}", "org_id", o->id, "error", ue.message));
 }
 
-bool lifecycle_rename(struct app *app, struct org *o, const char *new_name, const char *field,
-                      struct error *e)
+bool lifecycle_rename(struct app *app, struct org *o, const char *new_name,
+                      const char *new_display_name, const char *field, struct error *e)
 {
     char key[NAME_BUF];
     names_org_key(new_name, key);
     struct org next = *o;
     snprintf(next.name, sizeof next.name, "%s", new_name);
+    /* no display name given (an org-first rename): one that was the name
+     * follows it; one of its own (given on /organization/) stays */
+    if (new_display_name == NULL)
+        new_display_name = strcmp(o->display_name, o->name) == 0 ? new_name : o->display_name;
+    snprintf(next.display_name, sizeof next.display_name, "%s", new_display_name);
     next.updated_at = clock_now_ms();
     bool applied = false;
 
@@ -326,6 +336,7 @@ bool lifecycle_rename(struct app *app, struct org *o, const char *new_name, cons
     next.has_op = true;
     next.op.started_at = next.op.touched_at = next.updated_at;
     snprintf(next.op.from_name, sizeof next.op.from_name, "%s", o->name);
+    snprintf(next.op.from_display_name, sizeof next.op.from_display_name, "%s", o->display_name);
     snprintf(next.op.from_key, sizeof next.op.from_key, "%s", o->name_key);
     snprintf(next.op.from_collection, sizeof next.op.from_collection, "%s", o->collection);
     names_collection(key, next.op.to_collection);

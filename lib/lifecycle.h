@@ -22,9 +22,11 @@
 #include "app.h"
 #include "model.h"
 
-/* The record of a new org named `name` owned by `owner`, state creating,
- * not yet stored. */
-void lifecycle_draft(const char *name, const struct account *owner, struct org *out);
+/* The record of a new org named `name` (its slug, for the account-first
+ * flow) and shown as `display_name` (NULL: the name), owned by `owner`,
+ * state creating, not yet stored. */
+void lifecycle_draft(const char *name, const char *display_name, const struct account *owner,
+                     struct org *out);
 
 /* Creates drafted org o: the document (its unique name_key reserves the
  * name), new_owner's account when one is given (an /org/create), the
@@ -39,12 +41,13 @@ bool lifecycle_create(struct app *app, struct org *o, const char *description,
 bool lifecycle_name_free(struct app *app, const struct org *o, const char *new_name,
                          const char *field, struct error *e);
 
-/* Renames *o (as read) to new_name: the new name taken and the old one
- * released in one write, the collection moved with every document, then
- * active. A change of case alone is one write. On success *o is the org as
- * stored. */
-bool lifecycle_rename(struct app *app, struct org *o, const char *new_name, const char *field,
-                      struct error *e);
+/* Renames *o (as read) to new_name, shown as new_display_name (NULL: the
+ * new name if the display name was the old name, else the display name
+ * unchanged): the new name taken and the old one released in one write, the
+ * collection moved with every document, then active. A change of case
+ * alone is one write. On success *o is the org as stored. */
+bool lifecycle_rename(struct app *app, struct org *o, const char *new_name,
+                      const char *new_display_name, const char *field, struct error *e);
 
 /* Deletes org o (as read): marked deleting, its collection dropped (unless
  * another org claims it), its invitations and org-scoped sessions, the

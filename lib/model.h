@@ -22,6 +22,7 @@ struct org_op {
     char claimed_by[33]; /* recovery instance that took it over, or "" */
     /* rename: where it comes from and where its collection goes */
     char from_name[NAME_BUF];
+    char from_display_name[DISPLAY_NAME_BUF];
     char from_key[NAME_BUF];
     char from_collection[COLLECTION_BUF];
     char to_collection[COLLECTION_BUF];
@@ -29,7 +30,10 @@ struct org_op {
 
 struct org {
     char id[ID_BUF];
-    char name[NAME_BUF];
+    char name[NAME_BUF]; /* the org-first organization_name, and the account-first slug: it
+                            names the collection, and the org-first routes find it by it */
+    char display_name[DISPLAY_NAME_BUF]; /* the account-first name: free display text;
+                                            in documents without one, the name */
     char name_key[NAME_BUF];
     char collection[COLLECTION_BUF];
     char owner_id[ID_BUF];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unictype.h>
 #include <uninorm.h>
 
 static const char *const reserved[] = {"create", "get", "list", "update", "delete"};
@@ -182,5 +183,97 @@ bool names_description_valid(const char *text, size_t len, const char *field, st
                            "must not contain control characters but tabs and line breaks");
     if (chars > 1000)
         return error_field(e, field, "must be at most 1000 characters long");
+    return true;
+}
+
+bool names_display_name_valid(const char *name, size_t len, const char *field, struct error *e)
+{
+    size_t chars = 0;
+    if (!count_chars(name, len, "", &chars))
+        return error_field(e, field, "must not contain control characters");
+    if (chars < 1 || chars > DISPLAY_NAME_MAX_CHARS)
+        return error_field(e, field, "must be 1 to %d characters long", DISPLAY_NAME_MAX_CHARS);
+    return true;
+}
+
+/* The slug of a display name, before any suffix (see names_slug_derive). */
+static void slug_base(const char *display, char out[NAME_BUF])
+{
+    struct error scratch = ERROR_INIT;
+    size_t len = strlen(display);
+    if (names_org_valid(display, len, "name", &scratch)) {
+        /* a name that is an org name already is its own slug, as it was
+         * before display names: "Initech" keeps org_initech */
+        memcpy(out, display, len + 1);
+        return;
+    }
+    char slug[NAME_BUF];
+    size_t n = 0, nfd_len = 0;
+    uint8_t *nfd = u8_normalize(UNINORM_NFD, (const uint8_t *)display, len, NULL, &nfd_len);
+    const uint8_t *s = nfd != NULL ? nfd : (const uint8_t *)display;
+    size_t slen = nfd != NULL ? nfd_len : len;
+    bool gap = false;
+    for (size_t i = 0, step = 0; i < slen && n < NAME_MAX_LEN; i += step) {
+        uint32_t cp = utf8_at(s + i, slen - i, &step);
+        if (cp < 0x80 && isalnum((int)cp)) {
+            if (gap && n > 0 && n < NAME_MAX_LEN - 1)
+                slug[n++] = '-';
+            slug[n++] = (char)tolower((int)cp);
+            gap = false;
+        } else if (!uc_is_general_category(cp, UC_CATEGORY_Mn)) {
+            gap = true; /* an accent is dropped; anything else separates words */
+        }
+    }
+    free(nfd);
+    slug[n] = '\0';
+    if (n < NAME_MIN) { /* a name in another script, or too short: org, org-x */
+        size_t at = 3;
+        memcpy(out, "org", at);
+        if (n > 0) {
+            out[at++] = '-';
+            memcpy(out + at, slug, n);
+            at += n;
+        }
+        out[at] = '\0';
+    } else {
+        memcpy(out, slug, n + 1);
+    }
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(out, reserved[i]) == 0)
+            snprintf(out, NAME_BUF, "%s-org", reserved[i]);
+}
+
+void names_slug_derive(const char *display, int suffix, char out[NAME_BUF])
+{
+    char base[NAME_BUF];
+    slug_base(display, base);
+    if (suffix <= 1) {
+        memcpy(out, base, NAME_BUF);
+        return;
+    }
+    char tail[16];
+    int tl = snprintf(tail, sizeof tail, "-%d", suffix);
+    size_t keep = strlen(base);
+    if (keep + (size_t)tl > NAME_MAX_LEN)
+        keep = NAME_MAX_LEN - (size_t)tl;
+    while (keep > 0 && base[keep - 1] == '-')
+        keep--;
+    snprintf(out, NAME_BUF, "%.*s%s", (int)keep, base, tail);
+}
+
+bool names_slug_of(const char *slug, const char *display)
+{
+    char base[NAME_BUF];
+    slug_base(display, base);
+    size_t n = strlen(base);
+    if (strncasecmp(slug, base, n) != 0)
+        return false;
+    if (slug[n] == '\0')
+        return true;
+    if (slug[n] != '-' || slug[n + 1] == '\0')
+        return false;
+    for (const char *p = slug + n + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
     return true;
 }

@@ -23,6 +23,8 @@
 #define EMAIL_BUF (EMAIL_MAX_LEN + 1)
 #define USERNAME_MAX_CHARS 64
 #define USERNAME_BUF (USERNAME_MAX_CHARS * 4 + 1) /* UTF-8: at most 4 bytes a character */
+#define DISPLAY_NAME_MAX_CHARS 100
+#define DISPLAY_NAME_BUF (DISPLAY_NAME_MAX_CHARS * 4 + 1)
 
 /* True if `name` (len bytes, need not be NUL-terminated) is a valid org
  * name. Otherwise adds a field error for `field` to e (kind ERR_INVALID). */
@@ -57,6 +59,27 @@ bool names_display_text(char *text, size_t *len, size_t cap, const char *field, 
  * (C0, DEL, C1). Usernames are for display: not unique, not a login.
  * Otherwise adds a field error. */
 bool names_username_valid(const char *username, size_t len, const char *field, struct error *e);
+
+/* True if `name` (len bytes of valid UTF-8, already through
+ * names_display_text) is an org's display name: 1..DISPLAY_NAME_MAX_CHARS
+ * characters with no control characters. Otherwise adds a field error. */
+bool names_display_name_valid(const char *name, size_t len, const char *field, struct error *e);
+
+/* The slug a display name gives (an org name by the rules above, so that
+ * it names the collection): a display name that is an org name already
+ * ("Initech") is its own slug; otherwise its letters and digits in ASCII
+ * lower case,
+ * accents dropped (NFD, then no combining marks), every other run of
+ * characters one '-', at most NAME_MAX_LEN; "org" and "org-..." when too
+ * short (a name in another script), "-org" after a reserved word. With
+ * `suffix` > 1, "-<suffix>" is added (the base cut to fit): the next try
+ * when the slug is taken. */
+void names_slug_derive(const char *display, int suffix, char out[NAME_BUF]);
+
+/* True if `slug` is what names_slug_derive gives `display` with some
+ * suffix, without regard to case: a new display name that would keep the
+ * slug moves nothing. */
+bool names_slug_of(const char *slug, const char *display);
 
 /* True if `text` (len bytes of valid UTF-8) is at most DESCRIPTION_MAX_CHARS
  * (model.h: 1000) characters with no control characters but tab and line

@@ -39,7 +39,7 @@ bool org_first_create(struct app *app, const struct create_request *req, const c
     if (!throttle_attempt(app, THROTTLE_ORG_CREATE, client, e) ||
         !accounts_draft(app, req->email, &req->password, NULL, ORIGIN_ORG_CREATE, &a, e))
         return false;
-    lifecycle_draft(req->organization_name, &a, &o);
+    lifecycle_draft(req->organization_name, NULL, &a, &o);
     a.created_at = o.created_at;
     bool ok = lifecycle_create(app, &o, NULL, &a, "organization_name", e);
     explicit_bzero(a.password_hash, sizeof a.password_hash);
@@ -239,7 +239,7 @@ static bool update_writes(struct app *app, const struct caller *who,
         return false;
     }
     bool ok = req->new_name[0] == '\0' || strcmp(req->new_name, o->name) == 0 ||
-              lifecycle_rename(app, o, req->new_name, "new_organization_name", e);
+              lifecycle_rename(app, o, req->new_name, NULL, "new_organization_name", e);
     if (!ok && credentials) {
         struct error ue = ERROR_INIT;
         bool applied = false;

@@ -1,6 +1,7 @@
 #include "password.h"
 
 #include <argon2.h>
+#include <crypt.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -302,10 +303,44 @@ static bool hash_raw(const struct password_params *pp, const char *pw, size_t le
     return true;
 }
 
+bool password_is_bcrypt(const char *encoded)
+{
+    return strncmp(encoded, "$2a$", 4) == 0 || strncmp(encoded, "$2b$", 4) == 0 ||
+           strncmp(encoded, "$2y$", 4) == 0;
+}
+
+/* A bcrypt hash (as the original service stored them, `$2a$`, `$2b$`,
+ * `$2y$`) checked through libcrypt (libxcrypt), at the hash's own cost:
+ * an imported account signs in with its old password once, and the login
+ * then stores argon2id in its place (needs_rehash). */
+static int verify_bcrypt(const char *encoded, const char *pw, size_t len)
+{
+    char text[PASSWORD_MAX + 1];
+    if (len > PASSWORD_MAX || memchr(pw, '\0', len) != NULL)
+        return ARGON2_VERIFY_MISMATCH; /* crypt() reads a C string: no password with a NUL */
+    memcpy(text, pw, len);
+    text[len] = '\0';
+    struct crypt_data *data = calloc(1, sizeof *data); /* 32 KiB: not on a worker's stack */
+    const char *out = data != NULL ? crypt_r(text, encoded, data) : NULL;
+    int rc = ARGON2_DECODING_FAIL;
+    size_t n = strlen(encoded);
+    if (out != NULL && out[0] != '*')
+        rc = strlen(out) == n && same_bytes((const uint8_t *)out, (const uint8_t *)encoded, n)
+                 ? ARGON2_OK
+                 : ARGON2_VERIFY_MISMATCH;
+    explicit_bzero(text, sizeof text);
+    if (data != NULL)
+        explicit_bzero(data, sizeof *data);
+    free(data);
+    return rc;
+}
+
 /* ARGON2_OK, ARGON2_VERIFY_MISMATCH, or another argon2 code when the stored
  * string cannot be read or hashed with. */
 static int verify_raw(const char *encoded, const char *pw, size_t len)
 {
+    if (password_is_bcrypt(encoded))
+        return verify_bcrypt(encoded, pw, len);
     struct phc phc;
     if (!phc_parse(encoded, &phc))
         return ARGON2_DECODING_FAIL;

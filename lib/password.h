@@ -5,7 +5,8 @@
  * request that cannot get a slot within `wait_ms` fails with ERR_UNAVAILABLE
  * (503 + Retry-After) instead of queueing without bound. Hashes are stored
  * as PHC strings ("$argon2id$v=19$m=...,t=...,p=...$salt$hash") with a
- * 16-byte salt from getrandom(2).
+ * 16-byte salt from getrandom(2). bcrypt hashes (accounts imported from
+ * the original service) are verified, at their own cost, never made.
  */
 #ifndef ORGD_PASSWORD_H
 #define ORGD_PASSWORD_H
@@ -49,6 +50,10 @@ bool password_hash(hasher_t *h, const char *pw, size_t len, char out[PASSWORD_HA
  * *needs_rehash is set when the stored parameters differ from the current ones. */
 bool password_verify(hasher_t *h, const char *encoded, const char *pw, size_t len, bool *match,
                      bool *needs_rehash, struct error *e);
+
+/* True if `encoded` is a bcrypt hash ($2a$, $2b$, $2y$): password_verify
+ * checks those too, and asks for a rehash. */
+bool password_is_bcrypt(const char *encoded);
 
 /* At most max_waiting requests (>= 1) wait for a hashing slot; more are
  * refused at once (ERR_UNAVAILABLE, 503 + Retry-After). Default: no bound.

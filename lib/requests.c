@@ -363,24 +363,27 @@ bool request_org_parse(const char *body, size_t len, bool create, struct org_req
                        struct error *e)
 {
     memset(out, 0, sizeof *out);
-    char name[NAME_BUF + 1];
-    size_t name_len = 0, desc_len = 0;
+    char slug[NAME_BUF + 1];
+    size_t name_len = 0, slug_len = 0, desc_len = 0;
     struct field fields[] = {
-        {"name", name, sizeof name, &name_len, &out->has_name},
+        {"name", out->name, sizeof out->name, &name_len, &out->has_name},
+        {"slug", slug, sizeof slug, &slug_len, &out->has_slug},
         {"description", out->description, sizeof out->description, &desc_len,
          &out->has_description},
     };
-    if (!parse_fields(body, len, fields, 2, e))
+    if (!parse_fields(body, len, fields, 3, e))
         return false;
     if (create)
         require(e, out->has_name, "name");
-    if (out->has_name && names_org_valid(name, name_len, "name", e))
-        memcpy(out->name, name, name_len + 1);
+    if (out->has_name && names_display_text(out->name, &name_len, sizeof out->name, "name", e))
+        names_display_name_valid(out->name, name_len, "name", e);
+    if (out->has_slug && names_org_valid(slug, slug_len, "slug", e))
+        memcpy(out->slug, slug, slug_len + 1);
     if (out->has_description &&
         names_display_text(out->description, &desc_len, sizeof out->description, "description", e))
         names_description_valid(out->description, desc_len, "description", e);
-    if (!create && !out->has_name && !out->has_description && e->nfields == 0)
-        error_field(e, "name", "give name or description to change");
+    if (!create && !out->has_name && !out->has_slug && !out->has_description && e->nfields == 0)
+        error_field(e, "name", "give name, slug or description to change");
     return finish(e);
 }
 

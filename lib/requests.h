@@ -112,12 +112,16 @@ bool request_delete_parse(const char *body, size_t len, const char *path_name,
 
 /* ---- the account-first API ---- */
 
-/* POST /organization/ and PUT /organization/{id}: both fields optional in
- * an update (at least one), name required to create. description: up to
- * DESCRIPTION_MAX_CHARS characters. */
+/* POST /organization/ (create) and PUT /organization/{id}: `name` is the
+ * display text (NFC), `slug` the org name the collection is named by
+ * (derived from the name when not given), `description` up to
+ * DESCRIPTION_MAX_CHARS characters. `name` is required to create; an
+ * update needs at least one of the three. */
 struct org_request {
     bool has_name;
-    char name[NAME_BUF];
+    char name[DISPLAY_NAME_BUF];
+    bool has_slug;
+    char slug[NAME_BUF];
     bool has_description;
     char description[DESCRIPTION_BUF];
 };

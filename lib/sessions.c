@@ -479,10 +479,10 @@ bool sessions_logout(struct app *app, const struct caller *who, struct error *e)
     return true;
 }
 
-bool sessions_list(struct app *app, const struct caller *who, struct session *out, size_t max,
-                   size_t *n, struct error *e)
+bool sessions_list(struct app *app, const struct caller *who, const char *before,
+                   struct session *out, size_t max, size_t *n, struct error *e)
 {
-    return store_sessions_live(app->store, who->account.id, clock_now_ms(), out, max, n, e);
+    return store_sessions_live(app->store, who->account.id, clock_now_ms(), before, out, max, n, e);
 }
 
 bool sessions_revoke(struct app *app, const struct caller *who, const char *id, struct error *e)
@@ -517,7 +517,8 @@ static struct session *live_of(struct app *app, const char *account_id, const ch
         error_set(e, ERR_INTERNAL, "out of memory");
         return NULL;
     }
-    if (!store_sessions_live(app->store, account_id, clock_now_ms(), live, HELD_MAX, &got, e)) {
+    if (!store_sessions_live(app->store, account_id, clock_now_ms(), NULL, live, HELD_MAX, &got,
+                             e)) {
         free(live);
         return NULL;
     }

@@ -32,7 +32,6 @@
 
 #define REFRESH_TOKEN_BYTES 44 /* 12 (session id) + 32 (random) */
 #define REFRESH_TOKEN_LEN 59   /* base64url without padding */
-#define SESSIONS_LIST_MAX 100
 
 /* A secret token's text: the base64url (no padding) of raw[0..n), which it
  * wipes, into out (cap bytes: 4n/3 + 2 is enough), and the SHA-256 of that
@@ -103,9 +102,10 @@ bool sessions_refresh(struct app *app, const char *token, size_t len, const char
 /* Ends the caller's own session (logout). */
 bool sessions_logout(struct app *app, const struct caller *who, struct error *e);
 
-/* The caller's live sessions, most recently used first (at most max). */
-bool sessions_list(struct app *app, const struct caller *who, struct session *out, size_t max,
-                   size_t *n, struct error *e);
+/* The caller's live sessions, the newest sign-in first, those before the
+ * session `before` ("": from the newest), at most max: a page. */
+bool sessions_list(struct app *app, const struct caller *who, const char *before,
+                   struct session *out, size_t max, size_t *n, struct error *e);
 
 /* Ends one of the caller's sessions; 404 if it is not a live one of theirs. */
 bool sessions_revoke(struct app *app, const struct caller *who, const char *id, struct error *e);

@@ -38,6 +38,7 @@ struct store {
 #define C_ROTATIONS "session_rotations"
 #define C_THROTTLE "throttle_events"
 #define C_LOCKS "locks"
+#define C_IMPORTS "imports" /* orgd import's markers: an org whose collection it copies */
 
 /* Gives invitations stored before pending_key existed theirs (store_invitations.c);
  * store_ensure_indexes calls it before it makes pending_key unique. */

@@ -12,7 +12,7 @@
  *
  * Each section below is one file: store.c, store_orgs.c,
  * store_accounts.c, store_memberships.c, store_invitations.c,
- * store_sessions.c, store_throttle.c, store_tenants.c. What they share is
+ * store_sessions.c, store_throttle.c, store_tenants.c, store_import.c. What they share is
  * store-private.h, which nothing else includes. Every write that two
  * requests may race is a guarded transition (store__swap, store.c) or a
  * unique insert: docs/ARCHITECTURE.md lists them.
@@ -223,9 +223,11 @@ bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, 
 bool store_invitation_holding(store_t *s, const char *org_id, const char *email,
                               struct invitation *out, bool *found, struct error *e);
 /* Pending, unexpired invitations of org_id and/or to email (NULL: any),
- * newest first, at most max. */
+ * newest first (by id), those before before_id ("" or NULL: from the
+ * newest), at most max. */
 bool store_invitations_pending(store_t *s, const char *org_id, const char *email, int64_t now,
-                               struct invitation *out, size_t max, size_t *n, struct error *e);
+                               const char *before_id, struct invitation *out, size_t max, size_t *n,
+                               struct error *e);
 /* The guarded transition of invitation cur (as read: its version) to `to`,
  * releasing its pending slot unless `to` is pending or accepting. `by`
  * (accepting: the joining account) and `at` stamp the move. *applied
@@ -261,9 +263,10 @@ bool store_sessions_revoke_others(store_t *s, const char *account_id, const char
 /* Revokes account_id's sessions scoped to org_id; *n how many. */
 bool store_sessions_revoke_in_org(store_t *s, const char *account_id, const char *org_id,
                                   enum session_end why, int64_t now, int64_t *n, struct error *e);
-/* account_id's active, unexpired sessions, most recently used first, at most max. */
-bool store_sessions_live(store_t *s, const char *account_id, int64_t now, struct session *out,
-                         size_t max, size_t *n, struct error *e);
+/* account_id's active, unexpired sessions, the newest sign-in first (by
+ * id), those before before_id ("" or NULL: from the newest), at most max. */
+bool store_sessions_live(store_t *s, const char *account_id, int64_t now, const char *before_id,
+                         struct session *out, size_t max, size_t *n, struct error *e);
 bool store_sessions_delete_account(store_t *s, const char *account_id, struct error *e);
 bool store_session_delete(store_t *s, const char *id, struct error *e);
 /* Every session (refresh_hash and rotation_key not read), for the checker. */
@@ -320,5 +323,51 @@ bool store_collection_exists(store_t *s, const char *name, bool *exists, struct 
 /* Calls fn for every collection whose name starts with "org_". */
 bool store_collection_each_tenant(store_t *s, bool (*fn)(const char *name, void *ud), void *ud,
                                   struct error *e);
+
+/* ---- store_import.c: a database the original FastAPI + MongoDB service wrote ---- */
+
+typedef struct store_source store_source_t;
+
+/* One of its `admins`, with its id as orgd's: an ObjectId as it is, any
+ * other id mapped to one the same way on every run. */
+struct source_account {
+    char id[ID_BUF];
+    char source_id[64]; /* as the source wrote it, for reports */
+    char email[EMAIL_BUF + 64];
+    char password_hash[PASSWORD_HASH_BUF];
+    int64_t created_at; /* 0: the source has none */
+};
+
+/* One of its `organizations`, its id and its admin's mapped as above. */
+struct source_org {
+    char id[ID_BUF];
+    char source_id[64];
+    char name[256];
+    char collection[256];
+    char admin_id[ID_BUF];
+    int64_t created_at;
+};
+
+/* A client for the source (read only). Caller closes with store_source_close. */
+store_source_t *store_source_open(const char *uri, const char *db, struct error *e);
+void store_source_close(store_source_t *src);
+/* Calls fn for every admin / organization of the source, by _id; fn
+ * returns false to stop. */
+bool store_source_accounts(store_source_t *src,
+                           bool (*fn)(const struct source_account *a, void *ud), void *ud,
+                           struct error *e);
+bool store_source_orgs(store_source_t *src, bool (*fn)(const struct source_org *o, void *ud),
+                       void *ud, struct error *e);
+bool store_source_count(store_source_t *src, const char *coll, int64_t *n, struct error *e);
+/* Copies every document of the source's collection `from` into orgd's
+ * `to`, each under its own _id: one already there (from an earlier run)
+ * is kept, so a copy repeated after a crash finishes it. *total counts the
+ * source's documents, *copied those this run added. */
+bool store_source_copy(store_source_t *src, store_t *s, const char *from, const char *to,
+                       int64_t *copied, int64_t *total, struct error *e);
+/* orgd's record (collection "imports") that an import began copying into
+ * org org_id's collection: made once, before the first document. */
+bool store_import_marked(store_t *s, const char *org_id, bool *marked, struct error *e);
+bool store_import_mark(store_t *s, const char *org_id, const char *source_id, struct error *e);
 
 #endif

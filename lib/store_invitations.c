@@ -119,7 +119,8 @@ bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, 
 }
 
 bool store_invitations_pending(store_t *s, const char *org_id, const char *email, int64_t now,
-                               struct invitation *out, size_t max, size_t *n, struct error *e)
+                               const char *before_id, struct invitation *out, size_t max, size_t *n,
+                               struct error *e)
 {
     *n = 0;
     bson_t *filter = BCON_NEW("status", BCON_UTF8("pending"), "expires_at", "{", "$gt",
@@ -134,8 +135,11 @@ bool store_invitations_pending(store_t *s, const char *org_id, const char *email
     }
     if (email != NULL)
         BSON_APPEND_UTF8(filter, "email", email);
+    if (store__oid_from(before_id, &o))
+        BCON_APPEND(filter, "_id", "{", "$lt", BCON_OID(&o), "}");
+    /* newest first, by id: a keyset that no insert or change moves */
     bson_t *opts =
-        BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "}", "limit", BCON_INT64((int64_t)max));
+        BCON_NEW("sort", "{", "_id", BCON_INT32(-1), "}", "limit", BCON_INT64((int64_t)max));
     bool ok = store__find_many(s, C_INVITATIONS, filter, opts, sizeof *out, invitation_from_doc,
                                out, max, n, "pending invitations", e);
     bson_destroy(filter);

@@ -17,6 +17,7 @@ static void org_op_append(bson_t *b, const struct org_op *op)
     BSON_APPEND_DATE_TIME(&d, "touched_at", op->touched_at);
     BSON_APPEND_UTF8(&d, "claimed_by", op->claimed_by);
     BSON_APPEND_UTF8(&d, "from_name", op->from_name);
+    BSON_APPEND_UTF8(&d, "from_display_name", op->from_display_name);
     BSON_APPEND_UTF8(&d, "from_key", op->from_key);
     BSON_APPEND_UTF8(&d, "from_collection", op->from_collection);
     BSON_APPEND_UTF8(&d, "to_collection", op->to_collection);
@@ -36,6 +37,8 @@ static void org_from_doc(const bson_t *doc, void *out)
             store__copy_oid(&it, o->id);
         } else if (strcmp(k, "name") == 0) {
             store__copy_utf8(&it, o->name, sizeof o->name);
+        } else if (strcmp(k, "display_name") == 0) {
+            store__copy_utf8(&it, o->display_name, sizeof o->display_name);
         } else if (strcmp(k, "name_key") == 0) {
             store__copy_utf8(&it, o->name_key, sizeof o->name_key);
         } else if (strcmp(k, "collection") == 0) {
@@ -69,6 +72,8 @@ static void org_from_doc(const bson_t *doc, void *out)
                     store__copy_utf8(&op, o->op.claimed_by, sizeof o->op.claimed_by);
                 else if (strcmp(ok, "from_name") == 0)
                     store__copy_utf8(&op, o->op.from_name, sizeof o->op.from_name);
+                else if (strcmp(ok, "from_display_name") == 0)
+                    store__copy_utf8(&op, o->op.from_display_name, sizeof o->op.from_display_name);
                 else if (strcmp(ok, "from_key") == 0)
                     store__copy_utf8(&op, o->op.from_key, sizeof o->op.from_key);
                 else if (strcmp(ok, "from_collection") == 0)
@@ -78,11 +83,14 @@ static void org_from_doc(const bson_t *doc, void *out)
             }
         }
     }
+    if (o->display_name[0] == '\0') /* stored before display names: the name is all it has */
+        memcpy(o->display_name, o->name, NAME_BUF);
 }
 
 static void org_fields_append(bson_t *b, const struct org *o)
 {
     BSON_APPEND_UTF8(b, "name", o->name);
+    BSON_APPEND_UTF8(b, "display_name", o->display_name[0] != '\0' ? o->display_name : o->name);
     BSON_APPEND_UTF8(b, "name_key", o->name_key);
     BSON_APPEND_UTF8(b, "collection", o->collection);
     BSON_APPEND_UTF8(b, "state", org_state_name(o->state));

@@ -140,17 +140,20 @@ bool store_sessions_revoke_in_org(store_t *s, const char *account_id, const char
     return ok;
 }
 
-bool store_sessions_live(store_t *s, const char *account_id, int64_t now, struct session *out,
-                         size_t max, size_t *n, struct error *e)
+bool store_sessions_live(store_t *s, const char *account_id, int64_t now, const char *before_id,
+                         struct session *out, size_t max, size_t *n, struct error *e)
 {
     *n = 0;
-    bson_oid_t a;
+    bson_oid_t a, b;
     if (!store__oid_from(account_id, &a))
         return true;
     bson_t *filter = BCON_NEW("admin_id", BCON_OID(&a), "status", BCON_UTF8("active"), "expires_at",
                               "{", "$gt", BCON_DATE_TIME(now), "}");
-    bson_t *opts = BCON_NEW("sort", "{", "last_used_at", BCON_INT32(-1), "}", "limit",
-                            BCON_INT64((int64_t)max));
+    if (store__oid_from(before_id, &b))
+        BCON_APPEND(filter, "_id", "{", "$lt", BCON_OID(&b), "}");
+    /* the newest sign-in first, by id: a keyset that no refresh moves */
+    bson_t *opts =
+        BCON_NEW("sort", "{", "_id", BCON_INT32(-1), "}", "limit", BCON_INT64((int64_t)max));
     bool ok = store__find_many(s, C_SESSIONS, filter, opts, sizeof *out, session_from_doc, out, max,
                                n, "live sessions", e);
     bson_destroy(filter);

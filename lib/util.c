@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -143,4 +144,17 @@ int cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
+}
+
+bool array_reserve(void **items, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return true;
+    size_t grown = *cap ? *cap * 2 : 64;
+    void *p = realloc(*items, grown * size);
+    if (p == NULL)
+        return false;
+    *items = p;
+    *cap = grown;
+    return true;
 }

@@ -44,4 +44,9 @@ bool hmac_sha256(const void *key, size_t key_len, const void *buf, size_t n, uns
 /* Number of online cores, at least 1. */
 int cpu_count(void);
 
+/* Room for one more record in the growable array *items of n records of
+ * `size` bytes, capacity *cap (doubled as needed, from 64). False when
+ * out of memory; the array is unchanged then. */
+bool array_reserve(void **items, size_t *cap, size_t n, size_t size);
+
 #endif

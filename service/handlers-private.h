@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "requests.h"
 #include "sessions.h"
 
 /* Bearer authentication. On failure e says why; r->token_missing or
@@ -25,6 +26,16 @@ bool handlers__authenticate(struct request *r, struct caller *who, struct error 
 
 /* ms since the epoch as an RFC 3339 string. */
 json_t *handlers__time_json(int64_t ms);
+
+/* ?limit= and ?cursor= of r's query (422 naming the one at fault). */
+bool handlers__page(struct request *r, struct page_request *page, struct error *e);
+
+/* Sends a page of a list: the items, a JSON array (stolen), and when next
+ * (a cursor) is not "", the next page's URL in `Link: <...>; rel="next"`
+ * (RFC 8288), with the request's other query parameters. The one paging
+ * style of every list. */
+void handlers__send_page(struct request *r, json_t *items, const char *next,
+                         const struct page_request *page);
 
 /* A JSON string, or null for "". */
 json_t *handlers__string_or_null(const char *s);
@@ -36,6 +47,7 @@ json_t *handlers__pair_json(const struct token_pair *p, const struct org *org, e
 
 /* handlers_ops.c */
 bool handle_healthz(struct request *r, struct error *e);
+bool handle_health(struct request *r, struct error *e);
 bool handle_readyz(struct request *r, struct error *e);
 
 /* handlers_auth.c */

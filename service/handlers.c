@@ -41,6 +41,26 @@ bool handlers__authenticate(struct request *r, struct caller *who, struct error 
     return true;
 }
 
+bool handlers__page(struct request *r, struct page_request *page, struct error *e)
+{
+    char limit[16], cursor[64];
+    bool has_limit = false, has_cursor = false;
+    return http_query_param(r->query, "limit", limit, sizeof limit, &has_limit, e) &&
+           http_query_param(r->query, "cursor", cursor, sizeof cursor, &has_cursor, e) &&
+           request_page_parse(has_limit ? limit : NULL, has_cursor ? cursor : NULL, page, e);
+}
+
+void handlers__send_page(struct request *r, json_t *items, const char *next,
+                         const struct page_request *page)
+{
+    /* the path as routed (decoded: an id in it was checked to be one), the
+     * limit and the cursor; nothing else of the request goes into the header */
+    if (next[0] != '\0')
+        http_add_header(r, "Link", "<%s?limit=%d&cursor=%s>; rel=\"next\"", r->ri->local_uri,
+                        page->limit, next);
+    http_send_json(r, 200, items);
+}
+
 json_t *handlers__string_or_null(const char *s)
 {
     return s[0] != '\0' ? json_string(s) : json_null();
@@ -63,11 +83,12 @@ json_t *handlers__pair_json(const struct token_pair *p, const struct org *org, e
 
 static bool (*const table[R_COUNT])(struct request *r, struct error *e) = {
     [R_HEALTHZ] = handle_healthz,
-    [R_HEALTH] = handle_healthz,
+    [R_HEALTH] = handle_health,
     [R_READYZ] = handle_readyz,
     [R_ORG_CREATE] = handle_org_create,
     [R_LOGIN] = handle_login,
     [R_AUTH_CHECK] = handle_auth_check,
+    [R_AUTH_TEST] = handle_auth_check,
     [R_SIGNUP] = handle_signup,
     [R_SIGNIN] = handle_signin,
     [R_REFRESH] = handle_refresh,

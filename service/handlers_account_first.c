@@ -26,13 +26,15 @@ static json_t *members_json(const struct member_view *items, size_t n)
     return a;
 }
 
-/* An org as the account-first routes show it, with the caller's role. */
+/* An org as the account-first routes show it, with the caller's role:
+ * `name` is the display text, `slug` the org name the collection is named
+ * by and the org-first routes find the org by. */
 static json_t *org_json(const struct org_described *o, enum role role)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "id", o->org.id, "name",
-                     o->org.name, "description", o->description, "owner_id", o->org.owner_id,
-                     "collection_name", o->org.collection, "created_date",
-                     handlers__time_json(o->org.created_at), "updated_date",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "id", o->org.id, "name",
+                     o->org.display_name, "slug", o->org.name, "description", o->description,
+                     "owner_id", o->org.owner_id, "collection_name", o->org.collection,
+                     "created_date", handlers__time_json(o->org.created_at), "updated_date",
                      handlers__time_json(o->org.updated_at), "role", role_name(role));
 }
 
@@ -57,21 +59,6 @@ static json_t *invitation_json(const struct invitation_view *v)
     return body;
 }
 
-static json_t *cursor_json(const char *next)
-{
-    return handlers__string_or_null(next);
-}
-
-/* ?limit= and ?cursor=. */
-static bool page_of(struct request *r, struct page_request *page, struct error *e)
-{
-    char limit[16], cursor[64];
-    bool has_limit = false, has_cursor = false;
-    return http_query_param(r->query, "limit", limit, sizeof limit, &has_limit, e) &&
-           http_query_param(r->query, "cursor", cursor, sizeof cursor, &has_cursor, e) &&
-           request_page_parse(has_limit ? limit : NULL, has_cursor ? cursor : NULL, page, e);
-}
-
 static void note_org(struct request *r, const char *id)
 {
     snprintf(r->org_id, sizeof r->org_id, "%.24s", id); /* an id, or a path segment */
@@ -82,16 +69,14 @@ bool handle_organization_list(struct request *r, struct error *e)
     struct caller who;
     struct page_request page;
     struct account_first_page list;
-    if (!handlers__authenticate(r, &who, e) || !page_of(r, &page, e) ||
+    if (!handlers__authenticate(r, &who, e) || !handlers__page(r, &page, e) ||
         !account_first_list(r->app, &who, &page, &list, e))
         return false;
     json_t *items = json_array();
     for (size_t i = 0; items != NULL && i < list.n; i++)
         json_array_append_new(items, org_json(&list.items[i].org, list.items[i].role));
     free(list.items);
-    http_send_json(r, 200,
-                   json_pack("{s:o, s:o}", "organizations", items, "next_cursor",
-                             cursor_json(list.next_cursor)));
+    handlers__send_page(r, items, list.next_cursor, &page);
     return true;
 }
 
@@ -155,14 +140,12 @@ bool handle_members(struct request *r, struct error *e)
     struct caller who;
     struct page_request page;
     struct member_page list;
-    if (!handlers__authenticate(r, &who, e) || !page_of(r, &page, e) ||
+    if (!handlers__authenticate(r, &who, e) || !handlers__page(r, &page, e) ||
         !members_list(r->app, &who, r->param, &page, &list, e))
         return false;
     json_t *items = members_json(list.items, list.n);
     free(list.items);
-    http_send_json(
-        r, 200,
-        json_pack("{s:o, s:o}", "members", items, "next_cursor", cursor_json(list.next_cursor)));
+    handlers__send_page(r, items, list.next_cursor, &page);
     return true;
 }
 
@@ -199,35 +182,40 @@ bool handle_invite(struct request *r, struct error *e)
         !invitations_create(r->app, &who, r->param, &req, &v, e))
         return false;
     note_org(r, v.inv.org_id);
-    http_send_json(r, 201, invitation_json(&v));
+    json_t *body = invitation_json(&v);
+    /* message: what the account-first original answered, and its clients read */
+    json_object_set_new(body, "message", json_string("invitation created"));
+    http_send_json(r, 201, body);
     explicit_bzero(v.token, sizeof v.token);
     return true;
 }
 
-/* Sends n invitations as {"invitations": [...]}. */
-static bool send_invitations(struct request *r, const struct invitation_view *list, size_t n)
-{
-    json_t *items = json_array();
-    for (size_t i = 0; items != NULL && i < n; i++)
-        json_array_append_new(items, invitation_json(&list[i]));
-    http_send_json(r, 200, json_pack("{s:o}", "invitations", items));
-    return true;
-}
-
-/* The pending invitations of org r->param (mine: to the caller instead). */
+/* A page of the pending invitations of org r->param (mine: to the caller
+ * instead), newest first. */
 static bool list_invitations(struct request *r, bool mine, struct error *e)
 {
     struct caller who;
-    struct invitation_view *list = calloc(INVITATIONS_LIST_MAX, sizeof *list);
-    size_t n = 0;
+    struct page_request page;
+    if (!handlers__authenticate(r, &who, e) || !handlers__page(r, &page, e))
+        return false;
+    size_t limit = (size_t)page.limit, n = 0;
+    /* one more than the page: there is a next page only if it came */
+    struct invitation_view *list = calloc(limit + 1, sizeof *list);
     if (list == NULL)
         return error_set(e, ERR_INTERNAL, "out of memory");
-    bool ok =
-        handlers__authenticate(r, &who, e) &&
-        (mine ? invitations_mine(r->app, &who, list, INVITATIONS_LIST_MAX, &n, e)
-              : invitations_list(r->app, &who, r->param, list, INVITATIONS_LIST_MAX, &n, e)) &&
-        send_invitations(r, list, n);
+    bool ok = mine ? invitations_mine(r->app, &who, page.cursor, list, limit + 1, &n, e)
+                   : invitations_list(r->app, &who, r->param, page.cursor, list, limit + 1, &n, e);
+    char next[ID_BUF] = "";
+    if (ok && n > limit) {
+        n = limit;
+        memcpy(next, list[n - 1].inv.id, ID_BUF);
+    }
+    json_t *items = ok ? json_array() : NULL;
+    for (size_t i = 0; items != NULL && i < n; i++)
+        json_array_append_new(items, invitation_json(&list[i]));
     free(list);
+    if (ok)
+        handlers__send_page(r, items, next, &page);
     return ok;
 }
 

@@ -20,10 +20,11 @@ bool handle_signup(struct request *r, struct error *e)
     secret_text_wipe(&req.password);
     if (!ok)
         return false;
+    /* message: what the account-first original answered, and its clients read */
     http_send_json(r, 201,
-                   json_pack("{s:s, s:o, s:s, s:o}", "id", a.id, "username",
+                   json_pack("{s:s, s:o, s:s, s:o, s:s}", "id", a.id, "username",
                              handlers__string_or_null(a.username), "email", a.email, "created_at",
-                             handlers__time_json(a.created_at)));
+                             handlers__time_json(a.created_at), "message", "account created"));
     return true;
 }
 
@@ -84,21 +85,27 @@ static json_t *session_json(const struct session *x, const char *current_id)
 bool handle_sessions(struct request *r, struct error *e)
 {
     struct caller who;
-    if (!handlers__authenticate(r, &who, e))
+    struct page_request page;
+    if (!handlers__authenticate(r, &who, e) || !handlers__page(r, &page, e))
         return false;
-    struct session *list = calloc(SESSIONS_LIST_MAX, sizeof *list);
-    size_t n = 0;
+    size_t limit = (size_t)page.limit, n = 0;
+    /* one more than the page: there is a next page only if it came */
+    struct session *list = calloc(limit + 1, sizeof *list);
     if (list == NULL)
         return error_set(e, ERR_INTERNAL, "out of memory");
-    bool ok = sessions_list(r->app, &who, list, SESSIONS_LIST_MAX, &n, e);
+    bool ok = sessions_list(r->app, &who, page.cursor, list, limit + 1, &n, e);
+    char next[ID_BUF] = "";
+    if (ok && n > limit) {
+        n = limit;
+        memcpy(next, list[n - 1].id, ID_BUF);
+    }
     json_t *items = ok ? json_array() : NULL;
     for (size_t i = 0; items != NULL && i < n; i++)
         json_array_append_new(items, session_json(&list[i], who.session.id));
     free(list);
-    if (!ok)
-        return false;
-    http_send_json(r, 200, json_pack("{s:o}", "sessions", items));
-    return true;
+    if (ok)
+        handlers__send_page(r, items, next, &page);
+    return ok;
 }
 
 bool handle_session_delete(struct request *r, struct error *e)

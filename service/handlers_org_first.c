@@ -10,13 +10,22 @@
 #include "requests.h"
 #include "util.h"
 
+/* An org as the org-first routes show it: orgd's own keys, and beside them
+ * the original service's envelope (`status`, and `organization` with its
+ * field names), which its clients read: additive, as `token` is beside
+ * `access_token`. */
 static json_t *org_json(const struct org_first_view *v)
 {
     json_t *admin = json_pack("{s:s, s:s}", "id", v->owner.id, "email", v->owner.email);
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "id", v->org.id, "organization_name",
-                     v->org.name, "collection_name", v->org.collection, "admin", admin,
-                     "created_at", handlers__time_json(v->org.created_at), "updated_at",
-                     handlers__time_json(v->org.updated_at));
+    json_t *original =
+        json_pack("{s:s, s:s, s:s, s:s, s:o}", "organization_name", v->org.name, "collection_name",
+                  v->org.collection, "admin_id", v->owner.id, "admin_email", v->owner.email,
+                  "created_at", handlers__time_json(v->org.created_at));
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "id", v->org.id,
+                     "organization_name", v->org.name, "collection_name", v->org.collection,
+                     "admin", admin, "created_at", handlers__time_json(v->org.created_at),
+                     "updated_at", handlers__time_json(v->org.updated_at), "status", "success",
+                     "organization", original);
 }
 
 /* The {name} of the path, validated (422 otherwise). */

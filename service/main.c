@@ -2,6 +2,8 @@
  *
  *   orgd [serve]            run the HTTP service
  *   orgd check [--repair]   verify (and repair) the database's consistency
+ *   orgd import --source-uri URI --source-db NAME [--dry-run]
+ *                           take over the original FastAPI + MongoDB service's data
  *   orgd settings           list every setting with its default
  *   orgd --version
  */
@@ -18,6 +20,7 @@
 #include "check.h"
 #include "config.h"
 #include "faults.h"
+#include "import.h"
 #include "log.h"
 #include "metrics.h"
 #include "recovery.h"
@@ -35,6 +38,9 @@ static int usage(FILE *out, int code)
 {
     fprintf(out, "usage: orgd [serve]            run the HTTP service\n"
                  "       orgd check [--repair]   verify (and repair) the database\n"
+                 "       orgd import --source-uri URI --source-db NAME [--dry-run]\n"
+                 "                               take over the database of the original\n"
+                 "                               FastAPI + MongoDB service\n"
                  "       orgd settings           list the settings and their defaults\n"
                  "       orgd --version\n"
                  "Settings come from the environment, then from the file named by ENV_FILE\n"
@@ -53,6 +59,10 @@ static bool load_config(struct config *cfg)
         return false;
     }
     log_set_level(cfg->log_level);
+    /* every command: the crash tests kill `serve` and `import` midway */
+    if (cfg->fault_point[0] != '\0' && !faults_arm(cfg->fault_point))
+        log_text(LOG_WARN, "FAULT_POINT ignored", "this build has no fault points (%s)",
+                 cfg->fault_point);
     return true;
 }
 
@@ -172,9 +182,6 @@ static void wait_for_stop(const sigset_t *set, const struct config *cfg)
 
 static int serve(struct config *cfg)
 {
-    if (cfg->fault_point[0] != '\0' && !faults_arm(cfg->fault_point))
-        log_text(LOG_WARN, "FAULT_POINT ignored", "this build has no fault points (%s)",
-                 cfg->fault_point);
     sigset_t stop_signals;
     block_stop_signals(&stop_signals);
     store_global_init();
@@ -249,6 +256,43 @@ static int check(struct config *cfg, bool repair)
     return rc;
 }
 
+static void print_import(const char *kind, const char *detail, void *ud)
+{
+    (void)ud;
+    printf("%-13s %s\n", kind, detail);
+    fflush(stdout);
+}
+
+/* 0: everything the source holds is in orgd now; 1: some records were
+ * left out (each said why); 2: it could not run. */
+static int import(struct config *cfg, const char *uri, const char *db, bool dry_run)
+{
+    store_global_init();
+    struct app app;
+    struct error e = ERROR_INIT;
+    if (!app_init(&app, cfg, &e)) {
+        fprintf(stderr, "orgd import: %s\n", e.message);
+        store_global_cleanup();
+        return 2;
+    }
+    struct import_report rep;
+    int rc = 2;
+    if (!import_run(&app, uri, db, dry_run, print_import, NULL, &rep, &e)) {
+        fprintf(stderr, "orgd import: %s\n", e.message);
+    } else {
+        printf("%s: %d organization(s) %s, %d there already, %d left out; %d account(s) %s, "
+               "%d left out; %lld document(s) %s\n",
+               dry_run ? "dry run" : "done", rep.orgs_imported, dry_run ? "to import" : "imported",
+               rep.orgs_already, rep.orgs_left_out, rep.accounts_imported,
+               dry_run ? "to import" : "imported", rep.accounts_left_out, rep.documents_copied,
+               dry_run ? "to copy" : "copied");
+        rc = rep.orgs_left_out + rep.accounts_left_out > 0 ? 1 : 0;
+    }
+    app_cleanup(&app);
+    store_global_cleanup();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "serve";
@@ -264,8 +308,22 @@ int main(int argc, char **argv)
             printf("%-26s %-28s %s\n", name, def[0] ? def : "\"\"", help);
         return 0;
     }
-    bool repair = false;
-    if (strcmp(cmd, "check") == 0) {
+    bool repair = false, dry_run = false;
+    const char *source_uri = NULL, *source_db = NULL;
+    if (strcmp(cmd, "import") == 0) {
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--dry-run") == 0)
+                dry_run = true;
+            else if (strcmp(argv[i], "--source-uri") == 0 && i + 1 < argc)
+                source_uri = argv[++i];
+            else if (strcmp(argv[i], "--source-db") == 0 && i + 1 < argc)
+                source_db = argv[++i];
+            else
+                return usage(stderr, 2);
+        }
+        if (source_uri == NULL || source_db == NULL)
+            return usage(stderr, 2);
+    } else if (strcmp(cmd, "check") == 0) {
         for (int i = 2; i < argc; i++) {
             if (strcmp(argv[i], "--repair") == 0)
                 repair = true;
@@ -279,5 +337,7 @@ int main(int argc, char **argv)
     static struct config cfg;
     if (!load_config(&cfg))
         return 2;
+    if (strcmp(cmd, "import") == 0)
+        return import(&cfg, source_uri, source_db, dry_run);
     return strcmp(cmd, "check") == 0 ? check(&cfg, repair) : serve(&cfg);
 }

@@ -10,6 +10,7 @@ const struct route routes[] = {
     {R_ORG_CREATE, "POST", "/org/create", true},
     {R_LOGIN, "POST", "/admin/login", true},
     {R_AUTH_CHECK, "GET", "/auth/check", false},
+    {R_AUTH_TEST, "GET", "/auth/test_auth", false},
     {R_SIGNUP, "POST", "/auth/signup", true},
     {R_SIGNIN, "POST", "/auth/signin", true},
     {R_REFRESH, "POST", "/auth/refresh_token", true},

@@ -19,6 +19,7 @@ enum route_id {
     R_ORG_CREATE,
     R_LOGIN,
     R_AUTH_CHECK,
+    R_AUTH_TEST, /* /auth/test_auth: the account-first original's name for /auth/check */
     R_ORG_GET_QUERY,
     R_ORG_GET,
     R_ORG_UPDATE,

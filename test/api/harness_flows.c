@@ -322,3 +322,52 @@ void th_collection_of(const char *name, char *out, size_t cap)
     snprintf(out, cap, "org_%s", name);
     th_lower(out);
 }
+
+/* ---- lists ---- */
+
+json_t *th_list_page(const struct th_orgd *o, const char *path, const char *token, char *next,
+                     size_t cap)
+{
+    struct th_resp r;
+    if (!th_http_json(o, "GET", path, token, NULL, &r))
+        fail_msg("no answer to GET %s", path);
+    if (r.status != 200 || !json_is_array(r.json))
+        fail_msg("GET %s answered %ld, not a list: %s", path, r.status, r.body);
+    char link[1024];
+    next[0] = '\0';
+    if (th_resp_header(&r, "Link", link, sizeof link)) {
+        static const char rel[] = ">; rel=\"next\"";
+        size_t len = strlen(link), rlen = sizeof rel - 1;
+        if (link[0] != '<' || len <= rlen + 1 || strcmp(link + len - rlen, rel) != 0 ||
+            len - rlen - 1 >= cap)
+            fail_msg("GET %s: Link is not <...>; rel=\"next\": %s", path, link);
+        snprintf(next, cap, "%.*s", (int)(len - rlen - 1), link + 1);
+        if (strstr(next, "cursor=") == NULL)
+            fail_msg("GET %s: the next page's address has no cursor: %s", path, next);
+    }
+    json_t *items = json_incref(r.json);
+    th_resp_free(&r);
+    return items;
+}
+
+json_t *th_list_all(const struct th_orgd *o, const char *path, const char *token, size_t *pages)
+{
+    json_t *all = json_array();
+    char at[1024];
+    snprintf(at, sizeof at, "%s", path);
+    size_t n = 0;
+    for (; at[0] != '\0'; n++) {
+        if (n == 1000)
+            fail_msg("GET %s: more than 1000 pages", path);
+        char next[1024];
+        json_t *page = th_list_page(o, at, token, next, sizeof next);
+        if (json_array_size(page) == 0 && next[0] != '\0')
+            fail_msg("GET %s: an empty page with a next one", at);
+        json_array_extend(all, page);
+        json_decref(page);
+        snprintf(at, sizeof at, "%s", next);
+    }
+    if (pages != NULL)
+        *pages = n;
+    return all;
+}

@@ -15,6 +15,18 @@
 #include "harness_http.h"
 #include "harness_orgd.h"
 
+/* ---- lists: a JSON array a page at a time, the next in a Link header ---- */
+
+/* GET path (one page); fails the test unless 200 with an array body and,
+ * when there is one, a Link header `<target>; rel="next"` whose target
+ * carries a cursor. Copies the target into next ("" on the last page).
+ * Returns the array (caller decrefs). */
+json_t *th_list_page(const struct th_orgd *o, const char *path, const char *token, char *next,
+                     size_t cap);
+/* Every item of the list at path, following its Link headers; *pages: how
+ * many answers it took (may be NULL). Caller decrefs. */
+json_t *th_list_all(const struct th_orgd *o, const char *path, const char *token, size_t *pages);
+
 /* ---- the org flow ---- */
 
 /* POST /org/create; returns the status. */

@@ -140,7 +140,8 @@ static char **child_env(struct th_orgd *o, const char *const *extra)
     ADD("MONGO_URI=%s", o->uri);
     ADD("MASTER_DB=%s", o->db);
     ADD("JWT_SECRET=%s", o->secret);
-    ADD("PORT=%d", o->port);
+    if (o->port != 0) /* 0 until started: commands that do not listen leave PORT unset */
+        ADD("PORT=%d", o->port);
     ADD("HOST=127.0.0.1");
     ADD("ENV_FILE=/nonexistent/orgd-test.env");
     /* libmongoc's shared-memory counters: an orgd the tests SIGKILL leaves

@@ -71,29 +71,36 @@ static void roles_limit_members_and_admins(void **state)
     assert_string_equal(th_json_str(j, "role"), "admin");
     json_decref(j);
     org_path(path, sizeof path, id, "/members");
-    j = th_expect_json(O, "GET", path, member.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
-    assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    char next[256];
+    j = th_list_page(O, path, member.t.access, next, sizeof next);
+    assert_int_equal(json_array_size(j), 3);
+    assert_string_equal(next, "");
     json_decref(j);
     /* a full last page says it is the last: no empty page after it */
     char paged[200];
     org_path(paged, sizeof paged, id, "/members?limit=3");
-    j = th_expect_json(O, "GET", paged, member.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
-    assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    j = th_list_page(O, paged, member.t.access, next, sizeof next);
+    assert_int_equal(json_array_size(j), 3);
+    assert_string_equal(next, "");
     json_decref(j);
     org_path(paged, sizeof paged, id, "/members?limit=2");
-    j = th_expect_json(O, "GET", paged, member.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "members")), 2);
-    const char *next = json_string_value(json_object_get(j, "next_cursor"));
-    assert_non_null(next);
-    char more[200], suffix[96];
-    snprintf(suffix, sizeof suffix, "/members?limit=2&cursor=%s", next);
-    org_path(more, sizeof more, id, suffix);
+    j = th_list_page(O, paged, member.t.access, next, sizeof next);
+    assert_int_equal(json_array_size(j), 2);
+    /* the next page's address: this path, the limit, and a cursor */
+    char want[200];
+    snprintf(want, sizeof want, "%s&cursor=", paged);
+    assert_int_equal(strncmp(next, want, strlen(want)), 0);
     json_decref(j);
-    j = th_expect_json(O, "GET", more, member.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "members")), 1);
-    assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    char more[256];
+    snprintf(more, sizeof more, "%s", next);
+    j = th_list_page(O, more, member.t.access, next, sizeof next);
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(next, "");
+    json_decref(j);
+    size_t pages = 0;
+    j = th_list_all(O, paged, member.t.access, &pages);
+    assert_int_equal(json_array_size(j), 3);
+    assert_int_equal(pages, 2);
     json_decref(j);
 
     char *before = th_db_snapshot(O);
@@ -157,8 +164,8 @@ static void roles_limit_members_and_admins(void **state)
     th_fresh_email("outsider", other2, sizeof other2);
     th_invite(O, admin.t.access, id, other2, "admin", &inv);
     org_path(path, sizeof path, id, "/invitations");
-    j = th_expect_json(O, "GET", path, admin.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 2);
+    j = th_list_all(O, path, admin.t.access, NULL);
+    assert_int_equal(json_array_size(j), 2);
     json_decref(j);
     /* and may remove a plain member */
     member_path(path, sizeof path, id, member.id);
@@ -168,12 +175,12 @@ static void roles_limit_members_and_admins(void **state)
 
 /* ---- one account, several organizations ---- */
 
-/* The organizations of GET /organization/ (first page) by id: role, or NULL. */
+/* An organization of a GET /organization/ list by id: its role, or NULL. */
 static const char *role_in_list(json_t *list, const char *id)
 {
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(list, "organizations"), i, o)
+    json_array_foreach(list, i, o)
     {
         if (strcmp(th_json_str(o, "id"), id) == 0)
             return th_json_str(o, "role");
@@ -200,21 +207,22 @@ static void one_account_in_several_orgs(void **state)
     assert_string_equal(th_json_str(j, "account_id"), x.id);
     json_decref(j);
 
-    j = th_expect_json(O, "GET", "/organization/", x.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "organizations")), 3);
+    char next[256];
+    j = th_list_page(O, "/organization/", x.t.access, next, sizeof next);
+    assert_int_equal(json_array_size(j), 3);
     assert_string_equal(role_in_list(j, a), "owner");
     assert_string_equal(role_in_list(j, b), "owner");
     assert_string_equal(role_in_list(j, c), "admin");
-    assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    assert_string_equal(next, "");
     json_decref(j);
     /* exactly a page: the last, and it says so */
-    j = th_expect_json(O, "GET", "/organization/?limit=3", x.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "organizations")), 3);
-    assert_true(json_is_null(json_object_get(j, "next_cursor")));
+    j = th_list_page(O, "/organization/?limit=3", x.t.access, next, sizeof next);
+    assert_int_equal(json_array_size(j), 3);
+    assert_string_equal(next, "");
     json_decref(j);
-    j = th_expect_json(O, "GET", "/organization/?limit=2", x.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "organizations")), 2);
-    assert_true(json_is_string(json_object_get(j, "next_cursor")));
+    j = th_list_page(O, "/organization/?limit=2", x.t.access, next, sizeof next);
+    assert_int_equal(json_array_size(j), 2);
+    assert_true(next[0] != '\0');
     json_decref(j);
 
     /* a token scoped to A reaches A, and nothing of B or C */
@@ -246,8 +254,8 @@ static void one_account_in_several_orgs(void **state)
     free(before);
     free(after);
     /* and its list holds A alone */
-    j = th_expect_json(O, "GET", "/organization/", scoped.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "organizations")), 1);
+    j = th_list_all(O, "/organization/", scoped.access, NULL);
+    assert_int_equal(json_array_size(j), 1);
     assert_string_equal(role_in_list(j, a), "owner");
     json_decref(j);
     /* while the account token still reaches all three */
@@ -299,21 +307,17 @@ static void *churn_main(void *arg)
     return NULL;
 }
 
-/* Pages through GET /organization/?limit=20; each of ids[0..n) must come
- * exactly once, in 3 pages, the last with next_cursor null. */
+/* Pages through GET /organization/?limit=20 by its Link headers; each of
+ * ids[0..n) must come exactly once, in 3 pages, the last without a Link. */
 static void page_through(const char *token, char ids[][32], size_t n)
 {
     int seen[PAGED_ORGS] = {0};
-    char cursor[64] = "", path[160];
+    char path[256] = "/organization/?limit=20", next[256];
     int pages = 0;
-    for (;;) {
-        if (cursor[0] == '\0')
-            snprintf(path, sizeof path, "/organization/?limit=20");
-        else
-            snprintf(path, sizeof path, "/organization/?limit=20&cursor=%s", cursor);
-        json_t *j = th_expect_json(O, "GET", path, token, NULL, 200);
-        pages++;
-        json_t *list = json_object_get(j, "organizations");
+    for (; path[0] != '\0'; pages++) {
+        if (pages > 10)
+            fail_msg("paging does not end");
+        json_t *list = th_list_page(O, path, token, next, sizeof next);
         assert_true(json_array_size(list) <= 20);
         size_t i;
         json_t *o;
@@ -323,15 +327,8 @@ static void page_through(const char *token, char ids[][32], size_t n)
                 if (strcmp(th_json_str(o, "id"), ids[k]) == 0)
                     seen[k]++;
         }
-        json_t *next = json_object_get(j, "next_cursor");
-        if (json_is_null(next)) {
-            json_decref(j);
-            break;
-        }
-        snprintf(cursor, sizeof cursor, "%s", json_string_value(next));
-        json_decref(j);
-        if (pages > 10)
-            fail_msg("paging does not end");
+        json_decref(list);
+        snprintf(path, sizeof path, "%s", next);
     }
     for (size_t k = 0; k < n; k++)
         if (seen[k] != 1)
@@ -534,12 +531,14 @@ static void deleting_removes_memberships_and_invitations(void **state)
     th_expect_status(O, "GET", "/auth/check", scoped.access, NULL, 401);
     th_expect_status(O, "POST", "/invitations/accept", NULL,
                      json_pack("{s:s, s:s}", "token", inv.token, "password", TU_PASSWORD), 404);
-    json_t *j = th_expect_json(O, "GET", "/organization/", owner.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "organizations")), 0);
+    json_t *j = th_list_all(O, "/organization/", owner.t.access, NULL);
+    assert_int_equal(json_array_size(j), 0);
     json_decref(j);
-    /* and its name is free again */
-    th_expect_status(O, "POST", "/organization/", owner.t.access, json_pack("{s:s}", "name", name),
-                     201);
+    /* and its name is free again: a slug without a suffix */
+    j = th_expect_json(O, "POST", "/organization/", owner.t.access,
+                       json_pack("{s:s}", "name", name), 201);
+    assert_string_equal(th_json_str(j, "slug"), name);
+    json_decref(j);
 }
 
 /* ---- bad ids and bad input ---- */
@@ -586,7 +585,7 @@ static void create_needs_an_account_token_and_a_free_name(void **state)
     char *before = th_db_snapshot(O);
     th_expect_status(O, "POST", "/organization/", scoped.access, json_pack("{s:s}", "name", fresh),
                      403);
-    /* taken, in any case, by anyone */
+    /* a slug taken, in any case, by anyone: 409 naming it */
     th_account_new(O, "rival", &y);
     char upper[64];
     snprintf(upper, sizeof upper, "%s", name);
@@ -594,23 +593,25 @@ static void create_needs_an_account_token_and_a_free_name(void **state)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     json_t *j = th_expect_json(O, "POST", "/organization/", y.t.access,
-                               json_pack("{s:s}", "name", name), 409);
+                               json_pack("{s:s, s:s}", "name", fresh, "slug", name), 409);
     assert_string_equal(th_json_str(json_array_get(json_object_get(j, "errors"), 0), "field"),
-                        "name");
+                        "slug");
     json_decref(j);
-    th_expect_status(O, "POST", "/organization/", y.t.access, json_pack("{s:s}", "name", upper),
-                     409);
-    th_expect_status(O, "POST", "/organization/", x.t.access, json_pack("{s:s}", "name", name),
-                     409);
+    th_expect_status(O, "POST", "/organization/", y.t.access,
+                     json_pack("{s:s, s:s}", "name", fresh, "slug", upper), 409);
+    th_expect_status(O, "POST", "/organization/", x.t.access,
+                     json_pack("{s:s, s:s}", "name", name, "slug", name), 409);
     /* and a rename onto it */
     char other_id[32], other_name[64];
     free(before);
     th_org_new(O, y.t.access, "Other", other_id, other_name);
     before = th_db_snapshot(O);
     org_path(path, sizeof path, other_id, NULL);
-    th_expect_status(O, "PUT", path, y.t.access, json_pack("{s:s}", "name", upper), 409);
-    /* bad names and bodies */
-    th_expect_status(O, "POST", "/organization/", y.t.access, json_pack("{s:s}", "name", "a b"),
+    th_expect_status(O, "PUT", path, y.t.access, json_pack("{s:s}", "slug", upper), 409);
+    /* bad names, slugs and bodies */
+    th_expect_status(O, "POST", "/organization/", y.t.access,
+                     json_pack("{s:s, s:s}", "name", "a b", "slug", "a b"), 422);
+    th_expect_status(O, "POST", "/organization/", y.t.access, json_pack("{s:s}", "name", "a\x01b"),
                      422);
     th_expect_status(O, "POST", "/organization/", y.t.access,
                      json_pack("{s:s}", "description", "x"), 422);
@@ -633,6 +634,14 @@ static void create_needs_an_account_token_and_a_free_name(void **state)
     assert_int_equal(json_array_size(json_object_get(r.json, "members")), 1);
     th_resp_free(&r);
     th_expect_status(O, "GET", want, x.t.access, NULL, 200);
+    /* a taken name as display text is no conflict: the slug takes a suffix */
+    char suffixed[80];
+    snprintf(suffixed, sizeof suffixed, "%s-2", name);
+    j = th_expect_json(O, "POST", "/organization/", y.t.access, json_pack("{s:s}", "name", name),
+                       201);
+    assert_string_equal(th_json_str(j, "name"), name);
+    assert_string_equal(th_json_str(j, "slug"), suffixed);
+    json_decref(j);
 }
 
 /* A string of n copies of the UTF-8 character c. */

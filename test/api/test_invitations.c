@@ -40,12 +40,12 @@ static void expect_gone(const char *bearer, const char *inv_token)
     json_decref(j);
 }
 
-/* The ids of a {"invitations": [...]} answer: true if `id` is among them. */
+/* True if `id` is the id of an invitation of the list. */
 static bool listed(json_t *answer, const char *id)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(answer, "invitations"), i, v)
+    json_array_foreach(answer, i, v)
     {
         if (strcmp(th_json_str(v, "id"), id) == 0)
             return true;
@@ -89,12 +89,12 @@ static void invitations_are_answered_and_listed(void **state)
     th_invite(O, owner.t.access, other_id, invitee.email, "admin", &b);
 
     /* the invitee sees both, without tokens */
-    j = th_expect_json(O, "GET", "/invitations", invitee.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 2);
+    j = th_list_all(O, "/invitations", invitee.t.access, NULL);
+    assert_int_equal(json_array_size(j), 2);
     assert_true(listed(j, a.id) && listed(j, b.id));
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(j, "invitations"), i, v)
+    json_array_foreach(j, i, v)
     {
         assert_null(json_object_get(v, "token"));
         assert_string_equal(th_json_str(v, "organization_name"),
@@ -102,8 +102,8 @@ static void invitations_are_answered_and_listed(void **state)
     }
     json_decref(j);
     /* someone else sees none of them */
-    j = th_expect_json(O, "GET", "/invitations", owner.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 0);
+    j = th_list_all(O, "/invitations", owner.t.access, NULL);
+    assert_int_equal(json_array_size(j), 0);
     json_decref(j);
 
     /* the org's list: pending ones, for its owner and admins */
@@ -115,13 +115,13 @@ static void invitations_are_answered_and_listed(void **state)
     json_decref(accept_as(admin.t.access, ia.token, 200));
     json_decref(accept_as(member.t.access, im.token, 200));
     snprintf(path, sizeof path, "/organization/%s/invitations", id);
-    j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    j = th_list_all(O, path, owner.t.access, NULL);
+    assert_int_equal(json_array_size(j), 1);
     assert_true(listed(j, a.id));
-    assert_null(json_object_get(json_array_get(json_object_get(j, "invitations"), 0), "token"));
+    assert_null(json_object_get(json_array_get(j, 0), "token"));
     json_decref(j);
-    j = th_expect_json(O, "GET", path, admin.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    j = th_list_all(O, path, admin.t.access, NULL);
+    assert_int_equal(json_array_size(j), 1);
     json_decref(j);
     th_expect_status(O, "GET", path, member.t.access, NULL, 403);
     th_expect_status(O, "GET", path, invitee.t.access, NULL, 403); /* not a member yet */
@@ -135,12 +135,12 @@ static void invitations_are_answered_and_listed(void **state)
     assert_string_equal(th_json_str(j, "role"), "member");
     assert_true(json_is_false(json_object_get(j, "account_created")));
     json_decref(j);
-    j = th_expect_json(O, "GET", "/invitations", invitee.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    j = th_list_all(O, "/invitations", invitee.t.access, NULL);
+    assert_int_equal(json_array_size(j), 1);
     assert_true(listed(j, b.id));
     json_decref(j);
-    j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 0);
+    j = th_list_all(O, path, owner.t.access, NULL);
+    assert_int_equal(json_array_size(j), 0);
     json_decref(j);
     char status[32];
     th_db_invitation_status(O, a.id, status, sizeof status);
@@ -219,11 +219,11 @@ static void an_expired_token_is_gone(void **state)
     expect_gone(NULL, v.token);
     assert_int_equal(th_db_memberships_of(O, invitee.id, id), 0);
     /* and no list shows it */
-    json_t *j = th_expect_json(O, "GET", "/invitations", invitee.t.access, NULL, 200);
+    json_t *j = th_list_all(O, "/invitations", invitee.t.access, NULL);
     assert_false(listed(j, v.id));
     json_decref(j);
     snprintf(path, sizeof path, "/organization/%s/invitations", id);
-    j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
+    j = th_list_all(O, path, owner.t.access, NULL);
     assert_false(listed(j, v.id));
     json_decref(j);
     /* a new invitation works */
@@ -276,8 +276,8 @@ static void a_replaced_token_is_gone(void **state)
     assert_string_not_equal(first.token, second.token);
     /* one pending invitation per e-mail: the newer */
     snprintf(path, sizeof path, "/organization/%s/invitations", id);
-    json_t *j = th_expect_json(O, "GET", path, owner.t.access, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    json_t *j = th_list_all(O, path, owner.t.access, NULL);
+    assert_int_equal(json_array_size(j), 1);
     assert_true(listed(j, second.id));
     json_decref(j);
     expect_gone(invitee.t.access, first.token);

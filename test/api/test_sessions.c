@@ -62,19 +62,11 @@ static void expect_lifetime(int64_t created_ms, int64_t expires_ms, int64_t seco
                  (long long)seconds);
 }
 
-/* GET /auth/sessions with `access`; fails unless 200 with a sessions
- * array. Caller decrefs. */
+/* Every session GET /auth/sessions lists for `access`, all pages. Caller
+ * decrefs. */
 static json_t *sessions_of(const char *access)
 {
-    struct th_resp r;
-    assert_true(th_http_json(O, "GET", "/auth/sessions", access, NULL, &r));
-    if (r.status != 200)
-        fail_msg("GET /auth/sessions answered %ld: %s", r.status, r.body);
-    json_t *list = json_incref(json_object_get(r.json, "sessions"));
-    if (!json_is_array(list))
-        fail_msg("no sessions array: %s", r.body);
-    th_resp_free(&r);
-    return list;
+    return th_list_all(O, "/auth/sessions", access, NULL);
 }
 
 /* ---- sign-in, refresh, reuse ---- */
@@ -386,7 +378,7 @@ static void sessions_are_listed_and_ended_one_by_one(void **state)
 
     json_t *list = sessions_of(s1.access);
     assert_int_equal(json_array_size(list), 3);
-    const char *order[] = {id3, id2, id1}; /* the most recently used first */
+    const char *order[] = {id3, id2, id1}; /* the newest sign-in first */
     int64_t expires1 = 0;
     for (size_t i = 0; i < 3; i++) {
         json_t *s = json_array_get(list, i);
@@ -407,20 +399,29 @@ static void sessions_are_listed_and_ended_one_by_one(void **state)
     }
     json_decref(list);
 
-    /* a refresh makes s1 the most recently used; its end does not move */
+    /* a page at a time, as every list: the newest sign-in first */
+    size_t pages = 0;
+    list = th_list_all(O, "/auth/sessions?limit=2", s1.access, &pages);
+    assert_int_equal(json_array_size(list), 3);
+    assert_int_equal(pages, 2);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "id")),
+                            order[i]);
+    json_decref(list);
+
+    /* a refresh marks s1 used, keeps its place (by sign-in) and its end */
     struct th_tokens s1b;
     assert_int_equal(th_refresh(O, s1.refresh, &s1b), 200);
     list = sessions_of(s3.access);
     assert_int_equal(json_array_size(list), 3);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), id1);
-    assert_int_equal(
-        th_epoch_ms(json_string_value(json_object_get(json_array_get(list, 0), "expires_at"))),
-        expires1);
-    assert_true(
-        th_epoch_ms(json_string_value(json_object_get(json_array_get(list, 0), "last_used_at"))) >
-        th_epoch_ms(json_string_value(json_object_get(json_array_get(list, 0), "created_at"))));
-    assert_true(json_is_false(json_object_get(json_array_get(list, 0), "current")));
-    assert_true(json_is_true(json_object_get(json_array_get(list, 1), "current")));
+    json_t *first = json_array_get(list, 2);
+    assert_string_equal(json_string_value(json_object_get(first, "id")), id1);
+    assert_int_equal(th_epoch_ms(json_string_value(json_object_get(first, "expires_at"))),
+                     expires1);
+    assert_true(th_epoch_ms(json_string_value(json_object_get(first, "last_used_at"))) >
+                th_epoch_ms(json_string_value(json_object_get(first, "created_at"))));
+    assert_true(json_is_false(json_object_get(first, "current")));
+    assert_true(json_is_true(json_object_get(json_array_get(list, 0), "current")));
     json_decref(list);
 
     /* end s2 from s1 */
@@ -481,14 +482,12 @@ static void the_session_lifetime_is_a_setting(void **state)
     struct th_tokens t, next;
     assert_int_equal(th_signin(own, email, TU_PASSWORD, &t), 200);
     assert_int_equal(th_refresh(own, t.refresh, &next), 200);
-    struct th_resp r;
-    assert_true(th_http_json(own, "GET", "/auth/sessions", next.access, NULL, &r));
-    assert_int_equal(r.status, 200);
-    json_t *s = json_array_get(json_object_get(r.json, "sessions"), 0);
+    json_t *list = th_list_all(own, "/auth/sessions", next.access, NULL);
+    json_t *s = json_array_get(list, 0);
     int64_t created = th_epoch_ms(json_string_value(json_object_get(s, "created_at")));
     int64_t expires = th_epoch_ms(json_string_value(json_object_get(s, "expires_at")));
     expect_lifetime(created, expires, 60); /* from the sign-in, not the refresh */
-    th_resp_free(&r);
+    json_decref(list);
     assert_int_equal(th_orgd_stop(own), 0);
 }
 

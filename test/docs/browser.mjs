@@ -415,7 +415,7 @@ try {
   const invitedIn = await http('POST', '/auth/signin', {}, { email: invitedEmail, password });
   const invitedToken = invitedIn.json?.access_token;
   const mine = await http('GET', '/organization/', { Authorization: `Bearer ${invitedToken}` });
-  const listed = mine.json?.organizations?.find((o) => o.id === teamId);
+  const listed = Array.isArray(mine.json) ? mine.json.find((o) => o.id === teamId) : undefined;
   if (invitedIn.status !== 200 || mine.status !== 200 || listed?.role !== 'member')
     fail(`the invited account: sign-in ${invitedIn.status}, GET /organization/ ${mine.status}: ${mine.body}`);
   step('the invited account signs in and lists the organization, as a member');

@@ -150,6 +150,52 @@ static void display_text_is_nfc_without_invisible_controls(void **state)
     assert_false(display("abc", small, 3));
 }
 
+/* An org's display name gives its slug (the name of its collection). */
+static void slugs_come_from_display_names(void **state)
+{
+    (void)state;
+    const struct {
+        const char *display;
+        int suffix;
+        const char *slug;
+    } cases[] = {
+        {"Grace Labs", 1, "grace-labs"},
+        {"Initech", 1, "Initech"}, /* an org name already: its own slug, as before */
+        {"Caf\xc3\xa9 M\xc3\xbcller & Sons", 1, "cafe-muller-sons"}, /* accents dropped */
+        {"Jose\xcc\x81", 1, "jose"},                                 /* NFD already */
+        {"\xe6\x9d\xb1\xe4\xba\xac", 1, "org"},                      /* no ASCII letter at all */
+        {"A", 1, "org-a"},                                           /* too short */
+        {"--Grace   Labs!!", 1, "grace-labs"},
+        {"create", 1, "create-org"}, /* a reserved word */
+        {"Grace Labs", 2, "grace-labs-2"},
+        {"Grace Labs", 12, "grace-labs-12"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char slug[NAME_BUF];
+        names_slug_derive(cases[i].display, cases[i].suffix, slug);
+        if (strcmp(slug, cases[i].slug) != 0)
+            fail_msg("case %zu: \"%s\" gave \"%s\", expected \"%s\"", i, cases[i].display, slug,
+                     cases[i].slug);
+        struct error e;
+        error_clear(&e);
+        assert_true(names_org_valid(slug, strlen(slug), "slug", &e));
+    }
+    /* a long name is cut to an org name's length, suffix and all */
+    char long_name[101], slug[NAME_BUF];
+    memset(long_name, 'x', 100);
+    long_name[100] = '\0';
+    long_name[50] = ' ';
+    names_slug_derive(long_name, 7, slug);
+    assert_true(strlen(slug) <= NAME_MAX_LEN);
+    assert_int_equal(strcmp(slug + strlen(slug) - 2, "-7"), 0);
+    /* a new display name keeps the slug when it would give it, suffix or not */
+    assert_true(names_slug_of("grace-labs", "Grace Labs"));
+    assert_true(names_slug_of("grace-labs-3", "grace  labs"));
+    assert_true(names_slug_of("Initech", "initech"));
+    assert_false(names_slug_of("grace-labs", "Grace Lab"));
+    assert_false(names_slug_of("grace-labs-x", "Grace Labs"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +204,7 @@ int main(void)
         cmocka_unit_test(keys_and_collections),
         cmocka_unit_test(emails),
         cmocka_unit_test(display_text_is_nfc_without_invisible_controls),
+        cmocka_unit_test(slugs_come_from_display_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,42 @@ static void garbage_hash_is_a_mismatch(void **state)
     hasher_destroy(h);
 }
 
+/* bcrypt hashes made by another implementation (Python's bcrypt module),
+ * as the original service stored them: they verify, at their own cost,
+ * and ask to be replaced by argon2id. */
+static void bcrypt_hashes_of_another_implementation_verify(void **state)
+{
+    (void)state;
+    const char *hashes[] = {
+        "$2a$04$CFoFig06pVpFVskDU6aLqeOryMoCrvlbdiHF.4CtZfTY5XwTJ8r16",
+        "$2b$04$cgU8/34I1uCC25yiHAbkvu04Em32ldgC5GiG60nLKwC.oWGQVbVna",
+        /* $2y$ is PHP's name for $2b$: the same hash under another prefix */
+        "$2y$04$cgU8/34I1uCC25yiHAbkvu04Em32ldgC5GiG60nLKwC.oWGQVbVna",
+    };
+    struct error e;
+    error_clear(&e);
+    hasher_t *h = hasher_new(fast, 1, 1000, &e);
+    assert_non_null(h);
+    const char *pw = "correct horse battery";
+    for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
+        bool match = false, rehash = false;
+        assert_true(password_is_bcrypt(hashes[i]));
+        assert_true(password_verify(h, hashes[i], pw, strlen(pw), &match, &rehash, &e));
+        if (!match)
+            fail_msg("hash %zu did not verify", i);
+        assert_true(rehash);
+        assert_true(
+            password_verify(h, hashes[i], "correct horse batterY", 21, &match, &rehash, &e));
+        assert_false(match);
+    }
+    /* a damaged bcrypt string never matches, and never crashes */
+    bool match = true, rehash = false;
+    assert_true(password_verify(h, "$2b$04$short", pw, strlen(pw), &match, &rehash, &e));
+    assert_false(match);
+    assert_false(password_is_bcrypt("$argon2id$v=19$m=1024,t=1,p=1$x$y"));
+    hasher_destroy(h);
+}
+
 static void lengths(void **state)
 {
     (void)state;
@@ -256,6 +292,7 @@ int main(void)
         cmocka_unit_test(unknown_account_never_matches),
         cmocka_unit_test(changed_parameters_ask_for_a_rehash),
         cmocka_unit_test(garbage_hash_is_a_mismatch),
+        cmocka_unit_test(bcrypt_hashes_of_another_implementation_verify),
         cmocka_unit_test(lengths),
         cmocka_unit_test(saturated_hasher_gives_unavailable),
         cmocka_unit_test(phc_strings_match_the_reference_library),
