@@ -24,8 +24,16 @@ bool app_init(struct app *app, const struct config *cfg, struct error *e)
     }
     hasher_limit_waiting(app->hasher,
                          (int)(cfg->hash_queue > 0 ? cfg->hash_queue : cfg->threads / 2));
-    app->jwt = jwt_new(cfg->jwt_algorithm, cfg->jwt_secret, cfg->jwt_secret_len, cfg->jwt_issuer,
-                       cfg->jwt_expires_seconds, e);
+    const struct jwt_settings js = {
+        .alg = cfg->jwt_algorithm,
+        .secret = cfg->jwt_secret,
+        .secret_len = cfg->jwt_secret_len,
+        .previous_secrets = cfg->jwt_previous_secrets,
+        .keys_file = cfg->jwt_keys_file,
+        .issuer = cfg->jwt_issuer,
+        .ttl_seconds = cfg->jwt_expires_seconds,
+    };
+    app->jwt = jwt_new(&js, e);
     if (app->jwt == NULL) {
         app_cleanup(app);
         return false;

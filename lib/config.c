@@ -30,6 +30,8 @@ static bool check_ipv4(const char *v, char *why, size_t n);
 static bool check_cors(const char *v, char *why, size_t n);
 static bool check_printable(const char *v, char *why, size_t n);
 static bool check_cidrs(const char *v, char *why, size_t n);
+static bool check_secret(const char *v, char *why, size_t n);
+static bool check_previous_secrets(const char *v, char *why, size_t n);
 
 #define OFF(f) offsetof(struct config, f)
 #define SZ(f) sizeof(((struct config *)0)->f)
@@ -39,10 +41,19 @@ static const struct setting settings[] = {
      NULL, check_mongo_uri, true, "MongoDB connection string (credentials are never logged)"},
     {"MASTER_DB", T_STRING, "master_db", OFF(master_db), SZ(master_db), 1, 63, NULL, check_db_name,
      false, "database holding organizations, admins and tenant collections"},
-    {"JWT_SECRET", T_STRING, NULL, OFF(jwt_secret), SZ(jwt_secret), 32, CONFIG_SECRET_MAX, NULL,
-     NULL, true, "HMAC key for tokens, at least 32 bytes (required)"},
-    {"JWT_ALGORITHM", T_ENUM, "HS256", OFF(jwt_algorithm), 0, 0, 0, "HS256|HS384|HS512", NULL,
-     false, "token signature algorithm; a token's alg must equal it"},
+    {"JWT_SECRET", T_STRING, "", OFF(jwt_secret), SZ(jwt_secret), 0, CONFIG_SECRET_MAX, NULL,
+     check_secret, true,
+     "HMAC key for tokens, at least 32 bytes (required unless JWT_ALGORITHM is ES256; then it "
+     "only verifies the HS256 tokens it signed before)"},
+    {"JWT_ALGORITHM", T_ENUM, "", OFF(jwt_algorithm), 0, 0, 0, "HS256|HS384|HS512|ES256", NULL,
+     false,
+     "how tokens are signed: ES256 with JWT_KEYS_FILE's keys, or HMAC with JWT_SECRET "
+     "(default: ES256 when JWT_KEYS_FILE is set, else HS256)"},
+    {"JWT_KEYS_FILE", T_STRING, "", OFF(jwt_keys_file), SZ(jwt_keys_file), 0, 1023, NULL, NULL,
+     false, "ES256: the JWK Set file of signing keys, mode 0600 (make one with `orgd keys new`)"},
+    {"JWT_PREVIOUS_SECRETS", T_STRING, "", OFF(jwt_previous_secrets), SZ(jwt_previous_secrets), 0,
+     CONFIG_PREVIOUS_SECRETS_MAX, NULL, check_previous_secrets, true,
+     "HMAC: comma-separated former JWT_SECRETs, each at least 32 bytes; they verify, never sign"},
     {"JWT_EXPIRES_SECONDS", T_LONG, "3600", OFF(jwt_expires_seconds), 0, 60, 604800, NULL, NULL,
      false, "access token lifetime"},
     {"REFRESH_TOKEN_SECONDS", T_LONG, "1209600", OFF(refresh_token_seconds), 0, 60, 31536000, NULL,
@@ -144,6 +155,31 @@ bool config_setting_at(size_t i, const char **name, const char **def, const char
 }
 
 /* ---- value checks ---- */
+
+static bool check_secret(const char *v, char *why, size_t n)
+{
+    size_t len = strlen(v);
+    if (len > 0 && len < 32) {
+        snprintf(why, n, "must be at least 32 bytes (got %zu)", len);
+        return false;
+    }
+    return true;
+}
+
+static bool check_previous_secrets(const char *v, char *why, size_t n)
+{
+    for (int i = 1; *v != '\0'; i++) {
+        size_t len = strcspn(v, ",");
+        if (len < 32) {
+            snprintf(why, n, "secret %d must be at least 32 bytes (got %zu)", i, len);
+            return false;
+        }
+        v += len;
+        if (*v == ',')
+            v++;
+    }
+    return true;
+}
 
 static bool check_db_name(const char *v, char *why, size_t n)
 {
@@ -388,10 +424,28 @@ static bool set_one(struct config *c, const struct setting *s, const char *value
         return set_string(field, s, value, shown, e);
     case T_LONG:
         return set_long(field, s, value, shown, e);
-    case T_ENUM:
-        return set_enum(field, s, value, shown, e);
+    case T_ENUM: /* empty: not given, the first choice unless config_load decides */
+        return value[0] == '\0' || set_enum(field, s, value, shown, e);
     }
     return false;
+}
+
+bool config_lookup(char *const *envp, const char *dotenv_path, const char *name, char *out,
+                   size_t cap, struct error *e)
+{
+    struct dotenv d;
+    if (!dotenv_read(&d, dotenv_path, e))
+        return false;
+    const char *value = env_lookup(envp, name);
+    if (value == NULL)
+        value = dotenv_lookup(&d, name);
+    for (size_t i = 0; value == NULL && i < NSETTINGS; i++) {
+        if (strcmp(settings[i].name, name) == 0)
+            value = settings[i].def;
+    }
+    snprintf(out, cap, "%s", value ? value : "");
+    dotenv_free(&d);
+    return true;
 }
 
 bool config_load(struct config *out, char *const *envp, const char *dotenv_path, struct error *e)
@@ -416,12 +470,32 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
         }
         ok = set_one(out, s, value, e);
     }
+    /* a key file says ES256, unless JWT_ALGORITHM says otherwise */
+    const char *alg = env_lookup(envp, "JWT_ALGORITHM");
+    if (alg == NULL)
+        alg = dotenv_lookup(&d, "JWT_ALGORITHM");
+    bool alg_given = alg != NULL && alg[0] != '\0';
+    if (ok && !alg_given && out->jwt_keys_file[0] != '\0')
+        out->jwt_algorithm = JWT_ES256;
     dotenv_free(&d);
     if (ok) {
         char why[160];
         out->jwt_secret_len = strlen(out->jwt_secret);
         ok = netaddr_trust_parse(out->trusted_proxies_text, &out->trusted_proxies, why, sizeof why);
     }
+    if (ok && out->jwt_algorithm == JWT_ES256 && out->jwt_keys_file[0] == '\0')
+        ok = setting_error(e, "JWT_KEYS_FILE",
+                           "is required with JWT_ALGORITHM=ES256 (make one with `orgd keys new "
+                           "--file PATH`)");
+    if (ok && out->jwt_algorithm != JWT_ES256 && out->jwt_keys_file[0] != '\0')
+        ok = setting_error(e, "JWT_KEYS_FILE",
+                           "holds ES256 keys, but JWT_ALGORITHM is %s: set it to ES256, or unset "
+                           "JWT_KEYS_FILE",
+                           jwt_alg_name(out->jwt_algorithm));
+    if (ok && out->jwt_algorithm != JWT_ES256 && out->jwt_secret_len == 0)
+        ok = setting_error(e, "JWT_SECRET",
+                           "is required and not set (put it in the environment or .env), unless "
+                           "JWT_ALGORITHM=ES256 with JWT_KEYS_FILE");
     if (ok && out->argon2_memory_kib < 8 * out->argon2_parallelism) {
         setting_error(e, "ARGON2_MEMORY_KIB", "must be at least 8 x ARGON2_PARALLELISM (%ld)",
                       8 * out->argon2_parallelism);
@@ -432,7 +506,9 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
                       "must differ from PORT (%ld), or be 0 to serve /metrics on PORT", out->port);
         ok = false;
     }
-    if (!ok)
+    if (!ok) {
         memset(out->jwt_secret, 0, sizeof out->jwt_secret);
+        memset(out->jwt_previous_secrets, 0, sizeof out->jwt_previous_secrets);
+    }
     return ok;
 }

@@ -19,6 +19,7 @@
 #include "netaddr.h"
 
 #define CONFIG_SECRET_MAX 512
+#define CONFIG_PREVIOUS_SECRETS_MAX 2047
 
 struct config {
     char mongo_uri[1024];
@@ -26,6 +27,8 @@ struct config {
     char jwt_secret[CONFIG_SECRET_MAX + 1];
     size_t jwt_secret_len;
     enum jwt_alg jwt_algorithm;
+    char jwt_keys_file[1024];                                   /* ES256: the JWK Set */
+    char jwt_previous_secrets[CONFIG_PREVIOUS_SECRETS_MAX + 1]; /* HMAC: verify only */
     long jwt_expires_seconds;
     long refresh_token_seconds;  /* a session's lifetime, from its sign-in */
     long refresh_reuse_grace_ms; /* a retry of a refresh this soon is not a reuse */
@@ -71,6 +74,13 @@ struct config {
  * setting (ENV_FILE for a malformed file) and the message as one line, e.g.
  * "PORT: must be an integer from 1 to 65535 (got \"abc\")". */
 bool config_load(struct config *out, char *const *envp, const char *dotenv_path, struct error *e);
+
+/* One setting's text as config_load would find it (the environment, then
+ * the file, then the default), unchecked: for commands that need a
+ * setting or two and not a whole valid configuration (`orgd keys`).
+ * False (e set) only for a malformed file. */
+bool config_lookup(char *const *envp, const char *dotenv_path, const char *name, char *out,
+                   size_t cap, struct error *e);
 
 /* Iterates the settings table: name, default as text, one-line description.
  * Returns false past the end. Used for `orgd --settings` and tests. */

@@ -47,6 +47,8 @@ static atomic_ullong recovery_actions[RECOVERY_ACTION_COUNT];
 static atomic_ullong logins[LOGIN_OUTCOME_COUNT];
 static atomic_ullong sessions_ended[END_COUNT];
 static atomic_ullong refresh_retries;
+static atomic_ullong jwt_keys_loaded;
+static atomic_ullong jwt_reloads[2]; /* [0] failed, [1] loaded */
 static atomic_ullong invitations[INVITATION_OUTCOME_COUNT];
 
 static const char *const command_names[] = {
@@ -210,9 +212,22 @@ void metrics_refresh_retry(void)
     ADD(refresh_retries, 1);
 }
 
+void metrics_jwt_keys(size_t loaded)
+{
+    atomic_store(&jwt_keys_loaded, loaded);
+}
+
+void metrics_jwt_reload(bool loaded)
+{
+    ADD(jwt_reloads[loaded], 1);
+}
+
 void metrics_reset(void)
 {
     atomic_store(&refresh_retries, 0);
+    atomic_store(&jwt_keys_loaded, 0);
+    atomic_store(&jwt_reloads[0], 0);
+    atomic_store(&jwt_reloads[1], 0);
     for (size_t i = 0; i < METRICS_ROUTES_MAX; i++)
         atomic_store(&route_names[i], NULL);
     for (size_t s = 0; s < N_SLOTS; s++) {
@@ -464,6 +479,14 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
            "Refreshes answered with the pair a rotation just made (a retry within "
            "REFRESH_REUSE_GRACE_MS), not taken for reuse.");
     put(&o, "orgd_refresh_retries_total %llu\n", GET(refresh_retries));
+
+    family(&o, "orgd_jwt_keys_loaded", "gauge",
+           "Keys that verify tokens now (JWT_KEYS_FILE's, and HMAC secrets).");
+    put(&o, "orgd_jwt_keys_loaded %llu\n", GET(jwt_keys_loaded));
+    family(&o, "orgd_jwt_key_reloads_total", "counter",
+           "Reloads of JWT_KEYS_FILE (on SIGHUP or a change), by result: error keeps the keys.");
+    put(&o, "orgd_jwt_key_reloads_total{result=\"ok\"} %llu\n", GET(jwt_reloads[1]));
+    put(&o, "orgd_jwt_key_reloads_total{result=\"error\"} %llu\n", GET(jwt_reloads[0]));
 
     family(&o, "orgd_mongo_commands_total", "counter",
            "Commands sent to the database (each one a round trip), by command.");

@@ -105,6 +105,10 @@ void metrics_invitation(enum invitation_outcome o);
 void metrics_sessions_ended(enum session_end why, int64_t n);
 /* A refresh answered as a retry of the rotation just made (sessions.c). */
 void metrics_refresh_retry(void);
+/* The signing keys: how many verify now, and a reload of the key file
+ * (loaded: it replaced the keys; else it failed and they stayed). */
+void metrics_jwt_keys(size_t loaded);
+void metrics_jwt_reload(bool loaded);
 
 /* What the caller reads at scrape time. */
 struct metrics_scrape {

@@ -48,6 +48,7 @@ json_t *handlers__pair_json(const struct token_pair *p, const struct org *org, e
 /* handlers_ops.c */
 bool handle_healthz(struct request *r, struct error *e);
 bool handle_health(struct request *r, struct error *e);
+bool handle_jwks(struct request *r, struct error *e);
 bool handle_readyz(struct request *r, struct error *e);
 
 /* handlers_auth.c */

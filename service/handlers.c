@@ -84,6 +84,7 @@ json_t *handlers__pair_json(const struct token_pair *p, const struct org *org, e
 static bool (*const table[R_COUNT])(struct request *r, struct error *e) = {
     [R_HEALTHZ] = handle_healthz,
     [R_HEALTH] = handle_health,
+    [R_JWKS] = handle_jwks,
     [R_READYZ] = handle_readyz,
     [R_ORG_CREATE] = handle_org_create,
     [R_LOGIN] = handle_login,

@@ -4,6 +4,8 @@
  *   orgd check [--repair]   verify (and repair) the database's consistency
  *   orgd import --source-uri URI --source-db NAME [--dry-run]
  *                           take over the original FastAPI + MongoDB service's data
+ *   orgd keys new|promote KID|retire KID|list [--file F]
+ *                           the ES256 signing keys (cmd_keys.c)
  *   orgd settings           list every setting with its default
  *   orgd --version
  */
@@ -18,6 +20,7 @@
 
 #include "app.h"
 #include "check.h"
+#include "cmd_keys.h"
 #include "config.h"
 #include "faults.h"
 #include "import.h"
@@ -41,6 +44,8 @@ static int usage(FILE *out, int code)
                  "       orgd import --source-uri URI --source-db NAME [--dry-run]\n"
                  "                               take over the database of the original\n"
                  "                               FastAPI + MongoDB service\n"
+                 "       orgd keys new|promote KID|retire KID|list [--file F]\n"
+                 "                               the ES256 signing keys (JWT_KEYS_FILE)\n"
                  "       orgd settings           list the settings and their defaults\n"
                  "       orgd --version\n"
                  "Settings come from the environment, then from the file named by ENV_FILE\n"
@@ -139,13 +144,14 @@ static void *maintenance_main(void *arg)
     }
 }
 
-/* Blocks SIGTERM and SIGINT in this thread and every thread it starts:
- * they go to wait_for_stop's sigwaitinfo, never to a worker. */
+/* Blocks SIGTERM, SIGINT and SIGHUP in this thread and every thread it
+ * starts: they go to wait_for_stop's sigtimedwait, never to a worker. */
 static void block_stop_signals(sigset_t *set)
 {
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -170,11 +176,42 @@ static void maintenance_stop(struct maintenance *m)
     pthread_mutex_destroy(&m->lock);
 }
 
-static void wait_for_stop(const sigset_t *set, const struct config *cfg)
+/* The signing keys again, if JWT_KEYS_FILE changed (or always, on
+ * SIGHUP): one log line and a metric either way; a file that does not
+ * load leaves the keys in use. */
+static void reload_keys(struct app *app, bool force)
 {
+    struct error e = ERROR_INIT;
+    enum jwt_reload r = jwt_reload(app->jwt, force, &e);
+    if (r == JWT_RELOAD_UNCHANGED)
+        return;
+    metrics_jwt_reload(r == JWT_RELOAD_DONE);
+    metrics_jwt_keys(jwt_key_count(app->jwt));
+    if (r == JWT_RELOAD_DONE)
+        log_emit(LOG_INFO, "signing keys reloaded",
+                 json_pack("{s:s, s:I}", "file", app->cfg->jwt_keys_file, "keys",
+                           (json_int_t)jwt_key_count(app->jwt)));
+    else
+        log_emit(LOG_ERROR, "signing keys not reloaded: the keys in use stay",
+                 json_pack("{s:s, s:s}", "file", app->cfg->jwt_keys_file, "detail", e.message));
+}
+
+/* How often JWT_KEYS_FILE is looked at for a change. */
+#define KEYS_CHECK_SECONDS 2
+
+/* Waits for SIGTERM or SIGINT; meanwhile reloads the keys on SIGHUP and
+ * when their file changes. */
+static void wait_for_stop(const sigset_t *set, struct app *app)
+{
+    const struct config *cfg = app->cfg;
     int sig;
-    while ((sig = sigwaitinfo(set, NULL)) < 0)
-        ;
+    for (;;) {
+        struct timespec wait = {KEYS_CHECK_SECONDS, 0};
+        sig = sigtimedwait(set, NULL, &wait);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        reload_keys(app, sig == SIGHUP);
+    }
     log_emit(LOG_INFO, "stopping",
              json_pack("{s:s, s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                        "timeout_seconds", (json_int_t)cfg->shutdown_timeout_seconds));
@@ -195,6 +232,7 @@ static int serve(struct config *cfg)
         return 1;
     }
     metrics_start();
+    metrics_jwt_keys(jwt_key_count(app.jwt));
     if ((srv = server_start(&app, &e)) == NULL) {
         log_text(LOG_ERROR, "cannot start", "%s", e.message);
         app_cleanup(&app);
@@ -204,10 +242,12 @@ static int serve(struct config *cfg)
     struct maintenance m;
     maintenance_start(&m, &app);
     log_emit(LOG_INFO, "started",
-             json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "version", ORGD_VERSION, "host", cfg->host,
-                       "port", (json_int_t)cfg->port, "threads", (json_int_t)cfg->threads,
-                       "database", cfg->master_db, "instance", app.instance_id));
-    wait_for_stop(&stop_signals, cfg);
+             json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:I}", "version", ORGD_VERSION, "host",
+                       cfg->host, "port", (json_int_t)cfg->port, "threads",
+                       (json_int_t)cfg->threads, "database", cfg->master_db, "instance",
+                       app.instance_id, "jwt_algorithm", jwt_alg_name(cfg->jwt_algorithm),
+                       "jwt_keys", (json_int_t)jwt_key_count(app.jwt)));
+    wait_for_stop(&stop_signals, &app);
     server_stop(srv, (int)cfg->shutdown_timeout_seconds);
     maintenance_stop(&m);
     app_cleanup(&app);
@@ -302,6 +342,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return usage(stdout, 0);
+    if (strcmp(cmd, "keys") == 0)
+        return cmd_keys(argc, argv);
     if (strcmp(cmd, "settings") == 0) {
         const char *name, *def, *help;
         for (size_t i = 0; config_setting_at(i, &name, &def, &help); i++)

@@ -7,6 +7,7 @@ const struct route routes[] = {
     {R_HEALTHZ, "GET", "/healthz", false},
     {R_HEALTH, "GET", "/health", false},
     {R_READYZ, "GET", "/readyz", false},
+    {R_JWKS, "GET", "/.well-known/jwks.json", false},
     {R_ORG_CREATE, "POST", "/org/create", true},
     {R_LOGIN, "POST", "/admin/login", true},
     {R_AUTH_CHECK, "GET", "/auth/check", false},

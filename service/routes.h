@@ -51,6 +51,7 @@ enum route_id {
     R_ORGANIZATION_MEMBER_DELETE,
     R_MY_INVITATIONS,
     R_INVITATION_ACCEPT,
+    R_JWKS, /* /.well-known/jwks.json: the public keys tokens verify with */
     R_COUNT
 };
 

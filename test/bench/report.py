@@ -346,6 +346,13 @@ def main():
         print(f"during the logins orgd's {d['hashes']} verifies took "
               f"{d['cpu_s'] * 1000 / d['hashes']:.1f} ms of CPU each: bound "
               f"{argon2_bound(meta):.1f}/s (the login row's reference)")
+    j = meta.get("jwt")
+    if j:
+        print(f"orgd signs {meta.get('jwt_algorithm', 'HS256')}; one access token (lib/jwt.c, "
+              f"{j['tokens']} each): ES256 sign {j['es256']['sign_us']:.0f} µs, first verify "
+              f"{j['es256']['verify_us']:.0f} µs, verify of a token seen before "
+              f"{j['es256']['verify_seen_us']:.2f} µs; HS256 {j['hs256']['sign_us']:.0f} / "
+              f"{j['hs256']['verify_us']:.0f} / {j['hs256']['verify_seen_us']:.2f} µs")
     if max(meta["load_before"], meta["load_after"]) > 1.0:
         print(f"warning: the machine was busy (load average {meta['load_before']} before, "
               f"{meta['load_after']} after): numbers are unreliable")

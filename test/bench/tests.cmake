@@ -9,6 +9,8 @@
 #                        bench's database
 #   bench_hash           one login's argon2id verify with orgd's lib/password.c and
 #                        settings: the argon2 bound for the login scenario
+#   bench_jwt            what one access token costs lib/jwt.c: a sign, a first
+#                        verify and a verify of a token seen before, ES256 and HS256
 #
 #   bench.smoke          scripts/bench --smoke against this build: every scenario,
 #                        about 5 s of load and tiny organization counts; passes when
@@ -29,6 +31,10 @@ target_link_libraries(bench_bare_mongo PRIVATE PkgConfig::MONGOC Threads::Thread
 add_executable(bench_hash ${BENCH_DIR}/hashbench.c)
 target_compile_options(bench_hash PRIVATE ${ORGD_WARNINGS})
 target_link_libraries(bench_hash PRIVATE orgd_core)
+
+add_executable(bench_jwt ${BENCH_DIR}/jwtbench.c)
+target_compile_options(bench_jwt PRIVATE ${ORGD_WARNINGS})
+target_link_libraries(bench_jwt PRIVATE orgd_core)
 
 add_test(NAME bench.smoke
          COMMAND ${PROJECT_SOURCE_DIR}/scripts/bench --smoke --build-dir ${CMAKE_BINARY_DIR})

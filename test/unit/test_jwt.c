@@ -23,7 +23,12 @@ static jwt_t *make(void)
 {
     struct error e;
     error_clear(&e);
-    jwt_t *j = jwt_new(JWT_HS256, key, 32, "orgd", 3600, &e);
+    jwt_t *j = jwt_new(&(struct jwt_settings){.alg = JWT_HS256,
+                                              .secret = key,
+                                              .secret_len = 32,
+                                              .issuer = "orgd",
+                                              .ttl_seconds = 3600},
+                       &e);
     assert_non_null(j);
     return j;
 }
@@ -177,7 +182,12 @@ static void configured_algorithm_is_the_only_one(void **state)
     struct error e;
     error_clear(&e);
     const char key64[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    jwt_t *j = jwt_new(JWT_HS512, key64, 64, "orgd", 3600, &e);
+    jwt_t *j = jwt_new(&(struct jwt_settings){.alg = JWT_HS512,
+                                              .secret = key64,
+                                              .secret_len = 64,
+                                              .issuer = "orgd",
+                                              .ttl_seconds = 3600},
+                       &e);
     assert_non_null(j);
     struct jwt_claims c = {.sub = SUB, .sid = SID, .org = ORG, .role = "owner"};
     char *token = NULL;

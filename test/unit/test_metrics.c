@@ -331,6 +331,8 @@ static void exposition_format_is_well_formed(void **state)
                           "orgd_logins_total",
                           "orgd_sessions_ended_total",
                           "orgd_refresh_retries_total",
+                          "orgd_jwt_keys_loaded",
+                          "orgd_jwt_key_reloads_total",
                           "orgd_mongo_commands_total",
                           "orgd_invitations_total",
                           "orgd_build_info",
