@@ -7,6 +7,7 @@
 
 #include "access.h"
 #include "accounts.h"
+#include "events.h"
 #include "faults.h"
 #include "lifecycle.h"
 #include "roles.h"
@@ -146,8 +147,8 @@ bool account_first_create(struct app *app, const struct caller *who, const struc
     for (int k = 1; slug_try(req, k, slug); k++) {
         error_clear(e);
         lifecycle_draft(slug, req->name, &me, &o.org);
-        if (lifecycle_create(app, &o.org, req->description, NULL, req->has_slug ? "slug" : "name",
-                             e)) {
+        if (lifecycle_create(app, who, &o.org, req->description, NULL,
+                             req->has_slug ? "slug" : "name", e)) {
             snprintf(o.description, sizeof o.description, "%s", req->description);
             return view_of(app, &o, ROLE_OWNER, out, e);
         }
@@ -170,19 +171,33 @@ bool account_first_get(struct app *app, const struct caller *who, const char *id
 
 /* A new display name and/or description, by a guarded swap of the org as
  * read (the name, and so the collection, stays). */
-static bool redescribe(struct app *app, struct org_described *o, const struct org_request *req,
-                       struct error *e)
+static bool redescribe(struct app *app, const struct caller *who, struct org_described *o,
+                       const struct org_request *req, struct error *e)
 {
     struct org next = o->org;
     bool applied = false;
     next.updated_at = clock_now_ms();
     if (req->has_name)
         snprintf(next.display_name, sizeof next.display_name, "%s", req->name);
-    if (!store_org_swap_described(app->store, &o->org, &next,
-                                  req->has_description ? req->description : NULL, &applied, e))
+    struct event_batch b = {0};
+    struct event *ev = event_batch_add(&b);
+    event_draft(ev, "org.updated", o->org.id, "org", o->org.id, who, NULL);
+    if (strcmp(next.display_name, o->org.display_name) != 0)
+        event_change_str(ev, "name", o->org.display_name, next.display_name);
+    if (req->has_description && strcmp(req->description, o->description) != 0)
+        event_change_str(ev, "description", o->description, req->description);
+    if (!events_guard(app, &o->org.pending, e) ||
+        !store_org_swap_described(app->store, &o->org, &next,
+                                  req->has_description ? req->description : NULL,
+                                  event_batch_list(&b), &applied, e)) {
+        event_batch_drop(&b);
         return false;
-    if (!applied)
+    }
+    if (!applied) {
+        event_batch_drop(&b);
         return access_busy(e, "changed");
+    }
+    event_batch_commit(app, &b);
     o->org = next;
     if (req->has_description)
         snprintf(o->description, sizeof o->description, "%s", req->description);
@@ -227,12 +242,12 @@ bool account_first_update(struct app *app, const struct caller *who, const char 
     FAULT("org_update.after_checks");
     for (int k = 2; rename; k++) {
         error_clear(e);
-        if (lifecycle_rename(app, &o.org, slug, display, field, e))
+        if (lifecycle_rename(app, who, &o.org, slug, display, field, e))
             break;
         if (e->kind != ERR_CONFLICT || !new_slug(&o.org, req, k, slug))
             return false; /* a taken slug the body gave, or no free one derived */
     }
-    if (((req->has_name && !rename) || req->has_description) && !redescribe(app, &o, req, e))
+    if (((req->has_name && !rename) || req->has_description) && !redescribe(app, who, &o, req, e))
         return false;
     return view_of(app, &o, m.role, out, e);
 }
@@ -244,5 +259,5 @@ bool account_first_delete(struct app *app, const struct caller *who, const char 
     struct membership m;
     const struct access_ref ref = {.id = id};
     return access_org(app, who, &ref, ACCESS_ACT, &o, &m, e) &&
-           roles_require(m.role, ACT_DELETE, e) && lifecycle_delete(app, &o.org, e);
+           roles_require(m.role, ACT_DELETE, e) && lifecycle_delete(app, who, &o.org, e);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "events.h"
 #include "faults.h"
 #include "log.h"
 #include "metrics.h"
@@ -20,7 +21,7 @@ static void upgrade_hash(struct app *app, const struct account *a, const struct 
     struct error le = ERROR_INIT;
     bool applied = false;
     if (password_hash(app->hasher, pw->text, pw->len, fresh, &le) &&
-        store_account_update(app->store, a, NULL, fresh, &applied, &le) && applied)
+        store_account_update(app->store, a, NULL, fresh, NULL, &applied, &le) && applied)
         log_emit(LOG_INFO, "password rehashed", json_pack("{s:s}", "account_id", a->id));
     else
         log_emit(LOG_WARN, "password rehash skipped",
@@ -117,8 +118,19 @@ bool accounts_draft(struct app *app, const char *email, const struct secret_text
 bool accounts_create(struct app *app, const char *email, const struct secret_text *pw,
                      const char *username, enum origin origin, struct account *out, struct error *e)
 {
-    bool ok = accounts_draft(app, email, pw, username, origin, out, e) &&
-              store_account_insert(app->store, out, e);
+    bool ok = accounts_draft(app, email, pw, username, origin, out, e);
+    struct event_batch b = {0};
+    if (ok) {
+        struct event *ev = event_batch_add(&b);
+        event_draft(ev, "account.created", NULL, "account", out->id, NULL, out->id);
+        event_change_str(ev, "email", NULL, out->email);
+        event_change_str(ev, "origin", NULL, origin_name(origin));
+        ok = store_account_insert(app->store, out, event_batch_list(&b), e);
+    }
+    if (ok)
+        event_batch_commit(app, &b);
+    else
+        event_batch_drop(&b);
     explicit_bzero(out->password_hash, sizeof out->password_hash);
     if (!ok && e->kind == ERR_CONFLICT) { /* the unique index decided a race */
         error_clear(e);
@@ -170,14 +182,22 @@ bool accounts_change_password(struct app *app, const struct caller *who,
               accounts_reauthenticate(app, &me, &req->current_password, client, &verified, e) &&
               password_hash(app->hasher, req->new_password.text, req->new_password.len, hash, e);
     FAULT("password.after_check");
-    ok = ok && store_account_update(app->store, &verified, NULL, hash, &applied, e);
+    struct event_batch b = {0};
+    if (ok)
+        event_draft(event_batch_add(&b), "account.password_changed", NULL, "account",
+                    who->account.id, who, NULL);
+    ok = ok && events_guard(app, &verified.pending, e) &&
+         store_account_update(app->store, &verified, NULL, hash, event_batch_list(&b), &applied, e);
     explicit_bzero(hash, sizeof hash);
+    if (!ok || !applied)
+        event_batch_drop(&b);
     if (!ok)
         return false;
     if (!applied) /* the account changed since its password was checked: another change won */
         return error_set(e, ERR_CONFLICT,
                          "the account changed while the password was being changed (another "
                          "change won); nothing was changed");
+    event_batch_commit(app, &b);
     log_emit(LOG_INFO, "password changed", json_pack("{s:s}", "account_id", who->account.id));
     /* the change is made: a failure to end the other sessions is logged,
      * not turned into an error the client would take for "unchanged" */

@@ -119,6 +119,10 @@ static const struct setting settings[] = {
      NULL, false, "how often interrupted operations are looked for"},
     {"RECOVERY_AGE_SECONDS", T_LONG, "60", OFF(recovery_age_seconds), 0, 0, 86400, NULL, NULL,
      false, "an operation older than this is taken as interrupted and finished or undone"},
+    {"EVENTS_RETENTION_DAYS", T_LONG, "365", OFF(events_retention_days), 0, 0, 36500, NULL, NULL,
+     false,
+     "audit log events older than this are removed (the newest of each chain stays); 0 = "
+     "kept for ever"},
     {"DOCS_DIR", T_STRING, "", OFF(docs_dir), SZ(docs_dir), 0, 1023, NULL, NULL, false,
      "directory of the Swagger UI assets served at /docs; empty = the one chosen at build time"},
     {"METRICS_PORT", T_LONG, "0", OFF(metrics_port), 0, 0, 65535, NULL, NULL, false,

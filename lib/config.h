@@ -62,6 +62,7 @@ struct config {
     long shutdown_timeout_seconds;
     long recovery_interval_seconds;
     long recovery_age_seconds;
+    long events_retention_days; /* 0 = kept for ever */
     char docs_dir[1024];  /* Swagger UI assets; "" = the directory chosen at build time */
     long metrics_port;    /* 0 = /metrics on PORT; else on HOST:METRICS_PORT only */
     char fault_point[64]; /* honoured only by test builds (ORGD_FAULTS) */

@@ -182,7 +182,7 @@ static bool step_account(struct run *r, const struct source_account *sa, const c
     memcpy(fresh.email, email_key, EMAIL_BUF);
     memcpy(fresh.password_hash, sa->password_hash, PASSWORD_HASH_BUF);
     fresh.created_at = sa->created_at > 0 ? sa->created_at : clock_now_ms();
-    bool ok = store_account_insert(st, &fresh, e);
+    bool ok = store_account_insert(st, &fresh, NULL, e);
     explicit_bzero(fresh.password_hash, sizeof fresh.password_hash);
     if (ok)
         r->report->accounts_imported++;
@@ -243,7 +243,7 @@ static bool import_org(struct run *r, const struct source_org *so,
     struct membership m = {.role = ROLE_OWNER, .member_at = clock_now_ms()};
     memcpy(m.account_id, admin->id, ID_BUF);
     memcpy(m.org_id, so->id, ID_BUF);
-    if (!r->dry_run && !store_membership_insert(st, &m, e)) {
+    if (!r->dry_run && !store_membership_insert(st, &m, NULL, e)) {
         if (e->kind != ERR_CONFLICT) /* a conflict: an earlier run made it */
             return false;
         error_clear(e);

@@ -6,6 +6,7 @@
 
 #include "access.h"
 #include "accounts.h"
+#include "events.h"
 #include "faults.h"
 #include "log.h"
 #include "metrics.h"
@@ -51,11 +52,42 @@ static bool not_a_member(struct app *app, const char *org_id, const char *email_
     return error_set(e, ERR_CONFLICT, "this person is already a member");
 }
 
-/* Ends invitation v (as read): revoked, its slot given back. */
-static bool end_invitation(struct app *app, const struct invitation *v, bool *applied,
-                           struct error *e)
+/* Ends invitation v (as read) for who (NULL: the system): revoked, its
+ * slot given back; `why` says so in its event. */
+static bool end_invitation(struct app *app, const struct caller *who, const struct invitation *v,
+                           const char *why, bool *applied, struct error *e)
 {
-    return store_invitation_move(app->store, v, INV_REVOKED, NULL, clock_now_ms(), applied, e);
+    struct event_batch b = {0};
+    struct event *ev = event_batch_add(&b);
+    event_draft(ev, "invitation.revoked", v->org_id, "invitation", v->id, who, NULL);
+    event_change_str(ev, "status", invitation_status_name(v->status),
+                     invitation_status_name(INV_REVOKED));
+    event_change_str(ev, "reason", NULL, why);
+    bool ok = events_guard(app, &v->pending, e) &&
+              store_invitation_move(app->store, v, INV_REVOKED, NULL, clock_now_ms(),
+                                    event_batch_list(&b), applied, e);
+    if (ok && *applied)
+        event_batch_commit(app, &b);
+    else
+        event_batch_drop(&b);
+    return ok;
+}
+
+/* The events of an accepted invitation: the invitation's, and the member's
+ * when it made one (who NULL: recovery finished it). */
+static void accepted_events(struct event_batch *b, const struct caller *who,
+                            const struct invitation *v, const char *account_id, bool joined)
+{
+    struct event *ev = event_batch_add(b);
+    event_draft(ev, "invitation.accepted", v->org_id, "invitation", v->id, who, account_id);
+    event_change_str(ev, "status", "pending", "accepted");
+    event_change_str(ev, "account_id", NULL, account_id);
+    if (joined) {
+        struct event *m = event_batch_add(b);
+        event_draft(m, "member.added", v->org_id, "member", account_id, who, account_id);
+        event_change_str(m, "role", NULL, role_name(v->role));
+        event_change_str(m, "invitation_id", NULL, v->id);
+    }
 }
 
 /* Inserts v, replacing the invitation that holds its (org, e-mail) slot:
@@ -63,12 +95,20 @@ static bool end_invitation(struct app *app, const struct invitation *v, bool *ap
  * so a conflict names the holder, which is revoked (a guarded transition:
  * an accept of it that got there first wins, and this is a 409) before the
  * insert is tried again. *replaced counts those revoked. */
-static bool insert_replacing(struct app *app, const struct invitation *v, int64_t *replaced,
-                             struct error *e)
+static bool insert_replacing(struct app *app, const struct caller *who, const struct invitation *v,
+                             int64_t *replaced, struct error *e)
 {
     for (int attempt = 0; attempt < 8; attempt++) {
-        if (store_invitation_insert(app->store, v, e))
+        struct event_batch b = {0};
+        struct event *ev = event_batch_add(&b);
+        event_draft(ev, "invitation.created", v->org_id, "invitation", v->id, who, NULL);
+        event_change_str(ev, "email", NULL, v->email);
+        event_change_str(ev, "role", NULL, role_name(v->role));
+        if (store_invitation_insert(app->store, v, event_batch_list(&b), e)) {
+            event_batch_commit(app, &b);
             return true;
+        }
+        event_batch_drop(&b);
         if (e->kind != ERR_CONFLICT || attempt == 7) /* never end on a revoke: no insert follows */
             break;
         error_clear(e);
@@ -85,7 +125,7 @@ static bool insert_replacing(struct app *app, const struct invitation *v, int64_
                              "an invitation to this e-mail is being accepted; "
                              "retry shortly");
         }
-        if (!end_invitation(app, &holder, &applied, e))
+        if (!end_invitation(app, who, &holder, "replaced", &applied, e))
             return false;
         *replaced += applied;
         FAULT("invite.after_replace");
@@ -125,7 +165,7 @@ bool invitations_create(struct app *app, const struct caller *who, const char *o
     v->expires_at = v->created_at + (int64_t)app->cfg->invitation_seconds * 1000;
     snprintf(out->org_name, sizeof out->org_name, "%s", o.org.name);
     int64_t replaced = 0;
-    if (!insert_replacing(app, v, &replaced, e)) {
+    if (!insert_replacing(app, who, v, &replaced, e)) {
         explicit_bzero(out->token, sizeof out->token);
         return false;
     }
@@ -136,7 +176,7 @@ bool invitations_create(struct app *app, const struct caller *who, const char *o
     if (!not_a_member(app, o.org.id, v->email, &me)) {
         bool applied = false;
         struct error ue = ERROR_INIT;
-        if (!end_invitation(app, v, &applied, &ue) || !applied)
+        if (!end_invitation(app, who, v, "already a member", &applied, &ue) || !applied)
             log_emit(LOG_WARN, "invitation to a member left pending",
                      json_pack("{s:s, s:s}", "invitation_id", v->id, "error", ue.message));
         explicit_bzero(out->token, sizeof out->token);
@@ -188,7 +228,7 @@ bool invitations_revoke(struct app *app, const struct caller *who, const char *o
         if (!found || strcmp(v.org_id, o.org.id) != 0 || v.status != INV_PENDING)
             return error_set(e, ERR_NOT_FOUND, "no such pending invitation");
         FAULT("revoke.after_read");
-        if (!end_invitation(app, &v, &applied, e))
+        if (!end_invitation(app, who, &v, "revoked", &applied, e))
             return false;
         if (applied) {
             metrics_invitation(INVITATION_REVOKED);
@@ -326,7 +366,8 @@ static bool inviter_may_grant(struct app *app, const struct invitation *v, struc
         return true;
     bool applied = false;
     struct error ue = ERROR_INIT;
-    end_invitation(app, v, &applied, &ue); /* best effort: the 410 stands either way */
+    /* best effort: the 410 stands either way */
+    end_invitation(app, NULL, v, "its inviter may no longer grant its role", &applied, &ue);
     return refused(e, ERR_GONE,
                    "this invitation is no longer valid: the person who sent it may no longer "
                    "grant its role");
@@ -374,7 +415,8 @@ bool invitations_accept(struct app *app, const struct caller *who, const struct 
     bool applied = false;
     /* the guarded transition that decides this invitation's fate: of this
      * accept and a revoke, a replacing invite or another accept, one wins */
-    if (!store_invitation_move(app->store, &v, INV_ACCEPTING, out->account.id, now, &applied, e))
+    if (!store_invitation_move(app->store, &v, INV_ACCEPTING, out->account.id, now, NULL, &applied,
+                               e))
         return false;
     if (!applied)
         return moved_on(app, &v, e);
@@ -385,10 +427,10 @@ bool invitations_accept(struct app *app, const struct caller *who, const struct 
     memcpy(m->org_id, v.org_id, ID_BUF);
     m->role = v.role;
     m->member_at = now;
-    bool joined = store_membership_insert(app->store, m, e);
+    bool joined = store_membership_insert(app->store, m, NULL, e);
     if (!joined && e->kind != ERR_CONFLICT) {
         struct error ue = ERROR_INIT; /* back to pending, or recovery does it */
-        store_invitation_move(app->store, &v, INV_PENDING, NULL, now, &applied, &ue);
+        store_invitation_move(app->store, &v, INV_PENDING, NULL, now, NULL, &applied, &ue);
         return false;
     }
     FAULT("accept.after_membership");
@@ -402,14 +444,25 @@ bool invitations_accept(struct app *app, const struct caller *who, const struct 
             !store_membership_delete(app->store, m->account_id, m->org_id, &ue))
             log_emit(LOG_WARN, "membership of a deleted org left for check --repair",
                      json_pack("{s:s, s:s}", "org_id", v.org_id, "error", ue.message));
-        store_invitation_move(app->store, &v, INV_REVOKED, NULL, now, &applied, &ue);
+        store_invitation_move(app->store, &v, INV_REVOKED, NULL, now, NULL, &applied, &ue);
         *e = oe;
         return false;
     }
+    /* the accept's end carries its events (recovery finishes one left
+     * accepting, and writes them then) */
     struct error se = ERROR_INIT;
-    if (!store_invitation_move(app->store, &v, INV_ACCEPTED, NULL, now, &applied, &se) || !applied)
+    struct event_batch b = {0};
+    accepted_events(&b, who, &v, out->account.id, joined);
+    if (events_guard(app, &v.pending, &se) &&
+        store_invitation_move(app->store, &v, INV_ACCEPTED, NULL, now, event_batch_list(&b),
+                              &applied, &se) &&
+        applied) {
+        event_batch_commit(app, &b);
+    } else {
+        event_batch_drop(&b);
         log_emit(LOG_WARN, "invitation left accepting for recovery",
                  json_pack("{s:s, s:s}", "invitation_id", v.id, "error", se.message));
+    }
     if (!joined) { /* already a member: one membership */
         error_clear(e);
         return error_set(e, ERR_CONFLICT, "already a member of this organization");
@@ -437,8 +490,18 @@ bool invitations_recover(struct app *app, int64_t before_ms, int *done, struct e
             continue; /* the database cannot tell now: next pass */
         bool applied = false;
         enum invitation_status to = member ? INV_ACCEPTED : INV_PENDING;
-        if (store_invitation_move(app->store, &stuck[i], to, NULL, clock_now_ms(), &applied, &le) &&
-            applied) {
+        struct event_batch b = {0};
+        if (member)
+            accepted_events(&b, NULL, &stuck[i], stuck[i].accepting_by, true);
+        bool moved = (!member || events_guard(app, &stuck[i].pending, &le)) &&
+                     store_invitation_move(app->store, &stuck[i], to, NULL, clock_now_ms(),
+                                           member ? event_batch_list(&b) : NULL, &applied, &le) &&
+                     applied;
+        if (moved)
+            event_batch_commit(app, &b);
+        else
+            event_batch_drop(&b);
+        if (moved) {
             (*done)++;
             enum recovery_action a = member ? RECOVERY_FINISH_ACCEPT : RECOVERY_UNDO_ACCEPT;
             metrics_recovery_action(a);

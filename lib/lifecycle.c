@@ -78,18 +78,42 @@ bool lifecycle_release_account(struct app *app, const char *id, const char *exce
 }
 
 bool lifecycle_settle(struct app *app, struct org *o, struct org next, const char *doing,
-                      struct error *e)
+                      struct event_batch *b, struct error *e)
 {
     next.state = ORG_ACTIVE;
     next.has_op = false;
     memset(&next.op, 0, sizeof next.op);
     bool applied = false;
-    if (!store_org_swap(app->store, o, &next, &applied, e))
+    /* the drafts the document carries are those of operations that ended
+     * before this one: in the chain first, then replaced */
+    static const struct pending_list none = {NULL, 0};
+    const struct pending_list *carried = b != NULL ? event_batch_list(b) : &none;
+    if (!events_guard(app, &o->pending, e)) {
+        if (b != NULL)
+            event_batch_drop(b);
         return false;
-    if (!applied)
-        return error_set(e, ERR_BUSY, "the organization changed while it was being %s", doing);
+    }
+    bool ok = store_org_swap_described(app->store, o, &next, NULL, carried, &applied, e);
+    if (!ok || !applied) {
+        if (b != NULL)
+            event_batch_drop(b);
+        return ok ? error_set(e, ERR_BUSY, "the organization changed while it was being %s", doing)
+                  : false;
+    }
+    if (b != NULL)
+        event_batch_commit(app, b);
     *o = next;
     return true;
+}
+
+/* The event of an org operation, drafted for `who` (NULL: the system). */
+static struct event *org_event(struct event_batch *b, const char *action, const struct org *o,
+                               const struct caller *who, const char *account_id)
+{
+    struct event *ev = event_batch_add(b);
+    if (ev != NULL)
+        event_draft(ev, action, o->id, "org", o->id, who, account_id);
+    return ev;
 }
 
 /* ---- create ---- */
@@ -171,8 +195,9 @@ static bool create_collection(struct app *app, struct org *o, const char *field,
  * do before doing it; a failed step undoes the earlier ones
  * (lifecycle_create_undo), and recovery does the same for a process that
  * died midway. `field` names the name in errors. */
-bool lifecycle_create(struct app *app, struct org *o, const char *description,
-                      const struct account *new_owner, const char *field, struct error *e)
+bool lifecycle_create(struct app *app, const struct caller *who, struct org *o,
+                      const char *description, const struct account *new_owner, const char *field,
+                      struct error *e)
 {
     if (!store_org_insert(app->store, o, description, e)) {
         if (e->kind == ERR_CONFLICT) {
@@ -182,7 +207,7 @@ bool lifecycle_create(struct app *app, struct org *o, const char *description,
         return false;
     }
     FAULT("create.after_metadata");
-    if (new_owner != NULL && !store_account_insert(app->store, new_owner, e)) {
+    if (new_owner != NULL && !store_account_insert(app->store, new_owner, NULL, e)) {
         undo_or_log(app, o, false, "admin insert failed");
         if (e->kind == ERR_CONFLICT) {
             error_field(e, "email", "is already registered");
@@ -194,7 +219,7 @@ bool lifecycle_create(struct app *app, struct org *o, const char *description,
     struct membership m = {.role = ROLE_OWNER, .member_at = o->created_at};
     memcpy(m.account_id, o->owner_id, ID_BUF);
     memcpy(m.org_id, o->id, ID_BUF);
-    if (!store_membership_insert(app->store, &m, e)) {
+    if (!store_membership_insert(app->store, &m, NULL, e)) {
         undo_or_log(app, o, false, "membership insert failed");
         return false;
     }
@@ -204,7 +229,19 @@ bool lifecycle_create(struct app *app, struct org *o, const char *description,
     FAULT("create.after_collection");
 
     struct org created = *o;
-    if (!lifecycle_settle(app, o, *o, "created", e)) {
+    struct event_batch b = {0};
+    struct event *ev = org_event(&b, "org.created", o, who, o->owner_id);
+    event_change_str(ev, "name", NULL, o->name);
+    if (strcmp(o->display_name, o->name) != 0)
+        event_change_str(ev, "display_name", NULL, o->display_name);
+    event_change_str(ev, "collection", NULL, o->collection);
+    event_change_str(ev, "owner_id", NULL, o->owner_id);
+    if (new_owner != NULL) { /* its account, made by this create, in its own chain */
+        struct event *acc = event_batch_add(&b);
+        event_draft(acc, "account.created", NULL, "account", new_owner->id, who, new_owner->id);
+        event_change_str(acc, "email", NULL, new_owner->email);
+    }
+    if (!lifecycle_settle(app, o, *o, "created", &b, e)) {
         if (e->kind != ERR_BUSY) /* busy: recovery has it already */
             undo_or_log(app, &created, true, "activate failed");
         return false;
@@ -243,10 +280,21 @@ static bool rename_undo(struct app *app, struct org *o, struct error *e)
     snprintf(back.name_key, sizeof back.name_key, "%s", o->op.from_key);
     snprintf(back.collection, sizeof back.collection, "%s", o->op.from_collection);
     back.updated_at = clock_now_ms();
-    return lifecycle_settle(app, o, back, "renamed", e);
+    return lifecycle_settle(app, o, back, "renamed", NULL, e);
 }
 
-bool lifecycle_rename_finish(struct app *app, struct org *o, struct error *e)
+/* The event of a rename, from the renaming org's op: what it was, what it is. */
+static void renamed_event(struct event_batch *b, const struct org *o, const struct caller *who)
+{
+    struct event *ev = org_event(b, "org.renamed", o, who, NULL);
+    event_change_str(ev, "name", o->op.from_name, o->name);
+    if (o->op.from_display_name[0] != '\0' && strcmp(o->op.from_display_name, o->display_name) != 0)
+        event_change_str(ev, "display_name", o->op.from_display_name, o->display_name);
+    event_change_str(ev, "collection", o->op.from_collection, o->op.to_collection);
+}
+
+bool lifecycle_rename_finish(struct app *app, const struct caller *who, struct org *o,
+                             struct error *e)
 {
     const char *from = o->op.from_collection, *to = o->op.to_collection;
     struct error step = ERROR_INIT;
@@ -287,7 +335,9 @@ bool lifecycle_rename_finish(struct app *app, struct org *o, struct error *e)
     struct org done = *o;
     snprintf(done.collection, sizeof done.collection, "%s", to);
     done.updated_at = clock_now_ms();
-    return lifecycle_settle(app, o, done, "renamed", e);
+    struct event_batch b = {0};
+    renamed_event(&b, o, who);
+    return lifecycle_settle(app, o, done, "renamed", &b, e);
 }
 
 /* Undoes a rename whose collection step failed, but only when the
@@ -304,8 +354,9 @@ static void rename_undo_if_unmoved(struct app *app, struct org *o)
              json_pack("{s:s, s:s}", "org_id", o->id, "error", ue.message));
 }
 
-bool lifecycle_rename(struct app *app, struct org *o, const char *new_name,
-                      const char *new_display_name, const char *field, struct error *e)
+bool lifecycle_rename(struct app *app, const struct caller *who, struct org *o,
+                      const char *new_name, const char *new_display_name, const char *field,
+                      struct error *e)
 {
     char key[NAME_BUF];
     names_org_key(new_name, key);
@@ -321,10 +372,19 @@ bool lifecycle_rename(struct app *app, struct org *o, const char *new_name,
 
     if (strcmp(key, o->name_key) == 0) {
         /* same key (a change of case): same collection, one write */
-        if (!store_org_swap(app->store, o, &next, &applied, e))
-            return false;
-        if (!applied)
-            return access_busy(e, "changed");
+        struct event_batch b = {0};
+        struct event *ev = org_event(&b, "org.renamed", o, who, NULL);
+        event_change_str(ev, "name", o->name, next.name);
+        if (strcmp(o->display_name, next.display_name) != 0)
+            event_change_str(ev, "display_name", o->display_name, next.display_name);
+        if (!events_guard(app, &o->pending, e) ||
+            !store_org_swap_described(app->store, o, &next, NULL, event_batch_list(&b), &applied,
+                                      e) ||
+            !applied) {
+            event_batch_drop(&b);
+            return applied || e->kind != ERR_OK ? false : access_busy(e, "changed");
+        }
+        event_batch_commit(app, &b);
         *o = next;
         return true;
     }
@@ -353,7 +413,7 @@ bool lifecycle_rename(struct app *app, struct org *o, const char *new_name,
     FAULT("rename.after_reserve");
 
     /* step 2 and 3: move the collection, then activate */
-    if (!lifecycle_rename_finish(app, &next, e)) {
+    if (!lifecycle_rename_finish(app, who, &next, e)) {
         if (e->kind == ERR_UNAVAILABLE || e->kind == ERR_INTERNAL)
             rename_undo_if_unmoved(app, &next);
         return false;
@@ -449,10 +509,27 @@ static bool delete_rest(struct app *app, const struct org *o, struct error *e)
 
 bool lifecycle_delete_finish(struct app *app, const struct org *o, struct error *e)
 {
-    return drop_unclaimed(app, o, e) && delete_rest(app, o, e);
+    /* its event is in the chain before its document goes (a process that
+     * died after the mark left it as a draft there) */
+    return events_guard(app, &o->pending, e) && drop_unclaimed(app, o, e) && delete_rest(app, o, e);
 }
 
-bool lifecycle_delete(struct app *app, const struct org *cur, struct error *e)
+/* Back to active after a failed drop: the delete's own draft goes with
+ * it, unappended (the drafts before it were appended before the mark). */
+static bool undo_delete(struct app *app, struct org *marked, struct org back, struct error *e)
+{
+    static const struct pending_list none = {NULL, 0};
+    back.state = ORG_ACTIVE;
+    back.has_op = false;
+    memset(&back.op, 0, sizeof back.op);
+    bool applied = false;
+    if (!store_org_swap_described(app->store, marked, &back, NULL, &none, &applied, e))
+        return false;
+    return applied || error_set(e, ERR_BUSY, "the organization changed while it was being deleted");
+}
+
+bool lifecycle_delete(struct app *app, const struct caller *who, const struct org *cur,
+                      struct error *e)
 {
     struct org o = *cur;
     struct org next = o;
@@ -460,10 +537,21 @@ bool lifecycle_delete(struct app *app, const struct org *cur, struct error *e)
     next.has_op = true;
     next.updated_at = next.op.started_at = next.op.touched_at = clock_now_ms();
     bool applied = false;
-    if (!store_org_swap(app->store, &o, &next, &applied, e))
+    /* the mark is the point of no return (recovery finishes a delete), so
+     * it carries the event; it is appended once the collection is gone */
+    struct event_batch b = {0};
+    struct event *ev = org_event(&b, "org.deleted", &o, who, NULL);
+    event_change_str(ev, "name", o.name, NULL);
+    event_change_str(ev, "collection", o.collection, NULL);
+    if (!events_guard(app, &o.pending, e) ||
+        !store_org_swap_described(app->store, &o, &next, NULL, event_batch_list(&b), &applied, e)) {
+        event_batch_drop(&b);
         return false;
-    if (!applied)
+    }
+    if (!applied) {
+        event_batch_drop(&b);
         return access_busy(e, "changed");
+    }
     FAULT("delete.after_mark");
 
     if (!drop_unclaimed(app, &next, e)) {
@@ -471,12 +559,16 @@ bool lifecycle_delete(struct app *app, const struct org *cur, struct error *e)
         struct error ue = ERROR_INIT;
         bool exists = false;
         if (store_collection_exists(app->store, next.collection, &exists, &ue) && exists &&
-            lifecycle_settle(app, &next, o, "deleted", &ue))
+            undo_delete(app, &next, o, &ue)) {
+            event_batch_drop(&b);
             return false;
+        }
+        event_batch_drop(&b); /* recovery finishes the delete, and appends its draft */
         log_emit(LOG_WARN, "delete left to recovery",
                  json_pack("{s:s, s:s}", "org_id", o.id, "error", ue.message));
         return false;
     }
+    event_batch_commit(app, &b);
     if (!delete_rest(app, &next, e))
         return false;
     log_emit(LOG_INFO, "organization deleted",

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "events.h"
 #include "faults.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -145,8 +146,8 @@ static bool owner_left(struct app *app, const char *org_id)
 
 /* One try at a role change on target (as read); *applied false: the
  * membership changed meanwhile (read it again). */
-static bool set_role_once(struct app *app, struct org *o, struct membership *target, enum role role,
-                          bool *applied, struct error *e)
+static bool set_role_once(struct app *app, const struct caller *who, struct org *o,
+                          struct membership *target, enum role role, bool *applied, struct error *e)
 {
     *applied = false;
     bool demote = target->role == ROLE_OWNER && role != ROLE_OWNER;
@@ -158,17 +159,28 @@ static bool set_role_once(struct app *app, struct org *o, struct membership *tar
     }
     if (demote) /* first: a crash after it leaves owner_id on an owner either way */
         owner_follows(app, o, target->account_id);
-    if (!store_membership_set_role(app->store, target, role, applied, e))
-        return false;
-    if (!*applied)
-        return true;
+    struct event_batch b = {0};
+    struct event *ev = event_batch_add(&b);
+    event_draft(ev, "member.role_changed", o->id, "member", target->account_id, who, NULL);
+    event_change_str(ev, "role", role_name(target->role), role_name(role));
+    if (!events_guard(app, &target->pending, e) ||
+        !store_membership_set_role(app->store, target, role, event_batch_list(&b), applied, e) ||
+        !*applied) {
+        event_batch_drop(&b);
+        return *applied || e->kind == ERR_OK;
+    }
     target->version++;
     if (demote && !owner_left(app, o->id)) {
+        /* undone: its draft goes with the role put back */
+        static const struct pending_list none = {NULL, 0};
         struct error ue = ERROR_INIT;
         bool back = false;
-        store_membership_set_role(app->store, target, ROLE_OWNER, &back, &ue);
+        store_membership_set_role(app->store, target, ROLE_OWNER, &none, &back, &ue);
+        event_batch_drop(&b);
         return error_set(e, ERR_CONFLICT, "the last owner cannot be demoted");
     }
+    event_batch_refs(&b, &target->pending);
+    event_batch_commit(app, &b);
     target->role = role;
     return true;
 }
@@ -190,7 +202,7 @@ bool members_set_role(struct app *app, const struct caller *who, const char *org
     bool applied = false;
     for (int attempt = 0; attempt < 3 && !applied; attempt++) {
         if (!member_of(app, o.org.id, account_id, &target, e) ||
-            !set_role_once(app, &o.org, &target, role, &applied, e))
+            !set_role_once(app, who, &o.org, &target, role, &applied, e))
             return false;
     }
     if (!applied)
@@ -205,12 +217,14 @@ bool members_set_role(struct app *app, const struct caller *who, const char *org
  * in the org ended: owner_id moves off the account, an account made by
  * /org/create with no other org goes, then the membership. Each step is
  * idempotent, so recovery runs them again for a removal a crash left. */
-static bool finish_removal(struct app *app, const char *org_id, const char *account_id,
-                           struct error *e)
+static bool finish_removal(struct app *app, const struct membership *marked, struct error *e)
 {
+    const char *org_id = marked->org_id, *account_id = marked->account_id;
     struct org o;
     bool found = false;
-    if (!store_org_by_id(app->store, org_id, &o, &found, e))
+    /* the removal's event is in the chain before its membership goes */
+    if (!events_guard(app, &marked->pending, e) ||
+        !store_org_by_id(app->store, org_id, &o, &found, e))
         return false;
     if (found)
         owner_follows(app, &o, account_id);
@@ -241,18 +255,31 @@ static bool mark_once(struct app *app, const struct caller *who, const char *org
         return false;
     /* marked first: from here on the removal is finished, by this request
      * or by recovery; and a marked owner no longer counts, so two owners
-     * removing each other at once cannot both go */
-    if (!store_membership_mark_removing(app->store, target, clock_now_ms(), applied, e))
-        return false;
-    if (!*applied)
-        return true;
+     * removing each other at once cannot both go. The mark carries the
+     * event. */
+    struct event_batch b = {0};
+    struct event *ev = event_batch_add(&b);
+    event_draft(ev, self ? "member.left" : "member.removed", org_id, "member", target->account_id,
+                who, NULL);
+    event_change_str(ev, "role", role_name(target->role), NULL);
+    if (!events_guard(app, &target->pending, e) ||
+        !store_membership_mark_removing(app->store, target, clock_now_ms(), event_batch_list(&b),
+                                        applied, e) ||
+        !*applied) {
+        event_batch_drop(&b);
+        return *applied || e->kind == ERR_OK;
+    }
     target->version++;
     if (target->role == ROLE_OWNER && !owner_left(app, org_id)) {
+        static const struct pending_list none = {NULL, 0};
         struct error ue = ERROR_INIT;
         bool back = false;
-        store_membership_mark_removing(app->store, target, 0, &back, &ue);
+        store_membership_mark_removing(app->store, target, 0, &none, &back, &ue);
+        event_batch_drop(&b);
         return error_set(e, ERR_CONFLICT, "the last owner cannot %s", what);
     }
+    event_batch_refs(&b, &target->pending);
+    event_batch_commit(app, &b);
     return true;
 }
 
@@ -278,7 +305,7 @@ bool members_remove(struct app *app, const struct caller *who, const char *org_i
     if (!end_sessions_in(app, account_id, o.org.id, &ended, e))
         return false;
     FAULT("member_remove.after_sessions");
-    if (!finish_removal(app, o.org.id, account_id, e))
+    if (!finish_removal(app, &target, e))
         return false;
     FAULT("member_remove.after_membership");
     log_emit(LOG_INFO, self ? "member left" : "member removed",
@@ -298,7 +325,7 @@ bool members_recover(struct app *app, int64_t before_ms, int *done, struct error
         struct error le = ERROR_INIT;
         int64_t ended = 0;
         bool ok = end_sessions_in(app, stuck[i].account_id, stuck[i].org_id, &ended, &le) &&
-                  finish_removal(app, stuck[i].org_id, stuck[i].account_id, &le);
+                  finish_removal(app, &stuck[i], &le);
         if (ok)
             (*done)++;
         metrics_recovery_action(ok ? RECOVERY_FINISH_REMOVAL : RECOVERY_FAILED);

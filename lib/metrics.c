@@ -48,6 +48,35 @@ static atomic_ullong logins[LOGIN_OUTCOME_COUNT];
 static atomic_ullong sessions_ended[END_COUNT];
 static atomic_ullong refresh_retries;
 static atomic_ullong jwt_keys_loaded;
+/* the actions of DESIGN's list, then "other" */
+static const char *const event_actions[] = {"org.created",
+                                            "org.renamed",
+                                            "org.updated",
+                                            "org.deleted",
+                                            "org.restored",
+                                            "org.purged",
+                                            "member.added",
+                                            "member.role_changed",
+                                            "member.removed",
+                                            "member.left",
+                                            "invitation.created",
+                                            "invitation.resent",
+                                            "invitation.revoked",
+                                            "invitation.accepted",
+                                            "webhook.created",
+                                            "webhook.updated",
+                                            "webhook.deleted",
+                                            "webhook.disabled",
+                                            "account.created",
+                                            "account.password_changed",
+                                            "account.password_reset",
+                                            "account.email_changed",
+                                            "account.email_verified",
+                                            "session.reuse_detected",
+                                            "sessions.ended",
+                                            "other"};
+#define N_EVENT_ACTIONS (sizeof event_actions / sizeof event_actions[0])
+static atomic_ullong events_written[N_EVENT_ACTIONS];
 static atomic_ullong jwt_reloads[2]; /* [0] failed, [1] loaded */
 static atomic_ullong invitations[INVITATION_OUTCOME_COUNT];
 
@@ -222,12 +251,22 @@ void metrics_jwt_reload(bool loaded)
     ADD(jwt_reloads[loaded], 1);
 }
 
+void metrics_event_written(const char *action)
+{
+    size_t i = 0;
+    while (i < N_EVENT_ACTIONS - 1 && strcmp(action, event_actions[i]) != 0)
+        i++;
+    ADD(events_written[i], 1);
+}
+
 void metrics_reset(void)
 {
     atomic_store(&refresh_retries, 0);
     atomic_store(&jwt_keys_loaded, 0);
     atomic_store(&jwt_reloads[0], 0);
     atomic_store(&jwt_reloads[1], 0);
+    for (size_t i = 0; i < N_EVENT_ACTIONS; i++)
+        atomic_store(&events_written[i], 0);
     for (size_t i = 0; i < METRICS_ROUTES_MAX; i++)
         atomic_store(&route_names[i], NULL);
     for (size_t s = 0; s < N_SLOTS; s++) {
@@ -487,6 +526,12 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
            "Reloads of JWT_KEYS_FILE (on SIGHUP or a change), by result: error keeps the keys.");
     put(&o, "orgd_jwt_key_reloads_total{result=\"ok\"} %llu\n", GET(jwt_reloads[1]));
     put(&o, "orgd_jwt_key_reloads_total{result=\"error\"} %llu\n", GET(jwt_reloads[0]));
+
+    family(&o, "orgd_events_written_total", "counter",
+           "Events appended to the audit log, by action.");
+    for (size_t i = 0; i < N_EVENT_ACTIONS; i++)
+        put(&o, "orgd_events_written_total{action=\"%s\"} %llu\n", event_actions[i],
+            GET(events_written[i]));
 
     family(&o, "orgd_mongo_commands_total", "counter",
            "Commands sent to the database (each one a round trip), by command.");

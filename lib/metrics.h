@@ -109,6 +109,8 @@ void metrics_refresh_retry(void);
  * (loaded: it replaced the keys; else it failed and they stayed). */
 void metrics_jwt_keys(size_t loaded);
 void metrics_jwt_reload(bool loaded);
+/* One event appended to the audit log (events.c), by action. */
+void metrics_event_written(const char *action);
 
 /* What the caller reads at scrape time. */
 struct metrics_scrape {

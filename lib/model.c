@@ -96,6 +96,8 @@ const char *recovery_action_name(enum recovery_action a)
         return "undo_accept";
     case RECOVERY_FINISH_REMOVAL:
         return "finish_removal";
+    case RECOVERY_APPEND_EVENT:
+        return "append_event";
     default:
         return "failed";
     }

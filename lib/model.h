@@ -6,6 +6,7 @@
 #define ORGD_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "names.h"
@@ -14,6 +15,46 @@
 #include "states.h"
 
 #define ID_BUF 25
+
+/* ---- events a write carries (events.h says why) ---- */
+
+#define PENDING_MAX 4 /* drafts one write carries, and one document keeps */
+
+/* An event's draft as a write stores it in its document's
+ * `pending_events`: what recovery appends to the chain if the process
+ * dies before the request does. */
+struct pending_draft {
+    char id[ID_BUF];
+    char chain[40];
+    int64_t at;
+    const char *draft; /* the draft's JSON text (events.c) */
+};
+
+/* The drafts one write carries (items NULL, n 0: none). */
+struct pending_list {
+    const struct pending_draft *items;
+    size_t n;
+};
+
+/* One event of the audit log as stored: its place in its chain, and its
+ * canonical text (what its hash covers: events.h). */
+struct event_row {
+    char id[ID_BUF];
+    char chain[40];
+    int64_t seq;
+    int64_t at;
+    char action[40];
+    char *canonical; /* malloc'd; event_row_free */
+    char hash[65];
+};
+
+/* The drafts a document carried when it was read: their ids, so that the
+ * next write of it, which replaces them, makes sure they are in the chain
+ * first (events_guard). */
+struct pending_refs {
+    int n;
+    char id[PENDING_MAX][ID_BUF];
+};
 
 /* What an operation in progress needs to be finished or undone by anyone. */
 struct org_op {
@@ -45,6 +86,7 @@ struct org {
     int64_t version;
     bool has_op; /* true in every state but active */
     struct org_op op;
+    struct pending_refs pending;
 };
 
 struct account {
@@ -55,6 +97,7 @@ struct account {
     enum origin origin; /* documents without one are org_create (older data) */
     int64_t created_at;
     int64_t version; /* every change is a guarded transition on it (0: none stored yet) */
+    struct pending_refs pending;
 };
 
 struct membership {
@@ -65,6 +108,7 @@ struct membership {
     int64_t member_at;
     int64_t removing_at; /* 0, or when a removal began (recovery finishes one left behind) */
     int64_t version;     /* every change is a guarded transition on it (0: none stored yet) */
+    struct pending_refs pending;
 };
 
 #define DESCRIPTION_MAX_CHARS 1000
@@ -93,6 +137,7 @@ struct invitation {
     char accepting_by[ID_BUF]; /* accepting: the account joining */
     int64_t accepting_at;      /* accepting: since when */
     int64_t version;           /* every change is a guarded transition on it (0: none stored yet) */
+    struct pending_refs pending;
 };
 
 #define SESSION_HASH_BUF 65 /* SHA-256 as hex */

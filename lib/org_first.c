@@ -41,7 +41,7 @@ bool org_first_create(struct app *app, const struct create_request *req, const c
         return false;
     lifecycle_draft(req->organization_name, NULL, &a, &o);
     a.created_at = o.created_at;
-    bool ok = lifecycle_create(app, &o, NULL, &a, "organization_name", e);
+    bool ok = lifecycle_create(app, NULL, &o, NULL, &a, "organization_name", e);
     explicit_bzero(a.password_hash, sizeof a.password_hash);
     if (!ok)
         return false;
@@ -132,11 +132,22 @@ bool org_first_get(struct app *app, const struct caller *who, const char *name,
  * with one password one wins and the other is a 409. On success
  * verified->version is the account's new one (a failed rename puts the
  * old credentials back with it). */
-static bool change_credentials(struct app *app, struct account *verified, const char *email_key,
-                               const char *hash, struct error *e)
+static bool change_credentials(struct app *app, const struct caller *who, struct account *verified,
+                               const char *email_key, const char *hash, struct event_batch *b,
+                               struct error *e)
 {
     bool applied = false;
-    if (!store_account_update(app->store, verified, email_key, hash, &applied, e)) {
+    if (email_key != NULL) {
+        struct event *ev = event_batch_add(b);
+        event_draft(ev, "account.email_changed", NULL, "account", verified->id, who, NULL);
+        event_change_str(ev, "email", verified->email, email_key);
+    }
+    if (hash != NULL)
+        event_draft(event_batch_add(b), "account.password_changed", NULL, "account", verified->id,
+                    who, NULL);
+    if (!events_guard(app, &verified->pending, e) ||
+        !store_account_update(app->store, verified, email_key, hash, event_batch_list(b), &applied,
+                              e)) {
         if (e->kind != ERR_CONFLICT)
             return false;
         error_clear(e);
@@ -229,21 +240,30 @@ static bool update_writes(struct app *app, const struct caller *who,
     bool credentials = req->has_email || req->has_password;
     struct account before;
     bool found = false;
+    /* the credentials' events are appended once the rename is done too: a
+     * failed rename puts the credentials back, and their drafts go */
+    struct event_batch b = {0};
     if (credentials && (!store_account_by_id(app->store, who->account.id, &before, &found, e) ||
                         !found || before.version != verified->version ||
-                        !change_credentials(app, verified, req->has_email ? email_key : NULL,
-                                            req->has_password ? hash : NULL, e))) {
+                        !change_credentials(app, who, verified, req->has_email ? email_key : NULL,
+                                            req->has_password ? hash : NULL, &b, e))) {
         explicit_bzero(before.password_hash, sizeof before.password_hash);
+        event_batch_drop(&b);
         if (e->kind == ERR_OK)
             error_set(e, ERR_CONFLICT, "the account changed meanwhile; nothing was changed");
         return false;
     }
     bool ok = req->new_name[0] == '\0' || strcmp(req->new_name, o->name) == 0 ||
-              lifecycle_rename(app, o, req->new_name, NULL, "new_organization_name", e);
+              lifecycle_rename(app, who, o, req->new_name, NULL, "new_organization_name", e);
+    if (ok)
+        event_batch_commit(app, &b);
+    else
+        event_batch_drop(&b);
     if (!ok && credentials) {
+        static const struct pending_list none = {NULL, 0};
         struct error ue = ERROR_INIT;
         bool applied = false;
-        if (!store_account_update(app->store, verified, before.email, before.password_hash,
+        if (!store_account_update(app->store, verified, before.email, before.password_hash, &none,
                                   &applied, &ue) ||
             !applied)
             log_emit(LOG_ERROR, "credentials kept after a failed rename",
@@ -300,5 +320,5 @@ bool org_first_delete(struct app *app, const struct caller *who, const char *nam
         return false;
     if (!roles_may(m.role, ACT_DELETE))
         return error_set(e, ERR_FORBIDDEN, "only an owner may delete this organization");
-    return lifecycle_delete(app, &o.org, e);
+    return lifecycle_delete(app, who, &o.org, e);
 }

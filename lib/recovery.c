@@ -1,8 +1,10 @@
 #include "recovery.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "events.h"
 #include "invitations.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -37,7 +39,7 @@ bool recovery_one(struct app *app, const struct org *o, bool *done, enum recover
         break;
     case ORG_RENAMING:
         *action = RECOVERY_FINISH_RENAME;
-        ok = lifecycle_rename_finish(app, &claimed, e);
+        ok = lifecycle_rename_finish(app, NULL, &claimed, e);
         break;
     case ORG_DELETING:
         *action = RECOVERY_FINISH_DELETE;
@@ -55,6 +57,56 @@ bool recovery_one(struct app *app, const struct org *o, bool *done, enum recover
         *action = RECOVERY_FAILED;
     metrics_recovery_action(*action);
     return ok;
+}
+
+/* Drafts of the last minutes still carry a recent write's events if its
+ * process died before appending them: a draft is looked for once it is
+ * EVENTS_LAG_MS old (a live request appends its own within that), from
+ * where the last pass stopped (its mark in the database, minus
+ * EVENTS_OVERLAP_MS: passes of two instances overlap harmlessly). */
+#define EVENTS_LAG_MS 5000
+#define EVENTS_OVERLAP_MS (10 * 60 * 1000)
+#define EVENTS_MARK "events_recovered_until"
+
+static bool recover_events(struct app *app, struct error *e)
+{
+    int64_t mark = 0, until = clock_now_ms() - EVENTS_LAG_MS;
+    bool found = false;
+    if (!store_mark_get(app->store, EVENTS_MARK, &mark, &found, e))
+        return false;
+    int appended = 0;
+    if (!events_recover(app, found ? mark - EVENTS_OVERLAP_MS : 0, until, &appended, e))
+        return false;
+    for (int i = 0; i < appended; i++)
+        metrics_recovery_action(RECOVERY_APPEND_EVENT);
+    if (appended > 0)
+        log_emit(LOG_INFO, "recovery",
+                 json_pack("{s:s, s:i, s:s}", "action", "append_event", "events", appended,
+                           "instance", app->instance_id));
+    return store_mark_set(app->store, EVENTS_MARK, until, e);
+}
+
+/* The retention sweep, at most once an hour per process: events older
+ * than EVENTS_RETENTION_DAYS go, but the newest of each chain, whose hash
+ * the next event names (the oldest kept anchors the chain: events.h). */
+static bool sweep_events(struct app *app, struct error *e)
+{
+    static _Atomic int64_t last_sweep;
+    int64_t now = clock_now_ms();
+    if (app->cfg->events_retention_days == 0 || now - last_sweep < 3600 * 1000)
+        return true;
+    last_sweep = now;
+    int64_t deleted = 0;
+    if (!store_events_sweep(app->store, now - app->cfg->events_retention_days * 86400000LL,
+                            &deleted, e))
+        return false;
+    if (deleted > 0) {
+        events_forget_heads();
+        log_emit(LOG_INFO, "events past their retention removed",
+                 json_pack("{s:I, s:I}", "events", (json_int_t)deleted, "retention_days",
+                           (json_int_t)app->cfg->events_retention_days));
+    }
+    return true;
 }
 
 bool recovery_run(struct app *app, int64_t age_ms, struct recovery_stats *stats, struct error *e)
@@ -96,5 +148,5 @@ bool recovery_run(struct app *app, int64_t age_ms, struct recovery_stats *stats,
         if (n < BATCH)
             break;
     }
-    return true;
+    return recover_events(app, e) && sweep_events(app, e);
 }

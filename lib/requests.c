@@ -483,6 +483,26 @@ bool request_page_parse(const char *limit, const char *cursor, struct page_reque
     return finish(e);
 }
 
+bool request_event_action(const char *action, char out[40], struct error *e)
+{
+    out[0] = '\0';
+    if (action == NULL || action[0] == '\0')
+        return true;
+    size_t len = strlen(action);
+    bool ok = len < 40 && action[0] >= 'a' && action[0] <= 'z';
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = action[i];
+        bool star = c == '*' && i == len - 1 && i >= 2 && action[i - 1] == '.';
+        ok = (c >= 'a' && c <= 'z') || c == '_' || c == '.' || star;
+    }
+    if (!ok) {
+        error_field(e, "action", "must be an action (member.removed) or a family (member.*)");
+        return finish(e);
+    }
+    memcpy(out, action, len + 1);
+    return true;
+}
+
 void secret_text_wipe(struct secret_text *s)
 {
     explicit_bzero(s->text, sizeof s->text);

@@ -166,6 +166,11 @@ struct page_request {
 bool request_page_parse(const char *limit, const char *cursor, struct page_request *out,
                         struct error *e);
 
+/* ?action= of an events list: an action ("member.removed") or a family
+ * ("member.*"): 1-39 characters of lower-case letters, '_' and '.',
+ * ending in ".*" for a family. NULL or "": any. */
+bool request_event_action(const char *action, char out[40], struct error *e);
+
 /* Wipes a password from memory (explicit_bzero). */
 void secret_text_wipe(struct secret_text *s);
 

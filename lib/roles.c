@@ -14,6 +14,8 @@ static const bool table[ROLE_COUNT][ACT_COUNT] = {
             [ACT_REMOVE_MEMBER] = true,
             [ACT_REMOVE_PRIVILEGED] = true,
             [ACT_CHANGE_CREDENTIALS] = true,
+            [ACT_READ_EVENTS] = true,
+            [ACT_MANAGE_WEBHOOKS] = true,
         },
     [ROLE_ADMIN] =
         {
@@ -21,6 +23,8 @@ static const bool table[ROLE_COUNT][ACT_COUNT] = {
             [ACT_DESCRIBE] = true,
             [ACT_INVITE] = true,
             [ACT_REMOVE_MEMBER] = true,
+            [ACT_READ_EVENTS] = true,
+            [ACT_MANAGE_WEBHOOKS] = true,
         },
     [ROLE_MEMBER] =
         {
@@ -39,6 +43,8 @@ static const char *const names[ACT_COUNT] = {
     [ACT_REMOVE_MEMBER] = "remove_member",
     [ACT_REMOVE_PRIVILEGED] = "remove_privileged",
     [ACT_CHANGE_CREDENTIALS] = "change_credentials",
+    [ACT_READ_EVENTS] = "read_events",
+    [ACT_MANAGE_WEBHOOKS] = "manage_webhooks",
 };
 
 bool roles_may(enum role r, enum action a)

@@ -23,6 +23,8 @@ enum action {
     ACT_REMOVE_MEMBER,      /* remove a member whose role is member */
     ACT_REMOVE_PRIVILEGED,  /* remove an admin or an owner */
     ACT_CHANGE_CREDENTIALS, /* PUT /org/update with email/password (org-first) */
+    ACT_READ_EVENTS,        /* the org's audit log */
+    ACT_MANAGE_WEBHOOKS,    /* the org's webhook endpoints and their deliveries */
     ACT_COUNT
 };
 

@@ -41,6 +41,7 @@ enum recovery_action {
     RECOVERY_FINISH_ACCEPT,  /* an invitation accepted before a crash: marked accepted */
     RECOVERY_UNDO_ACCEPT,    /* an accept begun, no membership: the invitation pending again */
     RECOVERY_FINISH_REMOVAL, /* a member's removal begun: sessions ended, membership gone */
+    RECOVERY_APPEND_EVENT,   /* a change's event its request did not append: appended */
     RECOVERY_FAILED,
     RECOVERY_ACTION_COUNT
 };

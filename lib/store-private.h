@@ -215,6 +215,18 @@ bool store__update_one(store_t *s, const char *coll, bson_t *filter, bson_t *upd
 bool store__swap(store_t *s, const char *coll, const char *id, int64_t version,
                  const bson_t *update, bool *applied, const char *what, struct error *e);
 
+/* ---- events a write carries (model.h's pending_* ) ---- */
+
+#define C_EVENTS "events"
+#define F_PENDING "pending_events"
+
+/* Appends `pending_events` (the drafts of ev, replacing the document's:
+ * none when ev->n is 0) to a $set or an inserted document; nothing when
+ * ev is NULL. */
+void store__append_pending(bson_t *doc, const struct pending_list *ev);
+/* Reads the ids of a document's `pending_events` (it at the key). */
+void store__read_pending(bson_iter_t *it, struct pending_refs *out);
+
 /* Counts the documents matching filter into *n (negative on failure). */
 bool store__count(store_t *s, const char *coll, const bson_t *filter, int64_t *n, const char *what,
                   struct error *e);

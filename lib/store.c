@@ -343,7 +343,13 @@ bool store_ensure_indexes(store_t *s, struct error *e)
         create_index(s, C_SESSIONS, "expires", INDEX_TTL, "expires_at", NULL, e) &&
         create_index(s, C_ROTATIONS, "expires", INDEX_TTL, "expires_at", NULL, e) &&
         create_index(s, C_THROTTLE, "key_at", INDEX_PLAIN, "key", "at", e) &&
-        create_index(s, C_THROTTLE, "expires", INDEX_TTL, "expires_at", NULL, e);
+        create_index(s, C_THROTTLE, "expires", INDEX_TTL, "expires_at", NULL, e) &&
+        create_index(s, C_EVENTS, "chain_seq_unique", INDEX_UNIQUE, "chain", "seq", e) &&
+        create_index(s, C_EVENTS, "at", INDEX_PLAIN, "at", NULL, e) &&
+        create_index(s, C_ORGS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e) &&
+        create_index(s, C_ACCOUNTS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e) &&
+        create_index(s, C_MEMBERS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e) &&
+        create_index(s, C_INVITATIONS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e);
     if (ok)
         atomic_store(&s->indexed, true);
     return ok;
@@ -410,6 +416,42 @@ void store__append_in_ids(bson_t *b, const char *key, const char (*ids)[ID_BUF],
     }
     bson_append_array_end(&cond, &in);
     bson_append_document_end(b, &cond);
+}
+
+/* ---- events a write carries ---- */
+
+void store__append_pending(bson_t *doc, const struct pending_list *ev)
+{
+    if (ev == NULL)
+        return;
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(doc, F_PENDING, &arr);
+    for (size_t i = 0; i < ev->n; i++) {
+        char buf[16];
+        const char *index;
+        bson_uint32_to_string((uint32_t)i, &index, buf, sizeof buf);
+        bson_t item;
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, index, &item);
+        store__append_oid(&item, "id", ev->items[i].id);
+        BCON_APPEND(&item, "chain", BCON_UTF8(ev->items[i].chain), "at",
+                    BCON_DATE_TIME(ev->items[i].at), "draft", BCON_UTF8(ev->items[i].draft));
+        bson_append_document_end(&arr, &item);
+    }
+    bson_append_array_end(doc, &arr);
+}
+
+void store__read_pending(bson_iter_t *it, struct pending_refs *out)
+{
+    out->n = 0;
+    bson_iter_t arr;
+    if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &arr))
+        return;
+    while (bson_iter_next(&arr) && out->n < PENDING_MAX) {
+        bson_iter_t id;
+        if (BSON_ITER_HOLDS_DOCUMENT(&arr) && bson_iter_recurse(&arr, &id) &&
+            bson_iter_find(&id, "id") && BSON_ITER_HOLDS_OID(&id))
+            bson_oid_to_string(bson_iter_oid(&id), out->id[out->n++]);
+    }
 }
 
 /* ---- generic reads ---- */

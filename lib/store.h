@@ -16,6 +16,12 @@
  * store-private.h, which nothing else includes. Every write that two
  * requests may race is a guarded transition (store__swap, store.c) or a
  * unique insert: docs/ARCHITECTURE.md lists them.
+ *
+ * A write that commits an operation carries the drafts of its events
+ * (`const struct pending_list *ev`, NULL for none): they are stored in the
+ * same write, in the document's `pending_events`, replacing the drafts it
+ * held (events.h says why); a document read brings their ids back in its
+ * `pending` member.
  */
 #ifndef ORGD_STORE_H
 #define ORGD_STORE_H
@@ -104,7 +110,8 @@ bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *a
  * description is part of the org document, so it changes under the same
  * lock and version as everything else in it. */
 bool store_org_swap_described(store_t *s, const struct org *cur, struct org *next,
-                              const char *description, bool *applied, struct error *e);
+                              const char *description, const struct pending_list *ev, bool *applied,
+                              struct error *e);
 /* Deletes the org document if it still has `version` (guarded too). */
 bool store_org_delete(store_t *s, const char *id, int64_t version, bool *applied, struct error *e);
 
@@ -136,7 +143,8 @@ bool store_extras_each_org_id(store_t *s,
 
 /* ---- store_accounts.c: accounts (collection "admins") ---- */
 
-bool store_account_insert(store_t *s, const struct account *a, struct error *e);
+bool store_account_insert(store_t *s, const struct account *a, const struct pending_list *ev,
+                          struct error *e);
 bool store_account_by_email(store_t *s, const char *email_key, struct account *out, bool *found,
                             struct error *e);
 bool store_account_by_id(store_t *s, const char *id, struct account *out, bool *found,
@@ -149,7 +157,8 @@ bool store_accounts_by_ids(store_t *s, const char (*ids)[ID_BUF], size_t n, stru
  * changed (or went) since cur was read. ERR_CONFLICT if the e-mail belongs
  * to someone else. */
 bool store_account_update(store_t *s, const struct account *cur, const char *email_key,
-                          const char *password_hash, bool *applied, struct error *e);
+                          const char *password_hash, const struct pending_list *ev, bool *applied,
+                          struct error *e);
 /* Deletes the account if it has no membership in any org but
  * except_org_id (NULL: none excepted) and was made by /org/create;
  * *deleted says whether it did. */
@@ -165,7 +174,8 @@ bool store_account_each(store_t *s, bool (*fn)(const struct account *a, void *ud
 
 /* ---- store_memberships.c: memberships ---- */
 
-bool store_membership_insert(store_t *s, const struct membership *m, struct error *e);
+bool store_membership_insert(store_t *s, const struct membership *m, const struct pending_list *ev,
+                             struct error *e);
 /* A membership being removed (removing_at set) is not found: nothing may
  * start from it. */
 bool store_membership_get(store_t *s, const char *account_id, const char *org_id,
@@ -196,11 +206,11 @@ bool store_members_count_role(store_t *s, const char *org_id, enum role role, in
 /* The guarded change of membership cur's role (as read: its version);
  * *applied false: it changed or went since. */
 bool store_membership_set_role(store_t *s, const struct membership *cur, enum role role,
-                               bool *applied, struct error *e);
+                               const struct pending_list *ev, bool *applied, struct error *e);
 /* Marks membership cur (as read: its version) as being removed at `at`
  * (0: unmarks it), a guarded change; *applied false: it changed or went. */
 bool store_membership_mark_removing(store_t *s, const struct membership *cur, int64_t at,
-                                    bool *applied, struct error *e);
+                                    const struct pending_list *ev, bool *applied, struct error *e);
 /* Memberships whose removal began before before_ms, at most max. */
 bool store_memberships_removing(store_t *s, int64_t before_ms, struct membership *out, size_t max,
                                 size_t *n, struct error *e);
@@ -213,7 +223,8 @@ bool store_memberships_delete_org(store_t *s, const char *org_id, struct error *
 /* ERR_CONFLICT when (org, e-mail) has an invitation pending or being
  * accepted already: one pending invitation per e-mail is the database's
  * rule (a unique index), not a read before the insert. */
-bool store_invitation_insert(store_t *s, const struct invitation *v, struct error *e);
+bool store_invitation_insert(store_t *s, const struct invitation *v, const struct pending_list *ev,
+                             struct error *e);
 bool store_invitation_by_hash(store_t *s, const char *token_hash, struct invitation *out,
                               bool *found, struct error *e);
 bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, bool *found,
@@ -234,7 +245,8 @@ bool store_invitations_pending(store_t *s, const char *org_id, const char *email
  * false: it changed since cur was read. ERR_CONFLICT: back to pending while
  * another invitation holds the slot. */
 bool store_invitation_move(store_t *s, const struct invitation *cur, enum invitation_status to,
-                           const char *by, int64_t at, bool *applied, struct error *e);
+                           const char *by, int64_t at, const struct pending_list *ev, bool *applied,
+                           struct error *e);
 /* The pending invitations of org_id that inviter_id made, at most max. */
 bool store_invitations_by_inviter(store_t *s, const char *org_id, const char *inviter_id,
                                   struct invitation *out, size_t max, size_t *n, struct error *e);
@@ -369,5 +381,47 @@ bool store_source_copy(store_source_t *src, store_t *s, const char *from, const 
  * org org_id's collection: made once, before the first document. */
 bool store_import_marked(store_t *s, const char *org_id, bool *marked, struct error *e);
 bool store_import_mark(store_t *s, const char *org_id, const char *source_id, struct error *e);
+
+/* ---- store_events.c: the audit log (events.h) ---- */
+
+enum event_insert { EVENT_INSERTED, EVENT_THERE_ALREADY, EVENT_SEQ_TAKEN };
+/* Inserts r (org_id "" for an account's chain): EVENT_THERE_ALREADY when
+ * its id is in the log, EVENT_SEQ_TAKEN when its (chain, seq) is. */
+bool store_event_insert(store_t *s, const struct event_row *r, const char *org_id,
+                        enum event_insert *res, struct error *e);
+/* The newest event of a chain. */
+bool store_event_head(store_t *s, const char *chain, struct event_row *out, bool *found,
+                      struct error *e);
+/* exists[i]: whether ids[i] is in the log. */
+bool store_events_exist(store_t *s, const char (*ids)[ID_BUF], size_t n, bool *exists,
+                        struct error *e);
+/* A page of a chain, newest first: seq below before_seq (0: from the
+ * newest), action equal to `action` or, ending in ".*", starting with what
+ * is before the '*' (NULL: any), at most max. Caller frees each row. */
+bool store_events_page(store_t *s, const char *chain, int64_t before_seq, const char *action,
+                       struct event_row *out, size_t max, size_t *n, struct error *e);
+/* Calls fn for each event of a chain (NULL: of every chain, by chain),
+ * oldest first, one at a time (nothing is held in memory); fn returns
+ * false to stop. The row is freed after fn returns. */
+bool store_events_each(store_t *s, const char *chain, const char *action,
+                       bool (*fn)(const struct event_row *r, void *ud), void *ud, struct error *e);
+/* Deletes the events older than before_ms but the newest of each chain. */
+bool store_events_sweep(store_t *s, int64_t before_ms, int64_t *deleted, struct error *e);
+
+/* The drafts documents carry (organizations, admins, memberships,
+ * invitations) written between since_ms and until_ms: fn(id, chain, at,
+ * draft text) for each; fn returns false to stop. */
+bool store_pending_each(store_t *s, int64_t since_ms, int64_t until_ms,
+                        bool (*fn)(const char *id, const char *chain, int64_t at, const char *draft,
+                                   void *ud),
+                        void *ud, struct error *e);
+/* The draft of event id, from the document that carries it. */
+bool store_pending_find(store_t *s, const char *id, char *chain, size_t chain_cap, char **draft,
+                        bool *found, struct error *e);
+
+/* A time the process keeps in the database by name (the recovery pass's
+ * mark of how far it has looked). */
+bool store_mark_get(store_t *s, const char *name, int64_t *at, bool *found, struct error *e);
+bool store_mark_set(store_t *s, const char *name, int64_t at, struct error *e);
 
 #endif

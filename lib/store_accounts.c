@@ -37,12 +37,15 @@ static void account_from_doc(const bson_t *doc, void *out)
             a->origin = origin_from_iter(&it);
         else if (strcmp(k, "created_at") == 0)
             a->created_at = store__get_time(&it);
+        else if (strcmp(k, F_PENDING) == 0)
+            store__read_pending(&it, &a->pending);
         else if (strcmp(k, "version") == 0)
             a->version = bson_iter_as_int64(&it);
     }
 }
 
-bool store_account_insert(store_t *s, const struct account *a, struct error *e)
+bool store_account_insert(store_t *s, const struct account *a, const struct pending_list *ev,
+                          struct error *e)
 {
     if (!store__indexes_ready(s, e))
         return false;
@@ -53,6 +56,7 @@ bool store_account_insert(store_t *s, const struct account *a, struct error *e)
                 BCON_DATE_TIME(a->created_at), "version", BCON_INT64(1));
     if (a->username[0] != '\0')
         BSON_APPEND_UTF8(&doc, "username", a->username);
+    store__append_pending(&doc, ev);
     bool ok = store__insert(s, C_ACCOUNTS, &doc, "admin insert", e);
     bson_destroy(&doc);
     return ok;
@@ -72,7 +76,8 @@ bool store_account_by_id(store_t *s, const char *id, struct account *out, bool *
 }
 
 bool store_account_update(store_t *s, const struct account *cur, const char *email_key,
-                          const char *password_hash, bool *applied, struct error *e)
+                          const char *password_hash, const struct pending_list *ev, bool *applied,
+                          struct error *e)
 {
     bson_t update = BSON_INITIALIZER, set;
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
@@ -80,6 +85,7 @@ bool store_account_update(store_t *s, const struct account *cur, const char *ema
         BSON_APPEND_UTF8(&set, "email", email_key);
     if (password_hash != NULL)
         BSON_APPEND_UTF8(&set, "password_hash", password_hash);
+    store__append_pending(&set, ev);
     bson_append_document_end(&update, &set);
     bool ok =
         store__swap(s, C_ACCOUNTS, cur->id, cur->version, &update, applied, "admin update", e);

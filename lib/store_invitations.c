@@ -53,6 +53,8 @@ static void invitation_from_doc(const bson_t *doc, void *out)
             store__copy_oid(&it, v->accepting_by);
         } else if (strcmp(k, "accepting_at") == 0) {
             v->accepting_at = store__get_time(&it);
+        } else if (strcmp(k, F_PENDING) == 0) {
+            store__read_pending(&it, &v->pending);
         } else if (strcmp(k, "version") == 0) {
             v->version = bson_iter_as_int64(&it);
         }
@@ -75,7 +77,8 @@ static void pending_key_of(const struct invitation *v, enum invitation_status st
         memcpy(out, v->id, ID_BUF);
 }
 
-bool store_invitation_insert(store_t *s, const struct invitation *v, struct error *e)
+bool store_invitation_insert(store_t *s, const struct invitation *v, const struct pending_list *ev,
+                             struct error *e)
 {
     if (!store__indexes_ready(s, e))
         return false;
@@ -90,6 +93,7 @@ bool store_invitation_insert(store_t *s, const struct invitation *v, struct erro
                 BCON_UTF8(key), "token_hash", BCON_UTF8(v->token_hash), "created_at",
                 BCON_DATE_TIME(v->created_at), "expires_at", BCON_DATE_TIME(v->expires_at),
                 "version", BCON_INT64(1));
+    store__append_pending(&doc, ev);
     bool ok = store__insert(s, C_INVITATIONS, &doc, "invitation insert", e);
     bson_destroy(&doc);
     return ok;
@@ -159,7 +163,8 @@ bool store_invitations_stuck(store_t *s, int64_t before_ms, struct invitation *o
 }
 
 bool store_invitation_move(store_t *s, const struct invitation *cur, enum invitation_status to,
-                           const char *by, int64_t at, bool *applied, struct error *e)
+                           const char *by, int64_t at, const struct pending_list *ev, bool *applied,
+                           struct error *e)
 {
     char key[ID_BUF + EMAIL_BUF + 1];
     pending_key_of(cur, to, key);
@@ -175,6 +180,7 @@ bool store_invitation_move(store_t *s, const struct invitation *cur, enum invita
     } else if (to == INV_REVOKED) {
         BSON_APPEND_DATE_TIME(&set, "ended_at", at);
     }
+    store__append_pending(&set, ev);
     bson_append_document_end(&update, &set);
     bool ok = store__swap(s, C_INVITATIONS, cur->id, cur->version, &update, applied,
                           "invitation status", e);

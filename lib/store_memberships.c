@@ -31,6 +31,8 @@ static void membership_from_doc(const bson_t *doc, void *out)
             m->member_at = store__get_time(&it);
         } else if (strcmp(k, "removing_at") == 0) {
             m->removing_at = store__get_time(&it);
+        } else if (strcmp(k, F_PENDING) == 0) {
+            store__read_pending(&it, &m->pending);
         } else if (strcmp(k, "version") == 0) {
             m->version = bson_iter_as_int64(&it);
         }
@@ -39,7 +41,8 @@ static void membership_from_doc(const bson_t *doc, void *out)
 
 /* ---- memberships ---- */
 
-bool store_membership_insert(store_t *s, const struct membership *m, struct error *e)
+bool store_membership_insert(store_t *s, const struct membership *m, const struct pending_list *ev,
+                             struct error *e)
 {
     if (!store__indexes_ready(s, e))
         return false;
@@ -49,6 +52,7 @@ bool store_membership_insert(store_t *s, const struct membership *m, struct erro
     store__append_oid(&doc, "org_id", m->org_id);
     BCON_APPEND(&doc, "role", BCON_UTF8(role_name(m->role)), "member_at",
                 BCON_DATE_TIME(m->member_at), "version", BCON_INT64(1));
+    store__append_pending(&doc, ev);
     bool ok = store__insert(s, C_MEMBERS, &doc, "membership insert", e);
     bson_destroy(&doc);
     return ok;
@@ -184,10 +188,14 @@ static bool membership_swap(store_t *s, const struct membership *cur, bson_t *up
 }
 
 bool store_membership_set_role(store_t *s, const struct membership *cur, enum role role,
-                               bool *applied, struct error *e)
+                               const struct pending_list *ev, bool *applied, struct error *e)
 {
-    return membership_swap(s, cur, BCON_NEW("$set", "{", "role", BCON_UTF8(role_name(role)), "}"),
-                           applied, "membership role", e);
+    bson_t *update = bson_new(), set;
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+    BSON_APPEND_UTF8(&set, "role", role_name(role));
+    store__append_pending(&set, ev);
+    bson_append_document_end(update, &set);
+    return membership_swap(s, cur, update, applied, "membership role", e);
 }
 
 bool store_members_count_role(store_t *s, const char *org_id, enum role role, int64_t *n,
@@ -206,10 +214,16 @@ bool store_members_count_role(store_t *s, const char *org_id, enum role role, in
 }
 
 bool store_membership_mark_removing(store_t *s, const struct membership *cur, int64_t at,
-                                    bool *applied, struct error *e)
+                                    const struct pending_list *ev, bool *applied, struct error *e)
 {
-    bson_t *update = at > 0 ? BCON_NEW("$set", "{", "removing_at", BCON_DATE_TIME(at), "}")
-                            : BCON_NEW("$unset", "{", "removing_at", BCON_UTF8(""), "}");
+    bson_t *update = bson_new(), set;
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+    if (at > 0)
+        BSON_APPEND_DATE_TIME(&set, "removing_at", at);
+    store__append_pending(&set, ev);
+    bson_append_document_end(update, &set);
+    if (at == 0)
+        BCON_APPEND(update, "$unset", "{", "removing_at", BCON_UTF8(""), "}");
     return membership_swap(s, cur, update, applied, "membership removing", e);
 }
 

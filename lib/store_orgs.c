@@ -56,6 +56,8 @@ static void org_from_doc(const bson_t *doc, void *out)
             o->created_at = store__get_time(&it);
         } else if (strcmp(k, "updated_at") == 0) {
             o->updated_at = store__get_time(&it);
+        } else if (strcmp(k, F_PENDING) == 0) {
+            store__read_pending(&it, &o->pending);
         } else if (strcmp(k, "version") == 0) {
             o->version = bson_iter_as_int64(&it);
         } else if (strcmp(k, "op") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it)) {
@@ -184,11 +186,12 @@ bool store_org_by_id_described(store_t *s, const char *id, struct org *out, char
 bool store_org_swap(store_t *s, const struct org *cur, struct org *next, bool *applied,
                     struct error *e)
 {
-    return store_org_swap_described(s, cur, next, NULL, applied, e);
+    return store_org_swap_described(s, cur, next, NULL, NULL, applied, e);
 }
 
 bool store_org_swap_described(store_t *s, const struct org *cur, struct org *next,
-                              const char *description, bool *applied, struct error *e)
+                              const char *description, const struct pending_list *ev, bool *applied,
+                              struct error *e)
 {
     next->version = cur->version + 1;
     bson_t update = BSON_INITIALIZER, set;
@@ -196,6 +199,7 @@ bool store_org_swap_described(store_t *s, const struct org *cur, struct org *nex
     org_fields_append(&set, next);
     if (description != NULL)
         BSON_APPEND_UTF8(&set, "description", description);
+    store__append_pending(&set, ev);
     if (next->has_op)
         org_op_append(&set, &next->op);
     bson_append_document_end(&update, &set);

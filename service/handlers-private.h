@@ -49,6 +49,10 @@ json_t *handlers__pair_json(const struct token_pair *p, const struct org *org, e
 bool handle_healthz(struct request *r, struct error *e);
 bool handle_health(struct request *r, struct error *e);
 bool handle_jwks(struct request *r, struct error *e);
+/* handlers_events.c */
+bool handle_organization_events(struct request *r, struct error *e);
+bool handle_org_events(struct request *r, struct error *e);
+bool handle_auth_events(struct request *r, struct error *e);
 bool handle_readyz(struct request *r, struct error *e);
 
 /* handlers_auth.c */

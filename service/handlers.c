@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "events.h"
 #include "requests.h"
 #include "util.h"
 
@@ -85,6 +86,9 @@ static bool (*const table[R_COUNT])(struct request *r, struct error *e) = {
     [R_HEALTHZ] = handle_healthz,
     [R_HEALTH] = handle_health,
     [R_JWKS] = handle_jwks,
+    [R_ORGANIZATION_EVENTS] = handle_organization_events,
+    [R_ORG_EVENTS] = handle_org_events,
+    [R_AUTH_EVENTS] = handle_auth_events,
     [R_READYZ] = handle_readyz,
     [R_ORG_CREATE] = handle_org_create,
     [R_LOGIN] = handle_login,
@@ -128,6 +132,9 @@ void handlers_run(struct request *r)
     bool (*fn)(struct request *, struct error *) = table[r->route->id];
     if (fn == NULL)
         error_set(&e, ERR_NOT_FOUND, "no such route");
+    /* the events this request writes name it and its client */
+    events_context_set(r->request_id, r->client);
     if (fn == NULL || !fn(r, &e))
         http_send_problem(r, &e);
+    events_context_clear();
 }

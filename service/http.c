@@ -97,11 +97,16 @@ static bool keeps_alive(struct request *r)
 /* Bodies up to this size are copied behind the head and go out with it;
  * larger ones (the /docs assets, /metrics) are a second write of their own. */
 #define HTTP_ONE_WRITE_MAX 16384
+/* The length of a body sent in chunks (http_stream_begin): not known. */
+#define HTTP_CHUNKED ((size_t)-1)
 
 static void send_response(struct request *r, int status, const char *content_type, const void *body,
                           size_t len)
 {
     r->status = status;
+    bool chunked = len == HTTP_CHUNKED;
+    if (chunked)
+        len = 0;
     size_t body_len = r->head ? 0 : len;
     size_t inline_len = body_len <= HTTP_ONE_WRITE_MAX ? body_len : 0;
     struct head h = {0};
@@ -120,7 +125,9 @@ static void send_response(struct request *r, int status, const char *content_typ
     for (int i = 0; i < r->nextra; i++)
         cache_set = cache_set || strcasecmp(r->extra[i].name, "Cache-Control") == 0;
     char length[48] = ""; /* none on a 204 (RFC 9110 8.6) */
-    if (status != 204)
+    if (chunked && !r->head)
+        snprintf(length, sizeof length, "Transfer-Encoding: chunked\r\n");
+    else if (status != 204)
         snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
     head_put(&h,
              "HTTP/1.1 %d %s\r\n%s%s%s%sX-Request-Id: %s\r\n%s"
@@ -150,6 +157,28 @@ static void send_json_as(struct request *r, int status, const char *content_type
     }
     send_response(r, status, text ? content_type : NULL, text, text ? strlen(text) : 0);
     free(text);
+}
+
+void http_stream_begin(struct request *r, const char *content_type)
+{
+    send_response(r, 200, content_type, NULL, HTTP_CHUNKED);
+}
+
+bool http_stream_write(struct request *r, const char *data, size_t len)
+{
+    if (r->head || len == 0)
+        return true;
+    if (mg_send_chunk(r->conn, data, (unsigned)len) < 0) {
+        r->close = true; /* the client went: the connection is not reused */
+        return false;
+    }
+    return true;
+}
+
+void http_stream_end(struct request *r)
+{
+    if (!r->head && mg_send_chunk(r->conn, "", 0) < 0)
+        r->close = true;
 }
 
 void http_send_json(struct request *r, int status, json_t *body)

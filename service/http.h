@@ -72,6 +72,13 @@ void http_send_problem(struct request *r, const struct error *e);
 /* Sends raw bytes with a content type (status 200). */
 void http_send_bytes(struct request *r, const char *content_type, const void *data, size_t len);
 
+/* A 200 whose body goes out in pieces as it is made (Transfer-Encoding:
+ * chunked; nothing of it is held): begin, write each piece (false: the
+ * client went away; stop), end. */
+void http_stream_begin(struct request *r, const char *content_type);
+bool http_stream_write(struct request *r, const char *data, size_t len);
+void http_stream_end(struct request *r);
+
 /* Sends a response without a body (204, or a HEAD). */
 void http_send_empty(struct request *r, int status);
 

@@ -52,6 +52,9 @@ enum route_id {
     R_MY_INVITATIONS,
     R_INVITATION_ACCEPT,
     R_JWKS, /* /.well-known/jwks.json: the public keys tokens verify with */
+    R_ORGANIZATION_EVENTS,
+    R_ORG_EVENTS,
+    R_AUTH_EVENTS,
     R_COUNT
 };
 
