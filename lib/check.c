@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_events.h"
 #include "invitations.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -184,11 +185,12 @@ struct run {
     int problems;
 };
 
-static void found(struct run *r, const char *kind, bool repaired, const char *fmt, ...)
+static void found(void *run, const char *kind, bool repaired, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void found(struct run *r, const char *kind, bool repaired, const char *fmt, ...)
+static void found(void *run, const char *kind, bool repaired, const char *fmt, ...)
 {
+    struct run *r = run;
     char detail[512];
     va_list ap;
     va_start(ap, fmt);
@@ -462,7 +464,18 @@ bool check_run(struct app *app, bool repair, int64_t age_ms, check_report_fn rep
     }
     check_collections(&r, &s);
     check_links(&r, &s, cutoff);
-    snapshot_free(&s);
+    const struct check_events_input events = {
+        .app = app,
+        .repair = repair,
+        .cutoff = cutoff,
+        .orgs = s.orgs.items,
+        .norgs = s.orgs.n,
+        .members = s.members.items,
+        .nmembers = s.members.n,
+        .run = &r,
+        .found = found,
+    };
+    bool ok = check_events(&events, e);
     *problems = r.problems;
-    return true;
+    return ok;
 }

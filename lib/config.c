@@ -31,6 +31,7 @@ static bool check_cors(const char *v, char *why, size_t n);
 static bool check_printable(const char *v, char *why, size_t n);
 static bool check_cidrs(const char *v, char *why, size_t n);
 static bool check_secret(const char *v, char *why, size_t n);
+static bool check_schedule(const char *v, char *why, size_t n);
 static bool check_previous_secrets(const char *v, char *why, size_t n);
 
 #define OFF(f) offsetof(struct config, f)
@@ -123,6 +124,20 @@ static const struct setting settings[] = {
      false,
      "audit log events older than this are removed (the newest of each chain stays); 0 = "
      "kept for ever"},
+    {"WEBHOOK_ALLOWED_NETWORKS", T_STRING, "", OFF(webhook_allowed_text), SZ(webhook_allowed_text),
+     0, 1023, NULL, check_cidrs, false,
+     "comma-separated CIDRs webhooks may be sent to although private, loopback or link-local "
+     "(tests, private deployments); empty = none"},
+    {"WEBHOOK_ALLOW_HTTP", T_ENUM, "false", OFF(webhook_allow_http), 0, 0, 0, "false|true", NULL,
+     false, "true: webhook URLs may be http, not only https (tests, private networks)"},
+    {"WEBHOOK_RETRY_SCHEDULE", T_STRING, "5,300,1800,7200,18000,36000", OFF(webhook_retry_text),
+     SZ(webhook_retry_text), 1, 255, NULL, check_schedule, false,
+     "seconds before each retry of a failed webhook delivery, comma-separated; after the last, "
+     "the delivery has failed"},
+    {"WEBHOOK_TIMEOUT_SECONDS", T_LONG, "10", OFF(webhook_timeout_seconds), 0, 1, 60, NULL, NULL,
+     false, "how long one webhook attempt may take, connecting included"},
+    {"WEBHOOK_WORKERS", T_LONG, "2", OFF(webhook_workers), 0, 0, 32, NULL, NULL, false,
+     "threads sending webhooks (each sends one at a time; 0 = this instance sends none)"},
     {"DOCS_DIR", T_STRING, "", OFF(docs_dir), SZ(docs_dir), 0, 1023, NULL, NULL, false,
      "directory of the Swagger UI assets served at /docs; empty = the one chosen at build time"},
     {"METRICS_PORT", T_LONG, "0", OFF(metrics_port), 0, 0, 65535, NULL, NULL, false,
@@ -159,6 +174,33 @@ bool config_setting_at(size_t i, const char **name, const char **def, const char
 }
 
 /* ---- value checks ---- */
+
+/* A retry schedule: 1 to CONFIG_RETRIES_MAX whole seconds, 1 to 604800 each. */
+static bool parse_schedule(const char *v, long *out, size_t *n, char *why, size_t whylen)
+{
+    *n = 0;
+    for (const char *p = v;;) {
+        char *end = NULL;
+        long s = strtol(p, &end, 10);
+        if (end == p || s < 1 || s > 604800 || *n == CONFIG_RETRIES_MAX ||
+            (*end != ',' && *end != '\0')) {
+            snprintf(why, whylen, "must be 1 to %d whole seconds (1 to 604800), comma-separated",
+                     CONFIG_RETRIES_MAX);
+            return false;
+        }
+        out[(*n)++] = s;
+        if (*end == '\0')
+            return true;
+        p = end + 1;
+    }
+}
+
+static bool check_schedule(const char *v, char *why, size_t n)
+{
+    long tmp[CONFIG_RETRIES_MAX];
+    size_t count = 0;
+    return parse_schedule(v, tmp, &count, why, n);
+}
 
 static bool check_secret(const char *v, char *why, size_t n)
 {
@@ -485,7 +527,12 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
     if (ok) {
         char why[160];
         out->jwt_secret_len = strlen(out->jwt_secret);
-        ok = netaddr_trust_parse(out->trusted_proxies_text, &out->trusted_proxies, why, sizeof why);
+        ok = netaddr_trust_parse(out->trusted_proxies_text, &out->trusted_proxies, why,
+                                 sizeof why) &&
+             netaddr_trust_parse(out->webhook_allowed_text, &out->webhook_allowed, why,
+                                 sizeof why) &&
+             parse_schedule(out->webhook_retry_text, out->webhook_retry, &out->webhook_retries, why,
+                            sizeof why);
     }
     if (ok && out->jwt_algorithm == JWT_ES256 && out->jwt_keys_file[0] == '\0')
         ok = setting_error(e, "JWT_KEYS_FILE",

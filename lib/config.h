@@ -20,6 +20,7 @@
 
 #define CONFIG_SECRET_MAX 512
 #define CONFIG_PREVIOUS_SECRETS_MAX 2047
+#define CONFIG_RETRIES_MAX 16
 
 struct config {
     char mongo_uri[1024];
@@ -63,6 +64,14 @@ struct config {
     long recovery_interval_seconds;
     long recovery_age_seconds;
     long events_retention_days; /* 0 = kept for ever */
+    char webhook_allowed_text[1024];
+    struct netaddr_trust webhook_allowed; /* parsed from webhook_allowed_text */
+    int webhook_allow_http;               /* 0 false, 1 true */
+    char webhook_retry_text[256];
+    long webhook_retry[CONFIG_RETRIES_MAX]; /* seconds after each failed attempt */
+    size_t webhook_retries;
+    long webhook_timeout_seconds;
+    long webhook_workers;
     char docs_dir[1024];  /* Swagger UI assets; "" = the directory chosen at build time */
     long metrics_port;    /* 0 = /metrics on PORT; else on HOST:METRICS_PORT only */
     char fault_point[64]; /* honoured only by test builds (ORGD_FAULTS) */

@@ -77,6 +77,10 @@ static const char *const event_actions[] = {"org.created",
                                             "other"};
 #define N_EVENT_ACTIONS (sizeof event_actions / sizeof event_actions[0])
 static atomic_ullong events_written[N_EVENT_ACTIONS];
+static const char *const delivery_results[] = {"delivered", "retrying", "failed"};
+static atomic_ullong deliveries[3];
+static atomic_llong outbox_pending;
+static _Atomic double outbox_oldest_s;
 static atomic_ullong jwt_reloads[2]; /* [0] failed, [1] loaded */
 static atomic_ullong invitations[INVITATION_OUTCOME_COUNT];
 
@@ -251,6 +255,19 @@ void metrics_jwt_reload(bool loaded)
     ADD(jwt_reloads[loaded], 1);
 }
 
+void metrics_webhook_delivery(const char *result)
+{
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(result, delivery_results[i]) == 0)
+            ADD(deliveries[i], 1);
+}
+
+void metrics_set_outbox(long long pending, double oldest_age_s)
+{
+    atomic_store(&outbox_pending, pending);
+    atomic_store(&outbox_oldest_s, oldest_age_s);
+}
+
 void metrics_event_written(const char *action)
 {
     size_t i = 0;
@@ -267,6 +284,10 @@ void metrics_reset(void)
     atomic_store(&jwt_reloads[1], 0);
     for (size_t i = 0; i < N_EVENT_ACTIONS; i++)
         atomic_store(&events_written[i], 0);
+    for (size_t i = 0; i < 3; i++)
+        atomic_store(&deliveries[i], 0);
+    atomic_store(&outbox_pending, 0);
+    atomic_store(&outbox_oldest_s, 0);
     for (size_t i = 0; i < METRICS_ROUTES_MAX; i++)
         atomic_store(&route_names[i], NULL);
     for (size_t s = 0; s < N_SLOTS; s++) {
@@ -532,6 +553,19 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
     for (size_t i = 0; i < N_EVENT_ACTIONS; i++)
         put(&o, "orgd_events_written_total{action=\"%s\"} %llu\n", event_actions[i],
             GET(events_written[i]));
+
+    family(&o, "orgd_webhook_deliveries_total", "counter",
+           "Webhook attempts by result: delivered, retrying (failed, another try is due), failed "
+           "(the last try failed).");
+    for (size_t i = 0; i < 3; i++)
+        put(&o, "orgd_webhook_deliveries_total{result=\"%s\"} %llu\n", delivery_results[i],
+            GET(deliveries[i]));
+    family(&o, "orgd_webhook_outbox_pending", "gauge",
+           "Webhook deliveries waiting to be sent (counted every 5 seconds).");
+    put(&o, "orgd_webhook_outbox_pending %lld\n", (long long)atomic_load(&outbox_pending));
+    family(&o, "orgd_webhook_outbox_oldest_seconds", "gauge",
+           "How long the oldest pending webhook delivery has waited.");
+    put(&o, "orgd_webhook_outbox_oldest_seconds %.3f\n", atomic_load(&outbox_oldest_s));
 
     family(&o, "orgd_mongo_commands_total", "counter",
            "Commands sent to the database (each one a round trip), by command.");

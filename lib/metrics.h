@@ -44,7 +44,7 @@
 #include "error.h"
 #include "states.h"
 
-#define METRICS_ROUTES_MAX 48
+#define METRICS_ROUTES_MAX 64
 #define METRICS_ROUTE_UNMATCHED (-1)
 /* Histogram upper bounds in microseconds: .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10 s, then +Inf */
 #define METRICS_BUCKETS 11
@@ -111,6 +111,11 @@ void metrics_jwt_keys(size_t loaded);
 void metrics_jwt_reload(bool loaded);
 /* One event appended to the audit log (events.c), by action. */
 void metrics_event_written(const char *action);
+/* One webhook attempt's result: "delivered", "retrying", "failed". */
+void metrics_webhook_delivery(const char *result);
+/* The outbox as the maintenance thread last counted it: pending
+ * deliveries, and the age of the oldest (seconds; 0 when none). */
+void metrics_set_outbox(long long pending, double oldest_age_s);
 
 /* What the caller reads at scrape time. */
 struct metrics_scrape {

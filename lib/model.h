@@ -158,4 +158,57 @@ struct session {
     char client_address[NETADDR_BUF];
 };
 
+/* ---- webhooks ---- */
+
+#define WEBHOOK_URL_BUF 2049
+#define WEBHOOK_ACTIONS_MAX 32
+#define WEBHOOK_SECRET_BUF 64 /* "whsec_" and 32 bytes in base64 */
+
+/* An org's endpoint: where its events are sent, and which. */
+struct webhook {
+    char id[ID_BUF];
+    char org_id[ID_BUF];
+    char url[WEBHOOK_URL_BUF];
+    char actions[WEBHOOK_ACTIONS_MAX][40];
+    size_t nactions;
+    char secret[WEBHOOK_SECRET_BUF]; /* signs deliveries; shown once */
+    bool enabled;
+    bool deleted;
+    char disabled_reason[128];
+    int64_t created_at, updated_at;
+    int64_t failing_since;    /* 0, or the first failure since the last success */
+    int consecutive_failures; /* deliveries failed in a row */
+    int64_t version;
+    struct pending_refs pending;
+};
+
+enum delivery_state { DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED };
+
+#define DELIVERY_ATTEMPTS_SHOWN 20
+#define DELIVERY_RESPONSE_KEPT 1024
+
+/* One try at sending a delivery. */
+struct delivery_attempt {
+    int64_t at;
+    int status;                                /* the answer's HTTP status, 0 when there was none */
+    int64_t ms;                                /* how long it took */
+    char error[160];                           /* why it failed, "" when it did not */
+    char response[DELIVERY_RESPONSE_KEPT + 1]; /* the start of the answer's body */
+};
+
+/* One message to one endpoint: an event (or a test), with its attempts. */
+struct delivery {
+    char id[ID_BUF];
+    char webhook_id[ID_BUF];
+    char org_id[ID_BUF];
+    char message_id[ID_BUF]; /* webhook-id: the event's id (a test's own) */
+    char action[40];
+    enum delivery_state state;
+    int attempts;
+    int64_t created_at, next_at, lease_until;
+    struct delivery_attempt last[DELIVERY_ATTEMPTS_SHOWN]; /* the latest, oldest first */
+    int nlast;
+    int64_t version;
+};
+
 #endif

@@ -218,6 +218,8 @@ bool store__swap(store_t *s, const char *coll, const char *id, int64_t version,
 /* ---- events a write carries (model.h's pending_* ) ---- */
 
 #define C_EVENTS "events"
+#define C_WEBHOOKS "webhooks"
+#define C_DELIVERIES "deliveries"
 #define F_PENDING "pending_events"
 
 /* Appends `pending_events` (the drafts of ev, replacing the document's:

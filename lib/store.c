@@ -349,7 +349,13 @@ bool store_ensure_indexes(store_t *s, struct error *e)
         create_index(s, C_ORGS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e) &&
         create_index(s, C_ACCOUNTS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e) &&
         create_index(s, C_MEMBERS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e) &&
-        create_index(s, C_INVITATIONS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e);
+        create_index(s, C_INVITATIONS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e) &&
+        create_index(s, C_WEBHOOKS, "pending_at", INDEX_PLAIN, F_PENDING ".at", NULL, e) &&
+        create_index(s, C_WEBHOOKS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
+        create_index(s, C_EVENTS, "fanned", INDEX_PLAIN, "fanned", NULL, e) &&
+        create_index(s, C_DELIVERIES, "key_unique", INDEX_UNIQUE, "key", NULL, e) &&
+        create_index(s, C_DELIVERIES, "due", INDEX_PLAIN, "state", "next_at", e) &&
+        create_index(s, C_DELIVERIES, "webhook", INDEX_PLAIN, "webhook_id", NULL, e);
     if (ok)
         atomic_store(&s->indexed, true);
     return ok;

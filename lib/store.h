@@ -419,6 +419,51 @@ bool store_pending_each(store_t *s, int64_t since_ms, int64_t until_ms,
 bool store_pending_find(store_t *s, const char *id, char *chain, size_t chain_cap, char **draft,
                         bool *found, struct error *e);
 
+/* ---- store_webhooks.c: endpoints, the outbox (webhooks.h, delivery.h) ---- */
+
+bool store_webhook_insert(store_t *s, const struct webhook *w, const struct pending_list *ev,
+                          struct error *e);
+bool store_webhook_by_id(store_t *s, const char *id, struct webhook *out, bool *found,
+                         struct error *e);
+/* The org's endpoints but deleted ones, by id after after_id ("" from the first). */
+bool store_webhooks_of_org(store_t *s, const char *org_id, const char *after_id,
+                           struct webhook *out, size_t max, size_t *n, struct error *e);
+/* The guarded change of endpoint cur (as read) to next's url, actions,
+ * enabled, deleted, disabled_reason, updated_at and failure counts. */
+bool store_webhook_update(store_t *s, const struct webhook *cur, const struct webhook *next,
+                          const struct pending_list *ev, bool *applied, struct error *e);
+/* Queues d with its payload (the message's body), once per (message,
+ * endpoint): *inserted false when it was queued already. */
+bool store_delivery_insert(store_t *s, const struct delivery *d, const char *payload,
+                           bool *inserted, struct error *e);
+/* Pending deliveries due at now and not leased, the most overdue first. */
+bool store_deliveries_due(store_t *s, int64_t now, struct delivery *out, size_t max, size_t *n,
+                          struct error *e);
+/* Leases d (as read) until lease_until for this instance (a guarded
+ * transition: of two instances one wins; *applied says which). */
+bool store_delivery_claim(store_t *s, const struct delivery *d, int64_t lease_until,
+                          const char *instance, bool *applied, struct error *e);
+bool store_delivery_payload(store_t *s, const char *id, char **payload, struct error *e);
+/* Records an attempt of d (leased: at `version`): its log gains a, its
+ * state and next try are set, its lease ends. */
+bool store_delivery_record(store_t *s, const struct delivery *d, int64_t version,
+                           const struct delivery_attempt *a, enum delivery_state state,
+                           int64_t next_at, bool *applied, struct error *e);
+/* Pending again, due at `at` (a redelivery). */
+bool store_delivery_reschedule(store_t *s, const struct delivery *d, int64_t at, bool *applied,
+                               struct error *e);
+bool store_delivery_by_id(store_t *s, const char *id, struct delivery *out, bool *found,
+                          struct error *e);
+/* An endpoint's deliveries, newest first, before before_id ("" from the newest). */
+bool store_deliveries_of(store_t *s, const char *webhook_id, const char *before_id,
+                         struct delivery *out, size_t max, size_t *n, struct error *e);
+/* How many deliveries are pending, and when the oldest was queued (0: none). */
+bool store_outbox_stats(store_t *s, int64_t *pending, int64_t *oldest_at, struct error *e);
+/* Events the outbox has not taken in yet, oldest first; and taking one in. */
+bool store_events_unfanned(store_t *s, struct event_row *out, size_t max, size_t *n,
+                           struct error *e);
+bool store_event_fanned(store_t *s, const char *id, struct error *e);
+
 /* A time the process keeps in the database by name (the recovery pass's
  * mark of how far it has looked). */
 bool store_mark_get(store_t *s, const char *name, int64_t *at, bool *found, struct error *e);

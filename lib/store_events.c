@@ -221,7 +221,7 @@ bool store_events_sweep(store_t *s, int64_t before_ms, int64_t *deleted, struct 
 
 /* ---- drafts in documents ---- */
 
-static const char *const carrying[] = {C_ORGS, C_ACCOUNTS, C_MEMBERS, C_INVITATIONS};
+static const char *const carrying[] = {C_ORGS, C_ACCOUNTS, C_MEMBERS, C_INVITATIONS, C_WEBHOOKS};
 
 /* Calls fn for each draft of doc's pending_events within [since, until]. */
 static bool drafts_of(const bson_t *doc, int64_t since, int64_t until,

@@ -53,6 +53,15 @@ bool handle_jwks(struct request *r, struct error *e);
 bool handle_organization_events(struct request *r, struct error *e);
 bool handle_org_events(struct request *r, struct error *e);
 bool handle_auth_events(struct request *r, struct error *e);
+/* handlers_webhooks.c */
+bool handle_webhooks_create(struct request *r, struct error *e);
+bool handle_webhooks_list(struct request *r, struct error *e);
+bool handle_webhook_get(struct request *r, struct error *e);
+bool handle_webhook_update(struct request *r, struct error *e);
+bool handle_webhook_delete(struct request *r, struct error *e);
+bool handle_webhook_deliveries(struct request *r, struct error *e);
+bool handle_webhook_test(struct request *r, struct error *e);
+bool handle_delivery_redeliver(struct request *r, struct error *e);
 bool handle_readyz(struct request *r, struct error *e);
 
 /* handlers_auth.c */

@@ -10,6 +10,7 @@
  *   orgd --version
  */
 #include <civetweb.h>
+#include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include "check.h"
 #include "cmd_keys.h"
 #include "config.h"
+#include "delivery.h"
 #include "faults.h"
 #include "import.h"
 #include "log.h"
@@ -110,15 +112,33 @@ static void count_orgs(struct maintenance *m, int64_t *next_count)
     *next_count = up || took >= 1000 ? started + wait : 0;
 }
 
+/* The outbox gauges, every OUTBOX_COUNT_MS (two reads; the count is an
+ * index scan on MongoDB). */
+#define OUTBOX_COUNT_MS 5000
+
+static void count_outbox(struct maintenance *m, int64_t *next)
+{
+    int64_t now = clock_mono_ms();
+    if (now < *next)
+        return;
+    *next = now + OUTBOX_COUNT_MS;
+    int64_t pending = 0, oldest = 0;
+    struct error e = ERROR_INIT;
+    if (store_outbox_stats(m->app->store, &pending, &oldest, &e))
+        metrics_set_outbox(pending, oldest > 0 ? (double)(clock_now_ms() - oldest) / 1000.0 : 0);
+}
+
 static void *maintenance_main(void *arg)
 {
     struct maintenance *m = arg;
     const struct config *cfg = m->app->cfg;
     bool indexed = false;
-    int64_t next_recovery = 0, next_count = 0;
+    int64_t next_recovery = 0, next_count = 0, next_outbox = 0;
     for (;;) {
         struct error e = ERROR_INIT;
         count_orgs(m, &next_count);
+        if (indexed)
+            count_outbox(m, &next_outbox);
         if (!indexed) {
             indexed = store_ensure_indexes(m->app->store, &e);
             if (indexed)
@@ -222,6 +242,7 @@ static int serve(struct config *cfg)
     sigset_t stop_signals;
     block_stop_signals(&stop_signals);
     store_global_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: webhooks use libcurl */
     mg_init_library(0);
     struct app app;
     struct error e = ERROR_INIT;
@@ -241,6 +262,7 @@ static int serve(struct config *cfg)
     }
     struct maintenance m;
     maintenance_start(&m, &app);
+    delivery_engine_t *webhooks = delivery_start(&app);
     log_emit(LOG_INFO, "started",
              json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:I}", "version", ORGD_VERSION, "host",
                        cfg->host, "port", (json_int_t)cfg->port, "threads",
@@ -249,9 +271,11 @@ static int serve(struct config *cfg)
                        "jwt_keys", (json_int_t)jwt_key_count(app.jwt)));
     wait_for_stop(&stop_signals, &app);
     server_stop(srv, (int)cfg->shutdown_timeout_seconds);
+    delivery_stop(webhooks);
     maintenance_stop(&m);
     app_cleanup(&app);
     mg_exit_library();
+    curl_global_cleanup();
     store_global_cleanup();
     log_text(LOG_INFO, "stopped", "%s", "clean shutdown");
     return 0;
