@@ -123,6 +123,7 @@ bool accounts_create(struct app *app, const char *email, const struct secret_tex
     if (ok) {
         struct event *ev = event_batch_add(&b);
         event_draft(ev, "account.created", NULL, "account", out->id, NULL, out->id);
+        ev->new_chain = true;
         event_change_str(ev, "email", NULL, out->email);
         event_change_str(ev, "origin", NULL, origin_name(origin));
         ok = store_account_insert(app->store, out, event_batch_list(&b), e);

@@ -51,7 +51,9 @@
 struct event {
     char id[ID_BUF];
     char chain[EVENT_CHAIN_BUF];
-    json_t *body; /* org_id, at, actor, action, target, changes (owned) */
+    json_t *body;   /* org_id, at, actor, action, target, changes (owned) */
+    bool new_chain; /* the first of a chain made now (a new org's, a new account's):
+                       appended as seq 1 without reading a head first */
 };
 
 /* ---- who acts: the request this thread serves ---- */
@@ -126,6 +128,13 @@ bool events_commit(struct app *app, struct event *evs, size_t n, struct error *e
  * and `events` lacks (the recovery pass); *written: how many. */
 bool events_recover(struct app *app, int64_t since_ms, int64_t until_ms, int *appended,
                     struct error *e);
+
+/* The database round trips this thread's event writing (appends and
+ * guards) has cost since the last reset: each request resets it, and its
+ * log line reports it (events_db_commands), so the bench can show what the
+ * audit log adds to a write. */
+void events_thread_commands_reset(void);
+unsigned long events_thread_commands(void);
 
 /* Forgets the chain heads this process remembers (tests; and a retention
  * sweep, which may delete a head it remembers). */

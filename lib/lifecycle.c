@@ -231,6 +231,7 @@ bool lifecycle_create(struct app *app, const struct caller *who, struct org *o,
     struct org created = *o;
     struct event_batch b = {0};
     struct event *ev = org_event(&b, "org.created", o, who, o->owner_id);
+    ev->new_chain = true;
     event_change_str(ev, "name", NULL, o->name);
     if (strcmp(o->display_name, o->name) != 0)
         event_change_str(ev, "display_name", NULL, o->display_name);
@@ -239,6 +240,7 @@ bool lifecycle_create(struct app *app, const struct caller *who, struct org *o,
     if (new_owner != NULL) { /* its account, made by this create, in its own chain */
         struct event *acc = event_batch_add(&b);
         event_draft(acc, "account.created", NULL, "account", new_owner->id, who, new_owner->id);
+        acc->new_chain = true;
         event_change_str(acc, "email", NULL, new_owner->email);
     }
     if (!lifecycle_settle(app, o, *o, "created", &b, e)) {

@@ -389,6 +389,11 @@ enum event_insert { EVENT_INSERTED, EVENT_THERE_ALREADY, EVENT_SEQ_TAKEN };
  * its id is in the log, EVENT_SEQ_TAKEN when its (chain, seq) is. */
 bool store_event_insert(store_t *s, const struct event_row *r, const char *org_id,
                         enum event_insert *res, struct error *e);
+/* Inserts rows[0..n) in order, in one round trip, stopping at the first
+ * that clashes (*inserted: how many went in before it; ERR_CONFLICT). */
+bool store_events_insert_ordered(store_t *s, const struct event_row *rows,
+                                 const char *const *org_ids, size_t n, size_t *inserted,
+                                 struct error *e);
 /* The newest event of a chain. */
 bool store_event_head(store_t *s, const char *chain, struct event_row *out, bool *found,
                       struct error *e);

@@ -49,6 +49,16 @@ static void row_from_doc(const bson_t *doc, void *out)
     }
 }
 
+static void row_doc(bson_t *doc, const struct event_row *r, const char *org_id)
+{
+    store__append_oid(doc, "_id", r->id);
+    BCON_APPEND(doc, "chain", BCON_UTF8(r->chain), "seq", BCON_INT64(r->seq), "at",
+                BCON_DATE_TIME(r->at), "action", BCON_UTF8(r->action));
+    if (org_id != NULL && org_id[0] != '\0')
+        store__append_oid(doc, "org_id", org_id);
+    BCON_APPEND(doc, "canonical", BCON_UTF8(r->canonical), "hash", BCON_UTF8(r->hash));
+}
+
 bool store_event_insert(store_t *s, const struct event_row *r, const char *org_id,
                         enum event_insert *res, struct error *e)
 {
@@ -56,12 +66,7 @@ bool store_event_insert(store_t *s, const struct event_row *r, const char *org_i
     if (!store__indexes_ready(s, e))
         return false;
     bson_t doc = BSON_INITIALIZER;
-    store__append_oid(&doc, "_id", r->id);
-    BCON_APPEND(&doc, "chain", BCON_UTF8(r->chain), "seq", BCON_INT64(r->seq), "at",
-                BCON_DATE_TIME(r->at), "action", BCON_UTF8(r->action));
-    if (org_id != NULL && org_id[0] != '\0')
-        store__append_oid(&doc, "org_id", org_id);
-    BCON_APPEND(&doc, "canonical", BCON_UTF8(r->canonical), "hash", BCON_UTF8(r->hash));
+    row_doc(&doc, r, org_id);
     bson_error_t be;
     bool ok = store__insert_raw(s, C_EVENTS, &doc, &be);
     bson_destroy(&doc);
@@ -77,6 +82,42 @@ bool store_event_insert(store_t *s, const struct event_row *r, const char *org_i
         return false;
     *res = there ? EVENT_THERE_ALREADY : EVENT_SEQ_TAKEN;
     return true;
+}
+
+bool store_events_insert_ordered(store_t *s, const struct event_row *rows,
+                                 const char *const *org_ids, size_t n, size_t *inserted,
+                                 struct error *e)
+{
+    *inserted = 0;
+    if (n == 0)
+        return true;
+    if (!store__indexes_ready(s, e))
+        return false;
+    bson_t docs[8];
+    const bson_t *ptrs[8];
+    if (n > 8)
+        n = 8;
+    for (size_t i = 0; i < n; i++) {
+        bson_init(&docs[i]);
+        row_doc(&docs[i], &rows[i], org_ids[i]);
+        ptrs[i] = &docs[i];
+    }
+    struct store__conn c = store__conn_open(s, C_EVENTS);
+    bson_t reply;
+    bson_error_t be;
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
+    bool ok = mongoc_collection_insert_many(c.coll, ptrs, n, opts, &reply, &be);
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, &reply, "insertedCount"))
+        *inserted = (size_t)bson_iter_as_int64(&it);
+    else if (ok)
+        *inserted = n;
+    bson_destroy(&reply);
+    bson_destroy(opts);
+    store__conn_close(&c);
+    for (size_t i = 0; i < n; i++)
+        bson_destroy(&docs[i]);
+    return ok || store__fail(e, &be, "events insert");
 }
 
 bool store_event_head(store_t *s, const char *chain, struct event_row *out, bool *found,

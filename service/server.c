@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "handlers.h"
 #include "http.h"
 #include "intake.h"
@@ -210,7 +211,7 @@ static void log_request(const struct request *r, const char *route)
     if (!log_enabled(level))
         return;
     /* db_commands: what this request cost the database, in round trips */
-    struct log_field f[9] = {
+    struct log_field f[10] = {
         {"request_id", r->request_id, 0},
         {"method", r->method, 0},
         {"route", route, 0},
@@ -220,6 +221,8 @@ static void log_request(const struct request *r, const char *route)
         {"db_commands", NULL, (int64_t)store_thread_commands()},
     };
     size_t n = 7;
+    if (events_thread_commands() > 0) /* of which the audit log's */
+        f[n++] = (struct log_field){"events_db_commands", NULL, (int64_t)events_thread_commands()};
     if (strcmp(r->client, r->ri->remote_addr) != 0) /* behind a trusted proxy */
         f[n++] = (struct log_field){"peer", r->ri->remote_addr, 0};
     if (r->org_id[0] != '\0')
@@ -278,6 +281,7 @@ static void request_init(struct request *r, struct mg_connection *conn, struct a
 {
     memset(r, 0, sizeof *r);
     store_thread_commands_reset();
+    events_thread_commands_reset();
     r->conn = conn;
     r->ri = mg_get_request_info(conn);
     r->app = app;

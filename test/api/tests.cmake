@@ -65,6 +65,8 @@ orgd_api_test(test_invitations)   # invitations: tokens used, expired, revoked, 
 orgd_api_test(test_account_first_recovery # crashes at every account-first fault point; recovery
   PART crashes ONLY "crash_*" PART other SKIP "crash_*")
 orgd_api_test(test_import)       # orgd import of the original's database: bcrypt, conflicts, kills
+orgd_api_test(test_events)        # the audit log: every change an event, chains, check, crashes
+orgd_api_test(test_webhooks)      # webhooks: signatures, the outbox, retries, SSRF
 orgd_api_test(test_original_clients) # the originals' clients: envelope, arrays, display names
 orgd_api_test(test_roundtrips)    # database round trips per route, from each request's log line
 

@@ -47,6 +47,11 @@ add_test(NAME docs.routes_match_spec
          COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/routes.mjs $<TARGET_FILE:print_routes> ${DOCS_SPEC})
 set_tests_properties(docs.routes_match_spec PROPERTIES TIMEOUT 30)
 
+# ---- the README's "Try it", run as written against an orgd it starts (the
+# webhook walkthrough included: its receiver must print a verified event)
+add_test(NAME docs.readme COMMAND /usr/bin/python3 ${DOCS_DIR}/readme.py $<TARGET_FILE:orgd>)
+set_tests_properties(docs.readme PROPERTIES TIMEOUT 180)
+
 # ---- the browser test of /docs; skipped (77) only when Chromium is not installed.
 # It records its exchanges too, so the contract check covers /docs and /openapi.yaml.
 add_test(NAME docs.browser
