@@ -151,11 +151,15 @@ static bool ring_build(const jwt_t *j, struct keyring *out, struct file_id *file
     secrets += j->previous != NULL && j->previous[0] != '\0';
     struct keyfile kf = {0};
     if (j->cfg.alg == JWT_ES256) {
+        /* the version there before the read: a file replaced while it is
+         * read differs from it, and is read again at the next look (taken
+         * after the read, it would be the new file's, and that file would
+         * never be read) */
         struct stat st;
+        if (stat(j->keys_file, &st) == 0)
+            *file = (struct file_id){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
         if (!keyfile_load(j->keys_file, &kf, e))
             return false;
-        if (stat(j->keys_file, &st) == 0) /* the version read, or a later one: read again then */
-            *file = (struct file_id){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
     }
     out->keys = calloc(kf.n + secrets, sizeof *out->keys);
     bool ok = out->keys != NULL || error_set(e, ERR_INTERNAL, "out of memory");
@@ -252,10 +256,10 @@ enum jwt_reload jwt_reload(jwt_t *j, bool force, struct error *e)
     struct keyring ring, old;
     struct file_id file = {0};
     if (!ring_build(j, &ring, &file, e)) {
-        /* not again until the file changes once more: one log line per version */
+        /* not again until the file changes once more: one log line per
+         * version (the version ring_build found before it read) */
         pthread_rwlock_wrlock(&j->keys_lock);
-        if (stat(j->keys_file, &st) == 0)
-            j->file = (struct file_id){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+        j->file = file;
         pthread_rwlock_unlock(&j->keys_lock);
         return JWT_RELOAD_FAILED;
     }

@@ -69,6 +69,7 @@ orgd_api_test(test_events)        # the audit log: every change an event, chains
 orgd_api_test(test_webhooks)      # webhooks: signatures, the outbox, retries, SSRF
 orgd_api_test(test_original_clients) # the originals' clients: envelope, arrays, display names
 orgd_api_test(test_roundtrips)    # database round trips per route, from each request's log line
+orgd_api_test(test_signing_keys)  # ES256 keys: the JWKS, PyJWT verifying, rotation on two instances
 
 # The suite runs with ctest -j twice the cores (scripts/test): most API tests
 # wait (on crashes, timeouts, slow clients) more than they compute. Those

@@ -76,10 +76,8 @@ int main(int argc, char **argv)
         return 1;
     }
     static const char secret[] = "bench secret, 32 bytes or more....";
-    struct jwt_settings es = {.alg = JWT_ES256,
-                              .keys_file = path,
-                              .issuer = "orgd",
-                              .ttl_seconds = 3600};
+    struct jwt_settings es = {
+        .alg = JWT_ES256, .keys_file = path, .issuer = "orgd", .ttl_seconds = 3600};
     struct jwt_settings hs = {.alg = JWT_HS256,
                               .secret = secret,
                               .secret_len = sizeof secret - 1,
