@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "account_mail.h"
 #include "events.h"
 #include "faults.h"
 #include "log.h"
@@ -148,8 +149,11 @@ bool accounts_signup(struct app *app, const struct signup_request *req, const ch
                      struct account *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
-    return throttle_attempt(app, THROTTLE_SIGNUP, client, e) &&
-           accounts_create(app, req->email, &req->password, req->username, ORIGIN_SIGNUP, out, e);
+    if (!throttle_attempt(app, THROTTLE_SIGNUP, client, e) ||
+        !accounts_create(app, req->email, &req->password, req->username, ORIGIN_SIGNUP, out, e))
+        return false;
+    account_mail_send_check(app, out); /* mail on: a link that proves the address */
+    return true;
 }
 
 void accounts_count_login(bool ok, const struct error *e)
@@ -162,6 +166,15 @@ void accounts_count_login(bool ok, const struct error *e)
         metrics_login(LOGIN_THROTTLED);
 }
 
+bool accounts_verified_enough(const struct app *app, const struct account *a, struct error *e)
+{
+    if (!app->cfg->require_verified_email || a->email_verified)
+        return true;
+    return error_set(e, ERR_EMAIL_UNVERIFIED,
+                     "this account's e-mail address is not verified yet: follow the link in the "
+                     "mail sent to it, or ask for another (POST /auth/email/verify/resend)");
+}
+
 bool accounts_signin(struct app *app, const struct login_request *req, const char *client,
                      struct token_pair *out, struct error *e)
 {
@@ -169,7 +182,8 @@ bool accounts_signin(struct app *app, const struct login_request *req, const cha
     struct account a;
     bool ok = accounts_check_password(app, req->email, &req->password, client, &a, e);
     accounts_count_login(ok, e);
-    return ok && sessions_start(app, &a, NULL, ROLE_MEMBER, client, out, e);
+    return ok && accounts_verified_enough(app, &a, e) &&
+           sessions_start(app, &a, NULL, ROLE_MEMBER, client, out, e);
 }
 
 bool accounts_change_password(struct app *app, const struct caller *who,
@@ -200,6 +214,7 @@ bool accounts_change_password(struct app *app, const struct caller *who,
                          "change won); nothing was changed");
     event_batch_commit(app, &b);
     log_emit(LOG_INFO, "password changed", json_pack("{s:s}", "account_id", who->account.id));
+    account_mail_password_changed(app, verified.email);
     /* the change is made: a failure to end the other sessions is logged,
      * not turned into an error the client would take for "unchanged" */
     struct error se = ERROR_INIT;

@@ -65,6 +65,11 @@ bool accounts_signup(struct app *app, const struct signup_request *req, const ch
                      struct account *out, struct error *e);
 
 /* POST /auth/signin: an account-scoped session. */
+/* REQUIRE_VERIFIED_EMAIL: 403 email-unverified for an account whose
+ * address is unproved (after its password was checked: the answer tells
+ * nothing to someone without it). */
+bool accounts_verified_enough(const struct app *app, const struct account *a, struct error *e);
+
 bool accounts_signin(struct app *app, const struct login_request *req, const char *client,
                      struct token_pair *out, struct error *e);
 

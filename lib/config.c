@@ -33,6 +33,10 @@ static bool check_cidrs(const char *v, char *why, size_t n);
 static bool check_secret(const char *v, char *why, size_t n);
 static bool check_schedule(const char *v, char *why, size_t n);
 static bool check_previous_secrets(const char *v, char *why, size_t n);
+static bool check_smtp_url(const char *v, char *why, size_t n);
+static bool check_mail_from(const char *v, char *why, size_t n);
+static bool check_public_url(const char *v, char *why, size_t n);
+static bool check_link(const char *v, char *why, size_t n);
 
 #define OFF(f) offsetof(struct config, f)
 #define SZ(f) sizeof(((struct config *)0)->f)
@@ -138,6 +142,39 @@ static const struct setting settings[] = {
      false, "how long one webhook attempt may take, connecting included"},
     {"WEBHOOK_WORKERS", T_LONG, "2", OFF(webhook_workers), 0, 0, 32, NULL, NULL, false,
      "threads sending webhooks (each sends one at a time; 0 = this instance sends none)"},
+    {"SMTP_URL", T_STRING, "", OFF(smtp_url), SZ(smtp_url), 0, 511, NULL, check_smtp_url, false,
+     "smtp://host:port (STARTTLS when offered) or smtps://host:port; empty = mail off"},
+    {"SMTP_USERNAME", T_STRING, "", OFF(smtp_username), SZ(smtp_username), 0, 255, NULL,
+     check_printable, false, "the SMTP login, if the server wants one"},
+    {"SMTP_PASSWORD", T_STRING, "", OFF(smtp_password), SZ(smtp_password), 0, CONFIG_SECRET_MAX,
+     NULL, NULL, true, "its password (never logged)"},
+    {"SMTP_REQUIRE_TLS", T_ENUM, "false", OFF(smtp_require_tls), 0, 0, 0, "false|true", NULL,
+     false, "true: an smtp:// server must offer STARTTLS, or nothing is sent"},
+    {"MAIL_FROM", T_STRING, "orgd <no-reply@localhost>", OFF(mail_from), SZ(mail_from), 3, 319,
+     NULL, check_mail_from, false, "the From of every message: an address, or Name <address>"},
+    {"MAIL_RETRY_SCHEDULE", T_STRING, "5,60,300,1800,7200,21600", OFF(mail_retry_text),
+     SZ(mail_retry_text), 1, 255, NULL, check_schedule, false,
+     "seconds before each retry of a message the mail server did not take; after the last, it "
+     "has failed"},
+    {"MAIL_TEMPLATES_DIR", T_STRING, "", OFF(mail_templates_dir), SZ(mail_templates_dir), 0,
+     1023, NULL, NULL, false,
+     "directory of the mail templates; empty = the ones chosen at build time"},
+    {"PUBLIC_URL", T_STRING, "http://localhost:8000", OFF(public_url), SZ(public_url), 8, 511,
+     NULL, check_public_url, false,
+     "where people reach this orgd: the links in mail point at its pages under it"},
+    {"LINK_INVITATION", T_STRING, "", OFF(link_invitation), SZ(link_invitation), 0, 511, NULL,
+     check_link, false, "the invitation link, with {token}; empty = orgd's own page"},
+    {"LINK_PASSWORD_RESET", T_STRING, "", OFF(link_password_reset), SZ(link_password_reset), 0,
+     511, NULL, check_link, false, "the password-reset link, with {token}; empty = orgd's page"},
+    {"LINK_VERIFY_EMAIL", T_STRING, "", OFF(link_verify_email), SZ(link_verify_email), 0, 511,
+     NULL, check_link, false, "the address-check link, with {token}; empty = orgd's page"},
+    {"REQUIRE_VERIFIED_EMAIL", T_ENUM, "false", OFF(require_verified_email), 0, 0, 0,
+     "false|true", NULL, false, "true: an account whose address is unproved cannot sign in (403)"},
+    {"MAIL_PER_ADDRESS", T_LONG, "20", OFF(mail_per_address), 0, 0, 1000000, NULL, NULL, false,
+     "reset and check mails (and invitation resends) asked for per client address per hour; 0 = "
+     "no limit"},
+    {"MAIL_PER_EMAIL", T_LONG, "5", OFF(mail_per_email), 0, 0, 1000000, NULL, NULL, false,
+     "reset and check mails (and invitation resends) per e-mail address per hour; 0 = no limit"},
     {"DOCS_DIR", T_STRING, "", OFF(docs_dir), SZ(docs_dir), 0, 1023, NULL, NULL, false,
      "directory of the Swagger UI assets served at /docs; empty = the one chosen at build time"},
     {"METRICS_PORT", T_LONG, "0", OFF(metrics_port), 0, 0, 65535, NULL, NULL, false,
@@ -200,6 +237,46 @@ static bool check_schedule(const char *v, char *why, size_t n)
     long tmp[CONFIG_RETRIES_MAX];
     size_t count = 0;
     return parse_schedule(v, tmp, &count, why, n);
+}
+
+static bool check_smtp_url(const char *v, char *why, size_t n)
+{
+    if (v[0] == '\0' || strncmp(v, "smtp://", 7) == 0 || strncmp(v, "smtps://", 8) == 0)
+        return check_printable(v, why, n);
+    snprintf(why, n, "must be smtp://host:port or smtps://host:port");
+    return false;
+}
+
+/* One line (it is a header), printable, with an @. */
+static bool check_mail_from(const char *v, char *why, size_t n)
+{
+    if (!check_printable(v, why, n))
+        return false;
+    if (strchr(v, '@') == NULL) {
+        snprintf(why, n, "must be an address, or Name <address>");
+        return false;
+    }
+    return true;
+}
+
+static bool check_public_url(const char *v, char *why, size_t n)
+{
+    if ((strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) &&
+        strpbrk(v, "?#{}\"<> ") == NULL)
+        return check_printable(v, why, n);
+    snprintf(why, n, "must be an http(s) URL without query or fragment");
+    return false;
+}
+
+static bool check_link(const char *v, char *why, size_t n)
+{
+    if (v[0] == '\0')
+        return true;
+    if ((strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) &&
+        strstr(v, "{token}") != NULL)
+        return check_printable(v, why, n);
+    snprintf(why, n, "must be an http(s) URL with {token} in it");
+    return false;
 }
 
 static bool check_secret(const char *v, char *why, size_t n)
@@ -532,6 +609,8 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
              netaddr_trust_parse(out->webhook_allowed_text, &out->webhook_allowed, why,
                                  sizeof why) &&
              parse_schedule(out->webhook_retry_text, out->webhook_retry, &out->webhook_retries, why,
+                            sizeof why) &&
+             parse_schedule(out->mail_retry_text, out->mail_retry, &out->mail_retries, why,
                             sizeof why);
     }
     if (ok && out->jwt_algorithm == JWT_ES256 && out->jwt_keys_file[0] == '\0')
@@ -558,6 +637,7 @@ bool config_load(struct config *out, char *const *envp, const char *dotenv_path,
         ok = false;
     }
     if (!ok) {
+        memset(out->smtp_password, 0, sizeof out->smtp_password);
         memset(out->jwt_secret, 0, sizeof out->jwt_secret);
         memset(out->jwt_previous_secrets, 0, sizeof out->jwt_previous_secrets);
     }

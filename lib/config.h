@@ -72,6 +72,23 @@ struct config {
     size_t webhook_retries;
     long webhook_timeout_seconds;
     long webhook_workers;
+    /* mail (off while smtp_url is "") */
+    char smtp_url[512];
+    char smtp_username[256];
+    char smtp_password[CONFIG_SECRET_MAX + 1];
+    int smtp_require_tls; /* 0 false, 1 true */
+    char mail_from[320];
+    char mail_retry_text[256];
+    long mail_retry[CONFIG_RETRIES_MAX];
+    size_t mail_retries;
+    char mail_templates_dir[1024]; /* "" = the one chosen at build time */
+    char public_url[512];
+    char link_invitation[512];
+    char link_password_reset[512];
+    char link_verify_email[512];
+    int require_verified_email; /* 0 false, 1 true */
+    long mail_per_address; /* reset and check mails asked for, per client address, per hour */
+    long mail_per_email;   /* ... per e-mail address */
     char docs_dir[1024];  /* Swagger UI assets; "" = the directory chosen at build time */
     long metrics_port;    /* 0 = /metrics on PORT; else on HOST:METRICS_PORT only */
     char fault_point[64]; /* honoured only by test builds (ORGD_FAULTS) */

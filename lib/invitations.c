@@ -5,25 +5,18 @@
 #include <string.h>
 
 #include "access.h"
+#include "account_mail.h"
 #include "accounts.h"
 #include "events.h"
 #include "faults.h"
 #include "log.h"
+#include "mail.h"
 #include "metrics.h"
 #include "roles.h"
 #include "throttle.h"
 #include "util.h"
 
 /* A new token into out, its hash into hash. */
-static bool token_new(char out[INVITATION_TOKEN_LEN + 1], char hash[SESSION_HASH_BUF],
-                      struct error *e)
-{
-    uint8_t raw[INVITATION_TOKEN_BYTES];
-    if (!random_bytes(raw, sizeof raw))
-        return error_set(e, ERR_INTERNAL, "no randomness available");
-    return sessions_token_text(raw, sizeof raw, out, INVITATION_TOKEN_LEN + 1, hash, e);
-}
-
 /* The org and the caller's right to manage its invitations. */
 static bool manage(struct app *app, const struct caller *who, const char *org_id,
                    struct org_described *o, struct error *e)
@@ -137,6 +130,31 @@ static bool insert_replacing(struct app *app, const struct caller *who, const st
     return error_set(e, ERR_BUSY, "invitations to this e-mail are changing; retry shortly");
 }
 
+/* The invitation's mail (tpl) with its token to the invitee; errors
+ * logged (the invitation stands: the inviter can send it again). */
+static void mail_invitation(struct app *app, const struct caller *who,
+                            const struct org_described *o, const struct invitation *v,
+                            const char *token, enum mail_template tpl)
+{
+    char link[1200], expires[CLOCK_TEXT_BUF];
+    mail_link(app, "invitation", token, link, sizeof link);
+    clock_rfc3339(v->expires_at, expires);
+    struct account inviter;
+    struct error e = ERROR_INIT;
+    const char *by = who->account.email;
+    if (by[0] == '\0' && sessions_account(app, who, &inviter, &e))
+        by = inviter.email[0] ? inviter.email : "someone";
+    json_t *vars = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "email", v->email, "inviter",
+                             by[0] ? by : "someone", "organization", o->org.display_name,
+                             "role", role_name(v->role), "link", link, "expires_at", expires);
+    const struct mail_check check = {"invitation", v->id, v->token_hash};
+    if (!mail_queue(app, tpl, v->email, vars, &check, &e))
+        log_emit(LOG_WARN, "invitation mail not queued",
+                 json_pack("{s:s, s:s}", "invitation_id", v->id, "error", e.message));
+    json_decref(vars);
+    explicit_bzero(link, sizeof link);
+}
+
 bool invitations_create(struct app *app, const struct caller *who, const char *org_id,
                         const struct invite_request *req, struct invitation_view *out,
                         struct error *e)
@@ -153,7 +171,7 @@ bool invitations_create(struct app *app, const struct caller *who, const char *o
         return error_set(e, ERR_FORBIDDEN, "only an owner may invite an owner");
     struct invitation *v = &out->inv;
     names_email_key(req->email, v->email);
-    if (!token_new(out->token, v->token_hash, e))
+    if (!sessions_one_time_token(out->token, v->token_hash, e))
         return false;
     store_new_id(v->id);
     memcpy(v->org_id, o.org.id, ID_BUF);
@@ -183,10 +201,58 @@ bool invitations_create(struct app *app, const struct caller *who, const char *o
         *e = me;
         return false;
     }
+    if (mail_enabled(app)) { /* the token goes to the invitee, and only there */
+        mail_invitation(app, who, &o, v, out->token, MAIL_INVITATION);
+        explicit_bzero(out->token, sizeof out->token);
+    }
     metrics_invitation(INVITATION_CREATED);
     log_emit(LOG_INFO, "invitation created",
              json_pack("{s:s, s:s, s:s, s:I}", "org_id", o.org.id, "invitation_id", v->id, "role",
                        role_name(v->role), "replaced", (json_int_t)replaced));
+    return true;
+}
+
+bool invitations_resend(struct app *app, const struct caller *who, const char *org_id,
+                        const char *invitation_id, const char *client,
+                        struct invitation_view *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct org_described o;
+    struct invitation v;
+    bool found = false, applied = false;
+    if (!account_mail_required(app, e) || !manage(app, who, org_id, &o, e) ||
+        !store_invitation_by_id(app->store, invitation_id, &v, &found, e))
+        return false;
+    if (!found || strcmp(v.org_id, o.org.id) != 0 || v.status != INV_PENDING)
+        return error_set(e, ERR_NOT_FOUND, "no such pending invitation");
+    if (!throttle_mail(app, client, v.email, e))
+        return false;
+    struct invitation next = v;
+    char token[INVITATION_TOKEN_LEN + 1];
+    if (!sessions_one_time_token(token, next.token_hash, e))
+        return false;
+    next.expires_at = clock_now_ms() + (int64_t)app->cfg->invitation_seconds * 1000;
+    struct event_batch b = {0};
+    struct event *ev = event_batch_add(&b);
+    event_draft(ev, "invitation.resent", v.org_id, "invitation", v.id, who, NULL);
+    event_change_str(ev, "email", NULL, v.email);
+    bool ok = events_guard(app, &v.pending, e) &&
+              store_invitation_retoken(app->store, &v, next.token_hash, next.expires_at,
+                                       event_batch_list(&b), &applied, e);
+    if (!ok || !applied) {
+        event_batch_drop(&b);
+        explicit_bzero(token, sizeof token);
+        if (!ok)
+            return false;
+        e->retry_after = 1;
+        return error_set(e, ERR_BUSY, "the invitation changed meanwhile; retry");
+    }
+    event_batch_commit(app, &b);
+    next.version++;
+    mail_invitation(app, who, &o, &next, token, MAIL_INVITATION_RESENT);
+    explicit_bzero(token, sizeof token);
+    out->inv = next;
+    snprintf(out->org_name, sizeof out->org_name, "%s", o.org.name);
     return true;
 }
 
@@ -400,6 +466,48 @@ static bool moved_on(struct app *app, const struct invitation *read, struct erro
     return refused(e, ERR_GONE, "this invitation has been revoked");
 }
 
+bool invitations_preview(struct app *app, const char *token, struct invitation_preview *out,
+                         struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct accept_request req = {0};
+    snprintf(req.token, sizeof req.token, "%s", token);
+    req.token_len = strlen(req.token);
+    struct invitation v;
+    struct org o;
+    struct account a;
+    bool found = false;
+    if (!usable(app, &req, &v, e) || !org_joinable(app, v.org_id, &o, e) ||
+        !store_account_by_email(app->store, v.email, &a, &found, e))
+        return false;
+    explicit_bzero(a.password_hash, sizeof a.password_hash);
+    snprintf(out->email, sizeof out->email, "%s", v.email);
+    snprintf(out->org_display_name, sizeof out->org_display_name, "%s", o.display_name);
+    out->role = v.role;
+    out->has_account = found;
+    return true;
+}
+
+bool invitations_accept_signed_in(struct app *app, const struct accept_request *req,
+                                  const char *client, struct acceptance *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    struct invitation v;
+    struct caller who = {0};
+    if (!usable(app, req, &v, e))
+        return false;
+    bool ok = accounts_check_password(app, v.email, &req->password, client, &who.account, e);
+    accounts_count_login(ok, e);
+    explicit_bzero(who.account.password_hash, sizeof who.account.password_hash);
+    if (!ok)
+        return false;
+    who.account_loaded = true;
+    struct accept_request signed_in = *req;
+    signed_in.has_password = false;
+    explicit_bzero(&signed_in.password, sizeof signed_in.password);
+    return invitations_accept(app, &who, &signed_in, client, out, e);
+}
+
 bool invitations_accept(struct app *app, const struct caller *who, const struct accept_request *req,
                         const char *client, struct acceptance *out, struct error *e)
 {
@@ -467,6 +575,10 @@ bool invitations_accept(struct app *app, const struct caller *who, const struct 
         error_clear(e);
         return error_set(e, ERR_CONFLICT, "already a member of this organization");
     }
+    /* the token reached the invitee by mail, and only there: accepting
+     * proves the address (without mail, the inviter had the token) */
+    if (mail_enabled(app))
+        account_mail_proved(app, out->account.id);
     metrics_invitation(INVITATION_ACCEPTED);
     log_emit(LOG_INFO, "invitation accepted",
              json_pack("{s:s, s:s, s:s, s:b}", "invitation_id", v.id, "org_id", v.org_id,

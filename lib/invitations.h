@@ -30,7 +30,9 @@
 struct invitation_view {
     struct invitation inv;
     char org_name[NAME_BUF];
-    char token[INVITATION_TOKEN_LEN + 1]; /* only in the answer to the invite */
+    char token[INVITATION_TOKEN_LEN + 1]; /* only in the answer to the invite, and only
+                                             while mail is off: with mail on it goes
+                                             to the invitee alone ("" here) */
 };
 
 bool invitations_create(struct app *app, const struct caller *who, const char *org_id,
@@ -46,6 +48,26 @@ bool invitations_list(struct app *app, const struct caller *who, const char *org
 bool invitations_revoke(struct app *app, const struct caller *who, const char *org_id,
                         const char *invitation_id, struct error *e);
 
+/* A pending invitation's mail again, with a new token (the old one is
+ * unknown from then on) and a new expiry; owners and admins; throttled as
+ * every mail asked for (per client address and per invitee). Event
+ * invitation.resent. 503 mail-disabled when mail is off. */
+bool invitations_resend(struct app *app, const struct caller *who, const char *org_id,
+                        const char *invitation_id, const char *client,
+                        struct invitation_view *out, struct error *e);
+
+/* What the invitation page shows of a usable invitation (its token
+ * proves the holder is the invitee): the org, the role, the e-mail, and
+ * whether an account has that e-mail already. 404/410 as accept. */
+struct invitation_preview {
+    char email[EMAIL_BUF];
+    char org_display_name[DISPLAY_NAME_BUF];
+    enum role role;
+    bool has_account;
+};
+bool invitations_preview(struct app *app, const char *token, struct invitation_preview *out,
+                         struct error *e);
+
 /* Pending invitations to the caller's e-mail, a page as invitations_list. */
 bool invitations_mine(struct app *app, const struct caller *who, const char *before,
                       struct invitation_view *out, size_t max, size_t *n, struct error *e);
@@ -60,6 +82,12 @@ struct acceptance {
 /* who: the bearer's caller, or NULL (then req must carry a password). */
 bool invitations_accept(struct app *app, const struct caller *who, const struct accept_request *req,
                         const char *client, struct acceptance *out, struct error *e);
+
+/* Accepts with the password of the invited e-mail's account (the page's
+ * "sign in and join"): checked as a sign-in is (throttled, one answer for
+ * a wrong password), then as a signed-in accept. */
+bool invitations_accept_signed_in(struct app *app, const struct accept_request *req,
+                                  const char *client, struct acceptance *out, struct error *e);
 
 /* Recovery: invitations left accepting since before before_ms are
  * finished (the membership exists) or put back to pending. */

@@ -80,6 +80,12 @@ static atomic_ullong events_written[N_EVENT_ACTIONS];
 static const char *const delivery_results[] = {"delivered", "retrying", "failed"};
 static atomic_ullong deliveries[3];
 static atomic_llong outbox_pending;
+static const char *const mail_templates[] = {"invitation",       "invitation_resent",
+                                             "password_reset",   "verify_email",
+                                             "password_changed", "email_changed"};
+static atomic_ullong mail_sent[6];
+static atomic_ullong mail_failures;
+static atomic_llong mail_pending;
 static _Atomic double outbox_oldest_s;
 static atomic_ullong jwt_reloads[2]; /* [0] failed, [1] loaded */
 static atomic_ullong invitations[INVITATION_OUTCOME_COUNT];
@@ -268,6 +274,23 @@ void metrics_set_outbox(long long pending, double oldest_age_s)
     atomic_store(&outbox_oldest_s, oldest_age_s);
 }
 
+void metrics_mail_sent(const char *tpl)
+{
+    for (size_t i = 0; i < 6; i++)
+        if (strcmp(tpl, mail_templates[i]) == 0)
+            ADD(mail_sent[i], 1);
+}
+
+void metrics_mail_failure(void)
+{
+    ADD(mail_failures, 1);
+}
+
+void metrics_set_mail_pending(long long n)
+{
+    atomic_store(&mail_pending, n);
+}
+
 void metrics_event_written(const char *action)
 {
     size_t i = 0;
@@ -287,6 +310,10 @@ void metrics_reset(void)
     for (size_t i = 0; i < 3; i++)
         atomic_store(&deliveries[i], 0);
     atomic_store(&outbox_pending, 0);
+    for (size_t i = 0; i < 6; i++)
+        atomic_store(&mail_sent[i], 0);
+    atomic_store(&mail_failures, 0);
+    atomic_store(&mail_pending, 0);
     atomic_store(&outbox_oldest_s, 0);
     for (size_t i = 0; i < METRICS_ROUTES_MAX; i++)
         atomic_store(&route_names[i], NULL);
@@ -566,6 +593,17 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
     family(&o, "orgd_webhook_outbox_oldest_seconds", "gauge",
            "How long the oldest pending webhook delivery has waited.");
     put(&o, "orgd_webhook_outbox_oldest_seconds %.3f\n", atomic_load(&outbox_oldest_s));
+
+    family(&o, "orgd_mail_sent_total", "counter",
+           "Messages the mail server took, by template.");
+    for (size_t i = 0; i < 6; i++)
+        put(&o, "orgd_mail_sent_total{template=\"%s\"} %llu\n", mail_templates[i],
+            GET(mail_sent[i]));
+    family(&o, "orgd_mail_failures_total", "counter",
+           "Attempts the mail server refused or did not answer (each is tried again, or fails).");
+    put(&o, "orgd_mail_failures_total %llu\n", GET(mail_failures));
+    family(&o, "orgd_mail_outbox_pending", "gauge", "Messages waiting to be sent.");
+    put(&o, "orgd_mail_outbox_pending %lld\n", (long long)atomic_load(&mail_pending));
 
     family(&o, "orgd_mongo_commands_total", "counter",
            "Commands sent to the database (each one a round trip), by command.");

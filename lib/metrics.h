@@ -116,6 +116,11 @@ void metrics_webhook_delivery(const char *result);
 /* The outbox as the maintenance thread last counted it: pending
  * deliveries, and the age of the oldest (seconds; 0 when none). */
 void metrics_set_outbox(long long pending, double oldest_age_s);
+/* A message handed to the mail server, by template; one it refused or
+ * did not answer; the messages waiting (counted every 2 seconds). */
+void metrics_mail_sent(const char *tpl);
+void metrics_mail_failure(void);
+void metrics_set_mail_pending(long long n);
 
 /* What the caller reads at scrape time. */
 struct metrics_scrape {

@@ -95,6 +95,7 @@ struct account {
     char username[USERNAME_BUF]; /* "" = none */
     char password_hash[PASSWORD_HASH_BUF];
     enum origin origin; /* documents without one are org_create (older data) */
+    bool email_verified; /* the address was proved: an accepted invitation or a check mail */
     int64_t created_at;
     int64_t version; /* every change is a guarded transition on it (0: none stored yet) */
     struct pending_refs pending;
@@ -208,6 +209,38 @@ struct delivery {
     int64_t created_at, next_at, lease_until;
     struct delivery_attempt last[DELIVERY_ATTEMPTS_SHOWN]; /* the latest, oldest first */
     int nlast;
+    int64_t version;
+};
+
+/* ---- mail ---- */
+
+enum mail_state { MAIL_PENDING, MAIL_SENT, MAIL_FAILED, MAIL_DROPPED };
+
+/* A message in the outbox (its subject and parts are read apart). */
+struct mail_item {
+    char id[ID_BUF];
+    int tpl; /* enum mail_template */
+    char to[EMAIL_BUF];
+    char check_kind[16]; /* what it stands on (mail.h): "", "invitation", "account_token" */
+    char check_id[ID_BUF];
+    char check_hash[65];
+    enum mail_state state;
+    int attempts;
+    int64_t created_at, next_at, lease_until;
+    char last_error[160];
+    int64_t version;
+};
+
+enum token_purpose { TOKEN_RESET, TOKEN_VERIFY };
+
+/* A password-reset or address-check token: only its SHA-256 is kept. */
+struct account_token {
+    char id[ID_BUF];
+    char account_id[ID_BUF];
+    enum token_purpose purpose;
+    char token_hash[65];
+    int64_t created_at, expires_at;
+    bool ended; /* used, or replaced by a newer one */
     int64_t version;
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "account_mail.h"
 #include "accounts.h"
 #include "faults.h"
 #include "lifecycle.h"
@@ -97,7 +98,8 @@ bool org_first_login(struct app *app, const struct login_request *req, const cha
     struct membership m = {0};
     bool ok = accounts_check_password(app, req->email, &req->password, client, &a, e);
     accounts_count_login(ok, e);
-    if (!ok || !choose_membership(app, a.id, req->organization_name, &m, &out->org, e))
+    if (!ok || !accounts_verified_enough(app, &a, e) ||
+        !choose_membership(app, a.id, req->organization_name, &m, &out->org, e))
         return false;
     out->role = m.role;
     if (!sessions_start(app, &a, &out->org, m.role, client, &out->pair, e))
@@ -259,6 +261,10 @@ static bool update_writes(struct app *app, const struct caller *who,
         event_batch_commit(app, &b);
     else
         event_batch_drop(&b);
+    if (ok && req->has_email) /* the notice goes to the address it was */
+        account_mail_email_changed(app, before.email, email_key);
+    else if (ok && req->has_password)
+        account_mail_password_changed(app, before.email);
     if (!ok && credentials) {
         static const struct pending_list none = {NULL, 0};
         struct error ue = ERROR_INIT;

@@ -453,6 +453,40 @@ bool request_accept_parse(const char *body, size_t len, struct accept_request *o
     return finish(e);
 }
 
+bool request_email_parse(const char *body, size_t len, struct email_request *out,
+                         struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    size_t email_len = 0;
+    bool has_email;
+    struct field fields[] = {{"email", out->email, sizeof out->email, &email_len, &has_email}};
+    if (!parse_fields(body, len, fields, 1, e))
+        return false;
+    if (require(e, has_email, "email"))
+        names_email_valid(out->email, email_len, "email", e);
+    return finish(e);
+}
+
+bool request_token_parse(const char *body, size_t len, bool with_password,
+                         struct token_request *out, struct error *e)
+{
+    memset(out, 0, sizeof *out);
+    size_t token_len = 0;
+    bool has_token;
+    struct field fields[] = {
+        {"token", out->token, sizeof out->token, &token_len, &has_token},
+        {"new_password", out->new_password.text, sizeof out->new_password.text,
+         &out->new_password.len, &out->has_password},
+    };
+    if (!parse_fields(body, len, fields, with_password ? 2 : 1, e))
+        return false;
+    if (require(e, has_token, "token") && token_len == 0)
+        error_field(e, "token", "must not be empty");
+    if (with_password && require(e, out->has_password, "new_password"))
+        password_length_ok(out->new_password.len, "new_password", e);
+    return finish(e);
+}
+
 bool request_page_parse(const char *limit, const char *cursor, struct page_request *out,
                         struct error *e)
 {

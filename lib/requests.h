@@ -155,6 +155,22 @@ struct accept_request {
 bool request_accept_parse(const char *body, size_t len, struct accept_request *out,
                           struct error *e);
 
+/* POST /auth/password/forgot, /auth/email/verify/resend: {email}. */
+struct email_request {
+    char email[EMAIL_BUF + 1];
+};
+bool request_email_parse(const char *body, size_t len, struct email_request *out,
+                         struct error *e);
+
+/* POST /auth/password/reset {token, new_password}; /auth/email/verify {token}. */
+struct token_request {
+    char token[INVITATION_TOKEN_FIELD_MAX + 1];
+    bool has_password;
+    struct secret_text new_password;
+};
+bool request_token_parse(const char *body, size_t len, bool with_password,
+                         struct token_request *out, struct error *e);
+
 /* ?limit=&cursor= of a paged list, already decoded (NULL: absent): limit
  * 1..100 (default 20), cursor a next_cursor from a previous page (absent:
  * the first page). */

@@ -24,6 +24,15 @@ void token_pair_wipe(struct token_pair *p)
     explicit_bzero(p->refresh_token, sizeof p->refresh_token);
 }
 
+bool sessions_one_time_token(char out[ONE_TIME_TOKEN_LEN + 1], char hash[SESSION_HASH_BUF],
+                             struct error *e)
+{
+    uint8_t raw[32];
+    if (!random_bytes(raw, sizeof raw))
+        return error_set(e, ERR_INTERNAL, "no randomness available");
+    return sessions_token_text(raw, sizeof raw, out, ONE_TIME_TOKEN_LEN + 1, hash, e);
+}
+
 bool sessions_token_text(uint8_t *raw, size_t n, char *out, size_t cap, char hash[SESSION_HASH_BUF],
                          struct error *e)
 {

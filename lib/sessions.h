@@ -40,6 +40,13 @@
 bool sessions_token_text(uint8_t *raw, size_t n, char *out, size_t cap, char hash[SESSION_HASH_BUF],
                          struct error *e);
 
+#define ONE_TIME_TOKEN_LEN 43 /* 32 random bytes, base64url without padding */
+
+/* A fresh one-time token (an invitation's, a reset's, an address check's)
+ * and its SHA-256 (what the database keeps). */
+bool sessions_one_time_token(char out[ONE_TIME_TOKEN_LEN + 1], char hash[SESSION_HASH_BUF],
+                             struct error *e);
+
 /* A fresh pair: wipe it with token_pair_wipe. */
 struct token_pair {
     char *access_token; /* malloc'd */

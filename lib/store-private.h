@@ -220,6 +220,8 @@ bool store__swap(store_t *s, const char *coll, const char *id, int64_t version,
 #define C_EVENTS "events"
 #define C_WEBHOOKS "webhooks"
 #define C_DELIVERIES "deliveries"
+#define C_MAIL "mail_outbox"
+#define C_TOKENS "account_tokens"
 #define F_PENDING "pending_events"
 
 /* Appends `pending_events` (the drafts of ev, replacing the document's:

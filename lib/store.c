@@ -355,7 +355,10 @@ bool store_ensure_indexes(store_t *s, struct error *e)
         create_index(s, C_EVENTS, "fanned", INDEX_PLAIN, "fanned", NULL, e) &&
         create_index(s, C_DELIVERIES, "key_unique", INDEX_UNIQUE, "key", NULL, e) &&
         create_index(s, C_DELIVERIES, "due", INDEX_PLAIN, "state", "next_at", e) &&
-        create_index(s, C_DELIVERIES, "webhook", INDEX_PLAIN, "webhook_id", NULL, e);
+        create_index(s, C_DELIVERIES, "webhook", INDEX_PLAIN, "webhook_id", NULL, e) &&
+        create_index(s, C_MAIL, "due", INDEX_PLAIN, "state", "next_at", e) &&
+        create_index(s, C_TOKENS, "slot_unique", INDEX_UNIQUE, "slot", NULL, e) &&
+        create_index(s, C_TOKENS, "token_hash", INDEX_PLAIN, "token_hash", NULL, e);
     if (ok)
         atomic_store(&s->indexed, true);
     return ok;

@@ -248,6 +248,11 @@ bool store_invitation_move(store_t *s, const struct invitation *cur, enum invita
                            const char *by, int64_t at, const struct pending_list *ev, bool *applied,
                            struct error *e);
 /* The pending invitations of org_id that inviter_id made, at most max. */
+/* A new token hash and expiry for a pending invitation (as read): a
+ * guarded change, with its events. */
+bool store_invitation_retoken(store_t *s, const struct invitation *cur, const char *token_hash,
+                              int64_t expires_at, const struct pending_list *ev, bool *applied,
+                              struct error *e);
 bool store_invitations_by_inviter(store_t *s, const char *org_id, const char *inviter_id,
                                   struct invitation *out, size_t max, size_t *n, struct error *e);
 /* Invitations left accepting since before before_ms, at most max. */
@@ -468,6 +473,43 @@ bool store_outbox_stats(store_t *s, int64_t *pending, int64_t *oldest_at, struct
 bool store_events_unfanned(store_t *s, struct event_row *out, size_t max, size_t *n,
                            struct error *e);
 bool store_event_fanned(store_t *s, const char *id, struct error *e);
+
+/* ---- store_mail.c: the mail outbox, reset and address-check tokens (mail.h) ---- */
+
+bool store_mail_insert(store_t *s, const struct mail_item *m, const char *subject,
+                       const char *text, const char *html, struct error *e);
+/* Pending messages due at now and not leased, the most overdue first. */
+bool store_mail_due(store_t *s, int64_t now, struct mail_item *out, size_t max, size_t *n,
+                    struct error *e);
+/* Leases m (as read): a guarded transition, one instance wins it. */
+bool store_mail_claim(store_t *s, const struct mail_item *m, int64_t lease_until,
+                      const char *instance, bool *applied, struct error *e);
+/* The message's subject, text and HTML (malloc'd; NULL when gone). */
+bool store_mail_parts(store_t *s, const char *id, char **subject, char **text, char **html,
+                      struct error *e);
+/* The end of an attempt of m (leased: at `version`): pending again at
+ * next_at, or sent, failed or dropped, and then its parts are removed. */
+bool store_mail_record(store_t *s, const struct mail_item *m, int64_t version,
+                       enum mail_state state, int64_t next_at, const char *error, bool *applied,
+                       struct error *e);
+bool store_mail_pending(store_t *s, int64_t *n, struct error *e);
+
+/* The live token of an account for a purpose (one at most). */
+bool store_account_token_live(store_t *s, const char *account_id, enum token_purpose p,
+                              struct account_token *out, bool *found, struct error *e);
+/* Inserts t as the live token of its account and purpose: ERR_CONFLICT
+ * while another is live (end it first: the newest replaces the older). */
+bool store_account_token_insert(store_t *s, const struct account_token *t, struct error *e);
+bool store_account_token_by_hash(store_t *s, const char *hash, struct account_token *out,
+                                 bool *found, struct error *e);
+bool store_account_token_by_id(store_t *s, const char *id, struct account_token *out, bool *found,
+                               struct error *e);
+/* Ends cur (as read): used or replaced; a guarded transition. */
+bool store_account_token_end(store_t *s, const struct account_token *cur, bool *applied,
+                             struct error *e);
+/* Marks the account's address verified (a guarded change of cur, as read). */
+bool store_account_verify(store_t *s, const struct account *cur, const struct pending_list *ev,
+                          bool *applied, struct error *e);
 
 /* A time the process keeps in the database by name (the recovery pass's
  * mark of how far it has looked). */

@@ -35,6 +35,8 @@ static void account_from_doc(const bson_t *doc, void *out)
             store__copy_utf8(&it, a->password_hash, sizeof a->password_hash);
         else if (strcmp(k, "origin") == 0)
             a->origin = origin_from_iter(&it);
+        else if (strcmp(k, "email_verified") == 0)
+            a->email_verified = bson_iter_as_bool(&it);
         else if (strcmp(k, "created_at") == 0)
             a->created_at = store__get_time(&it);
         else if (strcmp(k, F_PENDING) == 0)
@@ -53,7 +55,8 @@ bool store_account_insert(store_t *s, const struct account *a, const struct pend
     store__append_oid(&doc, "_id", a->id);
     BCON_APPEND(&doc, "email", BCON_UTF8(a->email), "password_hash", BCON_UTF8(a->password_hash),
                 "origin", BCON_UTF8(origin_name(a->origin)), "created_at",
-                BCON_DATE_TIME(a->created_at), "version", BCON_INT64(1));
+                BCON_DATE_TIME(a->created_at), "email_verified", BCON_BOOL(a->email_verified),
+                "version", BCON_INT64(1));
     if (a->username[0] != '\0')
         BSON_APPEND_UTF8(&doc, "username", a->username);
     store__append_pending(&doc, ev);

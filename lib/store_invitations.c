@@ -188,6 +188,24 @@ bool store_invitation_move(store_t *s, const struct invitation *cur, enum invita
     return ok;
 }
 
+bool store_invitation_retoken(store_t *s, const struct invitation *cur, const char *token_hash,
+                              int64_t expires_at, const struct pending_list *ev, bool *applied,
+                              struct error *e)
+{
+    bson_t update = BSON_INITIALIZER, set;
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    BCON_APPEND(&set, "token_hash", BCON_UTF8(token_hash), "expires_at",
+                BCON_DATE_TIME(expires_at));
+    store__append_pending(&set, ev);
+    bson_append_document_end(&update, &set);
+    /* pending only: a revoke or an accept that got there first wins */
+    bool ok = cur->status == INV_PENDING &&
+              store__swap(s, C_INVITATIONS, cur->id, cur->version, &update, applied,
+                          "invitation retoken", e);
+    bson_destroy(&update);
+    return ok || (cur->status != INV_PENDING && !(*applied = false));
+}
+
 bool store_invitations_by_inviter(store_t *s, const char *org_id, const char *inviter_id,
                                   struct invitation *out, size_t max, size_t *n, struct error *e)
 {

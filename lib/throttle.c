@@ -114,6 +114,27 @@ void throttle_login_release(struct app *app, struct throttle_hold *h)
     h->n = 0;
 }
 
+bool throttle_mail(struct app *app, const char *client, const char *email_key, struct error *e)
+{
+    const struct config *cfg = app->cfg;
+    char addr[THROTTLE_KEY_BUF], mail[THROTTLE_KEY_BUF], ids[2][ID_BUF];
+    address_key(addr, "mail:address", client);
+    key_of(mail, "mail:email", email_key);
+    const char *keys[2];
+    long limits[2];
+    size_t n = 0, kept = 0;
+    if (cfg->mail_per_address > 0) {
+        keys[n] = addr;
+        limits[n++] = cfg->mail_per_address;
+    }
+    if (cfg->mail_per_email > 0) {
+        keys[n] = mail;
+        limits[n++] = cfg->mail_per_email;
+    }
+    int64_t before[2];
+    return reserve(app, keys, limits, n, 3600, ids, &kept, before, e);
+}
+
 bool throttle_attempt(struct app *app, enum throttle_attempt kind, const char *client,
                       struct error *e)
 {

@@ -63,4 +63,9 @@ enum throttle_attempt { THROTTLE_SIGNUP, THROTTLE_ORG_CREATE, THROTTLE_EMAIL_CHA
 bool throttle_attempt(struct app *app, enum throttle_attempt kind, const char *client,
                       struct error *e);
 
+/* A mail asked for (a reset, an address check, an invitation resent) from
+ * client about email_key: counted per address and per e-mail within an
+ * hour, refused past MAIL_PER_ADDRESS or MAIL_PER_EMAIL. */
+bool throttle_mail(struct app *app, const char *client, const char *email_key, struct error *e);
+
 #endif

@@ -45,6 +45,11 @@ json_t *handlers__string_or_null(const char *s);
  * the org's name and the role held there. */
 json_t *handlers__pair_json(const struct token_pair *p, const struct org *org, enum role role);
 
+/* An invitation as the account-first routes show it (its token only when
+ * the view carries one: the invite's answer, with mail off). */
+struct invitation_view;
+json_t *handlers__invitation_json(const struct invitation_view *v);
+
 /* handlers_ops.c */
 bool handle_healthz(struct request *r, struct error *e);
 bool handle_health(struct request *r, struct error *e);
@@ -62,6 +67,19 @@ bool handle_webhook_delete(struct request *r, struct error *e);
 bool handle_webhook_deliveries(struct request *r, struct error *e);
 bool handle_webhook_test(struct request *r, struct error *e);
 bool handle_delivery_redeliver(struct request *r, struct error *e);
+/* handlers_mail.c */
+bool handle_password_forgot(struct request *r, struct error *e);
+bool handle_password_reset(struct request *r, struct error *e);
+bool handle_email_verify(struct request *r, struct error *e);
+bool handle_email_verify_resend(struct request *r, struct error *e);
+bool handle_invitation_resend(struct request *r, struct error *e);
+/* pages.c */
+bool handle_page_invitation(struct request *r, struct error *e);
+bool handle_page_invitation_post(struct request *r, struct error *e);
+bool handle_page_reset(struct request *r, struct error *e);
+bool handle_page_reset_post(struct request *r, struct error *e);
+bool handle_page_verify(struct request *r, struct error *e);
+bool handle_page_verify_post(struct request *r, struct error *e);
 bool handle_readyz(struct request *r, struct error *e);
 
 /* handlers_auth.c */

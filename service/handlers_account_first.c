@@ -46,7 +46,7 @@ static json_t *org_view_json(const struct account_first_view *v)
     return body;
 }
 
-static json_t *invitation_json(const struct invitation_view *v)
+json_t *handlers__invitation_json(const struct invitation_view *v)
 {
     const struct invitation *i = &v->inv;
     json_t *body = json_pack(
@@ -182,7 +182,7 @@ bool handle_invite(struct request *r, struct error *e)
         !invitations_create(r->app, &who, r->param, &req, &v, e))
         return false;
     note_org(r, v.inv.org_id);
-    json_t *body = invitation_json(&v);
+    json_t *body = handlers__invitation_json(&v);
     /* message: what the account-first original answered, and its clients read */
     json_object_set_new(body, "message", json_string("invitation created"));
     http_send_json(r, 201, body);
@@ -212,7 +212,7 @@ static bool list_invitations(struct request *r, bool mine, struct error *e)
     }
     json_t *items = ok ? json_array() : NULL;
     for (size_t i = 0; items != NULL && i < n; i++)
-        json_array_append_new(items, invitation_json(&list[i]));
+        json_array_append_new(items, handlers__invitation_json(&list[i]));
     free(list);
     if (ok)
         handlers__send_page(r, items, next, &page);

@@ -159,6 +159,11 @@ static void send_json_as(struct request *r, int status, const char *content_type
     free(text);
 }
 
+void http_send_html(struct request *r, int status, const char *html, size_t len)
+{
+    send_response(r, status, "text/html; charset=utf-8", html, len);
+}
+
 void http_stream_begin(struct request *r, const char *content_type)
 {
     send_response(r, 200, content_type, NULL, HTTP_CHUNKED);

@@ -69,6 +69,9 @@ void http_send_json(struct request *r, int status, json_t *body);
  * "invalid_request" and the reason). */
 void http_send_problem(struct request *r, const struct error *e);
 
+/* Sends an HTML page with this status (the pages of pages.c). */
+void http_send_html(struct request *r, int status, const char *html, size_t len);
+
 /* Sends raw bytes with a content type (status 200). */
 void http_send_bytes(struct request *r, const char *content_type, const void *data, size_t len);
 

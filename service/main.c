@@ -24,6 +24,7 @@
 #include "cmd_keys.h"
 #include "config.h"
 #include "delivery.h"
+#include "mailer.h"
 #include "faults.h"
 #include "import.h"
 #include "log.h"
@@ -263,6 +264,7 @@ static int serve(struct config *cfg)
     struct maintenance m;
     maintenance_start(&m, &app);
     delivery_engine_t *webhooks = delivery_start(&app);
+    mailer_t *mailer = mailer_start(&app);
     log_emit(LOG_INFO, "started",
              json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:I}", "version", ORGD_VERSION, "host",
                        cfg->host, "port", (json_int_t)cfg->port, "threads",
@@ -272,6 +274,7 @@ static int serve(struct config *cfg)
     wait_for_stop(&stop_signals, &app);
     server_stop(srv, (int)cfg->shutdown_timeout_seconds);
     delivery_stop(webhooks);
+    mailer_stop(mailer);
     maintenance_stop(&m);
     app_cleanup(&app);
     mg_exit_library();

@@ -22,6 +22,8 @@ static const struct {
     {ERR_INVALID, 422, "validation-failed"},
     {ERR_RATE_LIMITED, 429, "rate-limited"},
     {ERR_UNAVAILABLE, 503, "unavailable"},
+    {ERR_MAIL_DISABLED, 503, "mail-disabled"},
+    {ERR_EMAIL_UNVERIFIED, 403, "email-unverified"},
     {ERR_INTERNAL, 500, "internal-error"},
 };
 

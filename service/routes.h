@@ -63,14 +63,29 @@ enum route_id {
     R_WEBHOOK_DELIVERIES,
     R_WEBHOOK_TEST,
     R_DELIVERY_REDELIVER,
+    R_PASSWORD_FORGOT,
+    R_PASSWORD_RESET,
+    R_EMAIL_VERIFY,
+    R_EMAIL_VERIFY_RESEND,
+    R_INVITATION_RESEND,
+    R_PAGE_INVITATION,
+    R_PAGE_INVITATION_POST,
+    R_PAGE_RESET,
+    R_PAGE_RESET_POST,
+    R_PAGE_VERIFY,
+    R_PAGE_VERIFY_POST,
     R_COUNT
 };
+
+/* What a route reads: nothing, JSON, or an HTML form's body
+ * (application/x-www-form-urlencoded: the pages of pages.c). */
+enum route_body { NO_BODY, JSON_BODY, FORM_BODY };
 
 struct route {
     enum route_id id;
     const char *method;  /* GET, POST, PUT, PATCH, DELETE */
     const char *pattern; /* the route template, as logs and metrics show it */
-    bool reads_body;
+    enum route_body body;
 };
 
 extern const struct route routes[];

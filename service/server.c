@@ -62,6 +62,17 @@ static bool is_json_type(const char *ct)
            strncasecmp(ct + len - 5, "+json", 5) == 0;
 }
 
+/* An HTML form's body (the pages' POSTs). */
+static bool is_form_type(const char *ct)
+{
+    if (ct == NULL)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    size_t len = strcspn(ct, "; ");
+    return len == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
 /* Reads up to `want` body bytes into r->body until `deadline`; returns how
  * many arrived. A trickling client is cut off at the deadline (or when its
  * address has too many slow ones) by intake's watchdog, whose signal makes
@@ -101,8 +112,11 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline, str
     }
     if (cl > max)
         return error_set(e, ERR_TOO_LARGE, "the request body exceeds %ld bytes", max);
-    if (!is_json_type(mg_get_header(r->conn, "Content-Type")))
-        return error_set(e, ERR_MEDIA_TYPE, "the request body must be application/json");
+    const char *ctype = mg_get_header(r->conn, "Content-Type");
+    if (r->route->body == FORM_BODY ? !is_form_type(ctype) : !is_json_type(ctype))
+        return error_set(e, ERR_MEDIA_TYPE, "the request body must be %s",
+                         r->route->body == FORM_BODY ? "application/x-www-form-urlencoded"
+                                        : "application/json");
     /* the body is wanted: a client waiting for leave to send it gets it now */
     const char *expect = mg_get_header(r->conn, "Expect");
     if (expect != NULL && strcasecmp(expect, "100-continue") != 0)
@@ -416,7 +430,7 @@ static bool take_input(struct request *r, const struct route_match *m, intake_t 
                          e))
             return false;
     }
-    if (m->route->reads_body)
+    if (m->route->body != NO_BODY)
         return read_body(r, intake, deadline, e);
     return true; /* a body this route never reads closes the connection (request_init) */
 }
