@@ -248,15 +248,29 @@ static bool check_smtp_url(const char *v, char *why, size_t n)
 }
 
 /* One line (it is a header), printable, with an @. */
+/* An address (no spaces, one @), or `Name <address>` where Name is printable
+ * ASCII (spaces allowed, written into the From header as given). */
 static bool check_mail_from(const char *v, char *why, size_t n)
 {
-    if (!check_printable(v, why, n))
-        return false;
-    if (strchr(v, '@') == NULL) {
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+            snprintf(why, n, "may hold only printable ASCII");
+            return false;
+        }
+    const char *lt = strchr(v, '<');
+    size_t len = strlen(v);
+    const char *addr = lt != NULL ? lt + 1 : v;
+    size_t alen = lt != NULL ? len - (size_t)(addr - v) - 1 : len;
+    if (lt != NULL && (v[len - 1] != '>' || strchr(addr, '<') != NULL))
+        alen = 0; /* not Name <address> */
+    const char *at = memchr(addr, '@', alen);
+    bool ok = alen >= 3 && at != NULL && at > addr && at < addr + alen - 1 &&
+              memchr(at + 1, '@', alen - (size_t)(at + 1 - addr)) == NULL;
+    for (size_t i = 0; ok && i < alen; i++)
+        ok = addr[i] != ' ' && addr[i] != '>';
+    if (!ok)
         snprintf(why, n, "must be an address, or Name <address>");
-        return false;
-    }
-    return true;
+    return ok;
 }
 
 static bool check_public_url(const char *v, char *why, size_t n)
@@ -540,8 +554,15 @@ static bool set_one(struct config *c, const struct setting *s, const char *value
     char shown[96]; /* the value quoted in messages, unless it is a secret */
     if (s->secret)
         snprintf(shown, sizeof shown, "(value not shown)");
-    else
-        snprintf(shown, sizeof shown, "(got \"%.60s\")", value);
+    else {
+        /* at most 60 bytes of it, control characters as '?': the message is one log line */
+        char safe[61];
+        size_t i = 0;
+        for (; value[i] != '\0' && i < sizeof safe - 1; i++)
+            safe[i] = (unsigned char)value[i] < 0x20 || value[i] == 0x7f ? '?' : value[i];
+        safe[i] = '\0';
+        snprintf(shown, sizeof shown, "(got \"%s\")", safe);
+    }
     switch (s->type) {
     case T_STRING:
         return set_string(field, s, value, shown, e);

@@ -99,6 +99,19 @@ static void each_bad_value_names_its_setting(void **state)
         {"LOGIN_FAILURES_PER_ACCOUNT=-1", "LOGIN_FAILURES_PER_ACCOUNT"},
         {"LOGIN_WINDOW_SECONDS=0", "LOGIN_WINDOW_SECONDS"},
         {"REFRESH_TOKEN_SECONDS=59", "REFRESH_TOKEN_SECONDS"},
+        {"MAIL_FROM=orgd", "MAIL_FROM"},
+        {"MAIL_FROM=no reply@example.com", "MAIL_FROM"},
+        {"MAIL_FROM=orgd <a@b@c>", "MAIL_FROM"},
+        {"MAIL_FROM=orgd <a@example.com", "MAIL_FROM"},
+        {"MAIL_FROM=orgd <a@example.com>x", "MAIL_FROM"},
+        {"MAIL_FROM=orgd <@example.com>", "MAIL_FROM"},
+        {"MAIL_FROM=orgd\r\nBcc: x@example.com <a@example.com>", "MAIL_FROM"},
+        {"SMTP_URL=http://mail.example.com", "SMTP_URL"},
+        {"PUBLIC_URL=https://orgd.example.com/?x=1", "PUBLIC_URL"},
+        {"LINK_INVITATION=https://app.example.com/join", "LINK_INVITATION"},
+        {"MAIL_RETRY_SCHEDULE=5,x", "MAIL_RETRY_SCHEDULE"},
+        {"WEBHOOK_ALLOWED_NETWORKS=10.0.0.1/8", "WEBHOOK_ALLOWED_NETWORKS"},
+        {"WEBHOOK_RETRY_SCHEDULE=", "WEBHOOK_RETRY_SCHEDULE"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *env[] = {(char *)cases[i][0], SECRET, NULL};
