@@ -22,8 +22,9 @@ bool handle_signup(struct request *r, struct error *e)
         return false;
     /* message: what the account-first original answered, and its clients read */
     http_send_json(r, 201,
-                   json_pack("{s:s, s:o, s:s, s:o, s:s}", "id", a.id, "username",
-                             handlers__string_or_null(a.username), "email", a.email, "created_at",
+                   json_pack("{s:s, s:o, s:s, s:b, s:o, s:s}", "id", a.id, "username",
+                             handlers__string_or_null(a.username), "email", a.email,
+                             "email_verified", a.email_verified, "created_at",
                              handlers__time_json(a.created_at), "message", "account created"));
     return true;
 }
@@ -158,8 +159,9 @@ bool handle_auth_check(struct request *r, struct error *e)
                               : json_null();
     json_t *role = who.scoped ? json_string(role_name(m.role)) : json_null();
     http_send_json(r, 200,
-                   json_pack("{s:{s:s, s:s}, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:I}", "admin", "id",
-                             who.account.id, "email", who.account.email, "organization", jorg,
+                   json_pack("{s:{s:s, s:s, s:b}, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:I}", "admin",
+                             "id", who.account.id, "email", who.account.email, "email_verified",
+                             who.account.email_verified, "organization", jorg,
                              "role", role, "session", "id", who.session.id, "scope",
                              who.scoped ? "organization" : "account", "issued_at",
                              handlers__time_json(who.claims.iat * 1000), "expires_at",
