@@ -183,7 +183,7 @@ static bool redescribe(struct app *app, const struct caller *who, struct org_des
     struct event *ev = event_batch_add(&b);
     event_draft(ev, "org.updated", o->org.id, "org", o->org.id, who, NULL);
     if (strcmp(next.display_name, o->org.display_name) != 0)
-        event_change_str(ev, "name", o->org.display_name, next.display_name);
+        event_change_str(ev, "display_name", o->org.display_name, next.display_name);
     if (req->has_description && strcmp(req->description, o->description) != 0)
         event_change_str(ev, "description", o->description, req->description);
     if (!events_guard(app, &o->org.pending, e) ||

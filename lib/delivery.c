@@ -102,6 +102,33 @@ bool delivery_sign(const char *secret, const char *msg_id, long long timestamp, 
     return true;
 }
 
+/* The longest prefix of `in` that fits out (cap bytes with the NUL) and
+ * is valid UTF-8, each byte that is not replaced by '?': what is kept of
+ * an answer must go into JSON and BSON whatever the receiver sent. */
+static void utf8_prefix(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)in;
+    while (*p && o + 1 < cap) {
+        size_t len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                                   : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        bool valid = len > 0 && (len == 1 || *p >= 0xC2) && (len != 4 || *p <= 0xF4);
+        for (size_t k = 1; valid && k < len; k++)
+            valid = (p[k] & 0xC0) == 0x80;
+        if (!valid) {
+            out[o++] = '?';
+            p++;
+            continue;
+        }
+        if (o + len + 1 > cap)
+            break;
+        memcpy(out + o, p, len);
+        o += len;
+        p += len;
+    }
+    out[o] = '\0';
+}
+
 /* ---- one attempt ---- */
 
 struct attempt_ctx {
@@ -211,7 +238,7 @@ static void post(const struct app *app, const struct webhook *w, const struct de
             snprintf(a->error, sizeof a->error, "%s", curl_easy_strerror(rc));
         else if (status < 200 || status > 299)
             snprintf(a->error, sizeof a->error, "the endpoint answered %ld", status);
-        snprintf(a->response, sizeof a->response, "%.*s", DELIVERY_RESPONSE_KEPT, x.body);
+        utf8_prefix(x.body, a->response, sizeof a->response);
     }
     curl_slist_free_all(hdr);
     curl_slist_free_all(resolve);
@@ -314,6 +341,7 @@ static void send_one(struct delivery_engine *d, struct delivery *del, int64_t ve
                   store_delivery_payload(app->store, del->id, &payload, &e);
     if (!usable)
         return; /* the database: the lease runs out, and it is tried again */
+    bool attempted = false; /* a try at the endpoint was made (else: nothing to send to) */
     if (!found || w.deleted || !w.enabled || payload == NULL) {
         memset(&a, 0, sizeof a);
         a.at = clock_now_ms();
@@ -325,11 +353,13 @@ static void send_one(struct delivery_engine *d, struct delivery *del, int64_t ve
         FAULT("webhook.before_send");
         post(app, &w, del, payload, &a);
         FAULT("webhook.after_send");
+        attempted = true;
     }
     free(payload);
     bool ok = a.error[0] == '\0';
-    bool sent = a.ms > 0 || a.status > 0;
-    int64_t next = ok || !sent ? 0 : next_try(app->cfg, del->attempts + 1, clock_now_ms());
+    /* any failed try is tried again (a refused connection takes no time
+     * at all); a message with no endpoint to go to is not */
+    int64_t next = ok || !attempted ? 0 : next_try(app->cfg, del->attempts + 1, clock_now_ms());
     enum delivery_state state = ok         ? DELIVERY_DELIVERED
                                 : next > 0 ? DELIVERY_PENDING
                                            : DELIVERY_FAILED;
@@ -351,6 +381,7 @@ struct sender_arg {
 
 static void *sender_main(void *arg)
 {
+    events_context_system("webhooks");
     struct sender_arg *sa = arg;
     struct delivery_engine *d = sa->d;
     int me = sa->me;

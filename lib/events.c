@@ -29,12 +29,18 @@ unsigned long events_thread_commands(void)
 static _Thread_local char ctx_request_id[65];
 static _Thread_local char ctx_client[NETADDR_BUF];
 static _Thread_local bool ctx_set;
+static _Thread_local char ctx_system[32];
 
 void events_context_set(const char *request_id, const char *client_address)
 {
     snprintf(ctx_request_id, sizeof ctx_request_id, "%s", request_id ? request_id : "");
     snprintf(ctx_client, sizeof ctx_client, "%s", client_address ? client_address : "");
     ctx_set = true;
+}
+
+void events_context_system(const char *name)
+{
+    snprintf(ctx_system, sizeof ctx_system, "%s", name);
 }
 
 void events_context_clear(void)
@@ -52,7 +58,8 @@ static json_t *str_or_null(const char *s)
 static json_t *actor_json(const struct caller *who, const char *account_id)
 {
     if (!ctx_set || (who == NULL && (account_id == NULL || account_id[0] == '\0')))
-        return json_pack("{s:s}", "system", ctx_set ? "orgd" : "recovery");
+        return json_pack("{s:s}", "system",
+                         ctx_set ? "orgd" : ctx_system[0] ? ctx_system : "recovery");
     return json_pack("{s:o, s:o, s:o, s:o}", "account_id",
                      str_or_null(who != NULL ? who->account.id : account_id), "session_id",
                      str_or_null(who != NULL ? who->session.id : NULL), "client_address",

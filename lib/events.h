@@ -63,6 +63,9 @@ struct event {
  * them. A thread without (recovery, maintenance) acts as the system. */
 void events_context_set(const char *request_id, const char *client_address);
 void events_context_clear(void);
+/* A thread of orgd's own names itself as the actor of the events it
+ * drafts ({"system": name}: "webhooks"); others are "recovery". */
+void events_context_system(const char *name);
 
 /* ---- drafting ---- */
 

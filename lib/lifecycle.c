@@ -242,6 +242,7 @@ bool lifecycle_create(struct app *app, const struct caller *who, struct org *o,
         event_draft(acc, "account.created", NULL, "account", new_owner->id, who, new_owner->id);
         acc->new_chain = true;
         event_change_str(acc, "email", NULL, new_owner->email);
+        event_change_str(acc, "origin", NULL, origin_name(new_owner->origin));
     }
     if (!lifecycle_settle(app, o, *o, "created", &b, e)) {
         if (e->kind != ERR_BUSY) /* busy: recovery has it already */

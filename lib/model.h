@@ -162,7 +162,7 @@ struct session {
 /* ---- webhooks ---- */
 
 #define WEBHOOK_URL_BUF 2049
-#define WEBHOOK_ACTIONS_MAX 32
+#define WEBHOOK_EVENTS_MAX 32
 #define WEBHOOK_SECRET_BUF 64 /* "whsec_" and 32 bytes in base64 */
 
 /* An org's endpoint: where its events are sent, and which. */
@@ -170,8 +170,9 @@ struct webhook {
     char id[ID_BUF];
     char org_id[ID_BUF];
     char url[WEBHOOK_URL_BUF];
-    char actions[WEBHOOK_ACTIONS_MAX][40];
-    size_t nactions;
+    char events[WEBHOOK_EVENTS_MAX][40]; /* the actions it subscribes to */
+    size_t nevents;
+    char description[DESCRIPTION_BUF];
     char secret[WEBHOOK_SECRET_BUF]; /* signs deliveries; shown once */
     bool enabled;
     bool deleted;

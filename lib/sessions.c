@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "faults.h"
+#include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -292,6 +293,30 @@ static bool end_one(struct app *app, const struct session *read, const char *acc
     return ok;
 }
 
+/* The account's event for sessions orgd ended (a consequence, so its
+ * actor is orgd itself; the change that caused it has its own event):
+ * session.reuse_detected, sessions.ended. Appended after the sessions
+ * ended, not carried by their writes (a session is no document that
+ * carries drafts): a process that dies between the two loses this one. */
+static void sessions_event(struct app *app, const char *action, const char *account_id,
+                           enum session_end why, int64_t n, const char *session_id)
+{
+    struct event ev;
+    if (!event_draft(&ev, action, NULL, "account", account_id, NULL, NULL))
+        return;
+    event_change_str(&ev, "reason", NULL, session_end_name(why));
+    if (session_id != NULL)
+        event_change_str(&ev, "session_id", session_id, NULL);
+    else
+        event_change(&ev, "sessions", NULL, json_integer(n));
+    struct error e = ERROR_INIT;
+    if (!events_commit(app, &ev, 1, &e))
+        log_emit(LOG_WARN, "event not written",
+                 json_pack("{s:s, s:s, s:s}", "action", action, "account_id", account_id, "error",
+                           e.message));
+    event_free(&ev);
+}
+
 /* Ends session x for `why`, counting and logging it; a failure is logged
  * (the caller's answer is a refusal either way). */
 static void end_session(struct app *app, const struct session *x, enum session_end why)
@@ -307,6 +332,8 @@ static void end_session(struct app *app, const struct session *x, enum session_e
     }
     if (revoked)
         metrics_sessions_ended(why, 1);
+    if (revoked && why == END_REFRESH_REUSE)
+        sessions_event(app, "session.reuse_detected", x->account_id, why, 1, x->id);
     log_emit(why == END_REFRESH_REUSE ? LOG_WARN : LOG_INFO, "session ended",
              json_pack("{s:s, s:s, s:s}", "session_id", x->id, "account_id", x->account_id,
                        "reason", session_end_name(why)));
@@ -571,6 +598,8 @@ bool sessions_end_all(struct app *app, const char *account_id, const char *org_i
         log_emit(LOG_WARN, "sessions not all ended",
                  json_pack("{s:s, s:s}", "account_id", account_id, "error", se.message));
     metrics_sessions_ended(why, *ended);
+    if (*ended > 0)
+        sessions_event(app, "sessions.ended", account_id, why, *ended, NULL);
     return true;
 }
 

@@ -30,11 +30,13 @@ static void webhook_from_doc(const bson_t *doc, void *out)
             store__copy_oid(&it, w->org_id);
         } else if (strcmp(k, "url") == 0) {
             store__copy_utf8(&it, w->url, sizeof w->url);
-        } else if (strcmp(k, "actions") == 0 && BSON_ITER_HOLDS_ARRAY(&it)) {
+        } else if (strcmp(k, "events") == 0 && BSON_ITER_HOLDS_ARRAY(&it)) {
             bson_iter_t a;
             bson_iter_recurse(&it, &a);
-            while (bson_iter_next(&a) && w->nactions < WEBHOOK_ACTIONS_MAX)
-                store__copy_utf8(&a, w->actions[w->nactions++], sizeof w->actions[0]);
+            while (bson_iter_next(&a) && w->nevents < WEBHOOK_EVENTS_MAX)
+                store__copy_utf8(&a, w->events[w->nevents++], sizeof w->events[0]);
+        } else if (strcmp(k, "description") == 0) {
+            store__copy_utf8(&it, w->description, sizeof w->description);
         } else if (strcmp(k, "secret") == 0) {
             store__copy_utf8(&it, w->secret, sizeof w->secret);
         } else if (strcmp(k, "enabled") == 0) {
@@ -63,15 +65,16 @@ static void webhook_fields(bson_t *b, const struct webhook *w)
 {
     BSON_APPEND_UTF8(b, "url", w->url);
     bson_t arr;
-    BSON_APPEND_ARRAY_BEGIN(b, "actions", &arr);
-    for (size_t i = 0; i < w->nactions; i++) {
+    BSON_APPEND_ARRAY_BEGIN(b, "events", &arr);
+    for (size_t i = 0; i < w->nevents; i++) {
         char buf[16];
         const char *index;
         bson_uint32_to_string((uint32_t)i, &index, buf, sizeof buf);
-        BSON_APPEND_UTF8(&arr, index, w->actions[i]);
+        BSON_APPEND_UTF8(&arr, index, w->events[i]);
     }
     bson_append_array_end(b, &arr);
-    BCON_APPEND(b, "enabled", BCON_BOOL(w->enabled), "deleted", BCON_BOOL(w->deleted),
+    BCON_APPEND(b, "description", BCON_UTF8(w->description), "enabled", BCON_BOOL(w->enabled),
+                "deleted", BCON_BOOL(w->deleted),
                 "disabled_reason", BCON_UTF8(w->disabled_reason), "updated_at",
                 BCON_DATE_TIME(w->updated_at), "failing_since", BCON_DATE_TIME(w->failing_since),
                 "consecutive_failures", BCON_INT32(w->consecutive_failures));

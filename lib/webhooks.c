@@ -11,6 +11,7 @@
 #include "events.h"
 #include "jsonin.h"
 #include "log.h"
+#include "names.h"
 #include "roles.h"
 #include "util.h"
 
@@ -49,32 +50,45 @@ bool webhook_request_parse(const char *body, size_t len, bool create, struct web
                 out->has_url = true;
                 snprintf(out->url, sizeof out->url, "%s", json_string_value(v));
             }
-        } else if (strcmp(key, "actions") == 0) {
+        } else if (strcmp(key, "events") == 0) {
             size_t i;
             json_t *a;
             if (!json_is_array(v)) {
-                malformed = error_field(e, "actions", "must be an array of strings") || true;
+                malformed = error_field(e, "events", "must be an array of strings") || true;
                 continue;
             }
-            out->has_actions = true;
-            if (json_array_size(v) == 0 || json_array_size(v) > WEBHOOK_ACTIONS_MAX)
-                error_field(e, "actions", "must list 1 to %d actions", WEBHOOK_ACTIONS_MAX);
+            out->has_events = true;
+            if (json_array_size(v) == 0 || json_array_size(v) > WEBHOOK_EVENTS_MAX)
+                error_field(e, "events", "must list 1 to %d actions", WEBHOOK_EVENTS_MAX);
             json_array_foreach(v, i, a)
             {
                 if (!json_is_string(a)) {
-                    malformed = error_field(e, "actions", "must be an array of strings") || true;
+                    malformed = error_field(e, "events", "must be an array of strings") || true;
                     break;
                 }
                 if (!action_valid(json_string_value(a))) {
-                    error_field(e, "actions",
+                    error_field(e, "events",
                                 "must be actions (member.removed), families (member.*) or *");
                     break;
                 }
-                if (out->nactions < WEBHOOK_ACTIONS_MAX)
-                    snprintf(out->actions[out->nactions++], sizeof out->actions[0], "%s",
+                if (out->nevents < WEBHOOK_EVENTS_MAX)
+                    snprintf(out->events[out->nevents++], sizeof out->events[0], "%s",
                              json_string_value(a));
             }
-        } else if (strcmp(key, "enabled") == 0 && !create) {
+        } else if (strcmp(key, "description") == 0) {
+            size_t dlen = json_is_string(v) ? json_string_length(v) : 0;
+            if (!json_is_string(v)) {
+                malformed = error_field(e, "description", "must be a string") || true;
+            } else if (dlen >= sizeof out->description) {
+                error_field(e, "description", "is too long");
+            } else {
+                out->has_description = true;
+                memcpy(out->description, json_string_value(v), dlen + 1);
+                if (names_display_text(out->description, &dlen, sizeof out->description,
+                                       "description", e))
+                    names_description_valid(out->description, dlen, "description", e);
+            }
+        } else if (strcmp(key, "enabled") == 0) {
             if (!json_is_boolean(v)) {
                 malformed = error_field(e, "enabled", "must be true or false") || true;
             } else {
@@ -90,10 +104,13 @@ bool webhook_request_parse(const char *body, size_t len, bool create, struct web
         return error_set(e, ERR_MALFORMED, "request body has fields of the wrong type");
     if (create && !out->has_url)
         error_field(e, "url", "is required");
-    if (create && !out->has_actions)
-        error_field(e, "actions", "is required");
-    if (!create && !out->has_url && !out->has_actions && !out->has_enabled && e->nfields == 0)
-        error_field(e, "url", "give url, actions or enabled to change");
+    if (create && !out->has_events)
+        error_field(e, "events", "is required");
+    if (create && !out->has_enabled)
+        out->enabled = true;
+    if (!create && !out->has_url && !out->has_events && !out->has_enabled &&
+        !out->has_description && e->nfields == 0)
+        error_field(e, "url", "give url, events, description or enabled to change");
     if (e->nfields > 0)
         return error_set(e, ERR_INVALID, "request validation failed");
     return true;
@@ -104,13 +121,14 @@ bool webhook_request_parse(const char *body, size_t len, bool create, struct web
 /* Addresses no webhook goes to unless WEBHOOK_ALLOWED_NETWORKS says so:
  * "this" network, private, CGNAT, loopback, link-local, IETF protocol
  * assignments, benchmarking, multicast, reserved and broadcast; IPv6
- * unspecified, loopback and IPv4-compatible (::/96), NAT64, unique local,
+ * unspecified, loopback and IPv4-compatible (::/96), NAT64 (both), 6to4
+ * (which embeds an IPv4 address), unique local,
  * link-local and multicast. IPv4-mapped IPv6 addresses are judged as the
  * IPv4 address they carry (netaddr_trusted). */
 static const char denied_text[] =
     "0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0/8,169.254.0.0/16,172.16.0.0/12,192.0.0.0/24,"
-    "192.168.0.0/16,198.18.0.0/15,224.0.0.0/4,240.0.0.0/4,::/96,64:ff9b::/96,fc00::/7,fe80::/10,"
-    "ff00::/8";
+    "192.168.0.0/16,198.18.0.0/15,224.0.0.0/4,240.0.0.0/4,::/96,64:ff9b::/96,64:ff9b:1::/48,"
+    "2002::/16,fc00::/7,fe80::/10,ff00::/8";
 
 bool webhooks_destination_allowed(const struct config *cfg, const char *ip)
 {
@@ -164,10 +182,7 @@ bool webhooks_url_valid(const struct config *cfg, const char *url, struct error 
                     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, ip,
                               sizeof ip);
                 if (ip[0] != '\0' && !webhooks_destination_allowed(cfg, ip)) {
-                    error_field(e, "url",
-                                "resolves to %s, an address webhooks may not be sent to "
-                                "(loopback, private, link-local, CGNAT, multicast or reserved)",
-                                ip);
+                    error_field(e, "url", "resolves to %s: not a public address", ip);
                     break;
                 }
             }
@@ -186,8 +201,8 @@ bool webhooks_url_valid(const struct config *cfg, const char *url, struct error 
 
 bool webhooks_subscribed(const struct webhook *w, const char *action)
 {
-    for (size_t i = 0; i < w->nactions; i++) {
-        const char *a = w->actions[i];
+    for (size_t i = 0; i < w->nevents; i++) {
+        const char *a = w->events[i];
         size_t len = strlen(a);
         if (strcmp(a, "*") == 0 || strcmp(a, action) == 0 ||
             (len >= 2 && strcmp(a + len - 2, ".*") == 0 && strncmp(action, a, len - 1) == 0))
@@ -220,11 +235,20 @@ static bool endpoint_of(struct app *app, const struct org *o, const char *id, st
     return error_set(e, ERR_NOT_FOUND, "no such webhook");
 }
 
-static json_t *actions_json(const struct webhook *w)
+/* 409 for an endpoint that sends nothing now. */
+static bool sending(const struct webhook *w, struct error *e)
+{
+    if (w->enabled)
+        return true;
+    return error_set(e, ERR_CONFLICT, "this webhook is disabled (%s): enable it first",
+                     w->disabled_reason[0] ? w->disabled_reason : "by a user");
+}
+
+static json_t *events_json(const struct webhook *w)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < w->nactions; i++)
-        json_array_append_new(a, json_string(w->actions[i]));
+    for (size_t i = 0; i < w->nevents; i++)
+        json_array_append_new(a, json_string(w->events[i]));
     return a;
 }
 
@@ -250,23 +274,43 @@ static bool secret_new(char out[WEBHOOK_SECRET_BUF], struct error *e)
 }
 
 /* The write of an endpoint change with its event. */
+/* The write of an endpoint change with its event: what changed, before
+ * and after (a deletion: what was, and null). A change that changes
+ * nothing writes nothing (*unchanged). */
 static bool write_endpoint(struct app *app, const struct caller *who, const struct webhook *cur,
-                           struct webhook *next, const char *action, struct error *e)
+                           struct webhook *next, const char *action, bool *unchanged,
+                           struct error *e)
 {
     struct event_batch b = {0};
     struct event *ev = event_batch_add(&b);
     event_draft(ev, action, next->org_id, "webhook", next->id, who, NULL);
-    if (cur == NULL || strcmp(cur->url, next->url) != 0)
-        event_change_str(ev, "url", cur ? cur->url : NULL, next->deleted ? NULL : next->url);
-    json_t *before = cur ? actions_json(cur) : NULL, *now = actions_json(next);
-    if (before == NULL || !json_equal(before, now))
-        event_change(ev, "actions", before, next->deleted ? NULL : json_incref(now));
-    else
+    bool gone = next->deleted, changed = cur == NULL || gone;
+    if (cur == NULL || gone || strcmp(cur->url, next->url) != 0) {
+        event_change_str(ev, "url", cur ? cur->url : NULL, gone ? NULL : next->url);
+        changed = true;
+    }
+    json_t *before = cur ? events_json(cur) : NULL, *now = events_json(next);
+    if (before == NULL || gone || !json_equal(before, now)) {
+        event_change(ev, "events", before, gone ? NULL : json_incref(now));
+        changed = true;
+    } else {
         json_decref(before);
+    }
     json_decref(now);
-    if (cur == NULL || cur->enabled != next->enabled)
+    if (cur == NULL || strcmp(cur->description, next->description) != 0) {
+        event_change_str(ev, "description", cur ? cur->description : NULL, next->description);
+        changed = true;
+    }
+    if (cur == NULL || cur->enabled != next->enabled) {
         event_change(ev, "enabled", cur ? json_boolean(cur->enabled) : NULL,
                      json_boolean(next->enabled));
+        changed = true;
+    }
+    *unchanged = !changed;
+    if (!changed) {
+        event_batch_drop(&b);
+        return true;
+    }
     bool applied = false;
     bool ok = cur == NULL ? store_webhook_insert(app->store, next, event_batch_list(&b), e)
                           : events_guard(app, &cur->pending, e) &&
@@ -296,13 +340,17 @@ bool webhooks_create(struct app *app, const struct caller *who, const char *org_
     store_new_id(out->id);
     memcpy(out->org_id, o.org.id, ID_BUF);
     snprintf(out->url, sizeof out->url, "%s", req->url);
-    memcpy(out->actions, req->actions, sizeof out->actions);
-    out->nactions = req->nactions;
+    memcpy(out->events, req->events, sizeof out->events);
+    out->nevents = req->nevents;
     memcpy(out->secret, secret, WEBHOOK_SECRET_BUF);
-    out->enabled = true;
+    snprintf(out->description, sizeof out->description, "%s", req->description);
+    out->enabled = req->enabled;
+    if (!out->enabled)
+        snprintf(out->disabled_reason, sizeof out->disabled_reason, "disabled by a user");
     out->created_at = out->updated_at = clock_now_ms();
     out->version = 1;
-    return write_endpoint(app, who, NULL, out, "webhook.created", e);
+    bool unchanged = false;
+    return write_endpoint(app, who, NULL, out, "webhook.created", &unchanged, e);
 }
 
 bool webhooks_list(struct app *app, const struct caller *who, const char *org_id,
@@ -333,9 +381,9 @@ bool webhooks_update(struct app *app, const struct caller *who, const char *org_
     *out = cur;
     if (req->has_url)
         snprintf(out->url, sizeof out->url, "%s", req->url);
-    if (req->has_actions) {
-        memcpy(out->actions, req->actions, sizeof out->actions);
-        out->nactions = req->nactions;
+    if (req->has_events) {
+        memcpy(out->events, req->events, sizeof out->events);
+        out->nevents = req->nevents;
     }
     if (req->has_enabled) {
         out->enabled = req->enabled;
@@ -347,10 +395,16 @@ bool webhooks_update(struct app *app, const struct caller *who, const char *org_
             snprintf(out->disabled_reason, sizeof out->disabled_reason, "disabled by a user");
         }
     }
+    if (req->has_description)
+        snprintf(out->description, sizeof out->description, "%s", req->description);
     out->updated_at = clock_now_ms();
-    if (!write_endpoint(app, who, &cur, out, "webhook.updated", e))
+    bool unchanged = false;
+    if (!write_endpoint(app, who, &cur, out, "webhook.updated", &unchanged, e))
         return false;
-    out->version = cur.version + 1;
+    if (unchanged)
+        *out = cur; /* nothing to write, and nothing written */
+    else
+        out->version = cur.version + 1;
     return true;
 }
 
@@ -368,7 +422,8 @@ bool webhooks_delete(struct app *app, const struct caller *who, const char *org_
     next.enabled = false;
     snprintf(next.disabled_reason, sizeof next.disabled_reason, "deleted");
     next.updated_at = clock_now_ms();
-    return write_endpoint(app, who, &cur, &next, "webhook.deleted", e);
+    bool unchanged = false;
+    return write_endpoint(app, who, &cur, &next, "webhook.deleted", &unchanged, e);
 }
 
 bool webhooks_deliveries(struct app *app, const struct caller *who, const char *org_id,
@@ -382,16 +437,19 @@ bool webhooks_deliveries(struct app *app, const struct caller *who, const char *
 }
 
 bool webhooks_redeliver(struct app *app, const struct caller *who, const char *org_id,
-                        const char *id, const char *delivery_id, struct delivery *out,
-                        struct error *e)
+                        const char *delivery_id, struct delivery *out, struct error *e)
 {
+    struct org_described o;
     struct webhook w;
     bool found = false, applied = false;
-    if (!webhooks_get(app, who, org_id, id, &w, e) ||
+    /* who may first: nobody else learns whether a delivery id exists */
+    if (!manage(app, who, org_id, &o, e) ||
         !store_delivery_by_id(app->store, delivery_id, out, &found, e))
         return false;
-    if (!found || strcmp(out->webhook_id, w.id) != 0)
+    if (!found || strcmp(out->org_id, o.org.id) != 0)
         return error_set(e, ERR_NOT_FOUND, "no such delivery");
+    if (!endpoint_of(app, &o.org, out->webhook_id, &w, e) || !sending(&w, e))
+        return false;
     if (out->state == DELIVERY_PENDING && out->lease_until > clock_now_ms()) {
         e->retry_after = 1;
         return error_set(e, ERR_BUSY, "this delivery is being sent right now");
@@ -413,7 +471,7 @@ bool webhooks_test(struct app *app, const struct caller *who, const char *org_id
                    struct delivery *out, struct error *e)
 {
     struct webhook w;
-    if (!webhooks_get(app, who, org_id, id, &w, e))
+    if (!webhooks_get(app, who, org_id, id, &w, e) || !sending(&w, e))
         return false;
     memset(out, 0, sizeof *out);
     store_new_id(out->id);
@@ -432,7 +490,9 @@ bool webhooks_test(struct app *app, const struct caller *who, const char *org_id
     char *payload = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
     bool inserted = false;
-    bool ok = payload != NULL && store_delivery_insert(app->store, out, payload, &inserted, e);
+    if (payload == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = store_delivery_insert(app->store, out, payload, &inserted, e);
     free(payload);
-    return ok || e->kind != ERR_OK || error_set(e, ERR_INTERNAL, "out of memory");
+    return ok;
 }

@@ -24,14 +24,17 @@
 struct webhook_request {
     bool has_url;
     char url[WEBHOOK_URL_BUF];
-    bool has_actions;
-    char actions[WEBHOOK_ACTIONS_MAX][40];
-    size_t nactions;
+    bool has_events;
+    char events[WEBHOOK_EVENTS_MAX][40]; /* the actions it subscribes to */
+    size_t nevents;
+    bool has_description;
+    char description[DESCRIPTION_BUF];
     bool has_enabled;
-    bool enabled;
+    bool enabled; /* create: true unless given */
 };
 
-/* Parses POST (create: url and actions required) and PATCH bodies. */
+/* Parses POST (create: url and events required) and PATCH bodies:
+ * {url, events, description?, enabled?}. */
 bool webhook_request_parse(const char *body, size_t len, bool create, struct webhook_request *out,
                            struct error *e);
 
@@ -60,15 +63,15 @@ bool webhooks_delete(struct app *app, const struct caller *who, const char *org_
 bool webhooks_deliveries(struct app *app, const struct caller *who, const char *org_id,
                          const char *id, const char *before_id, struct delivery *out, size_t max,
                          size_t *n, struct error *e);
-/* Sends a delivery again, now (a new attempt of the same message). */
+/* Sends a delivery of org_id's again, now (a new attempt of the same
+ * message); 409 while its endpoint is disabled. */
 bool webhooks_redeliver(struct app *app, const struct caller *who, const char *org_id,
-                        const char *id, const char *delivery_id, struct delivery *out,
-                        struct error *e);
+                        const char *delivery_id, struct delivery *out, struct error *e);
 /* Queues a webhook.test message to the endpoint (not an event of the log). */
 bool webhooks_test(struct app *app, const struct caller *who, const char *org_id, const char *id,
                    struct delivery *out, struct error *e);
 
-/* Whether an endpoint subscribed to `actions` takes `action`. */
+/* Whether an endpoint subscribed to its `events` takes `action`. */
 bool webhooks_subscribed(const struct webhook *w, const char *action);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "handlers-private.h"
+#include "log.h"
 
 /* The client asked for the whole log as NDJSON. */
 static bool wants_ndjson(const struct request *r)
@@ -41,13 +42,18 @@ static bool send_events(struct request *r, const char *chain, struct error *e)
         !request_event_action(has_action ? action_text : NULL, action, e))
         return false;
     if (wants_ndjson(r)) {
-        /* the head goes first; a failure after it can only cut the stream
-         * short (the client sees no last newline-terminated line) */
+        /* the head goes first; a failure after it cuts the stream off
+         * without its last chunk, and closes the connection: the client
+         * sees a broken answer, never a short log that looks whole */
         http_stream_begin(r, "application/x-ndjson");
         struct error se = ERROR_INIT;
-        if (!audit_each(r->app, chain, action, stream_line, r, &se))
+        if (audit_each(r->app, chain, action, stream_line, r, &se)) {
+            http_stream_end(r);
+        } else {
             r->close = true;
-        http_stream_end(r);
+            log_emit(LOG_WARN, "event stream cut off",
+                     json_pack("{s:s, s:s}", "chain", chain, "error", se.message));
+        }
         return true;
     }
     if (!handlers__page(r, &page, e))

@@ -17,12 +17,13 @@ static json_t *time_or_null(int64_t ms)
 
 static json_t *webhook_json(const struct webhook *w, const char *secret)
 {
-    json_t *actions = json_array();
-    for (size_t i = 0; i < w->nactions; i++)
-        json_array_append_new(actions, json_string(w->actions[i]));
+    json_t *events = json_array();
+    for (size_t i = 0; i < w->nevents; i++)
+        json_array_append_new(events, json_string(w->events[i]));
     json_t *j =
-        json_pack("{s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:i, s:o}", "id", w->id,
-                  "organization_id", w->org_id, "url", w->url, "actions", actions, "enabled",
+        json_pack("{s:s, s:s, s:s, s:o, s:s, s:b, s:o, s:o, s:o, s:i, s:o}", "id", w->id,
+                  "organization_id", w->org_id, "url", w->url, "events", events, "description",
+                  w->description, "enabled",
                   w->enabled, "disabled_reason", handlers__string_or_null(w->disabled_reason),
                   "created_at", handlers__time_json(w->created_at), "updated_at",
                   handlers__time_json(w->updated_at), "consecutive_failures",
@@ -168,17 +169,8 @@ bool handle_delivery_redeliver(struct request *r, struct error *e)
     struct delivery *d = calloc(1, sizeof *d);
     if (d == NULL)
         return error_set(e, ERR_INTERNAL, "out of memory");
-    bool found = false;
-    /* the delivery names its endpoint; access is checked on that endpoint's org */
     bool ok = handlers__authenticate(r, &who, e) &&
-              store_delivery_by_id(r->app->store, r->param2, d, &found, e);
-    if (ok && (!found || strcmp(d->org_id, r->param) != 0))
-        ok = error_set(e, ERR_NOT_FOUND, "no such delivery");
-    char webhook_id[ID_BUF];
-    if (ok) {
-        memcpy(webhook_id, d->webhook_id, ID_BUF);
-        ok = webhooks_redeliver(r->app, &who, r->param, webhook_id, r->param2, d, e);
-    }
+              webhooks_redeliver(r->app, &who, r->param, r->param2, d, e);
     if (ok)
         http_send_json(r, 202, delivery_json(d));
     free(d);

@@ -210,6 +210,14 @@ static void other_counters_and_scrape_values(void **state)
     metrics_recovery_action(RECOVERY_FINISH_DELETE);
     metrics_recovery_action(RECOVERY_FINISH_DELETE);
     metrics_recovery_action(RECOVERY_ACTION_COUNT); /* ignored */
+    metrics_event_written("member.added");
+    metrics_event_written("member.added");
+    metrics_event_written("no.such_action"); /* counted as other, not a new series */
+    metrics_webhook_delivery("delivered");
+    metrics_webhook_delivery("retrying");
+    metrics_webhook_delivery("retrying");
+    metrics_webhook_delivery("bogus"); /* ignored */
+    metrics_set_outbox(4, 12.5);
     metrics_start();
 
     struct metrics_scrape x = {
@@ -232,6 +240,16 @@ static void other_counters_and_scrape_values(void **state)
     assert_line(t, "orgd_recovery_actions_total{action=\"finish_rename\"} 0");
     assert_line(t, "orgd_recovery_actions_total{action=\"finish_delete\"} 2");
     assert_line(t, "orgd_recovery_actions_total{action=\"failed\"} 0");
+    assert_line(t, "orgd_events_written_total{action=\"member.added\"} 2");
+    assert_line(t, "orgd_events_written_total{action=\"org.created\"} 0");
+    assert_line(t, "orgd_events_written_total{action=\"other\"} 1");
+    assert_no_text(t, "no.such_action");
+    assert_line(t, "orgd_webhook_deliveries_total{result=\"delivered\"} 1");
+    assert_line(t, "orgd_webhook_deliveries_total{result=\"retrying\"} 2");
+    assert_line(t, "orgd_webhook_deliveries_total{result=\"failed\"} 0");
+    assert_no_text(t, "bogus");
+    assert_line(t, "orgd_webhook_outbox_pending 4");
+    assert_line(t, "orgd_webhook_outbox_oldest_seconds 12.500");
     assert_line(t, "orgd_build_info{version=\"" ORGD_VERSION "\"} 1");
     const char *st = strstr(t, "\norgd_start_time_seconds ");
     assert_non_null(st);
@@ -333,6 +351,10 @@ static void exposition_format_is_well_formed(void **state)
                           "orgd_refresh_retries_total",
                           "orgd_jwt_keys_loaded",
                           "orgd_jwt_key_reloads_total",
+                          "orgd_events_written_total",
+                          "orgd_webhook_deliveries_total",
+                          "orgd_webhook_outbox_pending",
+                          "orgd_webhook_outbox_oldest_seconds",
                           "orgd_mongo_commands_total",
                           "orgd_invitations_total",
                           "orgd_build_info",

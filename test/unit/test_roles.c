@@ -26,6 +26,8 @@ static void the_table(void **state)
         {ACT_REMOVE_MEMBER, true, true, false},
         {ACT_REMOVE_PRIVILEGED, true, false, false},
         {ACT_CHANGE_CREDENTIALS, true, false, false},
+        {ACT_READ_EVENTS, true, true, false},
+        {ACT_MANAGE_WEBHOOKS, true, true, false},
     };
     assert_int_equal(sizeof rows / sizeof rows[0], ACT_COUNT);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
