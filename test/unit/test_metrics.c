@@ -218,6 +218,12 @@ static void other_counters_and_scrape_values(void **state)
     metrics_webhook_delivery("retrying");
     metrics_webhook_delivery("bogus"); /* ignored */
     metrics_set_outbox(4, 12.5);
+    metrics_mail_sent("invitation");
+    metrics_mail_sent("password_reset");
+    metrics_mail_sent("password_reset");
+    metrics_mail_sent("nonesuch"); /* ignored */
+    metrics_mail_failure();
+    metrics_set_mail_pending(3);
     metrics_start();
 
     struct metrics_scrape x = {
@@ -250,6 +256,12 @@ static void other_counters_and_scrape_values(void **state)
     assert_no_text(t, "bogus");
     assert_line(t, "orgd_webhook_outbox_pending 4");
     assert_line(t, "orgd_webhook_outbox_oldest_seconds 12.500");
+    assert_line(t, "orgd_mail_sent_total{template=\"invitation\"} 1");
+    assert_line(t, "orgd_mail_sent_total{template=\"password_reset\"} 2");
+    assert_line(t, "orgd_mail_sent_total{template=\"email_changed\"} 0");
+    assert_no_text(t, "nonesuch");
+    assert_line(t, "orgd_mail_failures_total 1");
+    assert_line(t, "orgd_mail_outbox_pending 3");
     assert_line(t, "orgd_build_info{version=\"" ORGD_VERSION "\"} 1");
     const char *st = strstr(t, "\norgd_start_time_seconds ");
     assert_non_null(st);
@@ -355,6 +367,9 @@ static void exposition_format_is_well_formed(void **state)
                           "orgd_webhook_deliveries_total",
                           "orgd_webhook_outbox_pending",
                           "orgd_webhook_outbox_oldest_seconds",
+                          "orgd_mail_sent_total",
+                          "orgd_mail_failures_total",
+                          "orgd_mail_outbox_pending",
                           "orgd_mongo_commands_total",
                           "orgd_invitations_total",
                           "orgd_build_info",
