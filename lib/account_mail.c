@@ -39,6 +39,7 @@ static bool token_issue(struct app *app, const struct account *a, enum token_pur
         return false;
     store_new_id(out->id);
     memcpy(out->account_id, a->id, ID_BUF);
+    snprintf(out->email, sizeof out->email, "%s", a->email);
     out->purpose = p;
     out->created_at = clock_now_ms();
     out->expires_at =
@@ -152,8 +153,10 @@ bool account_mail_reset(struct app *app, const char *token, const struct secret_
     if (!token_usable(app, token, TOKEN_RESET, &t, e) ||
         !store_account_by_id(app->store, t.account_id, &a, &found, e))
         return false;
-    if (!found)
-        return error_set(e, ERR_GONE, "this account no longer exists");
+    if (!found || strcmp(a.email, t.email) != 0)
+        return error_set(e, ERR_GONE, found ? "this link was for an address the account no "
+                                              "longer has"
+                                            : "this account no longer exists");
     /* hashed before the token is spent: a hash that fails leaves it usable */
     if (!password_hash(app->hasher, password->text, password->len, hash, e) ||
         !token_use(app, &t, e))
@@ -211,8 +214,10 @@ bool account_mail_verify(struct app *app, const char *token, struct error *e)
         !store_account_by_id(app->store, t.account_id, &a, &found, e))
         return false;
     explicit_bzero(a.password_hash, sizeof a.password_hash);
-    if (!found)
-        return error_set(e, ERR_GONE, "this account no longer exists");
+    if (!found || strcmp(a.email, t.email) != 0)
+        return error_set(e, ERR_GONE, found ? "this link was for an address the account no "
+                                              "longer has"
+                                            : "this account no longer exists");
     return token_use(app, &t, e) && verify_account(app, &a, e);
 }
 

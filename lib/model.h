@@ -238,6 +238,7 @@ enum token_purpose { TOKEN_RESET, TOKEN_VERIFY };
 struct account_token {
     char id[ID_BUF];
     char account_id[ID_BUF];
+    char email[EMAIL_BUF]; /* the address it was mailed to: it dies if the account's changes */
     enum token_purpose purpose;
     char token_hash[65];
     int64_t created_at, expires_at;

@@ -46,6 +46,7 @@ bool org_first_create(struct app *app, const struct create_request *req, const c
     explicit_bzero(a.password_hash, sizeof a.password_hash);
     if (!ok)
         return false;
+    account_mail_send_check(app, &a); /* mail on: a link that proves the address */
     out->org = o;
     out->owner = a;
     return true;
@@ -261,8 +262,14 @@ static bool update_writes(struct app *app, const struct caller *who,
         event_batch_commit(app, &b);
     else
         event_batch_drop(&b);
-    if (ok && req->has_email) /* the notice goes to the address it was */
+    if (ok && req->has_email) { /* the notice goes to the address it was */
         account_mail_email_changed(app, before.email, email_key);
+        struct account now = before; /* and the new one is to be proved */
+        snprintf(now.email, sizeof now.email, "%s", email_key);
+        now.email_verified = false;
+        account_mail_send_check(app, &now);
+        explicit_bzero(now.password_hash, sizeof now.password_hash);
+    }
     else if (ok && req->has_password)
         account_mail_password_changed(app, before.email);
     if (!ok && credentials) {

@@ -84,8 +84,12 @@ bool store_account_update(store_t *s, const struct account *cur, const char *ema
 {
     bson_t update = BSON_INITIALIZER, set;
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-    if (email_key != NULL)
+    if (email_key != NULL) {
         BSON_APPEND_UTF8(&set, "email", email_key);
+        /* a new address is not proved yet; the same one keeps its state */
+        BSON_APPEND_BOOL(&set, "email_verified",
+                         strcmp(email_key, cur->email) == 0 && cur->email_verified);
+    }
     if (password_hash != NULL)
         BSON_APPEND_UTF8(&set, "password_hash", password_hash);
     store__append_pending(&set, ev);

@@ -169,6 +169,8 @@ static void token_from_doc(const bson_t *doc, void *out)
             store__copy_oid(&it, t->id);
         } else if (strcmp(k, "account_id") == 0) {
             store__copy_oid(&it, t->account_id);
+        } else if (strcmp(k, "email") == 0) {
+            store__copy_utf8(&it, t->email, sizeof t->email);
         } else if (strcmp(k, "purpose") == 0) {
             store__copy_utf8(&it, text, sizeof text);
             t->purpose = strcmp(text, "verify") == 0 ? TOKEN_VERIFY : TOKEN_RESET;
@@ -209,7 +211,7 @@ bool store_account_token_insert(store_t *s, const struct account_token *t, struc
     bson_t doc = BSON_INITIALIZER;
     store__append_oid(&doc, "_id", t->id);
     store__append_oid(&doc, "account_id", t->account_id);
-    BCON_APPEND(&doc, "purpose", BCON_UTF8(purposes[t->purpose]), "slot", BCON_UTF8(slot),
+    BCON_APPEND(&doc, "email", BCON_UTF8(t->email), "purpose", BCON_UTF8(purposes[t->purpose]), "slot", BCON_UTF8(slot),
                 "token_hash", BCON_UTF8(t->token_hash), "created_at",
                 BCON_DATE_TIME(t->created_at), "expires_at", BCON_DATE_TIME(t->expires_at),
                 "ended", BCON_BOOL(false), "version", BCON_INT64(1));
