@@ -145,8 +145,8 @@ static void mail_invitation(struct app *app, const struct caller *who,
     if (by[0] == '\0' && sessions_account(app, who, &inviter, &e))
         by = inviter.email[0] ? inviter.email : "someone";
     json_t *vars = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "email", v->email, "inviter",
-                             by[0] ? by : "someone", "organization", o->org.display_name,
-                             "role", role_name(v->role), "link", link, "expires_at", expires);
+                             by[0] ? by : "someone", "organization", o->org.display_name, "role",
+                             role_name(v->role), "link", link, "expires_at", expires);
     const struct mail_check check = {"invitation", v->id, v->token_hash};
     if (!mail_queue(app, tpl, v->email, vars, &check, &e))
         log_emit(LOG_WARN, "invitation mail not queued",
@@ -213,8 +213,8 @@ bool invitations_create(struct app *app, const struct caller *who, const char *o
 }
 
 bool invitations_resend(struct app *app, const struct caller *who, const char *org_id,
-                        const char *invitation_id, const char *client,
-                        struct invitation_view *out, struct error *e)
+                        const char *invitation_id, const char *client, struct invitation_view *out,
+                        struct error *e)
 {
     memset(out, 0, sizeof *out);
     struct org_described o;
@@ -357,8 +357,12 @@ static bool usable(struct app *app, const struct accept_request *req, struct inv
     bool found = false;
     if (!store_invitation_by_hash(app->store, hash, v, &found, e))
         return false;
-    if (!found)
-        return refused(e, ERR_NOT_FOUND, "no such invitation");
+    if (!found) { /* a token a resend replaced is gone, not unknown */
+        if (!store_invitation_by_replaced_hash(app->store, hash, v, &found, e))
+            return false;
+        return found ? refused(e, ERR_GONE, "this invitation's link was replaced by a newer one")
+                     : refused(e, ERR_NOT_FOUND, "no such invitation");
+    }
     switch (v->status) {
     case INV_ACCEPTED:
         return refused(e, ERR_GONE, "this invitation has already been accepted");

@@ -333,6 +333,8 @@ bool store_ensure_indexes(store_t *s, struct error *e)
         create_index(s, C_INVITATIONS, "org", INDEX_PLAIN, "org_id", NULL, e) &&
         create_index(s, C_INVITATIONS, "token_hash_unique", INDEX_UNIQUE, "token_hash", NULL, e) &&
         create_index(s, C_INVITATIONS, "email", INDEX_PLAIN, "email", NULL, e) &&
+        create_index(s, C_INVITATIONS, "replaced_hashes", INDEX_PLAIN, "replaced_hashes", NULL,
+                     e) &&
         create_index(s, C_INVITATIONS, "expires", INDEX_TTL_GRACE, "expires_at", NULL, e) &&
         store__invitations_slot_legacy(s, e) &&
         create_index(s, C_INVITATIONS, "pending_key_unique", INDEX_UNIQUE, "pending_key", NULL,

@@ -227,6 +227,9 @@ bool store_invitation_insert(store_t *s, const struct invitation *v, const struc
                              struct error *e);
 bool store_invitation_by_hash(store_t *s, const char *token_hash, struct invitation *out,
                               bool *found, struct error *e);
+/* The invitation whose token `token_hash` was, before a resend replaced it. */
+bool store_invitation_by_replaced_hash(store_t *s, const char *token_hash, struct invitation *out,
+                                       bool *found, struct error *e);
 bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, bool *found,
                             struct error *e);
 /* The invitation that holds (org_id, email)'s pending slot (pending or
@@ -476,8 +479,8 @@ bool store_event_fanned(store_t *s, const char *id, struct error *e);
 
 /* ---- store_mail.c: the mail outbox, reset and address-check tokens (mail.h) ---- */
 
-bool store_mail_insert(store_t *s, const struct mail_item *m, const char *subject,
-                       const char *text, const char *html, struct error *e);
+bool store_mail_insert(store_t *s, const struct mail_item *m, const char *subject, const char *text,
+                       const char *html, struct error *e);
 /* Pending messages due at now and not leased, the most overdue first. */
 bool store_mail_due(store_t *s, int64_t now, struct mail_item *out, size_t max, size_t *n,
                     struct error *e);

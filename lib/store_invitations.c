@@ -115,6 +115,13 @@ bool store_invitation_by_hash(store_t *s, const char *token_hash, struct invitat
                                found, "invitation by token", e);
 }
 
+bool store_invitation_by_replaced_hash(store_t *s, const char *token_hash, struct invitation *out,
+                                       bool *found, struct error *e)
+{
+    return store__find_by_utf8(s, C_INVITATIONS, "replaced_hashes", token_hash, invitation_from_doc,
+                               out, found, "invitation by replaced token", e);
+}
+
 bool store_invitation_by_id(store_t *s, const char *id, struct invitation *out, bool *found,
                             struct error *e)
 {
@@ -198,10 +205,13 @@ bool store_invitation_retoken(store_t *s, const struct invitation *cur, const ch
                 BCON_DATE_TIME(expires_at));
     store__append_pending(&set, ev);
     bson_append_document_end(&update, &set);
+    /* the old token stays known as replaced (a 410, not a 404); resends are
+     * throttled, and the list keeps the last few */
+    BCON_APPEND(&update, "$push", "{", "replaced_hashes", "{", "$each", "[",
+                BCON_UTF8(cur->token_hash), "]", "$slice", BCON_INT32(-16), "}", "}");
     /* pending only: a revoke or an accept that got there first wins */
-    bool ok = cur->status == INV_PENDING &&
-              store__swap(s, C_INVITATIONS, cur->id, cur->version, &update, applied,
-                          "invitation retoken", e);
+    bool ok = cur->status == INV_PENDING && store__swap(s, C_INVITATIONS, cur->id, cur->version,
+                                                        &update, applied, "invitation retoken", e);
     bson_destroy(&update);
     return ok || (cur->status != INV_PENDING && !(*applied = false));
 }
