@@ -270,7 +270,7 @@ static bool update_writes(struct app *app, const struct caller *who,
         account_mail_send_check(app, &now);
         explicit_bzero(now.password_hash, sizeof now.password_hash);
     }
-    else if (ok && req->has_password)
+    if (ok && req->has_password) /* both changed: both notices, to the address it was */
         account_mail_password_changed(app, before.email);
     if (!ok && credentials) {
         static const struct pending_list none = {NULL, 0};

@@ -5,7 +5,8 @@
  *
  * forgot and verify/resend answer 202 before they look the e-mail up: the
  * answer, and its timing, are the same for a registered address and any
- * other; the work (a token, a message queued) follows on this thread. */
+ * other; the work (a token, a message queued) follows on this thread,
+ * and the connection closes, so no request waits behind it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,9 +16,13 @@
 
 static const char MAILED[] = "if this e-mail belongs to an account, a message is on its way to it";
 
-/* Answers 202 for a request about email, then lets `work` do it. */
-static bool accept_then(struct request *r, const char *email, void (*work)(struct app *, const char *))
+/* Answers 202 for a request about email, then lets `work` do it. The
+ * connection closes after the answer: a request after it on the same
+ * connection would wait for the work, and its timing would tell. */
+static bool accept_then(struct request *r, const char *email,
+                        void (*work)(struct app *, const char *))
 {
+    r->close = true;
     http_send_json(r, 202, json_pack("{s:s}", "message", MAILED));
     work(r->app, email);
     return true;
@@ -26,8 +31,7 @@ static bool accept_then(struct request *r, const char *email, void (*work)(struc
 bool handle_password_forgot(struct request *r, struct error *e)
 {
     struct email_request req;
-    return account_mail_required(r->app, e) &&
-           request_email_parse(r->body, r->body_len, &req, e) &&
+    return account_mail_required(r->app, e) && request_email_parse(r->body, r->body_len, &req, e) &&
            account_mail_throttle(r->app, r->client, req.email, e) &&
            accept_then(r, req.email, account_mail_forgot);
 }
@@ -35,8 +39,7 @@ bool handle_password_forgot(struct request *r, struct error *e)
 bool handle_email_verify_resend(struct request *r, struct error *e)
 {
     struct email_request req;
-    return account_mail_required(r->app, e) &&
-           request_email_parse(r->body, r->body_len, &req, e) &&
+    return account_mail_required(r->app, e) && request_email_parse(r->body, r->body_len, &req, e) &&
            account_mail_throttle(r->app, r->client, req.email, e) &&
            accept_then(r, req.email, account_mail_resend_check);
 }

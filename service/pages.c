@@ -20,6 +20,9 @@
 #include "accounts.h"
 #include "handlers-private.h"
 #include "invitations.h"
+#include "names.h"
+#include "password.h"
+#include "problem.h"
 #include "util.h"
 
 static const char STYLE[] =
@@ -72,11 +75,21 @@ static void add_text(struct page *pg, const char *s)
     char one[2] = {0};
     for (; *s; s++) {
         switch (*s) {
-        case '<': add(pg, "&lt;"); break;
-        case '>': add(pg, "&gt;"); break;
-        case '&': add(pg, "&amp;"); break;
-        case '"': add(pg, "&quot;"); break;
-        case '\'': add(pg, "&#39;"); break;
+        case '<':
+            add(pg, "&lt;");
+            break;
+        case '>':
+            add(pg, "&gt;");
+            break;
+        case '&':
+            add(pg, "&amp;");
+            break;
+        case '"':
+            add(pg, "&quot;");
+            break;
+        case '\'':
+            add(pg, "&#39;");
+            break;
         default:
             one[0] = *s;
             add(pg, one);
@@ -122,28 +135,18 @@ static bool say(struct request *r, int status, const char *title, const char *te
     return true;
 }
 
-static int status_of(const struct error *e)
-{
-    switch (e->kind) {
-    case ERR_NOT_FOUND: return 404;
-    case ERR_GONE: return 410;
-    case ERR_INVALID: return 422;
-    case ERR_CONFLICT: return 409;
-    case ERR_UNAUTHORIZED: return 401;
-    case ERR_RATE_LIMITED: return 429;
-    case ERR_MAIL_DISABLED:
-    case ERR_UNAVAILABLE: return 503;
-    default: return 400;
-    }
-}
-
-/* The error as a page: its message, and a field's reason when there is one. */
+/* The error as a page: its message, and a field's reason when there is one,
+ * with the status (and Retry-After) the API gives the same error. */
 static bool say_error(struct request *r, const char *title, const struct error *e)
 {
-    char text[400];
-    snprintf(text, sizeof text, "%s%s%s", e->message, e->nfields > 0 ? ": " : "",
+    char text[sizeof e->message + sizeof e->fields[0].field + sizeof e->fields[0].message + 8];
+    snprintf(text, sizeof text, "%s%s%s%s%s", e->message, e->nfields > 0 ? ": " : "",
+             e->nfields > 0 ? e->fields[0].field : "", e->nfields > 0 ? " " : "",
              e->nfields > 0 ? e->fields[0].message : "");
-    return say(r, status_of(e), title, text, true);
+    int status = problem_status(e->kind);
+    if (status == 503 || status == 429 || e->kind == ERR_BUSY)
+        http_add_header(r, "Retry-After", "%d", e->retry_after > 0 ? e->retry_after : 1);
+    return say(r, status, title, text, true);
 }
 
 static void hidden_token(struct page *pg, const char *token)
@@ -186,6 +189,39 @@ static bool form_field(const struct request *r, const char *name, char *out, siz
     return true;
 }
 
+/* True if s (len bytes) is well-formed UTF-8 (no overlong forms, surrogates
+ * or code points past U+10FFFF), as the API's JSON requires of its strings;
+ * otherwise adds a field error. A form's fields are bytes until checked. */
+static bool utf8_field(const char *s, size_t len, const char *field, struct error *e)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        int n = c < 0x80                 ? 0
+                : c >= 0xC2 && c <= 0xDF ? 1
+                : (c & 0xF0) == 0xE0     ? 2
+                : c >= 0xF0 && c <= 0xF4 ? 3
+                                         : -1;
+        if (n < 0 || end - p <= n)
+            return error_field(e, field, "must be UTF-8 text");
+        for (int i = 1; i <= n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return error_field(e, field, "must be UTF-8 text");
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) ||
+            (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
+            return error_field(e, field, "must be UTF-8 text");
+        p += n + 1;
+    }
+    return true;
+}
+
+/* A password of the form, checked as the API checks one: UTF-8, 8 to 128 bytes. */
+static void password_field(const struct secret_text *pw, const char *field, struct error *e)
+{
+    if (utf8_field(pw->text, pw->len, field, e))
+        password_length_ok(pw->len, field, e);
+}
+
 /* ---- /pages/password-reset ---- */
 
 bool handle_page_reset(struct request *r, struct error *e)
@@ -219,8 +255,10 @@ bool handle_page_reset_post(struct request *r, struct error *e)
     pw.len = strlen(pw.text);
     if (ok && strcmp(pw.text, again.text) != 0)
         ok = error_set(e, ERR_INVALID, "the two passwords differ");
-    else if (ok && (pw.len < 8 || pw.len > PASSWORD_MAX))
-        ok = error_set(e, ERR_INVALID, "a password is 8 to %d bytes", PASSWORD_MAX);
+    else if (ok) {
+        password_field(&pw, "password", e);
+        ok = e->nfields == 0 || error_set(e, ERR_INVALID, "request validation failed");
+    }
     ok = ok && account_mail_reset(r->app, token, &pw, e);
     secret_text_wipe(&pw);
     secret_text_wipe(&again);
@@ -254,11 +292,9 @@ bool handle_page_verify_post(struct request *r, struct error *e)
 {
     static const char title[] = "Confirm your address";
     char token[80];
-    if (!form_field(r, "token", token, sizeof token, e) ||
-        !account_mail_verify(r->app, token, e))
+    if (!form_field(r, "token", token, sizeof token, e) || !account_mail_verify(r->app, token, e))
         return say_error(r, title, e);
-    return say(r, 200, "Address confirmed", "Thank you: your e-mail address is confirmed.",
-               false);
+    return say(r, 200, "Address confirmed", "Thank you: your e-mail address is confirmed.", false);
 }
 
 /* ---- /pages/invitation ---- */
@@ -268,8 +304,7 @@ bool handle_page_invitation(struct request *r, struct error *e)
     static const char title[] = "Join the organization";
     char token[80];
     struct invitation_preview v;
-    if (!link_token(r, token, sizeof token, e) ||
-        !invitations_preview(r->app, token, &v, e))
+    if (!link_token(r, token, sizeof token, e) || !invitations_preview(r->app, token, &v, e))
         return say_error(r, title, e);
     struct page pg = {0};
     begin(&pg, title);
@@ -312,12 +347,41 @@ bool handle_page_invitation_post(struct request *r, struct error *e)
     req.token_len = strlen(req.token);
     req.password.len = strlen(req.password.text);
     req.has_password = true;
+    bool existing = ok && strcmp(mode, "existing") == 0;
+    if (ok) { /* what the API refuses (a hand-made form skips minlength): a sign-in
+               * only an empty password (a wrong one looks like any other: 401) */
+        size_t ulen = strlen(req.username);
+        if (existing && req.password.len == 0)
+            error_field(e, "password", "must not be empty");
+        else if (!existing)
+            password_field(&req.password, "password", e);
+        if (existing) /* the sign-in form has no name: one sent is not the account's */
+            req.username[0] = '\0';
+        else if (ulen > 0 && utf8_field(req.username, ulen, "username", e) &&
+                 names_display_text(req.username, &ulen, sizeof req.username, "username", e))
+            names_username_valid(req.username, ulen, "username", e);
+        ok = e->nfields == 0 || error_set(e, ERR_INVALID, "request validation failed");
+    }
     struct acceptance out;
     if (ok)
-        ok = strcmp(mode, "existing") == 0
-                 ? invitations_accept_signed_in(r->app, &req, r->client, &out, e)
-                 : invitations_accept(r->app, NULL, &req, r->client, &out, e);
+        ok = existing ? invitations_accept_signed_in(r->app, &req, r->client, &out, e)
+                      : invitations_accept(r->app, NULL, &req, r->client, &out, e);
     secret_text_wipe(&req.password);
+    if (!ok && !existing && e->kind == ERR_CONFLICT) {
+        /* the API's words for this send a person to a bearer token; the page
+         * has a sign-in form for it. And a second click of the form, after
+         * the first made the account and joined, is told just that. */
+        struct invitation_preview v;
+        struct error pe = ERROR_INIT;
+        if (!invitations_preview(r->app, req.token, &v, &pe))
+            return say_error(r, title, &pe);
+        if (v.has_account) {
+            error_clear(e);
+            error_set(e, ERR_CONFLICT,
+                      "an account with this address exists: open the link in the mail again "
+                      "to sign in to it and join");
+        }
+    }
     if (!ok)
         return say_error(r, title, e);
     char text[DISPLAY_NAME_BUF + EMAIL_BUF + 96];
