@@ -20,8 +20,7 @@ bool account_mail_required(const struct app *app, struct error *e)
     return error_set(e, ERR_MAIL_DISABLED, "mail is off on this server (SMTP_URL is not set)");
 }
 
-bool account_mail_throttle(struct app *app, const char *client, const char *email,
-                           struct error *e)
+bool account_mail_throttle(struct app *app, const char *client, const char *email, struct error *e)
 {
     char key[EMAIL_BUF];
     names_email_key(email, key);
@@ -154,9 +153,10 @@ bool account_mail_reset(struct app *app, const char *token, const struct secret_
         !store_account_by_id(app->store, t.account_id, &a, &found, e))
         return false;
     if (!found || strcmp(a.email, t.email) != 0)
-        return error_set(e, ERR_GONE, found ? "this link was for an address the account no "
-                                              "longer has"
-                                            : "this account no longer exists");
+        return error_set(e, ERR_GONE,
+                         found ? "this link was for an address the account no "
+                                 "longer has"
+                               : "this account no longer exists");
     /* hashed before the token is spent: a hash that fails leaves it usable */
     if (!password_hash(app->hasher, password->text, password->len, hash, e) ||
         !token_use(app, &t, e))
@@ -180,8 +180,8 @@ bool account_mail_reset(struct app *app, const char *token, const struct secret_
     if (!sessions_end_all(app, a.id, NULL, NULL, END_PASSWORD_CHANGE, &ended, &se))
         log_emit(LOG_ERROR, "sessions not ended after a password reset",
                  json_pack("{s:s, s:s}", "account_id", a.id, "error", se.message));
-    log_emit(LOG_INFO, "password reset", json_pack("{s:s, s:I}", "account_id", a.id, "sessions",
-                                                   (json_int_t)ended));
+    log_emit(LOG_INFO, "password reset",
+             json_pack("{s:s, s:I}", "account_id", a.id, "sessions", (json_int_t)ended));
     account_mail_password_changed(app, a.email);
     return true;
 }
@@ -215,9 +215,10 @@ bool account_mail_verify(struct app *app, const char *token, struct error *e)
         return false;
     explicit_bzero(a.password_hash, sizeof a.password_hash);
     if (!found || strcmp(a.email, t.email) != 0)
-        return error_set(e, ERR_GONE, found ? "this link was for an address the account no "
-                                              "longer has"
-                                            : "this account no longer exists");
+        return error_set(e, ERR_GONE,
+                         found ? "this link was for an address the account no "
+                                 "longer has"
+                               : "this account no longer exists");
     return token_use(app, &t, e) && verify_account(app, &a, e);
 }
 

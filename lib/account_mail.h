@@ -24,8 +24,7 @@ bool account_mail_required(const struct app *app, struct error *e);
 
 /* Counts a request for mail from client about email (per address and per
  * e-mail, MAIL_PER_ADDRESS and MAIL_PER_EMAIL an hour): 429 past either. */
-bool account_mail_throttle(struct app *app, const char *client, const char *email,
-                           struct error *e);
+bool account_mail_throttle(struct app *app, const char *client, const char *email, struct error *e);
 
 /* The reset mail, if email is an account's (after the 202: errors are logged). */
 void account_mail_forgot(struct app *app, const char *email);

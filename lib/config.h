@@ -87,11 +87,11 @@ struct config {
     char link_password_reset[512];
     char link_verify_email[512];
     int require_verified_email; /* 0 false, 1 true */
-    long mail_per_address; /* reset and check mails asked for, per client address, per hour */
-    long mail_per_email;   /* ... per e-mail address */
-    char docs_dir[1024];  /* Swagger UI assets; "" = the directory chosen at build time */
-    long metrics_port;    /* 0 = /metrics on PORT; else on HOST:METRICS_PORT only */
-    char fault_point[64]; /* honoured only by test builds (ORGD_FAULTS) */
+    long mail_per_address;      /* reset and check mails asked for, per client address, per hour */
+    long mail_per_email;        /* ... per e-mail address */
+    char docs_dir[1024];        /* Swagger UI assets; "" = the directory chosen at build time */
+    long metrics_port;          /* 0 = /metrics on PORT; else on HOST:METRICS_PORT only */
+    char fault_point[64];       /* honoured only by test builds (ORGD_FAULTS) */
 };
 
 /* Fills `out` from `envp` (NULL-terminated "NAME=value" strings, as environ)

@@ -110,8 +110,11 @@ static void utf8_prefix(const char *in, char *out, size_t cap)
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)in;
     while (*p && o + 1 < cap) {
-        size_t len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-                                   : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        size_t len = *p < 0x80             ? 1
+                     : (*p & 0xE0) == 0xC0 ? 2
+                     : (*p & 0xF0) == 0xE0 ? 3
+                     : (*p & 0xF8) == 0xF0 ? 4
+                                           : 0;
         bool valid = len > 0 && (len == 1 || *p >= 0xC2) && (len != 4 || *p <= 0xF4);
         for (size_t k = 1; valid && k < len; k++)
             valid = (p[k] & 0xC0) == 0x80;
@@ -340,7 +343,7 @@ static void send_one(struct delivery_engine *d, struct delivery *del, int64_t ve
     bool usable = store_webhook_by_id(app->store, del->webhook_id, &w, &found, &e) &&
                   store_delivery_payload(app->store, del->id, &payload, &e);
     if (!usable)
-        return; /* the database: the lease runs out, and it is tried again */
+        return;             /* the database: the lease runs out, and it is tried again */
     bool attempted = false; /* a try at the endpoint was made (else: nothing to send to) */
     if (!found || w.deleted || !w.enabled || payload == NULL) {
         memset(&a, 0, sizeof a);

@@ -22,9 +22,9 @@
     X(ERR_BUSY, "busy")         /* the org is mid-operation; retry shortly */                      \
     X(ERR_GONE, "gone")         /* existed, and can no longer be used (an invitation) */           \
     X(ERR_RATE_LIMITED, "rate_limited")                                                            \
-    X(ERR_UNAVAILABLE, "unavailable") /* database unreachable, hash pool saturated */              \
-    X(ERR_MAIL_DISABLED, "mail_disabled") /* a route that sends mail, and SMTP_URL is unset */    \
-    X(ERR_EMAIL_UNVERIFIED, "email_unverified") /* REQUIRE_VERIFIED_EMAIL and it is not */        \
+    X(ERR_UNAVAILABLE, "unavailable")     /* database unreachable, hash pool saturated */          \
+    X(ERR_MAIL_DISABLED, "mail_disabled") /* a route that sends mail, and SMTP_URL is unset */     \
+    X(ERR_EMAIL_UNVERIFIED, "email_unverified") /* REQUIRE_VERIFIED_EMAIL and it is not */         \
     X(ERR_INTERNAL, "internal")
 
 enum err_kind {

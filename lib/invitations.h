@@ -53,8 +53,8 @@ bool invitations_revoke(struct app *app, const struct caller *who, const char *o
  * every mail asked for (per client address and per invitee). Event
  * invitation.resent. 503 mail-disabled when mail is off. */
 bool invitations_resend(struct app *app, const struct caller *who, const char *org_id,
-                        const char *invitation_id, const char *client,
-                        struct invitation_view *out, struct error *e);
+                        const char *invitation_id, const char *client, struct invitation_view *out,
+                        struct error *e);
 
 /* What the invitation page shows of a usable invitation (its token
  * proves the holder is the invitee): the org, the role, the e-mail, and

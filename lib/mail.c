@@ -240,14 +240,15 @@ bool mail_compose(const char *from, const char *to, const char *subject, const c
 static char *read_template(const struct app *app, enum mail_template tpl, const char *ext,
                            struct error *e)
 {
-    const char *dir = app->cfg->mail_templates_dir[0] ? app->cfg->mail_templates_dir : ORGD_MAIL_DIR;
+    const char *dir =
+        app->cfg->mail_templates_dir[0] ? app->cfg->mail_templates_dir : ORGD_MAIL_DIR;
     char path[1200];
     snprintf(path, sizeof path, "%s/%s.%s", dir, mail_template_name(tpl), ext);
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         log_text(LOG_ERROR, "mail template missing", "%s", path);
-        error_set(e, ERR_INVALID, "the mail template %s.%s cannot be read",
-                  mail_template_name(tpl), ext);
+        error_set(e, ERR_INVALID, "the mail template %s.%s cannot be read", mail_template_name(tpl),
+                  ext);
         return NULL;
     }
     struct text t = {0};

@@ -66,7 +66,8 @@ static void smtp_send(const struct config *cfg, const char *to, const char *mess
     } else {
         curl_easy_setopt(c, CURLOPT_URL, cfg->smtp_url);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-        curl_easy_setopt(c, CURLOPT_USE_SSL, cfg->smtp_require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY);
+        curl_easy_setopt(c, CURLOPT_USE_SSL,
+                         cfg->smtp_require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY);
         if (cfg->smtp_username[0] != '\0') {
             curl_easy_setopt(c, CURLOPT_USERNAME, cfg->smtp_username);
             curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->smtp_password);
@@ -153,8 +154,9 @@ static void send_one(struct app *app, struct mail_item *m, int64_t version)
     else if (state != MAIL_DROPPED)
         metrics_mail_failure();
     log_emit(state == MAIL_SENT ? LOG_INFO : LOG_WARN,
-             state == MAIL_SENT ? "mail sent" : state == MAIL_DROPPED ? "mail dropped"
-                                                                      : "mail not sent",
+             state == MAIL_SENT      ? "mail sent"
+             : state == MAIL_DROPPED ? "mail dropped"
+                                     : "mail not sent",
              json_pack("{s:s, s:s, s:i, s:s}", "mail_id", m->id, "template", tpl, "attempt",
                        m->attempts + 1, "error", why));
     free(subject);

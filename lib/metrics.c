@@ -78,9 +78,8 @@ static atomic_ullong events_written[N_EVENT_ACTIONS];
 static const char *const delivery_results[] = {"delivered", "retrying", "failed"};
 static atomic_ullong deliveries[3];
 static atomic_llong outbox_pending;
-static const char *const mail_templates[] = {"invitation",       "invitation_resent",
-                                             "password_reset",   "verify_email",
-                                             "password_changed", "email_changed"};
+static const char *const mail_templates[] = {"invitation",   "invitation_resent", "password_reset",
+                                             "verify_email", "password_changed",  "email_changed"};
 static atomic_ullong mail_sent[6];
 static atomic_ullong mail_failures;
 static atomic_llong mail_pending;
@@ -592,8 +591,7 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
            "How long the oldest pending webhook delivery has waited.");
     put(&o, "orgd_webhook_outbox_oldest_seconds %.3f\n", atomic_load(&outbox_oldest_s));
 
-    family(&o, "orgd_mail_sent_total", "counter",
-           "Messages the mail server took, by template.");
+    family(&o, "orgd_mail_sent_total", "counter", "Messages the mail server took, by template.");
     for (size_t i = 0; i < 6; i++)
         put(&o, "orgd_mail_sent_total{template=\"%s\"} %llu\n", mail_templates[i],
             GET(mail_sent[i]));

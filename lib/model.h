@@ -94,7 +94,7 @@ struct account {
     char email[EMAIL_BUF];
     char username[USERNAME_BUF]; /* "" = none */
     char password_hash[PASSWORD_HASH_BUF];
-    enum origin origin; /* documents without one are org_create (older data) */
+    enum origin origin;  /* documents without one are org_create (older data) */
     bool email_verified; /* the address was proved: an accepted invitation or a check mail */
     int64_t created_at;
     int64_t version; /* every change is a guarded transition on it (0: none stored yet) */

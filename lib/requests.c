@@ -453,8 +453,7 @@ bool request_accept_parse(const char *body, size_t len, struct accept_request *o
     return finish(e);
 }
 
-bool request_email_parse(const char *body, size_t len, struct email_request *out,
-                         struct error *e)
+bool request_email_parse(const char *body, size_t len, struct email_request *out, struct error *e)
 {
     memset(out, 0, sizeof *out);
     size_t email_len = 0;

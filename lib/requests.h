@@ -159,8 +159,7 @@ bool request_accept_parse(const char *body, size_t len, struct accept_request *o
 struct email_request {
     char email[EMAIL_BUF + 1];
 };
-bool request_email_parse(const char *body, size_t len, struct email_request *out,
-                         struct error *e);
+bool request_email_parse(const char *body, size_t len, struct email_request *out, struct error *e);
 
 /* POST /auth/password/reset {token, new_password}; /auth/email/verify {token}. */
 struct token_request {

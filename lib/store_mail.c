@@ -60,8 +60,8 @@ static void mail_from_doc(const bson_t *doc, void *out)
     }
 }
 
-bool store_mail_insert(store_t *s, const struct mail_item *m, const char *subject,
-                       const char *text, const char *html, struct error *e)
+bool store_mail_insert(store_t *s, const struct mail_item *m, const char *subject, const char *text,
+                       const char *html, struct error *e)
 {
     bson_t doc = BSON_INITIALIZER;
     store__append_oid(&doc, "_id", m->id);
@@ -81,9 +81,9 @@ bool store_mail_insert(store_t *s, const struct mail_item *m, const char *subjec
 bool store_mail_due(store_t *s, int64_t now, struct mail_item *out, size_t max, size_t *n,
                     struct error *e)
 {
-    bson_t *filter = BCON_NEW("state", BCON_UTF8("pending"), "next_at", "{", "$lte",
-                              BCON_DATE_TIME(now), "}", "lease_until", "{", "$lt",
-                              BCON_DATE_TIME(now), "}");
+    bson_t *filter =
+        BCON_NEW("state", BCON_UTF8("pending"), "next_at", "{", "$lte", BCON_DATE_TIME(now), "}",
+                 "lease_until", "{", "$lt", BCON_DATE_TIME(now), "}");
     bson_t *opts = BCON_NEW("sort", "{", "next_at", BCON_INT32(1), "}", "limit",
                             BCON_INT64((int64_t)max), "projection", "{", "subject", BCON_INT32(0),
                             "text", BCON_INT32(0), "html", BCON_INT32(0), "}");
@@ -137,8 +137,8 @@ bool store_mail_record(store_t *s, const struct mail_item *m, int64_t version,
                 "last_error", BCON_UTF8(error), "updated_at", BCON_DATE_TIME(clock_now_ms()));
     bson_append_document_end(&update, &set);
     if (state != MAIL_PENDING) /* sent or given up: the one-time tokens it held go */
-        BCON_APPEND(&update, "$unset", "{", "subject", BCON_UTF8(""), "text", BCON_UTF8(""),
-                    "html", BCON_UTF8(""), "}");
+        BCON_APPEND(&update, "$unset", "{", "subject", BCON_UTF8(""), "text", BCON_UTF8(""), "html",
+                    BCON_UTF8(""), "}");
     bool ok = store__swap(s, C_MAIL, m->id, version, &update, applied, "mail record", e);
     bson_destroy(&update);
     return ok;
@@ -198,8 +198,8 @@ bool store_account_token_live(store_t *s, const char *account_id, enum token_pur
 {
     char slot[ID_BUF + 8];
     slot_of(account_id, p, slot);
-    return store__find_by_utf8(s, C_TOKENS, "slot", slot, token_from_doc, out, found,
-                               "token live", e);
+    return store__find_by_utf8(s, C_TOKENS, "slot", slot, token_from_doc, out, found, "token live",
+                               e);
 }
 
 bool store_account_token_insert(store_t *s, const struct account_token *t, struct error *e)
@@ -211,10 +211,10 @@ bool store_account_token_insert(store_t *s, const struct account_token *t, struc
     bson_t doc = BSON_INITIALIZER;
     store__append_oid(&doc, "_id", t->id);
     store__append_oid(&doc, "account_id", t->account_id);
-    BCON_APPEND(&doc, "email", BCON_UTF8(t->email), "purpose", BCON_UTF8(purposes[t->purpose]), "slot", BCON_UTF8(slot),
-                "token_hash", BCON_UTF8(t->token_hash), "created_at",
-                BCON_DATE_TIME(t->created_at), "expires_at", BCON_DATE_TIME(t->expires_at),
-                "ended", BCON_BOOL(false), "version", BCON_INT64(1));
+    BCON_APPEND(&doc, "email", BCON_UTF8(t->email), "purpose", BCON_UTF8(purposes[t->purpose]),
+                "slot", BCON_UTF8(slot), "token_hash", BCON_UTF8(t->token_hash), "created_at",
+                BCON_DATE_TIME(t->created_at), "expires_at", BCON_DATE_TIME(t->expires_at), "ended",
+                BCON_BOOL(false), "version", BCON_INT64(1));
     bool ok = store__insert(s, C_TOKENS, &doc, "token insert", e);
     bson_destroy(&doc);
     return ok;

@@ -74,10 +74,10 @@ static void webhook_fields(bson_t *b, const struct webhook *w)
     }
     bson_append_array_end(b, &arr);
     BCON_APPEND(b, "description", BCON_UTF8(w->description), "enabled", BCON_BOOL(w->enabled),
-                "deleted", BCON_BOOL(w->deleted),
-                "disabled_reason", BCON_UTF8(w->disabled_reason), "updated_at",
-                BCON_DATE_TIME(w->updated_at), "failing_since", BCON_DATE_TIME(w->failing_since),
-                "consecutive_failures", BCON_INT32(w->consecutive_failures));
+                "deleted", BCON_BOOL(w->deleted), "disabled_reason", BCON_UTF8(w->disabled_reason),
+                "updated_at", BCON_DATE_TIME(w->updated_at), "failing_since",
+                BCON_DATE_TIME(w->failing_since), "consecutive_failures",
+                BCON_INT32(w->consecutive_failures));
 }
 
 bool store_webhook_insert(store_t *s, const struct webhook *w, const struct pending_list *ev,

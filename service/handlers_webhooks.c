@@ -20,14 +20,13 @@ static json_t *webhook_json(const struct webhook *w, const char *secret)
     json_t *events = json_array();
     for (size_t i = 0; i < w->nevents; i++)
         json_array_append_new(events, json_string(w->events[i]));
-    json_t *j =
-        json_pack("{s:s, s:s, s:s, s:o, s:s, s:b, s:o, s:o, s:o, s:i, s:o}", "id", w->id,
-                  "organization_id", w->org_id, "url", w->url, "events", events, "description",
-                  w->description, "enabled",
-                  w->enabled, "disabled_reason", handlers__string_or_null(w->disabled_reason),
-                  "created_at", handlers__time_json(w->created_at), "updated_at",
-                  handlers__time_json(w->updated_at), "consecutive_failures",
-                  w->consecutive_failures, "failing_since", time_or_null(w->failing_since));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:s, s:b, s:o, s:o, s:o, s:i, s:o}", "id", w->id,
+                          "organization_id", w->org_id, "url", w->url, "events", events,
+                          "description", w->description, "enabled", w->enabled, "disabled_reason",
+                          handlers__string_or_null(w->disabled_reason), "created_at",
+                          handlers__time_json(w->created_at), "updated_at",
+                          handlers__time_json(w->updated_at), "consecutive_failures",
+                          w->consecutive_failures, "failing_since", time_or_null(w->failing_since));
     if (j != NULL && secret != NULL) /* shown this once */
         json_object_set_new(j, "secret", json_string(secret));
     return j;

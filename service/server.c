@@ -116,7 +116,7 @@ static bool read_body(struct request *r, intake_t *intake, int64_t deadline, str
     if (r->route->body == FORM_BODY ? !is_form_type(ctype) : !is_json_type(ctype))
         return error_set(e, ERR_MEDIA_TYPE, "the request body must be %s",
                          r->route->body == FORM_BODY ? "application/x-www-form-urlencoded"
-                                        : "application/json");
+                                                     : "application/json");
     /* the body is wanted: a client waiting for leave to send it gets it now */
     const char *expect = mg_get_header(r->conn, "Expect");
     if (expect != NULL && strcasecmp(expect, "100-continue") != 0)

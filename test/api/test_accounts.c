@@ -39,8 +39,10 @@ static void signup_answers_the_account(void **state)
     free(body);
     if (r.status != 201)
         fail_msg("sign-up answered %ld: %s", r.status, r.body);
-    assert_int_equal(json_object_size(r.json), 5);
+    assert_int_equal(json_object_size(r.json), 6);
     assert_string_equal(th_json_str(r.json, "message"), "account created");
+    /* nobody has followed a check mail yet */
+    assert_true(json_is_false(json_object_get(r.json, "email_verified")));
     const char *id = json_string_value(json_object_get(r.json, "id"));
     assert_non_null(id);
     assert_int_equal(strlen(id), 24);

@@ -70,6 +70,8 @@ orgd_api_test(test_webhooks)      # webhooks: signatures, the outbox, retries, S
 orgd_api_test(test_original_clients) # the originals' clients: envelope, arrays, display names
 orgd_api_test(test_roundtrips)    # database round trips per route, from each request's log line
 orgd_api_test(test_signing_keys)  # ES256 keys: the JWKS, PyJWT verifying, rotation on two instances
+orgd_api_test(test_email          # e-mail through Mailpit: invitations, resets, checks, outages
+  PART flows SKIP "mail_*" PART servers ONLY "mail_*")
 
 # The suite runs with ctest -j twice the cores (scripts/test): most API tests
 # wait (on crashes, timeouts, slow clients) more than they compute. Those

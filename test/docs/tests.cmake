@@ -12,6 +12,9 @@
 #   docs.browser            Swagger UI in headless Chromium: create, login, authorize, get;
 #                           sign up, sign in, refresh, create by id, invite, log out; then
 #                           accept the invitation in a second browser context
+#   docs.mail_pages         the pages the links in mail open, in headless Chromium: an
+#                           invitation accepted, a password reset, an address confirmed
+#                           (links read from Mailpit), hostile tokens and the headers
 #   docs.exchanges_reset    (fixture) empties the exchanges dir before the tests that record
 #   docs.contract           every exchange the api.* tests and docs.browser recorded
 #                           matches the spec; runs after them all
@@ -60,6 +63,13 @@ add_test(NAME docs.browser
 # PROCESSORS 2: Chromium takes both cores; the API tests' timing checks should not share them
 set_tests_properties(docs.browser PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 90 PROCESSORS 2
   ENVIRONMENT "ORGD_TEST_LOG_DIR=${TEST_LOG_DIR};ORGD_TEST_EXCHANGES_DIR=${TEST_EXCHANGES_DIR}")
+
+# ---- the pages the links in mail open (/pages/...), in Chromium, with mail read
+# through the suite's Mailpit; skipped (77) only when Chromium is not installed
+add_test(NAME docs.mail_pages
+         COMMAND ${NODE_EXECUTABLE} ${DOCS_DIR}/mail_pages.mjs $<TARGET_FILE:orgd>)
+set_tests_properties(docs.mail_pages PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 90 PROCESSORS 2
+  ENVIRONMENT "ORGD_TEST_LOG_DIR=${TEST_LOG_DIR}")
 
 # ---- the contract check: reset the recordings, let every test that records
 # run, then check them all. A recording test is any api.* test and any test

@@ -16,8 +16,8 @@
 static void templates_escape_html_and_flatten_lines(void **state)
 {
     (void)state;
-    json_t *vars = json_pack("{s:s, s:s, s:s}", "name", "<script>alert(1)</script> & \"x\"",
-                             "org", "Acme\r\nBcc: victim@example.com", "missing_ok", "");
+    json_t *vars = json_pack("{s:s, s:s, s:s}", "name", "<script>alert(1)</script> & \"x\"", "org",
+                             "Acme\r\nBcc: victim@example.com", "missing_ok", "");
     char *html = mail_render("<p>{{name}} joined {{org}}{{absent}}</p>", vars, true);
     assert_string_equal(html, "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot; "
                               "joined Acme  Bcc: victim@example.com</p>");
@@ -88,9 +88,8 @@ static void a_message_is_multipart_with_both_parts(void **state)
     char *msg = NULL;
     const char *text = "Bonjour Zoë,\nvoici le lien: https://example.com/x?token=abc\n";
     const char *html = "<p>Bonjour Zoë</p>";
-    assert_true(mail_compose("orgd <no-reply@example.com>", "zoe@example.com",
-                             "Invitation à Café", text, html, "6b16abc@example.com",
-                             1796649402000, &msg));
+    assert_true(mail_compose("orgd <no-reply@example.com>", "zoe@example.com", "Invitation à Café",
+                             text, html, "6b16abc@example.com", 1796649402000, &msg));
     assert_non_null(strstr(msg, "From: orgd <no-reply@example.com>\r\n"));
     assert_non_null(strstr(msg, "To: zoe@example.com\r\n"));
     assert_non_null(strstr(msg, "Subject: =?UTF-8?B?"));
