@@ -59,7 +59,9 @@ static json_t *actor_json(const struct caller *who, const char *account_id)
 {
     if (!ctx_set || (who == NULL && (account_id == NULL || account_id[0] == '\0')))
         return json_pack("{s:s}", "system",
-                         ctx_set ? "orgd" : ctx_system[0] ? ctx_system : "recovery");
+                         ctx_set         ? "orgd"
+                         : ctx_system[0] ? ctx_system
+                                         : "recovery");
     return json_pack("{s:o, s:o, s:o, s:o}", "account_id",
                      str_or_null(who != NULL ? who->account.id : account_id), "session_id",
                      str_or_null(who != NULL ? who->session.id : NULL), "client_address",

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "faults.h"
 #include "events.h"
+#include "faults.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
