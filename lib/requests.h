@@ -161,6 +161,7 @@ bool request_accept_parse(const char *body, size_t len, struct accept_request *o
 struct page_request {
     int limit;
     char cursor[25];
+    char filter[64]; /* a checked filter the next page keeps ("action=member.*"), or "" */
 };
 
 bool request_page_parse(const char *limit, const char *cursor, struct page_request *out,
