@@ -61,6 +61,8 @@ struct acceptance {
 bool invitations_accept(struct app *app, const struct caller *who, const struct accept_request *req,
                         const char *client, struct acceptance *out, struct error *e);
 
+#define INVITATIONS_STUCK_BATCH 32 /* half-accepted invitations one pass looks at */
+
 /* Recovery: invitations left accepting since before before_ms are
  * finished (the membership exists) or put back to pending. */
 bool invitations_recover(struct app *app, int64_t before_ms, int *done, struct error *e);
