@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "events.h"
-#include "invitations.h"
 #include "log.h"
 #include "mail.h"
 #include "names.h"

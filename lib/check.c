@@ -414,17 +414,19 @@ static bool check_removals(struct run *r, int64_t cutoff, struct error *e)
 /* Invitations a crash left between pending and accepted. */
 static bool check_invitations(struct run *r, int64_t cutoff, struct error *e)
 {
-    struct invitation stuck[32];
+    struct invitation *stuck = calloc(INVITATIONS_STUCK_BATCH, sizeof *stuck);
+    if (stuck == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
     size_t n = 0;
-    if (!store_invitations_stuck(r->app->store, cutoff, stuck, 32, &n, e))
-        return false;
     int done = 0;
-    if (n > 0 && r->repair && !invitations_recover(r->app, cutoff, &done, e))
-        return false;
-    for (size_t i = 0; i < n; i++)
+    bool ok =
+        store_invitations_stuck(r->app->store, cutoff, stuck, INVITATIONS_STUCK_BATCH, &n, e) &&
+        (n == 0 || !r->repair || invitations_recover(r->app, cutoff, &done, e));
+    for (size_t i = 0; ok && i < n; i++)
         found(r, "stuck_invitation", r->repair && (size_t)done == n,
               "invitation %s to org %s left half accepted", stuck[i].id, stuck[i].org_id);
-    return true;
+    free(stuck);
+    return ok;
 }
 
 bool check_run(struct app *app, bool repair, int64_t age_ms, check_report_fn report, void *ud,

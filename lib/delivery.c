@@ -23,6 +23,7 @@
 #define DISABLE_AFTER_MS (24LL * 3600 * 1000)
 #define IDLE_WAIT_MS 500
 #define FAN_BATCH 64
+#define SENDER_BATCH 8 /* due deliveries a sender looks at at once */
 #define SENDERS_MAX 32
 
 struct delivery_engine {
@@ -250,58 +251,79 @@ static void post(const struct app *app, const struct webhook *w, const struct de
 
 /* ---- the endpoint's health ---- */
 
-/* Counts the result against the endpoint (a guarded change; a lost race
- * with another change is retried once, else left: the next result
- * counts); disables it after sustained failure, with its event. */
-static void count_result(struct app *app, const char *webhook_id, bool ok)
+/* One try of count_result, with room for the endpoint as it is (w) and
+ * as it becomes (next); whether to try again (a lost race). */
+static bool count_once(struct app *app, const char *webhook_id, enum delivery_state outcome,
+                       struct webhook *w, struct webhook *next)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        struct webhook w;
-        bool found = false, applied = false;
-        struct error e = ERROR_INIT;
-        if (!store_webhook_by_id(app->store, webhook_id, &w, &found, &e) || !found || w.deleted)
-            return;
-        struct webhook next = w;
-        int64_t now = clock_now_ms();
-        if (ok) {
-            if (w.consecutive_failures == 0 && w.failing_since == 0)
-                return;
-            next.consecutive_failures = 0;
-            next.failing_since = 0;
-        } else {
-            next.consecutive_failures++;
-            if (next.failing_since == 0)
-                next.failing_since = now;
-        }
-        bool disable = !ok && next.enabled &&
-                       (next.consecutive_failures >= DISABLE_AFTER_FAILURES ||
-                        now - next.failing_since >= DISABLE_AFTER_MS);
-        struct event_batch b = {0};
-        if (disable) {
-            next.enabled = false;
-            snprintf(next.disabled_reason, sizeof next.disabled_reason,
-                     "%d deliveries failed in a row, since %lld", next.consecutive_failures,
-                     (long long)(next.failing_since / 1000));
-            struct event *ev = event_batch_add(&b);
-            event_draft(ev, "webhook.disabled", w.org_id, "webhook", w.id, NULL, NULL);
-            event_change(ev, "enabled", json_true(), json_false());
-            event_change_str(ev, "reason", NULL, next.disabled_reason);
-        }
-        bool written = (!disable || events_guard(app, &w.pending, &e)) &&
-                       store_webhook_update(app->store, &w, &next,
-                                            disable ? event_batch_list(&b) : NULL, &applied, &e);
-        if (written && applied) {
-            event_batch_commit(app, &b);
-            if (disable)
-                log_emit(LOG_WARN, "webhook disabled",
-                         json_pack("{s:s, s:s, s:i}", "webhook_id", w.id, "org_id", w.org_id,
-                                   "failures", next.consecutive_failures));
-            return;
-        }
-        event_batch_drop(&b);
-        if (!written)
-            return;
+    bool found = false, applied = false;
+    struct error e = ERROR_INIT;
+    if (!store_webhook_by_id(app->store, webhook_id, w, &found, &e) || !found || w->deleted)
+        return false;
+    *next = *w;
+    int64_t now = clock_now_ms();
+    bool failing = outcome != DELIVERY_DELIVERED;
+    if (!failing) {
+        if (w->consecutive_failures == 0 && w->failing_since == 0)
+            return false;
+        next->consecutive_failures = 0;
+        next->failing_since = 0;
+    } else {
+        if (outcome == DELIVERY_FAILED)
+            next->consecutive_failures++;
+        if (next->failing_since == 0)
+            next->failing_since = now;
+        else if (outcome == DELIVERY_PENDING &&
+                 next->consecutive_failures == w->consecutive_failures &&
+                 now - next->failing_since < DISABLE_AFTER_MS)
+            return false; /* still failing, as already written: nothing new */
     }
+    bool disable = failing && next->enabled &&
+                   (next->consecutive_failures >= DISABLE_AFTER_FAILURES ||
+                    now - next->failing_since >= DISABLE_AFTER_MS);
+    struct event_batch b = {0};
+    if (disable) {
+        next->enabled = false;
+        snprintf(next->disabled_reason, sizeof next->disabled_reason,
+                 "%d deliveries failed in a row, failing since %lld", next->consecutive_failures,
+                 (long long)(next->failing_since / 1000));
+        struct event *ev = event_batch_add(&b);
+        event_draft(ev, "webhook.disabled", w->org_id, "webhook", w->id, NULL, NULL);
+        event_change(ev, "enabled", json_true(), json_false());
+        event_change_str(ev, "reason", NULL, next->disabled_reason);
+    }
+    bool written = (!disable || events_guard(app, &w->pending, &e)) &&
+                   store_webhook_update(app->store, w, next, disable ? event_batch_list(&b) : NULL,
+                                        &applied, &e);
+    if (written && applied) {
+        event_batch_commit(app, &b);
+        if (disable)
+            log_emit(LOG_WARN, "webhook disabled",
+                     json_pack("{s:s, s:s, s:i}", "webhook_id", w->id, "org_id", w->org_id,
+                               "failures", next->consecutive_failures));
+        return false;
+    }
+    event_batch_drop(&b);
+    return written; /* written but not applied: another change came first */
+}
+
+/* Counts a delivery's outcome against its endpoint (a guarded change; a
+ * lost race with another change is retried once, else left: the next
+ * result counts): a delivery that failed for good adds one to the
+ * failures in a row, one delivered ends them; any failed attempt starts
+ * the failing time. Disables the endpoint, with its event, after
+ * DISABLE_AFTER_FAILURES failed deliveries in a row or DISABLE_AFTER_MS
+ * of failing. */
+static void count_result(struct app *app, const char *webhook_id, enum delivery_state outcome)
+{
+    struct webhook *w = malloc(2 * sizeof *w); /* 8 KB each: off the stack */
+    if (w == NULL)
+        return;
+    struct webhook *next = w + 1;
+    bool again = true;
+    for (int attempt = 0; attempt < 2 && again; attempt++)
+        again = count_once(app, webhook_id, outcome, w, next);
+    free(w);
 }
 
 /* ---- the senders ---- */
@@ -316,6 +338,19 @@ static bool claim_endpoint(struct delivery_engine *d, int me, const char *webhoo
         snprintf(d->in_flight[me], ID_BUF, "%s", webhook_id);
     pthread_mutex_unlock(&d->lock);
     return !busy;
+}
+
+/* The endpoints the other senders of this process are sending to: what
+ * this one need not look at (a hanging endpoint starves nobody else). */
+static size_t busy_endpoints(struct delivery_engine *d, int me, char (*out)[ID_BUF])
+{
+    size_t n = 0;
+    pthread_mutex_lock(&d->lock);
+    for (int i = 0; i < d->nsenders; i++)
+        if (i != me && d->in_flight[i][0] != '\0')
+            memcpy(out[n++], d->in_flight[i], ID_BUF);
+    pthread_mutex_unlock(&d->lock);
+    return n;
 }
 
 static void release_endpoint(struct delivery_engine *d, int me)
@@ -336,25 +371,28 @@ static void send_one(struct delivery_engine *d, struct delivery *del, int64_t ve
 {
     struct app *app = d->app;
     struct error e = ERROR_INIT;
-    struct webhook w;
+    struct webhook *w = malloc(sizeof *w); /* 8 KB: off the stack */
     bool found = false;
     char *payload = NULL;
     struct delivery_attempt a;
-    bool usable = store_webhook_by_id(app->store, del->webhook_id, &w, &found, &e) &&
+    bool usable = w != NULL && store_webhook_by_id(app->store, del->webhook_id, w, &found, &e) &&
                   store_delivery_payload(app->store, del->id, &payload, &e);
-    if (!usable)
-        return;             /* the database: the lease runs out, and it is tried again */
+    if (!usable) {
+        free(w);
+        return; /* the database: the lease runs out, and it is tried again */
+    }
+    bool live = found && !w->deleted && w->enabled;
     bool attempted = false; /* a try at the endpoint was made (else: nothing to send to) */
-    if (!found || w.deleted || !w.enabled || payload == NULL) {
+    if (!live || payload == NULL) {
         memset(&a, 0, sizeof a);
         a.at = clock_now_ms();
         snprintf(a.error, sizeof a.error, "not sent: the endpoint is %s",
-                 !found || w.deleted ? "deleted"
-                 : !w.enabled        ? "disabled"
-                                     : "without a message");
+                 !found || w->deleted ? "deleted"
+                 : !w->enabled        ? "disabled"
+                                      : "without a message");
     } else {
         FAULT("webhook.before_send");
-        post(app, &w, del, payload, &a);
+        post(app, w, del, payload, &a);
         FAULT("webhook.after_send");
         attempted = true;
     }
@@ -373,8 +411,9 @@ static void send_one(struct delivery_engine *d, struct delivery *del, int64_t ve
              json_pack("{s:s, s:s, s:s, s:i, s:I, s:s}", "delivery_id", del->id, "webhook_id",
                        del->webhook_id, "action", del->action, "status", a.status, "ms",
                        (json_int_t)a.ms, "error", a.error));
-    if (found && !w.deleted && w.enabled && strcmp(del->action, "webhook.test") != 0)
-        count_result(app, w.id, ok);
+    if (live && attempted && strcmp(del->action, "webhook.test") != 0)
+        count_result(app, w->id, state);
+    free(w);
 }
 
 struct sender_arg {
@@ -390,13 +429,16 @@ static void *sender_main(void *arg)
     int me = sa->me;
     free(sa);
     struct app *app = d->app;
-    while (!atomic_load(&d->stop)) {
-        struct delivery due[8];
+    struct delivery *due = calloc(SENDER_BATCH, sizeof *due); /* 24 KB each */
+    char busy[SENDERS_MAX][ID_BUF];
+    while (due != NULL && !atomic_load(&d->stop)) {
         size_t n = 0;
         struct error e = ERROR_INIT;
         int64_t now = clock_now_ms();
         bool worked = false;
-        if (store_deliveries_due(app->store, now, due, 8, &n, &e)) {
+        size_t nbusy = busy_endpoints(d, me, busy);
+        if (store_deliveries_due(app->store, now, (const char(*)[ID_BUF])busy, nbusy, due,
+                                 SENDER_BATCH, &n, &e)) {
             for (size_t i = 0; i < n && !worked && !atomic_load(&d->stop); i++) {
                 if (!claim_endpoint(d, me, due[i].webhook_id))
                     continue; /* another sender of ours is at that endpoint */
@@ -414,6 +456,9 @@ static void *sender_main(void *arg)
         if (!worked)
             usleep(IDLE_WAIT_MS * 1000);
     }
+    if (due == NULL)
+        log_text(LOG_ERROR, "webhook sender stopped", "out of memory");
+    free(due);
     return NULL;
 }
 
@@ -426,8 +471,12 @@ static bool fan_one(struct app *app, const struct event_row *ev, struct error *e
     json_t *v = json_loads(ev->canonical, 0, NULL);
     const char *org_id = json_string_value(json_object_get(v, "org_id"));
     bool ok = true;
-    if (org_id != NULL) {
-        struct webhook hooks[16];
+    /* 16 endpoints and a delivery: 150 KB, on the heap */
+    struct webhook *hooks = org_id != NULL ? calloc(16, sizeof *hooks) : NULL;
+    struct delivery *del = org_id != NULL ? malloc(sizeof *del) : NULL;
+    if (org_id != NULL && (hooks == NULL || del == NULL))
+        ok = error_set(e, ERR_INTERNAL, "out of memory");
+    if (ok && hooks != NULL) {
         size_t n = 0;
         char after[ID_BUF] = "";
         json_t *data = event_render(ev);
@@ -446,20 +495,22 @@ static bool fan_one(struct app *app, const struct event_row *ev, struct error *e
                 if (!hooks[i].enabled || ev->at < hooks[i].created_at ||
                     !webhooks_subscribed(&hooks[i], ev->action))
                     continue;
-                struct delivery del = {0};
-                store_new_id(del.id);
-                memcpy(del.webhook_id, hooks[i].id, ID_BUF);
-                snprintf(del.org_id, sizeof del.org_id, "%.24s", org_id);
-                memcpy(del.message_id, ev->id, ID_BUF);
-                snprintf(del.action, sizeof del.action, "%s", ev->action);
-                del.state = DELIVERY_PENDING;
-                del.created_at = del.next_at = clock_now_ms();
+                memset(del, 0, sizeof *del);
+                store_new_id(del->id);
+                memcpy(del->webhook_id, hooks[i].id, ID_BUF);
+                snprintf(del->org_id, sizeof del->org_id, "%.24s", org_id);
+                memcpy(del->message_id, ev->id, ID_BUF);
+                snprintf(del->action, sizeof del->action, "%s", ev->action);
+                del->state = DELIVERY_PENDING;
+                del->created_at = del->next_at = clock_now_ms();
                 bool inserted = false;
-                ok = store_delivery_insert(app->store, &del, payload, &inserted, e);
+                ok = store_delivery_insert(app->store, del, payload, &inserted, e);
             }
         } while (ok && n == 16);
         free(payload);
     }
+    free(hooks);
+    free(del);
     json_decref(v);
     return ok && store_event_fanned(app->store, ev->id, e);
 }
@@ -467,8 +518,8 @@ static bool fan_one(struct app *app, const struct event_row *ev, struct error *e
 static void *fanout_main(void *arg)
 {
     struct delivery_engine *d = arg;
-    while (!atomic_load(&d->stop)) {
-        struct event_row rows[FAN_BATCH];
+    struct event_row *rows = calloc(FAN_BATCH, sizeof *rows);
+    while (rows != NULL && !atomic_load(&d->stop)) {
         size_t n = 0;
         struct error e = ERROR_INIT;
         bool ok = store_events_unfanned(d->app->store, rows, FAN_BATCH, &n, &e);
@@ -481,6 +532,9 @@ static void *fanout_main(void *arg)
         if (!ok || n < FAN_BATCH)
             usleep(IDLE_WAIT_MS * 1000);
     }
+    if (rows == NULL)
+        log_text(LOG_ERROR, "webhook fan-out stopped", "out of memory");
+    free(rows);
     return NULL;
 }
 

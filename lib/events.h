@@ -39,8 +39,8 @@
 #include <stdint.h>
 
 #include "app.h"
+#include "caller.h"
 #include "model.h"
-#include "sessions.h"
 
 #define EVENT_ACTION_BUF 40
 #define EVENT_HASH_BUF 65

@@ -593,10 +593,14 @@ bool invitations_accept(struct app *app, const struct caller *who, const struct 
 bool invitations_recover(struct app *app, int64_t before_ms, int *done, struct error *e)
 {
     *done = 0;
-    struct invitation stuck[32];
+    struct invitation *stuck = calloc(INVITATIONS_STUCK_BATCH, sizeof *stuck);
     size_t n = 0;
-    if (!store_invitations_stuck(app->store, before_ms, stuck, 32, &n, e))
+    if (stuck == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    if (!store_invitations_stuck(app->store, before_ms, stuck, INVITATIONS_STUCK_BATCH, &n, e)) {
+        free(stuck);
         return false;
+    }
     for (size_t i = 0; i < n; i++) {
         struct membership m;
         struct error le = ERROR_INIT;
@@ -626,5 +630,6 @@ bool invitations_recover(struct app *app, int64_t before_ms, int *done, struct e
                                "invitation_id", stuck[i].id, "instance", app->instance_id));
         }
     }
+    free(stuck);
     return true;
 }

@@ -24,9 +24,6 @@
 #include "requests.h"
 #include "sessions.h"
 
-#define INVITATION_TOKEN_BYTES 32
-#define INVITATION_TOKEN_LEN 43 /* base64url without padding */
-
 struct invitation_view {
     struct invitation inv;
     char org_name[NAME_BUF];
@@ -88,6 +85,8 @@ bool invitations_accept(struct app *app, const struct caller *who, const struct 
  * a wrong password), then as a signed-in accept. */
 bool invitations_accept_signed_in(struct app *app, const struct accept_request *req,
                                   const char *client, struct acceptance *out, struct error *e);
+
+#define INVITATIONS_STUCK_BATCH 32 /* half-accepted invitations one pass looks at */
 
 /* Recovery: invitations left accepting since before before_ms are
  * finished (the membership exists) or put back to pending. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actions.h"
 #include "util.h"
 
 #ifndef ORGD_VERSION
@@ -48,32 +49,8 @@ static atomic_ullong logins[LOGIN_OUTCOME_COUNT];
 static atomic_ullong sessions_ended[END_COUNT];
 static atomic_ullong refresh_retries;
 static atomic_ullong jwt_keys_loaded;
-/* every action orgd writes (the list of docs/API.md), then "other" */
-static const char *const event_actions[] = {"org.created",
-                                            "org.renamed",
-                                            "org.updated",
-                                            "org.deleted",
-                                            "member.added",
-                                            "member.role_changed",
-                                            "member.removed",
-                                            "member.left",
-                                            "invitation.created",
-                                            "invitation.resent",
-                                            "invitation.revoked",
-                                            "invitation.accepted",
-                                            "webhook.created",
-                                            "webhook.updated",
-                                            "webhook.deleted",
-                                            "webhook.disabled",
-                                            "account.created",
-                                            "account.password_changed",
-                                            "account.password_reset",
-                                            "account.email_changed",
-                                            "account.email_verified",
-                                            "session.reuse_detected",
-                                            "sessions.ended",
-                                            "other"};
-#define N_EVENT_ACTIONS (sizeof event_actions / sizeof event_actions[0])
+/* the actions of actions.h, and "other" for one it does not know */
+#define N_EVENT_ACTIONS (EVENT_ACTIONS_COUNT + 1)
 static atomic_ullong events_written[N_EVENT_ACTIONS];
 static const char *const delivery_results[] = {"delivered", "retrying", "failed"};
 static atomic_ullong deliveries[3];
@@ -291,7 +268,7 @@ void metrics_set_mail_pending(long long n)
 void metrics_event_written(const char *action)
 {
     size_t i = 0;
-    while (i < N_EVENT_ACTIONS - 1 && strcmp(action, event_actions[i]) != 0)
+    while (i < event_actions_n && strcmp(action, event_actions[i]) != 0)
         i++;
     ADD(events_written[i], 1);
 }
@@ -575,8 +552,8 @@ char *metrics_render(const struct metrics_scrape *x, size_t max, size_t *len)
     family(&o, "orgd_events_written_total", "counter",
            "Events appended to the audit log, by action.");
     for (size_t i = 0; i < N_EVENT_ACTIONS; i++)
-        put(&o, "orgd_events_written_total{action=\"%s\"} %llu\n", event_actions[i],
-            GET(events_written[i]));
+        put(&o, "orgd_events_written_total{action=\"%s\"} %llu\n",
+            i < event_actions_n ? event_actions[i] : "other", GET(events_written[i]));
 
     family(&o, "orgd_webhook_deliveries_total", "counter",
            "Webhook attempts by result: delivered, retrying (failed, another try is due), failed "

@@ -122,6 +122,11 @@ struct org_described {
     char description[DESCRIPTION_BUF];
 };
 
+/* The secret tokens mailed or answered: invitations, and the reset and
+ * address-check links (32 random bytes, base64url without padding). */
+#define INVITATION_TOKEN_BYTES 32
+#define INVITATION_TOKEN_LEN 43
+
 /* An invitation to join an org with a role; the token itself is shown once
  * and only its SHA-256 is kept. */
 struct invitation {

@@ -2,6 +2,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "events.h"
@@ -128,13 +129,16 @@ bool recovery_run(struct app *app, int64_t age_ms, struct recovery_stats *stats,
     if (!invitations_recover(app, clock_now_ms() - age_ms, &finished, e) ||
         !members_recover(app, clock_now_ms() - age_ms, &finished, e))
         return false;
-    struct org stuck[BATCH];
+    struct org *stuck = calloc(BATCH, sizeof *stuck);
+    if (stuck == NULL)
+        return error_set(e, ERR_INTERNAL, "out of memory");
+    bool ok = true;
     /* each claimed org is touched now, so it is not listed again in this run:
      * a few batches always end */
     for (int round = 0; round < 16; round++) {
         size_t n = 0;
-        if (!store_org_stuck(app->store, clock_now_ms() - age_ms, stuck, BATCH, &n, e))
-            return false;
+        if (!(ok = store_org_stuck(app->store, clock_now_ms() - age_ms, stuck, BATCH, &n, e)))
+            break;
         if (n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
@@ -148,5 +152,6 @@ bool recovery_run(struct app *app, int64_t age_ms, struct recovery_stats *stats,
         if (n < BATCH)
             break;
     }
-    return recover_events(app, e) && sweep_events(app, e);
+    free(stuck);
+    return ok && recover_events(app, e) && sweep_events(app, e);
 }

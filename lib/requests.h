@@ -176,6 +176,7 @@ bool request_token_parse(const char *body, size_t len, bool with_password,
 struct page_request {
     int limit;
     char cursor[25];
+    char filter[64]; /* a checked filter the next page keeps ("action=member.*"), or "" */
 };
 
 bool request_page_parse(const char *limit, const char *cursor, struct page_request *out,

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "app.h"
+#include "caller.h"
 #include "model.h"
 
 #define REFRESH_TOKEN_BYTES 44 /* 12 (session id) + 32 (random) */
@@ -56,24 +57,6 @@ struct token_pair {
 };
 
 void token_pair_wipe(struct token_pair *p);
-
-/* Who is calling, established from a verified token and its session: one
- * database read. The account, org and membership are not read here (most
- * routes need one of them at most, and reading all three cost every
- * request three round trips): sessions_load_account reads the account for
- * the routes that show or check it; the org routes read the org and, when
- * they need a role, the membership. A live org-scoped session proves its
- * membership: removing a member ends their sessions in that org first. */
-struct caller {
-    struct jwt_claims claims;
-    struct session session;
-    struct account account; /* id only, until sessions_load_account (password_hash never) */
-    bool account_loaded;
-    bool scoped;    /* an org-scoped token (from /admin/login) */
-    struct org org; /* scoped: only org.id (the token's org) */
-    enum role role; /* scoped: the role the token was issued with (for reads only;
-                       writes read the membership) */
-};
 
 /* Reads the caller's account into who->account (401 when it is gone). */
 bool sessions_load_account(struct app *app, struct caller *who, struct error *e);

@@ -449,9 +449,10 @@ bool store_webhook_update(store_t *s, const struct webhook *cur, const struct we
  * endpoint): *inserted false when it was queued already. */
 bool store_delivery_insert(store_t *s, const struct delivery *d, const char *payload,
                            bool *inserted, struct error *e);
-/* Pending deliveries due at now and not leased, the most overdue first. */
-bool store_deliveries_due(store_t *s, int64_t now, struct delivery *out, size_t max, size_t *n,
-                          struct error *e);
+/* Pending deliveries due at now and not leased, the most overdue first,
+ * but none to the endpoints skip[0..nskip) (being sent to already). */
+bool store_deliveries_due(store_t *s, int64_t now, const char (*skip)[ID_BUF], size_t nskip,
+                          struct delivery *out, size_t max, size_t *n, struct error *e);
 /* Leases d (as read) until lease_until for this instance (a guarded
  * transition: of two instances one wins; *applied says which). */
 bool store_delivery_claim(store_t *s, const struct delivery *d, int64_t lease_until,

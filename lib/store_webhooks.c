@@ -233,12 +233,25 @@ bool store_delivery_insert(store_t *s, const struct delivery *d, const char *pay
     return store__classify(&be) == ERR_CONFLICT || store__fail(e, &be, "delivery insert");
 }
 
-bool store_deliveries_due(store_t *s, int64_t now, struct delivery *out, size_t max, size_t *n,
-                          struct error *e)
+bool store_deliveries_due(store_t *s, int64_t now, const char (*skip)[ID_BUF], size_t nskip,
+                          struct delivery *out, size_t max, size_t *n, struct error *e)
 {
     bson_t *filter =
         BCON_NEW("state", BCON_UTF8("pending"), "next_at", "{", "$lte", BCON_DATE_TIME(now), "}",
                  "lease_until", "{", "$lt", BCON_DATE_TIME(now), "}");
+    if (nskip > 0) {
+        bson_t webhook, nin;
+        BSON_APPEND_DOCUMENT_BEGIN(filter, "webhook_id", &webhook);
+        BSON_APPEND_ARRAY_BEGIN(&webhook, "$nin", &nin);
+        for (size_t i = 0; i < nskip; i++) {
+            char buf[16];
+            const char *index;
+            bson_uint32_to_string((uint32_t)i, &index, buf, sizeof buf);
+            store__append_oid(&nin, index, skip[i]);
+        }
+        bson_append_array_end(&webhook, &nin);
+        bson_append_document_end(filter, &webhook);
+    }
     bson_t *opts =
         BCON_NEW("sort", "{", "next_at", BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)max),
                  "projection", "{", "payload", BCON_INT32(0), "}");
@@ -336,20 +349,23 @@ bool store_deliveries_of(store_t *s, const char *webhook_id, const char *before_
     return ok;
 }
 
+static void created_from_doc(const bson_t *doc, void *out)
+{
+    bson_iter_t it;
+    *(int64_t *)out = bson_iter_init_find(&it, doc, "created_at") ? store__get_time(&it) : 0;
+}
+
 bool store_outbox_stats(store_t *s, int64_t *pending, int64_t *oldest_at, struct error *e)
 {
     *oldest_at = 0;
     bson_t *filter = BCON_NEW("state", BCON_UTF8("pending"));
     bool ok = store__count(s, C_DELIVERIES, filter, pending, "outbox count", e);
     if (ok && *pending > 0) {
-        struct delivery d;
         size_t n = 0;
         bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(1), "}", "limit",
-                                BCON_INT64(1), "projection", "{", "payload", BCON_INT32(0), "}");
-        ok = store__find_many(s, C_DELIVERIES, filter, opts, sizeof d, delivery_from_doc, &d, 1, &n,
-                              "outbox oldest", e);
-        if (ok && n == 1)
-            *oldest_at = d.created_at;
+                                BCON_INT64(1), "projection", "{", "created_at", BCON_INT32(1), "}");
+        ok = store__find_many(s, C_DELIVERIES, filter, opts, sizeof *oldest_at, created_from_doc,
+                              oldest_at, 1, &n, "outbox oldest", e);
         bson_destroy(opts);
     }
     bson_destroy(filter);

@@ -55,10 +55,11 @@ void handlers__send_page(struct request *r, json_t *items, const char *next,
                          const struct page_request *page)
 {
     /* the path as routed (decoded: an id in it was checked to be one), the
-     * limit and the cursor; nothing else of the request goes into the header */
+     * limit, the cursor and the list's checked filter; nothing else of the
+     * request goes into the header */
     if (next[0] != '\0')
-        http_add_header(r, "Link", "<%s?limit=%d&cursor=%s>; rel=\"next\"", r->ri->local_uri,
-                        page->limit, next);
+        http_add_header(r, "Link", "<%s?limit=%d&cursor=%s%s%s>; rel=\"next\"", r->ri->local_uri,
+                        page->limit, next, page->filter[0] != '\0' ? "&" : "", page->filter);
     http_send_json(r, 200, items);
 }
 

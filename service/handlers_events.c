@@ -58,6 +58,8 @@ static bool send_events(struct request *r, const char *chain, struct error *e)
     }
     if (!handlers__page(r, &page, e))
         return false;
+    if (action[0] != '\0') /* the next page keeps it (request_event_action checked it) */
+        snprintf(page.filter, sizeof page.filter, "action=%s", action);
     json_t *list = NULL;
     char next[25];
     if (!audit_page(r->app, chain, action, &page, &list, next, e))

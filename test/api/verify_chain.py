@@ -57,7 +57,10 @@ def main():
     prev_hash = None
     expected_seq = 1
     actions = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" alone: str.splitlines() would also split on U+2028,
+    # U+2029, U+0085 and others, which JSON strings may hold unescaped
+    lines = text.split("\n")[:-1] if text else []
+    for number, line in enumerate(lines, start=1):
         if line == "":
             fail(None, "an empty line %d" % number)
         try:
