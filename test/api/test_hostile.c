@@ -526,17 +526,27 @@ static long rss_kib(pid_t pid)
 struct logins {
     const struct th_orgd *o;
     const char *email;
-    int n, ok;
+    int n, ok, busy;
     pthread_t thread;
 };
 
+/* Each login as a well-behaved client makes it: a 503 (every hash
+ * worker busy, as on a loaded machine) is tried again a moment later. */
 static void *log_in_many_times(void *arg)
 {
     struct logins *l = arg;
     for (int i = 0; i < l->n; i++) {
-        char *token = NULL;
-        l->ok += th_login(l->o, l->email, TU_PASSWORD, &token) == 200;
-        free(token);
+        long status = 503;
+        for (int tries = 0; status == 503 && tries < 20; tries++) {
+            char *token = NULL;
+            status = th_login(l->o, l->email, TU_PASSWORD, &token);
+            free(token);
+            if (status == 503) {
+                l->busy++;
+                tu_sleep_ms(100);
+            }
+        }
+        l->ok += status == 200;
     }
     return NULL;
 }
@@ -558,16 +568,18 @@ static void memory_stays_bounded_under_logins(void **state)
         l[i] = (struct logins){.o = o, .email = email, .n = LOGINS / CLIENTS};
         pthread_create(&l[i].thread, NULL, log_in_many_times, &l[i]);
     }
-    int ok = 0;
+    int ok = 0, busy = 0;
     for (int i = 0; i < CLIENTS; i++) {
         pthread_join(l[i].thread, NULL);
         ok += l[i].ok;
+        busy += l[i].busy;
     }
     long after = rss_kib(o->pid);
     tu_sleep_ms(10000);
     long later = rss_kib(o->pid);
-    printf("# RSS: idle %ld KiB, after %d logins %ld KiB, 10 s later %ld KiB (bound %d KiB)\n",
-           idle, ok, after, later, BOUND_KIB);
+    printf("# RSS: idle %ld KiB, after %d logins (%d busy answers tried again) %ld KiB, 10 s "
+           "later %ld KiB (bound %d KiB)\n",
+           idle, ok, busy, after, later, BOUND_KIB);
     assert_int_equal(ok, LOGINS);
 #if defined(__SANITIZE_ADDRESS__)
     /* ASan's shadow memory and quarantine are not orgd's: the bound is

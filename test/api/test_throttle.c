@@ -411,7 +411,11 @@ static void a_burst_from_one_address_is_held_to_the_limit(void **state)
                          NULL};
     start(&a, env);
     static char emails[BURST][96];
-    for (int i = 0; i < BURST; i++)
+    /* one real account among the guessed ones: the closing scan for
+     * secrets then has its documents to read even when the whole burst
+     * was refused (as it may be: every attempt counts the others) */
+    th_signup_fresh(&a, "BurstAddr", emails[0], sizeof emails[0]);
+    for (int i = 1; i < BURST; i++)
         th_fresh_email("BurstAddr", emails[i], sizeof emails[i]);
     int checked = burst(&a, emails, NULL);
     if (checked > 10)

@@ -347,6 +347,16 @@ static json_t *header_of(const char *token)
     return h;
 }
 
+/* whether the JSON text of v holds needle */
+static bool dump_holds(const json_t *v, const char *needle)
+{
+    char *text = json_dumps(v, 0);
+    assert_non_null(text);
+    bool holds = strstr(text, needle) != NULL;
+    free(text);
+    return holds;
+}
+
 static const char payload[] = "{\"iss\":\"orgd\",\"sub\":\"" SUB "\",\"sid\":\"" SID
                               "\",\"iat\":1800000000,\"nbf\":1800000000,\"exp\":1800003600,"
                               "\"jti\":\"abc\"}";
@@ -367,7 +377,7 @@ static void es256_tokens_carry_a_kid_and_verify_across_a_rotation(void **state)
     /* the JWKS: the one key, public */
     json_t *set = jwt_jwks(j);
     assert_int_equal(json_array_size(json_object_get(set, "keys")), 1);
-    assert_null(strstr(json_dumps(set, 0), "\"d\""));
+    assert_false(dump_holds(set, "\"d\""));
     json_decref(set);
 
     /* a new key: published, not signing */
@@ -399,7 +409,7 @@ static void es256_tokens_carry_a_kid_and_verify_across_a_rotation(void **state)
     assert_null(refusal(j, after));
     set = jwt_jwks(j);
     assert_int_equal(json_array_size(json_object_get(set, "keys")), 1);
-    assert_null(strstr(json_dumps(set, 0), kids[0]));
+    assert_false(dump_holds(set, kids[0]));
     json_decref(set);
 
     /* a broken file: the keys in use stay */
