@@ -215,6 +215,20 @@ bool store__update_one(store_t *s, const char *coll, bson_t *filter, bson_t *upd
 bool store__swap(store_t *s, const char *coll, const char *id, int64_t version,
                  const bson_t *update, bool *applied, const char *what, struct error *e);
 
+/* ---- the outboxes: webhook deliveries and mail ----
+ * Both keep entries {state, next_at, lease_until, attempts, version}: a
+ * sender takes the due ones, leases one with a guarded swap (so one
+ * instance sends it; a dead one's lease runs out), and records the
+ * outcome. */
+
+/* The filter of entries due at now: pending, next_at passed, unleased. */
+bson_t *store__outbox_due(int64_t now);
+/* Leases entry id of coll (as read at version) to instance until
+ * lease_until. */
+bool store__outbox_lease(store_t *s, const char *coll, const char *id, int64_t version,
+                         int64_t lease_until, const char *instance, bool *applied, const char *what,
+                         struct error *e);
+
 /* ---- events a write carries (model.h's pending_* ) ---- */
 
 #define C_EVENTS "events"

@@ -758,3 +758,22 @@ bool store_expired_delete(store_t *s, int64_t now, int64_t *n, struct error *e)
     }
     return ok;
 }
+
+/* ---- the outboxes ---- */
+
+bson_t *store__outbox_due(int64_t now)
+{
+    return BCON_NEW("state", BCON_UTF8("pending"), "next_at", "{", "$lte", BCON_DATE_TIME(now), "}",
+                    "lease_until", "{", "$lt", BCON_DATE_TIME(now), "}");
+}
+
+bool store__outbox_lease(store_t *s, const char *coll, const char *id, int64_t version,
+                         int64_t lease_until, const char *instance, bool *applied, const char *what,
+                         struct error *e)
+{
+    bson_t *update = BCON_NEW("$set", "{", "lease_until", BCON_DATE_TIME(lease_until), "leased_by",
+                              BCON_UTF8(instance), "}");
+    bool ok = store__swap(s, coll, id, version, update, applied, what, e);
+    bson_destroy(update);
+    return ok;
+}

@@ -81,9 +81,7 @@ bool store_mail_insert(store_t *s, const struct mail_item *m, const char *subjec
 bool store_mail_due(store_t *s, int64_t now, struct mail_item *out, size_t max, size_t *n,
                     struct error *e)
 {
-    bson_t *filter =
-        BCON_NEW("state", BCON_UTF8("pending"), "next_at", "{", "$lte", BCON_DATE_TIME(now), "}",
-                 "lease_until", "{", "$lt", BCON_DATE_TIME(now), "}");
+    bson_t *filter = store__outbox_due(now);
     bson_t *opts = BCON_NEW("sort", "{", "next_at", BCON_INT32(1), "}", "limit",
                             BCON_INT64((int64_t)max), "projection", "{", "subject", BCON_INT32(0),
                             "text", BCON_INT32(0), "html", BCON_INT32(0), "}");
@@ -97,11 +95,8 @@ bool store_mail_due(store_t *s, int64_t now, struct mail_item *out, size_t max, 
 bool store_mail_claim(store_t *s, const struct mail_item *m, int64_t lease_until,
                       const char *instance, bool *applied, struct error *e)
 {
-    bson_t *update = BCON_NEW("$set", "{", "lease_until", BCON_DATE_TIME(lease_until), "leased_by",
-                              BCON_UTF8(instance), "}");
-    bool ok = store__swap(s, C_MAIL, m->id, m->version, update, applied, "mail claim", e);
-    bson_destroy(update);
-    return ok;
+    return store__outbox_lease(s, C_MAIL, m->id, m->version, lease_until, instance, applied,
+                               "mail claim", e);
 }
 
 bool store_mail_parts(store_t *s, const char *id, char **subject, char **text, char **html,

@@ -236,9 +236,7 @@ bool store_delivery_insert(store_t *s, const struct delivery *d, const char *pay
 bool store_deliveries_due(store_t *s, int64_t now, const char (*skip)[ID_BUF], size_t nskip,
                           struct delivery *out, size_t max, size_t *n, struct error *e)
 {
-    bson_t *filter =
-        BCON_NEW("state", BCON_UTF8("pending"), "next_at", "{", "$lte", BCON_DATE_TIME(now), "}",
-                 "lease_until", "{", "$lt", BCON_DATE_TIME(now), "}");
+    bson_t *filter = store__outbox_due(now);
     if (nskip > 0) {
         bson_t webhook, nin;
         BSON_APPEND_DOCUMENT_BEGIN(filter, "webhook_id", &webhook);
@@ -265,11 +263,8 @@ bool store_deliveries_due(store_t *s, int64_t now, const char (*skip)[ID_BUF], s
 bool store_delivery_claim(store_t *s, const struct delivery *d, int64_t lease_until,
                           const char *instance, bool *applied, struct error *e)
 {
-    bson_t *update = BCON_NEW("$set", "{", "lease_until", BCON_DATE_TIME(lease_until), "leased_by",
-                              BCON_UTF8(instance), "}");
-    bool ok = store__swap(s, C_DELIVERIES, d->id, d->version, update, applied, "delivery claim", e);
-    bson_destroy(update);
-    return ok;
+    return store__outbox_lease(s, C_DELIVERIES, d->id, d->version, lease_until, instance, applied,
+                               "delivery claim", e);
 }
 
 bool store_delivery_payload(store_t *s, const char *id, char **payload, struct error *e)
