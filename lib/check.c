@@ -478,6 +478,7 @@ bool check_run(struct app *app, bool repair, int64_t age_ms, check_report_fn rep
         .found = found,
     };
     bool ok = check_events(&events, e);
+    snapshot_free(&s);
     *problems = r.problems;
     return ok;
 }
