@@ -646,11 +646,15 @@ static bool lock_take(store_t *s, const char *coll, const char *id, int64_t vers
     char key[128];
     snprintf(key, sizeof key, "%s:%s:%lld", coll, id, (long long)version);
     bson_oid_init(lock, NULL);
-    bson_t *doc = BCON_NEW("_id", BCON_OID(lock), "key", BCON_UTF8(key), "at",
-                           BCON_DATE_TIME(clock_now_ms()));
+    /* built without BCON: its builder keeps 13 KiB on the stack, and this
+     * is the deepest frame of every guarded write (docs/STYLE.md, "Stack") */
+    bson_t doc = BSON_INITIALIZER;
+    BSON_APPEND_OID(&doc, "_id", lock);
+    BSON_APPEND_UTF8(&doc, "key", key);
+    BSON_APPEND_DATE_TIME(&doc, "at", clock_now_ms());
     bson_error_t be;
-    bool ok = store__insert_raw(s, C_LOCKS, doc, &be);
-    bson_destroy(doc);
+    bool ok = store__insert_raw(s, C_LOCKS, &doc, &be);
+    bson_destroy(&doc);
     if (ok) {
         *taken = true;
         return true;
@@ -662,20 +666,29 @@ static bool lock_take(store_t *s, const char *coll, const char *id, int64_t vers
 
 static void lock_release(store_t *s, const bson_oid_t *lock)
 {
-    bson_t *filter = BCON_NEW("_id", BCON_OID(lock));
+    bson_t filter = BSON_INITIALIZER; /* no BCON here either: see lock_take */
+    BSON_APPEND_OID(&filter, "_id", lock);
     struct error e = ERROR_INIT;
-    if (!store__write_op(s, C_LOCKS, STORE__DELETE_ONE, filter, NULL, NULL, "unlock", &e))
+    if (!store__write_op(s, C_LOCKS, STORE__DELETE_ONE, &filter, NULL, NULL, "unlock", &e))
         log_text(LOG_WARN, "lock left for recovery to expire", "%s", e.message);
-    bson_destroy(filter);
+    bson_destroy(&filter);
 }
 
 /* _id, and version (or its absence, for version 0: a document written
  * before it had one). */
 static bson_t *version_filter(const bson_oid_t *oid, int64_t version)
 {
-    if (version > 0)
-        return BCON_NEW("_id", BCON_OID(oid), "version", BCON_INT64(version));
-    return BCON_NEW("_id", BCON_OID(oid), "version", "{", "$exists", BCON_BOOL(false), "}");
+    bson_t *f = bson_new(); /* no BCON: see lock_take */
+    BSON_APPEND_OID(f, "_id", oid);
+    if (version > 0) {
+        BSON_APPEND_INT64(f, "version", version);
+    } else {
+        bson_t exists;
+        BSON_APPEND_DOCUMENT_BEGIN(f, "version", &exists);
+        BSON_APPEND_BOOL(&exists, "$exists", false);
+        bson_append_document_end(f, &exists);
+    }
+    return f;
 }
 
 bool store__swap(store_t *s, const char *coll, const char *id, int64_t version,

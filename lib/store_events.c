@@ -51,12 +51,17 @@ static void row_from_doc(const bson_t *doc, void *out)
 
 static void row_doc(bson_t *doc, const struct event_row *r, const char *org_id)
 {
+    /* no BCON: its builder keeps 13 KiB on the stack, at the deepest point
+     * of every write that carries events (docs/STYLE.md, "Stack") */
     store__append_oid(doc, "_id", r->id);
-    BCON_APPEND(doc, "chain", BCON_UTF8(r->chain), "seq", BCON_INT64(r->seq), "at",
-                BCON_DATE_TIME(r->at), "action", BCON_UTF8(r->action));
+    BSON_APPEND_UTF8(doc, "chain", r->chain);
+    BSON_APPEND_INT64(doc, "seq", r->seq);
+    BSON_APPEND_DATE_TIME(doc, "at", r->at);
+    BSON_APPEND_UTF8(doc, "action", r->action);
     if (org_id != NULL && org_id[0] != '\0')
         store__append_oid(doc, "org_id", org_id);
-    BCON_APPEND(doc, "canonical", BCON_UTF8(r->canonical), "hash", BCON_UTF8(r->hash));
+    BSON_APPEND_UTF8(doc, "canonical", r->canonical);
+    BSON_APPEND_UTF8(doc, "hash", r->hash);
 }
 
 bool store_event_insert(store_t *s, const struct event_row *r, const char *org_id,
@@ -123,8 +128,12 @@ bool store_events_insert_ordered(store_t *s, const struct event_row *rows,
 bool store_event_head(store_t *s, const char *chain, struct event_row *out, bool *found,
                       struct error *e)
 {
-    bson_t *filter = BCON_NEW("chain", BCON_UTF8(chain));
-    bson_t *opts = BCON_NEW("sort", "{", "seq", BCON_INT32(-1), "}", "limit", BCON_INT64(1));
+    bson_t *filter = bson_new(), *opts = bson_new(), sort; /* no BCON: see row_doc */
+    BSON_APPEND_UTF8(filter, "chain", chain);
+    BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "seq", -1);
+    bson_append_document_end(opts, &sort);
+    BSON_APPEND_INT64(opts, "limit", 1);
     size_t n = 0;
     bool ok = store__find_many(s, C_EVENTS, filter, opts, sizeof *out, row_from_doc, out, 1, &n,
                                "event head", e);
