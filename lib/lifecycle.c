@@ -137,9 +137,57 @@ void lifecycle_draft(const char *name, const char *display_name, const struct ac
     o->op.started_at = o->op.touched_at = now;
 }
 
-bool lifecycle_create_undo(struct app *app, const struct org *o, bool drop_collection,
+/* What the org's chain says (its drafts appended): *logged whether it has
+ * any event, *deleted whether the last is org.deleted. */
+static bool log_of(struct app *app, const struct org *o, bool *logged, bool *deleted,
+                   struct error *e)
+{
+    char chain[EVENT_CHAIN_BUF];
+    snprintf(chain, sizeof chain, "org:%s", o->id);
+    struct event_row head = {0};
+    if (!store_event_head(app->store, chain, &head, logged, e))
+        return false;
+    *deleted = *logged && strcmp(head.action, "org.deleted") == 0;
+    event_row_free(&head);
+    return true;
+}
+
+/* A delete marked by an orgd that drafted no event (one from before the
+ * audit log): the system drafts org.deleted now, onto the document first,
+ * so that it is appended once however often this is retried; *o becomes
+ * the document as written. */
+static bool delete_draft_late(struct app *app, struct org *o, struct error *e)
+{
+    struct org next = *o;
+    struct event_batch b = {0};
+    struct event *ev = org_event(&b, "org.deleted", o, NULL, NULL);
+    event_change_str(ev, "name", o->name, NULL);
+    event_change_str(ev, "collection", o->collection, NULL);
+    bool applied = false;
+    if (!store_org_swap_described(app->store, o, &next, NULL, event_batch_list(&b), &applied, e) ||
+        !applied) {
+        event_batch_drop(&b);
+        return applied || error_set(e, ERR_BUSY, "the organization changed meanwhile");
+    }
+    event_batch_refs(&b, &next.pending);
+    next.version = o->version + 1;
+    event_batch_commit(app, &b);
+    *o = next;
+    return true;
+}
+
+bool lifecycle_create_undo(struct app *app, const struct org *cur, bool drop_collection,
                            struct error *e)
 {
+    /* a create is undone before its event is appended; one whose log has
+     * begun (the state was left by hand, or by an older orgd) is a delete,
+     * and its log says so */
+    struct org held = *cur;
+    const struct org *o = &held;
+    bool logged = false, deleted = false;
+    if (!events_guard(app, &held.pending, e) || !log_of(app, o, &logged, &deleted, e) ||
+        (logged && !deleted && !delete_draft_late(app, &held, e)))
+        return false;
     if (drop_collection && !drop_unclaimed(app, o, e))
         return false;
     if (!store_membership_delete(app->store, o->owner_id, o->id, e) ||
@@ -510,11 +558,16 @@ static bool delete_rest(struct app *app, const struct org *o, struct error *e)
     return true;
 }
 
-bool lifecycle_delete_finish(struct app *app, const struct org *o, struct error *e)
+bool lifecycle_delete_finish(struct app *app, const struct org *cur, struct error *e)
 {
     /* its event is in the chain before its document goes (a process that
      * died after the mark left it as a draft there) */
-    return events_guard(app, &o->pending, e) && drop_unclaimed(app, o, e) && delete_rest(app, o, e);
+    struct org o = *cur;
+    bool logged = false, deleted = false;
+    if (!events_guard(app, &o.pending, e) || !log_of(app, &o, &logged, &deleted, e) ||
+        (!deleted && !delete_draft_late(app, &o, e)))
+        return false;
+    return drop_unclaimed(app, &o, e) && delete_rest(app, &o, e);
 }
 
 /* Back to active after a failed drop: the delete's own draft goes with
