@@ -259,19 +259,65 @@ static void expect_problem_type(const struct th_orgd *o, const char *method, con
     json_decref(j);
 }
 
+/* Waits until each of the n addresses of `to` has a mail (at most
+ * timeout_ms each), then fails unless, after QUIET_MS, each has exactly
+ * one. */
+static void expect_one_mail_each(const char *api, char (*to)[96], int n, int timeout_ms)
+{
+    for (int i = 0; i < n; i++)
+        json_decref(mp_wait_at(api, to[i], NULL, 1, timeout_ms));
+    tu_sleep_ms(QUIET_MS);
+    for (int i = 0; i < n; i++) {
+        json_t *l = mp_list_at(api, to[i], NULL);
+        if (json_array_size(l) != 1)
+            fail_msg("%zu mails to %s", json_array_size(l), to[i]);
+        json_decref(l);
+    }
+}
+
+/* A fresh account (owner) with an org of its own named after prefix. */
+static void owner_with_an_org(const struct th_orgd *o, const char *prefix, struct th_account *owner,
+                              char org_id[32], char org_name[64])
+{
+    th_account_new(o, "owner", owner);
+    th_org_new(o, owner->t.access, prefix, org_id, org_name);
+}
+
+/* POST /organization/{org_id}/invite {"email": email} with token: fails
+ * the test unless 201; returns the answer (caller decrefs). */
+static json_t *invite_by_mail(const struct th_orgd *o, const char *token, const char *org_id,
+                              const char *email)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
+    return th_expect_json(o, "POST", path, token, json_pack("{s:s}", "email", email), 201);
+}
+
+/* On the shared orgd, with token: makes an org named `name` (POST
+ * /organization/) and invites a fresh address made from prefix (written
+ * to invitee) to it; fails the test unless each answers 201. */
+static void invite_to_a_new_org_named(const char *token, const char *name, const char *prefix,
+                                      char invitee[96])
+{
+    json_t *org =
+        th_expect_json(M, "POST", "/organization/", token, json_pack("{s:s}", "name", name), 201);
+    char path[160];
+    snprintf(path, sizeof path, "/organization/%s/invite", th_json_str(org, "id"));
+    json_decref(org);
+    th_fresh_email(prefix, invitee, 96);
+    th_expect_status(M, "POST", path, token, json_pack("{s:s}", "email", invitee), 201);
+}
+
 /* ---- 1. invitations ---- */
 
 static void an_invitation_is_mailed_to_the_invitee_alone(void **state)
 {
     (void)state;
     struct th_account owner;
-    char org_id[32], org_name[64], invitee[96], path[160];
-    th_account_new(M, "owner", &owner);
-    th_org_new(M, owner.t.access, "Mail", org_id, org_name);
+    char org_id[32], org_name[64], invitee[96];
+    owner_with_an_org(M, "Mail", &owner, org_id, org_name);
     th_fresh_email("invitee", invitee, sizeof invitee);
-    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    json_t *j =
-        th_expect_json(M, "POST", path, owner.t.access, json_pack("{s:s}", "email", invitee), 201);
+    json_t *j = invite_by_mail(M, owner.t.access, org_id, invitee);
     json_t *tok = json_object_get(j, "token");
     if (tok != NULL && !json_is_null(tok))
         fail_msg("with mail on the invite answer carries the token: %s", json_string_value(tok));
@@ -315,14 +361,11 @@ static void a_resend_mails_a_new_token_and_the_old_one_dies(void **state)
     (void)state;
     struct th_account owner;
     char org_id[32], org_name[64], path[200];
-    th_account_new(M, "owner", &owner);
-    th_org_new(M, owner.t.access, "Resend", org_id, org_name);
+    owner_with_an_org(M, "Resend", &owner, org_id, org_name);
     char invitee[96];
     th_fresh_email("resent", invitee, sizeof invitee);
     struct th_invitation v;
-    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    json_t *j =
-        th_expect_json(M, "POST", path, owner.t.access, json_pack("{s:s}", "email", invitee), 201);
+    json_t *j = invite_by_mail(M, owner.t.access, org_id, invitee);
     snprintf(v.id, sizeof v.id, "%s", th_json_str(j, "id"));
     json_decref(j);
     char first[128], second[128];
@@ -357,12 +400,9 @@ static void resends_are_throttled_per_email(void **state)
     struct th_orgd *o = th_own_orgd_start(NULL, mail_env(more));
     struct th_account owner;
     char org_id[32], org_name[64], path[200], invitee[96];
-    th_account_new(o, "owner", &owner);
-    th_org_new(o, owner.t.access, "Throttle", org_id, org_name);
+    owner_with_an_org(o, "Throttle", &owner, org_id, org_name);
     th_fresh_email("throttled", invitee, sizeof invitee);
-    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    json_t *j =
-        th_expect_json(o, "POST", path, owner.t.access, json_pack("{s:s}", "email", invitee), 201);
+    json_t *j = invite_by_mail(o, owner.t.access, org_id, invitee);
     snprintf(path, sizeof path, "/organization/%s/invitations/%s/resend", org_id,
              th_json_str(j, "id"));
     json_decref(j);
@@ -683,15 +723,8 @@ static void typed_values_are_escaped_in_the_html_part(void **state)
     /* an organization's display name, in an invitation */
     struct th_tokens t;
     th_signin_ok(M, email, TU_PASSWORD, &t);
-    json_t *org =
-        th_expect_json(M, "POST", "/organization/", t.access,
-                       json_pack("{s:s}", "name", "Evil <script>alert(1)</script> & Co"), 201);
-    char org_id[32], invitee[96], path[160];
-    snprintf(org_id, sizeof org_id, "%s", th_json_str(org, "id"));
-    json_decref(org);
-    th_fresh_email("evilinv", invitee, sizeof invitee);
-    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    th_expect_status(M, "POST", path, t.access, json_pack("{s:s}", "email", invitee), 201);
+    char invitee[96];
+    invite_to_a_new_org_named(t.access, "Evil <script>alert(1)</script> & Co", "evilinv", invitee);
     json_t *m = mp_newest(invitee, NULL, 1);
     const char *html = th_json_str(m, "HTML");
     if (strstr(html, "<script") != NULL)
@@ -753,14 +786,8 @@ static void a_non_ascii_subject_is_encoded(void **state)
     th_signup_fresh(M, "utf8", email, sizeof email);
     struct th_tokens t;
     th_signin_ok(M, email, TU_PASSWORD, &t);
-    json_t *org = th_expect_json(M, "POST", "/organization/", t.access,
-                                 json_pack("{s:s}", "name", name), 201);
-    char org_id[32], invitee[96], path[160];
-    snprintf(org_id, sizeof org_id, "%s", th_json_str(org, "id"));
-    json_decref(org);
-    th_fresh_email("utf8inv", invitee, sizeof invitee);
-    snprintf(path, sizeof path, "/organization/%s/invite", org_id);
-    th_expect_status(M, "POST", path, t.access, json_pack("{s:s}", "email", invitee), 201);
+    char invitee[96];
+    invite_to_a_new_org_named(t.access, name, "utf8inv", invitee);
     json_t *l = mp_wait(invitee, NULL, 1);
     json_t *m = mp_message(json_array_get(l, 0));
     if (strstr(th_json_str(m, "Subject"), name) == NULL)
@@ -791,8 +818,7 @@ static void mail_routes_are_503_without_a_mail_server(void **state)
     struct th_orgd *o = th_own_orgd_start(NULL, cheap);
     struct th_account owner;
     char org_id[32], org_name[64], invitee[96], path[200];
-    th_account_new(o, "owner", &owner);
-    th_org_new(o, owner.t.access, "Off", org_id, org_name);
+    owner_with_an_org(o, "Off", &owner, org_id, org_name);
     th_fresh_email("off", invitee, sizeof invitee);
     struct th_invitation v;
     th_invite(o, owner.t.access, org_id, invitee, NULL, &v); /* the token, as before */
@@ -872,8 +898,7 @@ static void mail_outlives_a_server_that_is_down(void **state)
     struct th_orgd *o = th_own_orgd_start(NULL, mail_env(more));
     struct th_account owner;
     char org_id[32], org_name[64], path[160];
-    th_account_new(o, "owner", &owner);
-    th_org_new(o, owner.t.access, "Outage", org_id, org_name);
+    owner_with_an_org(o, "Outage", &owner, org_id, org_name);
     snprintf(path, sizeof path, "/organization/%s/invite", org_id);
     enum { N = 4 };
     char to[N][96];
@@ -891,8 +916,7 @@ static void mail_outlives_a_server_that_is_down(void **state)
     /* overtaken while the server is down: only the newest goes out */
     char over[96], reset[96];
     th_fresh_email("overtaken", over, sizeof over);
-    json_t *j =
-        th_expect_json(o, "POST", path, owner.t.access, json_pack("{s:s}", "email", over), 201);
+    json_t *j = invite_by_mail(o, owner.t.access, org_id, over);
     char resend[200];
     snprintf(resend, sizeof resend, "/organization/%s/invitations/%s/resend", org_id,
              th_json_str(j, "id"));
@@ -905,14 +929,7 @@ static void mail_outlives_a_server_that_is_down(void **state)
     tu_sleep_ms(2500); /* a try or two fails */
     if (!mail_script(outage_dir, "start", url, sizeof url))
         fail_msg("could not start the test's Mailpit again");
-    for (int i = 0; i < N; i++)
-        json_decref(mp_wait_at(api, to[i], NULL, 1, 20000));
-    tu_sleep_ms(QUIET_MS);
-    for (int i = 0; i < N; i++) {
-        json_t *l = mp_list_at(api, to[i], NULL);
-        assert_int_equal(json_array_size(l), 1);
-        json_decref(l);
-    }
+    expect_one_mail_each(api, to, N, 20000);
     json_t *l = mp_wait_at(api, over, NULL, 1, 20000);
     assert_non_null(strstr(th_json_str(json_array_get(l, 0), "Subject"), "again"));
     json_decref(l);
@@ -953,8 +970,7 @@ static void mail_is_sent_once_by_two_instances(void **state)
         fail_msg("the second orgd did not start");
     struct th_account owner;
     char org_id[32], org_name[64], path[160];
-    th_account_new(a, "owner", &owner);
-    th_org_new(a, owner.t.access, "Twice", org_id, org_name);
+    owner_with_an_org(a, "Twice", &owner, org_id, org_name);
     snprintf(path, sizeof path, "/organization/%s/invite", org_id);
     enum { N = 12 };
     char to[N][96];
@@ -963,15 +979,7 @@ static void mail_is_sent_once_by_two_instances(void **state)
         th_expect_status(i % 2 ? a : b, "POST", path, owner.t.access,
                          json_pack("{s:s}", "email", to[i]), 201);
     }
-    for (int i = 0; i < N; i++)
-        json_decref(mp_wait(to[i], NULL, 1));
-    tu_sleep_ms(QUIET_MS);
-    for (int i = 0; i < N; i++) {
-        json_t *l = mp_list_at(mailpit_api, to[i], NULL);
-        if (json_array_size(l) != 1)
-            fail_msg("%zu mails to %s", json_array_size(l), to[i]);
-        json_decref(l);
-    }
+    expect_one_mail_each(mailpit_api, to, N, MAIL_WAIT_MS);
 }
 
 /* ---- the end ---- */

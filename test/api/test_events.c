@@ -661,6 +661,71 @@ static void chain_end(struct chain *c)
     c->fresh = NULL;
 }
 
+/* Fails unless ev is invitation.revoked of invitation_id in org_id's
+ * chain, by `by`, for `reason` ("revoked", or "replaced" by a new one). */
+static void expect_invitation_revoked(const json_t *ev, const char *org_id,
+                                      const char *invitation_id, const char *reason,
+                                      const struct actor *by)
+{
+    expect_event(
+        ev, "invitation.revoked", org_id, "invitation", invitation_id, by,
+        json_pack("{s:o, s:o}", "status", pair("pending", "revoked"), "reason", pair(NULL, reason)),
+        NULL);
+}
+
+/* The two events an accept appends to an org's chain, the last look's
+ * new ones: invitation.accepted of invitation_id by account_id, then
+ * member.added of account_id with `role`, both by `by`. */
+static void expect_accepted_and_added(const struct chain *org, const char *org_id,
+                                      const char *invitation_id, const char *account_id,
+                                      const char *role, const struct actor *by)
+{
+    expect_event(chain_new(org, 0), "invitation.accepted", org_id, "invitation", invitation_id, by,
+                 json_pack("{s:o, s:o}", "status", pair("pending", "accepted"), "account_id",
+                           pair(NULL, account_id)),
+                 NULL);
+    expect_event(chain_new(org, 1), "member.added", org_id, "member", account_id, by,
+                 json_pack("{s:o, s:o}", "role", pair(NULL, role), "invitation_id",
+                           pair(NULL, invitation_id)),
+                 NULL);
+}
+
+/* Opens c on the account's own log (GET /auth/events with its token)
+ * and expects the one event there so far: account.created of the account
+ * with its e-mail and `origin`, by `by`. */
+static void own_log_begins_with_account_created(struct chain *c, const struct th_orgd *o,
+                                                const struct th_account *account,
+                                                const char *origin, const struct actor *by)
+{
+    chain_at(c, o, "/auth/events");
+    appended(c, account->t.access, 1);
+    expect_event(
+        chain_new(c, 0), "account.created", NULL, "account", account->id, by,
+        json_pack("{s:o, s:o}", "email", pair(NULL, account->email), "origin", pair(NULL, origin)),
+        NULL);
+}
+
+/* Read from the database (the org's routes are gone with it): org_id's
+ * chain holds one event more than `before`, org.deleted by `by` of the
+ * org named `name` in `collection`, and the whole chain still verifies. */
+static void expect_org_deleted_last_in_its_chain(const struct th_orgd *o, const char *org_id,
+                                                 size_t before, const struct actor *by,
+                                                 const char *name, const char *collection)
+{
+    char chain[64];
+    chain_of_org(org_id, chain, sizeof chain);
+    json_t *stored = db_events(o, chain, NULL, NULL);
+    assert_int_equal(json_array_size(stored), before + 1);
+    expect_event(
+        json_array_get(stored, before), "org.deleted", org_id, "org", org_id, by,
+        json_pack("{s:o, s:o}", "name", pair(name, NULL), "collection", pair(collection, NULL)),
+        NULL);
+    char *text = as_ndjson(stored);
+    expect_python_verifies(text, org_id, before + 1, NULL);
+    free(text);
+    json_decref(stored);
+}
+
 /* ---- no secret in an event ---- */
 
 struct secret_scan {
@@ -882,18 +947,7 @@ static void every_org_first_operation_writes_its_events(void **state)
     answer_free(&a);
     events_path(path, sizeof path, org_id);
     th_expect_status(o, "GET", path, member.t.access, NULL, 404);
-    char chain[64];
-    chain_of_org(org_id, chain, sizeof chain);
-    json_t *stored = db_events(o, chain, NULL, NULL);
-    assert_int_equal(json_array_size(stored), before + 1);
-    expect_event(
-        json_array_get(stored, before), "org.deleted", org_id, "org", org_id, &by,
-        json_pack("{s:o, s:o}", "name", pair(new_name, NULL), "collection", pair(new_coll, NULL)),
-        NULL);
-    char *text = as_ndjson(stored);
-    expect_python_verifies(text, org_id, before + 1, NULL);
-    free(text);
-    json_decref(stored);
+    expect_org_deleted_last_in_its_chain(o, org_id, before, &by, new_name, new_coll);
     chain_end(&org);
     chain_end(&mine);
     free(token);
@@ -926,12 +980,7 @@ static void every_account_first_operation_writes_its_events(void **state)
     th_signin_ok(o, owner.email, TU_PASSWORD, &owner.t);
     th_session_of(o, owner.t.access, owner_sid, sizeof owner_sid);
     struct chain mine;
-    chain_at(&mine, o, "/auth/events");
-    appended(&mine, owner.t.access, 1);
-    expect_event(
-        chain_new(&mine, 0), "account.created", NULL, "account", owner.id, &by,
-        json_pack("{s:o, s:o}", "email", pair(NULL, owner.email), "origin", pair(NULL, "signup")),
-        NULL);
+    own_log_begins_with_account_created(&mine, o, &owner, "signup", &by);
     struct th_tokens second;
     th_signin_ok(o, owner.email, TU_PASSWORD, &second);
     unchanged(&mine, owner.t.access);
@@ -1042,10 +1091,7 @@ static void every_account_first_operation_writes_its_events(void **state)
     actor_set(&by, owner.id, owner_sid, a.request_id, LOCAL);
     answer_free(&a);
     appended(&org, owner.t.access, 1);
-    expect_event(chain_new(&org, 0), "invitation.revoked", org_id, "invitation", to_dave.id, &by,
-                 json_pack("{s:o, s:o}", "status", pair("pending", "revoked"), "reason",
-                           pair(NULL, "revoked")),
-                 NULL);
+    expect_invitation_revoked(chain_new(&org, 0), org_id, to_dave.id, "revoked", &by);
     /* inviting erin again replaces her invitation: the old one revoked,
      * then the new one made, both by this one request */
     step(o, "POST", invite, owner.t.access,
@@ -1055,10 +1101,7 @@ static void every_account_first_operation_writes_its_events(void **state)
     actor_set(&by, owner.id, owner_sid, a.request_id, LOCAL);
     answer_free(&a);
     appended(&org, owner.t.access, 2);
-    expect_event(chain_new(&org, 0), "invitation.revoked", org_id, "invitation", to_erin.id, &by,
-                 json_pack("{s:o, s:o}", "status", pair("pending", "revoked"), "reason",
-                           pair(NULL, "replaced")),
-                 NULL);
+    expect_invitation_revoked(chain_new(&org, 0), org_id, to_erin.id, "replaced", &by);
     expect_event(
         chain_new(&org, 1), "invitation.created", org_id, "invitation", to_erin_again.id, &by,
         json_pack("{s:o, s:o}", "email", pair(NULL, erin_email), "role", pair(NULL, "admin")),
@@ -1070,14 +1113,7 @@ static void every_account_first_operation_writes_its_events(void **state)
     actor_set(&by, carol.id, carol_sid, a.request_id, LOCAL);
     answer_free(&a);
     appended(&org, owner.t.access, 2);
-    expect_event(chain_new(&org, 0), "invitation.accepted", org_id, "invitation", to_carol.id, &by,
-                 json_pack("{s:o, s:o}", "status", pair("pending", "accepted"), "account_id",
-                           pair(NULL, carol.id)),
-                 NULL);
-    expect_event(chain_new(&org, 1), "member.added", org_id, "member", carol.id, &by,
-                 json_pack("{s:o, s:o}", "role", pair(NULL, "admin"), "invitation_id",
-                           pair(NULL, to_carol.id)),
-                 NULL);
+    expect_accepted_and_added(&org, org_id, to_carol.id, carol.id, "admin", &by);
 
     /* accepted by a new account (the accept makes it): account.created in
      * its own chain, the accept's two events in the org's, all by it, with
@@ -1091,24 +1127,12 @@ static void every_account_first_operation_writes_its_events(void **state)
     snprintf(rid, sizeof rid, "%s", a.request_id);
     answer_free(&a);
     appended(&org, owner.t.access, 2);
-    expect_event(chain_new(&org, 0), "invitation.accepted", org_id, "invitation", to_bob.id, &by,
-                 json_pack("{s:o, s:o}", "status", pair("pending", "accepted"), "account_id",
-                           pair(NULL, bob.id)),
-                 NULL);
-    expect_event(chain_new(&org, 1), "member.added", org_id, "member", bob.id, &by,
-                 json_pack("{s:o, s:o}", "role", pair(NULL, "member"), "invitation_id",
-                           pair(NULL, to_bob.id)),
-                 NULL);
+    expect_accepted_and_added(&org, org_id, to_bob.id, bob.id, "member", &by);
     th_signin_ok(o, bob.email, TU_PASSWORD, &bob.t);
     char bob_sid[32];
     th_session_of(o, bob.t.access, bob_sid, sizeof bob_sid);
     struct chain bobs;
-    chain_at(&bobs, o, "/auth/events");
-    appended(&bobs, bob.t.access, 1);
-    expect_event(
-        chain_new(&bobs, 0), "account.created", NULL, "account", bob.id, &by,
-        json_pack("{s:o, s:o}", "email", pair(NULL, bob.email), "origin", pair(NULL, "invitation")),
-        NULL);
+    own_log_begins_with_account_created(&bobs, o, &bob, "invitation", &by);
 
     /* the replaced token is refused (410) and writes nothing; the new one
      * makes erin an admin */
@@ -1203,18 +1227,7 @@ static void every_account_first_operation_writes_its_events(void **state)
     actor_set(&by, owner.id, owner_sid, a.request_id, LOCAL);
     answer_free(&a);
     th_expect_status(o, "GET", org.path, owner.t.access, NULL, 404);
-    char chain[64];
-    chain_of_org(org_id, chain, sizeof chain);
-    json_t *stored = db_events(o, chain, NULL, NULL);
-    assert_int_equal(json_array_size(stored), before + 1);
-    expect_event(
-        json_array_get(stored, before), "org.deleted", org_id, "org", org_id, &by,
-        json_pack("{s:o, s:o}", "name", pair(new_slug, NULL), "collection", pair(new_coll, NULL)),
-        NULL);
-    text = as_ndjson(stored);
-    expect_python_verifies(text, org_id, before + 1, NULL);
-    free(text);
-    json_decref(stored);
+    expect_org_deleted_last_in_its_chain(o, org_id, before, &by, new_slug, new_coll);
     unchanged(&mine, owner.t.access);
     chain_end(&org);
     chain_end(&mine);
@@ -2159,16 +2172,25 @@ static void crash_delete(const char *point, bool org_first)
     crash_end(w);
 }
 
+/* An account-first org's world (crash_world) with one invitation, as a
+ * member, of a fresh e-mail (written to email). */
+static struct crash *crash_world_with_an_invitation(char *email, size_t cap,
+                                                    struct th_invitation *inv)
+{
+    struct crash *w = crash_world(ACCOUNT_FIRST_ORG);
+    th_fresh_email("invitee", email, cap);
+    th_invite(&w->o, w->owner.t.access, w->id, email, "member", inv);
+    return w;
+}
+
 /* A re-invitation killed after it revoked the one it replaces: the revoke
  * happened (one invitation.revoked), the new invitation never did (no
  * second invitation.created). */
 static void crash_reinvite(const char *point)
 {
-    struct crash *w = crash_world(ACCOUNT_FIRST_ORG);
     char email[96], path[160];
     struct th_invitation old;
-    th_fresh_email("invitee", email, sizeof email);
-    th_invite(&w->o, w->owner.t.access, w->id, email, "member", &old);
+    struct crash *w = crash_world_with_an_invitation(email, sizeof email, &old);
     snprintf(path, sizeof path, "%s/invite", w->org_path);
     crash_and_recover(w, point, "POST", path, w->owner.t.access,
                       json_pack("{s:s, s:s}", "email", email, "role", "admin"));
@@ -2188,11 +2210,9 @@ static void crash_reinvite(const char *point)
 /* A revoke killed after it read the invitation: nothing written. */
 static void crash_revoke(const char *point)
 {
-    struct crash *w = crash_world(ACCOUNT_FIRST_ORG);
     char email[96], path[200];
     struct th_invitation inv;
-    th_fresh_email("invitee", email, sizeof email);
-    th_invite(&w->o, w->owner.t.access, w->id, email, "member", &inv);
+    struct crash *w = crash_world_with_an_invitation(email, sizeof email, &inv);
     snprintf(path, sizeof path, "%s/invitations/%s", w->org_path, inv.id);
     crash_and_recover(w, point, "DELETE", path, w->owner.t.access, NULL);
     tu_sleep_ms(1100); /* a recovery pass, which must find nothing to log */

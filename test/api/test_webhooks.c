@@ -413,6 +413,29 @@ static void hook_new(const struct th_orgd *o, const struct tenant *t, const stru
     th_resp_free(&resp);
 }
 
+/* Starts an orgd that sends to the receiver (loopback and http allowed,
+ * the short timeout, `retries` its WEBHOOK_RETRY_SCHEDULE setting), then
+ * the receiver itself, rx, on 127.0.0.1. */
+static struct th_orgd *start_orgd_and_receiver(const char *retries)
+{
+    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, retries, SHORT_TIMEOUT, NULL};
+    struct th_orgd *o = th_own_orgd_start(NULL, env);
+    rx_start(&rx, "127.0.0.1", 0);
+    return o;
+}
+
+/* The same, with a tenant named after `prefix` whose org has one endpoint
+ * at the receiver's /hook/<name>, subscribed to org.*. */
+static struct th_orgd *start_orgd_with_an_endpoint(const char *retries, struct tenant *t,
+                                                   const char *prefix, const char *name,
+                                                   struct hook *h)
+{
+    struct th_orgd *o = start_orgd_and_receiver(retries);
+    tenant_new(o, t, prefix);
+    hook_new(o, t, &rx, name, "[\"org.*\"]", h);
+    return o;
+}
+
 /* PUT /organization/{id} {"description": text}: an org.updated event. */
 static void describe(const struct th_orgd *o, const struct tenant *t, const char *text)
 {
@@ -420,6 +443,20 @@ static void describe(const struct th_orgd *o, const struct tenant *t, const char
     snprintf(path, sizeof path, "/organization/%s", t->org);
     th_expect_status(o, "PUT", path, t->owner.t.access, json_pack("{s:s}", "description", text),
                      200);
+}
+
+/* Makes n org.updated events, described "<what> <k>" for k from `from`
+ * on, pause_ms apart (0: at once). */
+static void describe_numbered(const struct th_orgd *o, const struct tenant *t, const char *what,
+                              int from, int n, int pause_ms)
+{
+    for (int k = from; k < from + n; k++) {
+        char text[64];
+        snprintf(text, sizeof text, "%s %d", what, k);
+        describe(o, t, text);
+        if (pause_ms > 0)
+            tu_sleep_ms(pause_ms);
+    }
 }
 
 /* The org's whole log, newest first, as GET .../events shows it. */
@@ -430,16 +467,23 @@ static json_t *events_of(const struct th_orgd *o, const struct tenant *t)
     return th_list_all(o, path, t->owner.t.access, NULL);
 }
 
-static json_t *event_by_id(const json_t *events, const char *id)
+/* The first of items whose string member `key` is value, or NULL
+ * (borrowed). */
+static json_t *first_with(const json_t *items, const char *key, const char *value)
 {
     size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev)
+    json_t *item;
+    json_array_foreach(items, i, item)
     {
-        if (strcmp(str_of(ev, "id"), id) == 0)
-            return ev;
+        if (strcmp(str_of(item, key), value) == 0)
+            return item;
     }
     return NULL;
+}
+
+static json_t *event_by_id(const json_t *events, const char *id)
+{
+    return first_with(events, "id", id);
 }
 
 static json_int_t seq_of(const json_t *ev)
@@ -475,6 +519,15 @@ static json_t *ids_after(const json_t *events, json_int_t after, const char *pre
     return ids;
 }
 
+/* Ids of the org.* events since endpoint h was made, oldest first: fails
+ * the test unless there are n. */
+static json_t *org_events_since(const json_t *events, const struct hook *h, size_t n)
+{
+    json_t *ids = ids_after(events, created_seq(events, h), "org.");
+    assert_int_equal(json_array_size(ids), n);
+    return ids;
+}
+
 static bool ids_has(const json_t *ids, const char *id)
 {
     size_t i;
@@ -499,14 +552,7 @@ static json_t *deliveries_of(const struct th_orgd *o, const struct tenant *t, co
 /* The delivery of message `message_id` among ds, or NULL. */
 static json_t *delivery_of(const json_t *ds, const char *message_id)
 {
-    size_t i;
-    json_t *d;
-    json_array_foreach(ds, i, d)
-    {
-        if (strcmp(str_of(d, "message_id"), message_id) == 0)
-            return d;
-    }
-    return NULL;
+    return first_with(ds, "message_id", message_id);
 }
 
 /* Waits until the endpoint has n deliveries and none is pending; fails the
@@ -590,9 +636,7 @@ static void a_signed_event_arrives_as_the_log_shows_it(void **state)
 {
     (void)state;
     rx_self_test();
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, QUICK_RETRIES, SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
+    struct th_orgd *o = start_orgd_and_receiver(QUICK_RETRIES);
     struct tenant t;
     tenant_new(o, &t, "Signed");
     struct hook all, members, orgs, late;
@@ -750,13 +794,9 @@ static void a_signed_event_arrives_as_the_log_shows_it(void **state)
 static void a_forged_signature_fails_and_the_retry_with_the_right_secret_passes(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, QUICK_RETRIES, SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
     struct tenant t;
-    tenant_new(o, &t, "Forged");
     struct hook h;
-    hook_new(o, &t, &rx, "forged", "[\"org.*\"]", &h);
+    struct th_orgd *o = start_orgd_with_an_endpoint(QUICK_RETRIES, &t, "Forged", "forged", &h);
     /* a well-formed secret, but not this endpoint's */
     rx_secret(&rx, "forged", "whsec_bm90IHRoaXMgZW5kcG9pbnQncyBzZWNyZXQsIGEgZm9yZ2VyeQ==");
     describe(o, &t, "signed, checked");
@@ -828,9 +868,7 @@ static void a_forged_signature_fails_and_the_retry_with_the_right_secret_passes(
 static void test_and_redeliver_send_again_under_the_same_id(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, QUICK_RETRIES, SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
+    struct th_orgd *o = start_orgd_and_receiver(QUICK_RETRIES);
     struct tenant t, other;
     tenant_new(o, &t, "Again");
     tenant_new(o, &other, "Elsewhere");
@@ -916,9 +954,7 @@ static void test_and_redeliver_send_again_under_the_same_id(void **state)
 static void only_owners_and_admins_manage_webhooks(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, QUICK_RETRIES, SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
+    struct th_orgd *o = start_orgd_and_receiver(QUICK_RETRIES);
     struct tenant t, other;
     tenant_new(o, &t, "Roles");
     tenant_new(o, &other, "Outsider");
@@ -993,9 +1029,7 @@ static void only_owners_and_admins_manage_webhooks(void **state)
 static void an_endpoint_is_changed_disabled_and_deleted(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, QUICK_RETRIES, SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
+    struct th_orgd *o = start_orgd_and_receiver(QUICK_RETRIES);
     struct tenant t;
     tenant_new(o, &t, "Changing");
     struct hook h, witness;
@@ -1128,28 +1162,18 @@ static void expect_every_event_once_in_seq(const json_t *events, const json_t *i
 static void outage_receiver_down_for_a_while_gets_every_event_once_up(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, "WEBHOOK_RETRY_SCHEDULE=1,1,2,2,2,2",
-                         SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
     struct tenant t;
-    tenant_new(o, &t, "Down");
     struct hook h;
-    hook_new(o, &t, &rx, "flaky", "[\"org.*\"]", &h);
+    struct th_orgd *o =
+        start_orgd_with_an_endpoint("WEBHOOK_RETRY_SCHEDULE=1,1,2,2,2,2", &t, "Down", "flaky", &h);
     rx_mode(&rx, "flaky", "down");
     char *before = th_metrics_scrape(o);
     enum { EVENTS = 10 };
-    for (int k = 0; k < EVENTS; k++) {
-        char text[32];
-        snprintf(text, sizeof text, "while down %d", k);
-        describe(o, &t, text);
-        tu_sleep_ms(100);
-    }
+    describe_numbered(o, &t, "while down", 0, EVENTS, 100);
     tu_sleep_ms(3000); /* down for four seconds in all: three attempts each */
     rx_mode(&rx, "flaky", "ok");
     json_t *events = events_of(o, &t);
-    json_t *ids = ids_after(events, created_seq(events, &h), "org.");
-    assert_int_equal(json_array_size(ids), EVENTS);
+    json_t *ids = org_events_since(events, &h, EVENTS);
     json_decref(rx_wait_accepted(&rx, "flaky", ids, 20000));
     json_t *ds = wait_settled(o, &t, &h, EVENTS, 10000);
     tu_sleep_ms(500);
@@ -1206,27 +1230,18 @@ static void outage_receiver_down_for_a_while_gets_every_event_once_up(void **sta
 static void outage_receiver_not_listening_for_a_while_gets_every_event_once_up(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, "WEBHOOK_RETRY_SCHEDULE=1,1,2,2,2,2",
-                         SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
     struct tenant t;
-    tenant_new(o, &t, "Gone");
     struct hook h;
-    hook_new(o, &t, &rx, "gone", "[\"org.*\"]", &h);
+    struct th_orgd *o =
+        start_orgd_with_an_endpoint("WEBHOOK_RETRY_SCHEDULE=1,1,2,2,2,2", &t, "Gone", "gone", &h);
     int port = rx.port;
     rx_stop(&rx);
     enum { EVENTS = 5 };
-    for (int k = 0; k < EVENTS; k++) {
-        char text[32];
-        snprintf(text, sizeof text, "nobody listens %d", k);
-        describe(o, &t, text);
-    }
+    describe_numbered(o, &t, "nobody listens", 0, EVENTS, 0);
     tu_sleep_ms(2500);
     rx_start(&rx, "127.0.0.1", port); /* back on the same address, within the schedule's 10 s */
     json_t *events = events_of(o, &t);
-    json_t *ids = ids_after(events, created_seq(events, &h), "org.");
-    assert_int_equal(json_array_size(ids), EVENTS);
+    json_t *ids = org_events_since(events, &h, EVENTS);
     int64_t until = tu_now_ms() + 15000;
     size_t arrived = 0;
     json_t *got = NULL;
@@ -1366,8 +1381,7 @@ static void two_instances_deliver_each_event_once(void **state)
         tu_sleep_ms(100);
     }
     json_t *events = events_of(a, &t);
-    json_t *ids = ids_after(events, created_seq(events, &h), "org.");
-    assert_int_equal(json_array_size(ids), EVENTS);
+    json_t *ids = org_events_since(events, &h, EVENTS);
     json_decref(rx_wait_accepted(&rx, "twice", ids, 20000));
     json_t *ds = wait_settled(a, &t, &h, EVENTS, 10000);
     tu_sleep_ms(2000); /* a second sending of any would have come by now */
@@ -1469,9 +1483,7 @@ static int64_t time_to_accept(const struct receiver *r, const char *name, const 
 static void a_hanging_endpoint_slows_neither_requests_nor_other_endpoints(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, QUICK_RETRIES, SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
+    struct th_orgd *o = start_orgd_and_receiver(QUICK_RETRIES);
     struct tenant t;
     tenant_new(o, &t, "Hanging");
     struct hook slow, quick;
@@ -1483,11 +1495,7 @@ static void a_hanging_endpoint_slows_neither_requests_nor_other_endpoints(void *
     double idle_before = p99_of(o, path, t.owner.t.access, SAMPLES);
 
     rx_mode(&rx, "slow", "hang:5");
-    for (int k = 0; k < BACKLOG; k++) {
-        char text[32];
-        snprintf(text, sizeof text, "backlog %d", k);
-        describe(o, &t, text);
-    }
+    describe_numbered(o, &t, "backlog", 0, BACKLOG, 0);
     int64_t backlog_made = tu_now_ms();
     json_decref(rx_wait_count(&rx, "slow", 1, 10000)); /* it hangs now */
     for (int64_t until = tu_now_ms() + 10000;;) {      /* and everything is queued */
@@ -1523,15 +1531,10 @@ static void a_hanging_endpoint_slows_neither_requests_nor_other_endpoints(void *
 
     /* another endpoint: a stream, then one more event */
     hook_new(o, &t, &rx, "quick", "[\"org.*\"]", &quick);
-    for (int k = 0; k < STREAM; k++) {
-        char text[32];
-        snprintf(text, sizeof text, "stream %d", k);
-        describe(o, &t, text);
-    }
+    describe_numbered(o, &t, "stream", 0, STREAM, 0);
     int64_t stream_end = tu_now_ms();
     json_t *events = events_of(o, &t);
-    json_t *ids = ids_after(events, created_seq(events, &quick), "org.");
-    assert_int_equal(json_array_size(ids), STREAM);
+    json_t *ids = org_events_since(events, &quick, STREAM);
     json_decref(events);
     size_t stream_arrived = 0, next_arrived = 0;
     int64_t stream_took = time_to_accept(&rx, "quick", ids, stream_end, 10000, &stream_arrived);
@@ -1581,11 +1584,7 @@ static void a_hanging_endpoint_slows_neither_requests_nor_other_endpoints(void *
 static json_t *fail_deliveries(const struct th_orgd *o, const struct tenant *t,
                                const struct hook *h, int from, int n, int total)
 {
-    for (int k = from; k < from + n; k++) {
-        char text[32];
-        snprintf(text, sizeof text, "refused %d", k);
-        describe(o, t, text);
-    }
+    describe_numbered(o, t, "refused", from, n, 0);
     int64_t until = tu_now_ms() + 40000;
     for (;;) {
         json_t *ds = deliveries_of(o, t, h, 100, NULL);
@@ -1607,14 +1606,10 @@ static json_t *fail_deliveries(const struct th_orgd *o, const struct tenant *t,
 static void an_endpoint_failing_every_delivery_is_disabled_after_50(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, "WEBHOOK_RETRY_SCHEDULE=1", SHORT_TIMEOUT,
-                         NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
     struct tenant t;
-    tenant_new(o, &t, "Failing");
     struct hook h;
-    hook_new(o, &t, &rx, "dead", "[\"org.*\"]", &h);
+    struct th_orgd *o =
+        start_orgd_with_an_endpoint("WEBHOOK_RETRY_SCHEDULE=1", &t, "Failing", "dead", &h);
     rx_mode(&rx, "dead", "down");
     char *before = th_metrics_scrape(o);
     int64_t started = tu_now_ms();
@@ -1805,6 +1800,18 @@ static void http_is_refused_unless_allowed(void **state)
     th_expect_status(O, "DELETE", path, t.owner.t.access, NULL, 204);
 }
 
+/* POSTs, on the shared orgd as t's owner, an endpoint at a public https
+ * URL subscribing to `events` (a JSON array's text); r holds the answer
+ * (free it with th_resp_free). */
+static void post_a_public_endpoint_subscribing_to(const struct tenant *t, const char *events,
+                                                  struct th_resp *r)
+{
+    char list[128], body[256];
+    snprintf(list, sizeof list, "/organization/%s/webhooks", t->org);
+    snprintf(body, sizeof body, "{\"url\":\"https://93.184.215.14/hook\",\"events\":%s}", events);
+    assert_true(th_http_json(O, "POST", list, t->owner.t.access, body, r));
+}
+
 /* An endpoint subscribes to actions that exist (DESIGN's list), families
  * of them, or everything; a name that is no action (a typo) would be an
  * endpoint that silently never hears anything, so it is refused like any
@@ -1820,13 +1827,10 @@ static void subscriptions_name_actions_that_exist(void **state)
     const char *good[] = {"[\"*\"]", "[\"org.*\"]", "[\"member.removed\",\"org.renamed\"]",
                           "[\"webhook.disabled\"]"};
     for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
-        char body[256];
-        snprintf(body, sizeof body, "{\"url\":\"https://93.184.215.14/hook\",\"events\":%s}",
-                 good[k]);
         struct th_resp r;
-        assert_true(th_http_json(O, "POST", list, t.owner.t.access, body, &r));
+        post_a_public_endpoint_subscribing_to(&t, good[k], &r);
         if (r.status != 201)
-            fail_msg("POST %s answered %ld: %s", body, r.status, r.body);
+            fail_msg("POST events %s answered %ld: %s", good[k], r.status, r.body);
         char path[200];
         snprintf(path, sizeof path, "%s/%s", list, th_json_str(r.json, "id"));
         th_resp_free(&r);
@@ -1843,11 +1847,8 @@ static void subscriptions_name_actions_that_exist(void **state)
     const char *bad[] = {"[]",  "[\"\"]",         "[\"Org.renamed\"]",   "[\"org.**\"]",
                          "[7]", "[\"nonsense\"]", "[\"member.remove\"]", "[\"nothing.*\"]"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        char body[256];
-        snprintf(body, sizeof body, "{\"url\":\"https://93.184.215.14/hook\",\"events\":%s}",
-                 bad[k]);
         struct th_resp r;
-        assert_true(th_http_json(O, "POST", list, t.owner.t.access, body, &r));
+        post_a_public_endpoint_subscribing_to(&t, bad[k], &r);
         bool refused = (r.status == 422 || r.status == 400) && th_names_field(&r, "events");
         if (!refused)
             fail_msg("events %s: expected a 422 naming events, got %ld: %s", bad[k], r.status,
@@ -1880,14 +1881,10 @@ static void expect_refused_attempt(const json_t *ds, const char *address)
 static void each_attempt_checks_the_address_it_connects_to(void **state)
 {
     (void)state;
-    const char *allowed[] = {ALLOW_LOOPBACK, ALLOW_HTTP, QUICK_RETRIES, SHORT_TIMEOUT, NULL};
     const char *not_allowed[] = {ALLOW_HTTP, QUICK_RETRIES, SHORT_TIMEOUT, NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, allowed);
-    rx_start(&rx, "127.0.0.1", 0);
     struct tenant t;
-    tenant_new(o, &t, "Rebound");
     struct hook h;
-    hook_new(o, &t, &rx, "inside", "[\"org.*\"]", &h);
+    struct th_orgd *o = start_orgd_with_an_endpoint(QUICK_RETRIES, &t, "Rebound", "inside", &h);
     assert_int_equal(th_orgd_stop(o), 0);
     assert_true(th_orgd_start(o, not_allowed));
     describe(o, &t, "to loopback, now refused");
@@ -1963,14 +1960,10 @@ static void each_attempt_checks_the_address_it_connects_to(void **state)
 static void a_redirect_is_not_followed(void **state)
 {
     (void)state;
-    const char *env[] = {ALLOW_LOOPBACK, ALLOW_HTTP, "WEBHOOK_RETRY_SCHEDULE=1,1", SHORT_TIMEOUT,
-                         NULL};
-    struct th_orgd *o = th_own_orgd_start(NULL, env);
-    rx_start(&rx, "127.0.0.1", 0);
     struct tenant t;
-    tenant_new(o, &t, "Redirect");
     struct hook h;
-    hook_new(o, &t, &rx, "redirecting", "[\"org.*\"]", &h);
+    struct th_orgd *o = start_orgd_with_an_endpoint("WEBHOOK_RETRY_SCHEDULE=1,1", &t, "Redirect",
+                                                    "redirecting", &h);
     char target[160], mode[200];
     rx_url(&rx, "target", target, sizeof target);
     rx_secret(&rx, "target", h.secret); /* it would verify there, were it sent */

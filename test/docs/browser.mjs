@@ -23,39 +23,24 @@
 // ORGD_TEST_EXCHANGES_DIR is set. orgd is stopped by its pid (SIGTERM).
 //
 // Exit 77 (CTest: skipped) only when Chromium is not installed.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { finish, launchChromium, skipWithoutChromium, startOrgd, testRun } from './harness_browser.mjs';
 
-const CHROMIUM = process.env.ORGD_TEST_CHROMIUM || '/usr/bin/chromium';
 const [orgdBinary, screenshotPath] = process.argv.slice(2);
 if (!orgdBinary || !screenshotPath) {
   console.error('usage: node browser.mjs ORGD_BINARY SCREENSHOT_PNG');
   process.exit(2);
 }
-if (!existsSync(CHROMIUM)) {
-  console.log(`SKIPPED: ${CHROMIUM} is not installed (scripts/bootstrap installs Debian's chromium)`);
-  process.exit(77);
-}
+skipWithoutChromium();
 const mongoUri = process.env.ORGD_TEST_MONGO_URI;
 if (!mongoUri) {
   console.error('FAILED: ORGD_TEST_MONGO_URI is not set (scripts/test sets it; or: export ORGD_TEST_MONGO_URI=$(scripts/db start))');
   process.exit(1);
 }
 
-const suffix = randomBytes(4).toString('hex');
-const failures = [];
-const fail = (msg) => {
-  failures.push(msg);
-  console.error(`FAIL: ${msg}`);
-};
-const started = Date.now();
-const step = (msg) => console.log(`- ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${msg}`);
+const { suffix, failures, fail, step } = testRun();
 
 // ---- recording exchanges in the harness's format
 const exchangesDir = process.env.ORGD_TEST_EXCHANGES_DIR;
@@ -74,68 +59,15 @@ function record(method, path, status, contentType, body) {
 }
 
 // ---- orgd
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const logDir = process.env.ORGD_TEST_LOG_DIR || tmpdir();
-const logPath = join(logDir, `orgd-docs-browser-${suffix}.log`);
-const env = {
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
-  MONGO_URI: mongoUri,
-  MASTER_DB: `docs_${suffix}`,
-  JWT_SECRET: randomBytes(32).toString('hex'),
-  HOST: '127.0.0.1',
-  PORT: String(port),
-  ENV_FILE: '/nonexistent/orgd-test.env',
-  MONGOC_DISABLE_SHM: '1', // see test/api/harness_orgd.c
-};
-for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'DOCS_DIR']) {
-  if (process.env[k] !== undefined) env[k] = process.env[k];
-}
-const logFd = openSync(logPath, 'a');
-const orgd = spawn(orgdBinary, [], { env, stdio: ['ignore', logFd, logFd] });
-let orgdExit = null;
-orgd.on('exit', (code, signal) => {
-  orgdExit = { code, signal };
+const orgd = await startOrgd({
+  binary: orgdBinary,
+  mongoUri,
+  masterDb: `docs_${suffix}`,
+  logName: `orgd-docs-browser-${suffix}.log`,
+  passEnv: ['DOCS_DIR'],
+  fail,
 });
-
-async function stopOrgd() {
-  if (orgdExit === null) {
-    process.kill(orgd.pid, 'SIGTERM');
-    for (let i = 0; i < 300 && orgdExit === null; i++) await sleep(100);
-    if (orgdExit === null) {
-      process.kill(orgd.pid, 'SIGKILL');
-      fail('orgd did not stop within 30 s of SIGTERM');
-    }
-  }
-  if (orgdExit && orgdExit.code !== 0) fail(`orgd exited with ${orgdExit.code ?? orgdExit.signal}`);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitHealthy() {
-  for (let i = 0; i < 100; i++) {
-    if (orgdExit !== null) break;
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.status === 200) return true;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(100);
-  }
-  return false;
-}
+const { port, base, env, logPath } = orgd;
 
 // plain HTTP with the path sent as it is (no URL normalization), recorded;
 // json: a body to send as application/json
@@ -167,10 +99,7 @@ function http(method, path, headers = {}, json = undefined) {
 
 let browser = null;
 try {
-  if (!(await waitHealthy())) {
-    fail(`orgd did not become healthy on ${base}`);
-    throw new Error('no orgd');
-  }
+  await orgd.ready();
   step(`orgd on ${base}, MASTER_DB=${env.MASTER_DB}`);
 
   // ---- what the page is built from, without a browser
@@ -196,13 +125,7 @@ try {
   step('/openapi.yaml, /docs and the /docs/{asset} allow-list answer as documented');
 
   // ---- the page, in Chromium
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    timeout: 30000,
-  });
+  browser = await launchChromium();
 
   // /docs in a new browser context: a fresh profile of its own (no cookies,
   // storage or Swagger UI authorization of another context), watched for
@@ -430,14 +353,9 @@ try {
   fail(e.stack ?? String(e));
 } finally {
   if (browser) await browser.close().catch(() => {});
-  await stopOrgd();
+  await orgd.stop();
 }
 
-if (failures.length) {
-  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n') : '';
-  console.error(`FAILED: ${failures.length} problem(s); orgd's log (${logPath}) ends:\n${log}`);
-  process.exit(1);
-}
-console.log('PASSED: /docs works in Chromium: create 201, login 200, get 200; ' +
+finish(failures, logPath, 'PASSED: /docs works in Chromium: create 201, login 200, get 200; ' +
   'signup 201, signin 200, refresh 200, create by id 201, invite 201, logout 204; ' +
   'accept 200 in a second context');

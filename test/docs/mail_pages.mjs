@@ -50,24 +50,15 @@
 // error (a CSP violation is one) or 5xx. orgd is stopped by its pid (SIGTERM).
 //
 // Exit 77 (CTest: skipped) only when Chromium is not installed.
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { createHash } from 'node:crypto';
+import { finish, launchChromium, skipWithoutChromium, sleep, startOrgd, testRun } from './harness_browser.mjs';
 
-const CHROMIUM = process.env.ORGD_TEST_CHROMIUM || '/usr/bin/chromium';
 const [orgdBinary] = process.argv.slice(2);
 if (!orgdBinary) {
   console.error('usage: node mail_pages.mjs ORGD_BINARY');
   process.exit(2);
 }
-if (!existsSync(CHROMIUM)) {
-  console.log(`SKIPPED: ${CHROMIUM} is not installed (scripts/bootstrap installs Debian's chromium)`);
-  process.exit(77);
-}
+skipWithoutChromium();
 const mongoUri = process.env.ORGD_TEST_MONGO_URI;
 const smtpUrl = process.env.ORGD_TEST_SMTP_URL;
 const mailpitApi = process.env.ORGD_TEST_MAILPIT_API;
@@ -79,80 +70,23 @@ if (!mongoUri || !smtpUrl || !mailpitApi) {
 // scripts/mail api-url prints .../api/v1; accept the bare web address too
 const mailpit = mailpitApi.replace(/\/+$/, '').replace(/\/api\/v1$/, '') + '/api/v1';
 
-const suffix = randomBytes(4).toString('hex');
-const failures = [];
-const fail = (msg) => {
-  failures.push(msg);
-  console.error(`FAIL: ${msg}`);
-};
-const started = Date.now();
-const step = (msg) => console.log(`- ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { suffix, failures, fail, step } = testRun();
 
-// ---- orgd
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const logDir = process.env.ORGD_TEST_LOG_DIR || tmpdir();
-const logPath = join(logDir, `orgd-mail-pages-${suffix}.log`);
-const env = {
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
-  MONGO_URI: mongoUri,
-  MASTER_DB: `pages_${suffix}`,
-  JWT_SECRET: randomBytes(32).toString('hex'),
-  HOST: '127.0.0.1',
-  PORT: String(port),
-  ENV_FILE: '/nonexistent/orgd-test.env',
-  MONGOC_DISABLE_SHM: '1', // see test/api/harness_orgd.c
-  SMTP_URL: smtpUrl,
-  PUBLIC_URL: base,
-  MAIL_FROM: 'orgd pages test <pages@example.com>',
-};
-for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'MAIL_TEMPLATES_DIR']) {
-  if (process.env[k] !== undefined) env[k] = process.env[k];
-}
-const logFd = openSync(logPath, 'a');
-const orgd = spawn(orgdBinary, [], { env, stdio: ['ignore', logFd, logFd] });
-let orgdExit = null;
-orgd.on('exit', (code, signal) => {
-  orgdExit = { code, signal };
+// ---- orgd, with mail on: its links lead back to it (PUBLIC_URL)
+const orgd = await startOrgd({
+  binary: orgdBinary,
+  mongoUri,
+  masterDb: `pages_${suffix}`,
+  logName: `orgd-mail-pages-${suffix}.log`,
+  extraEnv: (base) => ({
+    SMTP_URL: smtpUrl,
+    PUBLIC_URL: base,
+    MAIL_FROM: 'orgd pages test <pages@example.com>',
+  }),
+  passEnv: ['MAIL_TEMPLATES_DIR'],
+  fail,
 });
-
-async function stopOrgd() {
-  if (orgdExit === null) {
-    process.kill(orgd.pid, 'SIGTERM');
-    for (let i = 0; i < 300 && orgdExit === null; i++) await sleep(100);
-    if (orgdExit === null) {
-      process.kill(orgd.pid, 'SIGKILL');
-      fail('orgd did not stop within 30 s of SIGTERM');
-    }
-  }
-  if (orgdExit && orgdExit.code !== 0) fail(`orgd exited with ${orgdExit.code ?? orgdExit.signal}`);
-}
-
-async function waitHealthy() {
-  for (let i = 0; i < 100; i++) {
-    if (orgdExit !== null) break;
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.status === 200) return true;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(100);
-  }
-  return false;
-}
+const { base, env, logPath } = orgd;
 
 // the JSON API; body: sent as application/json
 async function api(method, path, body = undefined, token = undefined) {
@@ -230,19 +164,10 @@ function checkHeaders(who, headers, html) {
 let browser = null;
 const contexts = [];
 try {
-  if (!(await waitHealthy())) {
-    fail(`orgd did not become healthy on ${base}`);
-    throw new Error('no orgd');
-  }
+  await orgd.ready();
   step(`orgd on ${base}, MASTER_DB=${env.MASTER_DB}, mail through ${smtpUrl}`);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    timeout: 30000,
-  });
+  browser = await launchChromium();
 
   // the browser page the cases share (the pages set no cookie and keep
   // nothing: checked), watched for requests leaving the server, script and
@@ -666,15 +591,10 @@ try {
 } finally {
   for (const c of contexts) await c.close().catch(() => {});
   if (browser) await browser.close().catch(() => {});
-  await stopOrgd();
+  await orgd.stop();
 }
 
-if (failures.length) {
-  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n') : '';
-  console.error(`FAILED: ${failures.length} problem(s); orgd's log (${logPath}) ends:\n${log}`);
-  process.exit(1);
-}
-console.log('PASSED: the mail pages work in Chromium: an invitation accepted (a new account, and an existing ' +
+finish(failures, logPath, 'PASSED: the mail pages work in Chromium: an invitation accepted (a new account, and an existing ' +
   'one signing in), a password reset, an address confirmed, each link once; a form sent three times at once ' +
   'joins once; hand-made forms refused as the API refuses; hostile tokens and fields answered with 4xx pages; ' +
   'headers as documented');

@@ -15,6 +15,8 @@
 #   docs.mail_pages         the pages the links in mail open, in headless Chromium: an
 #                           invitation accepted, a password reset, an address confirmed
 #                           (links read from Mailpit), hostile tokens and the headers
+#                           (both Chromium tests: Chromium, orgd's start and stop, the
+#                           verdict from harness_browser.mjs)
 #   docs.exchanges_reset    (fixture) empties the exchanges dir before the tests that record
 #   docs.contract           every exchange the api.* tests and docs.browser recorded
 #                           matches the spec; runs after them all
