@@ -83,3 +83,14 @@ orgd_api_test(test_email          # e-mail through Mailpit: invitations, resets,
 set_tests_properties(api.test_hostile api.test_hostile_slow api.test_throttle api.test_orgs
                      api.test_roundtrips api.test_sessions api.test_session_races
                      PROPERTIES PROCESSORS 2)
+
+# Label "backend": the tests whose outcome hangs on what the database does
+# when two writers meet or it goes away (the guarded transitions, unique
+# indexes, its error wording, outages, concurrent chains and outboxes).
+# CI runs them on FerretDB's PostgreSQL backend, and the rest sanitized on
+# SQLite, so that each API test runs once there (scripts/test).
+set_tests_properties(api.test_races api.test_races_invitations api.test_races_accounts
+                     api.test_session_races api.test_recovery.database api.test_check
+                     api.test_import api.test_throttle api.test_events.other
+                     api.test_email.servers
+                     PROPERTIES LABELS backend)
