@@ -170,6 +170,65 @@ static void free_env(char **env)
     free(env);
 }
 
+/* ---- the reaper ----
+ * An orgd started by a thread other than the main one cannot die with the
+ * test by PR_SET_PDEATHSIG (the signal follows the thread that forked, and
+ * the starting thread ends first). A test that ctest kills at its timeout
+ * would leave such orgds running, loading the machine for every test
+ * after it. So a reaper process holds their pids, sent over a pipe (a
+ * negative pid: stopped, forget it), and kills the ones it still holds
+ * when the pipe's write end closes: when the test process is gone. */
+
+static int reaper_fd = -1;
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+
+static void reaper_main(int fd)
+{
+    enum { HELD = 256 };
+    pid_t held[HELD];
+    size_t n = 0;
+    pid_t v;
+    while (read(fd, &v, sizeof v) == (ssize_t)sizeof v) {
+        if (v > 0 && n < HELD) {
+            held[n++] = v;
+        } else if (v < 0) {
+            for (size_t i = 0; i < n; i++)
+                if (held[i] == -v)
+                    held[i--] = held[--n];
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        kill(held[i], SIGKILL);
+    _exit(0);
+}
+
+static void reaper_start(void)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0); /* ctest waits for the test's output to close: not on this */
+        dup2(null, 1);
+        dup2(null, 2);
+        reaper_main(p[0]);
+    }
+    close(p[0]);
+    if (pid > 0)
+        reaper_fd = p[1];
+    else
+        close(p[1]);
+}
+
+static void reaper_tell(pid_t v)
+{
+    if (reaper_fd >= 0 && write(reaper_fd, &v, sizeof v) != (ssize_t)sizeof v)
+        fprintf(stderr, "the reaper missed pid %d\n", (int)v);
+}
+
 /* Runs o->binary with args (NULL-terminated, may be NULL), output to path. */
 static pid_t spawn_to(struct th_orgd *o, const char *const *extra, const char *const *args,
                       const char *path)
@@ -183,6 +242,8 @@ static pid_t spawn_to(struct th_orgd *o, const char *const *extra, const char *c
      * the main thread starts: the signal follows the thread that forked. */
     pid_t parent = getpid();
     bool main_thread = (pid_t)syscall(SYS_gettid) == parent;
+    if (!main_thread)
+        pthread_once(&reaper_once, reaper_start);
     pid_t pid = fork();
     if (pid == 0) {
         if (main_thread) {
@@ -198,6 +259,8 @@ static pid_t spawn_to(struct th_orgd *o, const char *const *extra, const char *c
         execve(o->binary, argv, env);
         _exit(127);
     }
+    if (!main_thread && pid > 0)
+        reaper_tell(pid);
     free_env(env);
     return pid;
 }
@@ -240,6 +303,7 @@ int th_orgd_wait(struct th_orgd *o, int timeout_ms)
         int st;
         pid_t r = waitpid(o->pid, &st, WNOHANG);
         if (r == o->pid) {
+            reaper_tell(-o->pid); /* gone: its pid may be someone else's soon */
             o->pid = 0;
             /* however it ended (a crash at a fault point too), its log
              * must not hold a secret */
