@@ -198,6 +198,11 @@ char *th_db_snapshot(const struct th_orgd *o)
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
     for (size_t i = 0; i < n; i++) {
+        /* the recovery pass's bookkeeping (how far it has looked for
+         * drafts), written on its own schedule by no request: a snapshot
+         * taken around a request must not see the first pass land */
+        if (strcmp(names[i], "marks") == 0)
+            continue;
         mongoc_collection_t *coll = mongoc_database_get_collection(db, names[i]);
         bson_t empty = BSON_INITIALIZER;
         int64_t count = mongoc_collection_count_documents(coll, &empty, NULL, NULL, NULL, &e);
