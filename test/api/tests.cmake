@@ -94,6 +94,7 @@ orgd_api_test(test_email_servers) # mail off, a mail server that is down, two in
 # that measure time or CPU take two slots, so fewer run beside them.
 set_tests_properties(api.test_hostile api.test_hostile_slow api.test_throttle api.test_orgs
                      api.test_roundtrips api.test_sessions api.test_session_races
+                     api.test_webhooks_outages.other
                      PROPERTIES PROCESSORS 2)
 
 # Label "backend": the tests whose outcome hangs on what the database does
